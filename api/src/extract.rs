@@ -1,0 +1,192 @@
+//! Request extractors whose every failure is a `Problem`.
+
+use std::future::{ready, Future};
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+use crate::problem::{FieldError, Problem};
+
+/// The largest body a JSON extractor reads (413 beyond), from settings.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON body. Unlike `web::Json` it answers 400 for malformed JSON (saying
+/// where), 422 naming the field for JSON of the wrong shape, 413 past the limit
+/// without reading further, and 415 for anything that is not JSON.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = Problem;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<BodyLimit>>()
+            .map_or(1024 * 1024, |l| l.0);
+        if !is_json(req) {
+            return Box::pin(ready(Err(Problem::unsupported_media_type())));
+        }
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|len| len > limit) {
+            return Box::pin(ready(Err(Problem::payload_too_large(limit))));
+        }
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk
+                    .map_err(|_| Problem::bad_request("the request body could not be read"))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(Problem::payload_too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(Json)
+        })
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    let Some(Ok(ct)) = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str()) else {
+        return false;
+    };
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON document into `T`, mapping serde's errors to problems.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Problem::bad_request(
+            "the body is empty; send a JSON object",
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            Category::Data => Problem::validation(vec![field_error(&path, &inner)]),
+            Category::Syntax | Category::Eof | Category::Io => Problem::bad_request(format!(
+                "malformed JSON at line {} column {}: {}",
+                inner.line(),
+                inner.column(),
+                bare_message(&inner)
+            )),
+        }
+    })?;
+    de.end().map_err(|err| {
+        Problem::bad_request(format!(
+            "malformed JSON at line {} column {}: unexpected data after the JSON value",
+            err.line(),
+            err.column()
+        ))
+    })?;
+    Ok(value)
+}
+
+/// serde_json's message without its " at line L column C" suffix.
+fn bare_message(err: &serde_json::Error) -> String {
+    let text = err.to_string();
+    let suffix = format!(" at line {} column {}", err.line(), err.column());
+    text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
+}
+
+fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
+    let message = bare_message(err);
+    let parent = if path == "." { "" } else { path };
+    let join = |name: &str| {
+        if parent.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{parent}.{name}")
+        }
+    };
+    if let Some(name) = quoted_after(&message, "missing field `") {
+        return FieldError::new(join(name), "is required");
+    }
+    if let Some(name) = quoted_after(&message, "unknown field `") {
+        return FieldError::new(join(name), "is not a known field");
+    }
+    let field = if parent.is_empty() { "body" } else { parent };
+    FieldError::new(field, message)
+}
+
+fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    message.strip_prefix(prefix)?.split('`').next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        address: Option<Address>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Address {
+        line1: String,
+        lat: Option<f64>,
+    }
+
+    fn problem(body: &str) -> Problem {
+        parse_json::<Body>(body.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn syntax_errors_are_400_and_say_where() {
+        let p = problem("{\"name\": \"a\",\n \"address\": }");
+        assert_eq!(p.status.as_u16(), 400);
+        let detail = p.detail.unwrap();
+        assert!(detail.contains("line 2 column"), "{detail}");
+        assert_eq!(problem("").status.as_u16(), 400);
+        assert_eq!(problem("{\"name\": \"a\"} trailing").status.as_u16(), 400);
+    }
+
+    #[test]
+    fn shape_errors_are_422_and_name_the_field() {
+        let p = problem("{}");
+        assert_eq!(p.status.as_u16(), 422);
+        assert_eq!(p.errors, vec![FieldError::new("name", "is required")]);
+
+        let p = problem(r#"{"name": "a", "address": {"line1": "x", "lat": "north"}}"#);
+        assert_eq!(p.errors[0].field, "address.lat");
+
+        let p = problem(r#"{"name": "a", "address": {}}"#);
+        assert_eq!(p.errors[0].field, "address.line1");
+
+        let p = problem(r#"{"name": "a", "colour": 1}"#);
+        assert_eq!(p.errors[0].field, "colour");
+
+        assert_eq!(problem("[1, 2]").status.as_u16(), 422);
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(problem(&deep).status.as_u16(), 400);
+    }
+}

@@ -1,0 +1,303 @@
+//! The one error type at the HTTP edge: RFC 9457 `application/problem+json`.
+//!
+//! Handlers return `Result<_, Problem>`. Internal causes are logged here, inside
+//! the request's span (so with its request id), and never sent to the client.
+
+use std::fmt;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use fieldcrm_db::DbError;
+
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:fieldcrm:problem:validation",
+    "title": "The request has invalid fields",
+    "status": 422,
+    "detail": "2 fields are invalid",
+    "code": "validation",
+    "errors": [{"field": "email", "message": "is not a valid email address"}]
+}))]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:fieldcrm:problem:<code>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind of problem; the same for every occurrence.
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(value_type = u16)]
+    #[serde(serialize_with = "status_code")]
+    pub status: StatusCode,
+    /// What went wrong this time, in words a person can act on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The machine-readable kind, e.g. `validation`, `not_found`, `consent_required`.
+    pub code: String,
+    /// For `validation`: one entry per invalid field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    #[schema(ignore)]
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field's JSON path, e.g. `address.postal_code` or `pings[3].lat`.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn status_code<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u16(status.as_u16())
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, title: &str) -> Self {
+        Self {
+            kind: format!("urn:fieldcrm:problem:{code}"),
+            title: title.into(),
+            status,
+            detail: None,
+            code: code.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// The generic problem for a status, used where nothing more is known
+    /// (an error answered by a library before any handler ran).
+    pub fn for_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::BAD_REQUEST => Self::bad_request("the request could not be read"),
+            StatusCode::UNAUTHORIZED => Self::unauthorized(),
+            StatusCode::FORBIDDEN => Self::forbidden("you may not do this"),
+            StatusCode::NOT_FOUND => Self::not_found(),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                Self::new(status, "method_not_allowed", "Method not allowed")
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(status, "payload_too_large", "The request body is too large")
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::unsupported_media_type(),
+            StatusCode::TOO_MANY_REQUESTS => Self::new(status, "rate_limited", "Too many requests"),
+            StatusCode::SERVICE_UNAVAILABLE => Self::unavailable(),
+            s if s.is_server_error() => Self::internal(),
+            s => Self::new(
+                s,
+                &s.canonical_reason()
+                    .unwrap_or("error")
+                    .to_lowercase()
+                    .replace(' ', "_"),
+                s.canonical_reason().unwrap_or("Error"),
+            ),
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed",
+            "The request is malformed",
+        )
+        .with_detail(detail)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentication required",
+        )
+        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed").with_detail(detail)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found")
+    }
+
+    pub fn method_not_allowed(allowed: &[&str]) -> Self {
+        let allow = allowed.join(", ");
+        let problem = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+        )
+        .with_detail(format!("this path accepts {allow}"));
+        match HeaderValue::from_str(&allow) {
+            Ok(value) => problem.with_header(header::ALLOW, value),
+            Err(_) => problem,
+        }
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "The request body is too large",
+        )
+        .with_detail(format!("the body must be at most {limit} bytes"))
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+        )
+        .with_detail("send the body as JSON with `Content-Type: application/json`")
+    }
+
+    /// 422 with one entry per invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("`{}` {}", one.field, one.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        let mut problem = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "The request has invalid fields",
+        )
+        .with_detail(detail);
+        problem.errors = errors;
+        problem
+    }
+
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflict").with_detail(detail)
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+        )
+        .with_detail("the database cannot be reached; try again shortly")
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal server error",
+        )
+        .with_detail("something went wrong on our side; it has been logged")
+    }
+
+    /// A 500 whose cause is logged (with the request id of the current span) and not sent.
+    pub fn internal_from(cause: &dyn fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::internal()
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.code)
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        let mut response = HttpResponse::build(self.status);
+        response.content_type(CONTENT_TYPE);
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
+        response.json(self)
+    }
+}
+
+impl From<DbError> for Problem {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::NotFound => Problem::not_found(),
+            DbError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Problem::unavailable()
+            }
+            DbError::UniqueViolation { .. } => {
+                Problem::conflict("a record with these details already exists")
+            }
+            other => Problem::internal_from(&other),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for Problem {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Problem::internal_from(&err)
+    }
+}
+
+/// Turns any error response that is not problem+json yet (answered by actix or a
+/// middleware before a handler ran: CORS refusals, timeouts, panics) into one,
+/// keeping its status and headers such as `Allow` and `Retry-After`.
+pub fn ensure_problem_json<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let already = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(CONTENT_TYPE.as_bytes()));
+    if already {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let (req, res) = res.into_parts();
+    let status = res.status();
+    let mut replacement = Problem::for_status(status).error_response();
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replacement
+                .headers_mut()
+                .insert(name.clone(), value.clone());
+        }
+    }
+    let res = ServiceResponse::new(req, replacement).map_into_right_body::<B>();
+    Ok(ErrorHandlerResponse::Response(res))
+}

@@ -1,0 +1,257 @@
+//! `Application::build` is shared by `main` and the tests: the same server, the
+//! same middleware, the same database setup.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::ResourceDef;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::Method;
+use actix_web::middleware::{from_fn, DefaultHeaders, ErrorHandlers, Next};
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa_actix_web::AppExt;
+
+use fieldcrm_db::{migrations, DbPool};
+
+use crate::config::Settings;
+use crate::extract::BodyLimit;
+use crate::problem::{ensure_problem_json, Problem};
+use crate::state::AppState;
+use crate::telemetry::RequestSpan;
+use crate::{metrics, openapi, routes};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: DbPool,
+}
+
+impl Application {
+    /// Opens the database, applies pending migrations and binds the listener.
+    /// The server runs once `run_until_stopped` is awaited.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let url = settings.database()?;
+        let pool = DbPool::new(&url, &settings.pool_options())?;
+        let applied = {
+            let pool = pool.clone();
+            tokio::task::spawn_blocking(move || migrations::run_pending(&mut *pool.get()?))
+                .await??
+        };
+        tracing::info!(backend = %url.backend(), database = %url, applied = applied.len(), "database ready");
+
+        let listener = TcpListener::bind((settings.host, settings.port)).map_err(|err| {
+            anyhow::anyhow!(
+                "cannot listen on {}:{}: {err}",
+                settings.host,
+                settings.port
+            )
+        })?;
+        let port = listener.local_addr()?.port();
+        let server = serve(listener, pool.clone(), settings)?;
+        Ok(Self { port, server, pool })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Applies pending migrations and returns their names (`fieldcrm migrate`).
+pub async fn migrate(settings: &Settings) -> anyhow::Result<Vec<String>> {
+    let pool = DbPool::new(&settings.database()?, &settings.pool_options())?;
+    Ok(tokio::task::spawn_blocking(move || migrations::run_pending(&mut *pool.get()?)).await??)
+}
+
+fn serve(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Result<Server> {
+    let settings = Arc::new(settings);
+    let spec = openapi::spec();
+    let spec_json = web::Data::new(spec.to_json()?);
+    let docs = web::Data::new(DocsPage(
+        utoipa_redoc::Redoc::new("/openapi.json").to_html(),
+    ));
+    let routes = web::Data::new(RouteTable::new(&spec));
+    let state = web::Data::new(AppState {
+        pool: pool.clone(),
+        settings: settings.clone(),
+    });
+    let body_limit = web::Data::new(BodyLimit(settings.max_body_bytes));
+    let prometheus = metrics::middleware(pool)?;
+    let cors_settings = settings.clone();
+
+    let mut server = HttpServer::new(move || {
+        let (app, _) = App::new()
+            .app_data(state.clone())
+            .app_data(body_limit.clone())
+            .app_data(spec_json.clone())
+            .app_data(docs.clone())
+            .app_data(routes.clone())
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                Problem::bad_request(format!("invalid query string: {err}")).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|_, _| Problem::not_found().into()))
+            .into_utoipa_app()
+            .configure(routes::configure)
+            .split_for_parts();
+        app.route("/openapi.json", web::get().to(openapi_json))
+            .route("/docs", web::get().to(docs_page))
+            .default_service(web::to(no_route))
+            .wrap(cors(&cors_settings))
+            .wrap(
+                ErrorHandlers::new()
+                    .default_handler_client(ensure_problem_json)
+                    .default_handler_server(ensure_problem_json),
+            )
+            .wrap(security_headers())
+            .wrap(from_fn(request_id_header))
+            .wrap(prometheus.clone())
+            .wrap(TracingLogger::<RequestSpan>::new())
+    })
+    .client_request_timeout(Duration::from_secs(settings.client_request_timeout_secs))
+    .shutdown_timeout(30);
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    Ok(server.listen(listener)?.run())
+}
+
+fn security_headers() -> DefaultHeaders {
+    // Only added where the handler did not set its own (the docs page sets a CSP
+    // that lets it load its script).
+    DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ))
+        .add((header::CACHE_CONTROL, "no-store"))
+        .add((
+            HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ))
+}
+
+fn cors(settings: &Settings) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(3600);
+    for origin in settings.cors_origins() {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+/// Sends the request id in `X-Request-Id`, so a user can quote it and an
+/// operator can find the request's log lines.
+async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().map(ToString::to_string);
+    let mut res = next.call(req).await?;
+    if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
+    Ok(res)
+}
+
+async fn openapi_json(spec: web::Data<String>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(spec.get_ref().clone())
+}
+
+struct DocsPage(String);
+
+async fn docs_page(page: web::Data<DocsPage>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'unsafe-inline' https://cdn.redoc.ly; \
+             style-src 'unsafe-inline' https://fonts.googleapis.com; font-src https://fonts.gstatic.com; \
+             img-src 'self' data: https://cdn.redoc.ly; worker-src blob:; connect-src 'self'; frame-ancestors 'none'",
+        ))
+        .body(page.0.clone())
+}
+
+/// The documented paths with their methods, to tell an unknown path (404) from
+/// a known path asked with the wrong method (405 with `Allow`).
+struct RouteTable(Vec<(ResourceDef, Vec<Method>)>);
+
+impl RouteTable {
+    fn new(spec: &utoipa::openapi::OpenApi) -> Self {
+        Self(
+            openapi::methods_by_path(spec)
+                .into_iter()
+                .map(|(path, methods)| (ResourceDef::new(path), methods))
+                .collect(),
+        )
+    }
+
+    fn allowed(&self, path: &str) -> Vec<&'static str> {
+        let mut allowed: Vec<&'static str> = self
+            .0
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .flat_map(|(_, methods)| methods.iter().map(method_name))
+            .collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        allowed
+    }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        _ => "DELETE",
+    }
+}
+
+async fn no_route(req: HttpRequest, routes: web::Data<RouteTable>) -> HttpResponse {
+    let allowed = routes.allowed(req.path());
+    let problem = if allowed.is_empty() {
+        Problem::not_found().with_detail("no such endpoint; see /docs for the API reference")
+    } else {
+        Problem::method_not_allowed(&allowed)
+    };
+    actix_web::ResponseError::error_response(&problem)
+}

@@ -1,0 +1,44 @@
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+use crate::url::DatabaseUrl;
+
+/// One connection type for both backends. Queries are written once against its
+/// `MultiBackend`; the few statements that differ per backend match on the variant.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Per-connection settings for SQLite. WAL lets readers work while one writer
+/// writes; the busy timeout makes a second writer wait instead of failing at once;
+/// foreign keys are off by default in SQLite and must be switched on for every
+/// connection, or `ON DELETE CASCADE` silently does nothing.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+PRAGMA foreign_keys = ON;
+PRAGMA busy_timeout = 5000;
+PRAGMA secure_delete = ON;";
+
+impl DbConnection {
+    /// Opens a connection for the backend the URL names. Never guesses: diesel's
+    /// derived `establish` would try each backend in turn and could create a SQLite
+    /// file named after a PostgreSQL URL.
+    pub fn open(url: &DatabaseUrl) -> Result<Self, diesel::ConnectionError> {
+        match url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url.expose()).map(Self::Pg),
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    diesel::ConnectionError::InvalidConnectionUrl(
+                        "the SQLite path is not valid UTF-8".into(),
+                    )
+                })?;
+                let mut conn = SqliteConnection::establish(path)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(Self::Sqlite(conn))
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The data layer: one diesel connection type over SQLite and PostgreSQL, the
+//! portable schema, the SQL types that make ids and timestamps native on both,
+//! the pool, the embedded migrations and the queries.
+//!
+//! Nothing above this crate writes SQL.
+
+pub mod accounts;
+mod connection;
+mod error;
+pub mod migrations;
+mod pool;
+pub mod schema;
+mod types;
+mod url;
+
+pub use connection::{DbConnection, MultiBackend};
+pub use error::DbError;
+pub use pool::{DbPool, PoolOptions, PoolStatus, PooledConnection};
+pub use types::{Id, Ts};
+pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
+
+/// The result of every query function in this crate.
+pub type DbResult<T> = Result<T, DbError>;

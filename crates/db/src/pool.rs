@@ -1,0 +1,186 @@
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::Connection;
+
+use crate::connection::DbConnection;
+use crate::url::{Backend, DatabaseUrl};
+use crate::{DbError, DbResult};
+
+/// Pool settings. The timeout is how long a request waits for a connection
+/// before it answers 503: short, so an outage shows at once instead of piling up.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 10,
+            connection_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Pool usage, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStatus {
+    pub size: u32,
+    pub idle: u32,
+    pub max_size: u32,
+}
+
+/// Opens connections for the backend the URL names. diesel's own r2d2 manager
+/// would use the derived `establish`, which guesses the backend.
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        DbConnection::open(&self.url)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        // A connection given back inside a transaction (a panic mid-transaction)
+        // must not be handed out again.
+        match conn {
+            DbConnection::Pg(c) => !matches!(
+                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+                Ok(None)
+            ),
+            DbConnection::Sqlite(c) => !matches!(
+                AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth(),
+                Ok(None)
+            ),
+        }
+    }
+}
+
+/// A pool of connections to one database.
+#[derive(Clone)]
+pub struct DbPool {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+    max_size: u32,
+}
+
+pub type PooledConnection = r2d2::PooledConnection<Manager>;
+
+impl DbPool {
+    /// Builds the pool without waiting for the database, so the server starts and
+    /// reports not-ready instead of exiting when the database is briefly away.
+    /// For SQLite the file and its folder are created on first use.
+    pub fn new(url: &DatabaseUrl, options: &PoolOptions) -> DbResult<Self> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|err| {
+                    DbError::Unavailable(format!("cannot create {}: {err}", dir.display()))
+                })?;
+            }
+        }
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_size)
+            .min_idle(Some(0))
+            .connection_timeout(options.connection_timeout)
+            .test_on_check_out(true)
+            .build_unchecked(Manager { url: url.clone() });
+        Ok(Self {
+            pool,
+            backend: url.backend(),
+            max_size: options.max_size,
+        })
+    }
+
+    pub fn get(&self) -> DbResult<PooledConnection> {
+        Ok(self.pool.get()?)
+    }
+
+    /// A connection, waiting at most `timeout`: for readiness probes.
+    pub fn get_within(&self, timeout: Duration) -> DbResult<PooledConnection> {
+        Ok(self.pool.get_timeout(timeout)?)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let state = self.pool.state();
+        PoolStatus {
+            size: state.connections,
+            idle: state.idle_connections,
+            max_size: self.max_size,
+        }
+    }
+}
+
+impl DbConnection {
+    /// A transaction for work that writes. On SQLite it begins with `BEGIN
+    /// IMMEDIATE`, taking the write lock up front so a concurrent writer waits for
+    /// the busy timeout instead of failing half-way with SQLITE_BUSY; PostgreSQL
+    /// uses an ordinary transaction.
+    pub fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        let DbConnection::Sqlite(sqlite) = self else {
+            return self.transaction(f);
+        };
+        AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+        match f(self) {
+            Ok(value) => {
+                if let DbConnection::Sqlite(sqlite) = self {
+                    AnsiTransactionManager::commit_transaction(sqlite)?;
+                }
+                Ok(value)
+            }
+            Err(err) => {
+                if let DbConnection::Sqlite(sqlite) = self {
+                    // The caller's error matters more than a failed rollback; a
+                    // connection left inside a transaction is dropped by the pool.
+                    let _ = AnsiTransactionManager::rollback_transaction(sqlite);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Checks that the service can use its database now: PostgreSQL answers a
+    /// query on our tables; SQLite lets us take the write lock within a second
+    /// (a process that holds it for longer keeps every write of ours waiting).
+    pub fn ping(&mut self) -> DbResult<()> {
+        use diesel::RunQueryDsl;
+        let unavailable = |err: diesel::result::Error| DbError::Unavailable(err.to_string());
+        match self {
+            DbConnection::Pg(_) => {
+                diesel::sql_query("SELECT 1 FROM __diesel_schema_migrations LIMIT 1")
+                    .execute(self)
+                    .map(|_| ())
+                    .map_err(unavailable)
+            }
+            DbConnection::Sqlite(sqlite) => {
+                sqlite
+                    .batch_execute("PRAGMA busy_timeout = 1000")
+                    .map_err(unavailable)?;
+                let probe = sqlite.batch_execute("BEGIN IMMEDIATE; ROLLBACK;");
+                sqlite
+                    .batch_execute("PRAGMA busy_timeout = 5000")
+                    .map_err(unavailable)?;
+                probe.map_err(unavailable)
+            }
+        }
+    }
+}

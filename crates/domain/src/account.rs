@@ -1,0 +1,116 @@
+use std::str::FromStr;
+
+use crate::Invalid;
+
+/// An account's display name: trimmed, 1 to 200 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountName(String);
+
+impl AccountName {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(Invalid("must not be empty".into()));
+        }
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(Invalid(format!(
+                "must be at most {} characters",
+                Self::MAX_CHARS
+            )));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(Invalid("must not contain control characters".into()));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An IANA time zone name known to the tz database, e.g. `Europe/Berlin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZoneName(chrono_tz::Tz);
+
+impl TimeZoneName {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        chrono_tz::Tz::from_str(raw.trim()).map(Self).map_err(|_| {
+            Invalid(format!(
+                "`{raw}` is not an IANA time zone name such as America/Chicago"
+            ))
+        })
+    }
+
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.0
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+}
+
+impl Default for TimeZoneName {
+    fn default() -> Self {
+        Self(chrono_tz::UTC)
+    }
+}
+
+/// An ISO 3166-1 alpha-2 country code, upper case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountryCode([u8; 2]);
+
+impl CountryCode {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let raw = raw.trim();
+        match raw.as_bytes() {
+            [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                Ok(Self([a.to_ascii_uppercase(), b.to_ascii_uppercase()]))
+            }
+            _ => Err(Invalid(format!(
+                "`{raw}` is not a two-letter ISO 3166-1 country code"
+            ))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("US")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_names_are_trimmed_and_bounded() {
+        assert_eq!(
+            AccountName::parse("  Acme Plumbing ").unwrap().as_str(),
+            "Acme Plumbing"
+        );
+        assert!(AccountName::parse("   ").is_err());
+        assert!(AccountName::parse(&"x".repeat(201)).is_err());
+        assert!(AccountName::parse(&"é".repeat(200)).is_ok());
+        assert!(AccountName::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn time_zones_come_from_the_tz_database() {
+        assert_eq!(
+            TimeZoneName::parse("America/Chicago").unwrap().name(),
+            "America/Chicago"
+        );
+        assert!(TimeZoneName::parse("Mars/Olympus").is_err());
+        assert!(TimeZoneName::parse("").is_err());
+    }
+
+    #[test]
+    fn country_codes_are_two_letters() {
+        assert_eq!(CountryCode::parse("de").unwrap().as_str(), "DE");
+        assert!(CountryCode::parse("DEU").is_err());
+        assert!(CountryCode::parse("1A").is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! Plain types and rules of fieldcrm. No web framework, no database: input is
+//! parsed into these types at the edge, so invalid input never reaches a query.
+
+mod account;
+
+pub use account::{AccountName, CountryCode, TimeZoneName};
+
+/// Why a value was refused, in words a user can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
