@@ -122,7 +122,9 @@ fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
         return FieldError::new(join(name), "is required");
     }
     if let Some(name) = quoted_after(&message, "unknown field `") {
-        return FieldError::new(join(name), "is not a known field");
+        // The path already ends with the unknown field's name.
+        let field = if parent.is_empty() { name } else { parent };
+        return FieldError::new(field, "is not a known field");
     }
     let field = if parent.is_empty() { "body" } else { parent };
     FieldError::new(field, message)
@@ -187,6 +189,10 @@ mod tests {
     #[test]
     fn deep_nesting_is_refused_not_overflowed() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(problem(&deep).status.as_u16(), 400);
+        let p = parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err();
+        assert_eq!(p.status.as_u16(), 400);
+        assert!(p.detail.unwrap().contains("recursion limit"));
+        // Into a typed body, the nesting is refused as the wrong shape, also without a crash.
+        assert_eq!(problem(&deep).status.as_u16(), 422);
     }
 }

@@ -19,7 +19,7 @@ use fieldcrm_db::DbError;
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
 /// An RFC 9457 problem document.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, ToSchema)]
 #[schema(example = json!({
     "type": "urn:fieldcrm:problem:validation",
     "title": "The request has invalid fields",
@@ -30,25 +30,47 @@ pub const CONTENT_TYPE: &str = "application/problem+json";
 }))]
 pub struct Problem {
     /// A URI naming the kind of problem: `urn:fieldcrm:problem:<code>`.
-    #[serde(rename = "type")]
-    pub kind: String,
+    /// (Written from `code` when serialized; the field exists for the schema.)
+    #[schema(rename = "type", value_type = String)]
+    #[expect(
+        dead_code,
+        reason = "documents the `type` member, which Serialize derives from `code`"
+    )]
+    kind: (),
     /// A short summary of the kind of problem; the same for every occurrence.
-    pub title: String,
+    #[schema(value_type = String)]
+    pub title: &'static str,
     /// The HTTP status code.
     #[schema(value_type = u16)]
-    #[serde(serialize_with = "status_code")]
     pub status: StatusCode,
     /// What went wrong this time, in words a person can act on.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub detail: Option<String>,
     /// The machine-readable kind, e.g. `validation`, `not_found`, `consent_required`.
-    pub code: String,
+    #[schema(value_type = String)]
+    pub code: &'static str,
     /// For `validation`: one entry per invalid field.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
-    #[serde(skip)]
     #[schema(ignore)]
     headers: Vec<(header::HeaderName, HeaderValue)>,
+}
+
+impl Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("type", &format!("urn:fieldcrm:problem:{}", self.code))?;
+        map.serialize_entry("title", self.title)?;
+        map.serialize_entry("status", &self.status.as_u16())?;
+        if let Some(detail) = &self.detail {
+            map.serialize_entry("detail", detail)?;
+        }
+        map.serialize_entry("code", self.code)?;
+        if !self.errors.is_empty() {
+            map.serialize_entry("errors", &self.errors)?;
+        }
+        map.end()
+    }
 }
 
 /// One invalid field of a request.
@@ -68,18 +90,14 @@ impl FieldError {
     }
 }
 
-fn status_code<S: serde::Serializer>(status: &StatusCode, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u16(status.as_u16())
-}
-
 impl Problem {
-    pub fn new(status: StatusCode, code: &str, title: &str) -> Self {
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
         Self {
-            kind: format!("urn:fieldcrm:problem:{code}"),
-            title: title.into(),
+            kind: (),
+            title,
             status,
             detail: None,
-            code: code.into(),
+            code,
             errors: Vec::new(),
             headers: Vec::new(),
         }
@@ -113,14 +131,7 @@ impl Problem {
             StatusCode::TOO_MANY_REQUESTS => Self::new(status, "rate_limited", "Too many requests"),
             StatusCode::SERVICE_UNAVAILABLE => Self::unavailable(),
             s if s.is_server_error() => Self::internal(),
-            s => Self::new(
-                s,
-                &s.canonical_reason()
-                    .unwrap_or("error")
-                    .to_lowercase()
-                    .replace(' ', "_"),
-                s.canonical_reason().unwrap_or("Error"),
-            ),
+            s => Self::new(s, "error", s.canonical_reason().unwrap_or("Error")),
         }
     }
 

@@ -1,1 +1,9 @@
+//! End-to-end tests through HTTP. Each runs on SQLite, or on PostgreSQL when
+//! `TEST_DATABASE_URL` is set (see the README).
 
+mod cli;
+mod db_types;
+mod edge;
+mod health;
+mod migrations;
+mod openapi;

@@ -1,0 +1,54 @@
+//! Ids and timestamps survive a round trip through the database of this run.
+
+use chrono::{DateTime, Utc};
+use fieldcrm_db::accounts::{self, Account};
+use fieldcrm_db::{migrations, DatabaseUrl, DbConnection, Id, Ts};
+use fieldcrm_test_support::TestDatabase;
+
+#[test]
+fn ids_and_timestamps_round_trip_exactly() {
+    let db = TestDatabase::create();
+    let mut conn = DbConnection::open(&DatabaseUrl::parse(db.url()).unwrap()).unwrap();
+    migrations::run_pending(&mut conn).unwrap();
+
+    let at: DateTime<Utc> = "2026-03-08T08:00:00.123456789Z".parse().unwrap();
+    let account = Account {
+        id: Id::new(),
+        name: "Ünïcode Plumbing 🔧".into(),
+        time_zone: "America/Chicago".into(),
+        default_country: "US".into(),
+        created_at: Ts::from(at),
+        updated_at: Ts::now(),
+    };
+    accounts::insert(&mut conn, &account).unwrap();
+
+    let read = accounts::find(&mut conn, account.id).unwrap().unwrap();
+    assert_eq!(read, account);
+    assert_eq!(
+        read.created_at.get().to_rfc3339(),
+        "2026-03-08T08:00:00.123456+00:00",
+        "kept to the microsecond"
+    );
+    assert!(accounts::find(&mut conn, Id::new()).unwrap().is_none());
+}
+
+#[test]
+fn a_duplicate_id_is_a_unique_violation() {
+    let db = TestDatabase::create();
+    let mut conn = DbConnection::open(&DatabaseUrl::parse(db.url()).unwrap()).unwrap();
+    migrations::run_pending(&mut conn).unwrap();
+    let account = Account {
+        id: Id::new(),
+        name: "A".into(),
+        time_zone: "UTC".into(),
+        default_country: "GB".into(),
+        created_at: Ts::now(),
+        updated_at: Ts::now(),
+    };
+    accounts::insert(&mut conn, &account).unwrap();
+    let err = accounts::insert(&mut conn, &account).unwrap_err();
+    assert!(
+        matches!(err, fieldcrm_db::DbError::UniqueViolation { .. }),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,133 @@
+//! What every response carries, whatever the endpoint: problem+json errors,
+//! request ids, security headers, CORS, metrics.
+
+use fieldcrm_test_support::{problem, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn unknown_routes_are_404_problems() {
+    let app = spawn_app().await;
+    for path in [
+        "/nope",
+        "/v1/nothing-here",
+        "/v1/customers/../../etc/passwd",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 404, "{path}");
+        let body = problem(response).await;
+        assert_eq!(body["code"], "not_found");
+    }
+}
+
+#[tokio::test]
+async fn a_known_path_with_the_wrong_method_is_405_with_allow() {
+    let app = spawn_app().await;
+    let response = app.client.delete(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(response.headers()["allow"], "GET");
+    let body = problem(response).await;
+    assert_eq!(body["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn every_response_has_a_request_id_and_security_headers() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for path in ["/healthz", "/nope"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        let id = headers["x-request-id"].to_str().unwrap().to_owned();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        ids.push(id);
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert_eq!(headers["cache-control"], "no-store");
+        assert!(headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'"));
+    }
+    assert_ne!(ids[0], ids[1], "each request gets its own id");
+}
+
+#[tokio::test]
+async fn cors_allows_only_the_configured_origins() {
+    let app = spawn_app_with(|s| s.cors_allowed_origins = "https://dash.example.com".into()).await;
+
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/healthz"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+    let allowed = preflight("https://dash.example.com").await.unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://dash.example.com"
+    );
+
+    let refused = preflight("https://evil.example.net").await.unwrap();
+    assert!(refused
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    problem(refused).await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
+    let app = spawn_app().await;
+    app.get("/healthz").await;
+    app.get("/readyz").await;
+    app.get("/no-such-page-42").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"fieldcrm_http_requests_total{endpoint="/healthz",method="GET",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("fieldcrm_http_requests_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"endpoint="UNKNOWN",method="GET",status="404""#),
+        "{text}"
+    );
+    assert!(
+        !text.contains("no-such-page-42"),
+        "unknown paths must not become labels"
+    );
+    assert!(
+        text.contains("fieldcrm_db_pool_max_connections 10"),
+        "{text}"
+    );
+    assert!(text.contains("fieldcrm_db_pool_connections"), "{text}");
+}
+
+#[tokio::test]
+async fn the_reference_docs_are_served() {
+    let app = spawn_app().await;
+    let docs = app.get("/docs").await;
+    assert_eq!(docs.status(), 200);
+    assert!(docs.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = docs.text().await.unwrap();
+    assert!(
+        html.contains("/openapi.json"),
+        "the page loads the served spec"
+    );
+
+    let spec: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    assert_eq!(
+        spec,
+        serde_json::to_value(fieldcrm::openapi::spec()).unwrap()
+    );
+}
