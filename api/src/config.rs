@@ -39,6 +39,22 @@ pub struct Settings {
     pub workers: usize,
     /// Seconds a client has to send its request head before the connection is closed.
     pub client_request_timeout_secs: u64,
+    /// Key that signs access tokens (HS256), at least 32 bytes. Unset: a random key
+    /// per process, so sessions end at restart and processes cannot share tokens.
+    pub jwt_secret: Option<SecretString>,
+    /// Lifetime of an access token, in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token, in days.
+    pub refresh_token_ttl_days: u64,
+    /// Failed logins allowed per email address within one window before 429.
+    pub login_failures_per_email: u32,
+    /// Failed logins allowed per client address within one window before 429.
+    pub login_failures_per_ip: u32,
+    /// Length of the failed-login window, in seconds.
+    pub login_failure_window_secs: u64,
+    /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a
+    /// proxy that sets them; otherwise clients could pick their own address).
+    pub trust_forwarded_for: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -62,6 +78,13 @@ impl Default for Settings {
             log_level: "info".into(),
             workers: 0,
             client_request_timeout_secs: 10,
+            jwt_secret: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 30,
+            login_failures_per_email: 5,
+            login_failures_per_ip: 50,
+            login_failure_window_secs: 15 * 60,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -104,6 +127,21 @@ impl Settings {
         if self.max_body_bytes < 1024 {
             return Err(ConfigError(
                 "FIELDCRM_MAX_BODY_BYTES must be at least 1024".into(),
+            ));
+        }
+        if let Some(secret) = &self.jwt_secret {
+            if secret.expose_secret().len() < 32 {
+                return Err(ConfigError("FIELDCRM_JWT_SECRET must be at least 32 bytes".into()));
+            }
+        }
+        if !(60..=24 * 3600).contains(&self.access_token_ttl_secs) {
+            return Err(ConfigError(
+                "FIELDCRM_ACCESS_TOKEN_TTL_SECS must be between 60 and 86400".into(),
+            ));
+        }
+        if self.refresh_token_ttl_days == 0 || self.login_failure_window_secs == 0 {
+            return Err(ConfigError(
+                "FIELDCRM_REFRESH_TOKEN_TTL_DAYS and FIELDCRM_LOGIN_FAILURE_WINDOW_SECS must be positive".into(),
             ));
         }
         for origin in self.cors_origins() {

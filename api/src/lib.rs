@@ -1,14 +1,18 @@
 //! fieldcrm: a field-service CRM JSON API.
 
+pub mod auth;
 pub mod config;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;
+pub mod paging;
 pub mod routes;
+pub mod services;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod views;
 
 pub use config::Settings;
 pub use startup::Application;

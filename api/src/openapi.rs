@@ -2,8 +2,10 @@
 
 use actix_web::http::Method;
 use actix_web::App;
-use utoipa::openapi::{OpenApi as Spec, PathItem};
-use utoipa::OpenApi;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Spec, PathItem, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::problem::{FieldError, Problem};
@@ -19,9 +21,95 @@ Timestamps are RFC 3339 in UTC; ids are UUIDs.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
     ),
     components(schemas(Problem, FieldError)),
-    tags((name = "operations", description = "Health, readiness, metrics and this document")),
+    tags(
+        (name = "auth", description = "Sign up, sign in, tokens and the caller"),
+        (name = "users", description = "People of an account and their roles"),
+        (name = "api-keys", description = "Keys for integrations"),
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+    ),
 )]
 struct ApiDoc;
+
+/// The bearer scheme and the error responses every endpoint of a kind can give,
+/// added to each operation so the document lists them all.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, spec: &mut Spec) {
+        let components = spec.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token from `/v1/auth/login` (JWT, 15 minutes) or an API key \
+                         (`fcrm_key_...`) for integrations.",
+                    ))
+                    .build(),
+            ),
+        );
+        for (path, item) in spec.paths.paths.iter_mut() {
+            for operation in operations(item) {
+                add_common_responses(path, operation);
+            }
+        }
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.post.as_mut(),
+        item.put.as_mut(),
+        item.patch.as_mut(),
+        item.delete.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn add_common_responses(path: &str, operation: &mut Operation) {
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let has_body = operation.request_body.is_some();
+    let has_query = operation
+        .parameters
+        .as_ref()
+        .is_some_and(|ps| ps.iter().any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)));
+    let mut common: Vec<(&str, &str)> = Vec::new();
+    if has_body || has_query {
+        common.push(("400", "Malformed request: unreadable JSON (with line and column) or query string"));
+    }
+    if has_body {
+        common.push(("413", "The body is larger than the configured limit"));
+        common.push(("415", "The body is not `application/json`"));
+    }
+    if has_body || has_query {
+        common.push(("422", "Invalid fields, listed in `errors`"));
+    }
+    if secured {
+        common.push(("401", "Missing, invalid or expired credentials"));
+    }
+    if path.contains('{') {
+        common.push(("404", "No such resource in the caller's account (also for ids of other accounts)"));
+    }
+    if path != "/healthz" {
+        common.push(("503", "The database is unavailable; retry after `Retry-After` seconds"));
+    }
+    let responses = &mut operation.responses.responses;
+    for (status, description) in common {
+        responses.entry(status.to_owned()).or_insert_with(|| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                )
+                .into()
+        });
+    }
+}
 
 /// The full document, as the running server serves it at `/openapi.json`.
 pub fn spec() -> Spec {
@@ -30,6 +118,8 @@ pub fn spec() -> Spec {
         .openapi(ApiDoc::openapi())
         .configure(routes::configure)
         .split_for_parts();
+    let mut spec = spec;
+    CommonResponses.modify(&mut spec);
     spec
 }
 

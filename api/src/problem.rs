@@ -15,6 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use fieldcrm_db::DbError;
+use diesel::result as diesel_error;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
@@ -311,4 +312,36 @@ pub fn ensure_problem_json<B: MessageBody + 'static>(
     }
     let res = ServiceResponse::new(req, replacement).map_into_right_body::<B>();
     Ok(ErrorHandlerResponse::Response(res))
+}
+
+/// Collects the invalid fields of a request, so a client learns of all of them
+/// in one 422 instead of one per attempt.
+#[derive(Default)]
+pub struct Fields(Vec<FieldError>);
+
+impl Fields {
+    /// The parsed value, or `None` with the error noted against `field`.
+    pub fn check<T>(&mut self, field: &str, parsed: Result<T, fieldcrm_domain::Invalid>) -> Option<T> {
+        match parsed {
+            Ok(value) => Some(value),
+            Err(invalid) => {
+                self.0.push(FieldError::new(field, invalid.0));
+                None
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<(), Problem> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Problem::validation(self.0))
+        }
+    }
+}
+
+impl From<diesel_error::Error> for Problem {
+    fn from(err: diesel_error::Error) -> Self {
+        DbError::from(err).into()
+    }
 }

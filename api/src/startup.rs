@@ -18,6 +18,7 @@ use utoipa_actix_web::AppExt;
 
 use fieldcrm_db::{migrations, DbPool};
 
+use crate::auth::Tokens;
 use crate::config::Settings;
 use crate::extract::BodyLimit;
 use crate::problem::{ensure_problem_json, Problem};
@@ -85,6 +86,7 @@ fn serve(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Res
     let routes = web::Data::new(RouteTable::new(&spec));
     let state = web::Data::new(AppState {
         pool: pool.clone(),
+        tokens: Arc::new(Tokens::new(&settings)),
         settings: settings.clone(),
     });
     let body_limit = web::Data::new(BodyLimit(settings.max_body_bytes));

@@ -4,6 +4,7 @@ use actix_web::web;
 
 use fieldcrm_db::{DbConnection, DbPool};
 
+use crate::auth::Tokens;
 use crate::config::Settings;
 use crate::problem::Problem;
 
@@ -12,6 +13,7 @@ use crate::problem::Problem;
 pub struct AppState {
     pub pool: DbPool,
     pub settings: Arc<Settings>,
+    pub tokens: Arc<Tokens>,
 }
 
 impl AppState {

@@ -5,13 +5,17 @@
 //! Nothing above this crate writes SQL.
 
 pub mod accounts;
+pub mod api_keys;
 mod connection;
 mod error;
+pub mod login_failures;
 pub mod migrations;
 mod pool;
+pub mod refresh_tokens;
 pub mod schema;
 mod types;
 mod url;
+pub mod users;
 
 pub use connection::{DbConnection, MultiBackend};
 pub use error::DbError;

@@ -122,3 +122,101 @@ pub async fn problem(response: reqwest::Response) -> serde_json::Value {
     );
     body
 }
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-in user of a test account.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub access: String,
+    pub refresh: String,
+    pub account_id: String,
+    pub user_id: String,
+    pub email: String,
+}
+
+impl TestApp {
+    /// A request with `Authorization: Bearer <token>`.
+    pub fn authed(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    /// Signs up a new account (unique email) and returns its owner, signed in.
+    pub async fn signup(&self) -> Signed {
+        let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
+        let response = self
+            .post_json(
+                "/v1/auth/signup",
+                &serde_json::json!({
+                    "account_name": "Acme Plumbing",
+                    "name": "Dana Reyes",
+                    "email": email,
+                    "password": PASSWORD,
+                    "time_zone": "America/Chicago",
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "signup");
+        let body: serde_json::Value = response.json().await.expect("signup body");
+        Signed {
+            access: body["access_token"].as_str().expect("access_token").to_owned(),
+            refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            account_id: body["account"]["id"].as_str().expect("account id").to_owned(),
+            user_id: body["user"]["id"].as_str().expect("user id").to_owned(),
+            email,
+        }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/v1/auth/login",
+            &serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Adds a user with `role` to the owner's account and signs them in.
+    pub async fn user_with_role(&self, owner: &Signed, role: &str) -> Signed {
+        let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
+        let response = self
+            .authed(reqwest::Method::POST, "/v1/users", &owner.access)
+            .json(&serde_json::json!({
+                "name": format!("A {role}"),
+                "email": email,
+                "role": role,
+                "password": PASSWORD,
+            }))
+            .send()
+            .await
+            .expect("create user");
+        assert_eq!(response.status(), 201, "create {role}");
+        let user: serde_json::Value = response.json().await.expect("user body");
+        let login = self.login(&email, PASSWORD).await;
+        assert_eq!(login.status(), 200, "login as {role}");
+        let tokens: serde_json::Value = login.json().await.expect("token body");
+        Signed {
+            access: tokens["access_token"].as_str().expect("access_token").to_owned(),
+            refresh: tokens["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            account_id: owner.account_id.clone(),
+            user_id: user["id"].as_str().expect("id").to_owned(),
+            email,
+        }
+    }
+
+    /// Creates an API key with `scope` and returns `(id, secret)`.
+    pub async fn api_key(&self, owner: &Signed, scope: &str) -> (String, String) {
+        let response = self
+            .authed(reqwest::Method::POST, "/v1/api-keys", &owner.access)
+            .json(&serde_json::json!({"name": format!("{scope} integration"), "scope": scope}))
+            .send()
+            .await
+            .expect("create key");
+        assert_eq!(response.status(), 201, "create {scope} key");
+        let body: serde_json::Value = response.json().await.expect("key body");
+        (
+            body["id"].as_str().expect("id").to_owned(),
+            body["secret"].as_str().expect("secret").to_owned(),
+        )
+    }
+}

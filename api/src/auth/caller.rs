@@ -1,0 +1,157 @@
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, FromRequest, HttpRequest};
+
+use fieldcrm_db::accounts::Account;
+use fieldcrm_db::api_keys::{self, ApiKey};
+use fieldcrm_db::refresh_tokens::Session;
+use fieldcrm_db::users::{self, User};
+use fieldcrm_db::{Id, Ts};
+use fieldcrm_domain::{Action, ApiKeyScope, Role};
+
+use super::tokens::{secret_hash, TokenError, API_KEY_PREFIX};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// The authenticated caller of a request and its account.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub account_id: Id<Account>,
+    pub principal: Principal,
+}
+
+#[derive(Debug, Clone)]
+pub enum Principal {
+    User {
+        id: Id<User>,
+        role: Role,
+        session: Id<Session>,
+    },
+    ApiKey {
+        id: Id<ApiKey>,
+        scope: ApiKeyScope,
+    },
+}
+
+impl Caller {
+    /// 403 unless the caller's role (or key scope) allows the action.
+    pub fn require(&self, action: Action) -> Result<(), Problem> {
+        let allowed = match &self.principal {
+            Principal::User { role, .. } => action.allows_role(*role),
+            Principal::ApiKey { scope, .. } => action.allows_key(*scope),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(Problem::forbidden(format!(
+                "your {} may not do this. {}",
+                match &self.principal {
+                    Principal::User { role, .. } => format!("role ({role})"),
+                    Principal::ApiKey { scope, .. } => format!("API key ({} scope)", scope.as_str()),
+                },
+                action.describe()
+            )))
+        }
+    }
+
+    pub fn user(&self) -> Option<(Id<User>, Role)> {
+        match self.principal {
+            Principal::User { id, role, .. } => Some((id, role)),
+            Principal::ApiKey { .. } => None,
+        }
+    }
+}
+
+/// How often an API key's `last_used_at` is written at most.
+const KEY_USE_RESOLUTION_SECS: i64 = 60;
+
+impl FromRequest for Caller {
+    type Error = Problem;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| Problem::internal_from(&"AppState missing"))?;
+            let token = token?;
+            if token.starts_with(API_KEY_PREFIX) {
+                authenticate_key(&state, &token).await
+            } else {
+                authenticate_user(&state, &token).await
+            }
+        })
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<String, Problem> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| Problem::unauthorized().with_detail("send `Authorization: Bearer <token>`"))?;
+    let value = value.to_str().unwrap_or_default();
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(token.trim().to_owned())
+        }
+        _ => Err(Problem::unauthorized().with_detail("the Authorization header must be `Bearer <token>`")),
+    }
+}
+
+fn invalid_token(detail: &str) -> Problem {
+    Problem::unauthorized()
+        .with_detail(detail.to_owned())
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer error=\"invalid_token\""),
+        )
+}
+
+async fn authenticate_user(state: &AppState, token: &str) -> Result<Caller, Problem> {
+    let claims = state.tokens.verify_access(token).map_err(|err| match err {
+        TokenError::Expired => invalid_token("the access token has expired; refresh it"),
+        TokenError::Invalid => invalid_token("the access token is not valid"),
+    })?;
+    let account_id = Id::<Account>::from_uuid(claims.acc);
+    let user_id = Id::<User>::from_uuid(claims.sub);
+    let current = state
+        .db(move |conn| Ok(users::session(conn, account_id, user_id)?))
+        .await?;
+    // A deleted user or account, or a raised token version, ends the token now.
+    let Some((role, _)) = current.filter(|(_, version)| *version == claims.ver) else {
+        return Err(invalid_token("the access token is no longer valid; sign in again"));
+    };
+    let role = role.parse::<Role>().map_err(|err| Problem::internal_from(&err))?;
+    Ok(Caller {
+        account_id,
+        principal: Principal::User {
+            id: user_id,
+            role,
+            session: Id::from_uuid(claims.sid),
+        },
+    })
+}
+
+async fn authenticate_key(state: &AppState, secret: &str) -> Result<Caller, Problem> {
+    let hash = secret_hash(secret);
+    let key = state
+        .db(move |conn| {
+            let key = api_keys::find_by_hash(conn, &hash)?;
+            if let Some(key) = &key {
+                let now = Ts::now();
+                let stale = Ts::from(now.get() - chrono::Duration::seconds(KEY_USE_RESOLUTION_SECS));
+                api_keys::touch(conn, key.id, now, stale)?;
+            }
+            Ok(key)
+        })
+        .await?
+        .ok_or_else(|| invalid_token("the API key is not valid or was revoked"))?;
+    let scope = key.scope.parse::<ApiKeyScope>().map_err(|err| Problem::internal_from(&err))?;
+    Ok(Caller {
+        account_id: key.account_id,
+        principal: Principal::ApiKey { id: key.id, scope },
+    })
+}

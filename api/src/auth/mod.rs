@@ -1,0 +1,10 @@
+//! Who is calling: a person with an access token, or an integration with an API
+//! key. The extractor answers 401 for anything else; `Caller::require` answers
+//! 403 for what the caller's role or scope does not allow.
+
+mod caller;
+pub mod passwords;
+pub mod tokens;
+
+pub use caller::{Caller, Principal};
+pub use tokens::{TokenPair, Tokens};

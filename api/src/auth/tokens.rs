@@ -1,0 +1,152 @@
+//! Access tokens (JWT, HS256), refresh tokens and API key secrets.
+//!
+//! Access tokens are short-lived and carry user, account, role, session and a
+//! token version; every request still checks that the user exists with that
+//! version, so deleting a user or account ends its tokens at once. Refresh
+//! tokens and API keys are random secrets stored only as SHA-256 hashes: they
+//! have 256 bits of entropy, so a slow hash would add cost and no safety.
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::config::Settings;
+
+pub const ISSUER: &str = "fieldcrm";
+pub const AUDIENCE: &str = "fieldcrm-api";
+/// API key secrets start with this, so scanners and people recognise them.
+pub const API_KEY_PREFIX: &str = "fcrm_key_";
+/// Refresh tokens start with this.
+pub const REFRESH_PREFIX: &str = "fcrm_rt_";
+
+/// What an access token says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user.
+    pub sub: Uuid,
+    /// The user's account.
+    pub acc: Uuid,
+    pub role: String,
+    /// The login session (refresh token family) the token belongs to.
+    pub sid: Uuid,
+    /// The user's token version when issued.
+    pub ver: i32,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// A new access and refresh token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    /// Send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Exchange at `POST /v1/auth/refresh` for a new pair; works once.
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+}
+
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// Keys the hashes of emails and addresses kept for login throttling.
+    pepper: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the access token has expired")]
+    Expired,
+    #[error("the access token is not valid")]
+    Invalid,
+}
+
+impl Tokens {
+    pub fn new(settings: &Settings) -> Self {
+        let secret: Vec<u8> = match &settings.jwt_secret {
+            Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+            None => {
+                tracing::warn!(
+                    "FIELDCRM_JWT_SECRET is not set: using a random key for this process; \
+                     access tokens end at restart and are not shared between processes"
+                );
+                random_bytes(32)
+            }
+        };
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        let pepper = Sha256::new()
+            .chain_update(b"fieldcrm login throttle")
+            .chain_update(&secret)
+            .finalize()
+            .to_vec();
+        Self {
+            encoding: EncodingKey::from_secret(&secret),
+            decoding: DecodingKey::from_secret(&secret),
+            validation,
+            access_ttl: Duration::from_secs(settings.access_token_ttl_secs),
+            refresh_ttl: Duration::from_secs(settings.refresh_token_ttl_days * 24 * 3600),
+            pepper,
+        }
+    }
+
+    pub fn issue_access(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+    }
+
+    /// Checks signature, algorithm, issuer, audience and expiry.
+    pub fn verify_access(&self, token: &str) -> Result<Claims, TokenError> {
+        decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|err| match err.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+
+    /// A keyed hash for the login throttle: the table never holds a readable
+    /// email or address, and without the key nobody can test guesses against it.
+    pub fn throttle_key(&self, kind: &str, value: &str) -> Vec<u8> {
+        Sha256::new()
+            .chain_update(&self.pepper)
+            .chain_update(kind.as_bytes())
+            .chain_update(b":")
+            .chain_update(value.as_bytes())
+            .finalize()
+            .to_vec()
+    }
+}
+
+/// A new random secret with the given prefix.
+pub fn new_secret(prefix: &str) -> String {
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes(32)))
+}
+
+pub fn secret_hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut bytes = vec![0; n];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+}

@@ -1,0 +1,59 @@
+use fieldcrm_db::api_keys::{self, ApiKey};
+use fieldcrm_db::{Id, Ts};
+use fieldcrm_domain::{Action, ApiKeyScope};
+
+use crate::auth::tokens::{new_secret, secret_hash, API_KEY_PREFIX};
+use crate::auth::Caller;
+use crate::paging::PageRequest;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// How much of the secret a list shows.
+const SHOWN_PREFIX_CHARS: usize = API_KEY_PREFIX.len() + 4;
+
+/// Creates a key and returns it with its secret, which is not stored and cannot
+/// be shown again.
+pub async fn create(state: &AppState, caller: &Caller, name: String, scope: ApiKeyScope) -> Result<(ApiKey, String), Problem> {
+    caller.require(Action::ManageApiKeys)?;
+    let secret = new_secret(API_KEY_PREFIX);
+    let key = ApiKey {
+        id: Id::new(),
+        account_id: caller.account_id,
+        name,
+        scope: scope.as_str().to_owned(),
+        prefix: secret.chars().take(SHOWN_PREFIX_CHARS).collect(),
+        secret_hash: secret_hash(&secret),
+        created_by: caller.user().map(|(id, _)| id),
+        created_at: Ts::now(),
+        last_used_at: None,
+    };
+    state
+        .db(move |conn| {
+            api_keys::insert(conn, &key)?;
+            Ok((key, secret))
+        })
+        .await
+}
+
+pub async fn list(state: &AppState, caller: &Caller, page: PageRequest) -> Result<Vec<ApiKey>, Problem> {
+    caller.require(Action::ManageApiKeys)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| Ok(api_keys::list(conn, account, page.after(), page.fetch())?))
+        .await
+}
+
+/// Revokes a key: it stops working at once.
+pub async fn revoke(state: &AppState, caller: &Caller, id: Id<ApiKey>) -> Result<(), Problem> {
+    caller.require(Action::ManageApiKeys)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            if api_keys::delete(conn, account, id)? {
+                Ok(())
+            } else {
+                Err(Problem::not_found())
+            }
+        })
+        .await
+}

@@ -1,0 +1,236 @@
+//! Signup, login with throttling, refresh-token rotation with reuse detection,
+//! logout.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::web;
+use chrono::{DateTime, Utc};
+
+use fieldcrm_db::accounts::{self, Account};
+use fieldcrm_db::refresh_tokens::{self, RefreshToken, Session};
+use fieldcrm_db::users::{self, User};
+use fieldcrm_db::{login_failures, DbConnection, Id, Ts};
+use fieldcrm_domain::{AccountName, CountryCode, Email, Password, PersonName, Role, TimeZoneName};
+
+use crate::auth::passwords;
+use crate::auth::tokens::{new_secret, secret_hash, Claims, Tokens, AUDIENCE, ISSUER, REFRESH_PREFIX};
+use crate::auth::{Caller, Principal, TokenPair};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+pub struct Signup {
+    pub account_name: AccountName,
+    pub time_zone: TimeZoneName,
+    pub default_country: CountryCode,
+    pub name: PersonName,
+    pub email: Email,
+    pub password: Password,
+}
+
+pub struct SignedUp {
+    pub account: Account,
+    pub user: User,
+    pub tokens: TokenPair,
+}
+
+pub fn email_taken(err: fieldcrm_db::DbError) -> Problem {
+    if users::is_email_taken(&err) {
+        Problem::conflict("a user with this email address already exists")
+    } else {
+        err.into()
+    }
+}
+
+/// Creates an account and its owner in one transaction and signs the owner in.
+pub async fn signup(state: &AppState, input: Signup) -> Result<SignedUp, Problem> {
+    let password_hash = super::hash_password(input.password).await?;
+    let tokens = state.tokens.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let now = Ts::now();
+                let account = Account {
+                    id: Id::new(),
+                    name: input.account_name.as_str().to_owned(),
+                    time_zone: input.time_zone.name().to_owned(),
+                    default_country: input.default_country.as_str().to_owned(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                accounts::insert(conn, &account)?;
+                let user = User {
+                    id: Id::new(),
+                    account_id: account.id,
+                    name: input.name.into_inner(),
+                    email: input.email.into_inner(),
+                    password_hash: Some(password_hash),
+                    role: Role::Owner.as_str().to_owned(),
+                    token_version: 0,
+                    created_at: now,
+                    updated_at: now,
+                };
+                users::insert(conn, &user).map_err(email_taken)?;
+                let tokens = issue(conn, &tokens, &user, Id::new(), now)?;
+                Ok(SignedUp { account, user, tokens })
+            })
+        })
+        .await
+}
+
+/// Signs a person in. Wrong email and wrong password get the same answer after
+/// the same work; too many failures per email or per client address get 429.
+pub async fn login(state: &AppState, email: &str, password: String, client: Option<String>) -> Result<TokenPair, Problem> {
+    let settings = state.settings.clone();
+    let tokens = state.tokens.clone();
+    let now = Ts::now();
+    let window = settings.login_failure_window_secs as i64;
+    let window_start = window_start(now.get(), window);
+    let email = email.trim().to_lowercase();
+    let email_key = tokens.throttle_key("email", &email);
+    let client_key = client.map(|addr| tokens.throttle_key("ip", &addr));
+
+    let (user, blocked) = {
+        let (email_key, client_key) = (email_key.clone(), client_key.clone());
+        let settings = settings.clone();
+        state
+            .db(move |conn| {
+                let by_email = login_failures::count(conn, &email_key, window_start)?;
+                let by_client = match &client_key {
+                    Some(key) => login_failures::count(conn, key, window_start)?,
+                    None => 0,
+                };
+                let blocked = by_email >= settings.login_failures_per_email as i32
+                    || by_client >= settings.login_failures_per_ip as i32;
+                Ok((users::find_by_email(conn, &email)?, blocked))
+            })
+            .await?
+    };
+    if blocked {
+        let retry_after = (window_start.get().timestamp() + window - now.get().timestamp()).max(1);
+        return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many failed sign-ins")
+            .with_detail(format!("too many failed sign-ins; try again in {retry_after} seconds"))
+            .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)));
+    }
+
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let matches = web::block(move || passwords::verify(stored.as_deref(), &password)).await?;
+
+    state
+        .db(move |conn| {
+            let user = match user {
+                Some(user) if matches => user,
+                _ => {
+                    let mut keys: Vec<&[u8]> = vec![&email_key];
+                    if let Some(key) = &client_key {
+                        keys.push(key);
+                    }
+                    login_failures::record(conn, &keys, window_start)?;
+                    let expired = Ts::from(window_start.get() - chrono::Duration::seconds(window));
+                    login_failures::prune(conn, expired)?;
+                    return Err(Problem::unauthorized().with_detail("the email address or password is wrong"));
+                }
+            };
+            login_failures::clear(conn, &email_key)?;
+            conn.write_transaction(|conn| issue(conn, &tokens, &user, Id::new(), now))
+        })
+        .await
+}
+
+enum Refreshed {
+    Issued(TokenPair),
+    Refused(&'static str),
+}
+
+/// Exchanges a refresh token for a new pair. Each token works once; showing a
+/// spent one again revokes the whole session, since one of its holders stole it.
+pub async fn refresh(state: &AppState, token: String) -> Result<TokenPair, Problem> {
+    let tokens = state.tokens.clone();
+    let hash = secret_hash(&token);
+    let outcome = state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let now = Ts::now();
+                let Some(row) = refresh_tokens::find_by_hash(conn, &hash)? else {
+                    return Ok(Refreshed::Refused("the refresh token is not valid"));
+                };
+                if row.revoked_at.is_some() {
+                    return Ok(Refreshed::Refused("the session was ended; sign in again"));
+                }
+                if row.spent_at.is_some() || !refresh_tokens::spend(conn, row.id, now)? {
+                    // Committed with the transaction: the revocation must stick.
+                    refresh_tokens::revoke_session(conn, row.user_id, row.family_id, now)?;
+                    tracing::warn!(user = %row.user_id, "refresh token reused; session revoked");
+                    return Ok(Refreshed::Refused("the refresh token was already used; the session was ended for safety"));
+                }
+                if row.expires_at < now {
+                    return Ok(Refreshed::Refused("the refresh token has expired; sign in again"));
+                }
+                let Some(user) = users::find(conn, row.account_id, row.user_id)? else {
+                    return Ok(Refreshed::Refused("the refresh token is not valid"));
+                };
+                Ok(Refreshed::Issued(issue(conn, &tokens, &user, row.family_id, now)?))
+            })
+        })
+        .await?;
+    match outcome {
+        Refreshed::Issued(pair) => Ok(pair),
+        Refreshed::Refused(why) => Err(Problem::unauthorized().with_detail(why)),
+    }
+}
+
+/// Ends the caller's session: its refresh tokens stop working.
+pub async fn logout(state: &AppState, caller: &Caller) -> Result<(), Problem> {
+    let Principal::User { id, session, .. } = caller.principal else {
+        return Err(Problem::forbidden("API keys have no session to end; revoke the key instead"));
+    };
+    state
+        .db(move |conn| {
+            refresh_tokens::revoke_session(conn, id, session, Ts::now())?;
+            Ok(())
+        })
+        .await
+}
+
+/// A new access token and the next refresh token of `session`.
+fn issue(conn: &mut DbConnection, tokens: &Tokens, user: &User, session: Id<Session>, now: Ts) -> Result<TokenPair, Problem> {
+    let refresh_token = new_secret(REFRESH_PREFIX);
+    refresh_tokens::insert(
+        conn,
+        &RefreshToken {
+            id: Id::new(),
+            account_id: user.account_id,
+            user_id: user.id,
+            family_id: session,
+            token_hash: secret_hash(&refresh_token),
+            created_at: now,
+            expires_at: Ts::from(now.get() + tokens.refresh_ttl),
+            spent_at: None,
+            revoked_at: None,
+        },
+    )?;
+    let issued_at = now.get().timestamp();
+    let ttl = tokens.access_ttl.as_secs();
+    let claims = Claims {
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        sub: user.id.uuid(),
+        acc: user.account_id.uuid(),
+        role: user.role.clone(),
+        sid: session.uuid(),
+        ver: user.token_version,
+        iat: issued_at,
+        exp: issued_at + ttl as i64,
+    };
+    let access_token = tokens.issue_access(&claims).map_err(|err| Problem::internal_from(&err))?;
+    Ok(TokenPair {
+        access_token,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+    })
+}
+
+fn window_start(now: DateTime<Utc>, window_secs: i64) -> Ts {
+    let start = now.timestamp() - now.timestamp().rem_euclid(window_secs);
+    Ts::from(DateTime::from_timestamp(start, 0).unwrap_or(now))
+}

@@ -1,0 +1,147 @@
+//! People of an account. Owners are protected: only an owner makes, changes or
+//! removes an owner, and an account always keeps at least one.
+
+use fieldcrm_db::refresh_tokens;
+use fieldcrm_db::users::{self, User, UserChanges};
+use fieldcrm_db::{DbConnection, Id, Ts};
+use fieldcrm_domain::{Action, Email, Password, PersonName, Role};
+
+use super::auth::email_taken;
+use crate::auth::Caller;
+use crate::paging::PageRequest;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+pub struct NewUser {
+    pub name: PersonName,
+    pub email: Email,
+    pub role: Role,
+    pub password: Option<Password>,
+}
+
+#[derive(Default)]
+pub struct UserPatch {
+    pub name: Option<PersonName>,
+    pub email: Option<Email>,
+    pub role: Option<Role>,
+    pub password: Option<Password>,
+}
+
+fn only_owners_touch_owners(caller: &Caller, involves_owner: bool) -> Result<(), Problem> {
+    let caller_is_owner = caller.user().is_some_and(|(_, role)| role == Role::Owner);
+    if involves_owner && !caller_is_owner {
+        return Err(Problem::forbidden("only an owner may make, change or remove an owner"));
+    }
+    Ok(())
+}
+
+pub async fn create(state: &AppState, caller: &Caller, input: NewUser) -> Result<User, Problem> {
+    caller.require(Action::ManageUsers)?;
+    only_owners_touch_owners(caller, input.role == Role::Owner)?;
+    let password_hash = match input.password {
+        Some(password) => Some(super::hash_password(password).await?),
+        None => None,
+    };
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            let now = Ts::now();
+            let user = User {
+                id: Id::new(),
+                account_id: account,
+                name: input.name.into_inner(),
+                email: input.email.into_inner(),
+                password_hash,
+                role: input.role.as_str().to_owned(),
+                token_version: 0,
+                created_at: now,
+                updated_at: now,
+            };
+            users::insert(conn, &user).map_err(email_taken)?;
+            Ok(user)
+        })
+        .await
+}
+
+pub async fn list(state: &AppState, caller: &Caller, page: PageRequest) -> Result<Vec<User>, Problem> {
+    caller.require(Action::ManageUsers)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| Ok(users::list(conn, account, page.after(), page.fetch())?))
+        .await
+}
+
+pub async fn get(state: &AppState, caller: &Caller, id: Id<User>) -> Result<User, Problem> {
+    caller.require(Action::ManageUsers)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| users::find(conn, account, id)?.ok_or_else(Problem::not_found))
+        .await
+}
+
+pub async fn update(state: &AppState, caller: &Caller, id: Id<User>, patch: UserPatch) -> Result<User, Problem> {
+    caller.require(Action::ManageUsers)?;
+    let password_hash = match patch.password {
+        Some(password) => Some(super::hash_password(password).await?),
+        None => None,
+    };
+    let caller = caller.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let target = users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
+                let was_owner = target.role == Role::Owner.as_str();
+                only_owners_touch_owners(&caller, was_owner || patch.role == Some(Role::Owner))?;
+                if was_owner && patch.role.is_some_and(|r| r != Role::Owner) {
+                    keep_an_owner(conn, &caller)?;
+                }
+                let password_changed = password_hash.is_some();
+                let changes = UserChanges {
+                    name: patch.name.map(PersonName::into_inner),
+                    email: patch.email.map(Email::into_inner),
+                    password_hash: password_hash.map(Some),
+                    role: patch.role.map(|r| r.as_str().to_owned()),
+                    updated_at: Some(Ts::now()),
+                };
+                let updated = users::update(conn, caller.account_id, id, &changes)
+                    .map_err(email_taken)?
+                    .ok_or_else(Problem::not_found)?;
+                if password_changed {
+                    // A new password ends every session and access token of the user.
+                    users::bump_token_version(conn, id)?;
+                    refresh_tokens::revoke_all_for_user(conn, id, Ts::now())?;
+                }
+                Ok(updated)
+            })
+        })
+        .await
+}
+
+pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(), Problem> {
+    caller.require(Action::ManageUsers)?;
+    let caller = caller.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let target = users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
+                let is_owner = target.role == Role::Owner.as_str();
+                only_owners_touch_owners(&caller, is_owner)?;
+                if is_owner {
+                    keep_an_owner(conn, &caller)?;
+                }
+                // Their refresh tokens go with them (cascade); their access
+                // tokens fail at the next request, which finds no such user.
+                users::delete(conn, caller.account_id, id)?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// 409 if the account has only one owner left (the one being demoted or removed).
+fn keep_an_owner(conn: &mut DbConnection, caller: &Caller) -> Result<(), Problem> {
+    if users::count_with_role(conn, caller.account_id, Role::Owner.as_str())? <= 1 {
+        return Err(Problem::conflict("an account must keep at least one owner"));
+    }
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Response bodies shared by several endpoints.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use fieldcrm_db::accounts::Account;
+use fieldcrm_db::api_keys::ApiKey;
+use fieldcrm_db::users::User;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountView {
+    pub id: Uuid,
+    pub name: String,
+    /// IANA time zone used for reminders and anything shown to people.
+    #[schema(example = "America/Chicago")]
+    pub time_zone: String,
+    /// Country for phone numbers given without a country code (ISO 3166-1 alpha-2).
+    #[schema(example = "US")]
+    pub default_country: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Account> for AccountView {
+    fn from(a: Account) -> Self {
+        Self {
+            id: a.id.uuid(),
+            name: a.name,
+            time_zone: a.time_zone,
+            default_country: a.default_country,
+            created_at: a.created_at.get(),
+            updated_at: a.updated_at.get(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub name: String,
+    pub email: String,
+    /// `owner`, `admin`, `dispatcher` or `technician`.
+    #[schema(example = "dispatcher")]
+    pub role: String,
+    /// Whether the user has a password and so can sign in.
+    pub has_password: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.uuid(),
+            account_id: u.account_id.uuid(),
+            name: u.name,
+            email: u.email,
+            role: u.role,
+            has_password: u.password_hash.is_some(),
+            created_at: u.created_at.get(),
+            updated_at: u.updated_at.get(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: Uuid,
+    pub name: String,
+    /// `read` or `write`.
+    #[schema(example = "read")]
+    pub scope: String,
+    /// The first characters of the secret, to tell keys apart.
+    #[schema(example = "fcrm_key_Xb4d")]
+    pub prefix: String,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    /// Accurate to about a minute.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKey> for ApiKeyView {
+    fn from(k: ApiKey) -> Self {
+        Self {
+            id: k.id.uuid(),
+            name: k.name,
+            scope: k.scope,
+            prefix: k.prefix,
+            created_by: k.created_by.map(|id| id.uuid()),
+            created_at: k.created_at.get(),
+            last_used_at: k.last_used_at.map(|t| t.get()),
+        }
+    }
+}

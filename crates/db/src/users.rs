@@ -1,0 +1,126 @@
+use diesel::prelude::*;
+
+use crate::accounts::Account;
+use crate::connection::{DbConnection, MultiBackend};
+use crate::schema::users;
+use crate::{DbResult, Id, Ts};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users, check_for_backend(MultiBackend))]
+pub struct User {
+    pub id: Id<User>,
+    pub account_id: Id<Account>,
+    pub name: String,
+    /// Lower-cased; unique across the service.
+    pub email: String,
+    /// An argon2id PHC string; `None` until the person sets a password.
+    pub password_hash: Option<String>,
+    pub role: String,
+    pub token_version: i32,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+/// Fields to change; `None` leaves a field as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub password_hash: Option<Option<String>>,
+    pub role: Option<String>,
+    pub updated_at: Option<Ts>,
+}
+
+/// Whether a unique violation was on the email address.
+pub fn is_email_taken(err: &crate::DbError) -> bool {
+    matches!(err, crate::DbError::UniqueViolation { target } if target.contains("email"))
+}
+
+pub fn insert(conn: &mut DbConnection, user: &User) -> DbResult<()> {
+    diesel::insert_into(users::table).values(user).execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, account: Id<Account>, id: Id<User>) -> DbResult<Option<User>> {
+    Ok(users::table
+        .filter(users::account_id.eq(account))
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> DbResult<Option<User>> {
+    Ok(users::table
+        .filter(users::email.eq(email))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Role and token version of a user who still exists in the account: what every
+/// authenticated request checks, one primary-key lookup.
+pub fn session(conn: &mut DbConnection, account: Id<Account>, id: Id<User>) -> DbResult<Option<(String, i32)>> {
+    Ok(users::table
+        .filter(users::account_id.eq(account))
+        .find(id)
+        .select((users::role, users::token_version))
+        .first(conn)
+        .optional()?)
+}
+
+/// Users of the account in id (creation) order, after the cursor.
+pub fn list(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    after: Option<Id<User>>,
+    limit: i64,
+) -> DbResult<Vec<User>> {
+    let mut query = users::table
+        .filter(users::account_id.eq(account))
+        .select(User::as_select())
+        .order(users::id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(users::id.gt(after));
+    }
+    Ok(query.load(conn)?)
+}
+
+pub fn count_with_role(conn: &mut DbConnection, account: Id<Account>, role: &str) -> DbResult<i64> {
+    Ok(users::table
+        .filter(users::account_id.eq(account))
+        .filter(users::role.eq(role))
+        .count()
+        .get_result(conn)?)
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<User>,
+    changes: &UserChanges,
+) -> DbResult<Option<User>> {
+    let updated = diesel::update(users::table.filter(users::account_id.eq(account)).find(id))
+        .set(changes)
+        .execute(conn)?;
+    if updated == 0 {
+        return Ok(None);
+    }
+    find(conn, account, id)
+}
+
+/// Ends every access token the user holds.
+pub fn bump_token_version(conn: &mut DbConnection, id: Id<User>) -> DbResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::token_version.eq(users::token_version + 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete(conn: &mut DbConnection, account: Id<Account>, id: Id<User>) -> DbResult<bool> {
+    let deleted = diesel::delete(users::table.filter(users::account_id.eq(account)).find(id)).execute(conn)?;
+    Ok(deleted > 0)
+}
