@@ -131,7 +131,9 @@ impl Settings {
         }
         if let Some(secret) = &self.jwt_secret {
             if secret.expose_secret().len() < 32 {
-                return Err(ConfigError("FIELDCRM_JWT_SECRET must be at least 32 bytes".into()));
+                return Err(ConfigError(
+                    "FIELDCRM_JWT_SECRET must be at least 32 bytes".into(),
+                ));
             }
         }
         if !(60..=24 * 3600).contains(&self.access_token_ttl_secs) {

@@ -73,13 +73,16 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
 fn add_common_responses(path: &str, operation: &mut Operation) {
     let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
     let has_body = operation.request_body.is_some();
-    let has_query = operation
-        .parameters
-        .as_ref()
-        .is_some_and(|ps| ps.iter().any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)));
+    let has_query = operation.parameters.as_ref().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+    });
     let mut common: Vec<(&str, &str)> = Vec::new();
     if has_body || has_query {
-        common.push(("400", "Malformed request: unreadable JSON (with line and column) or query string"));
+        common.push((
+            "400",
+            "Malformed request: unreadable JSON (with line and column) or query string",
+        ));
     }
     if has_body {
         common.push(("413", "The body is larger than the configured limit"));
@@ -92,10 +95,16 @@ fn add_common_responses(path: &str, operation: &mut Operation) {
         common.push(("401", "Missing, invalid or expired credentials"));
     }
     if path.contains('{') {
-        common.push(("404", "No such resource in the caller's account (also for ids of other accounts)"));
+        common.push((
+            "404",
+            "No such resource in the caller's account (also for ids of other accounts)",
+        ));
     }
     if path != "/healthz" {
-        common.push(("503", "The database is unavailable; retry after `Retry-After` seconds"));
+        common.push((
+            "503",
+            "The database is unavailable; retry after `Retry-After` seconds",
+        ));
     }
     let responses = &mut operation.responses.responses;
     for (status, description) in common {
@@ -104,7 +113,9 @@ fn add_common_responses(path: &str, operation: &mut Operation) {
                 .description(description)
                 .content(
                     "application/problem+json",
-                    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
                 )
                 .into()
         });

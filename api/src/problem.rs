@@ -14,8 +14,8 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use fieldcrm_db::DbError;
 use diesel::result as diesel_error;
+use fieldcrm_db::DbError;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
@@ -321,7 +321,11 @@ pub struct Fields(Vec<FieldError>);
 
 impl Fields {
     /// The parsed value, or `None` with the error noted against `field`.
-    pub fn check<T>(&mut self, field: &str, parsed: Result<T, fieldcrm_domain::Invalid>) -> Option<T> {
+    pub fn check<T>(
+        &mut self,
+        field: &str,
+        parsed: Result<T, fieldcrm_domain::Invalid>,
+    ) -> Option<T> {
         match parsed {
             Ok(value) => Some(value),
             Err(invalid) => {

@@ -131,3 +131,105 @@ async fn the_reference_docs_are_served() {
         serde_json::to_value(fieldcrm::openapi::spec()).unwrap()
     );
 }
+
+mod bodies {
+    use fieldcrm_test_support::{problem, spawn_app, spawn_app_with, PASSWORD};
+
+    #[tokio::test]
+    async fn malformed_json_is_400_and_says_where() {
+        let app = spawn_app().await;
+        let response = app
+            .client
+            .post(app.url("/v1/auth/signup"))
+            .header("content-type", "application/json")
+            .body("{\"account_name\": \"A\",\n \"email\": }")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400);
+        let body = problem(response).await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("line 2 column"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_json_is_415() {
+        let app = spawn_app().await;
+        for content_type in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+        ] {
+            let mut request = app
+                .client
+                .post(app.url("/v1/auth/login"))
+                .body("email=a&password=b");
+            if let Some(ct) = content_type {
+                request = request.header("content-type", ct);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 415, "{content_type:?}");
+            problem(response).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_413_whether_declared_or_streamed() {
+        let app = spawn_app_with(|s| s.max_body_bytes = 2048).await;
+        let big = format!(
+            r#"{{"email": "a@example.com", "password": "{}"}}"#,
+            "x".repeat(4096)
+        );
+        let declared = app
+            .client
+            .post(app.url("/v1/auth/login"))
+            .header("content-type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(declared.status(), 413);
+        problem(declared).await;
+
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = big
+            .into_bytes()
+            .chunks(512)
+            .map(|c| Ok(c.to_vec()))
+            .collect();
+        let streamed = app
+            .client
+            .post(app.url("/v1/auth/login"))
+            .header("content-type", "application/json")
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+                chunks,
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(streamed.status(), 413);
+        problem(streamed).await;
+    }
+
+    #[tokio::test]
+    async fn json_of_the_wrong_shape_is_422_naming_the_field() {
+        let app = spawn_app().await;
+        for (body, field) in [
+            (serde_json::json!({"password": PASSWORD}), "email"),
+            (
+                serde_json::json!({"email": 42, "password": PASSWORD}),
+                "email",
+            ),
+            (
+                serde_json::json!({"email": "a@example.com", "password": PASSWORD, "remember": true}),
+                "remember",
+            ),
+        ] {
+            let response = app.post_json("/v1/auth/login", &body).await;
+            assert_eq!(response.status(), 422, "{body}");
+            let problem = problem(response).await;
+            assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        }
+    }
+}

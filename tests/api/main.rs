@@ -1,9 +1,13 @@
 //! End-to-end tests through HTTP. Each runs on SQLite, or on PostgreSQL when
 //! `TEST_DATABASE_URL` is set (see the README).
 
+mod api_keys;
+mod auth;
 mod cli;
 mod db_types;
 mod edge;
 mod health;
+mod isolation;
 mod migrations;
 mod openapi;
+mod roles;

@@ -50,7 +50,8 @@ impl Caller {
                 "your {} may not do this. {}",
                 match &self.principal {
                     Principal::User { role, .. } => format!("role ({role})"),
-                    Principal::ApiKey { scope, .. } => format!("API key ({} scope)", scope.as_str()),
+                    Principal::ApiKey { scope, .. } =>
+                        format!("API key ({} scope)", scope.as_str()),
                 },
                 action.describe()
             )))
@@ -88,16 +89,18 @@ impl FromRequest for Caller {
 }
 
 fn bearer_token(req: &HttpRequest) -> Result<String, Problem> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| Problem::unauthorized().with_detail("send `Authorization: Bearer <token>`"))?;
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        Problem::unauthorized().with_detail("send `Authorization: Bearer <token>`")
+    })?;
     let value = value.to_str().unwrap_or_default();
     match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(token.trim().to_owned())
         }
-        _ => Err(Problem::unauthorized().with_detail("the Authorization header must be `Bearer <token>`")),
+        _ => Err(Problem::unauthorized()
+            .with_detail("the Authorization header must be `Bearer <token>`")),
     }
 }
 
@@ -122,9 +125,13 @@ async fn authenticate_user(state: &AppState, token: &str) -> Result<Caller, Prob
         .await?;
     // A deleted user or account, or a raised token version, ends the token now.
     let Some((role, _)) = current.filter(|(_, version)| *version == claims.ver) else {
-        return Err(invalid_token("the access token is no longer valid; sign in again"));
+        return Err(invalid_token(
+            "the access token is no longer valid; sign in again",
+        ));
     };
-    let role = role.parse::<Role>().map_err(|err| Problem::internal_from(&err))?;
+    let role = role
+        .parse::<Role>()
+        .map_err(|err| Problem::internal_from(&err))?;
     Ok(Caller {
         account_id,
         principal: Principal::User {
@@ -142,14 +149,18 @@ async fn authenticate_key(state: &AppState, secret: &str) -> Result<Caller, Prob
             let key = api_keys::find_by_hash(conn, &hash)?;
             if let Some(key) = &key {
                 let now = Ts::now();
-                let stale = Ts::from(now.get() - chrono::Duration::seconds(KEY_USE_RESOLUTION_SECS));
+                let stale =
+                    Ts::from(now.get() - chrono::Duration::seconds(KEY_USE_RESOLUTION_SECS));
                 api_keys::touch(conn, key.id, now, stale)?;
             }
             Ok(key)
         })
         .await?
         .ok_or_else(|| invalid_token("the API key is not valid or was revoked"))?;
-    let scope = key.scope.parse::<ApiKeyScope>().map_err(|err| Problem::internal_from(&err))?;
+    let scope = key
+        .scope
+        .parse::<ApiKeyScope>()
+        .map_err(|err| Problem::internal_from(&err))?;
     Ok(Caller {
         account_id: key.account_id,
         principal: Principal::ApiKey { id: key.id, scope },

@@ -18,7 +18,9 @@ fn hasher() -> Argon2<'static> {
 /// the blocking pool.
 pub fn hash(password: &Password) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(hasher().hash_password(password.expose().as_bytes(), &salt)?.to_string())
+    Ok(hasher()
+        .hash_password(password.expose().as_bytes(), &salt)?
+        .to_string())
 }
 
 /// Checks a candidate against a stored hash. With no stored hash (no such user,
@@ -39,7 +41,9 @@ pub fn verify(stored: Option<&str>, candidate: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
-    let matches = hasher().verify_password(candidate.as_bytes(), &parsed).is_ok();
+    let matches = hasher()
+        .verify_password(candidate.as_bytes(), &parsed)
+        .is_ok();
     matches && real
 }
 

@@ -48,7 +48,11 @@ pub struct CreatedApiKey {
     )
 )]
 #[post("/v1/api-keys")]
-pub async fn create_api_key(state: web::Data<AppState>, caller: Caller, body: Json<CreateApiKeyRequest>) -> Result<HttpResponse, Problem> {
+pub async fn create_api_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<CreateApiKeyRequest>,
+) -> Result<HttpResponse, Problem> {
     let body = body.0;
     let mut fields = Fields::default();
     let name = fields.check("name", PersonName::parse(&body.name));
@@ -77,10 +81,19 @@ pub async fn create_api_key(state: web::Data<AppState>, caller: Caller, body: Js
     )
 )]
 #[get("/v1/api-keys")]
-pub async fn list_api_keys(state: web::Data<AppState>, caller: Caller, query: web::Query<PageQuery>) -> Result<HttpResponse, Problem> {
+pub async fn list_api_keys(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, Problem> {
     let page = query.parse()?;
     let rows = api_keys::list(&state, &caller, page).await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(page, rows, |k| k.id.uuid(), ApiKeyView::from)))
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        page,
+        rows,
+        |k| k.id.uuid(),
+        ApiKeyView::from,
+    )))
 }
 
 /// Revoke an API key: it stops working at once.
@@ -96,7 +109,11 @@ pub async fn list_api_keys(state: web::Data<AppState>, caller: Caller, query: we
     )
 )]
 #[delete("/v1/api-keys/{id}")]
-pub async fn revoke_api_key(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+pub async fn revoke_api_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
     api_keys::revoke(&state, &caller, Id::from_uuid(*id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

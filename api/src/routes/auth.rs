@@ -53,7 +53,10 @@ pub struct SignupResponse {
     )
 )]
 #[post("/v1/auth/signup")]
-pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Result<HttpResponse, Problem> {
+pub async fn signup(
+    state: web::Data<AppState>,
+    body: Json<SignupRequest>,
+) -> Result<HttpResponse, Problem> {
     let body = body.0;
     let mut fields = Fields::default();
     let account_name = fields.check("account_name", AccountName::parse(&body.account_name));
@@ -62,15 +65,30 @@ pub async fn signup(state: web::Data<AppState>, body: Json<SignupRequest>) -> Re
     let password = fields.check("password", Password::parse(&body.password));
     let time_zone = fields.check(
         "time_zone",
-        body.time_zone.as_deref().map_or(Ok(TimeZoneName::default()), TimeZoneName::parse),
+        body.time_zone
+            .as_deref()
+            .map_or(Ok(TimeZoneName::default()), TimeZoneName::parse),
     );
     let default_country = fields.check(
         "default_country",
         CountryCode::parse(body.default_country.as_deref().unwrap_or("US")),
     );
     fields.finish()?;
-    let (Some(account_name), Some(name), Some(email), Some(password), Some(time_zone), Some(default_country)) =
-        (account_name, name, email, password, time_zone, default_country)
+    let (
+        Some(account_name),
+        Some(name),
+        Some(email),
+        Some(password),
+        Some(time_zone),
+        Some(default_country),
+    ) = (
+        account_name,
+        name,
+        email,
+        password,
+        time_zone,
+        default_country,
+    )
     else {
         return Err(Problem::internal());
     };
@@ -115,9 +133,15 @@ pub struct LoginRequest {
     )
 )]
 #[post("/v1/auth/login")]
-pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: Json<LoginRequest>) -> Result<HttpResponse, Problem> {
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, Problem> {
     let client = if state.settings.trust_forwarded_for {
-        req.connection_info().realip_remote_addr().map(str::to_owned)
+        req.connection_info()
+            .realip_remote_addr()
+            .map(str::to_owned)
     } else {
         req.peer_addr().map(|addr| addr.ip().to_string())
     };
@@ -145,7 +169,10 @@ pub struct RefreshRequest {
     )
 )]
 #[post("/v1/auth/refresh")]
-pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, Problem> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, Problem> {
     let pair = auth::refresh(&state, body.0.refresh_token).await?;
     Ok(HttpResponse::Ok().json(pair))
 }

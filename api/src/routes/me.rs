@@ -33,14 +33,17 @@ pub struct Me {
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, Problem> {
     let me = state
         .db(move |conn| {
-            let account = accounts::find(conn, caller.account_id)?.ok_or_else(Problem::unauthorized)?;
+            let account =
+                accounts::find(conn, caller.account_id)?.ok_or_else(Problem::unauthorized)?;
             let (user, api_key, role) = match caller.principal {
                 Principal::User { id, role, .. } => {
-                    let user = users::find(conn, caller.account_id, id)?.ok_or_else(Problem::unauthorized)?;
+                    let user = users::find(conn, caller.account_id, id)?
+                        .ok_or_else(Problem::unauthorized)?;
                     (Some(user.into()), None, Some(role.as_str().to_owned()))
                 }
                 Principal::ApiKey { id, .. } => {
-                    let key = api_keys::find(conn, caller.account_id, id)?.ok_or_else(Problem::unauthorized)?;
+                    let key = api_keys::find(conn, caller.account_id, id)?
+                        .ok_or_else(Problem::unauthorized)?;
                     (None, Some(ApiKeyView::from(key)), None)
                 }
             };

@@ -40,7 +40,11 @@ pub struct CreateUserRequest {
     )
 )]
 #[post("/v1/users")]
-pub async fn create_user(state: web::Data<AppState>, caller: Caller, body: Json<CreateUserRequest>) -> Result<HttpResponse, Problem> {
+pub async fn create_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<CreateUserRequest>,
+) -> Result<HttpResponse, Problem> {
     let body = body.0;
     let mut fields = Fields::default();
     let name = fields.check("name", PersonName::parse(&body.name));
@@ -51,10 +55,21 @@ pub async fn create_user(state: web::Data<AppState>, caller: Caller, body: Json<
         None => Some(None),
     };
     fields.finish()?;
-    let (Some(name), Some(email), Some(role), Some(password)) = (name, email, role, password) else {
+    let (Some(name), Some(email), Some(role), Some(password)) = (name, email, role, password)
+    else {
         return Err(Problem::internal());
     };
-    let user = users::create(&state, &caller, NewUser { name, email, role, password }).await?;
+    let user = users::create(
+        &state,
+        &caller,
+        NewUser {
+            name,
+            email,
+            role,
+            password,
+        },
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/users/{}", user.id)))
         .json(UserView::from(user)))
@@ -73,7 +88,11 @@ pub async fn create_user(state: web::Data<AppState>, caller: Caller, body: Json<
     )
 )]
 #[get("/v1/users")]
-pub async fn list_users(state: web::Data<AppState>, caller: Caller, query: web::Query<PageQuery>) -> Result<HttpResponse, Problem> {
+pub async fn list_users(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, Problem> {
     let page = query.parse()?;
     let rows = users::list(&state, &caller, page).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(page, rows, |u| u.id.uuid(), UserView::from)))
@@ -92,7 +111,11 @@ pub async fn list_users(state: web::Data<AppState>, caller: Caller, query: web::
     )
 )]
 #[get("/v1/users/{id}")]
-pub async fn get_user(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+pub async fn get_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
     let user = users::get(&state, &caller, Id::from_uuid(*id)).await?;
     Ok(HttpResponse::Ok().json(UserView::from(user)))
 }
@@ -132,10 +155,22 @@ pub async fn update_user(
     let body = body.0;
     let mut fields = Fields::default();
     let patch = UserPatch {
-        name: body.name.as_deref().and_then(|v| fields.check("name", PersonName::parse(v))),
-        email: body.email.as_deref().and_then(|v| fields.check("email", Email::parse(v))),
-        role: body.role.as_deref().and_then(|v| fields.check("role", v.parse::<Role>())),
-        password: body.password.as_deref().and_then(|v| fields.check("password", Password::parse(v))),
+        name: body
+            .name
+            .as_deref()
+            .and_then(|v| fields.check("name", PersonName::parse(v))),
+        email: body
+            .email
+            .as_deref()
+            .and_then(|v| fields.check("email", Email::parse(v))),
+        role: body
+            .role
+            .as_deref()
+            .and_then(|v| fields.check("role", v.parse::<Role>())),
+        password: body
+            .password
+            .as_deref()
+            .and_then(|v| fields.check("password", Password::parse(v))),
     };
     fields.finish()?;
     let user = users::update(&state, &caller, Id::from_uuid(*id), patch).await?;
@@ -156,7 +191,11 @@ pub async fn update_user(
     )
 )]
 #[delete("/v1/users/{id}")]
-pub async fn delete_user(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
     users::delete(&state, &caller, Id::from_uuid(*id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -13,7 +13,12 @@ const SHOWN_PREFIX_CHARS: usize = API_KEY_PREFIX.len() + 4;
 
 /// Creates a key and returns it with its secret, which is not stored and cannot
 /// be shown again.
-pub async fn create(state: &AppState, caller: &Caller, name: String, scope: ApiKeyScope) -> Result<(ApiKey, String), Problem> {
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    name: String,
+    scope: ApiKeyScope,
+) -> Result<(ApiKey, String), Problem> {
     caller.require(Action::ManageApiKeys)?;
     let secret = new_secret(API_KEY_PREFIX);
     let key = ApiKey {
@@ -35,7 +40,11 @@ pub async fn create(state: &AppState, caller: &Caller, name: String, scope: ApiK
         .await
 }
 
-pub async fn list(state: &AppState, caller: &Caller, page: PageRequest) -> Result<Vec<ApiKey>, Problem> {
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    page: PageRequest,
+) -> Result<Vec<ApiKey>, Problem> {
     caller.require(Action::ManageApiKeys)?;
     let account = caller.account_id;
     state

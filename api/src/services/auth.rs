@@ -13,7 +13,9 @@ use fieldcrm_db::{login_failures, DbConnection, Id, Ts};
 use fieldcrm_domain::{AccountName, CountryCode, Email, Password, PersonName, Role, TimeZoneName};
 
 use crate::auth::passwords;
-use crate::auth::tokens::{new_secret, secret_hash, Claims, Tokens, AUDIENCE, ISSUER, REFRESH_PREFIX};
+use crate::auth::tokens::{
+    new_secret, secret_hash, Claims, Tokens, AUDIENCE, ISSUER, REFRESH_PREFIX,
+};
 use crate::auth::{Caller, Principal, TokenPair};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -71,7 +73,11 @@ pub async fn signup(state: &AppState, input: Signup) -> Result<SignedUp, Problem
                 };
                 users::insert(conn, &user).map_err(email_taken)?;
                 let tokens = issue(conn, &tokens, &user, Id::new(), now)?;
-                Ok(SignedUp { account, user, tokens })
+                Ok(SignedUp {
+                    account,
+                    user,
+                    tokens,
+                })
             })
         })
         .await
@@ -79,7 +85,12 @@ pub async fn signup(state: &AppState, input: Signup) -> Result<SignedUp, Problem
 
 /// Signs a person in. Wrong email and wrong password get the same answer after
 /// the same work; too many failures per email or per client address get 429.
-pub async fn login(state: &AppState, email: &str, password: String, client: Option<String>) -> Result<TokenPair, Problem> {
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client: Option<String>,
+) -> Result<TokenPair, Problem> {
     let settings = state.settings.clone();
     let tokens = state.tokens.clone();
     let now = Ts::now();
@@ -107,9 +118,15 @@ pub async fn login(state: &AppState, email: &str, password: String, client: Opti
     };
     if blocked {
         let retry_after = (window_start.get().timestamp() + window - now.get().timestamp()).max(1);
-        return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many failed sign-ins")
-            .with_detail(format!("too many failed sign-ins; try again in {retry_after} seconds"))
-            .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)));
+        return Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many failed sign-ins",
+        )
+        .with_detail(format!(
+            "too many failed sign-ins; try again in {retry_after} seconds"
+        ))
+        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)));
     }
 
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
@@ -127,7 +144,8 @@ pub async fn login(state: &AppState, email: &str, password: String, client: Opti
                     login_failures::record(conn, &keys, window_start)?;
                     let expired = Ts::from(window_start.get() - chrono::Duration::seconds(window));
                     login_failures::prune(conn, expired)?;
-                    return Err(Problem::unauthorized().with_detail("the email address or password is wrong"));
+                    return Err(Problem::unauthorized()
+                        .with_detail("the email address or password is wrong"));
                 }
             };
             login_failures::clear(conn, &email_key)?;
@@ -160,15 +178,25 @@ pub async fn refresh(state: &AppState, token: String) -> Result<TokenPair, Probl
                     // Committed with the transaction: the revocation must stick.
                     refresh_tokens::revoke_session(conn, row.user_id, row.family_id, now)?;
                     tracing::warn!(user = %row.user_id, "refresh token reused; session revoked");
-                    return Ok(Refreshed::Refused("the refresh token was already used; the session was ended for safety"));
+                    return Ok(Refreshed::Refused(
+                        "the refresh token was already used; the session was ended for safety",
+                    ));
                 }
                 if row.expires_at < now {
-                    return Ok(Refreshed::Refused("the refresh token has expired; sign in again"));
+                    return Ok(Refreshed::Refused(
+                        "the refresh token has expired; sign in again",
+                    ));
                 }
                 let Some(user) = users::find(conn, row.account_id, row.user_id)? else {
                     return Ok(Refreshed::Refused("the refresh token is not valid"));
                 };
-                Ok(Refreshed::Issued(issue(conn, &tokens, &user, row.family_id, now)?))
+                Ok(Refreshed::Issued(issue(
+                    conn,
+                    &tokens,
+                    &user,
+                    row.family_id,
+                    now,
+                )?))
             })
         })
         .await?;
@@ -181,7 +209,9 @@ pub async fn refresh(state: &AppState, token: String) -> Result<TokenPair, Probl
 /// Ends the caller's session: its refresh tokens stop working.
 pub async fn logout(state: &AppState, caller: &Caller) -> Result<(), Problem> {
     let Principal::User { id, session, .. } = caller.principal else {
-        return Err(Problem::forbidden("API keys have no session to end; revoke the key instead"));
+        return Err(Problem::forbidden(
+            "API keys have no session to end; revoke the key instead",
+        ));
     };
     state
         .db(move |conn| {
@@ -192,7 +222,13 @@ pub async fn logout(state: &AppState, caller: &Caller) -> Result<(), Problem> {
 }
 
 /// A new access token and the next refresh token of `session`.
-fn issue(conn: &mut DbConnection, tokens: &Tokens, user: &User, session: Id<Session>, now: Ts) -> Result<TokenPair, Problem> {
+fn issue(
+    conn: &mut DbConnection,
+    tokens: &Tokens,
+    user: &User,
+    session: Id<Session>,
+    now: Ts,
+) -> Result<TokenPair, Problem> {
     let refresh_token = new_secret(REFRESH_PREFIX);
     refresh_tokens::insert(
         conn,
@@ -221,7 +257,9 @@ fn issue(conn: &mut DbConnection, tokens: &Tokens, user: &User, session: Id<Sess
         iat: issued_at,
         exp: issued_at + ttl as i64,
     };
-    let access_token = tokens.issue_access(&claims).map_err(|err| Problem::internal_from(&err))?;
+    let access_token = tokens
+        .issue_access(&claims)
+        .map_err(|err| Problem::internal_from(&err))?;
     Ok(TokenPair {
         access_token,
         refresh_token,

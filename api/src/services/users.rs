@@ -30,7 +30,9 @@ pub struct UserPatch {
 fn only_owners_touch_owners(caller: &Caller, involves_owner: bool) -> Result<(), Problem> {
     let caller_is_owner = caller.user().is_some_and(|(_, role)| role == Role::Owner);
     if involves_owner && !caller_is_owner {
-        return Err(Problem::forbidden("only an owner may make, change or remove an owner"));
+        return Err(Problem::forbidden(
+            "only an owner may make, change or remove an owner",
+        ));
     }
     Ok(())
 }
@@ -63,7 +65,11 @@ pub async fn create(state: &AppState, caller: &Caller, input: NewUser) -> Result
         .await
 }
 
-pub async fn list(state: &AppState, caller: &Caller, page: PageRequest) -> Result<Vec<User>, Problem> {
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    page: PageRequest,
+) -> Result<Vec<User>, Problem> {
     caller.require(Action::ManageUsers)?;
     let account = caller.account_id;
     state
@@ -79,7 +85,12 @@ pub async fn get(state: &AppState, caller: &Caller, id: Id<User>) -> Result<User
         .await
 }
 
-pub async fn update(state: &AppState, caller: &Caller, id: Id<User>, patch: UserPatch) -> Result<User, Problem> {
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: Id<User>,
+    patch: UserPatch,
+) -> Result<User, Problem> {
     caller.require(Action::ManageUsers)?;
     let password_hash = match patch.password {
         Some(password) => Some(super::hash_password(password).await?),
@@ -89,7 +100,8 @@ pub async fn update(state: &AppState, caller: &Caller, id: Id<User>, patch: User
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
-                let target = users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
+                let target =
+                    users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
                 let was_owner = target.role == Role::Owner.as_str();
                 only_owners_touch_owners(&caller, was_owner || patch.role == Some(Role::Owner))?;
                 if was_owner && patch.role.is_some_and(|r| r != Role::Owner) {
@@ -123,7 +135,8 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
-                let target = users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
+                let target =
+                    users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
                 let is_owner = target.role == Role::Owner.as_str();
                 only_owners_touch_owners(&caller, is_owner)?;
                 if is_owner {

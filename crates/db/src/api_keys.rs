@@ -23,7 +23,9 @@ pub struct ApiKey {
 }
 
 pub fn insert(conn: &mut DbConnection, key: &ApiKey) -> DbResult<()> {
-    diesel::insert_into(api_keys::table).values(key).execute(conn)?;
+    diesel::insert_into(api_keys::table)
+        .values(key)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -69,11 +71,20 @@ pub fn touch(conn: &mut DbConnection, id: Id<ApiKey>, now: Ts, stale_before: Ts)
 }
 
 pub fn delete(conn: &mut DbConnection, account: Id<Account>, id: Id<ApiKey>) -> DbResult<bool> {
-    let deleted = diesel::delete(api_keys::table.filter(api_keys::account_id.eq(account)).find(id)).execute(conn)?;
+    let deleted = diesel::delete(
+        api_keys::table
+            .filter(api_keys::account_id.eq(account))
+            .find(id),
+    )
+    .execute(conn)?;
     Ok(deleted > 0)
 }
 
-pub fn find(conn: &mut DbConnection, account: Id<Account>, id: Id<ApiKey>) -> DbResult<Option<ApiKey>> {
+pub fn find(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<ApiKey>,
+) -> DbResult<Option<ApiKey>> {
     Ok(api_keys::table
         .filter(api_keys::account_id.eq(account))
         .find(id)

@@ -48,5 +48,8 @@ pub fn clear(conn: &mut DbConnection, key: &[u8]) -> DbResult<()> {
 
 /// Drops windows that ended before `before`.
 pub fn prune(conn: &mut DbConnection, before: Ts) -> DbResult<usize> {
-    Ok(diesel::delete(login_failures::table.filter(login_failures::window_start.lt(before))).execute(conn)?)
+    Ok(
+        diesel::delete(login_failures::table.filter(login_failures::window_start.lt(before)))
+            .execute(conn)?,
+    )
 }

@@ -25,7 +25,9 @@ pub struct RefreshToken {
 }
 
 pub fn insert(conn: &mut DbConnection, token: &RefreshToken) -> DbResult<()> {
-    diesel::insert_into(refresh_tokens::table).values(token).execute(conn)?;
+    diesel::insert_into(refresh_tokens::table)
+        .values(token)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -52,7 +54,12 @@ pub fn spend(conn: &mut DbConnection, id: Id<RefreshToken>, now: Ts) -> DbResult
 }
 
 /// Revokes every token of a session; returns how many were still live.
-pub fn revoke_session(conn: &mut DbConnection, user: Id<User>, session: Id<Session>, now: Ts) -> DbResult<usize> {
+pub fn revoke_session(
+    conn: &mut DbConnection,
+    user: Id<User>,
+    session: Id<Session>,
+    now: Ts,
+) -> DbResult<usize> {
     Ok(diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::user_id.eq(user))

@@ -80,4 +80,10 @@ diesel::table! {
 diesel::joinable!(users -> accounts (account_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(api_keys -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(accounts, users, refresh_tokens, api_keys, login_failures);
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    users,
+    refresh_tokens,
+    api_keys,
+    login_failures
+);

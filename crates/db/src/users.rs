@@ -38,7 +38,9 @@ pub fn is_email_taken(err: &crate::DbError) -> bool {
 }
 
 pub fn insert(conn: &mut DbConnection, user: &User) -> DbResult<()> {
-    diesel::insert_into(users::table).values(user).execute(conn)?;
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -61,7 +63,11 @@ pub fn find_by_email(conn: &mut DbConnection, email: &str) -> DbResult<Option<Us
 
 /// Role and token version of a user who still exists in the account: what every
 /// authenticated request checks, one primary-key lookup.
-pub fn session(conn: &mut DbConnection, account: Id<Account>, id: Id<User>) -> DbResult<Option<(String, i32)>> {
+pub fn session(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<User>,
+) -> DbResult<Option<(String, i32)>> {
     Ok(users::table
         .filter(users::account_id.eq(account))
         .find(id)
@@ -121,6 +127,7 @@ pub fn bump_token_version(conn: &mut DbConnection, id: Id<User>) -> DbResult<()>
 }
 
 pub fn delete(conn: &mut DbConnection, account: Id<Account>, id: Id<User>) -> DbResult<bool> {
-    let deleted = diesel::delete(users::table.filter(users::account_id.eq(account)).find(id)).execute(conn)?;
+    let deleted = diesel::delete(users::table.filter(users::account_id.eq(account)).find(id))
+        .execute(conn)?;
     Ok(deleted > 0)
 }

@@ -16,7 +16,10 @@ impl PersonName {
             return Err(Invalid("must not be empty".into()));
         }
         if name.chars().count() > Self::MAX_CHARS {
-            return Err(Invalid(format!("must be at most {} characters", Self::MAX_CHARS)));
+            return Err(Invalid(format!(
+                "must be at most {} characters",
+                Self::MAX_CHARS
+            )));
         }
         if name.chars().any(char::is_control) {
             return Err(Invalid("must not contain control characters".into()));
@@ -83,10 +86,16 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let chars = raw.chars().count();
         if chars < Self::MIN_CHARS {
-            return Err(Invalid(format!("must be at least {} characters", Self::MIN_CHARS)));
+            return Err(Invalid(format!(
+                "must be at least {} characters",
+                Self::MIN_CHARS
+            )));
         }
         if chars > Self::MAX_CHARS {
-            return Err(Invalid(format!("must be at most {} characters", Self::MAX_CHARS)));
+            return Err(Invalid(format!(
+                "must be at most {} characters",
+                Self::MAX_CHARS
+            )));
         }
         if raw.trim().is_empty() {
             return Err(Invalid("must not be only spaces".into()));
@@ -111,8 +120,18 @@ mod tests {
 
     #[test]
     fn emails_are_validated_and_lower_cased() {
-        assert_eq!(Email::parse(" Ann.Lee@Example.COM ").unwrap().as_str(), "ann.lee@example.com");
-        for bad in ["", "ann", "ann@", "@example.com", "ann@localhost", "a b@example.com"] {
+        assert_eq!(
+            Email::parse(" Ann.Lee@Example.COM ").unwrap().as_str(),
+            "ann.lee@example.com"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@localhost",
+            "a b@example.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
         let long = format!("{}@example.com", "a".repeat(250));

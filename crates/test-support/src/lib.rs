@@ -138,8 +138,15 @@ pub struct Signed {
 
 impl TestApp {
     /// A request with `Authorization: Bearer <token>`.
-    pub fn authed(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
-        self.client.request(method, self.url(path)).bearer_auth(token)
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
     }
 
     /// Signs up a new account (unique email) and returns its owner, signed in.
@@ -160,9 +167,18 @@ impl TestApp {
         assert_eq!(response.status(), 201, "signup");
         let body: serde_json::Value = response.json().await.expect("signup body");
         Signed {
-            access: body["access_token"].as_str().expect("access_token").to_owned(),
-            refresh: body["refresh_token"].as_str().expect("refresh_token").to_owned(),
-            account_id: body["account"]["id"].as_str().expect("account id").to_owned(),
+            access: body["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh: body["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+            account_id: body["account"]["id"]
+                .as_str()
+                .expect("account id")
+                .to_owned(),
             user_id: body["user"]["id"].as_str().expect("user id").to_owned(),
             email,
         }
@@ -196,8 +212,14 @@ impl TestApp {
         assert_eq!(login.status(), 200, "login as {role}");
         let tokens: serde_json::Value = login.json().await.expect("token body");
         Signed {
-            access: tokens["access_token"].as_str().expect("access_token").to_owned(),
-            refresh: tokens["refresh_token"].as_str().expect("refresh_token").to_owned(),
+            access: tokens["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            refresh: tokens["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
             account_id: owner.account_id.clone(),
             user_id: user["id"].as_str().expect("id").to_owned(),
             email,

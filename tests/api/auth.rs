@@ -1,0 +1,413 @@
+//! Signup, login, refresh rotation, logout and the ways a token can be bad.
+
+use fieldcrm_test_support::{problem, spawn_app, spawn_app_with, PASSWORD};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const SECRET: &str = "test-secret-that-is-long-enough-0123456789";
+
+#[tokio::test]
+async fn signup_creates_the_account_and_its_owner_and_signs_in() {
+    let app = spawn_app().await;
+    let response = app
+        .post_json(
+            "/v1/auth/signup",
+            &json!({
+                "account_name": "  Zoë's Cleaning 🧽 ",
+                "name": "Zoë Ñandú",
+                "email": "Zoe@Example.com",
+                "password": PASSWORD,
+                "time_zone": "Europe/Berlin",
+                "default_country": "de",
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["account"]["name"], "Zoë's Cleaning 🧽");
+    assert_eq!(body["account"]["time_zone"], "Europe/Berlin");
+    assert_eq!(body["account"]["default_country"], "DE");
+    assert_eq!(body["user"]["name"], "Zoë Ñandú");
+    assert_eq!(body["user"]["email"], "zoe@example.com");
+    assert_eq!(body["user"]["role"], "owner");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert!(!body.to_string().contains(PASSWORD));
+    assert!(!body.to_string().contains("argon2"), "no hash in responses");
+
+    let me: Value = app
+        .authed(
+            Method::GET,
+            "/v1/me",
+            body["access_token"].as_str().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["role"], "owner");
+    assert_eq!(me["user"]["email"], "zoe@example.com");
+    assert_eq!(me["account"]["id"], body["account"]["id"]);
+}
+
+#[tokio::test]
+async fn signup_lists_every_invalid_field_and_creates_nothing() {
+    let app = spawn_app().await;
+    let response = app
+        .post_json(
+            "/v1/auth/signup",
+            &json!({
+                "account_name": "",
+                "name": "Dana",
+                "email": "not-an-email",
+                "password": "short",
+                "time_zone": "Mars/Olympus",
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let body = problem(response).await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["account_name", "email", "password", "time_zone"]);
+    // Nothing was written: the same email can sign up properly afterwards.
+    let ok = app
+        .post_json(
+            "/v1/auth/signup",
+            &json!({"account_name": "A", "name": "Dana", "email": "dana@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(ok.status(), 201);
+}
+
+#[tokio::test]
+async fn an_email_belongs_to_one_user_whatever_its_case() {
+    let app = spawn_app().await;
+    let first = app.signup().await;
+    let response = app
+        .post_json(
+            "/v1/auth/signup",
+            &json!({"account_name": "B", "name": "B", "email": first.email.to_uppercase(), "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(response.status(), 409);
+    problem(response).await;
+    // The failed signup left no account behind.
+    let count: i64 = {
+        use diesel::prelude::*;
+        let mut conn = app.pool.get().unwrap();
+        fieldcrm_db::schema::accounts::table
+            .count()
+            .get_result(&mut *conn)
+            .unwrap()
+    };
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn login_answers_alike_for_an_unknown_email_and_a_wrong_password() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+
+    let ok = app.login(&owner.email.to_uppercase(), PASSWORD).await;
+    assert_eq!(ok.status(), 200);
+    let tokens: Value = ok.json().await.unwrap();
+    assert!(tokens["access_token"].as_str().is_some());
+    assert!(tokens["refresh_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("fcrm_rt_"));
+
+    let wrong_password = problem(app.login(&owner.email, "not the password at all").await).await;
+    let unknown_email = problem(app.login("nobody@example.com", PASSWORD).await).await;
+    assert_eq!(wrong_password["status"], 401);
+    assert_eq!(wrong_password, unknown_email);
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_a_reused_token_ends_the_session() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let refresh = |token: String| {
+        app.client
+            .post(app.url("/v1/auth/refresh"))
+            .json(&json!({"refresh_token": token}))
+            .send()
+    };
+
+    let first = refresh(owner.refresh.clone()).await.unwrap();
+    assert_eq!(first.status(), 200);
+    let second: Value = first.json().await.unwrap();
+    let next = second["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(next, owner.refresh);
+
+    // The spent token again: refused, and the whole session with it.
+    let reuse = refresh(owner.refresh.clone()).await.unwrap();
+    assert_eq!(reuse.status(), 401);
+    problem(reuse).await;
+    assert_eq!(
+        refresh(next).await.unwrap().status(),
+        401,
+        "the stolen chain is dead"
+    );
+
+    // Another session of the same user is untouched.
+    let other: Value = app
+        .login(&owner.email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other_refresh = other["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(refresh(other_refresh).await.unwrap().status(), 200);
+
+    assert_eq!(
+        refresh("fcrm_rt_made-up".into()).await.unwrap().status(),
+        401
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let out = app
+        .authed(Method::POST, "/v1/auth/logout", &owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let refresh = app
+        .post_json("/v1/auth/refresh", &json!({"refresh_token": owner.refresh}))
+        .await;
+    assert_eq!(refresh.status(), 401);
+}
+
+fn claims(owner: &fieldcrm_test_support::Signed, iss: &str, aud: &str, exp_offset: i64) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    json!({
+        "iss": iss, "aud": aud, "sub": owner.user_id, "acc": owner.account_id,
+        "role": "owner", "sid": uuid::Uuid::now_v7(), "ver": 0,
+        "iat": now, "exp": now + exp_offset,
+    })
+}
+
+#[tokio::test]
+async fn bad_access_tokens_are_401() {
+    let app = spawn_app_with(|s| s.jwt_secret = Some(SECRET.into())).await;
+    let owner = app.signup().await;
+    let key = EncodingKey::from_secret(SECRET.as_bytes());
+    let sign = |alg: Algorithm, claims: &Value| encode(&Header::new(alg), claims, &key).unwrap();
+
+    let good = sign(
+        Algorithm::HS256,
+        &claims(&owner, "fieldcrm", "fieldcrm-api", 600),
+    );
+    let ok = app
+        .authed(Method::GET, "/v1/me", &good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.status(),
+        200,
+        "a token made with the configured key works"
+    );
+
+    let mut tampered = owner.access.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let none_alg = {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let header = b64.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let payload = b64.encode(claims(&owner, "fieldcrm", "fieldcrm-api", 600).to_string());
+        format!("{header}.{payload}.")
+    };
+    let cases = [
+        (
+            "expired",
+            sign(
+                Algorithm::HS256,
+                &claims(&owner, "fieldcrm", "fieldcrm-api", -600),
+            ),
+        ),
+        ("tampered", tampered),
+        (
+            "other algorithm",
+            sign(
+                Algorithm::HS512,
+                &claims(&owner, "fieldcrm", "fieldcrm-api", 600),
+            ),
+        ),
+        ("alg none", none_alg),
+        (
+            "wrong issuer",
+            sign(
+                Algorithm::HS256,
+                &claims(&owner, "someone-else", "fieldcrm-api", 600),
+            ),
+        ),
+        (
+            "wrong audience",
+            sign(
+                Algorithm::HS256,
+                &claims(&owner, "fieldcrm", "other-api", 600),
+            ),
+        ),
+        (
+            "other key",
+            encode(
+                &Header::default(),
+                &claims(&owner, "fieldcrm", "fieldcrm-api", 600),
+                &EncodingKey::from_secret(b"another-secret-another-secret-xx"),
+            )
+            .unwrap(),
+        ),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+    for (what, token) in cases {
+        let response = app
+            .authed(Method::GET, "/v1/me", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{what}");
+        assert!(
+            response.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer"),
+            "{what}"
+        );
+        problem(response).await;
+    }
+
+    let missing = app.get("/v1/me").await;
+    assert_eq!(missing.status(), 401);
+    problem(missing).await;
+    let basic = app
+        .client
+        .get(app.url("/v1/me"))
+        .basic_auth("a", Some("b"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 401);
+}
+
+#[tokio::test]
+async fn removing_a_user_or_changing_their_password_ends_their_tokens_at_once() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let dispatcher = app.user_with_role(&owner, "dispatcher").await;
+    let me = |token: String| app.authed(Method::GET, "/v1/me", &token).send();
+    assert_eq!(me(tech.access.clone()).await.unwrap().status(), 200);
+
+    let removed = app
+        .authed(
+            Method::DELETE,
+            &format!("/v1/users/{}", tech.user_id),
+            &owner.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    assert_eq!(me(tech.access.clone()).await.unwrap().status(), 401);
+    assert_eq!(app.login(&tech.email, PASSWORD).await.status(), 401);
+
+    let changed = app
+        .authed(
+            Method::PATCH,
+            &format!("/v1/users/{}", dispatcher.user_id),
+            &owner.access,
+        )
+        .json(&json!({"password": "a brand new passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_eq!(me(dispatcher.access.clone()).await.unwrap().status(), 401);
+    let refresh = app
+        .post_json(
+            "/v1/auth/refresh",
+            &json!({"refresh_token": dispatcher.refresh}),
+        )
+        .await;
+    assert_eq!(refresh.status(), 401);
+    assert_eq!(
+        app.login(&dispatcher.email, "a brand new passphrase")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn repeated_failures_for_one_email_get_429_with_retry_after() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    for _ in 0..5 {
+        assert_eq!(
+            app.login(&owner.email, "wrong password, sorry")
+                .await
+                .status(),
+            401
+        );
+    }
+    let blocked = app.login(&owner.email, PASSWORD).await;
+    assert_eq!(blocked.status(), 429, "even the right password waits");
+    let retry_after: u64 = blocked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert_eq!(problem(blocked).await["code"], "rate_limited");
+
+    // Other people are not locked out.
+    let other = app.signup().await;
+    assert_eq!(app.login(&other.email, PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn repeated_failures_from_one_address_get_429_across_emails() {
+    let app = spawn_app_with(|s| s.login_failures_per_ip = 3).await;
+    let owner = app.signup().await;
+    for n in 0..3 {
+        let status = app
+            .login(&format!("guess{n}@example.com"), "wrong password!!")
+            .await
+            .status();
+        assert_eq!(status, 401);
+    }
+    assert_eq!(app.login(&owner.email, PASSWORD).await.status(), 429);
+}
+
+#[tokio::test]
+async fn a_success_clears_the_email_failures() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    for _ in 0..4 {
+        app.login(&owner.email, "wrong password, sorry").await;
+    }
+    assert_eq!(app.login(&owner.email, PASSWORD).await.status(), 200);
+    for _ in 0..4 {
+        assert_eq!(
+            app.login(&owner.email, "wrong password, sorry")
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_eq!(app.login(&owner.email, PASSWORD).await.status(), 200);
+}

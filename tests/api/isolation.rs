@@ -1,0 +1,97 @@
+//! Two accounts; every endpoint that takes an id is tried with the other
+//! account's ids and must answer 404 and change nothing. Add each new endpoint
+//! with an id to `FOREIGN_ID_CALLS`.
+
+use fieldcrm_test_support::{problem, spawn_app};
+use reqwest::Method;
+use serde_json::Value;
+
+/// `{user}` and `{key}` stand for ids of the other account.
+const FOREIGN_ID_CALLS: &[(&str, &str, Option<&str>)] = &[
+    ("GET", "/v1/users/{user}", None),
+    ("PATCH", "/v1/users/{user}", Some(r#"{"name": "Hijacked"}"#)),
+    ("DELETE", "/v1/users/{user}", None),
+    ("DELETE", "/v1/api-keys/{key}", None),
+];
+
+#[tokio::test]
+async fn another_accounts_rows_are_404_and_untouched() {
+    let app = spawn_app().await;
+    let mine = app.signup().await;
+    let theirs = app.signup().await;
+    let their_tech = app.user_with_role(&theirs, "technician").await;
+    let (their_key_id, their_key) = app.api_key(&theirs, "read").await;
+
+    for (method, template, body) in FOREIGN_ID_CALLS {
+        let path = template
+            .replace("{user}", &their_tech.user_id)
+            .replace("{key}", &their_key_id);
+        let mut request = app.authed(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            &path,
+            &mine.access,
+        );
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(*body);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 404, "{method} {template}");
+        problem(response).await;
+    }
+
+    // Nothing of theirs changed, and none of it shows in our lists.
+    let me: Value = app
+        .authed(Method::GET, "/v1/me", &their_tech.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["user"]["name"], "A technician");
+    assert_eq!(
+        app.authed(Method::GET, "/v1/me", &their_key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    for list in ["/v1/users", "/v1/api-keys"] {
+        let page: Value = app
+            .authed(Method::GET, list, &mine.access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let text = page.to_string();
+        assert!(
+            !text.contains(&their_tech.user_id) && !text.contains(&their_key_id),
+            "{list}: {text}"
+        );
+        assert!(!text.contains(&theirs.user_id), "{list}");
+    }
+}
+
+#[tokio::test]
+async fn ids_that_are_not_uuids_are_404() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    for path in [
+        "/v1/users/42",
+        "/v1/users/not-a-uuid",
+        "/v1/users/'%20OR%201=1--",
+    ] {
+        let response = app
+            .authed(Method::GET, path, &owner.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        problem(response).await;
+    }
+}

@@ -1,0 +1,250 @@
+//! Each role's and each key scope's allowed and refused calls.
+
+use fieldcrm_test_support::{problem, spawn_app, Signed, TestApp};
+use reqwest::Method;
+use serde_json::json;
+
+/// What a caller tries, and whether owners, admins, dispatchers, technicians,
+/// read keys and write keys may.
+struct Case {
+    method: Method,
+    path: &'static str,
+    body: Option<serde_json::Value>,
+    allowed: [bool; 6],
+}
+
+fn cases() -> Vec<Case> {
+    //            owner admin dispatcher technician read-key write-key
+    vec![
+        Case {
+            method: Method::GET,
+            path: "/v1/me",
+            body: None,
+            allowed: [true, true, true, true, true, true],
+        },
+        Case {
+            method: Method::GET,
+            path: "/v1/users",
+            body: None,
+            allowed: [true, true, false, false, false, false],
+        },
+        Case {
+            method: Method::POST,
+            path: "/v1/users",
+            body: Some(json!({"name": "New Tech", "email": "{email}", "role": "technician"})),
+            allowed: [true, true, false, false, false, false],
+        },
+        Case {
+            method: Method::GET,
+            path: "/v1/api-keys",
+            body: None,
+            allowed: [true, true, false, false, false, false],
+        },
+        Case {
+            method: Method::POST,
+            path: "/v1/api-keys",
+            body: Some(json!({"name": "Sync", "scope": "read"})),
+            allowed: [true, true, false, false, false, false],
+        },
+    ]
+}
+
+async fn callers(app: &TestApp) -> Vec<(&'static str, String)> {
+    let owner = app.signup().await;
+    let admin = app.user_with_role(&owner, "admin").await;
+    let dispatcher = app.user_with_role(&owner, "dispatcher").await;
+    let technician = app.user_with_role(&owner, "technician").await;
+    let (_, read_key) = app.api_key(&owner, "read").await;
+    let (_, write_key) = app.api_key(&owner, "write").await;
+    vec![
+        ("owner", owner.access),
+        ("admin", admin.access),
+        ("dispatcher", dispatcher.access),
+        ("technician", technician.access),
+        ("read key", read_key),
+        ("write key", write_key),
+    ]
+}
+
+#[tokio::test]
+async fn every_role_and_scope_gets_what_the_permission_table_says() {
+    let app = spawn_app().await;
+    let callers = callers(&app).await;
+    for case in cases() {
+        for ((who, token), allowed) in callers.iter().zip(case.allowed) {
+            let mut request = app.authed(case.method.clone(), case.path, token);
+            if let Some(body) = &case.body {
+                let email = format!("u{}@example.com", uuid::Uuid::new_v4().simple());
+                let body = body.to_string().replace("{email}", &email);
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            if allowed {
+                assert!(
+                    status.is_success(),
+                    "{who} {} {}: {status}",
+                    case.method,
+                    case.path
+                );
+            } else {
+                assert_eq!(status, 403, "{who} {} {}", case.method, case.path);
+                let body = problem(response).await;
+                assert!(
+                    body["detail"].as_str().unwrap().contains("Roles:"),
+                    "{body}"
+                );
+            }
+        }
+    }
+}
+
+async fn owner_and_admin(app: &TestApp) -> (Signed, Signed) {
+    let owner = app.signup().await;
+    let admin = app.user_with_role(&owner, "admin").await;
+    (owner, admin)
+}
+
+#[tokio::test]
+async fn only_an_owner_makes_changes_or_removes_an_owner() {
+    let app = spawn_app().await;
+    let (owner, admin) = owner_and_admin(&app).await;
+
+    let make_owner = app
+        .authed(Method::POST, "/v1/users", &admin.access)
+        .json(&json!({"name": "X", "email": "x@example.com", "role": "owner"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(make_owner.status(), 403);
+
+    let promote_self = app
+        .authed(
+            Method::PATCH,
+            &format!("/v1/users/{}", admin.user_id),
+            &admin.access,
+        )
+        .json(&json!({"role": "owner"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(promote_self.status(), 403);
+
+    let remove_owner = app
+        .authed(
+            Method::DELETE,
+            &format!("/v1/users/{}", owner.user_id),
+            &admin.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(remove_owner.status(), 403);
+
+    let by_owner = app
+        .authed(
+            Method::PATCH,
+            &format!("/v1/users/{}", admin.user_id),
+            &owner.access,
+        )
+        .json(&json!({"role": "owner"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_owner.status(), 200);
+    let me: serde_json::Value = app
+        .authed(Method::GET, "/v1/me", &admin.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me["role"], "owner",
+        "a role change applies to the next request"
+    );
+}
+
+#[tokio::test]
+async fn the_last_owner_can_be_neither_demoted_nor_removed() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let path = format!("/v1/users/{}", owner.user_id);
+    let demote = app
+        .authed(Method::PATCH, &path, &owner.access)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demote.status(), 409);
+    problem(demote).await;
+    let remove = app
+        .authed(Method::DELETE, &path, &owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(remove.status(), 409);
+    let me = app
+        .authed(Method::GET, "/v1/me", &owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "nothing changed");
+}
+
+#[tokio::test]
+async fn users_are_listed_with_cursor_paging() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    for _ in 0..4 {
+        app.user_with_role(&owner, "technician").await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/v1/users?limit=2".to_owned();
+    loop {
+        let page: serde_json::Value = app
+            .authed(Method::GET, &path, &owner.access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let data = page["data"].as_array().unwrap();
+        assert!(data.len() <= 2);
+        seen.extend(data.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/users?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5);
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 5, "no user twice");
+
+    for bad in [
+        "/v1/users?limit=0",
+        "/v1/users?limit=201",
+        "/v1/users?cursor=%21%21",
+    ] {
+        let response = app
+            .authed(Method::GET, bad, &owner.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "{bad}");
+        problem(response).await;
+    }
+    let response = app
+        .authed(Method::GET, "/v1/users?limit=many", &owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    problem(response).await;
+}
