@@ -20,7 +20,7 @@ use fieldcrm_db::DbError;
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
 /// An RFC 9457 problem document.
-#[derive(Debug, Clone, ToSchema)]
+#[derive(Clone, ToSchema)]
 #[schema(example = json!({
     "type": "urn:fieldcrm:problem:validation",
     "title": "The request has invalid fields",
@@ -241,6 +241,14 @@ impl Problem {
     pub fn internal_from(cause: &dyn fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::internal()
+    }
+}
+
+/// Status and code only: the detail can quote what a client sent, and this is
+/// what lands in logs.
+impl fmt::Debug for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 

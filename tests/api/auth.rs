@@ -411,3 +411,45 @@ async fn a_success_clears_the_email_failures() {
     }
     assert_eq!(app.login(&owner.email, PASSWORD).await.status(), 200);
 }
+
+/// The account row goes (as the account deletion endpoint will do): every
+/// token and key of the account fails at once, and another account is untouched.
+#[tokio::test]
+async fn when_an_account_is_gone_all_its_credentials_fail_at_once() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let (_, key) = app.api_key(&owner, "read").await;
+    let other = app.signup().await;
+
+    let id: fieldcrm_db::Id<fieldcrm_db::accounts::Account> =
+        fieldcrm_db::Id::from_uuid(owner.account_id.parse().unwrap());
+    let deleted = {
+        let mut conn = app.pool.get().unwrap();
+        diesel::delete(fieldcrm_db::schema::accounts::table.find(id))
+            .execute(&mut *conn)
+            .unwrap()
+    };
+    assert_eq!(deleted, 1);
+
+    for token in [&owner.access, &tech.access, &key] {
+        let response = app
+            .authed(Method::GET, "/v1/me", token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let refresh = app
+        .post_json("/v1/auth/refresh", &json!({"refresh_token": owner.refresh}))
+        .await;
+    assert_eq!(refresh.status(), 401);
+    assert_eq!(app.login(&owner.email, PASSWORD).await.status(), 401);
+    let theirs = app
+        .authed(Method::GET, "/v1/me", &other.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), 200);
+}

@@ -30,3 +30,45 @@ fn every_error_response_is_documented_as_problem_json() {
         }
     }
 }
+
+#[test]
+fn every_secured_operation_says_who_may_call_it() {
+    let spec = serde_json::to_value(fieldcrm::openapi::spec()).unwrap();
+    assert!(spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer");
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty());
+            let text = format!("{} {}", operation["summary"], operation["description"]);
+            if secured {
+                assert!(
+                    text.contains("Roles:"),
+                    "{method} {path} must name its roles"
+                );
+                assert!(
+                    operation["responses"]["401"].is_object(),
+                    "{method} {path} must document 401"
+                );
+            } else {
+                assert!(
+                    text.contains("Public"),
+                    "{method} {path} must say it is public"
+                );
+            }
+        }
+    }
+}
+
+/// The README's permission table is the one the code enforces.
+#[test]
+fn readme_permission_table_matches_the_code() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let table = fieldcrm_domain::permissions::markdown_table();
+    assert!(
+        readme.contains(&table),
+        "README.md's permission table differs from crates/domain/src/permissions.rs; paste this:\n\n{table}"
+    );
+}

@@ -200,6 +200,58 @@ impl Action {
     }
 }
 
+/// The permission table as Markdown, for the README (a test keeps them equal).
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| action | owner | admin | dispatcher | technician | API key |\n|---|---|---|---|---|---|\n",
+    );
+    for action in Action::ALL {
+        let mark = |role| if action.allows_role(role) { "yes" } else { "" };
+        let key = action.api_key_scope().map_or("", |s| match s {
+            ApiKeyScope::Read => "read, write",
+            ApiKeyScope::Write => "write",
+        });
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            action.summary(),
+            mark(Role::Owner),
+            mark(Role::Admin),
+            mark(Role::Dispatcher),
+            mark(Role::Technician),
+            key
+        ));
+    }
+    out
+}
+
+impl Action {
+    /// A few words for tables.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Action::ManageUsers => "manage users",
+            Action::ManageApiKeys => "manage API keys",
+            Action::ViewAccount => "view account settings",
+            Action::ManageAccount => "change account settings and integrations",
+            Action::ExportOrDeleteAccount => "export or delete the account",
+            Action::ViewCustomers => {
+                "view customers and prospects (technicians: of their appointments)"
+            }
+            Action::ManageCustomers => "manage customers, prospects and consent",
+            Action::ViewAppointments => "view appointments (technicians: their own)",
+            Action::ManageAppointments => "create, reschedule, assign, delete appointments",
+            Action::UpdateAppointmentStatus => {
+                "move appointments through their statuses (technicians: their own)"
+            }
+            Action::ViewMessages => "view the message log",
+            Action::SendMessages => "send messages",
+            Action::TrackOwnTime => "clock in and out, upload GPS pings (own)",
+            Action::ViewShifts => "view shifts and routes (technicians: their own)",
+            Action::ManageShifts => "close others' forgotten shifts",
+            Action::ViewLiveLocations => "see live positions of clocked-in technicians",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
