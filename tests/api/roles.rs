@@ -111,54 +111,28 @@ async fn owner_and_admin(app: &TestApp) -> (Signed, Signed) {
 async fn only_an_owner_makes_changes_or_removes_an_owner() {
     let app = spawn_app().await;
     let (owner, admin) = owner_and_admin(&app).await;
+    let admin_path = format!("/v1/users/{}", admin.user_id);
+    let owner_path = format!("/v1/users/{}", owner.user_id);
+    let make_owner = json!({"name": "X", "email": "x@example.com", "role": "owner"});
+    let promote = json!({"role": "owner"});
 
-    let make_owner = app
-        .authed(Method::POST, "/v1/users", &admin.access)
-        .json(&json!({"name": "X", "email": "x@example.com", "role": "owner"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(make_owner.status(), 403);
-
-    let promote_self = app
-        .authed(
-            Method::PATCH,
-            &format!("/v1/users/{}", admin.user_id),
-            &admin.access,
-        )
-        .json(&json!({"role": "owner"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(promote_self.status(), 403);
-
-    let remove_owner = app
-        .authed(
-            Method::DELETE,
-            &format!("/v1/users/{}", owner.user_id),
-            &admin.access,
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(remove_owner.status(), 403);
+    let refused = [
+        (Method::POST, "/v1/users", Some(make_owner)),
+        (Method::PATCH, admin_path.as_str(), Some(promote.clone())),
+        (Method::DELETE, owner_path.as_str(), None),
+    ];
+    for (method, path, body) in refused {
+        let response = app.call(method.clone(), path, &admin.access, body).await;
+        assert_eq!(response.status(), 403, "admin {method} {path}");
+    }
 
     let by_owner = app
-        .authed(
-            Method::PATCH,
-            &format!("/v1/users/{}", admin.user_id),
-            &owner.access,
-        )
-        .json(&json!({"role": "owner"}))
-        .send()
-        .await
-        .unwrap();
+        .call(Method::PATCH, &admin_path, &owner.access, Some(promote))
+        .await;
     assert_eq!(by_owner.status(), 200);
     let me: serde_json::Value = app
-        .authed(Method::GET, "/v1/me", &admin.access)
-        .send()
+        .call(Method::GET, "/v1/me", &admin.access, None)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -174,25 +148,31 @@ async fn the_last_owner_can_be_neither_demoted_nor_removed() {
     let owner = app.signup().await;
     let path = format!("/v1/users/{}", owner.user_id);
     let demote = app
-        .authed(Method::PATCH, &path, &owner.access)
-        .json(&json!({"role": "admin"}))
-        .send()
-        .await
-        .unwrap();
+        .call(
+            Method::PATCH,
+            &path,
+            &owner.access,
+            Some(json!({"role": "admin"})),
+        )
+        .await;
     assert_eq!(demote.status(), 409);
     problem(demote).await;
-    let remove = app
-        .authed(Method::DELETE, &path, &owner.access)
-        .send()
-        .await
-        .unwrap();
+    let remove = app.call(Method::DELETE, &path, &owner.access, None).await;
     assert_eq!(remove.status(), 409);
-    let me = app
-        .authed(Method::GET, "/v1/me", &owner.access)
-        .send()
-        .await
-        .unwrap();
+    let me = app.call(Method::GET, "/v1/me", &owner.access, None).await;
     assert_eq!(me.status(), 200, "nothing changed");
+
+    // With a second owner, the first may step down.
+    let second = app.user_with_role(&owner, "owner").await;
+    let demote = app
+        .call(
+            Method::PATCH,
+            &path,
+            &second.access,
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!(demote.status(), 200);
 }
 
 #[tokio::test]
@@ -206,10 +186,8 @@ async fn users_are_listed_with_cursor_paging() {
     let mut path = "/v1/users?limit=2".to_owned();
     loop {
         let page: serde_json::Value = app
-            .authed(Method::GET, &path, &owner.access)
-            .send()
+            .call(Method::GET, &path, &owner.access, None)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();

@@ -102,11 +102,14 @@ pub async fn update(
             conn.write_transaction(|conn| {
                 let target =
                     users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
-                let was_owner = target.role == Role::Owner.as_str();
-                only_owners_touch_owners(&caller, was_owner || patch.role == Some(Role::Owner))?;
-                if was_owner && patch.role.is_some_and(|r| r != Role::Owner) {
-                    keep_an_owner(conn, &caller)?;
-                }
+                let role_after = match patch.role {
+                    Some(role) => role,
+                    None => target
+                        .role
+                        .parse::<Role>()
+                        .map_err(|e| Problem::internal_from(&e))?,
+                };
+                guard_owners(conn, &caller, &target, Some(role_after))?;
                 let password_changed = password_hash.is_some();
                 let changes = UserChanges {
                     name: patch.name.map(PersonName::into_inner),
@@ -137,11 +140,7 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
             conn.write_transaction(|conn| {
                 let target =
                     users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
-                let is_owner = target.role == Role::Owner.as_str();
-                only_owners_touch_owners(&caller, is_owner)?;
-                if is_owner {
-                    keep_an_owner(conn, &caller)?;
-                }
+                guard_owners(conn, &caller, &target, None)?;
                 // Their refresh tokens go with them (cascade); their access
                 // tokens fail at the next request, which finds no such user.
                 users::delete(conn, caller.account_id, id)?;
@@ -151,9 +150,19 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
         .await
 }
 
-/// 409 if the account has only one owner left (the one being demoted or removed).
-fn keep_an_owner(conn: &mut DbConnection, caller: &Caller) -> Result<(), Problem> {
-    if users::count_with_role(conn, caller.account_id, Role::Owner.as_str())? <= 1 {
+/// Changing `target` so its role becomes `role_after` (`None`: removed): 403
+/// unless the caller is an owner when an owner is involved, 409 if it would take
+/// the account's last owner away.
+fn guard_owners(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    target: &User,
+    role_after: Option<Role>,
+) -> Result<(), Problem> {
+    let is_owner = target.role == Role::Owner.as_str();
+    only_owners_touch_owners(caller, is_owner || role_after == Some(Role::Owner))?;
+    let loses_owner = is_owner && role_after != Some(Role::Owner);
+    if loses_owner && users::count_with_role(conn, caller.account_id, Role::Owner.as_str())? <= 1 {
         return Err(Problem::conflict("an account must keep at least one owner"));
     }
     Ok(())

@@ -10,20 +10,7 @@ impl AccountName {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let name = raw.trim();
-        if name.is_empty() {
-            return Err(Invalid("must not be empty".into()));
-        }
-        if name.chars().count() > Self::MAX_CHARS {
-            return Err(Invalid(format!(
-                "must be at most {} characters",
-                Self::MAX_CHARS
-            )));
-        }
-        if name.chars().any(char::is_control) {
-            return Err(Invalid("must not contain control characters".into()));
-        }
-        Ok(Self(name.to_owned()))
+        crate::single_line(raw, Self::MAX_CHARS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

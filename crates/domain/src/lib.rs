@@ -13,3 +13,19 @@ pub use permissions::{Action, ApiKeyScope, Role};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Invalid(pub String);
+
+/// Text a person types on one line: trimmed, 1 to `max_chars` characters, no
+/// control characters.
+pub(crate) fn single_line(raw: &str, max_chars: usize) -> Result<String, Invalid> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Err(Invalid("must not be empty".into()));
+    }
+    if text.chars().count() > max_chars {
+        return Err(Invalid(format!("must be at most {max_chars} characters")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Invalid("must not contain control characters".into()));
+    }
+    Ok(text.to_owned())
+}

@@ -149,6 +149,24 @@ impl TestApp {
             .bearer_auth(token)
     }
 
+    /// Sends `body` (if any) as JSON with the caller's bearer token.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self.authed(method, path, token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request
+            .send()
+            .await
+            .expect("the request should reach the server")
+    }
+
     /// Signs up a new account (unique email) and returns its owner, signed in.
     pub async fn signup(&self) -> Signed {
         let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
