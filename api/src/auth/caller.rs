@@ -151,7 +151,11 @@ async fn authenticate_key(state: &AppState, secret: &str) -> Result<Caller, Prob
                 let now = Ts::now();
                 let stale =
                     Ts::from(now.get() - chrono::Duration::seconds(KEY_USE_RESOLUTION_SECS));
-                api_keys::touch(conn, key.id, now, stale)?;
+                // Checked here first: even an UPDATE that matches nothing takes
+                // SQLite's write lock, and most requests need no write.
+                if key.last_used_at.is_none_or(|at| at < stale) {
+                    api_keys::touch(conn, key.id, now, stale)?;
+                }
             }
             Ok(key)
         })

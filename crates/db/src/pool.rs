@@ -139,6 +139,14 @@ impl DbConnection {
         let DbConnection::Sqlite(sqlite) = self else {
             return self.transaction(f);
         };
+        let nested = !matches!(
+            AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth(),
+            Ok(None)
+        );
+        if nested {
+            // Already inside a transaction (holding the lock): a savepoint.
+            return self.transaction(f);
+        }
         AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
         match f(self) {
             Ok(value) => {
