@@ -18,8 +18,9 @@ pub struct BodyLimit(pub usize);
 
 /// A JSON body. Unlike `web::Json` it answers 400 for malformed JSON (saying
 /// where), 422 naming the field for JSON of the wrong shape, 413 past the limit
-/// without reading further, and 415 for anything that is not JSON.
-pub struct Json<T>(pub T);
+/// without reading further, and 415 for anything that is not JSON. The raw
+/// bytes are kept for fingerprinting idempotent requests.
+pub struct Json<T>(pub T, pub web::Bytes);
 
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = Problem;
@@ -51,7 +52,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 }
                 body.extend_from_slice(&chunk);
             }
-            parse_json(&body).map(Json)
+            let body = body.freeze();
+            parse_json(&body).map(|value| Json(value, body))
         })
     }
 }

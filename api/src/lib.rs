@@ -6,6 +6,7 @@ pub mod extract;
 pub mod metrics;
 pub mod openapi;
 pub mod paging;
+pub mod preconditions;
 pub mod problem;
 pub mod routes;
 pub mod services;

@@ -25,6 +25,8 @@ Timestamps are RFC 3339 in UTC; ids are UUIDs.",
         (name = "auth", description = "Sign up, sign in, tokens and the caller"),
         (name = "users", description = "People of an account and their roles"),
         (name = "api-keys", description = "Keys for integrations"),
+        (name = "customers", description = "Customers, their contact details and consent"),
+        (name = "prospects", description = "Prospects: people who are not customers yet"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),
 )]

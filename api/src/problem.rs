@@ -343,6 +343,10 @@ impl Fields {
         }
     }
 
+    pub fn push(&mut self, error: FieldError) {
+        self.0.push(error);
+    }
+
     pub fn finish(self) -> Result<(), Problem> {
         if self.0.is_empty() {
             Ok(())

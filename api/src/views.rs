@@ -95,3 +95,82 @@ impl From<ApiKey> for ApiKeyView {
         }
     }
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddressView {
+    pub line1: String,
+    pub line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
+/// Current consent per channel: `opted_in`, `opted_out`, or `null` (never given).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentSummary {
+    #[schema(example = "opted_in")]
+    pub sms: Option<String>,
+    pub email: Option<String>,
+}
+
+/// A customer or a prospect.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonView {
+    pub id: Uuid,
+    #[schema(example = "Jordan Blake")]
+    pub name: String,
+    pub company: Option<String>,
+    pub email: Option<String>,
+    /// E.164.
+    #[schema(example = "+15125550123")]
+    pub phone: Option<String>,
+    pub address: Option<AddressView>,
+    pub notes: Option<String>,
+    /// Sorted, lower-case.
+    pub tags: Vec<String>,
+    pub consent: ConsentSummary,
+    /// Raised on every change; the `ETag` is this number in quotes.
+    pub version: i32,
+    /// When a prospect became a customer.
+    pub converted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<crate::services::people::Record> for PersonView {
+    fn from(record: crate::services::people::Record) -> Self {
+        let p = record.person;
+        let address = p.address_line1.map(|line1| AddressView {
+            line1,
+            line2: p.address_line2,
+            city: p.city,
+            region: p.region,
+            postal_code: p.postal_code,
+            country: p.country,
+            lat: p.lat,
+            lon: p.lon,
+        });
+        Self {
+            id: p.id.uuid(),
+            name: p.name,
+            company: p.company,
+            email: p.email,
+            phone: p.phone,
+            address,
+            notes: p.notes,
+            tags: record.tags,
+            consent: ConsentSummary {
+                sms: p.sms_consent,
+                email: p.email_consent,
+            },
+            version: p.version,
+            converted_at: p.converted_at.map(|t| t.get()),
+            created_at: p.created_at.get(),
+            updated_at: p.updated_at.get(),
+        }
+    }
+}

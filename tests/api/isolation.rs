@@ -6,8 +6,35 @@ use fieldcrm_test_support::{problem, spawn_app};
 use reqwest::Method;
 use serde_json::Value;
 
-/// `{user}` and `{key}` stand for ids of the other account.
+/// `{user}`, `{key}`, `{customer}` and `{prospect}` stand for ids of the other account.
 const FOREIGN_ID_CALLS: &[(&str, &str, Option<&str>)] = &[
+    ("GET", "/v1/customers/{customer}", None),
+    (
+        "PATCH",
+        "/v1/customers/{customer}",
+        Some(r#"{"name": "Hijacked"}"#),
+    ),
+    ("DELETE", "/v1/customers/{customer}", None),
+    ("GET", "/v1/customers/{customer}/consent", None),
+    (
+        "POST",
+        "/v1/customers/{customer}/consent",
+        Some(r#"{"channel": "email", "status": "opted_out", "source": "api"}"#),
+    ),
+    ("GET", "/v1/prospects/{prospect}", None),
+    (
+        "PATCH",
+        "/v1/prospects/{prospect}",
+        Some(r#"{"name": "Hijacked"}"#),
+    ),
+    ("DELETE", "/v1/prospects/{prospect}", None),
+    ("GET", "/v1/prospects/{prospect}/consent", None),
+    (
+        "POST",
+        "/v1/prospects/{prospect}/consent",
+        Some(r#"{"channel": "email", "status": "opted_out", "source": "api"}"#),
+    ),
+    ("POST", "/v1/prospects/{prospect}/convert", None),
     ("GET", "/v1/users/{user}", None),
     ("PATCH", "/v1/users/{user}", Some(r#"{"name": "Hijacked"}"#)),
     ("DELETE", "/v1/users/{user}", None),
@@ -21,6 +48,19 @@ async fn another_accounts_rows_are_404_and_untouched() {
     let theirs = app.signup().await;
     let their_tech = app.user_with_role(&theirs, "technician").await;
     let (their_key_id, their_key) = app.api_key(&theirs, "read").await;
+    let mut their_people = Vec::new();
+    for collection in ["customers", "prospects"] {
+        let response = app
+            .call(
+                Method::POST,
+                &format!("/v1/{collection}"),
+                &theirs.access,
+                Some(serde_json::json!({"name": "Theirs", "email": "t@example.com"})),
+            )
+            .await;
+        let body: Value = response.json().await.unwrap();
+        their_people.push(body["id"].as_str().unwrap().to_owned());
+    }
 
     for (method, template, body) in FOREIGN_ID_CALLS {
         let path = template
@@ -59,7 +99,27 @@ async fn another_accounts_rows_are_404_and_untouched() {
             .status(),
         200
     );
-    for list in ["/v1/users", "/v1/api-keys"] {
+    for (collection, id) in ["customers", "prospects"].iter().zip(&their_people) {
+        let theirs: Value = app
+            .call(
+                Method::GET,
+                &format!("/v1/{collection}/{id}"),
+                &theirs.access,
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(theirs["name"], "Theirs");
+        assert_eq!(theirs["version"], 1, "unchanged");
+    }
+    for list in [
+        "/v1/users",
+        "/v1/api-keys",
+        "/v1/customers",
+        "/v1/prospects",
+    ] {
         let page: Value = app
             .authed(Method::GET, list, &mine.access)
             .send()

@@ -10,4 +10,5 @@ mod health;
 mod isolation;
 mod migrations;
 mod openapi;
+mod people;
 mod roles;

@@ -4,6 +4,8 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod idempotency;
+pub mod people;
 pub mod users;
 
 use fieldcrm_domain::Password;

@@ -7,13 +7,16 @@
 pub mod accounts;
 pub mod api_keys;
 mod connection;
+pub mod consent;
 mod error;
+pub mod idempotency;
 pub mod login_failures;
 pub mod migrations;
+pub mod people;
 mod pool;
 pub mod refresh_tokens;
 pub mod schema;
-mod types;
+pub mod types;
 mod url;
 pub mod users;
 

@@ -77,7 +77,82 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    people (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        stage -> Text,
+        name -> Text,
+        sort_name -> Text,
+        company -> Nullable<Text>,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        address_line1 -> Nullable<Text>,
+        address_line2 -> Nullable<Text>,
+        city -> Nullable<Text>,
+        region -> Nullable<Text>,
+        postal_code -> Nullable<Text>,
+        country -> Nullable<Text>,
+        lat -> Nullable<Double>,
+        lon -> Nullable<Double>,
+        notes -> Nullable<Text>,
+        search_text -> Text,
+        sms_consent -> Nullable<Text>,
+        email_consent -> Nullable<Text>,
+        version -> Integer,
+        converted_at -> Nullable<DbTimestamp>,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::DbUuid;
+
+    person_tags (person_id, tag) {
+        account_id -> DbUuid,
+        person_id -> DbUuid,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    consent_events (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        person_id -> DbUuid,
+        channel -> Text,
+        status -> Text,
+        source -> Text,
+        recorded_by -> Text,
+        recorded_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    idempotency_keys (account_id, idempotency_key) {
+        account_id -> DbUuid,
+        idempotency_key -> Text,
+        request_hash -> Binary,
+        response_status -> Integer,
+        response_body -> Text,
+        created_at -> DbTimestamp,
+    }
+}
+
 diesel::joinable!(users -> accounts (account_id));
+diesel::joinable!(person_tags -> people (person_id));
+diesel::joinable!(consent_events -> people (person_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(

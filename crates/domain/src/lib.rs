@@ -2,10 +2,15 @@
 //! parsed into these types at the edge, so invalid input never reaches a query.
 
 mod account;
+mod contact;
 mod people;
 pub mod permissions;
 
 pub use account::{AccountName, CountryCode, TimeZoneName};
+pub use contact::{
+    parse_notes, Address, AddressInput, Channel, ConsentSource, ConsentStatus, Coordinates, Phone,
+    Tag,
+};
 pub use people::{Email, Password, PersonName};
 pub use permissions::{Action, ApiKeyScope, Role};
 
@@ -16,7 +21,7 @@ pub struct Invalid(pub String);
 
 /// Text a person types on one line: trimmed, 1 to `max_chars` characters, no
 /// control characters.
-pub(crate) fn single_line(raw: &str, max_chars: usize) -> Result<String, Invalid> {
+pub fn single_line(raw: &str, max_chars: usize) -> Result<String, Invalid> {
     let text = raw.trim();
     if text.is_empty() {
         return Err(Invalid("must not be empty".into()));

@@ -260,3 +260,33 @@ impl TestApp {
         )
     }
 }
+
+/// For every table with a column named `column`, how many rows hold `id` there.
+/// Reads the table list from the database catalog, so tables added later are
+/// covered without changing the tests.
+pub fn rows_referring_to(app: &TestApp, column: &str, id: uuid::Uuid) -> Vec<(String, i64)> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.pool.get().expect("a connection");
+    let catalog = fieldcrm_db::migrations::catalog(&mut conn).expect("the catalog");
+    let literal = match app.backend() {
+        Backend::Postgres => format!("'{id}'::uuid"),
+        Backend::Sqlite => format!("x'{}'", id.simple()),
+    };
+    catalog
+        .into_iter()
+        .filter(|(_, columns)| columns.iter().any(|(name, _)| name == column))
+        .map(|(table, _)| {
+            let count: Count = diesel::sql_query(format!(
+                "SELECT count(*) AS n FROM {table} WHERE {column} = {literal}"
+            ))
+            .get_result(&mut *conn)
+            .expect("count rows");
+            (table, count.n)
+        })
+        .collect()
+}

@@ -1,0 +1,493 @@
+//! Customers and prospects: one kind of record in two stages. The rules here:
+//! what can be seen by whom, how contact changes reset consent, optimistic
+//! concurrency, conversion.
+
+use std::collections::HashMap;
+
+use fieldcrm_db::accounts::{self, Account};
+use fieldcrm_db::consent::{self, ConsentEvent};
+use fieldcrm_db::people::{self, After, Filter, Person};
+use fieldcrm_db::{DbConnection, Id, Ts};
+use fieldcrm_domain::{
+    Action, Address, Channel, ConsentSource, ConsentStatus, CountryCode, Email, PersonName, Phone,
+    Tag,
+};
+
+use crate::auth::{Caller, Principal};
+use crate::preconditions::{precondition_failed, IfMatch};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Customer,
+    Prospect,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Customer => "customer",
+            Stage::Prospect => "prospect",
+        }
+    }
+}
+
+/// A person with their tags.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub person: Person,
+    pub tags: Vec<String>,
+}
+
+/// Everything about a new person, checked.
+pub struct NewPerson {
+    pub name: PersonName,
+    pub company: Option<String>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub address: Option<Address>,
+    pub notes: Option<String>,
+    pub tags: Vec<Tag>,
+}
+
+/// Changes: `None` leaves a field; `Some(None)` clears it.
+#[derive(Default)]
+pub struct PersonPatch {
+    pub name: Option<PersonName>,
+    pub company: Option<Option<String>>,
+    pub email: Option<Option<Email>>,
+    pub phone: Option<Option<Phone>>,
+    pub address: Option<Option<Address>>,
+    pub notes: Option<Option<String>>,
+    pub tags: Option<Vec<Tag>>,
+}
+
+/// 403 unless the caller may create and change people. Checked before the body
+/// is looked at, so a caller without the right learns nothing from 422s.
+pub fn authorize_changes(caller: &Caller) -> Result<(), Problem> {
+    caller.require(Action::ManageCustomers)
+}
+
+/// Raw phone text is parsed with the account's default country, which lives in
+/// the database: the handler passes the text, this turns it into a `Phone`.
+pub async fn default_country(
+    state: &AppState,
+    account: Id<Account>,
+) -> Result<CountryCode, Problem> {
+    let account = state
+        .db(move |conn| accounts::find(conn, account)?.ok_or_else(Problem::unauthorized))
+        .await?;
+    CountryCode::parse(&account.default_country).map_err(|e| Problem::internal_from(&e))
+}
+
+/// Which people of the account a caller may read.
+enum Visible {
+    All,
+    /// Technicians: the people of appointments assigned to them. Appointments do
+    /// not exist yet, so for now that is nobody.
+    OfAppointmentsOf(#[allow(dead_code)] Id<fieldcrm_db::users::User>),
+}
+
+fn visible(caller: &Caller) -> Result<Visible, Problem> {
+    caller.require(Action::ViewCustomers)?;
+    Ok(match caller.user() {
+        Some((id, fieldcrm_domain::Role::Technician)) => Visible::OfAppointmentsOf(id),
+        _ => Visible::All,
+    })
+}
+
+fn recorded_by(caller: &Caller) -> String {
+    match &caller.principal {
+        Principal::User { id, .. } => format!("user:{id}"),
+        Principal::ApiKey { id, .. } => format!("api_key:{id}"),
+    }
+}
+
+/// Keeps the derived columns (sort key, search text) in step with the fields.
+fn derive(person: &mut Person) {
+    person.sort_name = person.name.to_lowercase();
+    let mut parts = vec![person.name.to_lowercase()];
+    parts.extend(person.company.as_deref().map(str::to_lowercase));
+    parts.extend(person.email.clone());
+    if let Some(phone) = &person.phone {
+        parts.push(phone.clone());
+        parts.push(phone.chars().filter(char::is_ascii_digit).collect());
+    }
+    person.search_text = parts.join("\n");
+}
+
+fn set_address(person: &mut Person, address: Option<Address>) {
+    let a = address.as_ref();
+    person.address_line1 = a.map(|a| a.line1.clone());
+    person.address_line2 = a.and_then(|a| a.line2.clone());
+    person.city = a.and_then(|a| a.city.clone());
+    person.region = a.and_then(|a| a.region.clone());
+    person.postal_code = a.and_then(|a| a.postal_code.clone());
+    person.country = a.and_then(|a| a.country).map(|c| c.as_str().to_owned());
+    person.lat = a.and_then(|a| a.coordinates).map(|c| c.lat);
+    person.lon = a.and_then(|a| a.coordinates).map(|c| c.lon);
+}
+
+fn load(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    stage: Stage,
+    id: Id<Person>,
+) -> Result<Person, Problem> {
+    people::find(conn, account, id)?
+        .filter(|p| p.stage == stage.as_str())
+        .ok_or_else(Problem::not_found)
+}
+
+fn with_tags(conn: &mut DbConnection, person: Person) -> Result<Record, Problem> {
+    let tags = people::tags_of(conn, person.account_id, &[person.id])?
+        .into_iter()
+        .map(|(_, tag)| tag)
+        .collect();
+    Ok(Record { person, tags })
+}
+
+/// Creates a person inside the caller's transaction (see `idempotency::run`).
+pub fn create_in(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    stage: Stage,
+    input: NewPerson,
+) -> Result<Record, Problem> {
+    caller.require(Action::ManageCustomers)?;
+    let now = Ts::now();
+    let mut person = Person {
+        id: Id::new(),
+        account_id: caller.account_id,
+        stage: stage.as_str().to_owned(),
+        name: input.name.into_inner(),
+        sort_name: String::new(),
+        company: input.company,
+        email: input.email.map(Email::into_inner),
+        phone: input.phone.map(Phone::into_inner),
+        address_line1: None,
+        address_line2: None,
+        city: None,
+        region: None,
+        postal_code: None,
+        country: None,
+        lat: None,
+        lon: None,
+        notes: input.notes,
+        search_text: String::new(),
+        // New people have consented to nothing.
+        sms_consent: None,
+        email_consent: None,
+        version: 1,
+        converted_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    set_address(&mut person, input.address);
+    derive(&mut person);
+    people::insert(conn, &person)?;
+    let tags: Vec<String> = input.tags.iter().map(|t| t.as_str().to_owned()).collect();
+    people::set_tags(conn, caller.account_id, person.id, &tags)?;
+    Ok(Record { person, tags })
+}
+
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    stage: Stage,
+    id: Id<Person>,
+) -> Result<Record, Problem> {
+    if let Visible::OfAppointmentsOf(_) = visible(caller)? {
+        return Err(Problem::not_found());
+    }
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            let person = load(conn, account, stage, id)?;
+            with_tags(conn, person)
+        })
+        .await
+}
+
+pub struct ListRequest {
+    pub search: Option<String>,
+    pub tag: Option<Tag>,
+    pub updated_since: Option<Ts>,
+    pub after: After,
+    pub limit: i64,
+}
+
+/// Up to `limit` rows (the caller asks one more to learn if a next page exists).
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    stage: Stage,
+    request: ListRequest,
+) -> Result<Vec<Record>, Problem> {
+    if let Visible::OfAppointmentsOf(_) = visible(caller)? {
+        return Ok(Vec::new());
+    }
+    let search = request
+        .search
+        .map(|q| q.trim().to_lowercase())
+        .filter(|q| !q.is_empty());
+    // "(512) 555-0123" should find +15125550123: also look for its digits.
+    let search_digits = search.as_ref().and_then(|q| {
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        let phone_like = q
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        (phone_like && digits.len() >= 3 && digits != *q).then_some(digits)
+    });
+    let filter = Filter {
+        account: caller.account_id,
+        stage: stage.as_str(),
+        search,
+        search_digits,
+        tag: request.tag.map(|t| t.as_str().to_owned()),
+        updated_since: request.updated_since,
+        after: request.after,
+        limit: request.limit,
+    };
+    state
+        .db(move |conn| {
+            let rows = people::list(conn, &filter)?;
+            let ids: Vec<_> = rows.iter().map(|p| p.id).collect();
+            let mut tags_by_person: HashMap<Id<Person>, Vec<String>> = HashMap::new();
+            for (id, tag) in people::tags_of(conn, filter.account, &ids)? {
+                tags_by_person.entry(id).or_default().push(tag);
+            }
+            let records = rows
+                .into_iter()
+                .map(|person| {
+                    let tags = tags_by_person.remove(&person.id).unwrap_or_default();
+                    Record { person, tags }
+                })
+                .collect();
+            Ok(records)
+        })
+        .await
+}
+
+/// Applies `patch`. A new phone number or email address resets consent on that
+/// channel: consent was given for the old one.
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    stage: Stage,
+    id: Id<Person>,
+    if_match: IfMatch,
+    patch: PersonPatch,
+) -> Result<Record, Problem> {
+    caller.require(Action::ManageCustomers)?;
+    let caller = caller.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let mut person = load(conn, caller.account_id, stage, id)?;
+                if_match.check(person.version)?;
+                let before = person.clone();
+                if let Some(name) = patch.name {
+                    person.name = name.into_inner();
+                }
+                if let Some(company) = patch.company {
+                    person.company = company;
+                }
+                if let Some(email) = patch.email {
+                    person.email = email.map(Email::into_inner);
+                }
+                if let Some(phone) = patch.phone {
+                    person.phone = phone.map(Phone::into_inner);
+                }
+                if let Some(address) = patch.address {
+                    set_address(&mut person, address);
+                }
+                if let Some(notes) = patch.notes {
+                    person.notes = notes;
+                }
+                let now = Ts::now();
+                let by = recorded_by(&caller);
+                if person.phone != before.phone {
+                    reset_consent(conn, &mut person, Channel::Sms, &by, now)?;
+                }
+                if person.email != before.email {
+                    reset_consent(conn, &mut person, Channel::Email, &by, now)?;
+                }
+                save(conn, &mut person, before.version, now)?;
+                if let Some(tags) = patch.tags {
+                    let tags: Vec<String> = tags.iter().map(|t| t.as_str().to_owned()).collect();
+                    people::set_tags(conn, caller.account_id, id, &tags)?;
+                }
+                with_tags(conn, person)
+            })
+        })
+        .await
+}
+
+fn reset_consent(
+    conn: &mut DbConnection,
+    person: &mut Person,
+    channel: Channel,
+    by: &str,
+    now: Ts,
+) -> Result<(), Problem> {
+    let current = match channel {
+        Channel::Sms => &mut person.sms_consent,
+        Channel::Email => &mut person.email_consent,
+    };
+    if current.take().is_some() {
+        consent::record(
+            conn,
+            &ConsentEvent {
+                id: Id::new(),
+                account_id: person.account_id,
+                person_id: person.id,
+                channel: channel.as_str().to_owned(),
+                status: "reset".to_owned(),
+                source: "contact_changed".to_owned(),
+                recorded_by: by.to_owned(),
+                recorded_at: now,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes a changed person with the next version; 412 if someone else wrote
+/// it since it was read.
+fn save(
+    conn: &mut DbConnection,
+    person: &mut Person,
+    read_version: i32,
+    now: Ts,
+) -> Result<(), Problem> {
+    derive(person);
+    person.version = read_version + 1;
+    person.updated_at = now;
+    if !people::save(conn, person, read_version)? {
+        return Err(precondition_failed(None));
+    }
+    Ok(())
+}
+
+/// Erases the person and everything about them (tags, consent history, and by
+/// cascade whatever later refers to them).
+pub async fn delete(
+    state: &AppState,
+    caller: &Caller,
+    stage: Stage,
+    id: Id<Person>,
+    if_match: IfMatch,
+) -> Result<(), Problem> {
+    caller.require(Action::ManageCustomers)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let person = load(conn, account, stage, id)?;
+                if_match.check(person.version)?;
+                people::delete(conn, account, id)?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// A prospect becomes a customer: same id and history.
+pub async fn convert(
+    state: &AppState,
+    caller: &Caller,
+    id: Id<Person>,
+    if_match: IfMatch,
+) -> Result<Record, Problem> {
+    caller.require(Action::ManageCustomers)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let mut person = people::find(conn, account, id)?.ok_or_else(Problem::not_found)?;
+                if person.stage == Stage::Customer.as_str() {
+                    return Err(Problem::conflict("this person is a customer already"));
+                }
+                if_match.check(person.version)?;
+                let now = Ts::now();
+                let read_version = person.version;
+                person.stage = Stage::Customer.as_str().to_owned();
+                person.converted_at = Some(now);
+                save(conn, &mut person, read_version, now)?;
+                with_tags(conn, person)
+            })
+        })
+        .await
+}
+
+pub async fn consent_history(
+    state: &AppState,
+    caller: &Caller,
+    stage: Stage,
+    id: Id<Person>,
+) -> Result<(Person, Vec<ConsentEvent>), Problem> {
+    if let Visible::OfAppointmentsOf(_) = visible(caller)? {
+        return Err(Problem::not_found());
+    }
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            let person = load(conn, account, stage, id)?;
+            let history = consent::history(conn, account, id)?;
+            Ok((person, history))
+        })
+        .await
+}
+
+/// Records a consent decision and makes it the current one for the channel.
+pub async fn record_consent(
+    state: &AppState,
+    caller: &Caller,
+    stage: Stage,
+    id: Id<Person>,
+    channel: Channel,
+    status: ConsentStatus,
+    source: ConsentSource,
+) -> Result<(Person, ConsentEvent), Problem> {
+    caller.require(Action::ManageCustomers)?;
+    let caller = caller.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let mut person = load(conn, caller.account_id, stage, id)?;
+                let (contact, current) = match channel {
+                    Channel::Sms => (person.phone.is_some(), &mut person.sms_consent),
+                    Channel::Email => (person.email.is_some(), &mut person.email_consent),
+                };
+                if !contact && status == ConsentStatus::OptedIn {
+                    let field = match channel {
+                        Channel::Sms => "a phone number",
+                        Channel::Email => "an email address",
+                    };
+                    return Err(Problem::invalid_field(
+                        "channel",
+                        format!("the person has no {field} to consent for"),
+                    ));
+                }
+                *current = Some(status.as_str().to_owned());
+                let now = Ts::now();
+                let event = ConsentEvent {
+                    id: Id::new(),
+                    account_id: caller.account_id,
+                    person_id: id,
+                    channel: channel.as_str().to_owned(),
+                    status: status.as_str().to_owned(),
+                    source: source.as_str().to_owned(),
+                    recorded_by: recorded_by(&caller),
+                    recorded_at: now,
+                };
+                consent::record(conn, &event)?;
+                let read_version = person.version;
+                save(conn, &mut person, read_version, now)?;
+                Ok((person, event))
+            })
+        })
+        .await
+}

@@ -1,0 +1,44 @@
+//! The append-only history of consent per person and channel.
+
+use diesel::prelude::*;
+
+use crate::accounts::Account;
+use crate::connection::{DbConnection, MultiBackend};
+use crate::people::Person;
+use crate::schema::consent_events;
+use crate::{DbResult, Id, Ts};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = consent_events, check_for_backend(MultiBackend))]
+pub struct ConsentEvent {
+    pub id: Id<ConsentEvent>,
+    pub account_id: Id<Account>,
+    pub person_id: Id<Person>,
+    pub channel: String,
+    /// `opted_in`, `opted_out`, or `reset` (contact details changed).
+    pub status: String,
+    pub source: String,
+    pub recorded_by: String,
+    pub recorded_at: Ts,
+}
+
+pub fn record(conn: &mut DbConnection, event: &ConsentEvent) -> DbResult<()> {
+    diesel::insert_into(consent_events::table)
+        .values(event)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Oldest first.
+pub fn history(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    person: Id<Person>,
+) -> DbResult<Vec<ConsentEvent>> {
+    Ok(consent_events::table
+        .filter(consent_events::account_id.eq(account))
+        .filter(consent_events::person_id.eq(person))
+        .order(consent_events::id.asc())
+        .select(ConsentEvent::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,222 @@
+//! Customers and prospects (one table; `stage` tells them apart), their tags.
+
+use diesel::prelude::*;
+
+use crate::accounts::Account;
+use crate::connection::{DbConnection, MultiBackend};
+use crate::schema::{people, person_tags};
+use crate::types::sql::DbUuid;
+use crate::{DbResult, Id, Ts};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = people, check_for_backend(MultiBackend), treat_none_as_null = true)]
+pub struct Person {
+    pub id: Id<Person>,
+    pub account_id: Id<Account>,
+    /// `prospect` or `customer`.
+    pub stage: String,
+    pub name: String,
+    pub sort_name: String,
+    pub company: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address_line1: Option<String>,
+    pub address_line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub notes: Option<String>,
+    pub search_text: String,
+    pub sms_consent: Option<String>,
+    pub email_consent: Option<String>,
+    pub version: i32,
+    pub converted_at: Option<Ts>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+/// The order of a list, and where the previous page ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum After {
+    /// Creation order (ids are UUIDv7).
+    Created(Option<Id<Person>>),
+    /// By lower-cased name, then id.
+    Name(Option<(String, Id<Person>)>),
+    /// By last change, then id: for mobile sync.
+    Updated(Option<(Ts, Id<Person>)>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub account: Id<Account>,
+    pub stage: &'static str,
+    /// Lower-cased text to find anywhere in name, company, email or phone.
+    pub search: Option<String>,
+    /// Digits to find in the phone number, when the search looks like one.
+    pub search_digits: Option<String>,
+    pub tag: Option<String>,
+    pub updated_since: Option<Ts>,
+    pub after: After,
+    pub limit: i64,
+}
+
+pub fn insert(conn: &mut DbConnection, person: &Person) -> DbResult<()> {
+    diesel::insert_into(people::table)
+        .values(person)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<Person>,
+) -> DbResult<Option<Person>> {
+    Ok(people::table
+        .filter(people::account_id.eq(account))
+        .find(id)
+        .select(Person::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Writes the person if its stored version is still `expected_version`;
+/// `false` if someone changed it in between.
+pub fn save(conn: &mut DbConnection, person: &Person, expected_version: i32) -> DbResult<bool> {
+    let updated = diesel::update(
+        people::table
+            .filter(people::account_id.eq(person.account_id))
+            .find(person.id)
+            .filter(people::version.eq(expected_version)),
+    )
+    .set(person)
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Deletes the person and, by cascade, everything that refers to them.
+pub fn delete(conn: &mut DbConnection, account: Id<Account>, id: Id<Person>) -> DbResult<bool> {
+    let deleted = diesel::delete(
+        people::table
+            .filter(people::account_id.eq(account))
+            .find(id),
+    )
+    .execute(conn)?;
+    Ok(deleted > 0)
+}
+
+/// `%` and `_` in what a user searches for are meant literally.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+pub fn list(conn: &mut DbConnection, filter: &Filter) -> DbResult<Vec<Person>> {
+    let mut query = people::table
+        .filter(people::account_id.eq(filter.account))
+        .filter(people::stage.eq(filter.stage))
+        .select(Person::as_select())
+        .limit(filter.limit)
+        .into_boxed();
+    if let Some(search) = &filter.search {
+        let text = people::search_text
+            .like(contains_pattern(search))
+            .escape('\\');
+        query = match &filter.search_digits {
+            Some(digits) => query.filter(
+                text.or(people::search_text
+                    .like(contains_pattern(digits))
+                    .escape('\\')),
+            ),
+            None => query.filter(text),
+        };
+    }
+    if let Some(tag) = &filter.tag {
+        // Written as SQL: diesel's typed subselect would want the two tables
+        // joinable through the outer query, which they are not here.
+        query = query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "people.id IN (SELECT person_id FROM person_tags WHERE account_id = ",
+            )
+            .bind::<DbUuid, _>(filter.account)
+            .sql(" AND tag = ")
+            .bind::<diesel::sql_types::Text, _>(tag.clone())
+            .sql(")"),
+        );
+    }
+    if let Some(since) = filter.updated_since {
+        query = query.filter(people::updated_at.ge(since));
+    }
+    query = match &filter.after {
+        After::Created(after) => {
+            if let Some(id) = after {
+                query = query.filter(people::id.gt(*id));
+            }
+            query.order(people::id.asc())
+        }
+        After::Name(after) => {
+            if let Some((name, id)) = after {
+                query = query.filter(
+                    people::sort_name
+                        .gt(name.clone())
+                        .or(people::sort_name.eq(name.clone()).and(people::id.gt(*id))),
+                );
+            }
+            query.order((people::sort_name.asc(), people::id.asc()))
+        }
+        After::Updated(after) => {
+            if let Some((at, id)) = after {
+                query = query.filter(
+                    people::updated_at
+                        .gt(*at)
+                        .or(people::updated_at.eq(*at).and(people::id.gt(*id))),
+                );
+            }
+            query.order((people::updated_at.asc(), people::id.asc()))
+        }
+    };
+    Ok(query.load(conn)?)
+}
+
+/// The tags of each of `ids`, sorted.
+pub fn tags_of(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    ids: &[Id<Person>],
+) -> DbResult<Vec<(Id<Person>, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(person_tags::table
+        .filter(person_tags::account_id.eq(account))
+        .filter(person_tags::person_id.eq_any(ids.to_vec()))
+        .select((person_tags::person_id, person_tags::tag))
+        .order((person_tags::person_id, person_tags::tag))
+        .load(conn)?)
+}
+
+/// Replaces the person's tags with `tags`.
+pub fn set_tags(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    person: Id<Person>,
+    tags: &[String],
+) -> DbResult<()> {
+    diesel::delete(person_tags::table.filter(person_tags::person_id.eq(person))).execute(conn)?;
+    for tag in tags {
+        diesel::insert_into(person_tags::table)
+            .values((
+                person_tags::account_id.eq(account),
+                person_tags::person_id.eq(person),
+                person_tags::tag.eq(tag),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
