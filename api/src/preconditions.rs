@@ -100,6 +100,16 @@ pub struct Idempotency {
 /// Present when the client sent the header.
 pub struct IdempotencyKey(pub Option<Idempotency>);
 
+impl IdempotencyKey {
+    /// The key with the fingerprint of the request body it came with.
+    pub fn with_body(self, body: &[u8]) -> Option<(Idempotency, Vec<u8>)> {
+        self.0.map(|key| {
+            let fingerprint = key.fingerprint(body);
+            (key, fingerprint)
+        })
+    }
+}
+
 impl FromRequest for IdempotencyKey {
     type Error = Problem;
     type Future = Ready<Result<Self, Problem>>;

@@ -815,3 +815,31 @@ async fn who_may_read_and_change_people() {
         .await;
     assert_eq!(invalid.status(), 403);
 }
+
+/// After 24 hours a key is forgotten: the same key then starts a new request.
+#[tokio::test]
+async fn idempotency_keys_expire_after_a_day() {
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::idempotency_keys;
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let post = |name: &'static str| {
+        app.authed(Method::POST, "/v1/customers", &owner.access)
+            .header("idempotency-key", "k-1")
+            .json(&json!({"name": name}))
+            .send()
+    };
+    assert_eq!(post("Ann").await.unwrap().status(), 201);
+    assert_eq!(post("Bob").await.unwrap().status(), 422);
+    {
+        let day_ago = fieldcrm_db::Ts::from(chrono::Utc::now() - chrono::Duration::hours(25));
+        let mut conn = app.pool.get().unwrap();
+        diesel::update(idempotency_keys::table)
+            .set(idempotency_keys::created_at.eq(day_ago))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    let fresh = post("Bob").await.unwrap();
+    assert_eq!(fresh.status(), 201);
+    assert!(fresh.headers().get("idempotency-replayed").is_none());
+}

@@ -226,3 +226,30 @@ async fn users_are_listed_with_cursor_paging() {
     assert_eq!(response.status(), 400);
     problem(response).await;
 }
+
+#[tokio::test]
+async fn adding_a_user_is_safe_to_retry_with_an_idempotency_key() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let post = || {
+        app.authed(Method::POST, "/v1/users", &owner.access)
+            .header("idempotency-key", "add-sam")
+            .json(&json!({"name": "Sam", "email": "sam@example.com", "role": "technician"}))
+            .send()
+    };
+    let first = post().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let first_body: serde_json::Value = first.json().await.unwrap();
+    let again = post().await.unwrap();
+    assert_eq!(
+        again.status(),
+        201,
+        "not 409 for the taken email: the first answer again"
+    );
+    assert_eq!(again.headers()["idempotency-replayed"], "true");
+    assert_eq!(
+        again.headers()["location"].to_str().unwrap(),
+        format!("/v1/users/{}", first_body["id"].as_str().unwrap())
+    );
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap(), first_body);
+}

@@ -7,7 +7,38 @@ pub mod me;
 pub mod people;
 pub mod users;
 
+use actix_web::http::header::{ETAG, LOCATION};
+use actix_web::HttpResponse;
+use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::preconditions::etag;
+use crate::problem::Problem;
+use crate::services::idempotency::Replayable;
+
+/// The response of a creating POST, first or replayed: `Location` from the
+/// body's `id`, `ETag` from its `version` when it has one.
+pub fn created_response(result: &Replayable, collection: &str) -> HttpResponse {
+    let mut response = HttpResponse::build(result.status);
+    if let Some(version) = result.body["version"]
+        .as_i64()
+        .and_then(|v| i32::try_from(v).ok())
+    {
+        response.insert_header((ETAG, etag(version)));
+    }
+    if let Some(id) = result.body["id"].as_str() {
+        response.insert_header((LOCATION, format!("{collection}/{id}")));
+    }
+    if result.replayed {
+        response.insert_header(("Idempotency-Replayed", "true"));
+    }
+    response.json(&result.body)
+}
+
+/// A view as JSON, for storing with an idempotency key.
+pub fn to_json<T: Serialize>(view: &T) -> Result<serde_json::Value, Problem> {
+    serde_json::to_value(view).map_err(|err| Problem::internal_from(&err))
+}
 
 /// Registers every documented endpoint. Used by the server and by `fieldcrm
 /// openapi`, so the published spec is the one the handlers declare.

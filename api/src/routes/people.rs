@@ -1,7 +1,7 @@
 //! `/v1/customers` and `/v1/prospects`: one kind of record in two stages, so each
 //! handler here is a thin wrapper that names its stage.
 
-use actix_web::http::header::{ETAG, LOCATION};
+use actix_web::http::header::ETAG;
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,6 +24,7 @@ use crate::extract::Json;
 use crate::paging::{Page, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::preconditions::{etag, IdempotencyKey, IfMatch};
 use crate::problem::{FieldError, Fields, Problem};
+use crate::routes::{created_response, to_json};
 use crate::services::idempotency;
 use crate::services::people::{self, NewPerson, PersonPatch, Record, Stage};
 use crate::state::AppState;
@@ -444,36 +445,17 @@ async fn create(
     people::authorize_changes(&caller)?;
     let country = people::default_country(state, caller.account_id).await?;
     let input = parse_new(&body.0, country)?;
-    let idempotency = key.0.map(|k| {
-        let fingerprint = k.fingerprint(&body.1);
-        (k, fingerprint)
-    });
     let account = caller.account_id;
-    let result = idempotency::run(state, account, idempotency, move |conn| {
+    let result = idempotency::run(state, account, key.with_body(&body.1), move |conn| {
         let record = people::create_in(conn, &caller, stage, input)?;
-        let view = serde_json::to_value(PersonView::from(record))
-            .map_err(|e| Problem::internal_from(&e))?;
-        Ok((StatusCode::CREATED, view))
+        Ok((StatusCode::CREATED, to_json(&PersonView::from(record))?))
     })
     .await?;
-    let mut response = HttpResponse::build(result.status);
-    if let Some(version) = result.body["version"]
-        .as_i64()
-        .and_then(|v| i32::try_from(v).ok())
-    {
-        response.insert_header((ETAG, etag(version)));
-    }
-    if let Some(id) = result.body["id"].as_str() {
-        let collection = match stage {
-            Stage::Customer => "customers",
-            Stage::Prospect => "prospects",
-        };
-        response.insert_header((LOCATION, format!("/v1/{collection}/{id}")));
-    }
-    if result.replayed {
-        response.insert_header(("Idempotency-Replayed", "true"));
-    }
-    Ok(response.json(result.body))
+    let collection = match stage {
+        Stage::Customer => "/v1/customers",
+        Stage::Prospect => "/v1/prospects",
+    };
+    Ok(created_response(&result, collection))
 }
 
 async fn get_one(

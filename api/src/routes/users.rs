@@ -1,3 +1,4 @@
+use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -9,7 +10,10 @@ use fieldcrm_domain::{Email, Password, PersonName, Role};
 use crate::auth::Caller;
 use crate::extract::Json;
 use crate::paging::{Page, PageQuery};
+use crate::preconditions::IdempotencyKey;
 use crate::problem::{Fields, Problem};
+use crate::routes::{created_response, to_json};
+use crate::services::idempotency;
 use crate::services::users::{self, NewUser, UserPatch};
 use crate::state::AppState;
 use crate::views::UserView;
@@ -32,6 +36,7 @@ pub struct CreateUserRequest {
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe; see the README")),
     request_body = CreateUserRequest,
     responses(
         (status = 201, description = "The new user", body = UserView),
@@ -43,9 +48,11 @@ pub struct CreateUserRequest {
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
+    key: IdempotencyKey,
     body: Json<CreateUserRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let body = body.0;
+    users::authorize(&caller)?;
+    let Json(body, body_bytes) = body;
     let mut fields = Fields::default();
     let name = fields.check("name", PersonName::parse(&body.name));
     let email = fields.check("email", Email::parse(&body.email));
@@ -59,20 +66,20 @@ pub async fn create_user(
     else {
         return Err(Problem::internal());
     };
-    let user = users::create(
-        &state,
-        &caller,
-        NewUser {
-            name,
-            email,
-            role,
-            password,
-        },
-    )
+    let new_user = NewUser {
+        name,
+        email,
+        role,
+        password,
+    };
+    let prepared = users::prepare(&caller, new_user).await?;
+    let account = caller.account_id;
+    let result = idempotency::run(&state, account, key.with_body(&body_bytes), move |conn| {
+        let user = users::create_in(conn, account, prepared)?;
+        Ok((StatusCode::CREATED, to_json(&UserView::from(user))?))
+    })
     .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/v1/users/{}", user.id)))
-        .json(UserView::from(user)))
+    Ok(created_response(&result, "/v1/users"))
 }
 
 /// List the account's users, oldest first.
@@ -152,6 +159,7 @@ pub async fn update_user(
     id: web::Path<Uuid>,
     body: Json<UpdateUserRequest>,
 ) -> Result<HttpResponse, Problem> {
+    users::authorize(&caller)?;
     let body = body.0;
     let mut fields = Fields::default();
     let patch = UserPatch {

@@ -37,32 +37,56 @@ fn only_owners_touch_owners(caller: &Caller, involves_owner: bool) -> Result<(),
     Ok(())
 }
 
-pub async fn create(state: &AppState, caller: &Caller, input: NewUser) -> Result<User, Problem> {
+/// 403 unless the caller may manage users: checked before the body is read.
+pub fn authorize(caller: &Caller) -> Result<(), Problem> {
+    caller.require(Action::ManageUsers)
+}
+
+/// A new user whose password (if any) is already hashed.
+pub struct PreparedUser {
+    name: PersonName,
+    email: Email,
+    role: Role,
+    password_hash: Option<String>,
+}
+
+/// Checks the caller may add this user and hashes the password (slow, so
+/// outside any transaction).
+pub async fn prepare(caller: &Caller, input: NewUser) -> Result<PreparedUser, Problem> {
     caller.require(Action::ManageUsers)?;
     only_owners_touch_owners(caller, input.role == Role::Owner)?;
     let password_hash = match input.password {
         Some(password) => Some(super::hash_password(password).await?),
         None => None,
     };
-    let account = caller.account_id;
-    state
-        .db(move |conn| {
-            let now = Ts::now();
-            let user = User {
-                id: Id::new(),
-                account_id: account,
-                name: input.name.into_inner(),
-                email: input.email.into_inner(),
-                password_hash,
-                role: input.role.as_str().to_owned(),
-                token_version: 0,
-                created_at: now,
-                updated_at: now,
-            };
-            users::insert(conn, &user).map_err(email_taken)?;
-            Ok(user)
-        })
-        .await
+    Ok(PreparedUser {
+        name: input.name,
+        email: input.email,
+        role: input.role,
+        password_hash,
+    })
+}
+
+/// Adds the user inside the caller's transaction (see `idempotency::run`).
+pub fn create_in(
+    conn: &mut DbConnection,
+    account: Id<fieldcrm_db::accounts::Account>,
+    input: PreparedUser,
+) -> Result<User, Problem> {
+    let now = Ts::now();
+    let user = User {
+        id: Id::new(),
+        account_id: account,
+        name: input.name.into_inner(),
+        email: input.email.into_inner(),
+        password_hash: input.password_hash,
+        role: input.role.as_str().to_owned(),
+        token_version: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    users::insert(conn, &user).map_err(email_taken)?;
+    Ok(user)
 }
 
 pub async fn list(
