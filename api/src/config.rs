@@ -55,6 +55,9 @@ pub struct Settings {
     /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a
     /// proxy that sets them; otherwise clients could pick their own address).
     pub trust_forwarded_for: bool,
+    /// Seconds between runs of the upkeep task (closing overdue shifts, purging
+    /// old pings); 0 turns it off in this process.
+    pub maintenance_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -85,6 +88,7 @@ impl Default for Settings {
             login_failures_per_ip: 50,
             login_failure_window_secs: 15 * 60,
             trust_forwarded_for: false,
+            maintenance_interval_secs: 60,
         }
     }
 }

@@ -27,35 +27,77 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req
-            .app_data::<web::Data<BodyLimit>>()
-            .map_or(1024 * 1024, |l| l.0);
-        if !is_json(req) {
-            return Box::pin(ready(Err(Problem::unsupported_media_type())));
-        }
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|len| len > limit) {
-            return Box::pin(ready(Err(Problem::payload_too_large(limit))));
-        }
-        let mut payload = payload.take();
+        let body = read_json_body(req, payload);
         Box::pin(async move {
-            let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|_| Problem::bad_request("the request body could not be read"))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(Problem::payload_too_large(limit));
-                }
-                body.extend_from_slice(&chunk);
-            }
-            let body = body.freeze();
+            let body = body.await?;
             parse_json(&body).map(|value| Json(value, body))
         })
     }
+}
+
+/// A JSON body that may be left out entirely (an empty body is `None`); when
+/// one is sent, it is read exactly as [`Json`] reads it.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = Problem;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared_empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0");
+        let no_body = declared_empty
+            || (req.headers().get(header::CONTENT_LENGTH).is_none()
+                && req.headers().get(header::TRANSFER_ENCODING).is_none());
+        if no_body {
+            return Box::pin(ready(Ok(OptionalJson(None))));
+        }
+        let body = read_json_body(req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            parse_json(&body).map(|value| OptionalJson(Some(value)))
+        })
+    }
+}
+
+/// Reads a body that must be JSON, refusing other content types (415) and
+/// anything over the configured limit (413) without reading past it.
+fn read_json_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> Pin<Box<dyn Future<Output = Result<web::Bytes, Problem>>>> {
+    let limit = req
+        .app_data::<web::Data<BodyLimit>>()
+        .map_or(1024 * 1024, |l| l.0);
+    if !is_json(req) {
+        return Box::pin(ready(Err(Problem::unsupported_media_type())));
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Box::pin(ready(Err(Problem::payload_too_large(limit))));
+    }
+    let mut payload = payload.take();
+    Box::pin(async move {
+        let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk =
+                chunk.map_err(|_| Problem::bad_request("the request body could not be read"))?;
+            if body.len() + chunk.len() > limit {
+                return Err(Problem::payload_too_large(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    })
 }
 
 fn is_json(req: &HttpRequest) -> bool {

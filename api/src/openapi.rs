@@ -27,6 +27,7 @@ Timestamps are RFC 3339 in UTC; ids are UUIDs.",
         (name = "api-keys", description = "Keys for integrations"),
         (name = "customers", description = "Customers, their contact details and consent"),
         (name = "prospects", description = "Prospects: people who are not customers yet"),
+        (name = "time clock", description = "Shifts, GPS pings (kept only inside shifts), timesheets, routes, live positions"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),
 )]

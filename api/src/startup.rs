@@ -53,6 +53,12 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
+        if settings.maintenance_interval_secs > 0 {
+            tokio::spawn(upkeep(
+                pool.clone(),
+                Duration::from_secs(settings.maintenance_interval_secs),
+            ));
+        }
         let server = serve(listener, pool.clone(), settings)?;
         Ok(Self { port, server, pool })
     }
@@ -67,6 +73,33 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// Runs the upkeep of time-clock data every `interval`: closes shifts past their
+/// account's maximum and purges pings past retention. Every process may run it;
+/// the work is idempotent.
+async fn upkeep(pool: DbPool, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let pool = pool.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(Problem::from)?;
+            crate::services::time_clock::maintain(&mut conn)
+        })
+        .await;
+        match outcome {
+            Ok(Ok((closed, purged))) if closed + purged > 0 => {
+                tracing::info!(closed_shifts = closed, purged_pings = purged, "upkeep done");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(problem)) => {
+                tracing::warn!(%problem, "upkeep failed; retrying at the next tick")
+            }
+            Err(err) => tracing::error!(error = %err, "upkeep task panicked"),
+        }
     }
 }
 

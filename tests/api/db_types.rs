@@ -19,6 +19,9 @@ fn ids_and_timestamps_round_trip_exactly() {
         default_country: "US".into(),
         created_at: Ts::from(at),
         updated_at: Ts::now(),
+        ping_accuracy_limit_m: 100.0,
+        max_shift_hours: 16,
+        ping_retention_days: 90,
     };
     accounts::insert(&mut conn, &account).unwrap();
 
@@ -44,6 +47,9 @@ fn a_duplicate_id_is_a_unique_violation() {
         default_country: "GB".into(),
         created_at: Ts::now(),
         updated_at: Ts::now(),
+        ping_accuracy_limit_m: 100.0,
+        max_shift_hours: 16,
+        ping_retention_days: 90,
     };
     accounts::insert(&mut conn, &account).unwrap();
     let err = accounts::insert(&mut conn, &account).unwrap_err();

@@ -35,6 +35,9 @@ const FOREIGN_ID_CALLS: &[(&str, &str, Option<&str>)] = &[
         Some(r#"{"channel": "email", "status": "opted_out", "source": "api"}"#),
     ),
     ("POST", "/v1/prospects/{prospect}/convert", None),
+    ("GET", "/v1/shifts/{shift}", None),
+    ("GET", "/v1/shifts/{shift}/route", None),
+    ("POST", "/v1/shifts/{shift}/close", None),
     ("GET", "/v1/users/{user}", None),
     ("PATCH", "/v1/users/{user}", Some(r#"{"name": "Hijacked"}"#)),
     ("DELETE", "/v1/users/{user}", None),
@@ -48,6 +51,18 @@ async fn another_accounts_rows_are_404_and_untouched() {
     let theirs = app.signup().await;
     let their_tech = app.user_with_role(&theirs, "technician").await;
     let (their_key_id, their_key) = app.api_key(&theirs, "read").await;
+    let their_shift: Value = app
+        .call(
+            Method::POST,
+            "/v1/shifts/clock-in",
+            &their_tech.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let their_shift = their_shift["id"].as_str().unwrap().to_owned();
     let mut their_people = Vec::new();
     for collection in ["customers", "prospects"] {
         let response = app

@@ -12,3 +12,4 @@ mod migrations;
 mod openapi;
 mod people;
 mod roles;
+mod tracking;

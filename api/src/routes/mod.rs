@@ -5,6 +5,7 @@ pub mod auth;
 pub mod health;
 pub mod me;
 pub mod people;
+pub mod tracking;
 pub mod users;
 
 use actix_web::http::header::{ETAG, LOCATION};
@@ -72,5 +73,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(people::delete_prospect)
         .service(people::get_prospect_consent)
         .service(people::record_prospect_consent)
-        .service(people::convert_prospect);
+        .service(people::convert_prospect)
+        .service(tracking::clock_in)
+        .service(tracking::clock_out)
+        .service(tracking::list_shifts)
+        .service(tracking::get_shift)
+        .service(tracking::close_shift)
+        .service(tracking::shift_route)
+        .service(tracking::upload_pings)
+        .service(tracking::live_locations);
 }

@@ -58,6 +58,9 @@ pub async fn signup(state: &AppState, input: Signup) -> Result<SignedUp, Problem
                     default_country: input.default_country.as_str().to_owned(),
                     created_at: now,
                     updated_at: now,
+                    ping_accuracy_limit_m: Account::DEFAULT_PING_ACCURACY_LIMIT_M,
+                    max_shift_hours: Account::DEFAULT_MAX_SHIFT_HOURS,
+                    ping_retention_days: Account::DEFAULT_PING_RETENTION_DAYS,
                 };
                 accounts::insert(conn, &account)?;
                 let user = User {

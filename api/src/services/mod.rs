@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod idempotency;
 pub mod people;
+pub mod time_clock;
 pub mod users;
 
 use fieldcrm_domain::Password;

@@ -16,6 +16,18 @@ pub struct Account {
     pub default_country: String,
     pub created_at: Ts,
     pub updated_at: Ts,
+    /// Pings less accurate than this many metres are refused (data minimisation).
+    pub ping_accuracy_limit_m: f64,
+    /// Open shifts are closed automatically after this many hours.
+    pub max_shift_hours: i32,
+    /// Pings older than this many days are purged; shift totals stay.
+    pub ping_retention_days: i32,
+}
+
+impl Account {
+    pub const DEFAULT_PING_ACCURACY_LIMIT_M: f64 = 100.0;
+    pub const DEFAULT_MAX_SHIFT_HOURS: i32 = 16;
+    pub const DEFAULT_PING_RETENTION_DAYS: i32 = 90;
 }
 
 pub fn insert(conn: &mut DbConnection, account: &Account) -> DbResult<()> {
@@ -31,4 +43,11 @@ pub fn find(conn: &mut DbConnection, id: Id<Account>) -> DbResult<Option<Account
         .select(Account::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Every account with its ping retention in days.
+pub fn retention(conn: &mut DbConnection) -> DbResult<Vec<(Id<Account>, i32)>> {
+    Ok(accounts::table
+        .select((accounts::id, accounts::ping_retention_days))
+        .load(conn)?)
 }

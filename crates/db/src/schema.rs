@@ -12,6 +12,9 @@ diesel::table! {
         default_country -> Text,
         created_at -> DbTimestamp,
         updated_at -> DbTimestamp,
+        ping_accuracy_limit_m -> Double,
+        max_shift_hours -> Integer,
+        ping_retention_days -> Integer,
     }
 }
 
@@ -150,7 +153,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    shifts (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        user_id -> DbUuid,
+        clock_in_at -> DbTimestamp,
+        clock_out_at -> Nullable<DbTimestamp>,
+        clock_in_lat -> Nullable<Double>,
+        clock_in_lon -> Nullable<Double>,
+        clock_out_lat -> Nullable<Double>,
+        clock_out_lon -> Nullable<Double>,
+        closed_by -> Nullable<Text>,
+        distance_m -> Nullable<Double>,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    pings (user_id, id) {
+        user_id -> DbUuid,
+        id -> DbUuid,
+        account_id -> DbUuid,
+        shift_id -> DbUuid,
+        recorded_at -> DbTimestamp,
+        lat -> Double,
+        lon -> Double,
+        accuracy_m -> Nullable<Double>,
+        speed_mps -> Nullable<Double>,
+        heading_deg -> Nullable<Double>,
+        received_at -> DbTimestamp,
+    }
+}
+
 diesel::joinable!(users -> accounts (account_id));
+diesel::joinable!(shifts -> users (user_id));
+diesel::joinable!(shifts -> accounts (account_id));
+diesel::joinable!(pings -> shifts (shift_id));
 diesel::joinable!(person_tags -> people (person_id));
 diesel::joinable!(consent_events -> people (person_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
@@ -160,5 +206,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     refresh_tokens,
     api_keys,
-    login_failures
+    login_failures,
+    people,
+    person_tags,
+    consent_events,
+    idempotency_keys,
+    shifts,
+    pings,
 );

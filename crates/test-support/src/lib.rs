@@ -290,3 +290,26 @@ pub fn rows_referring_to(app: &TestApp, column: &str, id: uuid::Uuid) -> Vec<(St
         })
         .collect()
 }
+
+/// Moves a shift's clock-in back to `at`, as if it had started then.
+pub fn start_shift_at(app: &TestApp, shift_id: &str, at: chrono::DateTime<chrono::Utc>) {
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::shifts;
+    let id: fieldcrm_db::Id<fieldcrm_db::shifts::Shift> =
+        fieldcrm_db::Id::from_uuid(shift_id.parse().expect("a shift id"));
+    let mut conn = app.pool.get().expect("a connection");
+    let updated = diesel::update(shifts::table.find(id))
+        .set(shifts::clock_in_at.eq(fieldcrm_db::Ts::from(at)))
+        .execute(&mut *conn)
+        .expect("update the shift");
+    assert_eq!(updated, 1);
+}
+
+/// How many pings of the shift are stored.
+pub fn stored_pings(app: &TestApp, shift_id: &str) -> i64 {
+    rows_referring_to(app, "shift_id", shift_id.parse().expect("a shift id"))
+        .into_iter()
+        .filter(|(table, _)| table == "pings")
+        .map(|(_, n)| n)
+        .sum()
+}

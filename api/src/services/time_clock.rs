@@ -1,0 +1,455 @@
+//! Clocking in and out, GPS ingest and what it shows. The promise kept here:
+//! a position is stored only when it was recorded inside one of the sender's
+//! own shifts, whatever the device sends.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use fieldcrm_db::accounts;
+use fieldcrm_db::pings::{self, Ping};
+use fieldcrm_db::shifts::{self, Shift};
+use fieldcrm_db::users::User;
+use fieldcrm_db::{DbConnection, Id, Ts};
+use fieldcrm_domain::tracking::{window_of, Reading, Rejection, Window};
+use fieldcrm_domain::{Action, Coordinates, Role};
+use fieldcrm_geo_track::Fix;
+
+use crate::auth::Caller;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// The person behind a caller who clocks in or sends pings (never an API key).
+fn tracked_user(caller: &Caller) -> Result<Id<User>, Problem> {
+    caller.require(Action::TrackOwnTime)?;
+    caller
+        .user()
+        .map(|(id, _)| id)
+        .ok_or_else(|| Problem::forbidden("only a signed-in person has a time clock"))
+}
+
+pub async fn clock_in(
+    state: &AppState,
+    caller: &Caller,
+    at: Option<Coordinates>,
+) -> Result<Shift, Problem> {
+    let user = tracked_user(caller)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            let now = Ts::now();
+            let shift = Shift {
+                id: Id::new(),
+                account_id: account,
+                user_id: user,
+                clock_in_at: now,
+                clock_out_at: None,
+                clock_in_lat: at.map(|c| c.lat),
+                clock_in_lon: at.map(|c| c.lon),
+                clock_out_lat: None,
+                clock_out_lon: None,
+                closed_by: None,
+                distance_m: None,
+                created_at: now,
+                updated_at: now,
+            };
+            // The unique index on open shifts decides between concurrent clock-ins.
+            shifts::insert(conn, &shift).map_err(|err| {
+                if shifts::is_already_open(&err) {
+                    Problem::conflict("you are clocked in already; clock out first")
+                } else {
+                    err.into()
+                }
+            })?;
+            Ok(shift)
+        })
+        .await
+}
+
+pub async fn clock_out(
+    state: &AppState,
+    caller: &Caller,
+    at: Option<Coordinates>,
+) -> Result<Shift, Problem> {
+    let user = tracked_user(caller)?;
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let shift = shifts::open_of(conn, user)?
+                    .ok_or_else(|| Problem::conflict("you are not clocked in"))?;
+                close(conn, shift, Ts::now(), at, "self")
+            })
+        })
+        .await
+}
+
+/// An owner or admin closes someone's forgotten shift now.
+pub async fn close_for(state: &AppState, caller: &Caller, id: Id<Shift>) -> Result<Shift, Problem> {
+    caller.require(Action::ManageShifts)?;
+    let caller = caller.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let shift =
+                    shifts::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
+                if shift.clock_out_at.is_some() {
+                    return Err(Problem::conflict("this shift is closed already"));
+                }
+                let by = caller
+                    .user()
+                    .map(|(id, _)| format!("user:{id}"))
+                    .unwrap_or_default();
+                close(conn, shift, Ts::now(), None, &by)
+            })
+        })
+        .await
+}
+
+fn close(
+    conn: &mut DbConnection,
+    mut shift: Shift,
+    at: Ts,
+    location: Option<Coordinates>,
+    by: &str,
+) -> Result<Shift, Problem> {
+    shift.clock_out_at = Some(at);
+    shift.clock_out_lat = location.map(|c| c.lat);
+    shift.clock_out_lon = location.map(|c| c.lon);
+    shift.closed_by = Some(by.to_owned());
+    shift.distance_m = Some(fieldcrm_geo_track::distance_m(&trail(conn, &shift)?));
+    shift.updated_at = Ts::now();
+    shifts::save(conn, &shift)?;
+    Ok(shift)
+}
+
+fn trail(conn: &mut DbConnection, shift: &Shift) -> Result<Vec<Fix>, Problem> {
+    Ok(pings::of_shift(conn, shift.account_id, shift.id)?
+        .into_iter()
+        .map(|p| Fix {
+            at: p.recorded_at.get(),
+            lat: p.lat,
+            lon: p.lon,
+        })
+        .collect())
+}
+
+/// A ping as a device sends it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PingBody {
+    id: Uuid,
+    recorded_at: DateTime<Utc>,
+    lat: f64,
+    lon: f64,
+    accuracy_m: Option<f64>,
+    speed_mps: Option<f64>,
+    heading_deg: Option<f64>,
+}
+
+#[derive(Debug, Default)]
+pub struct Ingested {
+    pub accepted: usize,
+    pub duplicates: usize,
+    /// The ping's id (when it had one) and why it was not stored.
+    pub rejected: Vec<(Option<String>, Rejection)>,
+}
+
+/// Stores each ping recorded inside one of the caller's shifts and says why
+/// each other one was refused. One shift lookup and one insert per batch; a
+/// bad ping never costs the good ones.
+pub async fn ingest(
+    state: &AppState,
+    caller: &Caller,
+    batch: Vec<serde_json::Value>,
+) -> Result<Ingested, Problem> {
+    let user = tracked_user(caller)?;
+    let account = caller.account_id;
+    let mut outcome = Ingested::default();
+    let mut readings = Vec::with_capacity(batch.len());
+    for value in batch {
+        let id = value.get("id").and_then(|v| v.as_str()).map(str::to_owned);
+        match serde_json::from_value::<PingBody>(value) {
+            Ok(body) => readings.push(body),
+            Err(_) => outcome.rejected.push((id, Rejection::Malformed)),
+        }
+    }
+    state
+        .db(move |conn| {
+            let account = accounts::find(conn, account)?.ok_or_else(Problem::unauthorized)?;
+            let now = Utc::now();
+            let mut valid = Vec::with_capacity(readings.len());
+            for body in readings {
+                let reading = Reading {
+                    recorded_at: body.recorded_at,
+                    lat: body.lat,
+                    lon: body.lon,
+                    accuracy_m: body.accuracy_m,
+                    speed_mps: body.speed_mps,
+                    heading_deg: body.heading_deg,
+                };
+                match reading.check(now, account.ping_accuracy_limit_m) {
+                    Ok(()) => valid.push((body.id, reading)),
+                    Err(why) => outcome.rejected.push((Some(body.id.to_string()), why)),
+                }
+            }
+            let (Some(first), Some(last)) = (
+                valid.iter().map(|(_, r)| r.recorded_at).min(),
+                valid.iter().map(|(_, r)| r.recorded_at).max(),
+            ) else {
+                return Ok(outcome);
+            };
+            conn.write_transaction(|conn| {
+                let shifts = shifts::of_user_between(conn, user, Ts::from(first), Ts::from(last))?;
+                let windows: Vec<Window> = shifts
+                    .iter()
+                    .map(|s| Window {
+                        start: s.clock_in_at.get(),
+                        end: s.clock_out_at.map(|t| t.get()),
+                    })
+                    .collect();
+                let received_at = Ts::now();
+                let mut rows = Vec::with_capacity(valid.len());
+                let mut closed_touched = BTreeSet::new();
+                for (id, reading) in valid {
+                    let Some(index) = window_of(&windows, reading.recorded_at) else {
+                        outcome
+                            .rejected
+                            .push((Some(id.to_string()), Rejection::OutsideShift));
+                        continue;
+                    };
+                    let shift = &shifts[index];
+                    if shift.clock_out_at.is_some() {
+                        closed_touched.insert(index);
+                    }
+                    rows.push(Ping {
+                        user_id: user,
+                        id: Id::from_uuid(id),
+                        account_id: account.id,
+                        shift_id: shift.id,
+                        recorded_at: Ts::from(reading.recorded_at),
+                        lat: reading.lat,
+                        lon: reading.lon,
+                        accuracy_m: reading.accuracy_m,
+                        speed_mps: reading.speed_mps,
+                        heading_deg: reading.heading_deg,
+                        received_at,
+                    });
+                }
+                let inserted = pings::insert_new(conn, &rows)?;
+                outcome.accepted = inserted;
+                outcome.duplicates = rows.len() - inserted;
+                // Late uploads into a closed shift change its stored distance.
+                if inserted > 0 {
+                    for index in closed_touched {
+                        let mut shift = shifts[index].clone();
+                        shift.distance_m =
+                            Some(fieldcrm_geo_track::distance_m(&trail(conn, &shift)?));
+                        shifts::save(conn, &shift)?;
+                    }
+                }
+                Ok(outcome)
+            })
+        })
+        .await
+}
+
+/// A shift with its worked time and distance.
+pub struct ShiftSummary {
+    pub shift: Shift,
+    pub worked_s: i64,
+    pub distance_m: f64,
+}
+
+fn summarise(
+    conn: &mut DbConnection,
+    shift: Shift,
+    now: DateTime<Utc>,
+) -> Result<ShiftSummary, Problem> {
+    let end = shift.clock_out_at.map_or(now, |t| t.get());
+    let worked_s = (end - shift.clock_in_at.get()).num_seconds().max(0);
+    let distance_m = match shift.distance_m {
+        Some(d) => d,
+        None => fieldcrm_geo_track::distance_m(&trail(conn, &shift)?),
+    };
+    Ok(ShiftSummary {
+        shift,
+        worked_s,
+        distance_m,
+    })
+}
+
+/// Technicians see only their own shifts; the others anyone's in the account.
+fn only_own(caller: &Caller) -> Result<Option<Id<User>>, Problem> {
+    caller.require(Action::ViewShifts)?;
+    Ok(match caller.user() {
+        Some((id, Role::Technician)) => Some(id),
+        _ => None,
+    })
+}
+
+pub struct TimesheetRequest {
+    pub user: Option<Id<User>>,
+    pub from: Option<Ts>,
+    pub to: Option<Ts>,
+    pub after: Option<Id<Shift>>,
+    pub fetch: i64,
+}
+
+pub struct Timesheet {
+    pub rows: Vec<ShiftSummary>,
+    pub total_shifts: usize,
+    pub total_worked_s: i64,
+    pub total_distance_m: f64,
+}
+
+pub async fn timesheet(
+    state: &AppState,
+    caller: &Caller,
+    request: TimesheetRequest,
+) -> Result<Timesheet, Problem> {
+    let user = match (only_own(caller)?, request.user) {
+        (Some(own), Some(asked)) if own != asked => {
+            return Err(Problem::forbidden("technicians see only their own shifts"))
+        }
+        (Some(own), _) => Some(own),
+        (None, asked) => asked,
+    };
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            let now = Utc::now();
+            let mut filter = shifts::Filter {
+                account,
+                user,
+                from: request.from,
+                to: request.to,
+                after: None,
+                limit: i64::MAX,
+            };
+            // Totals cover every shift the filter matches, not only this page.
+            let all = shifts::list(conn, &filter)?;
+            let mut totals = (0usize, 0i64, 0f64);
+            for shift in all {
+                let summary = summarise(conn, shift, now)?;
+                totals = (
+                    totals.0 + 1,
+                    totals.1 + summary.worked_s,
+                    totals.2 + summary.distance_m,
+                );
+            }
+            filter.after = request.after;
+            filter.limit = request.fetch;
+            let rows = shifts::list(conn, &filter)?
+                .into_iter()
+                .map(|s| summarise(conn, s, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Timesheet {
+                rows,
+                total_shifts: totals.0,
+                total_worked_s: totals.1,
+                total_distance_m: totals.2,
+            })
+        })
+        .await
+}
+
+pub async fn shift(
+    state: &AppState,
+    caller: &Caller,
+    id: Id<Shift>,
+) -> Result<ShiftSummary, Problem> {
+    let own = only_own(caller)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            let shift = shifts::find(conn, account, id)?
+                .filter(|s| own.is_none_or(|user| s.user_id == user))
+                .ok_or_else(Problem::not_found)?;
+            summarise(conn, shift, Utc::now())
+        })
+        .await
+}
+
+pub struct Route {
+    pub summary: ShiftSummary,
+    pub trail: Vec<Fix>,
+    pub stops: Vec<fieldcrm_geo_track::Stop>,
+}
+
+/// Stationary for more than five minutes within 50 m makes a stop.
+const STOP_RADIUS_M: f64 = 50.0;
+const STOP_MINUTES: i64 = 5;
+
+pub async fn route(state: &AppState, caller: &Caller, id: Id<Shift>) -> Result<Route, Problem> {
+    let summary = shift(state, caller, id).await?;
+    state
+        .db(move |conn| {
+            let trail = trail(conn, &summary.shift)?;
+            let stops =
+                fieldcrm_geo_track::stops(&trail, STOP_RADIUS_M, Duration::minutes(STOP_MINUTES));
+            Ok(Route {
+                summary,
+                trail,
+                stops,
+            })
+        })
+        .await
+}
+
+pub struct LivePosition {
+    pub shift: Shift,
+    pub user_name: String,
+    pub last: Option<Ping>,
+}
+
+/// Where each clocked-in person was last seen. Nobody clocked out appears.
+pub async fn live(state: &AppState, caller: &Caller) -> Result<Vec<LivePosition>, Problem> {
+    caller.require(Action::ViewLiveLocations)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            let mut positions = Vec::new();
+            for shift in shifts::open_in_account(conn, account)? {
+                let Some(user) = fieldcrm_db::users::find(conn, account, shift.user_id)? else {
+                    continue;
+                };
+                let last = pings::latest_of_shift(conn, shift.id)?;
+                positions.push(LivePosition {
+                    shift,
+                    user_name: user.name,
+                    last,
+                });
+            }
+            Ok(positions)
+        })
+        .await
+}
+
+/// Closes shifts past their account's maximum (at that limit, not now) and
+/// purges pings past each account's retention. Safe to run from several
+/// processes at once: both only ever converge on the same state.
+pub fn maintain(conn: &mut DbConnection) -> Result<(usize, usize), Problem> {
+    let now = Ts::now();
+    let mut closed = 0;
+    for (shift, hours) in shifts::overdue(conn, now)? {
+        let limit = Ts::from(shift.clock_in_at.get() + Duration::hours(i64::from(hours)));
+        conn.write_transaction(|conn| {
+            // Someone may have clocked out meanwhile.
+            if let Some(current) = shifts::find(conn, shift.account_id, shift.id)? {
+                if current.clock_out_at.is_none() {
+                    close(conn, current, limit, None, "auto")?;
+                    closed += 1;
+                }
+            }
+            Ok::<_, Problem>(())
+        })?;
+    }
+    let mut purged = 0;
+    for (account, days) in accounts::retention(conn)? {
+        let before = Ts::from(now.get() - Duration::days(i64::from(days)));
+        purged += pings::purge_older_than(conn, account, before)?;
+    }
+    Ok((closed, purged))
+}

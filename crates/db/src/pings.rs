@@ -1,0 +1,82 @@
+//! GPS pings: stored in one multi-row insert per batch.
+
+use diesel::prelude::*;
+
+use crate::accounts::Account;
+use crate::connection::{DbConnection, MultiBackend};
+use crate::schema::pings;
+use crate::shifts::Shift;
+use crate::users::User;
+use crate::{DbResult, Id, Ts};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = pings, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
+pub struct Ping {
+    pub user_id: Id<User>,
+    /// Made by the device.
+    pub id: Id<Ping>,
+    pub account_id: Id<Account>,
+    pub shift_id: Id<Shift>,
+    pub recorded_at: Ts,
+    pub lat: f64,
+    pub lon: f64,
+    pub accuracy_m: Option<f64>,
+    pub speed_mps: Option<f64>,
+    pub heading_deg: Option<f64>,
+    pub received_at: Ts,
+}
+
+/// Inserts the pings, skipping ids the user has sent before; returns how many
+/// were new. One statement for the whole batch.
+pub fn insert_new(conn: &mut DbConnection, batch: &[Ping]) -> DbResult<usize> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let insert = diesel::insert_into(pings::table)
+        .values(batch)
+        .on_conflict((pings::user_id, pings::id))
+        .do_nothing();
+    // Multi-row inserts and ON CONFLICT need the backend's own connection.
+    Ok(match conn {
+        DbConnection::Pg(pg) => insert.execute(pg)?,
+        DbConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
+    })
+}
+
+/// The shift's pings in time order.
+pub fn of_shift(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    shift: Id<Shift>,
+) -> DbResult<Vec<Ping>> {
+    Ok(pings::table
+        .filter(pings::account_id.eq(account))
+        .filter(pings::shift_id.eq(shift))
+        .order((pings::recorded_at.asc(), pings::id.asc()))
+        .select(Ping::as_select())
+        .load(conn)?)
+}
+
+/// The newest ping of the shift.
+pub fn latest_of_shift(conn: &mut DbConnection, shift: Id<Shift>) -> DbResult<Option<Ping>> {
+    Ok(pings::table
+        .filter(pings::shift_id.eq(shift))
+        .order(pings::recorded_at.desc())
+        .select(Ping::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Deletes the account's pings recorded before `before`.
+pub fn purge_older_than(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    before: Ts,
+) -> DbResult<usize> {
+    Ok(diesel::delete(
+        pings::table
+            .filter(pings::account_id.eq(account))
+            .filter(pings::recorded_at.lt(before)),
+    )
+    .execute(conn)?)
+}

@@ -1,0 +1,160 @@
+//! What a shift's GPS trail means: how far, where the technician stopped, and
+//! the trail as GeoJSON or GPX 1.1.
+
+use chrono::{DateTime, Duration, Utc};
+use geo::{Distance, Geodesic, Point};
+
+/// One accepted position, in time order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fix {
+    pub at: DateTime<Utc>,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// A place where the technician stayed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stop {
+    pub lat: f64,
+    pub lon: f64,
+    pub arrived_at: DateTime<Utc>,
+    pub left_at: DateTime<Utc>,
+}
+
+fn point(fix: &Fix) -> Point {
+    Point::new(fix.lon, fix.lat)
+}
+
+/// Metres between two positions on the WGS 84 ellipsoid (Karney's method).
+pub fn metres_between(a: &Fix, b: &Fix) -> f64 {
+    Geodesic.distance(point(a), point(b))
+}
+
+/// Length of the trail in metres, along the ellipsoid.
+pub fn distance_m(fixes: &[Fix]) -> f64 {
+    fixes
+        .windows(2)
+        .map(|pair| metres_between(&pair[0], &pair[1]))
+        .sum()
+}
+
+/// Places where the trail stayed within `radius_m` of where it arrived for at
+/// least `min_stay`.
+pub fn stops(fixes: &[Fix], radius_m: f64, min_stay: Duration) -> Vec<Stop> {
+    let mut stops = Vec::new();
+    let mut start = 0;
+    while start < fixes.len() {
+        let anchor = &fixes[start];
+        let mut end = start;
+        while end + 1 < fixes.len() && metres_between(anchor, &fixes[end + 1]) <= radius_m {
+            end += 1;
+        }
+        let (first, last) = (&fixes[start], &fixes[end]);
+        if last.at - first.at >= min_stay {
+            let count = (end - start + 1) as f64;
+            let (lat, lon) = fixes[start..=end]
+                .iter()
+                .fold((0.0, 0.0), |(lat, lon), f| (lat + f.lat, lon + f.lon));
+            stops.push(Stop {
+                lat: lat / count,
+                lon: lon / count,
+                arrived_at: first.at,
+                left_at: last.at,
+            });
+            start = end + 1;
+        } else {
+            start += 1;
+        }
+    }
+    stops
+}
+
+/// The trail as a GeoJSON Feature with a LineString (positions `[lon, lat]`)
+/// and the given properties.
+pub fn geojson_feature(
+    fixes: &[Fix],
+    properties: serde_json::Map<String, serde_json::Value>,
+) -> geojson::Feature {
+    let coordinates: Vec<geojson::Position> = fixes
+        .iter()
+        .map(|f| geojson::Position::from([f.lon, f.lat]))
+        .collect();
+    geojson::Feature {
+        bbox: None,
+        geometry: Some(geojson::Geometry::new(geojson::GeometryValue::LineString {
+            coordinates,
+        })),
+        id: None,
+        properties: Some(properties),
+        foreign_members: None,
+    }
+}
+
+/// The trail as a GPX 1.1 document with one track.
+pub fn gpx(fixes: &[Fix], name: &str) -> Result<String, String> {
+    let mut segment = gpx::TrackSegment::new();
+    for fix in fixes {
+        let mut waypoint = gpx::Waypoint::new(Point::new(fix.lon, fix.lat));
+        let nanos = fix.at.timestamp_nanos_opt().unwrap_or_default();
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos))
+            .map_err(|e| e.to_string())?;
+        waypoint.time = Some(at.into());
+        segment.points.push(waypoint);
+    }
+    let mut track = gpx::Track::new();
+    track.name = Some(name.to_owned());
+    track.segments.push(segment);
+    let document = gpx::Gpx {
+        version: gpx::GpxVersion::Gpx11,
+        creator: Some("fieldcrm".to_owned()),
+        tracks: vec![track],
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    gpx::write(&document, &mut out).map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fix(minute: i64, lat: f64, lon: f64) -> Fix {
+        Fix {
+            at: DateTime::from_timestamp(1_700_000_000 + minute * 60, 0).unwrap(),
+            lat,
+            lon,
+        }
+    }
+
+    #[test]
+    fn a_degree_of_latitude_at_the_equator_is_about_110_6_km() {
+        let d = distance_m(&[fix(0, 0.0, 0.0), fix(1, 1.0, 0.0)]);
+        assert!((d - 110_574.0).abs() < 5.0, "{d}");
+        assert_eq!(distance_m(&[fix(0, 1.0, 1.0)]), 0.0);
+    }
+
+    #[test]
+    fn a_stay_of_five_minutes_within_fifty_metres_is_a_stop() {
+        let trail = [
+            fix(0, 30.0, -97.0),
+            fix(1, 30.01, -97.0),
+            fix(2, 30.01001, -97.0),
+            fix(8, 30.01002, -97.00001),
+            fix(9, 30.02, -97.0),
+            fix(10, 30.02001, -97.0),
+        ];
+        let found = stops(&trail, 50.0, Duration::minutes(5));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].arrived_at, trail[1].at);
+        assert_eq!(found[0].left_at, trail[3].at);
+    }
+
+    #[test]
+    fn gpx_is_a_valid_document_with_the_points() {
+        let text = gpx(&[fix(0, 30.0, -97.0), fix(1, 30.001, -97.001)], "shift").unwrap();
+        let parsed = ::gpx::read(text.as_bytes()).unwrap();
+        assert_eq!(parsed.version, ::gpx::GpxVersion::Gpx11);
+        assert_eq!(parsed.tracks[0].segments[0].points.len(), 2);
+    }
+}

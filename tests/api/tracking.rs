@@ -1,0 +1,540 @@
+//! The time clock and GPS: pings are kept only inside the sender's shifts.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use fieldcrm_test_support::{
+    problem, spawn_app, spawn_app_with, start_shift_at, stored_pings, Signed, TestApp,
+};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+fn ping(at: DateTime<Utc>, lat: f64, lon: f64) -> Value {
+    json!({"id": uuid::Uuid::new_v4(), "recorded_at": at, "lat": lat, "lon": lon, "accuracy_m": 8.0})
+}
+
+async fn upload(app: &TestApp, who: &Signed, pings: Vec<Value>) -> Value {
+    let response = app
+        .call(
+            Method::POST,
+            "/v1/pings",
+            &who.access,
+            Some(json!({"pings": pings})),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn clock(app: &TestApp, who: &Signed, action: &str) -> Value {
+    let response = app
+        .call(
+            Method::POST,
+            &format!("/v1/shifts/{action}"),
+            &who.access,
+            None,
+        )
+        .await;
+    assert!(
+        response.status().is_success(),
+        "{action}: {}",
+        response.status()
+    );
+    response.json().await.unwrap()
+}
+
+fn time(value: &Value) -> DateTime<Utc> {
+    value.as_str().unwrap().parse().unwrap()
+}
+
+fn reasons(result: &Value) -> Vec<String> {
+    result["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn pings_outside_shifts_are_refused_and_never_stored() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+
+    let before_any_shift = Utc::now() - chrono::Duration::seconds(30);
+    let first = clock(&app, &tech, "clock-in").await;
+    let first_in = time(&first["clock_in_at"]);
+    let inside = upload(
+        &app,
+        &tech,
+        vec![ping(
+            first_in + chrono::Duration::milliseconds(1),
+            30.0,
+            -97.0,
+        )],
+    )
+    .await;
+    assert_eq!(inside["accepted"], 1);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let closed = clock(&app, &tech, "clock-out").await;
+    let first_out = time(&closed["clock_out_at"]);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = clock(&app, &tech, "clock-in").await;
+    let second_in = time(&second["clock_in_at"]);
+
+    let late_but_inside = first_in + (first_out - first_in) / 2;
+    let between = first_out + (second_in - first_out) / 2;
+    let result = upload(
+        &app,
+        &tech,
+        vec![
+            ping(before_any_shift, 30.0, -97.0),
+            ping(between, 30.0, -97.0),
+            ping(first_in - chrono::Duration::milliseconds(1), 30.0, -97.0),
+            ping(late_but_inside, 30.001, -97.0),
+        ],
+    )
+    .await;
+    assert_eq!(result["accepted"], 1, "{result}");
+    assert_eq!(
+        reasons(&result),
+        ["outside_shift", "outside_shift", "outside_shift"]
+    );
+    let first_id = first["id"].as_str().unwrap();
+    assert_eq!(
+        stored_pings(&app, first_id),
+        2,
+        "only the two recorded inside the first shift"
+    );
+    assert_eq!(stored_pings(&app, second["id"].as_str().unwrap()), 0);
+
+    // After the last clock-out, nothing recorded later is kept.
+    let last = clock(&app, &tech, "clock-out").await;
+    let after = time(&last["clock_out_at"]) + chrono::Duration::milliseconds(5);
+    let result = upload(&app, &tech, vec![ping(after, 30.0, -97.0)]).await;
+    assert_eq!(reasons(&result), ["outside_shift"]);
+    assert_eq!(stored_pings(&app, last["id"].as_str().unwrap()), 0);
+
+    // Someone else's shift does not count for me.
+    let other = app.user_with_role(&owner, "technician").await;
+    let result = upload(&app, &other, vec![ping(late_but_inside, 30.0, -97.0)]).await;
+    assert_eq!(reasons(&result), ["outside_shift"]);
+}
+
+#[tokio::test]
+async fn each_bad_ping_has_its_reason_and_never_costs_the_good_ones() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let shift = clock(&app, &tech, "clock-in").await;
+    let at = time(&shift["clock_in_at"]) + chrono::Duration::milliseconds(1);
+    let good = ping(at, 30.0, -97.0);
+    let with = |field: &str, value: Value| {
+        let mut p = ping(at, 30.0, -97.0);
+        p[field] = value;
+        p
+    };
+    let batch = vec![
+        good.clone(),
+        json!({"id": "not-a-uuid", "recorded_at": at, "lat": 1.0, "lon": 1.0}),
+        with("lat", json!("north")),
+        with("lat", json!(91.0)),
+        with("lon", json!(-180.5)),
+        with("accuracy_m", json!(-1.0)),
+        with("speed_mps", json!(500.0)),
+        with("heading_deg", json!(360.0)),
+        with(
+            "recorded_at",
+            json!(Utc::now() + chrono::Duration::minutes(10)),
+        ),
+        with("accuracy_m", json!(250.0)),
+        json!({"id": uuid::Uuid::new_v4()}),
+        good.clone(),
+    ];
+    let result = upload(&app, &tech, batch).await;
+    assert_eq!(result["accepted"], 1);
+    assert_eq!(
+        result["duplicates"], 1,
+        "the same id twice in one batch is stored once"
+    );
+    let mut got = reasons(&result);
+    got.sort();
+    let mut expected = vec![
+        "malformed",
+        "malformed",
+        "invalid_coordinates",
+        "invalid_coordinates",
+        "invalid_accuracy",
+        "invalid_speed",
+        "invalid_heading",
+        "in_future",
+        "low_accuracy",
+        "malformed",
+    ];
+    expected.sort();
+    assert_eq!(got, expected);
+    assert_eq!(result["rejected"][0]["id"], "not-a-uuid");
+
+    let again = upload(&app, &tech, vec![good]).await;
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert_eq!(stored_pings(&app, shift["id"].as_str().unwrap()), 1);
+
+    let too_many: Vec<Value> = (0..1001).map(|_| ping(at, 30.0, -97.0)).collect();
+    let response = app
+        .call(
+            Method::POST,
+            "/v1/pings",
+            &tech.access,
+            Some(json!({"pings": too_many})),
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    problem(response).await;
+}
+
+#[tokio::test]
+async fn only_one_of_concurrent_clock_ins_wins() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let attempts =
+        (0..6).map(|_| app.call(Method::POST, "/v1/shifts/clock-in", &tech.access, None));
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        5,
+        "{statuses:?}"
+    );
+    let sheet: Value = app
+        .call(Method::GET, "/v1/shifts", &tech.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sheet["totals"]["shifts"], 1);
+
+    let out = app
+        .call(Method::POST, "/v1/shifts/clock-out", &tech.access, None)
+        .await;
+    assert_eq!(out.status(), 200);
+    let again = app
+        .call(Method::POST, "/v1/shifts/clock-out", &tech.access, None)
+        .await;
+    assert_eq!(again.status(), 409);
+    problem(again).await;
+}
+
+/// Independent of the server's geodesic code: the haversine formula on a
+/// sphere of the mean Earth radius agrees to within 0.5 %.
+fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (lat1, lon1, lat2, lon2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * h.sqrt().asin()
+}
+
+#[tokio::test]
+async fn a_route_has_the_distance_the_stops_and_a_valid_gpx() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let shift = clock(&app, &tech, "clock-in").await;
+    let id = shift["id"].as_str().unwrap().to_owned();
+    let start = (Utc::now() - chrono::Duration::hours(1)).trunc_subsecs(6);
+    start_shift_at(&app, &id, start);
+
+    let minute = |m: i64| start + chrono::Duration::minutes(m);
+    let trail = [
+        (minute(1), 30.2672, -97.7431),
+        (minute(5), 30.2700, -97.7400),
+        (minute(6), 30.27001, -97.74001),
+        (minute(13), 30.27002, -97.74000),
+        (minute(20), 30.2800, -97.7300),
+        (minute(30), 30.2900, -97.7500),
+    ];
+    let pings = trail
+        .iter()
+        .map(|(at, lat, lon)| ping(*at, *lat, *lon))
+        .collect();
+    assert_eq!(upload(&app, &tech, pings).await["accepted"], 6);
+    clock(&app, &tech, "clock-out").await;
+
+    let response = app
+        .call(
+            Method::GET,
+            &format!("/v1/shifts/{id}/route"),
+            &tech.access,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/geo+json");
+    let feature: Value = response.json().await.unwrap();
+    assert_eq!(feature["type"], "Feature");
+    assert_eq!(feature["geometry"]["type"], "LineString");
+    assert_eq!(
+        feature["geometry"]["coordinates"][0],
+        json!([-97.7431, 30.2672])
+    );
+    let expected: f64 = trail
+        .windows(2)
+        .map(|w| haversine_m((w[0].1, w[0].2), (w[1].1, w[1].2)))
+        .sum();
+    let distance = feature["properties"]["distance_m"].as_f64().unwrap();
+    assert!(
+        (distance - expected).abs() / expected < 0.005,
+        "{distance} vs {expected}"
+    );
+    let stops = feature["properties"]["stops"].as_array().unwrap();
+    assert_eq!(stops.len(), 1, "{stops:?}");
+    assert_eq!(time(&stops[0]["arrived_at"]), minute(5));
+    assert_eq!(time(&stops[0]["left_at"]), minute(13));
+
+    let gpx = app
+        .authed(Method::GET, &format!("/v1/shifts/{id}/route"), &tech.access)
+        .header("accept", "application/gpx+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gpx.headers()["content-type"], "application/gpx+xml");
+    let parsed = gpx::read(gpx.bytes().await.unwrap().as_ref()).expect("valid GPX");
+    assert_eq!(parsed.version, gpx::GpxVersion::Gpx11);
+    let points = &parsed.tracks[0].segments[0].points;
+    assert_eq!(points.len(), 6);
+    assert!((points[0].point().y() - 30.2672).abs() < 1e-9);
+    let same = app
+        .call(
+            Method::GET,
+            &format!("/v1/shifts/{id}/route?format=gpx"),
+            &tech.access,
+            None,
+        )
+        .await;
+    assert_eq!(same.headers()["content-type"], "application/gpx+xml");
+
+    let sheet: Value = app
+        .call(Method::GET, "/v1/shifts", &owner.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let row = &sheet["data"][0];
+    assert!((row["distance_m"].as_f64().unwrap() - distance).abs() < 0.01);
+    assert!(row["worked_s"].as_i64().unwrap() >= 3600);
+    assert_eq!(sheet["totals"]["shifts"], 1);
+}
+
+#[tokio::test]
+async fn live_positions_show_only_people_clocked_in_now() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let dispatcher = app.user_with_role(&owner, "dispatcher").await;
+    let working = app.user_with_role(&owner, "technician").await;
+    let gone = app.user_with_role(&owner, "technician").await;
+
+    let shift = clock(&app, &working, "clock-in").await;
+    let at = time(&shift["clock_in_at"]) + chrono::Duration::milliseconds(1);
+    upload(&app, &working, vec![ping(at, 30.25, -97.75)]).await;
+    let other = clock(&app, &gone, "clock-in").await;
+    upload(
+        &app,
+        &gone,
+        vec![ping(time(&other["clock_in_at"]), 30.3, -97.8)],
+    )
+    .await;
+
+    let live = |who: &Signed| {
+        let token = who.access.clone();
+        let app = &app;
+        async move {
+            app.call(Method::GET, "/v1/locations/live", &token, None)
+                .await
+        }
+    };
+    let before: Value = live(&dispatcher).await.json().await.unwrap();
+    assert_eq!(before["data"].as_array().unwrap().len(), 2);
+
+    clock(&app, &gone, "clock-out").await;
+    let after: Value = live(&dispatcher).await.json().await.unwrap();
+    let data = after["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "{after}");
+    assert_eq!(data[0]["user_id"].as_str().unwrap(), working.user_id);
+    assert_eq!(data[0]["lat"], 30.25);
+    assert!(!after.to_string().contains(&gone.user_id));
+
+    assert_eq!(
+        live(&working).await.status(),
+        403,
+        "technicians do not see where others are"
+    );
+}
+
+#[tokio::test]
+async fn technicians_see_their_own_shifts_and_keys_cannot_clock_in() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let me = app.user_with_role(&owner, "technician").await;
+    let colleague = app.user_with_role(&owner, "technician").await;
+    let theirs = clock(&app, &colleague, "clock-in").await;
+    let mine = clock(&app, &me, "clock-in").await;
+    let theirs_path = format!("/v1/shifts/{}", theirs["id"].as_str().unwrap());
+
+    assert_eq!(
+        app.call(Method::GET, &theirs_path, &me.access, None)
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.call(
+            Method::GET,
+            &format!("{theirs_path}/route"),
+            &me.access,
+            None
+        )
+        .await
+        .status(),
+        404
+    );
+    let sheet: Value = app
+        .call(Method::GET, "/v1/shifts", &me.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sheet["data"].as_array().unwrap().len(), 1);
+    assert_eq!(sheet["data"][0]["id"], mine["id"]);
+    let asked = app
+        .call(
+            Method::GET,
+            &format!("/v1/shifts?user_id={}", colleague.user_id),
+            &me.access,
+            None,
+        )
+        .await;
+    assert_eq!(asked.status(), 403);
+    let all: Value = app
+        .call(Method::GET, "/v1/shifts", &owner.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["totals"]["shifts"], 2);
+
+    let (_, key) = app.api_key(&owner, "write").await;
+    assert_eq!(
+        app.call(Method::POST, "/v1/shifts/clock-in", &key, None)
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.call(Method::POST, "/v1/pings", &key, Some(json!({"pings": []})))
+            .await
+            .status(),
+        403
+    );
+
+    // An owner closes the colleague's forgotten shift.
+    assert_eq!(
+        app.call(
+            Method::POST,
+            &format!("{theirs_path}/close"),
+            &me.access,
+            None
+        )
+        .await
+        .status(),
+        403
+    );
+    let closed = app
+        .call(
+            Method::POST,
+            &format!("{theirs_path}/close"),
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(closed.status(), 200);
+    let closed: Value = closed.json().await.unwrap();
+    assert_eq!(closed["closed_by"], format!("user:{}", owner.user_id));
+
+    let bad = app
+        .call(
+            Method::POST,
+            "/v1/shifts/clock-out",
+            &me.access,
+            Some(json!({"lat": 95.0, "lon": 1.0})),
+        )
+        .await;
+    assert_eq!(problem(bad).await["errors"][0]["field"], "lat");
+}
+
+#[tokio::test]
+async fn long_shifts_close_at_the_limit_and_old_pings_are_purged() {
+    let app = spawn_app_with(|s| s.maintenance_interval_secs = 1).await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let shift = clock(&app, &tech, "clock-in").await;
+    let id = shift["id"].as_str().unwrap().to_owned();
+    let start = (Utc::now() - chrono::Duration::days(100)).trunc_subsecs(6);
+    start_shift_at(&app, &id, start);
+    let old = start + chrono::Duration::hours(1);
+    let newer = start + chrono::Duration::hours(2);
+    let result = upload(
+        &app,
+        &tech,
+        vec![ping(old, 30.0, -97.0), ping(newer, 30.01, -97.0)],
+    )
+    .await;
+    assert_eq!(result["accepted"], 2);
+
+    let path = format!("/v1/shifts/{id}");
+    let mut closed = Value::Null;
+    for _ in 0..40 {
+        closed = app
+            .call(Method::GET, &path, &owner.access, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if closed["closed_by"] == "auto" && stored_pings(&app, &id) == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(closed["closed_by"], "auto", "{closed}");
+    assert_eq!(
+        time(&closed["clock_out_at"]),
+        start + chrono::Duration::hours(16),
+        "closed at the limit, not now"
+    );
+    assert_eq!(stored_pings(&app, &id), 0, "pings past 90 days are purged");
+    assert!(
+        closed["distance_m"].as_f64().unwrap() > 1000.0,
+        "the shift keeps its distance: {closed}"
+    );
+    let shift_rows = fieldcrm_test_support::rows_referring_to(&app, "id", id.parse().unwrap());
+    assert!(
+        shift_rows.iter().any(|(t, n)| t == "shifts" && *n == 1),
+        "the shift itself stays"
+    );
+}
