@@ -199,8 +199,6 @@ fn one_line(err: &figment::Error) -> String {
 }
 
 #[cfg(test)]
-// figment's test jail returns figment's own (large) error type.
-#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

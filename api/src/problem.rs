@@ -54,6 +54,9 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     #[schema(ignore)]
     headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// Further members for this kind of problem, e.g. `conflicting_id`.
+    #[schema(ignore)]
+    extensions: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl Serialize for Problem {
@@ -69,6 +72,9 @@ impl Serialize for Problem {
         map.serialize_entry("code", self.code)?;
         if !self.errors.is_empty() {
             map.serialize_entry("errors", &self.errors)?;
+        }
+        for (name, value) in &self.extensions {
+            map.serialize_entry(name, value)?;
         }
         map.end()
     }
@@ -101,7 +107,14 @@ impl Problem {
             code,
             errors: Vec::new(),
             headers: Vec::new(),
+            extensions: Vec::new(),
         }
+    }
+
+    /// Adds a member to the problem document (RFC 9457 extension members).
+    pub fn with_extension(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        self.extensions.push((name, value));
+        self
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {

@@ -22,6 +22,7 @@ fn ids_and_timestamps_round_trip_exactly() {
         ping_accuracy_limit_m: 100.0,
         max_shift_hours: 16,
         ping_retention_days: 90,
+        default_reminders: "[]".into(),
     };
     accounts::insert(&mut conn, &account).unwrap();
 
@@ -50,6 +51,7 @@ fn a_duplicate_id_is_a_unique_violation() {
         ping_accuracy_limit_m: 100.0,
         max_shift_hours: 16,
         ping_retention_days: 90,
+        default_reminders: "[]".into(),
     };
     accounts::insert(&mut conn, &account).unwrap();
     let err = accounts::insert(&mut conn, &account).unwrap_err();

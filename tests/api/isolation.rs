@@ -35,6 +35,18 @@ const FOREIGN_ID_CALLS: &[(&str, &str, Option<&str>)] = &[
         Some(r#"{"channel": "email", "status": "opted_out", "source": "api"}"#),
     ),
     ("POST", "/v1/prospects/{prospect}/convert", None),
+    ("GET", "/v1/appointments/{appointment}", None),
+    (
+        "PATCH",
+        "/v1/appointments/{appointment}",
+        Some(r#"{"title": "Hijacked"}"#),
+    ),
+    (
+        "POST",
+        "/v1/appointments/{appointment}/status",
+        Some(r#"{"status": "cancelled"}"#),
+    ),
+    ("DELETE", "/v1/appointments/{appointment}", None),
     ("GET", "/v1/shifts/{shift}", None),
     ("GET", "/v1/shifts/{shift}/route", None),
     ("POST", "/v1/shifts/{shift}/close", None),
@@ -51,6 +63,32 @@ async fn another_accounts_rows_are_404_and_untouched() {
     let theirs = app.signup().await;
     let their_tech = app.user_with_role(&theirs, "technician").await;
     let (their_key_id, their_key) = app.api_key(&theirs, "read").await;
+    let their_customer: Value = app
+        .call(
+            Method::POST,
+            "/v1/customers",
+            &theirs.access,
+            Some(serde_json::json!({"name": "Booked"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let their_appointment: Value = app
+        .call(
+            Method::POST,
+            "/v1/appointments",
+            &theirs.access,
+            Some(
+                serde_json::json!({"customer_id": their_customer["id"], "title": "Theirs",
+                "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"}),
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let their_appointment = their_appointment["id"].as_str().unwrap().to_owned();
     let their_shift: Value = app
         .call(
             Method::POST,
@@ -80,7 +118,12 @@ async fn another_accounts_rows_are_404_and_untouched() {
     for (method, template, body) in FOREIGN_ID_CALLS {
         let path = template
             .replace("{user}", &their_tech.user_id)
-            .replace("{key}", &their_key_id);
+            .replace("{key}", &their_key_id)
+            .replace("{customer}", &their_people[0])
+            .replace("{prospect}", &their_people[1])
+            .replace("{shift}", &their_shift)
+            .replace("{appointment}", &their_appointment);
+        assert!(!path.contains('{'), "every placeholder is filled: {path}");
         let mut request = app.authed(
             Method::from_bytes(method.as_bytes()).unwrap(),
             &path,
@@ -129,11 +172,57 @@ async fn another_accounts_rows_are_404_and_untouched() {
         assert_eq!(theirs["name"], "Theirs");
         assert_eq!(theirs["version"], 1, "unchanged");
     }
+    let shift: Value = app
+        .call(
+            Method::GET,
+            &format!("/v1/shifts/{their_shift}"),
+            &theirs.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(shift["clock_out_at"].is_null(), "their shift is still open");
+    let appointment: Value = app
+        .call(
+            Method::GET,
+            &format!("/v1/appointments/{their_appointment}"),
+            &theirs.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            appointment["title"].as_str(),
+            appointment["status"].as_str()
+        ),
+        (Some("Theirs"), Some("scheduled"))
+    );
+    // Booking their customer from my account is refused like any unknown id.
+    let borrowed = app
+        .call(
+            Method::POST,
+            "/v1/appointments",
+            &mine.access,
+            Some(
+                serde_json::json!({"customer_id": their_customer["id"], "title": "x",
+                "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"}),
+            ),
+        )
+        .await;
+    assert_eq!(borrowed.status(), 422);
     for list in [
         "/v1/users",
         "/v1/api-keys",
         "/v1/customers",
         "/v1/prospects",
+        "/v1/shifts",
+        "/v1/locations/live",
+        "/v1/appointments",
     ] {
         let page: Value = app
             .authed(Method::GET, list, &mine.access)
@@ -149,6 +238,12 @@ async fn another_accounts_rows_are_404_and_untouched() {
             "{list}: {text}"
         );
         assert!(!text.contains(&theirs.user_id), "{list}");
+        assert!(
+            their_people.iter().all(|id| !text.contains(id.as_str())),
+            "{list}: {text}"
+        );
+        assert!(!text.contains(&their_shift), "{list}: {text}");
+        assert!(!text.contains(&their_appointment), "{list}: {text}");
     }
 }
 

@@ -2,6 +2,7 @@
 //! `TEST_DATABASE_URL` is set (see the README).
 
 mod api_keys;
+mod appointments;
 mod auth;
 mod cli;
 mod db_types;

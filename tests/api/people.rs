@@ -732,6 +732,23 @@ async fn erasing_a_person_leaves_no_row_about_them() {
         }
     }
     let gone_id: uuid::Uuid = gone["id"].as_str().unwrap().parse().unwrap();
+    let appointment: Value = app
+        .call(
+            Method::POST,
+            "/v1/appointments",
+            &owner.access,
+            Some(json!({"customer_id": gone_id, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let appointment_id: uuid::Uuid = appointment["id"].as_str().unwrap().parse().unwrap();
+    let held: i64 = rows_referring_to(&app, "appointment_id", appointment_id)
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert!(held >= 3, "status history and reminders exist: {held}");
     let keep_id: uuid::Uuid = keep["id"].as_str().unwrap().parse().unwrap();
     let before = rows_referring_to(&app, "person_id", gone_id);
     assert!(
@@ -750,6 +767,12 @@ async fn erasing_a_person_leaves_no_row_about_them() {
     assert_eq!(response.status(), 204);
     for (table, n) in rows_referring_to(&app, "person_id", gone_id) {
         assert_eq!(n, 0, "{table} still holds rows of the erased person");
+    }
+    for (table, n) in rows_referring_to(&app, "appointment_id", appointment_id) {
+        assert_eq!(
+            n, 0,
+            "{table} still holds rows of the erased person's appointment"
+        );
     }
     let people_left: Vec<_> = rows_referring_to(&app, "id", gone_id)
         .into_iter()

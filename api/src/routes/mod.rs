@@ -1,6 +1,7 @@
 //! One module per resource: extract, call a service, map the result.
 
 pub mod api_keys;
+pub mod appointments;
 pub mod auth;
 pub mod health;
 pub mod me;
@@ -81,5 +82,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(tracking::close_shift)
         .service(tracking::shift_route)
         .service(tracking::upload_pings)
-        .service(tracking::live_locations);
+        .service(tracking::live_locations)
+        .service(appointments::create_appointment)
+        .service(appointments::list_appointments)
+        .service(appointments::get_appointment)
+        .service(appointments::update_appointment)
+        .service(appointments::delete_appointment)
+        .service(appointments::change_status);
 }

@@ -61,6 +61,7 @@ pub async fn signup(state: &AppState, input: Signup) -> Result<SignedUp, Problem
                     ping_accuracy_limit_m: Account::DEFAULT_PING_ACCURACY_LIMIT_M,
                     max_shift_hours: Account::DEFAULT_MAX_SHIFT_HOURS,
                     ping_retention_days: Account::DEFAULT_PING_RETENTION_DAYS,
+                    default_reminders: Account::DEFAULT_REMINDERS.to_owned(),
                 };
                 accounts::insert(conn, &account)?;
                 let user = User {

@@ -3,6 +3,7 @@
 //! writes more than one row.
 
 pub mod api_keys;
+pub mod appointments;
 pub mod auth;
 pub mod idempotency;
 pub mod people;

@@ -84,9 +84,31 @@ pub async fn default_country(
 /// Which people of the account a caller may read.
 enum Visible {
     All,
-    /// Technicians: the people of appointments assigned to them. Appointments do
-    /// not exist yet, so for now that is nobody.
-    OfAppointmentsOf(#[allow(dead_code)] Id<fieldcrm_db::users::User>),
+    /// Technicians: the people of appointments assigned to them.
+    OfAppointmentsOf(Id<fieldcrm_db::users::User>),
+}
+
+impl Visible {
+    fn assigned_to(&self) -> Option<Id<fieldcrm_db::users::User>> {
+        match self {
+            Visible::All => None,
+            Visible::OfAppointmentsOf(user) => Some(*user),
+        }
+    }
+}
+
+/// 404 unless the caller may see this person.
+fn check_visible(
+    conn: &mut DbConnection,
+    visible: &Visible,
+    person: &Person,
+) -> Result<(), Problem> {
+    if let Some(user) = visible.assigned_to() {
+        if !people::is_assigned_to(conn, person.id, user)? {
+            return Err(Problem::not_found());
+        }
+    }
+    Ok(())
 }
 
 fn visible(caller: &Caller) -> Result<Visible, Problem> {
@@ -198,13 +220,12 @@ pub async fn get(
     stage: Stage,
     id: Id<Person>,
 ) -> Result<Record, Problem> {
-    if let Visible::OfAppointmentsOf(_) = visible(caller)? {
-        return Err(Problem::not_found());
-    }
+    let visible = visible(caller)?;
     let account = caller.account_id;
     state
         .db(move |conn| {
             let person = load(conn, account, stage, id)?;
+            check_visible(conn, &visible, &person)?;
             with_tags(conn, person)
         })
         .await
@@ -225,9 +246,7 @@ pub async fn list(
     stage: Stage,
     request: ListRequest,
 ) -> Result<Vec<Record>, Problem> {
-    if let Visible::OfAppointmentsOf(_) = visible(caller)? {
-        return Ok(Vec::new());
-    }
+    let visible = visible(caller)?;
     let search = request
         .search
         .map(|q| q.trim().to_lowercase())
@@ -247,6 +266,7 @@ pub async fn list(
         search_digits,
         tag: request.tag.map(|t| t.as_str().to_owned()),
         updated_since: request.updated_since,
+        assigned_to: visible.assigned_to(),
         after: request.after,
         limit: request.limit,
     };
@@ -428,13 +448,12 @@ pub async fn consent_history(
     stage: Stage,
     id: Id<Person>,
 ) -> Result<(Person, Vec<ConsentEvent>), Problem> {
-    if let Visible::OfAppointmentsOf(_) = visible(caller)? {
-        return Err(Problem::not_found());
-    }
+    let visible = visible(caller)?;
     let account = caller.account_id;
     state
         .db(move |conn| {
             let person = load(conn, account, stage, id)?;
+            check_visible(conn, &visible, &person)?;
             let history = consent::history(conn, account, id)?;
             Ok((person, history))
         })

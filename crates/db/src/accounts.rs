@@ -22,12 +22,16 @@ pub struct Account {
     pub max_shift_hours: i32,
     /// Pings older than this many days are purged; shift totals stay.
     pub ping_retention_days: i32,
+    /// JSON list of `{"channel", "minutes_before"}` used when an appointment names no reminders.
+    pub default_reminders: String,
 }
 
 impl Account {
     pub const DEFAULT_PING_ACCURACY_LIMIT_M: f64 = 100.0;
     pub const DEFAULT_MAX_SHIFT_HOURS: i32 = 16;
     pub const DEFAULT_PING_RETENTION_DAYS: i32 = 90;
+    pub const DEFAULT_REMINDERS: &'static str =
+        r#"[{"channel":"email","minutes_before":1440},{"channel":"sms","minutes_before":60}]"#;
 }
 
 pub fn insert(conn: &mut DbConnection, account: &Account) -> DbResult<()> {

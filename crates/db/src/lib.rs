@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod appointments;
 mod connection;
 pub mod consent;
 mod error;

@@ -59,6 +59,8 @@ pub struct Filter {
     pub search_digits: Option<String>,
     pub tag: Option<String>,
     pub updated_since: Option<Ts>,
+    /// Only people with an appointment assigned to this user (technicians).
+    pub assigned_to: Option<Id<crate::users::User>>,
     pub after: After,
     pub limit: i64,
 }
@@ -150,6 +152,15 @@ pub fn list(conn: &mut DbConnection, filter: &Filter) -> DbResult<Vec<Person>> {
             .sql(")"),
         );
     }
+    if let Some(user) = filter.assigned_to {
+        query = query.filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "people.id IN (SELECT person_id FROM appointments WHERE technician_id = ",
+            )
+            .bind::<DbUuid, _>(user)
+            .sql(")"),
+        );
+    }
     if let Some(since) = filter.updated_since {
         query = query.filter(people::updated_at.ge(since));
     }
@@ -219,4 +230,19 @@ pub fn set_tags(
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Whether the person has an appointment assigned to `user`.
+pub fn is_assigned_to(
+    conn: &mut DbConnection,
+    person: Id<Person>,
+    user: Id<crate::users::User>,
+) -> DbResult<bool> {
+    use crate::schema::appointments;
+    let count: i64 = appointments::table
+        .filter(appointments::person_id.eq(person))
+        .filter(appointments::technician_id.eq(user))
+        .count()
+        .get_result(conn)?;
+    Ok(count > 0)
 }

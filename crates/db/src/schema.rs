@@ -15,6 +15,7 @@ diesel::table! {
         ping_accuracy_limit_m -> Double,
         max_shift_hours -> Integer,
         ping_retention_days -> Integer,
+        default_reminders -> Text,
     }
 }
 
@@ -193,6 +194,66 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    appointments (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        person_id -> DbUuid,
+        technician_id -> Nullable<DbUuid>,
+        title -> Text,
+        notes -> Nullable<Text>,
+        starts_at -> DbTimestamp,
+        ends_at -> DbTimestamp,
+        address_line1 -> Nullable<Text>,
+        address_line2 -> Nullable<Text>,
+        city -> Nullable<Text>,
+        region -> Nullable<Text>,
+        postal_code -> Nullable<Text>,
+        country -> Nullable<Text>,
+        lat -> Nullable<Double>,
+        lon -> Nullable<Double>,
+        status -> Text,
+        version -> Integer,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    appointment_status_changes (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        appointment_id -> DbUuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        changed_by -> Text,
+        changed_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    reminders (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        appointment_id -> DbUuid,
+        channel -> Text,
+        minutes_before -> Integer,
+        due_at -> DbTimestamp,
+        status -> Text,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
 diesel::joinable!(users -> accounts (account_id));
 diesel::joinable!(shifts -> users (user_id));
 diesel::joinable!(shifts -> accounts (account_id));
@@ -213,4 +274,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     shifts,
     pings,
+    appointments,
+    appointment_status_changes,
+    reminders,
 );

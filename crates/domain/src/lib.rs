@@ -5,6 +5,7 @@ mod account;
 mod contact;
 mod people;
 pub mod permissions;
+pub mod scheduling;
 pub mod tracking;
 
 pub use account::{AccountName, CountryCode, TimeZoneName};

@@ -1,0 +1,499 @@
+use actix_web::http::header::{ETAG, LOCATION};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use fieldcrm_db::appointments::{Appointment, Reminder};
+use fieldcrm_db::{Id, Ts};
+use fieldcrm_domain::scheduling::{ReminderRule, Status};
+use fieldcrm_domain::{parse_notes, single_line, Address, AddressInput};
+
+use crate::auth::Caller;
+use crate::extract::Json;
+use crate::paging::{Page, PageQuery};
+use crate::preconditions::{etag, IfMatch};
+use crate::problem::{FieldError, Fields, Problem};
+use crate::routes::people::AddressBody;
+use crate::services::appointments::{self, AppointmentPatch, Detail, ListRequest, NewAppointment};
+use crate::state::AppState;
+use crate::views::AddressView;
+
+#[derive(Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderBody {
+    /// `sms` or `email`.
+    pub channel: String,
+    /// 0 to 43200 (30 days).
+    pub minutes_before: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAppointmentRequest {
+    /// The customer or prospect.
+    pub customer_id: Uuid,
+    pub technician_id: Option<Uuid>,
+    #[schema(example = "Annual boiler service")]
+    pub title: String,
+    pub starts_at: DateTime<Utc>,
+    /// After `starts_at`.
+    pub ends_at: DateTime<Utc>,
+    pub notes: Option<String>,
+    /// Defaults to the customer's address.
+    pub address: Option<AddressBody>,
+    /// Defaults to the account's reminder rules; `[]` for none.
+    pub reminders: Option<Vec<ReminderBody>>,
+    /// Book even if the technician has an overlapping open appointment.
+    #[serde(default)]
+    pub allow_overlap: bool,
+}
+
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Absent: unchanged; `null` clears (`address: null` goes back to the customer's).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAppointmentRequest {
+    pub title: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Uuid>)]
+    pub technician_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub notes: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<AddressBody>)]
+    pub address: Option<Option<AddressBody>>,
+    /// Replaces the reminders.
+    pub reminders: Option<Vec<ReminderBody>>,
+    #[serde(default)]
+    pub allow_overlap: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusRequest {
+    /// The next status: scheduled → confirmed → en_route → in_progress →
+    /// completed, or `cancelled` / `no_show` from any open status.
+    #[schema(example = "confirmed")]
+    pub status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReminderView {
+    pub channel: String,
+    pub minutes_before: i32,
+    /// When it goes out.
+    pub due_at: DateTime<Utc>,
+    /// `scheduled`, `cancelled`, `sent`, `failed` or `suppressed`.
+    pub status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatusChangeView {
+    pub from: Option<String>,
+    pub to: String,
+    /// `user:<id>` or `api_key:<id>`.
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AppointmentView {
+    pub id: Uuid,
+    pub customer_id: Uuid,
+    pub technician_id: Option<Uuid>,
+    pub title: String,
+    pub notes: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// `starts_at` in the account's time zone, for showing to people.
+    #[schema(example = "2026-03-09T09:00:00-05:00")]
+    pub local_starts_at: String,
+    pub local_ends_at: String,
+    /// The account's IANA time zone.
+    pub time_zone: String,
+    pub address: Option<AddressView>,
+    pub status: String,
+    pub reminders: Vec<ReminderView>,
+    /// Every status change, oldest first (only on single reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_history: Option<Vec<StatusChangeView>>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn view(
+    a: Appointment,
+    reminders: Vec<Reminder>,
+    zone: chrono_tz::Tz,
+    history: Option<Vec<StatusChangeView>>,
+) -> AppointmentView {
+    let local = |t: Ts| t.get().with_timezone(&zone).to_rfc3339();
+    let address = a.address_line1.map(|line1| AddressView {
+        line1,
+        line2: a.address_line2,
+        city: a.city,
+        region: a.region,
+        postal_code: a.postal_code,
+        country: a.country,
+        lat: a.lat,
+        lon: a.lon,
+    });
+    AppointmentView {
+        id: a.id.uuid(),
+        customer_id: a.person_id.uuid(),
+        technician_id: a.technician_id.map(|t| t.uuid()),
+        title: a.title,
+        notes: a.notes,
+        starts_at: a.starts_at.get(),
+        ends_at: a.ends_at.get(),
+        local_starts_at: local(a.starts_at),
+        local_ends_at: local(a.ends_at),
+        time_zone: zone.name().to_owned(),
+        address,
+        status: a.status,
+        reminders: reminders
+            .into_iter()
+            .map(|r| ReminderView {
+                channel: r.channel,
+                minutes_before: r.minutes_before,
+                due_at: r.due_at.get(),
+                status: r.status,
+            })
+            .collect(),
+        status_history: history,
+        version: a.version,
+        created_at: a.created_at.get(),
+        updated_at: a.updated_at.get(),
+    }
+}
+
+fn detail_view(d: Detail) -> AppointmentView {
+    let history = d
+        .history
+        .into_iter()
+        .map(|c| StatusChangeView {
+            from: c.from_status,
+            to: c.to_status,
+            by: c.changed_by,
+            at: c.changed_at.get(),
+        })
+        .collect();
+    view(d.appointment, d.reminders, d.time_zone, Some(history))
+}
+
+fn respond(status: actix_web::http::StatusCode, detail: Detail) -> HttpResponse {
+    let body = detail_view(detail);
+    let mut response = HttpResponse::build(status);
+    response.insert_header((ETAG, etag(body.version)));
+    if status == actix_web::http::StatusCode::CREATED {
+        response.insert_header((LOCATION, format!("/v1/appointments/{}", body.id)));
+    }
+    response.json(body)
+}
+
+fn rules(fields: &mut Fields, raw: Option<&[ReminderBody]>) -> Option<Vec<ReminderRule>> {
+    let raw = raw?;
+    if raw.len() > ReminderRule::MAX_PER_APPOINTMENT {
+        fields.push(FieldError::new(
+            "reminders",
+            format!("must hold at most {}", ReminderRule::MAX_PER_APPOINTMENT),
+        ));
+        return None;
+    }
+    let mut parsed = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        match ReminderRule::parse(&r.channel, r.minutes_before) {
+            Ok(rule) => parsed.push(rule),
+            Err(invalid) => fields.push(FieldError::new(format!("reminders[{i}]"), invalid.0)),
+        }
+    }
+    Some(parsed)
+}
+
+fn address(fields: &mut Fields, body: Option<&AddressBody>) -> Option<Address> {
+    let body = body?;
+    let input = AddressInput {
+        line1: &body.line1,
+        line2: body.line2.as_deref(),
+        city: body.city.as_deref(),
+        region: body.region.as_deref(),
+        postal_code: body.postal_code.as_deref(),
+        country: body.country.as_deref(),
+        lat: body.lat,
+        lon: body.lon,
+    };
+    match Address::parse(&input) {
+        Ok(a) => Some(a),
+        Err(errors) => {
+            for (field, invalid) in errors {
+                fields.push(FieldError::new(format!("address.{field}"), invalid.0));
+            }
+            None
+        }
+    }
+}
+
+/// Create an appointment. Booking a technician into an overlapping open
+/// appointment is 409 (with `conflicting_id`) unless `allow_overlap` is true.
+/// Its reminders (given, or the account's defaults) are scheduled at once.
+///
+/// Roles: owner, admin, dispatcher. API keys: `write` scope.
+#[utoipa::path(
+    tag = "appointments",
+    security(("bearer" = [])),
+    request_body = CreateAppointmentRequest,
+    responses(
+        (status = 201, description = "The appointment, with its reminders", body = AppointmentView),
+        (status = 403, description = "The caller may not schedule", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The technician is booked then (`conflicting_id`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/appointments")]
+pub async fn create_appointment(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<CreateAppointmentRequest>,
+) -> Result<HttpResponse, Problem> {
+    appointments::authorize_changes(&caller)?;
+    let body = body.0;
+    let mut fields = Fields::default();
+    let title = fields.check("title", single_line(&body.title, 200));
+    let notes = fields.check(
+        "notes",
+        parse_notes(body.notes.as_deref().unwrap_or_default()),
+    );
+    if body.ends_at <= body.starts_at {
+        fields.push(FieldError::new("ends_at", "must be after starts_at"));
+    }
+    let address = address(&mut fields, body.address.as_ref());
+    let reminders = rules(&mut fields, body.reminders.as_deref());
+    fields.finish()?;
+    let (Some(title), Some(notes)) = (title, notes) else {
+        return Err(Problem::internal());
+    };
+    let detail = appointments::create(
+        &state,
+        &caller,
+        NewAppointment {
+            person_id: Id::from_uuid(body.customer_id),
+            technician_id: body.technician_id.map(Id::from_uuid),
+            title,
+            notes,
+            starts_at: Ts::from(body.starts_at),
+            ends_at: Ts::from(body.ends_at),
+            address,
+            reminders,
+            allow_overlap: body.allow_overlap,
+        },
+    )
+    .await?;
+    Ok(respond(actix_web::http::StatusCode::CREATED, detail))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AppointmentQuery {
+    /// Appointments that end after this time (RFC 3339): with `to`, those overlapping the range.
+    pub from: Option<DateTime<Utc>>,
+    /// Appointments that start before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    pub technician_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    pub status: Option<String>,
+}
+
+/// List appointments.
+///
+/// Roles: owner, admin, dispatcher, technician (only those assigned to them).
+/// API keys: `read` scope or wider.
+#[utoipa::path(
+    tag = "appointments",
+    security(("bearer" = [])),
+    params(AppointmentQuery, PageQuery),
+    responses(
+        (status = 200, description = "A page of appointments", body = Page<AppointmentView>),
+        (status = 403, description = "The caller may not see appointments", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/appointments")]
+pub async fn list_appointments(
+    state: web::Data<AppState>,
+    caller: Caller,
+    filter: web::Query<AppointmentQuery>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse, Problem> {
+    let page = page.parse()?;
+    let status = match filter.status.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            raw.parse::<Status>()
+                .map_err(|e| Problem::invalid_field("status", e.0))?,
+        ),
+    };
+    let (rows, zone) = appointments::list(
+        &state,
+        &caller,
+        ListRequest {
+            from: filter.from.map(Ts::from),
+            to: filter.to.map(Ts::from),
+            technician: filter.technician_id.map(Id::from_uuid),
+            person: filter.customer_id.map(Id::from_uuid),
+            status,
+            after: page.after(),
+            fetch: page.fetch(),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        page,
+        rows,
+        |(a, _)| a.id.uuid(),
+        |(a, r)| view(a, r, zone, None),
+    )))
+}
+
+/// One appointment with its reminders and status history.
+///
+/// Roles: owner, admin, dispatcher, technician (only those assigned to them).
+/// API keys: `read` scope or wider.
+#[utoipa::path(
+    tag = "appointments",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The appointment's id")),
+    responses(
+        (status = 200, description = "The appointment", body = AppointmentView),
+        (status = 403, description = "The caller may not see appointments", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/appointments/{id}")]
+pub async fn get_appointment(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    let detail = appointments::get(&state, &caller, Id::from_uuid(*id)).await?;
+    Ok(respond(actix_web::http::StatusCode::OK, detail))
+}
+
+/// Change or reschedule an appointment; rescheduling moves its reminders.
+/// `If-Match` refuses a stale change (412).
+///
+/// Roles: owner, admin, dispatcher. API keys: `write` scope.
+#[utoipa::path(
+    tag = "appointments",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The appointment's id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` last read"),
+    ),
+    request_body = UpdateAppointmentRequest,
+    responses(
+        (status = 200, description = "The changed appointment", body = AppointmentView),
+        (status = 403, description = "The caller may not schedule", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The technician is booked then (`conflicting_id`)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/v1/appointments/{id}")]
+pub async fn update_appointment(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<UpdateAppointmentRequest>,
+) -> Result<HttpResponse, Problem> {
+    appointments::authorize_changes(&caller)?;
+    let body = body.0;
+    let mut fields = Fields::default();
+    let mut patch = AppointmentPatch {
+        allow_overlap: body.allow_overlap,
+        ..Default::default()
+    };
+    if let Some(title) = &body.title {
+        patch.title = fields.check("title", single_line(title, 200));
+    }
+    if let Some(notes) = &body.notes {
+        patch.notes = fields.check("notes", parse_notes(notes.as_deref().unwrap_or_default()));
+    }
+    patch.starts_at = body.starts_at.map(Ts::from);
+    patch.ends_at = body.ends_at.map(Ts::from);
+    patch.technician_id = body.technician_id.map(|t| t.map(Id::from_uuid));
+    if let Some(raw) = &body.address {
+        patch.address = Some(address(&mut fields, raw.as_ref()));
+    }
+    patch.reminders = rules(&mut fields, body.reminders.as_deref());
+    fields.finish()?;
+    let detail = appointments::update(&state, &caller, Id::from_uuid(*id), if_match, patch).await?;
+    Ok(respond(actix_web::http::StatusCode::OK, detail))
+}
+
+/// Delete an appointment and its reminders.
+///
+/// Roles: owner, admin, dispatcher. API keys: `write` scope.
+#[utoipa::path(
+    tag = "appointments",
+    security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "The appointment's id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` last read"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "The caller may not schedule", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/appointments/{id}")]
+pub async fn delete_appointment(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, Problem> {
+    appointments::delete(&state, &caller, Id::from_uuid(*id), if_match).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Move an appointment to its next status. An illegal move is 422 naming the
+/// statuses allowed (`allowed`). Closing it (completed, cancelled, no_show)
+/// cancels its pending reminders.
+///
+/// Roles: owner, admin, dispatcher, technician (their own appointments). API keys: `write` scope.
+#[utoipa::path(
+    tag = "appointments",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "The appointment's id")),
+    request_body = StatusRequest,
+    responses(
+        (status = 200, description = "The appointment in its new status", body = AppointmentView),
+        (status = 403, description = "The caller may not change statuses", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/appointments/{id}/status")]
+pub async fn change_status(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<StatusRequest>,
+) -> Result<HttpResponse, Problem> {
+    let to = body
+        .0
+        .status
+        .parse::<Status>()
+        .map_err(|e| Problem::invalid_field("status", e.0))?;
+    let detail =
+        appointments::change_status(&state, &caller, Id::from_uuid(*id), to, if_match).await?;
+    Ok(respond(actix_web::http::StatusCode::OK, detail))
+}

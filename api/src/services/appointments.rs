@@ -1,0 +1,505 @@
+//! Appointments: scheduling rules (no double-booking unless asked), the status
+//! lifecycle with its history, and the reminders each appointment will send.
+
+use actix_web::http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use fieldcrm_db::accounts;
+use fieldcrm_db::appointments::{self, Appointment, Filter, Reminder, StatusChange};
+use fieldcrm_db::people::{self, Person};
+use fieldcrm_db::users::{self, User};
+use fieldcrm_db::{DbConnection, Id, Ts};
+use fieldcrm_domain::scheduling::{ReminderRule, Status};
+use fieldcrm_domain::{Action, Address, Role};
+
+use crate::auth::{Caller, Principal};
+use crate::preconditions::{precondition_failed, IfMatch};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+pub struct NewAppointment {
+    pub person_id: Id<Person>,
+    pub technician_id: Option<Id<User>>,
+    pub title: String,
+    pub notes: Option<String>,
+    pub starts_at: Ts,
+    pub ends_at: Ts,
+    pub address: Option<Address>,
+    pub reminders: Option<Vec<ReminderRule>>,
+    pub allow_overlap: bool,
+}
+
+#[derive(Default)]
+pub struct AppointmentPatch {
+    pub title: Option<String>,
+    pub notes: Option<Option<String>>,
+    pub starts_at: Option<Ts>,
+    pub ends_at: Option<Ts>,
+    pub technician_id: Option<Option<Id<User>>>,
+    pub address: Option<Option<Address>>,
+    pub reminders: Option<Vec<ReminderRule>>,
+    pub allow_overlap: bool,
+}
+
+/// An appointment with its reminders and status history, and the account's
+/// time zone for showing its times to people.
+pub struct Detail {
+    pub appointment: Appointment,
+    pub reminders: Vec<Reminder>,
+    pub history: Vec<StatusChange>,
+    pub time_zone: chrono_tz::Tz,
+}
+
+fn by(caller: &Caller) -> String {
+    match &caller.principal {
+        Principal::User { id, .. } => format!("user:{id}"),
+        Principal::ApiKey { id, .. } => format!("api_key:{id}"),
+    }
+}
+
+/// Technicians see and move only the appointments assigned to them.
+fn only_assigned(caller: &Caller) -> Option<Id<User>> {
+    match caller.user() {
+        Some((id, Role::Technician)) => Some(id),
+        _ => None,
+    }
+}
+
+fn set_address(a: &mut Appointment, address: Option<&Address>) {
+    a.address_line1 = address.map(|x| x.line1.clone());
+    a.address_line2 = address.and_then(|x| x.line2.clone());
+    a.city = address.and_then(|x| x.city.clone());
+    a.region = address.and_then(|x| x.region.clone());
+    a.postal_code = address.and_then(|x| x.postal_code.clone());
+    a.country = address
+        .and_then(|x| x.country)
+        .map(|c| c.as_str().to_owned());
+    a.lat = address.and_then(|x| x.coordinates).map(|c| c.lat);
+    a.lon = address.and_then(|x| x.coordinates).map(|c| c.lon);
+}
+
+/// Without an address of its own, an appointment is at the person's address.
+fn address_of_person(a: &mut Appointment, p: &Person) {
+    a.address_line1 = p.address_line1.clone();
+    a.address_line2 = p.address_line2.clone();
+    a.city = p.city.clone();
+    a.region = p.region.clone();
+    a.postal_code = p.postal_code.clone();
+    a.country = p.country.clone();
+    a.lat = p.lat;
+    a.lon = p.lon;
+}
+
+#[derive(Deserialize)]
+struct StoredRule {
+    channel: String,
+    minutes_before: i64,
+}
+
+fn default_rules(json: &str) -> Vec<ReminderRule> {
+    serde_json::from_str::<Vec<StoredRule>>(json)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| ReminderRule::parse(&r.channel, r.minutes_before).ok())
+        .collect()
+}
+
+fn reminders_for(a: &Appointment, rules: &[ReminderRule], now: Ts) -> Vec<Reminder> {
+    let initial = if status(a).is_open() {
+        "scheduled"
+    } else {
+        "cancelled"
+    };
+    rules
+        .iter()
+        .map(|rule| Reminder {
+            id: Id::new(),
+            account_id: a.account_id,
+            appointment_id: a.id,
+            channel: rule.channel.as_str().to_owned(),
+            minutes_before: rule.minutes_before,
+            due_at: Ts::from(rule.due_at(a.starts_at.get())),
+            status: initial.to_owned(),
+            created_at: now,
+            updated_at: now,
+        })
+        .collect()
+}
+
+/// The stored status (the database only holds valid ones).
+fn status(a: &Appointment) -> Status {
+    a.status.parse().unwrap_or(Status::Cancelled)
+}
+
+fn check_technician(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    technician: Option<Id<User>>,
+) -> Result<(), Problem> {
+    if let Some(id) = technician {
+        if users::find(conn, caller.account_id, id)?.is_none() {
+            return Err(Problem::invalid_field(
+                "technician_id",
+                "is not a user of this account",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_overlap(conn: &mut DbConnection, a: &Appointment, allow: bool) -> Result<(), Problem> {
+    let Some(technician) = a.technician_id else {
+        return Ok(());
+    };
+    if allow || !status(a).is_open() {
+        return Ok(());
+    }
+    if let Some(other) =
+        appointments::first_overlap(conn, technician, a.starts_at, a.ends_at, a.id)?
+    {
+        return Err(Problem::new(StatusCode::CONFLICT, "double_booked", "The technician is booked then")
+            .with_detail(format!(
+                "the technician has appointment {other} at that time; send `allow_overlap: true` to book anyway"
+            ))
+            .with_extension("conflicting_id", json!(other.uuid())));
+    }
+    Ok(())
+}
+
+fn detail(conn: &mut DbConnection, appointment: Appointment) -> Result<Detail, Problem> {
+    let reminders = appointments::reminders_of(conn, &[appointment.id])?;
+    let history = appointments::history(conn, appointment.id)?;
+    let time_zone = time_zone(conn, &appointment)?;
+    Ok(Detail {
+        appointment,
+        reminders,
+        history,
+        time_zone,
+    })
+}
+
+fn time_zone(conn: &mut DbConnection, a: &Appointment) -> Result<chrono_tz::Tz, Problem> {
+    let account = accounts::find(conn, a.account_id)?.ok_or_else(Problem::unauthorized)?;
+    Ok(account.time_zone.parse().unwrap_or(chrono_tz::UTC))
+}
+
+pub fn authorize_changes(caller: &Caller) -> Result<(), Problem> {
+    caller.require(Action::ManageAppointments)
+}
+
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    input: NewAppointment,
+) -> Result<Detail, Problem> {
+    authorize_changes(caller)?;
+    let caller = caller.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let person =
+                    people::find(conn, caller.account_id, input.person_id)?.ok_or_else(|| {
+                        Problem::invalid_field(
+                            "customer_id",
+                            "is not a customer or prospect of this account",
+                        )
+                    })?;
+                check_technician(conn, &caller, input.technician_id)?;
+                let now = Ts::now();
+                let mut appointment = Appointment {
+                    id: Id::new(),
+                    account_id: caller.account_id,
+                    person_id: person.id,
+                    technician_id: input.technician_id,
+                    title: input.title,
+                    notes: input.notes,
+                    starts_at: input.starts_at,
+                    ends_at: input.ends_at,
+                    address_line1: None,
+                    address_line2: None,
+                    city: None,
+                    region: None,
+                    postal_code: None,
+                    country: None,
+                    lat: None,
+                    lon: None,
+                    status: Status::Scheduled.as_str().to_owned(),
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                };
+                match &input.address {
+                    Some(address) => set_address(&mut appointment, Some(address)),
+                    None => address_of_person(&mut appointment, &person),
+                }
+                check_overlap(conn, &appointment, input.allow_overlap)?;
+                appointments::insert(conn, &appointment)?;
+                appointments::record_change(
+                    conn,
+                    &StatusChange {
+                        id: Id::new(),
+                        account_id: caller.account_id,
+                        appointment_id: appointment.id,
+                        from_status: None,
+                        to_status: appointment.status.clone(),
+                        changed_by: by(&caller),
+                        changed_at: now,
+                    },
+                )?;
+                let rules = match input.reminders {
+                    Some(rules) => rules,
+                    None => {
+                        let account = accounts::find(conn, caller.account_id)?
+                            .ok_or_else(Problem::unauthorized)?;
+                        default_rules(&account.default_reminders)
+                    }
+                };
+                appointments::replace_reminders(
+                    conn,
+                    appointment.id,
+                    &reminders_for(&appointment, &rules, now),
+                )?;
+                detail(conn, appointment)
+            })
+        })
+        .await
+}
+
+fn load_visible(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: Id<fieldcrm_db::appointments::Appointment>,
+) -> Result<Appointment, Problem> {
+    let appointment =
+        appointments::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
+    if let Some(own) = only_assigned(caller) {
+        if appointment.technician_id != Some(own) {
+            return Err(Problem::not_found());
+        }
+    }
+    Ok(appointment)
+}
+
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    id: Id<Appointment>,
+) -> Result<Detail, Problem> {
+    caller.require(Action::ViewAppointments)?;
+    let caller = caller.clone();
+    state
+        .db(move |conn| {
+            let appointment = load_visible(conn, &caller, id)?;
+            detail(conn, appointment)
+        })
+        .await
+}
+
+pub struct ListRequest {
+    pub from: Option<Ts>,
+    pub to: Option<Ts>,
+    pub technician: Option<Id<User>>,
+    pub person: Option<Id<Person>>,
+    pub status: Option<Status>,
+    pub after: Option<Id<Appointment>>,
+    pub fetch: i64,
+}
+
+/// Appointments with their reminders, and the account's time zone.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    request: ListRequest,
+) -> Result<(Vec<(Appointment, Vec<Reminder>)>, chrono_tz::Tz), Problem> {
+    caller.require(Action::ViewAppointments)?;
+    let technician = match (only_assigned(caller), request.technician) {
+        (Some(own), Some(asked)) if own != asked => return Ok((Vec::new(), chrono_tz::UTC)),
+        (Some(own), _) => Some(own),
+        (None, asked) => asked,
+    };
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            let rows = appointments::list(
+                conn,
+                &Filter {
+                    account,
+                    from: request.from,
+                    to: request.to,
+                    technician,
+                    person: request.person,
+                    status: request.status.map(|s| s.as_str().to_owned()),
+                    after: request.after,
+                    limit: request.fetch,
+                },
+            )?;
+            let ids: Vec<_> = rows.iter().map(|a| a.id).collect();
+            let mut reminders = appointments::reminders_of(conn, &ids)?;
+            let zone = accounts::find(conn, account)?
+                .and_then(|a| a.time_zone.parse().ok())
+                .unwrap_or(chrono_tz::UTC);
+            let rows = rows
+                .into_iter()
+                .map(|a| {
+                    let (mine, rest): (Vec<_>, Vec<_>) =
+                        reminders.drain(..).partition(|r| r.appointment_id == a.id);
+                    reminders = rest;
+                    (a, mine)
+                })
+                .collect();
+            Ok((rows, zone))
+        })
+        .await
+}
+
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    id: Id<Appointment>,
+    if_match: IfMatch,
+    patch: AppointmentPatch,
+) -> Result<Detail, Problem> {
+    authorize_changes(caller)?;
+    let caller = caller.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let mut a = appointments::find(conn, caller.account_id, id)?
+                    .ok_or_else(Problem::not_found)?;
+                if_match.check(a.version)?;
+                let read_version = a.version;
+                let starts_before = a.starts_at;
+                if let Some(title) = patch.title {
+                    a.title = title;
+                }
+                if let Some(notes) = patch.notes {
+                    a.notes = notes;
+                }
+                if let Some(starts_at) = patch.starts_at {
+                    a.starts_at = starts_at;
+                }
+                if let Some(ends_at) = patch.ends_at {
+                    a.ends_at = ends_at;
+                }
+                if a.ends_at <= a.starts_at {
+                    return Err(Problem::invalid_field("ends_at", "must be after starts_at"));
+                }
+                if let Some(technician) = patch.technician_id {
+                    check_technician(conn, &caller, technician)?;
+                    a.technician_id = technician;
+                }
+                match patch.address {
+                    None => {}
+                    Some(Some(address)) => set_address(&mut a, Some(&address)),
+                    Some(None) => {
+                        let person = people::find(conn, caller.account_id, a.person_id)?
+                            .ok_or_else(Problem::not_found)?;
+                        address_of_person(&mut a, &person);
+                    }
+                }
+                check_overlap(conn, &a, patch.allow_overlap)?;
+                let now = Ts::now();
+                a.version = read_version + 1;
+                a.updated_at = now;
+                if !appointments::save(conn, &a, read_version)? {
+                    return Err(precondition_failed(None));
+                }
+                // Rescheduling moves the reminders; new rules replace them.
+                let rules: Option<Vec<ReminderRule>> = match patch.reminders {
+                    Some(rules) => Some(rules),
+                    None if a.starts_at != starts_before => Some(
+                        appointments::reminders_of(conn, &[a.id])?
+                            .iter()
+                            .filter(|r| r.status == "scheduled")
+                            .filter_map(|r| {
+                                ReminderRule::parse(&r.channel, i64::from(r.minutes_before)).ok()
+                            })
+                            .collect(),
+                    ),
+                    None => None,
+                };
+                if let Some(rules) = rules {
+                    appointments::replace_reminders(conn, a.id, &reminders_for(&a, &rules, now))?;
+                }
+                detail(conn, a)
+            })
+        })
+        .await
+}
+
+pub async fn delete(
+    state: &AppState,
+    caller: &Caller,
+    id: Id<Appointment>,
+    if_match: IfMatch,
+) -> Result<(), Problem> {
+    authorize_changes(caller)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let a = appointments::find(conn, account, id)?.ok_or_else(Problem::not_found)?;
+                if_match.check(a.version)?;
+                appointments::delete(conn, account, id)?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// Moves the appointment to `to` if the lifecycle allows it (422 naming the
+/// statuses it could move to otherwise); closing it cancels its reminders.
+pub async fn change_status(
+    state: &AppState,
+    caller: &Caller,
+    id: Id<Appointment>,
+    to: Status,
+    if_match: IfMatch,
+) -> Result<Detail, Problem> {
+    caller.require(Action::UpdateAppointmentStatus)?;
+    let caller = caller.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let mut a = load_visible(conn, &caller, id)?;
+                if_match.check(a.version)?;
+                let from = status(&a);
+                if !from.can_become(to) {
+                    let allowed: Vec<&str> = from.next().iter().map(|s| s.as_str()).collect();
+                    let detail = if allowed.is_empty() {
+                        format!("a {from} appointment cannot change status")
+                    } else {
+                        format!("a {from} appointment can become {}", allowed.join(", "))
+                    };
+                    return Err(Problem::invalid_field("status", detail)
+                        .with_extension("allowed", json!(allowed)));
+                }
+                let now = Ts::now();
+                let read_version = a.version;
+                a.status = to.as_str().to_owned();
+                a.version = read_version + 1;
+                a.updated_at = now;
+                if !appointments::save(conn, &a, read_version)? {
+                    return Err(precondition_failed(None));
+                }
+                appointments::record_change(
+                    conn,
+                    &StatusChange {
+                        id: Id::new(),
+                        account_id: a.account_id,
+                        appointment_id: a.id,
+                        from_status: Some(from.as_str().to_owned()),
+                        to_status: to.as_str().to_owned(),
+                        changed_by: by(&caller),
+                        changed_at: now,
+                    },
+                )?;
+                if !to.is_open() {
+                    appointments::cancel_reminders(conn, a.id, now)?;
+                }
+                detail(conn, a)
+            })
+        })
+        .await
+}

@@ -1,0 +1,248 @@
+//! Appointments, their status history and their reminders.
+
+use diesel::prelude::*;
+
+use crate::accounts::Account;
+use crate::connection::{DbConnection, MultiBackend};
+use crate::people::Person;
+use crate::schema::{appointment_status_changes, appointments, reminders};
+use crate::users::User;
+use crate::{DbResult, Id, Ts};
+
+/// Statuses that no longer hold the technician's time.
+pub const CLOSED_STATUSES: [&str; 3] = ["completed", "cancelled", "no_show"];
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = appointments, check_for_backend(MultiBackend), treat_none_as_null = true)]
+pub struct Appointment {
+    pub id: Id<Appointment>,
+    pub account_id: Id<Account>,
+    pub person_id: Id<Person>,
+    pub technician_id: Option<Id<User>>,
+    pub title: String,
+    pub notes: Option<String>,
+    pub starts_at: Ts,
+    pub ends_at: Ts,
+    pub address_line1: Option<String>,
+    pub address_line2: Option<String>,
+    pub city: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub status: String,
+    pub version: i32,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = appointment_status_changes, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
+pub struct StatusChange {
+    pub id: Id<StatusChange>,
+    pub account_id: Id<Account>,
+    pub appointment_id: Id<Appointment>,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub changed_by: String,
+    pub changed_at: Ts,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = reminders, check_for_backend(MultiBackend))]
+pub struct Reminder {
+    pub id: Id<Reminder>,
+    pub account_id: Id<Account>,
+    pub appointment_id: Id<Appointment>,
+    pub channel: String,
+    pub minutes_before: i32,
+    pub due_at: Ts,
+    /// `scheduled`, `cancelled`, `sent`, `failed`, `suppressed`.
+    pub status: String,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+pub fn insert(conn: &mut DbConnection, appointment: &Appointment) -> DbResult<()> {
+    diesel::insert_into(appointments::table)
+        .values(appointment)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<Appointment>,
+) -> DbResult<Option<Appointment>> {
+    Ok(appointments::table
+        .filter(appointments::account_id.eq(account))
+        .find(id)
+        .select(Appointment::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Writes the appointment if its stored version is still `expected_version`.
+pub fn save(
+    conn: &mut DbConnection,
+    appointment: &Appointment,
+    expected_version: i32,
+) -> DbResult<bool> {
+    let updated = diesel::update(
+        appointments::table
+            .filter(appointments::account_id.eq(appointment.account_id))
+            .find(appointment.id)
+            .filter(appointments::version.eq(expected_version)),
+    )
+    .set(appointment)
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+pub fn delete(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<Appointment>,
+) -> DbResult<bool> {
+    let deleted = diesel::delete(
+        appointments::table
+            .filter(appointments::account_id.eq(account))
+            .find(id),
+    )
+    .execute(conn)?;
+    Ok(deleted > 0)
+}
+
+/// An open appointment of the technician that overlaps `[starts_at, ends_at)`.
+pub fn first_overlap(
+    conn: &mut DbConnection,
+    technician: Id<User>,
+    starts_at: Ts,
+    ends_at: Ts,
+    except: Id<Appointment>,
+) -> DbResult<Option<Id<Appointment>>> {
+    Ok(appointments::table
+        .filter(appointments::technician_id.eq(technician))
+        .filter(appointments::id.ne(except))
+        .filter(appointments::status.ne_all(CLOSED_STATUSES))
+        .filter(appointments::starts_at.lt(ends_at))
+        .filter(appointments::ends_at.gt(starts_at))
+        .order(appointments::starts_at.asc())
+        .select(appointments::id)
+        .first(conn)
+        .optional()?)
+}
+
+pub struct Filter {
+    pub account: Id<Account>,
+    /// Appointments that end after this time.
+    pub from: Option<Ts>,
+    /// Appointments that start before this time.
+    pub to: Option<Ts>,
+    pub technician: Option<Id<User>>,
+    pub person: Option<Id<Person>>,
+    pub status: Option<String>,
+    pub after: Option<Id<Appointment>>,
+    pub limit: i64,
+}
+
+/// In creation (id) order.
+pub fn list(conn: &mut DbConnection, filter: &Filter) -> DbResult<Vec<Appointment>> {
+    let mut query = appointments::table
+        .filter(appointments::account_id.eq(filter.account))
+        .select(Appointment::as_select())
+        .order(appointments::id.asc())
+        .limit(filter.limit)
+        .into_boxed();
+    if let Some(from) = filter.from {
+        query = query.filter(appointments::ends_at.gt(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(appointments::starts_at.lt(to));
+    }
+    if let Some(technician) = filter.technician {
+        query = query.filter(appointments::technician_id.eq(technician));
+    }
+    if let Some(person) = filter.person {
+        query = query.filter(appointments::person_id.eq(person));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(appointments::status.eq(status.clone()));
+    }
+    if let Some(after) = filter.after {
+        query = query.filter(appointments::id.gt(after));
+    }
+    Ok(query.load(conn)?)
+}
+
+pub fn record_change(conn: &mut DbConnection, change: &StatusChange) -> DbResult<()> {
+    diesel::insert_into(appointment_status_changes::table)
+        .values(change)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn history(
+    conn: &mut DbConnection,
+    appointment: Id<Appointment>,
+) -> DbResult<Vec<StatusChange>> {
+    Ok(appointment_status_changes::table
+        .filter(appointment_status_changes::appointment_id.eq(appointment))
+        .order(appointment_status_changes::id.asc())
+        .select(StatusChange::as_select())
+        .load(conn)?)
+}
+
+/// Replaces the appointment's reminders with `new`.
+pub fn replace_reminders(
+    conn: &mut DbConnection,
+    appointment: Id<Appointment>,
+    new: &[Reminder],
+) -> DbResult<()> {
+    diesel::delete(reminders::table.filter(reminders::appointment_id.eq(appointment)))
+        .execute(conn)?;
+    for reminder in new {
+        diesel::insert_into(reminders::table)
+            .values(reminder)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn reminders_of(
+    conn: &mut DbConnection,
+    appointments: &[Id<Appointment>],
+) -> DbResult<Vec<Reminder>> {
+    if appointments.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(reminders::table
+        .filter(reminders::appointment_id.eq_any(appointments.to_vec()))
+        .order((
+            reminders::appointment_id,
+            reminders::due_at,
+            reminders::channel,
+        ))
+        .select(Reminder::as_select())
+        .load(conn)?)
+}
+
+/// Cancels the reminders of the appointment that have not gone out.
+pub fn cancel_reminders(
+    conn: &mut DbConnection,
+    appointment: Id<Appointment>,
+    now: Ts,
+) -> DbResult<usize> {
+    Ok(diesel::update(
+        reminders::table
+            .filter(reminders::appointment_id.eq(appointment))
+            .filter(reminders::status.eq("scheduled")),
+    )
+    .set((
+        reminders::status.eq("cancelled"),
+        reminders::updated_at.eq(now),
+    ))
+    .execute(conn)?)
+}

@@ -1,0 +1,150 @@
+//! Appointments: their status lifecycle and reminder rules.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+use crate::{Channel, Invalid};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Scheduled,
+    Confirmed,
+    EnRoute,
+    InProgress,
+    Completed,
+    Cancelled,
+    NoShow,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Scheduled,
+        Status::Confirmed,
+        Status::EnRoute,
+        Status::InProgress,
+        Status::Completed,
+        Status::Cancelled,
+        Status::NoShow,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Scheduled => "scheduled",
+            Status::Confirmed => "confirmed",
+            Status::EnRoute => "en_route",
+            Status::InProgress => "in_progress",
+            Status::Completed => "completed",
+            Status::Cancelled => "cancelled",
+            Status::NoShow => "no_show",
+        }
+    }
+
+    /// Still to happen or happening: it occupies the technician's time.
+    pub fn is_open(self) -> bool {
+        !matches!(self, Status::Completed | Status::Cancelled | Status::NoShow)
+    }
+
+    /// The statuses this one may move to: one step along scheduled → confirmed
+    /// → en_route → in_progress → completed, or cancelled / no_show from any
+    /// open status. Closed statuses are final.
+    pub fn next(self) -> &'static [Status] {
+        use Status::*;
+        match self {
+            Scheduled => &[Confirmed, Cancelled, NoShow],
+            Confirmed => &[EnRoute, Cancelled, NoShow],
+            EnRoute => &[InProgress, Cancelled, NoShow],
+            InProgress => &[Completed, Cancelled, NoShow],
+            Completed | Cancelled | NoShow => &[],
+        }
+    }
+
+    pub fn can_become(self, to: Status) -> bool {
+        self.next().contains(&to)
+    }
+}
+
+impl FromStr for Status {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| {
+                Invalid("must be one of scheduled, confirmed, en_route, in_progress, completed, cancelled, no_show".into())
+            })
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// When a reminder goes out: on a channel, some minutes before the start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReminderRule {
+    pub channel: Channel,
+    pub minutes_before: i32,
+}
+
+impl ReminderRule {
+    /// Up to 30 days ahead.
+    pub const MAX_MINUTES_BEFORE: i32 = 30 * 24 * 60;
+    pub const MAX_PER_APPOINTMENT: usize = 5;
+
+    pub fn parse(channel: &str, minutes_before: i64) -> Result<Self, Invalid> {
+        let channel = channel.parse::<Channel>()?;
+        let minutes_before = i32::try_from(minutes_before)
+            .ok()
+            .filter(|m| (0..=Self::MAX_MINUTES_BEFORE).contains(m))
+            .ok_or_else(|| {
+                Invalid(format!(
+                    "minutes_before must be between 0 and {}",
+                    Self::MAX_MINUTES_BEFORE
+                ))
+            })?;
+        Ok(Self {
+            channel,
+            minutes_before,
+        })
+    }
+
+    pub fn due_at(&self, starts_at: DateTime<Utc>) -> DateTime<Utc> {
+        starts_at - chrono::Duration::minutes(i64::from(self.minutes_before))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lifecycle_moves_one_step_or_ends() {
+        use Status::*;
+        assert!(Scheduled.can_become(Confirmed));
+        assert!(!Scheduled.can_become(InProgress));
+        assert!(InProgress.can_become(Completed));
+        for open in [Scheduled, Confirmed, EnRoute, InProgress] {
+            assert!(
+                open.can_become(Cancelled) && open.can_become(NoShow),
+                "{open}"
+            );
+        }
+        for closed in [Completed, Cancelled, NoShow] {
+            assert!(closed.next().is_empty());
+            assert!(!closed.is_open());
+        }
+    }
+
+    #[test]
+    fn reminder_rules_are_bounded() {
+        assert!(ReminderRule::parse("sms", 60).is_ok());
+        assert!(ReminderRule::parse("fax", 60).is_err());
+        assert!(ReminderRule::parse("email", -1).is_err());
+        assert!(ReminderRule::parse("email", 50_000).is_err());
+    }
+}

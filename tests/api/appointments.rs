@@ -1,0 +1,534 @@
+//! Appointments: scheduling, the status lifecycle, reminders, visibility.
+
+use fieldcrm_test_support::{problem, spawn_app, Signed, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+async fn customer(app: &TestApp, who: &Signed, body: Value) -> String {
+    let response = app
+        .call(Method::POST, "/v1/customers", &who.access, Some(body))
+        .await;
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn book(app: &TestApp, who: &Signed, body: Value) -> reqwest::Response {
+    app.call(Method::POST, "/v1/appointments", &who.access, Some(body))
+        .await
+}
+
+async fn booked(app: &TestApp, who: &Signed, body: Value) -> Value {
+    let response = book(app, who, body).await;
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_appointment_is_booked_at_the_customers_address_with_default_reminders() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let ann = customer(
+        &app,
+        &owner,
+        json!({"name": "Ann", "address": {"line1": "1 Main St", "lat": 30.27, "lon": -97.74}}),
+    )
+    .await;
+    let response = book(
+        &app,
+        &owner,
+        json!({"customer_id": ann, "technician_id": tech.user_id, "title": "Boiler service",
+               "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"}),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.headers()["etag"], "\"1\"");
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "scheduled");
+    assert_eq!(body["address"]["line1"], "1 Main St");
+    assert_eq!(body["address"]["lat"], 30.27);
+    assert_eq!(body["local_starts_at"], "2026-12-01T09:00:00-06:00");
+    let reminders: Vec<(String, String)> = body["reminders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["channel"].as_str().unwrap().into(),
+                r["due_at"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reminders,
+        [
+            ("email".to_string(), "2026-11-30T15:00:00Z".to_string()),
+            ("sms".to_string(), "2026-12-01T14:00:00Z".to_string())
+        ]
+    );
+    assert_eq!(body["status_history"][0]["to"], "scheduled");
+    assert_eq!(
+        body["status_history"][0]["by"],
+        format!("user:{}", owner.user_id)
+    );
+
+    let changed = app
+        .call(
+            Method::PATCH,
+            &location,
+            &owner.access,
+            Some(json!({"title": "Boiler repair", "notes": "Bring parts"})),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    assert_eq!(changed.headers()["etag"], "\"2\"");
+    assert_eq!(
+        app.call(Method::DELETE, &location, &owner.access, None)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.call(Method::GET, &location, &owner.access, None)
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn invalid_bookings_name_their_fields() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let ann = customer(&app, &owner, json!({"name": "Ann"})).await;
+    let other = app.signup().await;
+    let stranger = customer(&app, &other, json!({"name": "Not yours"})).await;
+    let base = |extra: Value| {
+        let mut body = json!({"customer_id": ann, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    for (extra, field) in [
+        (json!({"ends_at": "2026-12-01T14:00:00Z"}), "ends_at"),
+        (json!({"title": " "}), "title"),
+        (
+            json!({"reminders": [{"channel": "pigeon", "minutes_before": 5}]}),
+            "reminders[0]",
+        ),
+        (json!({"customer_id": stranger}), "customer_id"),
+        (json!({"technician_id": other.user_id}), "technician_id"),
+        (
+            json!({"address": {"line1": "x", "lat": 100.0, "lon": 0.0}}),
+            "address.lat",
+        ),
+    ] {
+        let response = book(&app, &owner, base(extra.clone())).await;
+        assert_eq!(response.status(), 422, "{extra}");
+        assert_eq!(
+            problem(response).await["errors"][0]["field"],
+            field,
+            "{extra}"
+        );
+    }
+    let list: Value = app
+        .call(Method::GET, "/v1/appointments", &owner.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"], json!([]), "nothing was written");
+}
+
+#[tokio::test]
+async fn the_status_moves_only_along_its_lifecycle_and_closing_cancels_reminders() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let ann = customer(&app, &owner, json!({"name": "Ann"})).await;
+    let appointment = booked(&app, &owner, json!({"customer_id": ann, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"})).await;
+    let path = format!(
+        "/v1/appointments/{}/status",
+        appointment["id"].as_str().unwrap()
+    );
+    let move_to = |status: &'static str| {
+        app.call(
+            Method::POST,
+            &path,
+            &owner.access,
+            Some(json!({"status": status})),
+        )
+    };
+
+    let skip = move_to("completed").await;
+    assert_eq!(skip.status(), 422);
+    let skip = problem(skip).await;
+    assert_eq!(
+        skip["allowed"],
+        json!(["confirmed", "cancelled", "no_show"])
+    );
+    assert!(skip["detail"].as_str().unwrap().contains("confirmed"));
+    assert_eq!(move_to("teleported").await.status(), 422);
+
+    for status in ["confirmed", "en_route", "in_progress", "completed"] {
+        let response = move_to(status).await;
+        assert_eq!(response.status(), 200, "{status}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], status);
+    }
+    let after: Value = move_to("cancelled").await.json().await.unwrap();
+    assert_eq!(after["allowed"], json!([]), "completed is final");
+    let done: Value = app
+        .call(
+            Method::GET,
+            &format!("/v1/appointments/{}", appointment["id"].as_str().unwrap()),
+            &owner.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let history: Vec<&str> = done["status_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "scheduled",
+            "confirmed",
+            "en_route",
+            "in_progress",
+            "completed"
+        ]
+    );
+    assert!(done["reminders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["status"] == "cancelled"));
+
+    let second = booked(&app, &owner, json!({"customer_id": ann, "title": "Visit 2", "starts_at": "2026-12-02T15:00:00Z", "ends_at": "2026-12-02T16:00:00Z"})).await;
+    let path2 = format!("/v1/appointments/{}/status", second["id"].as_str().unwrap());
+    app.call(
+        Method::POST,
+        &path2,
+        &owner.access,
+        Some(json!({"status": "confirmed"})),
+    )
+    .await;
+    let cancelled: Value = app
+        .call(
+            Method::POST,
+            &path2,
+            &owner.access,
+            Some(json!({"status": "cancelled"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert!(cancelled["reminders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["status"] == "cancelled"));
+}
+
+#[tokio::test]
+async fn double_booking_a_technician_is_409_unless_allowed() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let ann = customer(&app, &owner, json!({"name": "Ann"})).await;
+    let slot = |start: &str, end: &str| json!({"customer_id": ann, "technician_id": tech.user_id, "title": "Visit", "starts_at": start, "ends_at": end});
+    let first = booked(
+        &app,
+        &owner,
+        slot("2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z"),
+    )
+    .await;
+
+    let clash = book(
+        &app,
+        &owner,
+        slot("2026-12-01T10:30:00Z", "2026-12-01T11:30:00Z"),
+    )
+    .await;
+    assert_eq!(clash.status(), 409);
+    let clash = problem(clash).await;
+    assert_eq!(clash["conflicting_id"], first["id"]);
+    assert_eq!(clash["code"], "double_booked");
+
+    assert_eq!(
+        book(
+            &app,
+            &owner,
+            slot("2026-12-01T11:00:00Z", "2026-12-01T12:00:00Z")
+        )
+        .await
+        .status(),
+        201,
+        "back to back is fine"
+    );
+    let mut forced = slot("2026-12-01T10:15:00Z", "2026-12-01T10:45:00Z");
+    forced["allow_overlap"] = json!(true);
+    assert_eq!(book(&app, &owner, forced).await.status(), 201);
+
+    // Moving another appointment onto the first is refused the same way.
+    let later = booked(
+        &app,
+        &owner,
+        slot("2026-12-01T14:00:00Z", "2026-12-01T15:00:00Z"),
+    )
+    .await;
+    let moved = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/appointments/{}", later["id"].as_str().unwrap()),
+            &owner.access,
+            Some(json!({"starts_at": "2026-12-01T10:30:00Z", "ends_at": "2026-12-01T10:50:00Z"})),
+        )
+        .await;
+    assert_eq!(moved.status(), 409);
+
+    // A cancelled appointment no longer holds the time.
+    app.call(
+        Method::POST,
+        &format!("/v1/appointments/{}/status", first["id"].as_str().unwrap()),
+        &owner.access,
+        Some(json!({"status": "cancelled"})),
+    )
+    .await;
+    let other_tech = app.user_with_role(&owner, "technician").await;
+    let mut free = slot("2026-12-01T10:00:00Z", "2026-12-01T10:10:00Z");
+    free["technician_id"] = json!(other_tech.user_id);
+    assert_eq!(book(&app, &owner, free).await.status(), 201);
+}
+
+/// The account is in America/Chicago; 2026-03-08 has 23 hours there.
+#[tokio::test]
+async fn ranges_and_local_times_hold_across_daylight_saving() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let ann = customer(&app, &owner, json!({"name": "Ann"})).await;
+    let at = |title: &str, start: &str, end: &str| json!({"customer_id": ann, "title": title, "starts_at": start, "ends_at": end, "reminders": []});
+    let before = booked(
+        &app,
+        &owner,
+        at("before", "2026-03-07T15:00:00Z", "2026-03-07T16:00:00Z"),
+    )
+    .await;
+    let after = booked(
+        &app,
+        &owner,
+        at("after", "2026-03-09T14:00:00Z", "2026-03-09T15:00:00Z"),
+    )
+    .await;
+    assert_eq!(before["local_starts_at"], "2026-03-07T09:00:00-06:00");
+    assert_eq!(
+        after["local_starts_at"], "2026-03-09T09:00:00-05:00",
+        "9 a.m. both days, an hour apart in UTC"
+    );
+    booked(
+        &app,
+        &owner,
+        at(
+            "overnight into the day",
+            "2026-03-08T05:00:00Z",
+            "2026-03-08T07:00:00Z",
+        ),
+    )
+    .await;
+    booked(
+        &app,
+        &owner,
+        at(
+            "late that day",
+            "2026-03-09T04:30:00Z",
+            "2026-03-09T04:45:00Z",
+        ),
+    )
+    .await;
+    booked(
+        &app,
+        &owner,
+        at(
+            "just after midnight",
+            "2026-03-09T05:30:00Z",
+            "2026-03-09T06:00:00Z",
+        ),
+    )
+    .await;
+
+    // Local midnight to midnight: 06:00Z (CST) to 05:00Z (CDT).
+    let day: Value = app
+        .call(
+            Method::GET,
+            "/v1/appointments?from=2026-03-08T06:00:00Z&to=2026-03-09T05:00:00Z",
+            &owner.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<&str> = day["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["overnight into the day", "late that day"]);
+}
+
+#[tokio::test]
+async fn rescheduling_moves_reminders() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let ann = customer(&app, &owner, json!({"name": "Ann"})).await;
+    let a = booked(&app, &owner, json!({"customer_id": ann, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z", "reminders": [{"channel": "sms", "minutes_before": 90}]})).await;
+    assert_eq!(a["reminders"][0]["due_at"], "2026-12-01T13:30:00Z");
+    let path = format!("/v1/appointments/{}", a["id"].as_str().unwrap());
+    let moved: Value = app
+        .call(
+            Method::PATCH,
+            &path,
+            &owner.access,
+            Some(json!({"starts_at": "2026-12-03T18:00:00Z", "ends_at": "2026-12-03T19:00:00Z"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["reminders"].as_array().unwrap().len(), 1);
+    assert_eq!(moved["reminders"][0]["due_at"], "2026-12-03T16:30:00Z");
+    assert_eq!(moved["reminders"][0]["status"], "scheduled");
+    let replaced: Value = app
+        .call(
+            Method::PATCH,
+            &path,
+            &owner.access,
+            Some(json!({"reminders": [{"channel": "email", "minutes_before": 1440}]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replaced["reminders"][0]["channel"], "email");
+    assert_eq!(replaced["reminders"][0]["due_at"], "2026-12-02T18:00:00Z");
+    let stale = app
+        .authed(Method::PATCH, &path, &owner.access)
+        .header("if-match", "\"1\"")
+        .json(&json!({"title": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 412);
+}
+
+#[tokio::test]
+async fn technicians_see_and_move_only_their_own_and_see_only_those_customers() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let mine = app.user_with_role(&owner, "technician").await;
+    let other = app.user_with_role(&owner, "technician").await;
+    let x = customer(&app, &owner, json!({"name": "X"})).await;
+    let y = customer(&app, &owner, json!({"name": "Y"})).await;
+    let a = booked(&app, &owner, json!({"customer_id": x, "technician_id": mine.user_id, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"})).await;
+    booked(&app, &owner, json!({"customer_id": y, "technician_id": other.user_id, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"})).await;
+    let id = a["id"].as_str().unwrap();
+
+    let list: Value = app
+        .call(Method::GET, "/v1/appointments", &mine.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    assert_eq!(list["data"][0]["id"], a["id"]);
+    let customers: Value = app
+        .call(Method::GET, "/v1/customers", &mine.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = customers["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["X"]);
+    assert_eq!(
+        app.call(
+            Method::GET,
+            &format!("/v1/customers/{x}"),
+            &mine.access,
+            None
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        app.call(
+            Method::GET,
+            &format!("/v1/customers/{y}"),
+            &mine.access,
+            None
+        )
+        .await
+        .status(),
+        404
+    );
+
+    assert_eq!(
+        app.call(
+            Method::GET,
+            &format!("/v1/appointments/{id}"),
+            &other.access,
+            None
+        )
+        .await
+        .status(),
+        404
+    );
+    let by_other = app
+        .call(
+            Method::POST,
+            &format!("/v1/appointments/{id}/status"),
+            &other.access,
+            Some(json!({"status": "confirmed"})),
+        )
+        .await;
+    assert_eq!(by_other.status(), 404);
+    let by_me = app
+        .call(
+            Method::POST,
+            &format!("/v1/appointments/{id}/status"),
+            &mine.access,
+            Some(json!({"status": "confirmed"})),
+        )
+        .await;
+    assert_eq!(by_me.status(), 200);
+    let edit = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/appointments/{id}"),
+            &mine.access,
+            Some(json!({"title": "Mine now"})),
+        )
+        .await;
+    assert_eq!(edit.status(), 403, "technicians do not reschedule");
+    let create = book(&app, &mine, json!({"customer_id": x, "title": "Self-booked", "starts_at": "2026-12-05T15:00:00Z", "ends_at": "2026-12-05T16:00:00Z"})).await;
+    assert_eq!(create.status(), 403);
+}
