@@ -532,3 +532,118 @@ async fn technicians_see_and_move_only_their_own_and_see_only_those_customers() 
     let create = book(&app, &mine, json!({"customer_id": x, "title": "Self-booked", "starts_at": "2026-12-05T15:00:00Z", "ends_at": "2026-12-05T16:00:00Z"})).await;
     assert_eq!(create.status(), 403);
 }
+
+/// The feed, read by an independent iCalendar parser, lists the person's open
+/// appointments; rotating the URL ends the old one.
+#[tokio::test]
+async fn a_technicians_calendar_feed_parses_and_rotates() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let ann = customer(
+        &app,
+        &owner,
+        json!({"name": "Ann", "address": {"line1": "1 Main St", "city": "Austin"}}),
+    )
+    .await;
+    let soon = chrono::Utc::now() + chrono::Duration::days(2);
+    let at = |hours: i64| (soon + chrono::Duration::hours(hours)).to_rfc3339();
+    let kept = booked(&app, &owner, json!({"customer_id": ann, "technician_id": tech.user_id, "title": "Boiler; service, yearly", "starts_at": at(0), "ends_at": at(1)})).await;
+    let cancelled = booked(&app, &owner, json!({"customer_id": ann, "technician_id": tech.user_id, "title": "Called off", "starts_at": at(3), "ends_at": at(4)})).await;
+    app.call(
+        Method::POST,
+        &format!(
+            "/v1/appointments/{}/status",
+            cancelled["id"].as_str().unwrap()
+        ),
+        &owner.access,
+        Some(json!({"status": "cancelled"})),
+    )
+    .await;
+    booked(
+        &app,
+        &owner,
+        json!({"customer_id": ann, "title": "Unassigned", "starts_at": at(5), "ends_at": at(6)}),
+    )
+    .await;
+
+    let created = app
+        .call(Method::POST, "/v1/me/calendar-feed", &tech.access, None)
+        .await;
+    assert_eq!(created.status(), 201);
+    let url = created.json::<Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        url.starts_with(&app.address) && url.contains("/v1/calendar-feeds/fcrm_cal_"),
+        "{url}"
+    );
+
+    let feed = app.client.get(&url).send().await.unwrap();
+    assert_eq!(feed.status(), 200, "no credentials needed but the URL");
+    assert!(feed.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/calendar"));
+    let text = feed.text().await.unwrap();
+    let calendar = ical::IcalParser::new(std::io::BufReader::new(text.as_bytes()))
+        .next()
+        .expect("one calendar")
+        .expect("a valid calendar");
+    assert_eq!(
+        calendar.events.len(),
+        1,
+        "only the open appointment assigned to them"
+    );
+    let prop = |name: &str| {
+        calendar.events[0]
+            .properties
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.value.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        prop("UID"),
+        format!("{}@fieldcrm", kept["id"].as_str().unwrap())
+    );
+    assert_eq!(
+        prop("SUMMARY"),
+        "Boiler\\; service\\, yearly",
+        "text is escaped as RFC 5545 says"
+    );
+    assert_eq!(prop("LOCATION"), "1 Main St\\, Austin");
+    let starts = chrono::DateTime::parse_from_rfc3339(kept["starts_at"].as_str().unwrap()).unwrap();
+    assert_eq!(prop("DTSTART"), starts.format("%Y%m%dT%H%M%SZ").to_string());
+
+    let rotated = app
+        .call(Method::POST, "/v1/me/calendar-feed", &tech.access, None)
+        .await;
+    let new_url = rotated.json::<Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_url, url);
+    assert_eq!(
+        app.client.get(&url).send().await.unwrap().status(),
+        404,
+        "the old URL is dead"
+    );
+    assert_eq!(app.client.get(&new_url).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.call(Method::DELETE, "/v1/me/calendar-feed", &tech.access, None)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(app.client.get(&new_url).send().await.unwrap().status(), 404);
+
+    let (_, key) = app.api_key(&owner, "read").await;
+    assert_eq!(
+        app.call(Method::POST, "/v1/me/calendar-feed", &key, None)
+            .await
+            .status(),
+        403
+    );
+}

@@ -497,3 +497,83 @@ pub async fn change_status(
         appointments::change_status(&state, &caller, Id::from_uuid(*id), to, if_match).await?;
     Ok(respond(actix_web::http::StatusCode::OK, detail))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct CalendarFeed {
+    /// Subscribe to this URL in a calendar app. Keep it secret: anyone with it
+    /// sees the appointments. Rotating makes a new one and ends the old.
+    pub url: String,
+}
+
+/// Make (or replace) the caller's secret iCalendar feed URL of the appointments
+/// assigned to them. The previous URL stops working.
+///
+/// Roles: any signed-in user, for their own appointments. API keys: not accepted.
+#[utoipa::path(
+    tag = "appointments",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new feed URL", body = CalendarFeed),
+        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/me/calendar-feed")]
+pub async fn rotate_calendar_feed(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: actix_web::HttpRequest,
+) -> Result<HttpResponse, Problem> {
+    let token = crate::services::calendar_feed::rotate(&state, &caller).await?;
+    let info = req.connection_info();
+    let url = format!(
+        "{}://{}/v1/calendar-feeds/{token}",
+        info.scheme(),
+        info.host()
+    );
+    Ok(HttpResponse::Created().json(CalendarFeed { url }))
+}
+
+/// Turn the caller's calendar feed off.
+///
+/// Roles: any signed-in user, for their own feed. API keys: not accepted.
+#[utoipa::path(
+    tag = "appointments",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The feed URL no longer works"),
+        (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/me/calendar-feed")]
+pub async fn revoke_calendar_feed(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, Problem> {
+    crate::services::calendar_feed::revoke(&state, &caller).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A person's open appointments (from a week ago on) as iCalendar (RFC 5545).
+///
+/// Public: the secret token in the path is the credential.
+#[utoipa::path(
+    tag = "appointments",
+    params(("token" = String, Path, description = "The secret from `POST /v1/me/calendar-feed`")),
+    responses(
+        (status = 200, description = "The calendar", content_type = "text/calendar", body = String),
+    )
+)]
+#[get("/v1/calendar-feeds/{token}")]
+pub async fn calendar_feed(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let ics = crate::services::calendar_feed::render(&state, token.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CACHE_CONTROL,
+            "private, max-age=300",
+        ))
+        .body(ics))
+}

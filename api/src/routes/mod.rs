@@ -88,5 +88,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(appointments::get_appointment)
         .service(appointments::update_appointment)
         .service(appointments::delete_appointment)
-        .service(appointments::change_status);
+        .service(appointments::change_status)
+        .service(appointments::rotate_calendar_feed)
+        .service(appointments::revoke_calendar_feed)
+        .service(appointments::calendar_feed);
 }

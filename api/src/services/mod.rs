@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod appointments;
 pub mod auth;
+pub mod calendar_feed;
 pub mod idempotency;
 pub mod people;
 pub mod time_clock;

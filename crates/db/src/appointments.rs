@@ -246,3 +246,22 @@ pub fn cancel_reminders(
     ))
     .execute(conn)?)
 }
+
+/// The person's open appointments ending after `since`, by start time.
+pub fn open_for_technician(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    technician: Id<User>,
+    since: Ts,
+    limit: i64,
+) -> DbResult<Vec<Appointment>> {
+    Ok(appointments::table
+        .filter(appointments::account_id.eq(account))
+        .filter(appointments::technician_id.eq(technician))
+        .filter(appointments::status.ne_all(CLOSED_STATUSES))
+        .filter(appointments::ends_at.gt(since))
+        .order(appointments::starts_at.asc())
+        .limit(limit)
+        .select(Appointment::as_select())
+        .load(conn)?)
+}

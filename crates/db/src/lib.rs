@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod appointments;
+pub mod calendar_feeds;
 mod connection;
 pub mod consent;
 mod error;

@@ -254,6 +254,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    calendar_feeds (user_id) {
+        user_id -> DbUuid,
+        account_id -> DbUuid,
+        token_hash -> Binary,
+        created_at -> DbTimestamp,
+    }
+}
+
 diesel::joinable!(users -> accounts (account_id));
 diesel::joinable!(shifts -> users (user_id));
 diesel::joinable!(shifts -> accounts (account_id));
@@ -277,4 +289,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointments,
     appointment_status_changes,
     reminders,
+    calendar_feeds,
 );
