@@ -23,6 +23,7 @@ fn ids_and_timestamps_round_trip_exactly() {
         max_shift_hours: 16,
         ping_retention_days: 90,
         default_reminders: "[]".into(),
+        arrival_radius_m: 150.0,
     };
     accounts::insert(&mut conn, &account).unwrap();
 
@@ -52,6 +53,7 @@ fn a_duplicate_id_is_a_unique_violation() {
         max_shift_hours: 16,
         ping_retention_days: 90,
         default_reminders: "[]".into(),
+        arrival_radius_m: 150.0,
     };
     accounts::insert(&mut conn, &account).unwrap();
     let err = accounts::insert(&mut conn, &account).unwrap_err();

@@ -538,3 +538,109 @@ async fn long_shifts_close_at_the_limit_and_old_pings_are_purged() {
         "the shift itself stays"
     );
 }
+
+/// A technician's pings near the place of their appointment that day record
+/// arrival and departure on the appointment.
+#[tokio::test]
+async fn arrival_and_departure_are_recorded_from_pings() {
+    use chrono::TimeZone;
+    let app = spawn_app().await;
+    let owner = app.signup().await; // the account is in America/Chicago
+    let tech = app.user_with_role(&owner, "technician").await;
+    let chicago = chrono_tz::America::Chicago;
+    let yesterday = Utc::now().with_timezone(&chicago).date_naive() - chrono::Duration::days(1);
+    let at = |day: chrono::NaiveDate, h: u32, m: u32| {
+        chicago
+            .from_local_datetime(&day.and_hms_opt(h, m, 0).unwrap())
+            .unwrap()
+            .to_utc()
+    };
+    let t = |h: u32, m: u32| at(yesterday, h, m);
+
+    let customer: Value = app
+        .call(Method::POST, "/v1/customers", &owner.access, Some(json!({"name": "Ann", "address": {"line1": "1 Main St", "lat": 30.27, "lon": -97.74}})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let book = |start: DateTime<Utc>| {
+        json!({"customer_id": customer["id"], "technician_id": tech.user_id, "title": "Visit",
+               "starts_at": start, "ends_at": start + chrono::Duration::hours(1), "reminders": []})
+    };
+    let visit: Value = app
+        .call(
+            Method::POST,
+            "/v1/appointments",
+            &owner.access,
+            Some(book(t(12, 0))),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let day_before = at(yesterday - chrono::Duration::days(1), 12, 0);
+    let other_day: Value = app
+        .call(
+            Method::POST,
+            "/v1/appointments",
+            &owner.access,
+            Some(book(day_before)),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let shift = clock(&app, &tech, "clock-in").await;
+    start_shift_at(&app, shift["id"].as_str().unwrap(), t(11, 0));
+    let far = (30.30, -97.74);
+    let near = (30.2703, -97.7400);
+    let result = upload(
+        &app,
+        &tech,
+        vec![
+            ping(t(11, 30), far.0, far.1),
+            ping(t(11, 50), near.0, near.1),
+            ping(t(12, 40), near.0, near.1),
+            ping(t(13, 5), far.0, far.1),
+        ],
+    )
+    .await;
+    assert_eq!(result["accepted"], 4, "{result}");
+
+    let path = format!("/v1/appointments/{}", visit["id"].as_str().unwrap());
+    let seen: Value = app
+        .call(Method::GET, &path, &owner.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(time(&seen["arrived_at"]), t(11, 50));
+    assert_eq!(time(&seen["departed_at"]), t(13, 5));
+    let untouched: Value = app
+        .call(
+            Method::GET,
+            &format!("/v1/appointments/{}", other_day["id"].as_str().unwrap()),
+            &owner.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        untouched["arrived_at"].is_null(),
+        "another day's appointment at the same place"
+    );
+
+    // A buffered fix from earlier, uploaded late, moves the arrival back.
+    upload(&app, &tech, vec![ping(t(11, 45), near.0, near.1)]).await;
+    let seen: Value = app
+        .call(Method::GET, &path, &owner.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(time(&seen["arrived_at"]), t(11, 45));
+    assert_eq!(time(&seen["departed_at"]), t(13, 5));
+}

@@ -123,6 +123,11 @@ pub struct AppointmentView {
     pub time_zone: String,
     pub address: Option<AddressView>,
     pub status: String,
+    /// When the technician's GPS first came within the account's radius
+    /// (150 m by default) of the place that day.
+    pub arrived_at: Option<DateTime<Utc>>,
+    /// When it first left again after arriving.
+    pub departed_at: Option<DateTime<Utc>>,
     pub reminders: Vec<ReminderView>,
     /// Every status change, oldest first (only on single reads).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -162,6 +167,8 @@ fn view(
         time_zone: zone.name().to_owned(),
         address,
         status: a.status,
+        arrived_at: a.arrived_at.map(|t| t.get()),
+        departed_at: a.departed_at.map(|t| t.get()),
         reminders: reminders
             .into_iter()
             .map(|r| ReminderView {

@@ -228,6 +228,8 @@ pub async fn create(
                     version: 1,
                     created_at: now,
                     updated_at: now,
+                    arrived_at: None,
+                    departed_at: None,
                 };
                 match &input.address {
                     Some(address) => set_address(&mut appointment, Some(address)),

@@ -62,6 +62,7 @@ pub async fn signup(state: &AppState, input: Signup) -> Result<SignedUp, Problem
                     max_shift_hours: Account::DEFAULT_MAX_SHIFT_HOURS,
                     ping_retention_days: Account::DEFAULT_PING_RETENTION_DAYS,
                     default_reminders: Account::DEFAULT_REMINDERS.to_owned(),
+                    arrival_radius_m: Account::DEFAULT_ARRIVAL_RADIUS_M,
                 };
                 accounts::insert(conn, &account)?;
                 let user = User {

@@ -8,10 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use fieldcrm_db::accounts;
 use fieldcrm_db::pings::{self, Ping};
 use fieldcrm_db::shifts::{self, Shift};
 use fieldcrm_db::users::User;
+use fieldcrm_db::{accounts, appointments};
 use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::tracking::{window_of, Reading, Rejection, Window};
 use fieldcrm_domain::{Action, Coordinates, Role};
@@ -238,6 +238,9 @@ pub async fn ingest(
                     });
                 }
                 let inserted = pings::insert_new(conn, &rows)?;
+                if inserted > 0 {
+                    detect_visits(conn, &account, user, &rows)?;
+                }
                 outcome.accepted = inserted;
                 outcome.duplicates = rows.len() - inserted;
                 // Late uploads into a closed shift change its stored distance.
@@ -253,6 +256,70 @@ pub async fn ingest(
             })
         })
         .await
+}
+
+/// Records arrival at and departure from the person's appointments of the
+/// same (local) day as the pings: the first fix within the account's radius of
+/// the appointment's place, and the first fix away from it afterwards.
+fn detect_visits(
+    conn: &mut DbConnection,
+    account: &accounts::Account,
+    user: Id<User>,
+    rows: &[Ping],
+) -> Result<(), Problem> {
+    let (Some(first), Some(last)) = (
+        rows.iter().map(|p| p.recorded_at).min(),
+        rows.iter().map(|p| p.recorded_at).max(),
+    ) else {
+        return Ok(());
+    };
+    let zone: chrono_tz::Tz = account.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let day_of = |at: DateTime<Utc>| at.with_timezone(&zone).date_naive();
+    let window = Duration::days(1);
+    let candidates = appointments::located_for_technician(
+        conn,
+        user,
+        Ts::from(first.get() - window),
+        Ts::from(last.get() + window),
+    )?;
+    for mut appointment in candidates {
+        let (Some(lat), Some(lon)) = (appointment.lat, appointment.lon) else {
+            continue;
+        };
+        let day = day_of(appointment.starts_at.get());
+        let mut fixes: Vec<Fix> = rows
+            .iter()
+            .filter(|p| day_of(p.recorded_at.get()) == day)
+            .map(|p| Fix {
+                at: p.recorded_at.get(),
+                lat: p.lat,
+                lon: p.lon,
+            })
+            .collect();
+        if fixes.is_empty() {
+            continue;
+        }
+        fixes.sort_by_key(|f| f.at);
+        let before = (appointment.arrived_at, appointment.departed_at);
+        let (arrived, departed) = fieldcrm_geo_track::visit(
+            &fixes,
+            (lat, lon),
+            account.arrival_radius_m,
+            before.0.map(|t| t.get()),
+            before.1.map(|t| t.get()),
+        );
+        let after = (arrived.map(Ts::from), departed.map(Ts::from));
+        if after != before {
+            let read_version = appointment.version;
+            appointment.arrived_at = after.0;
+            appointment.departed_at = after.1;
+            appointment.version = read_version + 1;
+            appointment.updated_at = Ts::now();
+            // A concurrent edit wins; the next batch records the visit then.
+            appointments::save(conn, &appointment, read_version)?;
+        }
+    }
+    Ok(())
 }
 
 /// A shift with its worked time and distance.

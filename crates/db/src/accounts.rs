@@ -24,12 +24,15 @@ pub struct Account {
     pub ping_retention_days: i32,
     /// JSON list of `{"channel", "minutes_before"}` used when an appointment names no reminders.
     pub default_reminders: String,
+    /// Metres from an appointment's place within which a technician has arrived.
+    pub arrival_radius_m: f64,
 }
 
 impl Account {
     pub const DEFAULT_PING_ACCURACY_LIMIT_M: f64 = 100.0;
     pub const DEFAULT_MAX_SHIFT_HOURS: i32 = 16;
     pub const DEFAULT_PING_RETENTION_DAYS: i32 = 90;
+    pub const DEFAULT_ARRIVAL_RADIUS_M: f64 = 150.0;
     pub const DEFAULT_REMINDERS: &'static str =
         r#"[{"channel":"email","minutes_before":1440},{"channel":"sms","minutes_before":60}]"#;
 }

@@ -35,6 +35,10 @@ pub struct Appointment {
     pub version: i32,
     pub created_at: Ts,
     pub updated_at: Ts,
+    /// First GPS fix of the technician within the arrival radius.
+    pub arrived_at: Option<Ts>,
+    /// First fix outside the radius after arriving.
+    pub departed_at: Option<Ts>,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -262,6 +266,26 @@ pub fn open_for_technician(
         .filter(appointments::ends_at.gt(since))
         .order(appointments::starts_at.asc())
         .limit(limit)
+        .select(Appointment::as_select())
+        .load(conn)?)
+}
+
+/// The technician's appointments with a known place that start between `from`
+/// and `to`: candidates for arrival detection.
+pub fn located_for_technician(
+    conn: &mut DbConnection,
+    technician: Id<User>,
+    from: Ts,
+    to: Ts,
+) -> DbResult<Vec<Appointment>> {
+    Ok(appointments::table
+        .filter(appointments::technician_id.eq(technician))
+        .filter(appointments::status.ne_all(["cancelled", "no_show"]))
+        .filter(appointments::lat.is_not_null())
+        .filter(appointments::lon.is_not_null())
+        .filter(appointments::starts_at.ge(from))
+        .filter(appointments::starts_at.le(to))
+        .order(appointments::starts_at.asc())
         .select(Appointment::as_select())
         .load(conn)?)
 }

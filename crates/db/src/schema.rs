@@ -16,6 +16,7 @@ diesel::table! {
         max_shift_hours -> Integer,
         ping_retention_days -> Integer,
         default_reminders -> Text,
+        arrival_radius_m -> Double,
     }
 }
 
@@ -219,6 +220,8 @@ diesel::table! {
         version -> Integer,
         created_at -> DbTimestamp,
         updated_at -> DbTimestamp,
+        arrived_at -> Nullable<DbTimestamp>,
+        departed_at -> Nullable<DbTimestamp>,
     }
 }
 

@@ -69,6 +69,38 @@ pub fn stops(fixes: &[Fix], radius_m: f64, min_stay: Duration) -> Vec<Stop> {
     stops
 }
 
+/// When the trail first came within `radius_m` of `place` and when it next
+/// left, merged with what was known before (`arrived`, `departed`): a batch of
+/// late-uploaded fixes can move the arrival earlier, never later.
+pub fn visit(
+    fixes: &[Fix],
+    place: (f64, f64),
+    radius_m: f64,
+    arrived: Option<DateTime<Utc>>,
+    departed: Option<DateTime<Utc>>,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let spot = Fix {
+        at: DateTime::<Utc>::MIN_UTC,
+        lat: place.0,
+        lon: place.1,
+    };
+    let near = |f: &Fix| metres_between(f, &spot) <= radius_m;
+    let first_near = fixes.iter().filter(|f| near(f)).map(|f| f.at).min();
+    let arrived = match (arrived, first_near) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let departed = departed.or_else(|| {
+        let since = arrived?;
+        fixes
+            .iter()
+            .filter(|f| f.at > since && !near(f))
+            .map(|f| f.at)
+            .min()
+    });
+    (arrived, departed)
+}
+
 /// The trail as a GeoJSON Feature with a LineString (positions `[lon, lat]`)
 /// and the given properties.
 pub fn geojson_feature(
@@ -148,6 +180,25 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].arrived_at, trail[1].at);
         assert_eq!(found[0].left_at, trail[3].at);
+    }
+
+    #[test]
+    fn a_visit_starts_at_the_first_fix_near_the_place_and_ends_at_the_first_away() {
+        let place = (30.0, -97.0);
+        let trail = [
+            fix(0, 30.05, -97.0),
+            fix(10, 30.0005, -97.0),
+            fix(20, 30.0, -97.0005),
+            fix(30, 30.05, -97.0),
+        ];
+        let (arrived, departed) = visit(&trail, place, 150.0, None, None);
+        assert_eq!(arrived, Some(trail[1].at));
+        assert_eq!(departed, Some(trail[3].at));
+        // A late fix from earlier moves the arrival back; departure stays.
+        let (earlier, kept) = visit(&[fix(5, 30.0, -97.0)], place, 150.0, arrived, departed);
+        assert_eq!(earlier, Some(fix(5, 0.0, 0.0).at));
+        assert_eq!(kept, departed);
+        assert_eq!(visit(&[trail[0]], place, 150.0, None, None), (None, None));
     }
 
     #[test]
