@@ -647,3 +647,68 @@ async fn a_technicians_calendar_feed_parses_and_rotates() {
         403
     );
 }
+
+#[tokio::test]
+async fn lists_filter_by_technician_customer_and_status() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let t1 = app.user_with_role(&owner, "technician").await;
+    let t2 = app.user_with_role(&owner, "technician").await;
+    let x = customer(&app, &owner, json!({"name": "X"})).await;
+    let y = customer(&app, &owner, json!({"name": "Y"})).await;
+    let mk = |c: &str, t: &str, title: &str, day: u32| {
+        json!({"customer_id": c, "technician_id": t, "title": title,
+               "starts_at": format!("2026-12-{day:02}T15:00:00Z"), "ends_at": format!("2026-12-{day:02}T16:00:00Z")})
+    };
+    booked(&app, &owner, mk(&x, &t1.user_id, "x-t1", 1)).await;
+    booked(&app, &owner, mk(&y, &t1.user_id, "y-t1", 2)).await;
+    let third = booked(&app, &owner, mk(&x, &t2.user_id, "x-t2", 3)).await;
+    app.call(
+        Method::POST,
+        &format!("/v1/appointments/{}/status", third["id"].as_str().unwrap()),
+        &owner.access,
+        Some(json!({"status": "confirmed"})),
+    )
+    .await;
+
+    let titles = |path: String| {
+        let app = &app;
+        let token = owner.access.clone();
+        async move {
+            let body: Value = app
+                .call(Method::GET, &path, &token, None)
+                .await
+                .json()
+                .await
+                .unwrap();
+            body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["title"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        titles(format!("/v1/appointments?technician_id={}", t1.user_id)).await,
+        ["x-t1", "y-t1"]
+    );
+    assert_eq!(
+        titles(format!("/v1/appointments?customer_id={x}")).await,
+        ["x-t1", "x-t2"]
+    );
+    assert_eq!(
+        titles("/v1/appointments?status=confirmed".into()).await,
+        ["x-t2"]
+    );
+    assert_eq!(titles("/v1/appointments?limit=2".into()).await.len(), 2);
+    let bad = app
+        .call(
+            Method::GET,
+            "/v1/appointments?status=done",
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(problem(bad).await["errors"][0]["field"], "status");
+}

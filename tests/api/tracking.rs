@@ -644,3 +644,60 @@ async fn arrival_and_departure_are_recorded_from_pings() {
     assert_eq!(time(&seen["arrived_at"]), t(11, 45));
     assert_eq!(time(&seen["departed_at"]), t(13, 5));
 }
+
+#[tokio::test]
+async fn timesheets_filter_by_person_and_dates() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let a = app.user_with_role(&owner, "technician").await;
+    let b = app.user_with_role(&owner, "technician").await;
+    let old = clock(&app, &a, "clock-in").await;
+    start_shift_at(
+        &app,
+        old["id"].as_str().unwrap(),
+        Utc::now() - chrono::Duration::days(3),
+    );
+    clock(&app, &a, "clock-out").await;
+    clock(&app, &a, "clock-in").await;
+    clock(&app, &b, "clock-in").await;
+
+    let count = |path: String| {
+        let app = &app;
+        let token = owner.access.clone();
+        async move {
+            let body: Value = app
+                .call(Method::GET, &path, &token, None)
+                .await
+                .json()
+                .await
+                .unwrap();
+            (
+                body["data"].as_array().unwrap().len(),
+                body["totals"]["shifts"].as_u64().unwrap(),
+            )
+        }
+    };
+    assert_eq!(count("/v1/shifts".into()).await, (3, 3));
+    assert_eq!(
+        count(format!("/v1/shifts?user_id={}", a.user_id)).await,
+        (2, 2)
+    );
+    let since =
+        (Utc::now() - chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(
+        count(format!("/v1/shifts?user_id={}&from={since}", a.user_id)).await,
+        (1, 1)
+    );
+    assert_eq!(count(format!("/v1/shifts?to={since}")).await, (1, 1));
+    let (page, total) = count("/v1/shifts?limit=1".into()).await;
+    assert_eq!((page, total), (1, 3), "totals cover every page");
+    let bad = app
+        .call(
+            Method::GET,
+            "/v1/shifts?from=last-week",
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(problem(bad).await["errors"][0]["field"], "from");
+}
