@@ -100,6 +100,15 @@ fn read_json_body(
     })
 }
 
+/// For `#[serde(default, deserialize_with = "crate::extract::nullable")]`:
+/// tells an absent field (`None`) from an explicit `null` (`Some(None)`), so a
+/// PATCH can clear a field.
+pub fn nullable<'de, T: serde::Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 fn is_json(req: &HttpRequest) -> bool {
     let Some(Ok(ct)) = req.headers().get(header::CONTENT_TYPE).map(|v| v.to_str()) else {
         return false;

@@ -1,21 +1,21 @@
 use actix_web::http::header::{ETAG, LOCATION};
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use fieldcrm_db::appointments::{Appointment, Reminder};
 use fieldcrm_db::{Id, Ts};
 use fieldcrm_domain::scheduling::{ReminderRule, Status};
-use fieldcrm_domain::{parse_notes, single_line, Address, AddressInput};
+use fieldcrm_domain::{parse_notes, single_line};
 
 use crate::auth::Caller;
 use crate::extract::Json;
 use crate::paging::{Page, PageQuery};
 use crate::preconditions::{etag, IfMatch};
 use crate::problem::{FieldError, Fields, Problem};
-use crate::routes::people::AddressBody;
+use crate::routes::people::{parse_address, AddressBody};
 use crate::services::appointments::{self, AppointmentPatch, Detail, ListRequest, NewAppointment};
 use crate::state::AppState;
 use crate::views::AddressView;
@@ -50,12 +50,6 @@ pub struct CreateAppointmentRequest {
     pub allow_overlap: bool,
 }
 
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// Absent: unchanged; `null` clears (`address: null` goes back to the customer's).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,13 +57,13 @@ pub struct UpdateAppointmentRequest {
     pub title: Option<String>,
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
     #[schema(value_type = Option<Uuid>)]
     pub technician_id: Option<Option<Uuid>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
     #[schema(value_type = Option<String>)]
     pub notes: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
     #[schema(value_type = Option<AddressBody>)]
     pub address: Option<Option<AddressBody>>,
     /// Replaces the reminders.
@@ -228,29 +222,6 @@ fn rules(fields: &mut Fields, raw: Option<&[ReminderBody]>) -> Option<Vec<Remind
     Some(parsed)
 }
 
-fn address(fields: &mut Fields, body: Option<&AddressBody>) -> Option<Address> {
-    let body = body?;
-    let input = AddressInput {
-        line1: &body.line1,
-        line2: body.line2.as_deref(),
-        city: body.city.as_deref(),
-        region: body.region.as_deref(),
-        postal_code: body.postal_code.as_deref(),
-        country: body.country.as_deref(),
-        lat: body.lat,
-        lon: body.lon,
-    };
-    match Address::parse(&input) {
-        Ok(a) => Some(a),
-        Err(errors) => {
-            for (field, invalid) in errors {
-                fields.push(FieldError::new(format!("address.{field}"), invalid.0));
-            }
-            None
-        }
-    }
-}
-
 /// Create an appointment. Booking a technician into an overlapping open
 /// appointment is 409 (with `conflicting_id`) unless `allow_overlap` is true.
 /// Its reminders (given, or the account's defaults) are scheduled at once.
@@ -283,7 +254,7 @@ pub async fn create_appointment(
     if body.ends_at <= body.starts_at {
         fields.push(FieldError::new("ends_at", "must be after starts_at"));
     }
-    let address = address(&mut fields, body.address.as_ref());
+    let address = parse_address(&mut fields, body.address.as_ref()).flatten();
     let reminders = rules(&mut fields, body.reminders.as_deref());
     fields.finish()?;
     let (Some(title), Some(notes)) = (title, notes) else {
@@ -437,7 +408,7 @@ pub async fn update_appointment(
     patch.ends_at = body.ends_at.map(Ts::from);
     patch.technician_id = body.technician_id.map(|t| t.map(Id::from_uuid));
     if let Some(raw) = &body.address {
-        patch.address = Some(address(&mut fields, raw.as_ref()));
+        patch.address = parse_address(&mut fields, raw.as_ref());
     }
     patch.reminders = rules(&mut fields, body.reminders.as_deref());
     fields.finish()?;

@@ -7,7 +7,7 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -71,37 +71,30 @@ pub struct CreatePersonRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePersonRequest {
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
     #[schema(value_type = Option<String>)]
     pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
     #[schema(value_type = Option<String>)]
     pub company: Option<Option<String>>,
     /// A new address resets email consent.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
     /// A new number resets SMS consent.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
     #[schema(value_type = Option<String>)]
     pub phone: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
     #[schema(value_type = Option<AddressBody>)]
     pub address: Option<Option<AddressBody>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
     #[schema(value_type = Option<String>)]
     pub notes: Option<Option<String>>,
     /// Replaces all tags; `null` or `[]` removes them.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
     #[schema(value_type = Option<Vec<String>>)]
     pub tags: Option<Option<Vec<String>>>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -192,7 +185,12 @@ fn optional<T>(
     }
 }
 
-fn address(fields: &mut Fields, body: Option<&AddressBody>) -> Option<Option<Address>> {
+/// `Some(None)` when no address was given, `None` when it was invalid (the
+/// errors are in `fields`).
+pub(crate) fn parse_address(
+    fields: &mut Fields,
+    body: Option<&AddressBody>,
+) -> Option<Option<Address>> {
     let Some(body) = body else { return Some(None) };
     let input = AddressInput {
         line1: &body.line1,
@@ -227,7 +225,7 @@ fn parse_new(body: &CreatePersonRequest, country: CountryCode) -> Result<NewPers
     let phone = optional(&mut fields, "phone", body.phone.as_deref(), |raw| {
         Phone::parse(raw, country)
     });
-    let address = address(&mut fields, body.address.as_ref());
+    let address = parse_address(&mut fields, body.address.as_ref());
     let notes = fields.check(
         "notes",
         parse_notes(body.notes.as_deref().unwrap_or_default()),
@@ -276,7 +274,7 @@ fn parse_patch(body: &UpdatePersonRequest, country: CountryCode) -> Result<Perso
         });
     }
     if let Some(raw) = &body.address {
-        patch.address = address(&mut fields, raw.as_ref());
+        patch.address = parse_address(&mut fields, raw.as_ref());
     }
     if let Some(raw) = &body.notes {
         patch.notes = fields.check("notes", parse_notes(raw.as_deref().unwrap_or_default()));
