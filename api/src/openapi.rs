@@ -23,6 +23,7 @@ Timestamps are RFC 3339 in UTC; ids are UUIDs.",
     components(schemas(Problem, FieldError)),
     tags(
         (name = "auth", description = "Sign up, sign in, tokens and the caller"),
+        (name = "account", description = "The account and its settings"),
         (name = "users", description = "People of an account and their roles"),
         (name = "api-keys", description = "Keys for integrations"),
         (name = "customers", description = "Customers, their contact details and consent"),

@@ -19,6 +19,21 @@ pub struct AccountView {
     /// Country for phone numbers given without a country code (ISO 3166-1 alpha-2).
     #[schema(example = "US")]
     pub default_country: String,
+    /// Pings less accurate than this many metres are refused.
+    #[schema(example = 100.0)]
+    pub ping_accuracy_limit_m: f64,
+    /// Open shifts close automatically after this many hours.
+    #[schema(example = 16)]
+    pub max_shift_hours: i32,
+    /// Pings are deleted after this many days; shift totals stay.
+    #[schema(example = 90)]
+    pub ping_retention_days: i32,
+    /// Within this many metres of an appointment's place a technician has arrived.
+    #[schema(example = 150.0)]
+    pub arrival_radius_m: f64,
+    /// Reminders of appointments booked without their own: `[{channel, minutes_before}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub default_reminders: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -30,6 +45,11 @@ impl From<Account> for AccountView {
             name: a.name,
             time_zone: a.time_zone,
             default_country: a.default_country,
+            ping_accuracy_limit_m: a.ping_accuracy_limit_m,
+            max_shift_hours: a.max_shift_hours,
+            ping_retention_days: a.ping_retention_days,
+            arrival_radius_m: a.arrival_radius_m,
+            default_reminders: serde_json::from_str(&a.default_reminders).unwrap_or_default(),
             created_at: a.created_at.get(),
             updated_at: a.updated_at.get(),
         }

@@ -36,6 +36,18 @@ fn cases() -> Vec<Case> {
         },
         Case {
             method: Method::GET,
+            path: "/v1/account",
+            body: None,
+            allowed: [true, true, true, true, true, true],
+        },
+        Case {
+            method: Method::PATCH,
+            path: "/v1/account",
+            body: Some(json!({"name": "Renamed"})),
+            allowed: [true, true, false, false, false, false],
+        },
+        Case {
+            method: Method::GET,
             path: "/v1/api-keys",
             body: None,
             allowed: [true, true, false, false, false, false],

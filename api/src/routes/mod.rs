@@ -1,5 +1,6 @@
 //! One module per resource: extract, call a service, map the result.
 
+pub mod account;
 pub mod api_keys;
 pub mod appointments;
 pub mod auth;
@@ -52,6 +53,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::refresh)
         .service(auth::logout)
         .service(me::me)
+        .service(account::get_account)
+        .service(account::update_account)
         .service(users::create_user)
         .service(users::list_users)
         .service(users::get_user)

@@ -2,6 +2,7 @@
 //! these; these call the `db` queries, inside one transaction where a use case
 //! writes more than one row.
 
+pub mod account;
 pub mod api_keys;
 pub mod appointments;
 pub mod auth;

@@ -5,7 +5,7 @@ use crate::schema::accounts;
 use crate::{DbResult, Id, Ts};
 
 /// A tenant: one business and everything it holds.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = accounts, check_for_backend(MultiBackend))]
 pub struct Account {
     pub id: Id<Account>,
@@ -57,4 +57,11 @@ pub fn retention(conn: &mut DbConnection) -> DbResult<Vec<(Id<Account>, i32)>> {
     Ok(accounts::table
         .select((accounts::id, accounts::ping_retention_days))
         .load(conn)?)
+}
+
+pub fn save(conn: &mut DbConnection, account: &Account) -> DbResult<()> {
+    diesel::update(accounts::table.find(account.id))
+        .set(account)
+        .execute(conn)?;
+    Ok(())
 }

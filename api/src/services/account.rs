@@ -1,0 +1,83 @@
+//! The account's own settings.
+
+use serde_json::json;
+
+use fieldcrm_db::accounts::{self, Account};
+use fieldcrm_db::Ts;
+use fieldcrm_domain::scheduling::ReminderRule;
+use fieldcrm_domain::{AccountName, Action, CountryCode, TimeZoneName};
+
+use crate::auth::Caller;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+#[derive(Default)]
+pub struct SettingsPatch {
+    pub name: Option<AccountName>,
+    pub time_zone: Option<TimeZoneName>,
+    pub default_country: Option<CountryCode>,
+    pub ping_accuracy_limit_m: Option<f64>,
+    pub max_shift_hours: Option<i32>,
+    pub ping_retention_days: Option<i32>,
+    pub arrival_radius_m: Option<f64>,
+    pub default_reminders: Option<Vec<ReminderRule>>,
+}
+
+pub fn authorize_changes(caller: &Caller) -> Result<(), Problem> {
+    caller.require(Action::ManageAccount)
+}
+
+pub async fn get(state: &AppState, caller: &Caller) -> Result<Account, Problem> {
+    caller.require(Action::ViewAccount)?;
+    let id = caller.account_id;
+    state
+        .db(move |conn| accounts::find(conn, id)?.ok_or_else(Problem::unauthorized))
+        .await
+}
+
+pub async fn update(
+    state: &AppState,
+    caller: &Caller,
+    patch: SettingsPatch,
+) -> Result<Account, Problem> {
+    authorize_changes(caller)?;
+    let id = caller.account_id;
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let mut account = accounts::find(conn, id)?.ok_or_else(Problem::unauthorized)?;
+                if let Some(name) = patch.name {
+                    account.name = name.as_str().to_owned();
+                }
+                if let Some(zone) = patch.time_zone {
+                    account.time_zone = zone.name().to_owned();
+                }
+                if let Some(country) = patch.default_country {
+                    account.default_country = country.as_str().to_owned();
+                }
+                if let Some(limit) = patch.ping_accuracy_limit_m {
+                    account.ping_accuracy_limit_m = limit;
+                }
+                if let Some(hours) = patch.max_shift_hours {
+                    account.max_shift_hours = hours;
+                }
+                if let Some(days) = patch.ping_retention_days {
+                    account.ping_retention_days = days;
+                }
+                if let Some(radius) = patch.arrival_radius_m {
+                    account.arrival_radius_m = radius;
+                }
+                if let Some(rules) = patch.default_reminders {
+                    let stored: Vec<_> = rules
+                        .iter()
+                        .map(|r| json!({"channel": r.channel.as_str(), "minutes_before": r.minutes_before}))
+                        .collect();
+                    account.default_reminders = serde_json::Value::Array(stored).to_string();
+                }
+                account.updated_at = Ts::now();
+                accounts::save(conn, &account)?;
+                Ok(account)
+            })
+        })
+        .await
+}

@@ -1,0 +1,132 @@
+//! The account's settings, and that each one changes what the API does.
+
+use chrono::Utc;
+use fieldcrm_test_support::{problem, spawn_app};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn owners_and_admins_change_settings_and_everyone_reads_them() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let admin = app.user_with_role(&owner, "admin").await;
+    let dispatcher = app.user_with_role(&owner, "dispatcher").await;
+    let tech = app.user_with_role(&owner, "technician").await;
+
+    let account: Value = app
+        .call(Method::GET, "/v1/account", &tech.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(account["time_zone"], "America/Chicago");
+    assert_eq!(account["ping_accuracy_limit_m"], 100.0);
+    assert_eq!(account["max_shift_hours"], 16);
+    assert_eq!(account["ping_retention_days"], 90);
+    assert_eq!(account["default_reminders"][0]["channel"], "email");
+
+    let refused = app
+        .call(
+            Method::PATCH,
+            "/v1/account",
+            &dispatcher.access,
+            Some(json!({"name": "Mine"})),
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    let changed = app
+        .call(
+            Method::PATCH,
+            "/v1/account",
+            &admin.access,
+            Some(json!({"name": "Acme HVAC", "ping_accuracy_limit_m": 30.0, "default_reminders": [{"channel": "sms", "minutes_before": 30}]})),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    let changed: Value = changed.json().await.unwrap();
+    assert_eq!(changed["name"], "Acme HVAC");
+    assert_eq!(
+        changed["default_reminders"],
+        json!([{"channel": "sms", "minutes_before": 30}])
+    );
+    assert_eq!(
+        changed["time_zone"], "America/Chicago",
+        "fields not given stay"
+    );
+
+    let invalid = app
+        .call(
+            Method::PATCH,
+            "/v1/account",
+            &owner.access,
+            Some(json!({"time_zone": "Mars/Base", "max_shift_hours": 48, "ping_retention_days": 0, "default_reminders": [{"channel": "fax", "minutes_before": 1}]})),
+        )
+        .await;
+    assert_eq!(invalid.status(), 422);
+    let fields: Vec<String> = problem(invalid).await["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "time_zone",
+            "max_shift_hours",
+            "ping_retention_days",
+            "default_reminders[0]"
+        ]
+    );
+
+    // The new accuracy limit applies to the next pings.
+    let shift: Value = app
+        .call(Method::POST, "/v1/shifts/clock-in", &tech.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let at: chrono::DateTime<Utc> = shift["clock_in_at"].as_str().unwrap().parse().unwrap();
+    let result: Value = app
+        .call(
+            Method::POST,
+            "/v1/pings",
+            &tech.access,
+            Some(json!({"pings": [
+                {"id": uuid::Uuid::new_v4(), "recorded_at": at, "lat": 30.0, "lon": -97.0, "accuracy_m": 50.0},
+                {"id": uuid::Uuid::new_v4(), "recorded_at": at, "lat": 30.0, "lon": -97.0, "accuracy_m": 20.0},
+            ]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(result["accepted"], 1);
+    assert_eq!(result["rejected"][0]["reason"], "low_accuracy");
+
+    // And new appointments take the new default reminders.
+    let customer: Value = app
+        .call(
+            Method::POST,
+            "/v1/customers",
+            &owner.access,
+            Some(json!({"name": "Ann"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let booked: Value = app
+        .call(
+            Method::POST,
+            "/v1/appointments",
+            &owner.access,
+            Some(json!({"customer_id": customer["id"], "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(booked["reminders"].as_array().unwrap().len(), 1);
+    assert_eq!(booked["reminders"][0]["due_at"], "2026-12-01T14:30:00Z");
+}
