@@ -346,10 +346,7 @@ pub async fn shift_route(
     let mut properties = serde_json::Map::new();
     properties.insert("shift_id".into(), json!(shift_id));
     properties.insert("user_id".into(), json!(route.summary.shift.user_id.uuid()));
-    properties.insert(
-        "distance_m".into(),
-        json!(fieldcrm_geo_track::distance_m(&route.trail)),
-    );
+    properties.insert("distance_m".into(), json!(route.summary.distance_m));
     properties.insert("duration_s".into(), json!(route.summary.worked_s));
     properties.insert("ping_count".into(), json!(route.trail.len()));
     properties.insert("stops".into(), json!(stops));

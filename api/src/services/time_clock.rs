@@ -387,7 +387,7 @@ pub async fn timesheet(
     state
         .db(move |conn| {
             let now = Utc::now();
-            let mut filter = shifts::Filter {
+            let filter = shifts::Filter {
                 account,
                 user,
                 from: request.from,
@@ -395,23 +395,24 @@ pub async fn timesheet(
                 after: None,
                 limit: i64::MAX,
             };
-            // Totals cover every shift the filter matches, not only this page.
-            let all = shifts::list(conn, &filter)?;
-            let mut totals = (0usize, 0i64, 0f64);
-            for shift in all {
-                let summary = summarise(conn, shift, now)?;
-                totals = (
-                    totals.0 + 1,
-                    totals.1 + summary.worked_s,
-                    totals.2 + summary.distance_m,
-                );
-            }
-            filter.after = request.after;
-            filter.limit = request.fetch;
-            let rows = shifts::list(conn, &filter)?
+            // Totals cover every shift the filter matches, not only this page:
+            // summarise each once and cut the page from the same rows.
+            let all = shifts::list(conn, &filter)?
                 .into_iter()
                 .map(|s| summarise(conn, s, now))
                 .collect::<Result<Vec<_>, _>>()?;
+            let totals = all.iter().fold((0usize, 0i64, 0f64), |t, s| {
+                (t.0 + 1, t.1 + s.worked_s, t.2 + s.distance_m)
+            });
+            let rows = all
+                .into_iter()
+                .filter(|s| {
+                    request
+                        .after
+                        .is_none_or(|after| s.shift.id.uuid() > after.uuid())
+                })
+                .take(usize::try_from(request.fetch).unwrap_or(usize::MAX))
+                .collect();
             Ok(Timesheet {
                 rows,
                 total_shifts: totals.0,
@@ -450,10 +451,21 @@ const STOP_RADIUS_M: f64 = 50.0;
 const STOP_MINUTES: i64 = 5;
 
 pub async fn route(state: &AppState, caller: &Caller, id: Id<Shift>) -> Result<Route, Problem> {
-    let summary = shift(state, caller, id).await?;
+    let own = only_own(caller)?;
+    let account = caller.account_id;
     state
         .db(move |conn| {
-            let trail = trail(conn, &summary.shift)?;
+            let shift = shifts::find(conn, account, id)?
+                .filter(|s| own.is_none_or(|user| s.user_id == user))
+                .ok_or_else(Problem::not_found)?;
+            // One read of the pings serves the distance, the stops and the line.
+            let trail = trail(conn, &shift)?;
+            let end = shift.clock_out_at.map_or_else(Utc::now, |t| t.get());
+            let summary = ShiftSummary {
+                worked_s: (end - shift.clock_in_at.get()).num_seconds().max(0),
+                distance_m: fieldcrm_geo_track::distance_m(&trail),
+                shift,
+            };
             let stops =
                 fieldcrm_geo_track::stops(&trail, STOP_RADIUS_M, Duration::minutes(STOP_MINUTES));
             Ok(Route {
