@@ -26,6 +26,15 @@ pub struct Account {
     pub default_reminders: String,
     /// Metres from an appointment's place within which a technician has arrived.
     pub arrival_radius_m: f64,
+    /// Local "HH:MM" from which SMS wait until `quiet_hours_end`.
+    pub quiet_hours_start: String,
+    pub quiet_hours_end: String,
+    /// JSON object of template overrides by message kind.
+    pub message_templates: String,
+    /// Printed in the footer of every email.
+    pub postal_address: Option<String>,
+    /// Bodies of sent messages are cleared after this many days.
+    pub message_body_retention_days: i32,
 }
 
 impl Account {
@@ -33,6 +42,9 @@ impl Account {
     pub const DEFAULT_MAX_SHIFT_HOURS: i32 = 16;
     pub const DEFAULT_PING_RETENTION_DAYS: i32 = 90;
     pub const DEFAULT_ARRIVAL_RADIUS_M: f64 = 150.0;
+    pub const DEFAULT_QUIET_HOURS_START: &'static str = "21:00";
+    pub const DEFAULT_QUIET_HOURS_END: &'static str = "08:00";
+    pub const DEFAULT_MESSAGE_BODY_RETENTION_DAYS: i32 = 90;
     pub const DEFAULT_REMINDERS: &'static str =
         r#"[{"channel":"email","minutes_before":1440},{"channel":"sms","minutes_before":60}]"#;
 }
@@ -50,6 +62,13 @@ pub fn find(conn: &mut DbConnection, id: Id<Account>) -> DbResult<Option<Account
         .select(Account::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Every account with its message body retention in days.
+pub fn message_retention(conn: &mut DbConnection) -> DbResult<Vec<(Id<Account>, i32)>> {
+    Ok(accounts::table
+        .select((accounts::id, accounts::message_body_retention_days))
+        .load(conn)?)
 }
 
 /// Every account with its ping retention in days.

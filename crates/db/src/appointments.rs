@@ -233,6 +233,26 @@ pub fn reminders_of(
         .load(conn)?)
 }
 
+pub fn find_reminder(conn: &mut DbConnection, id: Id<Reminder>) -> DbResult<Option<Reminder>> {
+    Ok(reminders::table
+        .find(id)
+        .select(Reminder::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn set_reminder_status(
+    conn: &mut DbConnection,
+    id: Id<Reminder>,
+    status: &str,
+    now: Ts,
+) -> DbResult<()> {
+    diesel::update(reminders::table.find(id))
+        .set((reminders::status.eq(status), reminders::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Cancels the reminders of the appointment that have not gone out.
 pub fn cancel_reminders(
     conn: &mut DbConnection,

@@ -85,6 +85,24 @@ pub fn find(
         .optional()?)
 }
 
+/// For work done on no one's behalf (an unsubscribe link names only the person).
+pub fn find_any(conn: &mut DbConnection, id: Id<Person>) -> DbResult<Option<Person>> {
+    Ok(people::table
+        .find(id)
+        .select(Person::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Everyone, in any account, with this E.164 phone number: a STOP texted to the
+/// service's number stops texts from every account that sends through it.
+pub fn with_phone(conn: &mut DbConnection, phone: &str) -> DbResult<Vec<Person>> {
+    Ok(people::table
+        .filter(people::phone.eq(phone))
+        .select(Person::as_select())
+        .load(conn)?)
+}
+
 /// Writes the person if its stored version is still `expected_version`;
 /// `false` if someone changed it in between.
 pub fn save(conn: &mut DbConnection, person: &Person, expected_version: i32) -> DbResult<bool> {

@@ -17,6 +17,11 @@ diesel::table! {
         ping_retention_days -> Integer,
         default_reminders -> Text,
         arrival_radius_m -> Double,
+        quiet_hours_start -> Text,
+        quiet_hours_end -> Text,
+        message_templates -> Text,
+        postal_address -> Nullable<Text>,
+        message_body_retention_days -> Integer,
     }
 }
 
@@ -269,6 +274,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    jobs (id) {
+        id -> DbUuid,
+        account_id -> Nullable<DbUuid>,
+        kind -> Text,
+        subject_id -> Nullable<DbUuid>,
+        status -> Text,
+        run_at -> DbTimestamp,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        lease_id -> Nullable<DbUuid>,
+        lease_expires_at -> Nullable<DbTimestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    messages (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        person_id -> DbUuid,
+        appointment_id -> Nullable<DbUuid>,
+        reminder_id -> Nullable<DbUuid>,
+        kind -> Text,
+        channel -> Text,
+        recipient -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        body -> Nullable<Text>,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        provider_message_id -> Nullable<Text>,
+        attempts -> Integer,
+        send_after -> Nullable<DbTimestamp>,
+        created_by -> Text,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+        sent_at -> Nullable<DbTimestamp>,
+    }
+}
+
 diesel::joinable!(users -> accounts (account_id));
 diesel::joinable!(shifts -> users (user_id));
 diesel::joinable!(shifts -> accounts (account_id));
@@ -293,4 +347,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointment_status_changes,
     reminders,
     calendar_feeds,
+    jobs,
+    messages,
 );

@@ -3,6 +3,7 @@
 
 mod account;
 mod contact;
+pub mod messaging;
 mod people;
 pub mod permissions;
 pub mod scheduling;

@@ -1,0 +1,232 @@
+//! The outbox: durable background work, claimed with leases.
+//!
+//! A job is `queued` until due, `running` while a worker holds its lease, and ends
+//! `done`, `failed` (attempts used up, last error kept) or `cancelled`. A running
+//! job whose lease expired belongs to a process that died; it is due again. Every
+//! state change after the claim names the lease, so a worker that lost its lease
+//! cannot overwrite what the next one did.
+
+use diesel::prelude::*;
+
+use crate::accounts::Account;
+use crate::connection::{DbConnection, MultiBackend};
+use crate::schema::jobs;
+use crate::{DbResult, Id, Ts};
+
+/// The id of whatever row a job works on.
+pub type SubjectId = Id<()>;
+
+/// The marker of one claim.
+pub type LeaseId = Id<Lease>;
+pub enum Lease {}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = jobs, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
+pub struct Job {
+    pub id: Id<Job>,
+    pub account_id: Option<Id<Account>>,
+    pub kind: String,
+    pub subject_id: Option<SubjectId>,
+    pub status: String,
+    pub run_at: Ts,
+    /// Claims so far, counting the current one.
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub lease_id: Option<LeaseId>,
+    pub lease_expires_at: Option<Ts>,
+    pub last_error: Option<String>,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+impl Job {
+    /// A job due at `run_at`.
+    pub fn new(
+        account: Option<Id<Account>>,
+        kind: &str,
+        subject: Option<SubjectId>,
+        run_at: Ts,
+        max_attempts: i32,
+    ) -> Self {
+        let now = Ts::now();
+        Job {
+            id: Id::new(),
+            account_id: account,
+            kind: kind.to_owned(),
+            subject_id: subject,
+            status: "queued".into(),
+            run_at,
+            attempts: 0,
+            max_attempts,
+            lease_id: None,
+            lease_expires_at: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+pub fn enqueue(conn: &mut DbConnection, job: &Job) -> DbResult<()> {
+    diesel::insert_into(jobs::table).values(job).execute(conn)?;
+    Ok(())
+}
+
+/// Claims up to `limit` due jobs under a new lease until `lease_expires_at`.
+/// Must run inside a write transaction: PostgreSQL skips rows another worker has
+/// locked (`FOR UPDATE SKIP LOCKED`); SQLite holds the one write lock.
+pub fn claim(
+    conn: &mut DbConnection,
+    now: Ts,
+    lease: LeaseId,
+    lease_expires_at: Ts,
+    limit: i64,
+) -> DbResult<Vec<Job>> {
+    let due = jobs::table
+        .filter(
+            jobs::status
+                .eq("queued")
+                .and(jobs::run_at.le(now))
+                .or(jobs::status
+                    .eq("running")
+                    .and(jobs::lease_expires_at.lt(now))),
+        )
+        .order(jobs::run_at.asc())
+        .limit(limit)
+        .select(jobs::id);
+    let ids: Vec<Id<Job>> = match conn {
+        DbConnection::Pg(pg) => due.for_update().skip_locked().load(pg)?,
+        DbConnection::Sqlite(sqlite) => due.load(sqlite)?,
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
+        .set((
+            jobs::status.eq("running"),
+            jobs::attempts.eq(jobs::attempts + 1),
+            jobs::lease_id.eq(lease),
+            jobs::lease_expires_at.eq(lease_expires_at),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(jobs::table
+        .filter(jobs::id.eq_any(&ids))
+        .order(jobs::run_at.asc())
+        .select(Job::as_select())
+        .load(conn)?)
+}
+
+/// What became of a claimed job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done,
+    /// Try again at the time; the error is kept.
+    Retry(Ts, String),
+    /// Run again at the time without counting this claim as an attempt.
+    Defer(Ts),
+    /// Give up; the error is kept.
+    Failed(String),
+}
+
+/// Records the outcome; returns false when the lease was lost meanwhile.
+pub fn finish(
+    conn: &mut DbConnection,
+    job: Id<Job>,
+    lease: LeaseId,
+    outcome: &Outcome,
+    now: Ts,
+) -> DbResult<bool> {
+    let mine = jobs::table
+        .filter(jobs::id.eq(job))
+        .filter(jobs::status.eq("running"))
+        .filter(jobs::lease_id.eq(lease));
+    let no_lease = (
+        jobs::lease_id.eq(None::<LeaseId>),
+        jobs::lease_expires_at.eq(None::<Ts>),
+        jobs::updated_at.eq(now),
+    );
+    let changed = match outcome {
+        Outcome::Done => diesel::update(mine)
+            .set((jobs::status.eq("done"), no_lease))
+            .execute(conn)?,
+        Outcome::Retry(at, error) => diesel::update(mine)
+            .set((
+                jobs::status.eq("queued"),
+                jobs::run_at.eq(*at),
+                jobs::last_error.eq(error),
+                no_lease,
+            ))
+            .execute(conn)?,
+        Outcome::Defer(at) => diesel::update(mine)
+            .set((
+                jobs::status.eq("queued"),
+                jobs::run_at.eq(*at),
+                jobs::attempts.eq(jobs::attempts - 1),
+                no_lease,
+            ))
+            .execute(conn)?,
+        Outcome::Failed(error) => diesel::update(mine)
+            .set((
+                jobs::status.eq("failed"),
+                jobs::last_error.eq(error),
+                no_lease,
+            ))
+            .execute(conn)?,
+    };
+    Ok(changed == 1)
+}
+
+/// Moves the queued jobs of these subjects to `run_at`.
+pub fn reschedule_subject(
+    conn: &mut DbConnection,
+    subject: SubjectId,
+    run_at: Ts,
+    now: Ts,
+) -> DbResult<usize> {
+    Ok(diesel::update(
+        jobs::table
+            .filter(jobs::subject_id.eq(subject))
+            .filter(jobs::status.eq("queued")),
+    )
+    .set((jobs::run_at.eq(run_at), jobs::updated_at.eq(now)))
+    .execute(conn)?)
+}
+
+/// Cancels the queued jobs of these subjects.
+pub fn cancel_subjects(
+    conn: &mut DbConnection,
+    subjects: &[SubjectId],
+    now: Ts,
+) -> DbResult<usize> {
+    if subjects.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(
+        jobs::table
+            .filter(jobs::subject_id.eq_any(subjects))
+            .filter(jobs::status.eq("queued")),
+    )
+    .set((jobs::status.eq("cancelled"), jobs::updated_at.eq(now)))
+    .execute(conn)?)
+}
+
+/// The jobs of a subject, oldest first.
+pub fn of_subject(conn: &mut DbConnection, subject: SubjectId) -> DbResult<Vec<Job>> {
+    Ok(jobs::table
+        .filter(jobs::subject_id.eq(subject))
+        .order(jobs::created_at.asc())
+        .select(Job::as_select())
+        .load(conn)?)
+}
+
+/// Deletes finished jobs last changed before `before`; the outbox keeps no history
+/// beyond what the message log shows.
+pub fn purge_finished(conn: &mut DbConnection, before: Ts) -> DbResult<usize> {
+    Ok(diesel::delete(
+        jobs::table
+            .filter(jobs::status.eq_any(["done", "cancelled", "failed"]))
+            .filter(jobs::updated_at.lt(before)),
+    )
+    .execute(conn)?)
+}
