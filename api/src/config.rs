@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -58,6 +58,52 @@ pub struct Settings {
     /// Seconds between runs of the upkeep task (closing overdue shifts, purging
     /// old pings); 0 turns it off in this process.
     pub maintenance_interval_secs: u64,
+    /// The address clients and providers reach this service at, e.g.
+    /// `https://crm.example.com`: used in unsubscribe links, Twilio status
+    /// callbacks and Twilio signature checks. Unset: `http://<host>:<port>`.
+    pub public_base_url: Option<String>,
+    /// Twilio Messages API base URL.
+    pub twilio_api_base_url: String,
+    /// Twilio account SID; SMS is off until it and the auth token are set.
+    pub twilio_account_sid: Option<String>,
+    /// Twilio auth token: authenticates sending and signs Twilio's webhooks.
+    pub twilio_auth_token: Option<SecretString>,
+    /// The number SMS are sent from (E.164)...
+    pub twilio_from: Option<String>,
+    /// ...or a messaging service that picks it.
+    pub twilio_messaging_service_sid: Option<String>,
+    /// SMTP relay for email; email is off until it and `email_from` are set.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    /// `starttls` (port 587), `tls` (port 465) or `none` (a relay on this host only).
+    pub smtp_tls: SmtpTlsMode,
+    pub smtp_username: Option<String>,
+    /// Password for PLAIN/LOGIN.
+    pub smtp_password: Option<SecretString>,
+    /// An OAuth 2.0 access token: authenticates with XOAUTH2 instead of the password.
+    pub smtp_oauth2_token: Option<SecretString>,
+    /// The sender address of every email.
+    pub email_from: Option<String>,
+    /// Seconds a call to Twilio or the mail server may take.
+    pub outbound_timeout_secs: u64,
+    /// Run background jobs (reminders, messages) in this process.
+    pub jobs_enabled: bool,
+    /// Milliseconds between looks for due jobs when the queue is empty.
+    pub job_poll_interval_ms: u64,
+    /// Seconds a claimed job is held before another process may take it over.
+    pub job_lease_secs: u64,
+    /// Milliseconds before the first retry; doubled per attempt, with jitter, up to an hour.
+    pub job_retry_base_ms: u64,
+    /// Attempts before a job (and its message) is marked failed.
+    pub job_max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTlsMode {
+    Starttls,
+    Tls,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -89,6 +135,25 @@ impl Default for Settings {
             login_failure_window_secs: 15 * 60,
             trust_forwarded_for: false,
             maintenance_interval_secs: 60,
+            public_base_url: None,
+            twilio_api_base_url: "https://api.twilio.com".into(),
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            twilio_from: None,
+            twilio_messaging_service_sid: None,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_tls: SmtpTlsMode::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_oauth2_token: None,
+            email_from: None,
+            outbound_timeout_secs: 30,
+            jobs_enabled: true,
+            job_poll_interval_ms: 1000,
+            job_lease_secs: 300,
+            job_retry_base_ms: 30_000,
+            job_max_attempts: 8,
         }
     }
 }
@@ -112,9 +177,19 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(file));
         }
-        let settings: Settings = figment
+        let mut ignored = vec!["CONFIG"];
+        ignored.extend(TEXT_SETTINGS);
+        figment = figment
             .merge(Env::raw().only(&["DATABASE_URL", "PORT"]))
-            .merge(Env::prefixed("FIELDCRM_").ignore(&["CONFIG"]))
+            .merge(Env::prefixed("FIELDCRM_").ignore(&ignored));
+        // figment reads `+15005550006` or a numeric password from the environment
+        // as a number (dropping the `+` or leading zeros); these keep their text.
+        for key in TEXT_SETTINGS {
+            if let Ok(value) = std::env::var(format!("FIELDCRM_{key}")) {
+                figment = figment.merge(Serialized::default(&key.to_lowercase(), value));
+            }
+        }
+        let settings: Settings = figment
             .extract()
             .map_err(|err| ConfigError(one_line(&err)))?;
         settings.validate()?;
@@ -150,6 +225,25 @@ impl Settings {
                 "FIELDCRM_REFRESH_TOKEN_TTL_DAYS and FIELDCRM_LOGIN_FAILURE_WINDOW_SECS must be positive".into(),
             ));
         }
+        if let Some(url) = &self.public_base_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError(
+                    "FIELDCRM_PUBLIC_BASE_URL must be an http(s) URL such as https://crm.example.com".into(),
+                ));
+            }
+        }
+        if self.job_max_attempts == 0 || self.job_poll_interval_ms == 0 {
+            return Err(ConfigError(
+                "FIELDCRM_JOB_MAX_ATTEMPTS and FIELDCRM_JOB_POLL_INTERVAL_MS must be positive"
+                    .into(),
+            ));
+        }
+        // A send must end before its lease does, or a second process could start it again.
+        if self.job_lease_secs < 2 * self.outbound_timeout_secs + 10 {
+            return Err(ConfigError(
+                "FIELDCRM_JOB_LEASE_SECS must be at least twice FIELDCRM_OUTBOUND_TIMEOUT_SECS plus 10".into(),
+            ));
+        }
         for origin in self.cors_origins() {
             if !(origin.starts_with("https://") || origin.starts_with("http://")) {
                 return Err(ConfigError(format!(
@@ -172,6 +266,14 @@ impl Settings {
         }
     }
 
+    /// The public base URL without a trailing slash.
+    pub fn public_base_url(&self, bound_port: u16) -> String {
+        match &self.public_base_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}:{bound_port}", self.host),
+        }
+    }
+
     pub fn cors_origins(&self) -> impl Iterator<Item = &str> {
         self.cors_allowed_origins
             .split(',')
@@ -179,6 +281,20 @@ impl Settings {
             .filter(|o| !o.is_empty())
     }
 }
+
+/// Settings that are text whatever they look like: numbers, secrets, phone numbers.
+const TEXT_SETTINGS: [&str; 10] = [
+    "JWT_SECRET",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_FROM",
+    "TWILIO_MESSAGING_SERVICE_SID",
+    "SMTP_HOST",
+    "SMTP_USERNAME",
+    "SMTP_PASSWORD",
+    "SMTP_OAUTH2_TOKEN",
+    "EMAIL_FROM",
+];
 
 /// figment reports keys in lower case and may list several errors; the first,
 /// with the variable named as a user would set it, is what stops start-up.
@@ -227,6 +343,12 @@ mod tests {
             assert!(!err.contains('\n'), "{err}");
 
             jail.set_env("PORT", "9000");
+            jail.set_env("FIELDCRM_TWILIO_FROM", "+15005550006");
+            jail.set_env("FIELDCRM_SMTP_PASSWORD", "0042");
+            let settings = Settings::load(None).unwrap();
+            assert_eq!(settings.twilio_from.as_deref(), Some("+15005550006"));
+            assert_eq!(settings.smtp_password.unwrap().expose_secret(), "0042");
+
             jail.set_env("DATABASE_URL", "mysql://root@localhost/crm");
             let err = Settings::load(None).unwrap_err().to_string();
             assert!(err.contains("DATABASE_URL must start with"), "{err}");

@@ -5,6 +5,7 @@ pub mod config;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod outbound;
 pub mod paging;
 pub mod preconditions;
 pub mod problem;
@@ -14,6 +15,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod views;
+pub mod worker;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -28,6 +28,9 @@ enum Command {
     /// Apply pending database migrations and exit. `serve` does this too; run it
     /// alone to migrate before starting several servers.
     Migrate,
+    /// Run only the background jobs (reminders, SMS, email) and upkeep, without
+    /// the HTTP API; any number of workers and servers may share one database.
+    Worker,
     /// Write the OpenAPI 3.1 document generated from the handlers.
     Openapi {
         /// Where to write it; `-` for standard output.
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
                 tracing::info!(applied = applied.len(), "migrations applied");
                 Ok(())
             }
+            Command::Worker => startup::run_worker(settings).await,
             Command::Openapi { .. } => Ok(()),
         }
     });

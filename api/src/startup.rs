@@ -21,15 +21,16 @@ use fieldcrm_db::{migrations, DbPool};
 use crate::auth::Tokens;
 use crate::config::Settings;
 use crate::extract::BodyLimit;
+use crate::outbound::Outbound;
 use crate::problem::{ensure_problem_json, Problem};
 use crate::state::AppState;
 use crate::telemetry::RequestSpan;
-use crate::{metrics, openapi, routes};
+use crate::{metrics, openapi, routes, worker};
 
 pub struct Application {
     port: u16,
     server: Server,
-    pool: DbPool,
+    state: AppState,
 }
 
 impl Application {
@@ -53,14 +54,14 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        if settings.maintenance_interval_secs > 0 {
-            tokio::spawn(upkeep(
-                pool.clone(),
-                Duration::from_secs(settings.maintenance_interval_secs),
-            ));
-        }
-        let server = serve(listener, pool.clone(), settings)?;
-        Ok(Self { port, server, pool })
+        let state = app_state(pool, settings, port)?;
+        start_background_work(&state);
+        let server = serve(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -68,11 +69,77 @@ impl Application {
     }
 
     pub fn pool(&self) -> &DbPool {
-        &self.pool
+        &self.state.pool
+    }
+
+    /// What the handlers and the worker share.
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+fn app_state(pool: DbPool, settings: Settings, port: u16) -> anyhow::Result<AppState> {
+    Ok(AppState {
+        pool,
+        tokens: Arc::new(Tokens::new(&settings)),
+        outbound: Arc::new(Outbound::from_settings(&settings, port)?),
+        settings: Arc::new(settings),
+    })
+}
+
+/// Starts the upkeep task and the job worker, as the settings ask.
+fn start_background_work(state: &AppState) {
+    if state.settings.maintenance_interval_secs > 0 {
+        tokio::spawn(upkeep(
+            state.pool.clone(),
+            Duration::from_secs(state.settings.maintenance_interval_secs),
+        ));
+    }
+    if state.settings.jobs_enabled {
+        tokio::spawn(worker::run(state.clone()));
+    }
+}
+
+/// `fieldcrm worker`: the job worker and the upkeep task, without the HTTP server.
+pub async fn run_worker(settings: Settings) -> anyhow::Result<()> {
+    let url = settings.database()?;
+    let pool = DbPool::new(&url, &settings.pool_options())?;
+    {
+        let pool = pool.clone();
+        tokio::task::spawn_blocking(move || migrations::run_pending(&mut *pool.get()?)).await??;
+    }
+    let port = settings.port;
+    let state = app_state(
+        pool,
+        Settings {
+            jobs_enabled: true,
+            ..settings
+        },
+        port,
+    )?;
+    start_background_work(&state);
+    stop_signal().await?;
+    tracing::info!("worker stopping");
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from a container runtime.
+async fn stop_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
     }
 }
 
@@ -87,7 +154,9 @@ async fn upkeep(pool: DbPool, interval: Duration) {
         let pool = pool.clone();
         let outcome = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(Problem::from)?;
-            crate::services::time_clock::maintain(&mut conn)
+            let (closed, purged) = crate::services::time_clock::maintain(&mut conn)?;
+            crate::services::messages::purge_bodies(&mut conn, fieldcrm_db::Ts::now())?;
+            Ok::<_, Problem>((closed, purged))
         })
         .await;
         match outcome {
@@ -109,19 +178,16 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<Vec<String>> {
     Ok(tokio::task::spawn_blocking(move || migrations::run_pending(&mut *pool.get()?)).await??)
 }
 
-fn serve(listener: TcpListener, pool: DbPool, settings: Settings) -> anyhow::Result<Server> {
-    let settings = Arc::new(settings);
+fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let settings = state.settings.clone();
+    let pool = state.pool.clone();
     let spec = openapi::spec();
     let spec_json = web::Data::new(spec.to_json()?);
     let docs = web::Data::new(DocsPage(
         utoipa_redoc::Redoc::new("/openapi.json").to_html(),
     ));
     let routes = web::Data::new(RouteTable::new(&spec));
-    let state = web::Data::new(AppState {
-        pool: pool.clone(),
-        tokens: Arc::new(Tokens::new(&settings)),
-        settings: settings.clone(),
-    });
+    let state = web::Data::new(state);
     let body_limit = web::Data::new(BodyLimit(settings.max_body_bytes));
     let prometheus = metrics::middleware(pool)?;
     let cors_settings = settings.clone();

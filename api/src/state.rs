@@ -6,6 +6,7 @@ use fieldcrm_db::{DbConnection, DbPool};
 
 use crate::auth::Tokens;
 use crate::config::Settings;
+use crate::outbound::Outbound;
 use crate::problem::Problem;
 
 /// What every handler can reach.
@@ -14,6 +15,7 @@ pub struct AppState {
     pub pool: DbPool,
     pub settings: Arc<Settings>,
     pub tokens: Arc<Tokens>,
+    pub outbound: Arc<Outbound>,
 }
 
 impl AppState {

@@ -8,6 +8,9 @@ use uuid::Uuid;
 use fieldcrm_db::accounts::Account;
 use fieldcrm_db::api_keys::ApiKey;
 use fieldcrm_db::users::User;
+use fieldcrm_domain::messaging::MessageKind;
+
+use crate::services::messages::template_of;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountView {
@@ -34,13 +37,40 @@ pub struct AccountView {
     /// Reminders of appointments booked without their own: `[{channel, minutes_before}]`.
     #[schema(value_type = Vec<Object>)]
     pub default_reminders: serde_json::Value,
+    /// Local time from which SMS wait (HH:MM); equal to `quiet_hours_end` for none.
+    #[schema(example = "21:00")]
+    pub quiet_hours_start: String,
+    /// Local time when waiting SMS go out (HH:MM).
+    #[schema(example = "08:00")]
+    pub quiet_hours_end: String,
+    /// The text of each automatic message: `reminder`, `confirmation`,
+    /// `on_my_way`, with placeholders `{customer_name}`, `{time}`, `{address}`,
+    /// `{business_name}`, `{title}`. The account's own or the built-in.
+    #[schema(value_type = Object)]
+    pub message_templates: serde_json::Value,
+    /// Printed in the footer of every email.
+    pub postal_address: Option<String>,
+    /// Bodies of sent messages are cleared after this many days.
+    #[schema(example = 90)]
+    pub message_body_retention_days: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl From<Account> for AccountView {
     fn from(a: Account) -> Self {
+        let message_templates = MessageKind::TEMPLATED
+            .iter()
+            .map(|kind| {
+                (
+                    kind.as_str().to_owned(),
+                    serde_json::Value::String(template_of(&a, *kind).as_str().to_owned()),
+                )
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into();
         Self {
+            message_templates,
             id: a.id.uuid(),
             name: a.name,
             time_zone: a.time_zone,
@@ -50,6 +80,10 @@ impl From<Account> for AccountView {
             ping_retention_days: a.ping_retention_days,
             arrival_radius_m: a.arrival_radius_m,
             default_reminders: serde_json::from_str(&a.default_reminders).unwrap_or_default(),
+            quiet_hours_start: a.quiet_hours_start,
+            quiet_hours_end: a.quiet_hours_end,
+            postal_address: a.postal_address,
+            message_body_retention_days: a.message_body_retention_days,
             created_at: a.created_at.get(),
             updated_at: a.updated_at.get(),
         }

@@ -24,6 +24,11 @@ fn ids_and_timestamps_round_trip_exactly() {
         ping_retention_days: 90,
         default_reminders: "[]".into(),
         arrival_radius_m: 150.0,
+        quiet_hours_start: Account::DEFAULT_QUIET_HOURS_START.into(),
+        quiet_hours_end: Account::DEFAULT_QUIET_HOURS_END.into(),
+        message_templates: "{}".into(),
+        postal_address: None,
+        message_body_retention_days: Account::DEFAULT_MESSAGE_BODY_RETENTION_DAYS,
     };
     accounts::insert(&mut conn, &account).unwrap();
 
@@ -54,6 +59,11 @@ fn a_duplicate_id_is_a_unique_violation() {
         ping_retention_days: 90,
         default_reminders: "[]".into(),
         arrival_radius_m: 150.0,
+        quiet_hours_start: Account::DEFAULT_QUIET_HOURS_START.into(),
+        quiet_hours_end: Account::DEFAULT_QUIET_HOURS_END.into(),
+        message_templates: "{}".into(),
+        postal_address: None,
+        message_body_retention_days: Account::DEFAULT_MESSAGE_BODY_RETENTION_DAYS,
     };
     accounts::insert(&mut conn, &account).unwrap();
     let err = accounts::insert(&mut conn, &account).unwrap_err();

@@ -10,6 +10,7 @@ mod db_types;
 mod edge;
 mod health;
 mod isolation;
+mod messages;
 mod migrations;
 mod openapi;
 mod people;

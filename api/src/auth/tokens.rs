@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use secrecy::ExposeSecret;
@@ -67,6 +68,8 @@ pub struct Tokens {
     pub refresh_ttl: Duration,
     /// Keys the hashes of emails and addresses kept for login throttling.
     pepper: Vec<u8>,
+    /// Signs links sent to people (unsubscribe), so ids in them cannot be forged.
+    link_key: Vec<u8>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +102,13 @@ impl Tokens {
             .chain_update(&secret)
             .finalize()
             .to_vec();
+        let link_key = Sha256::new()
+            .chain_update(b"fieldcrm link signing")
+            .chain_update(&secret)
+            .finalize()
+            .to_vec();
         Self {
+            link_key,
             encoding: EncodingKey::from_secret(&secret),
             decoding: DecodingKey::from_secret(&secret),
             validation,
@@ -135,6 +144,43 @@ impl Tokens {
             .to_vec()
     }
 }
+
+impl Tokens {
+    fn link_mac(&self, purpose: &[u8], id: &Uuid) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.link_key).expect("HMAC takes keys of any length");
+        mac.update(purpose);
+        mac.update(id.as_bytes());
+        mac
+    }
+
+    /// The token of a person's unsubscribe link: their id and a MAC over it.
+    pub fn unsubscribe_token(&self, person: Uuid) -> String {
+        let tag = self
+            .link_mac(b"unsubscribe", &person)
+            .finalize()
+            .into_bytes();
+        let mut raw = person.as_bytes().to_vec();
+        raw.extend_from_slice(&tag[..LINK_TAG_BYTES]);
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// The person an unsubscribe token names, if this service signed it.
+    pub fn verify_unsubscribe(&self, token: &str) -> Option<Uuid> {
+        let raw = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
+        if raw.len() != 16 + LINK_TAG_BYTES {
+            return None;
+        }
+        let person = Uuid::from_slice(&raw[..16]).ok()?;
+        self.link_mac(b"unsubscribe", &person)
+            .verify_truncated_left(&raw[16..])
+            .ok()?;
+        Some(person)
+    }
+}
+
+/// 128 bits of MAC: forging a link means guessing them.
+const LINK_TAG_BYTES: usize = 16;
 
 /// A new random secret with the given prefix.
 pub fn new_secret(prefix: &str) -> String {

@@ -2,6 +2,9 @@ use actix_web::{get, patch, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use std::collections::BTreeMap;
+
+use fieldcrm_domain::messaging::{MessageKind, QuietHours, Template};
 use fieldcrm_domain::scheduling::ReminderRule;
 use fieldcrm_domain::{AccountName, CountryCode, TimeZoneName};
 
@@ -48,6 +51,37 @@ pub struct UpdateAccountRequest {
     pub arrival_radius_m: Option<f64>,
     /// Reminders of appointments booked without their own.
     pub default_reminders: Option<Vec<ReminderBody>>,
+    /// Local time (HH:MM) from which SMS wait; the same as the end for none.
+    pub quiet_hours_start: Option<String>,
+    /// Local time (HH:MM) when waiting SMS go out.
+    pub quiet_hours_end: Option<String>,
+    /// Templates by kind (`reminder`, `confirmation`, `on_my_way`); `null` for a
+    /// kind restores the built-in. Placeholders: `{customer_name}`, `{time}`,
+    /// `{address}`, `{business_name}`, `{title}`; others are refused.
+    #[schema(value_type = Option<Object>)]
+    pub message_templates: Option<BTreeMap<String, Option<String>>>,
+    /// Printed in every email's footer (up to 500 characters); `null` clears it.
+    #[serde(default, deserialize_with = "crate::extract::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub postal_address: Option<Option<String>>,
+    /// Bodies of sent messages are cleared after this many days (1 to 3650).
+    pub message_body_retention_days: Option<i32>,
+}
+
+/// A postal address as printed: up to 6 lines, 500 characters.
+fn parse_postal_address(raw: &str) -> Result<String, fieldcrm_domain::Invalid> {
+    let text = raw.trim();
+    if text.is_empty() || text.chars().count() > 500 || text.lines().count() > 6 {
+        return Err(fieldcrm_domain::Invalid(
+            "must be 1 to 500 characters on at most 6 lines".into(),
+        ));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(fieldcrm_domain::Invalid(
+            "must not contain control characters".into(),
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 fn within<T: PartialOrd + Copy + std::fmt::Display>(
@@ -126,7 +160,50 @@ pub async fn update_account(
             5000.0,
         ),
         default_reminders: None,
+        quiet_hours_start: body
+            .quiet_hours_start
+            .as_deref()
+            .and_then(|v| fields.check("quiet_hours_start", QuietHours::parse_time(v))),
+        quiet_hours_end: body
+            .quiet_hours_end
+            .as_deref()
+            .and_then(|v| fields.check("quiet_hours_end", QuietHours::parse_time(v))),
+        message_templates: Vec::new(),
+        postal_address: match &body.postal_address {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(text)) => fields
+                .check("postal_address", parse_postal_address(text))
+                .map(Some),
+        },
+        message_body_retention_days: within(
+            &mut fields,
+            "message_body_retention_days",
+            body.message_body_retention_days,
+            1,
+            3650,
+        ),
     };
+    for (name, text) in body.message_templates.iter().flatten() {
+        let field = format!("message_templates.{name}");
+        let Some(kind) = fields
+            .check(&field, name.parse::<MessageKind>())
+            .filter(|k| *k != MessageKind::Manual)
+        else {
+            if name == "manual" {
+                fields.push(FieldError::new(field, "manual messages have no template"));
+            }
+            continue;
+        };
+        match text {
+            None => patch.message_templates.push((kind, None)),
+            Some(text) => {
+                if let Some(template) = fields.check(&field, Template::parse(text)) {
+                    patch.message_templates.push((kind, Some(template)));
+                }
+            }
+        }
+    }
     if let Some(rules) = &body.default_reminders {
         if rules.len() > ReminderRule::MAX_PER_APPOINTMENT {
             fields.push(FieldError::new(

@@ -6,6 +6,7 @@ pub mod appointments;
 pub mod auth;
 pub mod health;
 pub mod me;
+pub mod messages;
 pub mod people;
 pub mod tracking;
 pub mod users;
@@ -53,6 +54,13 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::refresh)
         .service(auth::logout)
         .service(me::me)
+        .service(messages::send_message)
+        .service(messages::list_messages)
+        .service(messages::get_message)
+        .service(messages::twilio_status)
+        .service(messages::twilio_inbound)
+        .service(messages::unsubscribe_page)
+        .service(messages::unsubscribe)
         .service(account::get_account)
         .service(account::update_account)
         .service(users::create_user)

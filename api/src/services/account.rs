@@ -1,9 +1,13 @@
 //! The account's own settings.
 
+use std::collections::BTreeMap;
+
+use chrono::NaiveTime;
 use serde_json::json;
 
 use fieldcrm_db::accounts::{self, Account};
 use fieldcrm_db::Ts;
+use fieldcrm_domain::messaging::{MessageKind, Template};
 use fieldcrm_domain::scheduling::ReminderRule;
 use fieldcrm_domain::{AccountName, Action, CountryCode, TimeZoneName};
 
@@ -21,6 +25,13 @@ pub struct SettingsPatch {
     pub ping_retention_days: Option<i32>,
     pub arrival_radius_m: Option<f64>,
     pub default_reminders: Option<Vec<ReminderRule>>,
+    pub quiet_hours_start: Option<NaiveTime>,
+    pub quiet_hours_end: Option<NaiveTime>,
+    /// Kinds mapped to a new template, or to `None` for the built-in again.
+    pub message_templates: Vec<(MessageKind, Option<Template>)>,
+    /// `Some(None)` clears it.
+    pub postal_address: Option<Option<String>>,
+    pub message_body_retention_days: Option<i32>,
 }
 
 pub fn authorize_changes(caller: &Caller) -> Result<(), Problem> {
@@ -73,6 +84,30 @@ pub async fn update(
                         .map(|r| json!({"channel": r.channel.as_str(), "minutes_before": r.minutes_before}))
                         .collect();
                     account.default_reminders = serde_json::Value::Array(stored).to_string();
+                }
+                if let Some(start) = patch.quiet_hours_start {
+                    account.quiet_hours_start = start.format("%H:%M").to_string();
+                }
+                if let Some(end) = patch.quiet_hours_end {
+                    account.quiet_hours_end = end.format("%H:%M").to_string();
+                }
+                if !patch.message_templates.is_empty() {
+                    let mut stored: BTreeMap<String, String> =
+                        serde_json::from_str(&account.message_templates).unwrap_or_default();
+                    for (kind, template) in patch.message_templates {
+                        match template {
+                            Some(t) => stored.insert(kind.as_str().to_owned(), t.as_str().to_owned()),
+                            None => stored.remove(kind.as_str()),
+                        };
+                    }
+                    account.message_templates =
+                        serde_json::to_string(&stored).map_err(|e| Problem::internal_from(&e))?;
+                }
+                if let Some(address) = patch.postal_address {
+                    account.postal_address = address;
+                }
+                if let Some(days) = patch.message_body_retention_days {
+                    account.message_body_retention_days = days;
                 }
                 account.updated_at = Ts::now();
                 accounts::save(conn, &account)?;

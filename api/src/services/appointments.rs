@@ -16,6 +16,7 @@ use fieldcrm_domain::{Action, Address, Role};
 use crate::auth::{Caller, Principal};
 use crate::preconditions::{precondition_failed, IfMatch};
 use crate::problem::Problem;
+use crate::services::messages;
 use crate::state::AppState;
 
 pub struct NewAppointment {
@@ -195,6 +196,7 @@ pub async fn create(
 ) -> Result<Detail, Problem> {
     authorize_changes(caller)?;
     let caller = caller.clone();
+    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
@@ -257,10 +259,11 @@ pub async fn create(
                         default_rules(&account.default_reminders)
                     }
                 };
-                appointments::replace_reminders(
+                messages::replace_reminders(
                     conn,
                     appointment.id,
                     &reminders_for(&appointment, &rules, now),
+                    max_attempts,
                 )?;
                 detail(conn, appointment)
             })
@@ -364,6 +367,7 @@ pub async fn update(
 ) -> Result<Detail, Problem> {
     authorize_changes(caller)?;
     let caller = caller.clone();
+    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
@@ -422,7 +426,12 @@ pub async fn update(
                     None => None,
                 };
                 if let Some(rules) = rules {
-                    appointments::replace_reminders(conn, a.id, &reminders_for(&a, &rules, now))?;
+                    messages::replace_reminders(
+                        conn,
+                        a.id,
+                        &reminders_for(&a, &rules, now),
+                        max_attempts,
+                    )?;
                 }
                 detail(conn, a)
             })
@@ -461,6 +470,7 @@ pub async fn change_status(
 ) -> Result<Detail, Problem> {
     caller.require(Action::UpdateAppointmentStatus)?;
     let caller = caller.clone();
+    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
@@ -498,8 +508,9 @@ pub async fn change_status(
                     },
                 )?;
                 if !to.is_open() {
-                    appointments::cancel_reminders(conn, a.id, now)?;
+                    messages::cancel_reminders(conn, a.id, now)?;
                 }
+                messages::notify_status(conn, &a, to, by(&caller), max_attempts)?;
                 detail(conn, a)
             })
         })

@@ -63,6 +63,11 @@ pub async fn signup(state: &AppState, input: Signup) -> Result<SignedUp, Problem
                     ping_retention_days: Account::DEFAULT_PING_RETENTION_DAYS,
                     default_reminders: Account::DEFAULT_REMINDERS.to_owned(),
                     arrival_radius_m: Account::DEFAULT_ARRIVAL_RADIUS_M,
+                    quiet_hours_start: Account::DEFAULT_QUIET_HOURS_START.into(),
+                    quiet_hours_end: Account::DEFAULT_QUIET_HOURS_END.into(),
+                    message_templates: "{}".into(),
+                    postal_address: None,
+                    message_body_retention_days: Account::DEFAULT_MESSAGE_BODY_RETENTION_DAYS,
                 };
                 accounts::insert(conn, &account)?;
                 let user = User {

@@ -8,6 +8,7 @@ pub mod appointments;
 pub mod auth;
 pub mod calendar_feed;
 pub mod idempotency;
+pub mod messages;
 pub mod people;
 pub mod time_clock;
 pub mod users;

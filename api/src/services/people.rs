@@ -460,6 +460,39 @@ pub async fn consent_history(
         .await
 }
 
+/// Makes `status` the person's current consent on `channel` and appends it to
+/// the history. Also used by the service itself (STOP replies, unsubscribe
+/// links, carrier opt-outs).
+pub fn apply_consent(
+    conn: &mut DbConnection,
+    person: &mut Person,
+    channel: Channel,
+    status: ConsentStatus,
+    source: ConsentSource,
+    by: String,
+) -> Result<ConsentEvent, Problem> {
+    let current = match channel {
+        Channel::Sms => &mut person.sms_consent,
+        Channel::Email => &mut person.email_consent,
+    };
+    *current = Some(status.as_str().to_owned());
+    let now = Ts::now();
+    let event = ConsentEvent {
+        id: Id::new(),
+        account_id: person.account_id,
+        person_id: person.id,
+        channel: channel.as_str().to_owned(),
+        status: status.as_str().to_owned(),
+        source: source.as_str().to_owned(),
+        recorded_by: by,
+        recorded_at: now,
+    };
+    consent::record(conn, &event)?;
+    let read_version = person.version;
+    save(conn, person, read_version, now)?;
+    Ok(event)
+}
+
 /// Records a consent decision and makes it the current one for the channel.
 pub async fn record_consent(
     state: &AppState,
@@ -476,9 +509,9 @@ pub async fn record_consent(
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let mut person = load(conn, caller.account_id, stage, id)?;
-                let (contact, current) = match channel {
-                    Channel::Sms => (person.phone.is_some(), &mut person.sms_consent),
-                    Channel::Email => (person.email.is_some(), &mut person.email_consent),
+                let contact = match channel {
+                    Channel::Sms => person.phone.is_some(),
+                    Channel::Email => person.email.is_some(),
                 };
                 if !contact && status == ConsentStatus::OptedIn {
                     let field = match channel {
@@ -490,21 +523,14 @@ pub async fn record_consent(
                         format!("the person has no {field} to consent for"),
                     ));
                 }
-                *current = Some(status.as_str().to_owned());
-                let now = Ts::now();
-                let event = ConsentEvent {
-                    id: Id::new(),
-                    account_id: caller.account_id,
-                    person_id: id,
-                    channel: channel.as_str().to_owned(),
-                    status: status.as_str().to_owned(),
-                    source: source.as_str().to_owned(),
-                    recorded_by: recorded_by(&caller),
-                    recorded_at: now,
-                };
-                consent::record(conn, &event)?;
-                let read_version = person.version;
-                save(conn, &mut person, read_version, now)?;
+                let event = apply_consent(
+                    conn,
+                    &mut person,
+                    channel,
+                    status,
+                    source,
+                    recorded_by(&caller),
+                )?;
                 Ok((person, event))
             })
         })

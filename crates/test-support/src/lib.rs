@@ -6,21 +6,26 @@
 //! dropped when the test ends.
 
 mod database;
+mod smtp;
 
 use std::time::Duration;
 
+use fieldcrm::state::AppState;
 use fieldcrm::{Application, Settings};
 use fieldcrm_db::DbPool;
 use secrecy::SecretString;
 
 pub use database::TestDatabase;
 pub use fieldcrm_db::Backend;
+pub use smtp::{ReceivedMail, SmtpStandIn};
 
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`
     pub address: String,
     pub client: reqwest::Client,
     pub pool: DbPool,
+    /// What the handlers and the job worker share; tests run due jobs through it.
+    pub state: AppState,
     /// Dropped last: the database outlives the server's use of it.
     pub db: TestDatabase,
 }
@@ -38,6 +43,10 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         port: 0,
         workers: 2,
         database_url: SecretString::from(db.url().to_owned()),
+        // Tests run due jobs themselves (`run_jobs`), so what they assert does
+        // not race a background worker; one test turns it on.
+        jobs_enabled: false,
+        job_retry_base_ms: 1,
         ..Settings::default()
     };
     customize(&mut settings);
@@ -46,6 +55,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("the application should start");
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
+    let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -56,6 +66,7 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         address,
         client,
         pool,
+        state,
         db,
     }
 }
@@ -84,6 +95,42 @@ impl TestApp {
 
     pub fn backend(&self) -> Backend {
         self.db.backend()
+    }
+
+    /// Runs the job worker's own code until no job is due within the next
+    /// second (retries use 1 ms backoff in tests), for at most 20 seconds.
+    pub async fn run_jobs(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            let ran = fieldcrm::worker::run_due(&self.state)
+                .await
+                .expect("jobs should be claimable");
+            if ran == 0 {
+                if self.jobs_due_soon() == 0 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        panic!("jobs were still due after 20 seconds");
+    }
+
+    /// Jobs queued to run within a second, or running.
+    pub fn jobs_due_soon(&self) -> i64 {
+        use diesel::prelude::*;
+        use fieldcrm_db::schema::jobs;
+        let soon = fieldcrm_db::Ts::from(chrono::Utc::now() + chrono::Duration::seconds(1));
+        let mut conn = self.pool.get().expect("a connection");
+        jobs::table
+            .filter(
+                jobs::status
+                    .eq("queued")
+                    .and(jobs::run_at.le(soon))
+                    .or(jobs::status.eq("running")),
+            )
+            .count()
+            .get_result(&mut *conn)
+            .expect("count jobs")
     }
 }
 

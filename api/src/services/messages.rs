@@ -1,0 +1,795 @@
+//! Messages: written to the outbox in the same transaction as whatever asked for
+//! them (a request, a reminder coming due, a status change) and sent by the
+//! worker, which checks consent and quiet hours at the moment of sending, not
+//! only when the message was queued.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use chrono::Duration;
+use rand::Rng;
+
+use fieldcrm_db::accounts::{self, Account};
+use fieldcrm_db::appointments::{self, Appointment, Reminder};
+use fieldcrm_db::jobs::{self, Job, Outcome, SubjectId};
+use fieldcrm_db::messages::{self, Filter, Message};
+use fieldcrm_db::people::{self, Person};
+use fieldcrm_db::{DbConnection, Id, Ts};
+use fieldcrm_domain::messaging::{MessageBody, MessageKind, QuietHours, SmsKeyword, Template};
+use fieldcrm_domain::scheduling::Status;
+use fieldcrm_domain::{Action, Channel, ConsentSource, ConsentStatus};
+use fieldcrm_notify::{OutgoingEmail, OutgoingSms, SendError};
+
+use crate::auth::{Caller, Principal};
+use crate::problem::Problem;
+use crate::services::people::apply_consent;
+use crate::state::AppState;
+
+/// Job kinds of this module.
+pub const SEND_MESSAGE: &str = "send_message";
+pub const SEND_REMINDER: &str = "send_reminder";
+
+/// A message someone asked to send.
+pub struct NewMessage {
+    pub person: Id<Person>,
+    pub channel: Channel,
+    pub body: MessageBody,
+    pub subject: Option<String>,
+}
+
+fn by(caller: &Caller) -> String {
+    match &caller.principal {
+        Principal::User { id, .. } => format!("user:{id}"),
+        Principal::ApiKey { id, .. } => format!("api_key:{id}"),
+    }
+}
+
+fn opted_in(person: &Person, channel: Channel) -> bool {
+    let current = match channel {
+        Channel::Sms => &person.sms_consent,
+        Channel::Email => &person.email_consent,
+    };
+    current.as_deref() == Some(ConsentStatus::OptedIn.as_str())
+}
+
+fn recipient(person: &Person, channel: Channel) -> Option<&str> {
+    match channel {
+        Channel::Sms => person.phone.as_deref(),
+        Channel::Email => person.email.as_deref(),
+    }
+}
+
+fn channel_of(message: &Message) -> Channel {
+    message.channel.parse().unwrap_or(Channel::Email)
+}
+
+pub fn authorize_sending(caller: &Caller) -> Result<(), Problem> {
+    caller.require(Action::SendMessages)
+}
+
+fn consent_required(channel: Channel) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "consent_required",
+        "Consent required",
+    )
+    .with_detail(format!(
+        "the person has not opted in to {}; record their consent first",
+        channel.as_str()
+    ))
+}
+
+/// Queues a message inside the caller's transaction (see `idempotency::run`).
+pub fn queue_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    caller: &Caller,
+    input: NewMessage,
+) -> Result<Message, Problem> {
+    authorize_sending(caller)?;
+    let person = people::find(conn, caller.account_id, input.person)?.ok_or_else(|| {
+        Problem::invalid_field("customer_id", "no customer or prospect has this id")
+    })?;
+    if !opted_in(&person, input.channel) {
+        return Err(consent_required(input.channel));
+    }
+    let configured = match input.channel {
+        Channel::Sms => state.outbound.sms.is_some(),
+        Channel::Email => state.outbound.email.is_some(),
+    };
+    if !configured {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "channel_unavailable",
+            "Channel unavailable",
+        )
+        .with_detail(format!(
+            "sending {} is not configured on this server",
+            input.channel.as_str()
+        )));
+    }
+    let account = accounts::find(conn, caller.account_id)?.ok_or_else(Problem::unauthorized)?;
+    let subject = match input.channel {
+        Channel::Sms => None,
+        Channel::Email => Some(input.subject.unwrap_or_else(|| {
+            render(
+                MessageKind::Manual.subject(),
+                &values(&account, &person, None),
+            )
+        })),
+    };
+    let message = new_message(
+        &person,
+        MessageKind::Manual,
+        input.channel,
+        subject,
+        input.body.as_str().to_owned(),
+        by(caller),
+    );
+    enqueue(conn, &message, state.settings.job_max_attempts)?;
+    Ok(message)
+}
+
+fn new_message(
+    person: &Person,
+    kind: MessageKind,
+    channel: Channel,
+    subject: Option<String>,
+    body: String,
+    created_by: String,
+) -> Message {
+    let now = Ts::now();
+    Message {
+        id: Id::new(),
+        account_id: person.account_id,
+        person_id: person.id,
+        appointment_id: None,
+        reminder_id: None,
+        kind: kind.as_str().to_owned(),
+        channel: channel.as_str().to_owned(),
+        recipient: None,
+        subject,
+        body: Some(body),
+        status: "queued".into(),
+        status_reason: None,
+        error_code: None,
+        provider_message_id: None,
+        attempts: 0,
+        send_after: None,
+        created_by,
+        created_at: now,
+        updated_at: now,
+        sent_at: None,
+    }
+}
+
+/// Stores the message and its sending job.
+fn enqueue(conn: &mut DbConnection, message: &Message, max_attempts: u32) -> Result<(), Problem> {
+    messages::insert(conn, message)?;
+    jobs::enqueue(
+        conn,
+        &Job::new(
+            Some(message.account_id),
+            SEND_MESSAGE,
+            Some(subject(message.id)),
+            message.created_at,
+            i32::try_from(max_attempts).unwrap_or(i32::MAX),
+        ),
+    )?;
+    Ok(())
+}
+
+fn subject<T>(id: Id<T>) -> SubjectId {
+    Id::from_uuid(id.uuid())
+}
+
+pub async fn get(state: &AppState, caller: &Caller, id: Id<Message>) -> Result<Message, Problem> {
+    caller.require(Action::ViewMessages)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| messages::find(conn, account, id)?.ok_or_else(Problem::not_found))
+        .await
+}
+
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    filter: Filter,
+) -> Result<Vec<Message>, Problem> {
+    caller.require(Action::ViewMessages)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| Ok(messages::list(conn, account, &filter)?))
+        .await
+}
+
+// ---- templates -----------------------------------------------------------
+
+/// The account's template for `kind`: its own if it set one, else the built-in.
+pub fn template_of(account: &Account, kind: MessageKind) -> Template {
+    serde_json::from_str::<BTreeMap<String, String>>(&account.message_templates)
+        .ok()
+        .and_then(|overrides| overrides.get(kind.as_str()).cloned())
+        .and_then(|text| Template::parse(&text).ok())
+        .unwrap_or_else(|| Template::built_in(kind))
+}
+
+fn values(
+    account: &Account,
+    person: &Person,
+    appointment: Option<&Appointment>,
+) -> BTreeMap<&'static str, String> {
+    let zone: chrono_tz::Tz = account.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let mut values = BTreeMap::from([
+        ("customer_name", person.name.clone()),
+        ("business_name", account.name.clone()),
+    ]);
+    if let Some(a) = appointment {
+        let local = a.starts_at.get().with_timezone(&zone);
+        values.insert("time", local.format("%a %b %-d at %-I:%M %p").to_string());
+        values.insert("title", a.title.clone());
+        let place: Vec<&str> = [a.address_line1.as_deref(), a.city.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        values.insert("address", place.join(", "));
+    }
+    values
+}
+
+fn render(text: &str, values: &BTreeMap<&'static str, String>) -> String {
+    Template::parse(text)
+        .map(|t| t.render(values))
+        .unwrap_or_else(|_| text.to_owned())
+}
+
+// ---- appointments --------------------------------------------------------
+
+/// Replaces the appointment's reminders, and their jobs: each scheduled
+/// reminder is a job due at its time, so moving an appointment moves them.
+pub fn replace_reminders(
+    conn: &mut DbConnection,
+    appointment: Id<Appointment>,
+    new: &[Reminder],
+    max_attempts: u32,
+) -> Result<(), Problem> {
+    let old: Vec<SubjectId> = appointments::reminders_of(conn, &[appointment])?
+        .iter()
+        .map(|r| subject(r.id))
+        .collect();
+    jobs::cancel_subjects(conn, &old, Ts::now())?;
+    appointments::replace_reminders(conn, appointment, new)?;
+    for reminder in new.iter().filter(|r| r.status == "scheduled") {
+        jobs::enqueue(
+            conn,
+            &Job::new(
+                Some(reminder.account_id),
+                SEND_REMINDER,
+                Some(subject(reminder.id)),
+                reminder.due_at,
+                i32::try_from(max_attempts).unwrap_or(i32::MAX),
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// Cancels the appointment's reminders that have not gone out, and their jobs.
+pub fn cancel_reminders(
+    conn: &mut DbConnection,
+    appointment: Id<Appointment>,
+    now: Ts,
+) -> Result<(), Problem> {
+    let ids: Vec<SubjectId> = appointments::reminders_of(conn, &[appointment])?
+        .iter()
+        .filter(|r| r.status == "scheduled")
+        .map(|r| subject(r.id))
+        .collect();
+    jobs::cancel_subjects(conn, &ids, now)?;
+    appointments::cancel_reminders(conn, appointment, now)?;
+    Ok(())
+}
+
+/// Tells the customer that their appointment is confirmed or that the
+/// technician is on the way, on the first channel they opted in to (SMS first).
+pub fn notify_status(
+    conn: &mut DbConnection,
+    appointment: &Appointment,
+    to: Status,
+    created_by: String,
+    max_attempts: u32,
+) -> Result<(), Problem> {
+    let kind = match to {
+        Status::Confirmed => MessageKind::Confirmation,
+        Status::EnRoute => MessageKind::OnMyWay,
+        _ => return Ok(()),
+    };
+    let Some(person) = people::find(conn, appointment.account_id, appointment.person_id)? else {
+        return Ok(());
+    };
+    let Some(channel) = [Channel::Sms, Channel::Email]
+        .into_iter()
+        .find(|c| opted_in(&person, *c))
+    else {
+        return Ok(());
+    };
+    let account =
+        accounts::find(conn, appointment.account_id)?.ok_or_else(Problem::unauthorized)?;
+    let values = values(&account, &person, Some(appointment));
+    let mut message = new_message(
+        &person,
+        kind,
+        channel,
+        (channel == Channel::Email).then(|| render(kind.subject(), &values)),
+        template_of(&account, kind).render(&values),
+        created_by,
+    );
+    message.appointment_id = Some(appointment.id);
+    enqueue(conn, &message, max_attempts)
+}
+
+// ---- the worker's side ---------------------------------------------------
+
+/// A reminder came due: turn it into a message (once), unless the appointment
+/// was closed or has already begun.
+pub async fn run_reminder_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+    let Some(reminder_id) = job.subject_id else {
+        return Ok(Outcome::Failed("the job names no reminder".into()));
+    };
+    let max_attempts = state.settings.job_max_attempts;
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let id = Id::from_uuid(reminder_id.uuid());
+                let Some(reminder) = appointments::find_reminder(conn, id)? else {
+                    return Ok(Outcome::Done);
+                };
+                if reminder.status != "scheduled" {
+                    return Ok(Outcome::Done);
+                }
+                let now = Ts::now();
+                let appointment =
+                    appointments::find(conn, reminder.account_id, reminder.appointment_id)?;
+                let Some(appointment) = appointment
+                    .filter(|a| a.status.parse().is_ok_and(Status::is_open) && a.starts_at > now)
+                else {
+                    appointments::set_reminder_status(conn, id, "cancelled", now)?;
+                    return Ok(Outcome::Done);
+                };
+                let person = people::find(conn, reminder.account_id, appointment.person_id)?;
+                let account = accounts::find(conn, reminder.account_id)?;
+                let (Some(person), Some(account)) = (person, account) else {
+                    return Ok(Outcome::Done);
+                };
+                let channel: Channel = reminder.channel.parse().unwrap_or(Channel::Email);
+                let values = values(&account, &person, Some(&appointment));
+                let mut message = new_message(
+                    &person,
+                    MessageKind::Reminder,
+                    channel,
+                    (channel == Channel::Email)
+                        .then(|| render(MessageKind::Reminder.subject(), &values)),
+                    template_of(&account, MessageKind::Reminder).render(&values),
+                    "reminder".into(),
+                );
+                message.appointment_id = Some(appointment.id);
+                message.reminder_id = Some(reminder.id);
+                enqueue(conn, &message, max_attempts)?;
+                // Handed over: the message's own status tells the rest.
+                appointments::set_reminder_status(conn, id, "sent", now)?;
+                Ok(Outcome::Done)
+            })
+        })
+        .await
+}
+
+/// What the worker needs to send, read and marked `sending` in one transaction.
+struct Prepared {
+    message: Message,
+    recipient: String,
+    account: Account,
+}
+
+enum Step {
+    Finished(Outcome),
+    Send(Box<Prepared>),
+}
+
+/// Sends one message: checks consent and quiet hours now, marks it `sending`,
+/// calls the provider outside any transaction, and records the answer.
+pub async fn run_send_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+    let Some(message_id) = job.subject_id else {
+        return Ok(Outcome::Failed("the job names no message".into()));
+    };
+    let id: Id<Message> = Id::from_uuid(message_id.uuid());
+    let sms_ready = state.outbound.sms.is_some();
+    let email_ready = state.outbound.email.is_some();
+    let step = state
+        .db(move |conn| conn.write_transaction(|conn| prepare(conn, id, sms_ready, email_ready)))
+        .await?;
+    let prepared = match step {
+        Step::Finished(outcome) => return Ok(outcome),
+        Step::Send(prepared) => prepared,
+    };
+    let result = deliver(state, &prepared).await;
+    let attempts_left = job.attempts < job.max_attempts;
+    let retry_at = retry_time(job.attempts, state.settings.job_retry_base_ms);
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                record(conn, prepared.message, result, attempts_left, retry_at)
+            })
+        })
+        .await
+}
+
+fn prepare(
+    conn: &mut DbConnection,
+    id: Id<Message>,
+    sms_ready: bool,
+    email_ready: bool,
+) -> Result<Step, Problem> {
+    let Some(mut message) = messages::find_any(conn, id)? else {
+        return Ok(Step::Finished(Outcome::Done));
+    };
+    let now = Ts::now();
+    match message.status.as_str() {
+        "queued" => {}
+        "sending" => {
+            // The process that was sending it died mid-call: whether the provider
+            // got it is unknown, and sending again could deliver it twice.
+            finish(
+                conn,
+                &mut message,
+                "failed",
+                Some("interrupted while sending; not retried so it cannot arrive twice"),
+                now,
+            )?;
+            return Ok(Step::Finished(Outcome::Failed(
+                "interrupted while sending".into(),
+            )));
+        }
+        _ => return Ok(Step::Finished(Outcome::Done)),
+    }
+    let person = people::find(conn, message.account_id, message.person_id)?;
+    let account = accounts::find(conn, message.account_id)?;
+    let (Some(person), Some(account)) = (person, account) else {
+        return Ok(Step::Finished(Outcome::Done));
+    };
+    let channel = channel_of(&message);
+    if !opted_in(&person, channel) {
+        finish(conn, &mut message, "suppressed", Some("no_consent"), now)?;
+        return Ok(Step::Finished(Outcome::Done));
+    }
+    let Some(to) = recipient(&person, channel).map(str::to_owned) else {
+        finish(conn, &mut message, "failed", Some("no_recipient"), now)?;
+        return Ok(Step::Finished(Outcome::Done));
+    };
+    let ready = match channel {
+        Channel::Sms => sms_ready,
+        Channel::Email => email_ready,
+    };
+    if !ready {
+        let reason = format!("{} is not configured on this server", channel.as_str());
+        finish(conn, &mut message, "failed", Some(&reason), now)?;
+        return Ok(Step::Finished(Outcome::Failed(reason)));
+    }
+    if channel == Channel::Sms {
+        let zone: chrono_tz::Tz = account.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let quiet = QuietHours::from_stored(&account.quiet_hours_start, &account.quiet_hours_end);
+        if let Some(until) = quiet.defer_until(now.get(), zone) {
+            message.send_after = Some(Ts::from(until));
+            message.status_reason = Some("quiet_hours".into());
+            message.updated_at = now;
+            messages::save(conn, &message)?;
+            return Ok(Step::Finished(Outcome::Defer(Ts::from(until))));
+        }
+    }
+    if !messages::start_sending(conn, id, &to, now)? {
+        return Ok(Step::Finished(Outcome::Done));
+    }
+    message.status = "sending".into();
+    message.recipient = Some(to.clone());
+    message.attempts += 1;
+    Ok(Step::Send(Box::new(Prepared {
+        message,
+        recipient: to,
+        account,
+    })))
+}
+
+async fn deliver(state: &AppState, prepared: &Prepared) -> Result<String, SendError> {
+    let message = &prepared.message;
+    let base = &state.outbound.public_base_url;
+    let body = message.body.clone().unwrap_or_default();
+    match channel_of(message) {
+        Channel::Sms => {
+            let sender = state.outbound.sms.as_ref().ok_or_else(not_configured)?;
+            let sms = OutgoingSms {
+                to: prepared.recipient.clone(),
+                body,
+                status_callback: Some(format!("{base}/v1/webhooks/twilio/status")),
+            };
+            sender.send(&sms).await
+        }
+        Channel::Email => {
+            let sender = state.outbound.email.as_ref().ok_or_else(not_configured)?;
+            let token = state.tokens.unsubscribe_token(message.person_id.uuid());
+            let unsubscribe_url = format!("{base}/v1/unsubscribe?token={token}");
+            let mut footer = format!("\n\n--\n{}\n", prepared.account.name);
+            if let Some(address) = &prepared.account.postal_address {
+                footer.push_str(address);
+                footer.push('\n');
+            }
+            footer.push_str(&format!(
+                "To stop receiving these emails, unsubscribe: {unsubscribe_url}\n"
+            ));
+            let host = base
+                .split("://")
+                .nth(1)
+                .and_then(|rest| rest.split([':', '/']).next())
+                .unwrap_or("fieldcrm.invalid");
+            let email = OutgoingEmail {
+                from_name: prepared.account.name.clone(),
+                to: prepared.recipient.clone(),
+                subject: message.subject.clone().unwrap_or_default(),
+                text: format!("{body}{footer}"),
+                unsubscribe_url,
+                message_id: format!("<{}@{host}>", message.id.uuid()),
+            };
+            sender.send(&email).await
+        }
+    }
+}
+
+fn not_configured() -> SendError {
+    SendError::Permanent {
+        code: None,
+        message: "the channel is not configured".into(),
+    }
+}
+
+/// Exponential backoff with ±20% jitter, at most an hour, so retries after an
+/// outage do not arrive all at once.
+fn retry_time(attempts: i32, base_ms: u64) -> Ts {
+    let exponent = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
+    let delay = base_ms.saturating_mul(1u64 << exponent).min(3_600_000) as f64;
+    let jittered = delay * rand::thread_rng().gen_range(0.8..1.2);
+    Ts::from(Ts::now().get() + Duration::milliseconds(jittered as i64))
+}
+
+fn record(
+    conn: &mut DbConnection,
+    mut message: Message,
+    result: Result<String, SendError>,
+    attempts_left: bool,
+    retry_at: Ts,
+) -> Result<Outcome, Problem> {
+    let now = Ts::now();
+    match result {
+        Ok(provider_id) => {
+            message.provider_message_id = Some(provider_id);
+            message.sent_at = Some(now);
+            message.error_code = None;
+            finish(conn, &mut message, "sent", None, now)?;
+            Ok(Outcome::Done)
+        }
+        Err(SendError::Unsubscribed { code }) => {
+            message.error_code = Some(code);
+            finish(
+                conn,
+                &mut message,
+                "failed",
+                Some("recipient_unsubscribed"),
+                now,
+            )?;
+            opt_out_person(
+                conn,
+                &message,
+                Channel::Sms,
+                ConsentSource::InboundStop,
+                "system",
+            )?;
+            Ok(Outcome::Done)
+        }
+        Err(SendError::Permanent { code, message: why }) => {
+            message.error_code = code;
+            finish(conn, &mut message, "failed", Some(&why), now)?;
+            Ok(Outcome::Failed(why))
+        }
+        Err(SendError::Transient(why)) if attempts_left => {
+            message.status = "queued".into();
+            message.status_reason = Some(why.clone());
+            message.updated_at = now;
+            messages::save(conn, &message)?;
+            Ok(Outcome::Retry(retry_at, why))
+        }
+        Err(SendError::Transient(why)) => {
+            finish(conn, &mut message, "failed", Some(&why), now)?;
+            Ok(Outcome::Failed(why))
+        }
+    }
+}
+
+/// Sets a final status on the message, and on the reminder it came from.
+fn finish(
+    conn: &mut DbConnection,
+    message: &mut Message,
+    status: &str,
+    reason: Option<&str>,
+    now: Ts,
+) -> Result<(), Problem> {
+    message.status = status.to_owned();
+    message.status_reason = reason.map(str::to_owned);
+    message.send_after = None;
+    message.updated_at = now;
+    messages::save(conn, message)?;
+    if let Some(reminder) = message.reminder_id {
+        let reminder_status = match status {
+            "sent" | "delivered" => "sent",
+            "suppressed" => "suppressed",
+            _ => "failed",
+        };
+        appointments::set_reminder_status(conn, reminder, reminder_status, now)?;
+    }
+    Ok(())
+}
+
+fn opt_out_person(
+    conn: &mut DbConnection,
+    message: &Message,
+    channel: Channel,
+    source: ConsentSource,
+    by: &str,
+) -> Result<(), Problem> {
+    if let Some(mut person) = people::find(conn, message.account_id, message.person_id)? {
+        if opted_in(&person, channel) {
+            apply_consent(
+                conn,
+                &mut person,
+                channel,
+                ConsentStatus::OptedOut,
+                source,
+                by.to_owned(),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+// ---- webhooks and links --------------------------------------------------
+
+/// A Twilio status callback: moves the message forward, never back (callbacks
+/// can arrive out of order).
+pub async fn delivery_report(
+    state: &AppState,
+    provider_id: String,
+    provider_status: String,
+    error_code: Option<String>,
+) -> Result<(), Problem> {
+    let status = match provider_status.as_str() {
+        "sent" => "sent",
+        "delivered" => "delivered",
+        "undelivered" => "undelivered",
+        "failed" => "failed",
+        // queued, sending, accepted, scheduled...: nothing new for the log.
+        _ => return Ok(()),
+    };
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some(mut message) = messages::find_by_provider_id(conn, &provider_id)? else {
+                    return Ok(());
+                };
+                let rank = |s: &str| match s {
+                    "queued" | "sending" => 0,
+                    "sent" => 1,
+                    _ => 2,
+                };
+                if rank(status) <= rank(&message.status) {
+                    return Ok(());
+                }
+                if error_code.is_some() {
+                    message.error_code = error_code.clone();
+                }
+                let reason = (status != "sent" && status != "delivered")
+                    .then(|| format!("the carrier reported {status}"));
+                finish(conn, &mut message, status, reason.as_deref(), Ts::now())?;
+                if error_code.as_deref() == Some("21610") {
+                    opt_out_person(
+                        conn,
+                        &message,
+                        Channel::Sms,
+                        ConsentSource::InboundStop,
+                        "system",
+                    )?;
+                }
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// A text someone sent to the service's number. A whole-body STOP word opts
+/// that number out of SMS from every account that holds it; START words opt in.
+/// Returns how many people it changed.
+pub async fn inbound_sms(state: &AppState, from: String, body: String) -> Result<usize, Problem> {
+    let Some(keyword) = SmsKeyword::of(&body) else {
+        return Ok(0);
+    };
+    let status = match keyword {
+        SmsKeyword::Stop => ConsentStatus::OptedOut,
+        SmsKeyword::Start => ConsentStatus::OptedIn,
+    };
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let mut changed = 0;
+                for mut person in people::with_phone(conn, &from)? {
+                    if person.sms_consent.as_deref() == Some(status.as_str()) {
+                        continue;
+                    }
+                    apply_consent(
+                        conn,
+                        &mut person,
+                        Channel::Sms,
+                        status,
+                        ConsentSource::InboundStop,
+                        "system".into(),
+                    )?;
+                    changed += 1;
+                }
+                Ok(changed)
+            })
+        })
+        .await
+}
+
+/// Whether an unsubscribe token is one this service signed.
+pub fn check_unsubscribe_token(state: &AppState, token: &str) -> Result<Id<Person>, Problem> {
+    state
+        .tokens
+        .verify_unsubscribe(token)
+        .map(Id::from_uuid)
+        .ok_or_else(|| {
+            Problem::new(StatusCode::NOT_FOUND, "invalid_link", "Invalid link")
+                .with_detail("this unsubscribe link is not valid; use the link from the email")
+        })
+}
+
+/// Opts the person out of email. Idempotent: a second click changes nothing,
+/// and a person erased meanwhile has nothing left to unsubscribe.
+pub async fn unsubscribe(state: &AppState, person: Id<Person>) -> Result<(), Problem> {
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some(mut found) = people::find_any(conn, person)? else {
+                    return Ok(());
+                };
+                if found.email_consent.as_deref() == Some(ConsentStatus::OptedOut.as_str()) {
+                    return Ok(());
+                }
+                apply_consent(
+                    conn,
+                    &mut found,
+                    Channel::Email,
+                    ConsentStatus::OptedOut,
+                    ConsentSource::UnsubscribeLink,
+                    "system".into(),
+                )?;
+                Ok(())
+            })
+        })
+        .await
+}
+
+/// Clears the bodies of messages older than each account's retention.
+pub fn purge_bodies(conn: &mut DbConnection, now: Ts) -> Result<usize, Problem> {
+    let mut purged = 0;
+    for (account, days) in accounts::message_retention(conn)? {
+        let before = Ts::from(now.get() - Duration::days(i64::from(days)));
+        purged += messages::purge_bodies(conn, account, before)?;
+    }
+    jobs::purge_finished(conn, Ts::from(now.get() - Duration::days(7)))?;
+    Ok(purged)
+}
