@@ -5,7 +5,9 @@ use crate::schema::accounts;
 use crate::{DbResult, Id, Ts};
 
 /// A tenant: one business and everything it holds.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(
+    serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset,
+)]
 #[diesel(table_name = accounts, check_for_backend(MultiBackend))]
 pub struct Account {
     pub id: Id<Account>,

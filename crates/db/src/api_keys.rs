@@ -6,7 +6,7 @@ use crate::schema::api_keys;
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys, check_for_backend(MultiBackend))]
 pub struct ApiKey {
     pub id: Id<ApiKey>,
@@ -16,6 +16,7 @@ pub struct ApiKey {
     /// The first characters of the secret, to recognise a key in a list.
     pub prefix: String,
     /// SHA-256 of the secret; the secret itself is never stored.
+    #[serde(skip)]
     pub secret_hash: Vec<u8>,
     pub created_by: Option<Id<User>>,
     pub created_at: Ts,

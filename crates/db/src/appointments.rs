@@ -12,7 +12,9 @@ use crate::{DbResult, Id, Ts};
 /// Statuses that no longer hold the technician's time.
 pub const CLOSED_STATUSES: [&str; 3] = ["completed", "cancelled", "no_show"];
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(
+    serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset,
+)]
 #[diesel(table_name = appointments, check_for_backend(MultiBackend), treat_none_as_null = true)]
 pub struct Appointment {
     pub id: Id<Appointment>,
@@ -41,7 +43,7 @@ pub struct Appointment {
     pub departed_at: Option<Ts>,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = appointment_status_changes, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct StatusChange {
     pub id: Id<StatusChange>,
@@ -53,7 +55,7 @@ pub struct StatusChange {
     pub changed_at: Ts,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = reminders, check_for_backend(MultiBackend))]
 pub struct Reminder {
     pub id: Id<Reminder>,

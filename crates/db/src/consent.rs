@@ -8,7 +8,7 @@ use crate::people::Person;
 use crate::schema::consent_events;
 use crate::{DbResult, Id, Ts};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = consent_events, check_for_backend(MultiBackend))]
 pub struct ConsentEvent {
     pub id: Id<ConsentEvent>,

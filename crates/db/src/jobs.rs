@@ -20,7 +20,7 @@ pub type SubjectId = Id<()>;
 pub type LeaseId = Id<Lease>;
 pub enum Lease {}
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = jobs, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct Job {
     pub id: Id<Job>,
@@ -32,6 +32,7 @@ pub struct Job {
     /// Claims so far, counting the current one.
     pub attempts: i32,
     pub max_attempts: i32,
+    #[serde(skip)]
     pub lease_id: Option<LeaseId>,
     pub lease_expires_at: Option<Ts>,
     pub last_error: Option<String>,

@@ -7,10 +7,13 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod appointments;
+pub mod audit;
 pub mod calendar_feeds;
 mod connection;
 pub mod consent;
+pub mod erasure;
 mod error;
+pub mod export;
 pub mod idempotency;
 pub mod jobs;
 pub mod login_failures;

@@ -9,7 +9,9 @@ use crate::people::Person;
 use crate::schema::messages;
 use crate::{DbResult, Id, Ts};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(
+    serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset,
+)]
 #[diesel(table_name = messages, check_for_backend(MultiBackend), treat_none_as_null = true)]
 pub struct Message {
     pub id: Id<Message>,

@@ -8,7 +8,9 @@ use crate::schema::{people, person_tags};
 use crate::types::sql::DbUuid;
 use crate::{DbResult, Id, Ts};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(
+    serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset,
+)]
 #[diesel(table_name = people, check_for_backend(MultiBackend), treat_none_as_null = true)]
 pub struct Person {
     pub id: Id<Person>,
@@ -16,6 +18,7 @@ pub struct Person {
     /// `prospect` or `customer`.
     pub stage: String,
     pub name: String,
+    #[serde(skip)]
     pub sort_name: String,
     pub company: Option<String>,
     pub email: Option<String>,
@@ -29,6 +32,7 @@ pub struct Person {
     pub lat: Option<f64>,
     pub lon: Option<f64>,
     pub notes: Option<String>,
+    #[serde(skip)]
     pub search_text: String,
     pub sms_consent: Option<String>,
     pub email_consent: Option<String>,

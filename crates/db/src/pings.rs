@@ -9,7 +9,7 @@ use crate::shifts::Shift;
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = pings, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct Ping {
     pub user_id: Id<User>,

@@ -323,6 +323,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    audit_events (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        actor -> Text,
+        action -> Text,
+        subject_id -> Nullable<DbUuid>,
+        detail -> Nullable<Text>,
+        at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    deletion_receipts (id) {
+        id -> DbUuid,
+        deleted_at -> DbTimestamp,
+        counts -> Text,
+    }
+}
+
 diesel::joinable!(users -> accounts (account_id));
 diesel::joinable!(shifts -> users (user_id));
 diesel::joinable!(shifts -> accounts (account_id));
@@ -349,4 +375,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_feeds,
     jobs,
     messages,
+    audit_events,
+    deletion_receipts,
 );

@@ -8,7 +8,9 @@ use crate::schema::{accounts, shifts};
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(
+    serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset,
+)]
 #[diesel(table_name = shifts, check_for_backend(MultiBackend), treat_none_as_null = true)]
 pub struct Shift {
     pub id: Id<Shift>,

@@ -162,6 +162,19 @@ impl Ts {
     }
 }
 
+/// RFC 3339, as the API shows it.
+impl serde::Serialize for Ts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<T> serde::Serialize for Id<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 impl From<DateTime<Utc>> for Ts {
     fn from(at: DateTime<Utc>) -> Self {
         Self(at.trunc_subsecs(6))

@@ -5,7 +5,7 @@ use crate::connection::{DbConnection, MultiBackend};
 use crate::schema::users;
 use crate::{DbResult, Id, Ts};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users, check_for_backend(MultiBackend))]
 pub struct User {
     pub id: Id<User>,
@@ -14,8 +14,11 @@ pub struct User {
     /// Lower-cased; unique across the service.
     pub email: String,
     /// An argon2id PHC string; `None` until the person sets a password.
+    /// Never exported.
+    #[serde(skip)]
     pub password_hash: Option<String>,
     pub role: String,
+    #[serde(skip)]
     pub token_version: i32,
     pub created_at: Ts,
     pub updated_at: Ts,

@@ -1,0 +1,2 @@
+DROP TABLE deletion_receipts;
+DROP TABLE audit_events;
