@@ -14,5 +14,6 @@ mod messages;
 mod migrations;
 mod openapi;
 mod people;
+mod privacy;
 mod roles;
 mod tracking;

@@ -26,7 +26,7 @@ fn messages_path() -> String {
 }
 
 /// Twilio's stand-in: every send gets a new `SM...` id, like the real API.
-async fn twilio() -> MockServer {
+pub(crate) async fn twilio() -> MockServer {
     let server = MockServer::start().await;
     let counter = Arc::new(AtomicUsize::new(0));
     Mock::given(method("POST"))
@@ -42,7 +42,11 @@ async fn twilio() -> MockServer {
     server
 }
 
-async fn app_with(twilio: &MockServer, smtp: Option<&SmtpStandIn>, max_attempts: u32) -> TestApp {
+pub(crate) async fn app_with(
+    twilio: &MockServer,
+    smtp: Option<&SmtpStandIn>,
+    max_attempts: u32,
+) -> TestApp {
     let twilio_url = twilio.uri();
     let smtp_port = smtp.map(|s| s.port);
     spawn_app_with(move |s| {
@@ -64,7 +68,7 @@ async fn app_with(twilio: &MockServer, smtp: Option<&SmtpStandIn>, max_attempts:
 }
 
 /// An account whose quiet hours are off, so tests do not depend on the hour.
-async fn owner(app: &TestApp) -> Signed {
+pub(crate) async fn owner(app: &TestApp) -> Signed {
     let owner = app.signup().await;
     set_account(
         app,
@@ -75,7 +79,7 @@ async fn owner(app: &TestApp) -> Signed {
     owner
 }
 
-async fn set_account(app: &TestApp, who: &Signed, body: Value) -> Value {
+pub(crate) async fn set_account(app: &TestApp, who: &Signed, body: Value) -> Value {
     let response = app
         .call(Method::PATCH, "/v1/account", &who.access, Some(body))
         .await;
@@ -84,7 +88,12 @@ async fn set_account(app: &TestApp, who: &Signed, body: Value) -> Value {
 }
 
 /// A customer who opted in on the given channels.
-async fn customer(app: &TestApp, who: &Signed, body: Value, opted_in: &[&str]) -> String {
+pub(crate) async fn customer(
+    app: &TestApp,
+    who: &Signed,
+    body: Value,
+    opted_in: &[&str],
+) -> String {
     let response = app
         .call(Method::POST, "/v1/customers", &who.access, Some(body))
         .await;
@@ -135,7 +144,7 @@ async fn send(app: &TestApp, who: &Signed, body: Value) -> reqwest::Response {
         .await
 }
 
-async fn queued(app: &TestApp, who: &Signed, body: Value) -> String {
+pub(crate) async fn queued(app: &TestApp, who: &Signed, body: Value) -> String {
     let response = send(app, who, body).await;
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"].to_str().unwrap().to_owned();

@@ -58,6 +58,15 @@ impl Caller {
         }
     }
 
+    /// Who did something, for histories and the audit trail: `user:<id>` or
+    /// `api_key:<id>`.
+    pub fn actor(&self) -> String {
+        match &self.principal {
+            Principal::User { id, .. } => format!("user:{id}"),
+            Principal::ApiKey { id, .. } => format!("api_key:{id}"),
+        }
+    }
+
     pub fn user(&self) -> Option<(Id<User>, Role)> {
         match self.principal {
             Principal::User { id, role, .. } => Some((id, role)),

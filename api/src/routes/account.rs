@@ -1,6 +1,8 @@
-use actix_web::{get, patch, web, HttpResponse};
-use serde::Deserialize;
+use actix_web::{delete, get, patch, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use std::collections::BTreeMap;
 
@@ -13,6 +15,7 @@ use crate::extract::Json;
 use crate::problem::{FieldError, Fields, Problem};
 use crate::routes::appointments::ReminderBody;
 use crate::services::account::{self, SettingsPatch};
+use crate::services::privacy;
 use crate::state::AppState;
 use crate::views::AccountView;
 
@@ -227,4 +230,131 @@ pub async fn update_account(
     fields.finish()?;
     let account = account::update(&state, &caller, patch).await?;
     Ok(HttpResponse::Ok().json(AccountView::from(account)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccountRequest {
+    /// The caller's current password.
+    pub password: String,
+    /// The account's name, typed as confirmation.
+    pub confirm: String,
+}
+
+/// What a deletion removed, in figures only. The service keeps this receipt and
+/// nothing else of the account.
+#[derive(Serialize, ToSchema)]
+pub struct DeletionReceiptView {
+    pub receipt_id: Uuid,
+    pub deleted_at: DateTime<Utc>,
+    /// Rows removed per kind of record (table), e.g. `{"people": 120, "pings": 53000}`.
+    #[schema(value_type = Object)]
+    pub counts: BTreeMap<String, i64>,
+}
+
+/// Delete the account and every record of it: users, tokens, API keys,
+/// customers and prospects, consent history, appointments, shifts, pings,
+/// messages, queued jobs, idempotency records and the audit trail, in one
+/// transaction; then the space they took is scrubbed (SQLite: zeroed pages and
+/// an emptied write-ahead log; PostgreSQL: VACUUM of the tables). Every token
+/// and API key of the account answers 401 from then on, and no queued message
+/// of it is sent. Wrong password: 401 `wrong_password`; `confirm` not the
+/// account's name: 422; either way nothing changes.
+///
+/// Roles: owner. API keys: not accepted.
+#[utoipa::path(
+    tag = "account",
+    security(("bearer" = [])),
+    request_body = DeleteAccountRequest,
+    responses(
+        (status = 200, description = "Deleted; the receipt", body = DeletionReceiptView),
+        (status = 403, description = "The caller is not an owner", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/account")]
+pub async fn delete_account(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<DeleteAccountRequest>,
+) -> Result<HttpResponse, Problem> {
+    let body = body.0;
+    let receipt = privacy::delete_account(&state, &caller, body.password, body.confirm).await?;
+    Ok(HttpResponse::Ok().json(DeletionReceiptView {
+        receipt_id: receipt.id.uuid(),
+        deleted_at: receipt.deleted_at.get(),
+        counts: receipt.counts,
+    }))
+}
+
+/// The export document's top-level shape; each list holds the records as the
+/// API shows them, without password hashes, key or token hashes, or secrets.
+#[derive(Serialize, ToSchema)]
+pub struct ExportDocument {
+    /// `fieldcrm-export/1`
+    pub format: String,
+    pub exported_at: DateTime<Utc>,
+    /// The account and its settings.
+    #[schema(value_type = Object)]
+    pub account: serde_json::Value,
+    #[schema(value_type = Vec<Object>)]
+    pub users: Vec<serde_json::Value>,
+    /// Name, scope, prefix and use; never the secret.
+    #[schema(value_type = Vec<Object>)]
+    pub api_keys: Vec<serde_json::Value>,
+    /// Customers and prospects (`stage`), with their `tags`.
+    #[schema(value_type = Vec<Object>)]
+    pub people: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub consent_events: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub appointments: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub appointment_status_changes: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub reminders: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub shifts: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub pings: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Vec<serde_json::Value>,
+    /// Background work of the account (sending, reminders), without payloads.
+    #[schema(value_type = Vec<Object>)]
+    pub jobs: Vec<serde_json::Value>,
+    #[schema(value_type = Vec<Object>)]
+    pub audit_events: Vec<serde_json::Value>,
+}
+
+/// Everything the account holds, as one JSON document streamed as it is read
+/// (any size, constant memory on the server). One export per account every
+/// 5 minutes (429 with `Retry-After` otherwise); each is kept in the audit
+/// trail. A document cut off by an error is not valid JSON, so it cannot be
+/// mistaken for a complete one.
+///
+/// Roles: owner. API keys: not accepted.
+#[utoipa::path(
+    tag = "account",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The export", body = ExportDocument),
+        (status = 403, description = "The caller is not an owner", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "An export was made in the last 5 minutes", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/account/export")]
+pub async fn export_account(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, Problem> {
+    let chunks = privacy::export(&state, &caller).await?;
+    let stream = futures_util::stream::unfold(chunks, |mut chunks| async move {
+        chunks.recv().await.map(|chunk| (chunk, chunks))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"fieldcrm-export.json\"",
+        ))
+        .streaming(stream))
 }

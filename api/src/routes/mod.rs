@@ -3,6 +3,7 @@
 pub mod account;
 pub mod api_keys;
 pub mod appointments;
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod me;
@@ -63,6 +64,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(messages::unsubscribe)
         .service(account::get_account)
         .service(account::update_account)
+        .service(account::delete_account)
+        .service(account::export_account)
+        .service(audit::audit_trail)
         .service(users::create_user)
         .service(users::list_users)
         .service(users::get_user)

@@ -75,7 +75,7 @@ pub async fn create_user(
     let prepared = users::prepare(&caller, new_user).await?;
     let account = caller.account_id;
     let result = idempotency::run(&state, account, key.with_body(&body_bytes), move |conn| {
-        let user = users::create_in(conn, account, prepared)?;
+        let user = users::create_by(conn, &caller, prepared)?;
         Ok((StatusCode::CREATED, to_json(&UserView::from(user))?))
     })
     .await?;

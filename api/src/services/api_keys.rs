@@ -6,6 +6,7 @@ use crate::auth::tokens::{new_secret, secret_hash, API_KEY_PREFIX};
 use crate::auth::Caller;
 use crate::paging::PageRequest;
 use crate::problem::Problem;
+use crate::services::privacy::{self, actions};
 use crate::state::AppState;
 
 /// How much of the secret a list shows.
@@ -32,10 +33,20 @@ pub async fn create(
         created_at: Ts::now(),
         last_used_at: None,
     };
+    let caller = caller.clone();
     state
         .db(move |conn| {
-            api_keys::insert(conn, &key)?;
-            Ok((key, secret))
+            conn.write_transaction(|conn| {
+                api_keys::insert(conn, &key)?;
+                privacy::audit(
+                    conn,
+                    &caller,
+                    actions::API_KEY_CREATED,
+                    Some(key.id.uuid()),
+                    Some(key.scope.clone()),
+                )?;
+                Ok((key, secret))
+            })
         })
         .await
 }
@@ -56,13 +67,21 @@ pub async fn list(
 pub async fn revoke(state: &AppState, caller: &Caller, id: Id<ApiKey>) -> Result<(), Problem> {
     caller.require(Action::ManageApiKeys)?;
     let account = caller.account_id;
+    let caller = caller.clone();
     state
         .db(move |conn| {
-            if api_keys::delete(conn, account, id)? {
-                Ok(())
-            } else {
-                Err(Problem::not_found())
-            }
+            conn.write_transaction(|conn| {
+                if !api_keys::delete(conn, account, id)? {
+                    return Err(Problem::not_found());
+                }
+                privacy::audit(
+                    conn,
+                    &caller,
+                    actions::API_KEY_REVOKED,
+                    Some(id.uuid()),
+                    None,
+                )
+            })
         })
         .await
 }

@@ -13,7 +13,7 @@ use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::scheduling::{ReminderRule, Status};
 use fieldcrm_domain::{Action, Address, Role};
 
-use crate::auth::{Caller, Principal};
+use crate::auth::Caller;
 use crate::preconditions::{precondition_failed, IfMatch};
 use crate::problem::Problem;
 use crate::services::messages;
@@ -50,13 +50,6 @@ pub struct Detail {
     pub reminders: Vec<Reminder>,
     pub history: Vec<StatusChange>,
     pub time_zone: chrono_tz::Tz,
-}
-
-fn by(caller: &Caller) -> String {
-    match &caller.principal {
-        Principal::User { id, .. } => format!("user:{id}"),
-        Principal::ApiKey { id, .. } => format!("api_key:{id}"),
-    }
 }
 
 /// Technicians see and move only the appointments assigned to them.
@@ -247,7 +240,7 @@ pub async fn create(
                         appointment_id: appointment.id,
                         from_status: None,
                         to_status: appointment.status.clone(),
-                        changed_by: by(&caller),
+                        changed_by: caller.actor(),
                         changed_at: now,
                     },
                 )?;
@@ -503,14 +496,14 @@ pub async fn change_status(
                         appointment_id: a.id,
                         from_status: Some(from.as_str().to_owned()),
                         to_status: to.as_str().to_owned(),
-                        changed_by: by(&caller),
+                        changed_by: caller.actor(),
                         changed_at: now,
                     },
                 )?;
                 if !to.is_open() {
                     messages::cancel_reminders(conn, a.id, now)?;
                 }
-                messages::notify_status(conn, &a, to, by(&caller), max_attempts)?;
+                messages::notify_status(conn, &a, to, caller.actor(), max_attempts)?;
                 detail(conn, a)
             })
         })

@@ -20,7 +20,7 @@ use fieldcrm_domain::scheduling::Status;
 use fieldcrm_domain::{Action, Channel, ConsentSource, ConsentStatus};
 use fieldcrm_notify::{OutgoingEmail, OutgoingSms, SendError};
 
-use crate::auth::{Caller, Principal};
+use crate::auth::Caller;
 use crate::problem::Problem;
 use crate::services::people::apply_consent;
 use crate::state::AppState;
@@ -35,13 +35,6 @@ pub struct NewMessage {
     pub channel: Channel,
     pub body: MessageBody,
     pub subject: Option<String>,
-}
-
-fn by(caller: &Caller) -> String {
-    match &caller.principal {
-        Principal::User { id, .. } => format!("user:{id}"),
-        Principal::ApiKey { id, .. } => format!("api_key:{id}"),
-    }
 }
 
 fn opted_in(person: &Person, channel: Channel) -> bool {
@@ -124,7 +117,7 @@ pub fn queue_in(
         input.channel,
         subject,
         input.body.as_str().to_owned(),
-        by(caller),
+        caller.actor(),
     );
     enqueue(conn, &message, state.settings.job_max_attempts)?;
     Ok(message)

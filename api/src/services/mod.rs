@@ -10,6 +10,7 @@ pub mod calendar_feed;
 pub mod idempotency;
 pub mod messages;
 pub mod people;
+pub mod privacy;
 pub mod time_clock;
 pub mod users;
 

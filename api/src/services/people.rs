@@ -13,9 +13,10 @@ use fieldcrm_domain::{
     Tag,
 };
 
-use crate::auth::{Caller, Principal};
+use crate::auth::Caller;
 use crate::preconditions::{precondition_failed, IfMatch};
 use crate::problem::Problem;
+use crate::services::privacy::{self, actions};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,13 +118,6 @@ fn visible(caller: &Caller) -> Result<Visible, Problem> {
         Some((id, fieldcrm_domain::Role::Technician)) => Visible::OfAppointmentsOf(id),
         _ => Visible::All,
     })
-}
-
-fn recorded_by(caller: &Caller) -> String {
-    match &caller.principal {
-        Principal::User { id, .. } => format!("user:{id}"),
-        Principal::ApiKey { id, .. } => format!("api_key:{id}"),
-    }
 }
 
 /// Keeps the derived columns (sort key, search text) in step with the fields.
@@ -327,7 +321,7 @@ pub async fn update(
                     person.notes = notes;
                 }
                 let now = Ts::now();
-                let by = recorded_by(&caller);
+                let by = caller.actor();
                 if person.phone != before.phone {
                     reset_consent(conn, &mut person, Channel::Sms, &by, now)?;
                 }
@@ -402,12 +396,20 @@ pub async fn delete(
 ) -> Result<(), Problem> {
     caller.require(Action::ManageCustomers)?;
     let account = caller.account_id;
+    let caller = caller.clone();
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let person = load(conn, account, stage, id)?;
                 if_match.check(person.version)?;
                 people::delete(conn, account, id)?;
+                privacy::audit(
+                    conn,
+                    &caller,
+                    actions::PERSON_ERASED,
+                    Some(id.uuid()),
+                    Some(stage.as_str().to_owned()),
+                )?;
                 Ok(())
             })
         })
@@ -523,14 +525,8 @@ pub async fn record_consent(
                         format!("the person has no {field} to consent for"),
                     ));
                 }
-                let event = apply_consent(
-                    conn,
-                    &mut person,
-                    channel,
-                    status,
-                    source,
-                    recorded_by(&caller),
-                )?;
+                let event =
+                    apply_consent(conn, &mut person, channel, status, source, caller.actor())?;
                 Ok((person, event))
             })
         })

@@ -10,6 +10,7 @@ use super::auth::email_taken;
 use crate::auth::Caller;
 use crate::paging::PageRequest;
 use crate::problem::Problem;
+use crate::services::privacy::{self, actions};
 use crate::state::AppState;
 
 pub struct NewUser {
@@ -68,6 +69,24 @@ pub async fn prepare(caller: &Caller, input: NewUser) -> Result<PreparedUser, Pr
 }
 
 /// Adds the user inside the caller's transaction (see `idempotency::run`).
+/// Creates a user for the caller, in the caller's transaction, and records it
+/// in the audit trail.
+pub fn create_by(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    input: PreparedUser,
+) -> Result<User, Problem> {
+    let user = create_in(conn, caller.account_id, input)?;
+    privacy::audit(
+        conn,
+        caller,
+        actions::USER_CREATED,
+        Some(user.id.uuid()),
+        Some(user.role.clone()),
+    )?;
+    Ok(user)
+}
+
 pub fn create_in(
     conn: &mut DbConnection,
     account: Id<fieldcrm_db::accounts::Account>,
@@ -145,6 +164,15 @@ pub async fn update(
                 let updated = users::update(conn, caller.account_id, id, &changes)
                     .map_err(email_taken)?
                     .ok_or_else(Problem::not_found)?;
+                if updated.role != target.role {
+                    privacy::audit(
+                        conn,
+                        &caller,
+                        actions::USER_ROLE_CHANGED,
+                        Some(id.uuid()),
+                        Some(format!("{} -> {}", target.role, updated.role)),
+                    )?;
+                }
                 if password_changed {
                     // A new password ends every session and access token of the user.
                     users::bump_token_version(conn, id)?;
@@ -168,6 +196,13 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
                 // Their refresh tokens go with them (cascade); their access
                 // tokens fail at the next request, which finds no such user.
                 users::delete(conn, caller.account_id, id)?;
+                privacy::audit(
+                    conn,
+                    &caller,
+                    actions::USER_DELETED,
+                    Some(id.uuid()),
+                    Some(target.role.clone()),
+                )?;
                 Ok(())
             })
         })

@@ -87,7 +87,7 @@ pub enum Action {
     ViewAccount,
     /// Change the account's settings and integrations.
     ManageAccount,
-    /// Export or delete the whole account.
+    /// Export or delete the whole account, and read its audit trail.
     ExportOrDeleteAccount,
     /// Read customers and prospects (technicians: those of their appointments).
     ViewCustomers,
@@ -232,7 +232,7 @@ impl Action {
             Action::ManageApiKeys => "manage API keys",
             Action::ViewAccount => "view account settings",
             Action::ManageAccount => "change account settings and integrations",
-            Action::ExportOrDeleteAccount => "export or delete the account",
+            Action::ExportOrDeleteAccount => "export or delete the account, read the audit trail",
             Action::ViewCustomers => {
                 "view customers and prospects (technicians: of their appointments)"
             }

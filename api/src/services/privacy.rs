@@ -1,0 +1,405 @@
+//! Privacy: the audit trail, the export of everything an account holds, and the
+//! deletion of an account.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use chrono::Duration;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use fieldcrm_db::audit::{self, AuditEvent};
+use fieldcrm_db::erasure::{self, Receipt};
+use fieldcrm_db::{accounts, export, users, DbConnection, DbPool, Id, Ts};
+use fieldcrm_domain::Action;
+
+use crate::auth::{passwords, Caller};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// What the audit trail records.
+pub mod actions {
+    pub const ACCOUNT_EXPORTED: &str = "account.exported";
+    pub const PERSON_ERASED: &str = "person.erased";
+    pub const USER_CREATED: &str = "user.created";
+    pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+    pub const USER_DELETED: &str = "user.deleted";
+    pub const API_KEY_CREATED: &str = "api_key.created";
+    pub const API_KEY_REVOKED: &str = "api_key.revoked";
+}
+
+/// Appends to the audit trail inside the caller's transaction: who, what, on
+/// which record, never the record's content.
+pub fn audit(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    action: &str,
+    subject: Option<Uuid>,
+    detail: Option<String>,
+) -> Result<(), Problem> {
+    audit::record(
+        conn,
+        &AuditEvent {
+            id: Id::new(),
+            account_id: caller.account_id,
+            actor: caller.actor(),
+            action: action.to_owned(),
+            subject_id: subject.map(Id::from_uuid),
+            detail,
+            at: Ts::now(),
+        },
+    )?;
+    Ok(())
+}
+
+pub async fn audit_trail(
+    state: &AppState,
+    caller: &Caller,
+    action: Option<String>,
+    before: Option<Id<AuditEvent>>,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, Problem> {
+    caller.require(Action::ExportOrDeleteAccount)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            Ok(audit::list(
+                conn,
+                account,
+                action.as_deref(),
+                before,
+                limit,
+            )?)
+        })
+        .await
+}
+
+/// The answer to a deletion: figures only.
+pub struct DeletionReceipt {
+    pub id: Id<Receipt>,
+    pub deleted_at: Ts,
+    pub counts: BTreeMap<String, i64>,
+}
+
+/// Deletes the account and every record of it, after the owner proved who they
+/// are (password: 401) and what they delete (the account's name: 422). Every
+/// token and key of the account stops working when this returns.
+pub async fn delete_account(
+    state: &AppState,
+    caller: &Caller,
+    password: String,
+    confirm: String,
+) -> Result<DeletionReceipt, Problem> {
+    caller.require(Action::ExportOrDeleteAccount)?;
+    let Some((user_id, _)) = caller.user() else {
+        return Err(Problem::forbidden(
+            "only a signed-in owner can delete the account",
+        ));
+    };
+    let account_id = caller.account_id;
+    let (stored_hash, account) = state
+        .db(move |conn| {
+            let user = users::find(conn, account_id, user_id)?.ok_or_else(Problem::unauthorized)?;
+            let account = accounts::find(conn, account_id)?.ok_or_else(Problem::unauthorized)?;
+            Ok((user.password_hash, account))
+        })
+        .await?;
+    let candidate = password.clone();
+    let matches =
+        actix_web::web::block(move || passwords::verify(stored_hash.as_deref(), &candidate))
+            .await
+            .map_err(|e| Problem::internal_from(&e))?;
+    if !matches {
+        return Err(
+            Problem::new(StatusCode::UNAUTHORIZED, "wrong_password", "Wrong password")
+                .with_detail("the password is not correct; nothing was deleted"),
+        );
+    }
+    if confirm.trim() != account.name {
+        return Err(Problem::invalid_field(
+            "confirm",
+            "must be the account's name exactly as it is shown; nothing was deleted",
+        ));
+    }
+    let tokens = state.tokens.clone();
+    let receipt = state
+        .db(move |conn| {
+            let now = Ts::now();
+            let (id, counts) = conn.write_transaction(|conn| {
+                let mut keys = Vec::new();
+                let mut after = None;
+                loop {
+                    let page = users::list(conn, account_id, after, 200)?;
+                    keys.extend(page.iter().map(|u| tokens.throttle_key("email", &u.email)));
+                    match page.last() {
+                        Some(last) if page.len() == 200 => after = Some(last.id),
+                        _ => break,
+                    }
+                }
+                Ok::<_, Problem>(erasure::erase_account(conn, account_id, &keys, now)?)
+            })?;
+            let tables: Vec<String> = counts.keys().cloned().collect();
+            if !erasure::scrub(conn, &tables)? {
+                tracing::warn!("the write-ahead log could not be emptied at once after a deletion; the next checkpoint will");
+            }
+            Ok(DeletionReceipt {
+                id,
+                deleted_at: now,
+                counts,
+            })
+        })
+        .await?;
+    tracing::info!(receipt = %receipt.id.uuid(), rows = receipt.counts.values().sum::<i64>(), "account deleted");
+    Ok(receipt)
+}
+
+/// How often an account may export.
+pub const EXPORT_EVERY_MINUTES: i64 = 5;
+
+/// Rows read per query while exporting: memory stays bounded by this.
+const EXPORT_PAGE: i64 = 500;
+
+/// Starts an export: checks the caller and the rate limit, records it in the
+/// audit trail, and returns a stream of JSON chunks written by a blocking task
+/// that reads the account a page at a time.
+pub async fn export(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<mpsc::Receiver<Result<Bytes, std::io::Error>>, Problem> {
+    caller.require(Action::ExportOrDeleteAccount)?;
+    let account = caller.account_id;
+    let audit_caller = caller.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                if let Some(last) = audit::last_at(conn, account, actions::ACCOUNT_EXPORTED)? {
+                    let next = last.get() + Duration::minutes(EXPORT_EVERY_MINUTES);
+                    let wait = (next - Ts::now().get()).num_seconds();
+                    if wait > 0 {
+                        return Err(Problem::for_status(StatusCode::TOO_MANY_REQUESTS)
+                            .with_detail(format!(
+                                "an export was made in the last {EXPORT_EVERY_MINUTES} minutes; try again later"
+                            ))
+                            .with_header(
+                                RETRY_AFTER,
+                                HeaderValue::from(u64::try_from(wait).unwrap_or(60)),
+                            ));
+                    }
+                }
+                audit(conn, &audit_caller, actions::ACCOUNT_EXPORTED, None, None)
+            })
+        })
+        .await?;
+    let (sender, receiver) = mpsc::channel(4);
+    let pool = state.pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChunkWriter {
+            sender: sender.clone(),
+            buffer: Vec::with_capacity(64 * 1024),
+        };
+        if let Err(err) = write_export(&pool, account, &mut out).and_then(|_| out.flush_chunk()) {
+            // The client sees a cut-off document (invalid JSON), never a partial one
+            // that looks complete.
+            tracing::warn!(error = %err, "an export stopped before its end");
+            let _ = sender.blocking_send(Err(std::io::Error::other("export failed")));
+        }
+    });
+    Ok(receiver)
+}
+
+/// Collects output and hands it to the response in chunks of about 64 KiB.
+struct ChunkWriter {
+    sender: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buffer: Vec<u8>,
+}
+
+impl ChunkWriter {
+    fn flush_chunk(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::other("the client went away"))
+    }
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= 64 * 1024 {
+            self.flush_chunk()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn io_error(err: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(err.to_string())
+}
+
+/// Writes `"name": [rows...]` a page at a time.
+fn section<T: Serialize, C>(
+    out: &mut ChunkWriter,
+    name: &str,
+    conn: &mut DbConnection,
+    mut page: impl FnMut(&mut DbConnection, Option<C>) -> fieldcrm_db::DbResult<Vec<T>>,
+    cursor: impl Fn(&T) -> C,
+) -> std::io::Result<()> {
+    write!(out, ",\"{name}\":[")?;
+    let mut after = None;
+    let mut first = true;
+    loop {
+        let rows = page(conn, after.take()).map_err(io_error)?;
+        for row in &rows {
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            serde_json::to_writer(&mut *out, row).map_err(io_error)?;
+        }
+        match rows.last() {
+            Some(last) if rows.len() as i64 == EXPORT_PAGE => after = Some(cursor(last)),
+            _ => break,
+        }
+    }
+    out.write_all(b"]")
+}
+
+/// The export document: see `ExportDocument` in the OpenAPI description.
+fn write_export(
+    pool: &DbPool,
+    account_id: Id<accounts::Account>,
+    out: &mut ChunkWriter,
+) -> std::io::Result<()> {
+    let mut conn = pool.get().map_err(io_error)?;
+    let conn = &mut *conn;
+    let account = accounts::find(conn, account_id)
+        .map_err(io_error)?
+        .ok_or_else(|| io_error("the account is gone"))?;
+    write!(
+        out,
+        "{{\"format\":\"fieldcrm-export/1\",\"exported_at\":{},\"account\":",
+        serde_json::to_string(&Ts::now()).map_err(io_error)?
+    )?;
+    serde_json::to_writer(&mut *out, &account).map_err(io_error)?;
+    let a = account_id;
+    let n = EXPORT_PAGE;
+    section(
+        out,
+        "users",
+        conn,
+        |c, after| export::users_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "api_keys",
+        conn,
+        |c, after| export::api_keys_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "people",
+        conn,
+        |c, after| {
+            let people = export::people_page(c, a, after, n)?;
+            let ids: Vec<_> = people.iter().map(|p| p.id).collect();
+            let mut tags = export::tags_of(c, &ids)?;
+            Ok(people
+                .into_iter()
+                .map(|person| {
+                    let (mine, rest): (Vec<_>, Vec<_>) =
+                        tags.drain(..).partition(|(id, _)| *id == person.id);
+                    tags = rest;
+                    PersonExport {
+                        tags: mine.into_iter().map(|(_, tag)| tag).collect(),
+                        person,
+                    }
+                })
+                .collect())
+        },
+        |r| r.person.id,
+    )?;
+    section(
+        out,
+        "consent_events",
+        conn,
+        |c, after| export::consent_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "appointments",
+        conn,
+        |c, after| export::appointments_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "appointment_status_changes",
+        conn,
+        |c, after| export::status_changes_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "reminders",
+        conn,
+        |c, after| export::reminders_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "shifts",
+        conn,
+        |c, after| export::shifts_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "pings",
+        conn,
+        |c, after| export::pings_page(c, a, after, n),
+        |r| (r.user_id, r.id),
+    )?;
+    section(
+        out,
+        "messages",
+        conn,
+        |c, after| export::messages_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "jobs",
+        conn,
+        |c, after| export::jobs_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "audit_events",
+        conn,
+        |c, after| export::audit_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    out.write_all(b"}")
+}
+
+#[derive(Serialize)]
+struct PersonExport {
+    #[serde(flatten)]
+    person: fieldcrm_db::people::Person,
+    tags: Vec<String>,
+}

@@ -1,0 +1,454 @@
+//! Deleting an account for good, exporting everything, and the audit trail.
+
+use std::collections::BTreeMap;
+
+use fieldcrm_test_support::{problem, rows_referring_to, Backend, Signed, TestApp, PASSWORD};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::messages::{app_with, customer, owner, queued, twilio};
+
+/// Tables without an `account_id`: the accounts themselves, and those that hold
+/// no row of any one account.
+const NOT_PER_ACCOUNT: [&str; 3] = ["accounts", "deletion_receipts", "login_failures"];
+
+struct Filled {
+    owner: Signed,
+    technician: Signed,
+    api_key: String,
+    marker: String,
+}
+
+/// Puts at least one row of the account into every table, through the API.
+async fn fill(app: &TestApp) -> Filled {
+    let owner = owner(app).await;
+    let technician = app.user_with_role(&owner, "technician").await;
+    let (_, api_key) = app.api_key(&owner, "read").await;
+    // A failed sign-in leaves a throttle row keyed by the email.
+    assert_eq!(
+        app.login(&owner.email, "not the password at all")
+            .await
+            .status(),
+        401
+    );
+    let marker = format!("Zebulon-{}", uuid::Uuid::new_v4().simple());
+    let idempotent = app
+        .authed(Method::POST, "/v1/customers", &owner.access)
+        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+        .json(&json!({"name": marker, "phone": "+1 512 555 0190", "email": "z@example.org", "tags": ["vip"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(idempotent.status(), 201);
+    let person: Value = idempotent.json().await.unwrap();
+    let person = person["id"].as_str().unwrap().to_owned();
+    for channel in ["sms", "email"] {
+        let consent = app
+            .call(
+                Method::POST,
+                &format!("/v1/customers/{person}/consent"),
+                &owner.access,
+                Some(json!({"channel": channel, "status": "opted_in", "source": "form"})),
+            )
+            .await;
+        assert_eq!(consent.status(), 201);
+    }
+    customer(app, &owner, json!({"name": "Second"}), &[]).await;
+    let starts = chrono::Utc::now() + chrono::Duration::days(2);
+    let booked = app
+        .call(
+            Method::POST,
+            "/v1/appointments",
+            &owner.access,
+            Some(json!({"customer_id": person, "technician_id": technician.user_id, "title": "Visit",
+                "starts_at": starts.to_rfc3339(), "ends_at": (starts + chrono::Duration::hours(1)).to_rfc3339()})),
+        )
+        .await;
+    assert_eq!(booked.status(), 201);
+    let feed = app
+        .call(
+            Method::POST,
+            "/v1/me/calendar-feed",
+            &technician.access,
+            None,
+        )
+        .await;
+    assert!(feed.status().is_success());
+    let shift: Value = app
+        .call(
+            Method::POST,
+            "/v1/shifts/clock-in",
+            &technician.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let at = shift["clock_in_at"].as_str().unwrap();
+    let pings = app
+        .call(
+            Method::POST,
+            "/v1/pings",
+            &technician.access,
+            Some(json!({"pings": [{"id": uuid::Uuid::new_v4(), "recorded_at": at, "lat": 30.0, "lon": -97.0}]})),
+        )
+        .await;
+    assert_eq!(pings.json::<Value>().await.unwrap()["accepted"], 1);
+    queued(
+        app,
+        &owner,
+        json!({"customer_id": person, "channel": "sms", "body": format!("Hello {marker}")}),
+    )
+    .await;
+    Filled {
+        owner,
+        technician,
+        api_key,
+        marker,
+    }
+}
+
+fn per_table(app: &TestApp, account: &str) -> BTreeMap<String, i64> {
+    rows_referring_to(app, "account_id", account.parse().unwrap())
+        .into_iter()
+        .collect()
+}
+
+fn total_rows(app: &TestApp, table: &str) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.pool.get().unwrap();
+    diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+        .get_result::<Count>(&mut *conn)
+        .unwrap()
+        .n
+}
+
+async fn delete_account(app: &TestApp, who: &Signed, body: Value) -> reqwest::Response {
+    app.call(Method::DELETE, "/v1/account", &who.access, Some(body))
+        .await
+}
+
+#[tokio::test]
+async fn deleting_an_account_removes_every_row_of_it_in_every_table_and_nothing_else() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let doomed = fill(&app).await;
+    let kept = fill(&app).await;
+
+    // Every table of the catalog is either per account and filled for both,
+    // or one of the few that are not per account. A new table fails here
+    // until `fill` covers it.
+    let mut conn = app.pool.get().unwrap();
+    let catalog = fieldcrm_db::migrations::catalog(&mut conn).unwrap();
+    drop(conn);
+    let doomed_before = per_table(&app, &doomed.owner.account_id);
+    let kept_before = per_table(&app, &kept.owner.account_id);
+    for (table, columns) in &catalog {
+        if columns.iter().any(|(c, _)| c == "account_id") {
+            assert!(
+                doomed_before[table] > 0,
+                "{table} holds no row of the account: extend `fill`"
+            );
+            assert!(kept_before[table] > 0, "{table}");
+        } else {
+            assert!(
+                NOT_PER_ACCOUNT.contains(&table.as_str()),
+                "{table} has no account_id: how is it deleted?"
+            );
+        }
+    }
+    let throttle_rows = total_rows(&app, "login_failures");
+
+    let response = delete_account(
+        &app,
+        &doomed.owner,
+        json!({"password": PASSWORD, "confirm": "Acme Plumbing"}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let receipt: Value = response.json().await.unwrap();
+    assert!(receipt["receipt_id"].is_string());
+    assert_eq!(receipt["counts"]["people"], doomed_before["people"]);
+    assert_eq!(receipt["counts"]["pings"], 1);
+    assert_eq!(receipt["counts"]["accounts"], 1);
+
+    let doomed_after = per_table(&app, &doomed.owner.account_id);
+    for (table, n) in &doomed_after {
+        assert_eq!(*n, 0, "{table} still holds rows of the deleted account");
+    }
+    assert_eq!(
+        per_table(&app, &kept.owner.account_id),
+        kept_before,
+        "the other account is untouched"
+    );
+    assert_eq!(
+        total_rows(&app, "login_failures"),
+        throttle_rows - 1,
+        "its throttle row went too"
+    );
+    assert_eq!(total_rows(&app, "deletion_receipts"), 1);
+    assert_eq!(total_rows(&app, "accounts"), 1);
+
+    // Every credential of the account is dead at once.
+    for token in [
+        &doomed.owner.access,
+        &doomed.technician.access,
+        &doomed.api_key,
+    ] {
+        let me = app.call(Method::GET, "/v1/me", token, None).await;
+        assert_eq!(me.status(), 401);
+    }
+    let refresh = app
+        .post_json(
+            "/v1/auth/refresh",
+            &json!({"refresh_token": doomed.owner.refresh}),
+        )
+        .await;
+    assert_eq!(refresh.status(), 401);
+    assert_eq!(app.login(&doomed.owner.email, PASSWORD).await.status(), 401);
+    assert_eq!(
+        app.call(Method::GET, "/v1/me", &kept.owner.access, None)
+            .await
+            .status(),
+        200
+    );
+
+    // Its queued message is never sent; the other account's is.
+    app.run_jobs().await;
+    let sent: Vec<String> = twilio
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains(&kept.marker) && !sent[0].contains(&doomed.marker));
+
+    // Nothing of it can be read back from the SQLite files.
+    if app.backend() == Backend::Sqlite {
+        let path = app.db.sqlite_path().unwrap().clone();
+        for file in [path.clone(), path.with_extension("db-wal"), {
+            let mut wal = path.clone().into_os_string();
+            wal.push("-wal");
+            wal.into()
+        }] {
+            if let Ok(bytes) = std::fs::read(&file) {
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    !text.contains(&doomed.marker),
+                    "{} still holds the deleted name",
+                    file.display()
+                );
+            }
+        }
+        let kept_bytes = std::fs::read(&path).unwrap();
+        let kept_text = String::from_utf8_lossy(&kept_bytes);
+        let wal = std::fs::read(format!("{}-wal", path.display())).unwrap_or_default();
+        assert!(
+            kept_text.contains(&kept.marker)
+                || String::from_utf8_lossy(&wal).contains(&kept.marker),
+            "the check reads the right files"
+        );
+    }
+}
+
+#[tokio::test]
+async fn deletion_needs_the_owner_the_password_and_the_name_and_changes_nothing_otherwise() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let owner = owner(&app).await;
+    let admin = app.user_with_role(&owner, "admin").await;
+    let right = json!({"password": PASSWORD, "confirm": "Acme Plumbing"});
+
+    let by_admin = delete_account(&app, &admin, right.clone()).await;
+    assert_eq!(problem(by_admin).await["status"], 403);
+    let wrong_password = delete_account(
+        &app,
+        &owner,
+        json!({"password": "guess guess guess", "confirm": "Acme Plumbing"}),
+    )
+    .await;
+    assert_eq!(problem(wrong_password).await["code"], "wrong_password");
+    let wrong_name = delete_account(
+        &app,
+        &owner,
+        json!({"password": PASSWORD, "confirm": "Acme"}),
+    )
+    .await;
+    let wrong_name = problem(wrong_name).await;
+    assert_eq!(wrong_name["status"], 422);
+    assert_eq!(wrong_name["errors"][0]["field"], "confirm");
+    let missing = delete_account(&app, &owner, json!({"password": PASSWORD})).await;
+    assert_eq!(problem(missing).await["status"], 422);
+    let (_, key) = app.api_key(&owner, "write").await;
+    assert_eq!(
+        delete_account(
+            &app,
+            &Signed {
+                access: key,
+                ..owner.clone()
+            },
+            right.clone()
+        )
+        .await
+        .status(),
+        403
+    );
+
+    let account = app
+        .call(Method::GET, "/v1/account", &owner.access, None)
+        .await;
+    assert_eq!(account.status(), 200, "still there");
+}
+
+#[tokio::test]
+async fn an_export_holds_every_record_without_secrets_and_is_rate_limited() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let filled = fill(&app).await;
+    let response = app
+        .call(
+            Method::GET,
+            "/v1/account/export",
+            &filled.owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .contains("attachment"));
+    let text = response.text().await.unwrap();
+    assert!(!text.contains("$argon2"), "no password hashes");
+    assert!(!text.contains(&filled.api_key), "no key secrets");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["format"], "fieldcrm-export/1");
+    assert_eq!(doc["account"]["id"], filled.owner.account_id.as_str());
+    let counts = per_table(&app, &filled.owner.account_id);
+    for (section, table) in [
+        ("users", "users"),
+        ("api_keys", "api_keys"),
+        ("people", "people"),
+        ("consent_events", "consent_events"),
+        ("appointments", "appointments"),
+        ("appointment_status_changes", "appointment_status_changes"),
+        ("reminders", "reminders"),
+        ("shifts", "shifts"),
+        ("pings", "pings"),
+        ("messages", "messages"),
+    ] {
+        assert_eq!(
+            doc[section].as_array().unwrap().len() as i64,
+            counts[table],
+            "{section}"
+        );
+    }
+    let person = doc["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == filled.marker.as_str())
+        .unwrap();
+    assert_eq!(person["tags"], json!(["vip"]));
+    assert!(doc["users"][0].get("password_hash").is_none());
+    assert!(doc["audit_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["action"] == "account.exported"));
+
+    let again = app
+        .call(
+            Method::GET,
+            "/v1/account/export",
+            &filled.owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(again.status(), 429);
+    assert!(again.headers().contains_key("retry-after"));
+    let not_owner = app
+        .call(
+            Method::GET,
+            "/v1/account/export",
+            &filled.technician.access,
+            None,
+        )
+        .await;
+    assert_eq!(problem(not_owner).await["status"], 403);
+}
+
+#[tokio::test]
+async fn the_audit_trail_shows_who_did_what_without_the_data() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let owner = owner(&app).await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let promoted = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{}", tech.user_id),
+            &owner.access,
+            Some(json!({"role": "dispatcher"})),
+        )
+        .await;
+    assert_eq!(promoted.status(), 200);
+    let (key_id, _) = app.api_key(&owner, "read").await;
+    let person = customer(&app, &owner, json!({"name": "Quinn Secret-Name"}), &[]).await;
+    let erased = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/customers/{person}"),
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(erased.status(), 204);
+
+    let trail = app
+        .call(Method::GET, "/v1/audit", &owner.access, None)
+        .await;
+    assert_eq!(trail.status(), 200);
+    let text = trail.text().await.unwrap();
+    assert!(!text.contains("Quinn"), "names stay out of the trail");
+    let trail: Value = serde_json::from_str(&text).unwrap();
+    let events = trail["data"].as_array().unwrap();
+    let find = |action: &str| events.iter().find(|e| e["action"] == action).cloned();
+    let erased = find("person.erased").unwrap();
+    assert_eq!(erased["subject_id"], person.as_str());
+    assert_eq!(erased["actor"], format!("user:{}", owner.user_id));
+    assert_eq!(
+        find("user.role_changed").unwrap()["detail"],
+        "technician -> dispatcher"
+    );
+    assert_eq!(
+        find("api_key.created").unwrap()["subject_id"],
+        key_id.as_str()
+    );
+    assert!(find("user.created").is_some());
+    // Newest first.
+    assert_eq!(events[0]["action"], "person.erased");
+
+    let filtered: Value = app
+        .call(
+            Method::GET,
+            "/v1/audit?action=api_key.created",
+            &owner.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(filtered["data"].as_array().unwrap().len(), 1);
+    let forbidden = app.call(Method::GET, "/v1/audit", &tech.access, None).await;
+    assert_eq!(problem(forbidden).await["status"], 403);
+}
