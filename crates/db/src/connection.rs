@@ -21,13 +21,25 @@ PRAGMA foreign_keys = ON;
 PRAGMA busy_timeout = 5000;
 PRAGMA secure_delete = ON;";
 
+/// Initialises OpenSSL before libpq does. libpq's own initialisation registers
+/// OpenSSL's clean-up to run at process exit, which frees what other threads
+/// still use for their TLS connections and can crash a process on its way out;
+/// this one asks OpenSSL not to. Call before the first PostgreSQL connection
+/// (`open` does); later calls do nothing.
+pub fn init_tls() {
+    openssl_sys::init();
+}
+
 impl DbConnection {
     /// Opens a connection for the backend the URL names. Never guesses: diesel's
     /// derived `establish` would try each backend in turn and could create a SQLite
     /// file named after a PostgreSQL URL.
     pub fn open(url: &DatabaseUrl) -> Result<Self, diesel::ConnectionError> {
         match url {
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url.expose()).map(Self::Pg),
+            DatabaseUrl::Postgres(url) => {
+                init_tls();
+                PgConnection::establish(url.expose()).map(Self::Pg)
+            }
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_str().ok_or_else(|| {
                     diesel::ConnectionError::InvalidConnectionUrl(

@@ -29,7 +29,7 @@ pub mod types;
 mod url;
 pub mod users;
 
-pub use connection::{DbConnection, MultiBackend};
+pub use connection::{init_tls, DbConnection, MultiBackend};
 pub use error::DbError;
 pub use pool::{DbPool, PoolOptions, PoolStatus, PooledConnection};
 pub use types::{Id, Ts};

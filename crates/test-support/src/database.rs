@@ -20,6 +20,8 @@ struct PostgresDatabase {
 impl TestDatabase {
     /// A fresh database on the backend this run is given.
     pub fn create() -> Self {
+        // Before the first libpq connection of the test process (see `init_tls`).
+        fieldcrm_db::init_tls();
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.trim().is_empty() => Self::postgres(&admin_url),
             _ => Self::sqlite(),
