@@ -452,3 +452,135 @@ async fn the_audit_trail_shows_who_did_what_without_the_data() {
     let forbidden = app.call(Method::GET, "/v1/audit", &tech.access, None).await;
     assert_eq!(problem(forbidden).await["status"], 403);
 }
+
+/// Peak resident memory of a process, in KiB (Linux).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Stores `n` pings in one statement, as a long-used account would have them.
+fn bulk_pings(app: &TestApp, account: &str, user: &str, shift: &str, n: u32) {
+    use diesel::connection::SimpleConnection;
+    let mut conn = app.pool.get().unwrap();
+    let sql = match app.backend() {
+        Backend::Postgres => format!(
+            "INSERT INTO pings (user_id, id, account_id, shift_id, recorded_at, lat, lon, accuracy_m, received_at)
+             SELECT '{user}', gen_random_uuid(), '{account}', '{shift}', now() - i * interval '1 millisecond',
+                    30 + i / 1e6, -97 - i / 1e6, 5, now()
+             FROM generate_series(1, {n}) AS i"
+        ),
+        Backend::Sqlite => {
+            let hex = |id: &str| id.replace('-', "");
+            format!(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n})
+                 INSERT INTO pings (user_id, id, account_id, shift_id, recorded_at, lat, lon, accuracy_m, received_at)
+                 SELECT x'{}', randomblob(16), x'{}', x'{}',
+                        strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '-' || i || ' seconds'),
+                        30 + i / 1e6, -97 - i / 1e6, 5.0, strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+                 FROM n",
+                hex(user),
+                hex(account),
+                hex(shift)
+            )
+        }
+    };
+    conn.batch_execute(&sql).unwrap();
+}
+
+/// 200,000 pings export through a real `fieldcrm serve` process whose peak
+/// memory grows by far less than the document it sends.
+#[tokio::test]
+async fn a_large_export_streams_in_bounded_memory() {
+    const SECRET: &str = "a-shared-signing-key-of-at-least-32-bytes";
+    let app = fieldcrm_test_support::spawn_app_with(|s| {
+        s.jwt_secret = Some(secrecy::SecretString::from(SECRET));
+    })
+    .await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let shift: Value = app
+        .call(Method::POST, "/v1/shifts/clock-in", &tech.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    bulk_pings(
+        &app,
+        &owner.account_id,
+        &tech.user_id,
+        shift["id"].as_str().unwrap(),
+        200_000,
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcrm"))
+        .arg("serve")
+        .env("DATABASE_URL", app.db.url())
+        .env("PORT", port.to_string())
+        .env("FIELDCRM_JWT_SECRET", SECRET)
+        .env("FIELDCRM_WORKERS", "1")
+        .env("FIELDCRM_LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = server.id();
+    let _server = Kill(&mut server);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let me = client
+        .get(format!("{base}/v1/me"))
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let before = peak_rss_kib(pid);
+
+    let mut response = client
+        .get(format!("{base}/v1/account/export"))
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut size = 0usize;
+    let mut tail = Vec::new();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        size += chunk.len();
+        tail = chunk.to_vec();
+    }
+    let grown_kib = peak_rss_kib(pid).saturating_sub(before);
+    assert!(size > 30_000_000, "the document is large: {size} bytes");
+    assert!(tail.ends_with(b"]}"), "and complete");
+    assert!(
+        grown_kib < 24 * 1024,
+        "peak memory grew by {grown_kib} KiB for a {size}-byte export"
+    );
+}

@@ -283,6 +283,18 @@ fn write_export(
 ) -> std::io::Result<()> {
     let mut conn = pool.get().map_err(io_error)?;
     let conn = &mut *conn;
+    // One snapshot for the whole document, so sections agree with each other.
+    export::begin_snapshot(conn).map_err(io_error)?;
+    let written = write_sections(conn, account_id, out);
+    export::end_snapshot(conn).map_err(io_error)?;
+    written
+}
+
+fn write_sections(
+    conn: &mut DbConnection,
+    account_id: Id<accounts::Account>,
+    out: &mut ChunkWriter,
+) -> std::io::Result<()> {
     let account = accounts::find(conn, account_id)
         .map_err(io_error)?
         .ok_or_else(|| io_error("the account is gone"))?;
@@ -366,11 +378,12 @@ fn write_export(
         |c, after| export::shifts_page(c, a, after, n),
         |r| r.id,
     )?;
+    let people_who_track = export::user_ids(conn, a).map_err(io_error)?;
     section(
         out,
         "pings",
         conn,
-        |c, after| export::pings_page(c, a, after, n),
+        |c, after| export::pings_page(c, &people_who_track, after, n),
         |r| (r.user_id, r.id),
     )?;
     section(

@@ -1,6 +1,7 @@
 //! Everything of one account, a page at a time in id order, so an export of any
 //! size is read in constant memory.
 
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use crate::accounts::Account;
@@ -73,26 +74,64 @@ pub fn tags_of(
         .load(conn)?)
 }
 
-/// Pings in (user, id) order, after the given position.
+/// Pings in (user, id) order after the given position, for the given users in
+/// order. Each query names one user, so it walks the primary key (user_id, id)
+/// instead of scanning: a page costs the same at the end as at the start.
 pub fn pings_page(
     conn: &mut DbConnection,
-    account: Id<Account>,
+    users: &[Id<User>],
     after: Option<(Id<User>, Id<Ping>)>,
     limit: i64,
 ) -> DbResult<Vec<Ping>> {
-    let mut query = pings::table
-        .filter(pings::account_id.eq(account))
-        .into_boxed();
-    if let Some((user, id)) = after {
-        query = query.filter(
-            pings::user_id
-                .gt(user)
-                .or(pings::user_id.eq(user).and(pings::id.gt(id))),
+    let start = match after {
+        Some((user, _)) => users.iter().position(|u| *u == user).unwrap_or(users.len()),
+        None => 0,
+    };
+    let mut rows: Vec<Ping> = Vec::new();
+    for (n, user) in users.iter().enumerate().skip(start) {
+        // The users are the account's, so their pings are too; naming only the
+        // user keeps the planner on the primary key.
+        let mut query = pings::table.filter(pings::user_id.eq(*user)).into_boxed();
+        if let (0, Some((_, id))) = (n - start, after) {
+            query = query.filter(pings::id.gt(id));
+        }
+        let wanted = limit - rows.len() as i64;
+        rows.extend(
+            query
+                .order(pings::id.asc())
+                .limit(wanted)
+                .select(Ping::as_select())
+                .load(conn)?,
         );
+        if rows.len() as i64 >= limit {
+            break;
+        }
     }
-    Ok(query
-        .order((pings::user_id.asc(), pings::id.asc()))
-        .limit(limit)
-        .select(Ping::as_select())
+    Ok(rows)
+}
+
+/// The ids of the account's users, in id order.
+pub fn user_ids(conn: &mut DbConnection, account: Id<Account>) -> DbResult<Vec<Id<User>>> {
+    Ok(users::table
+        .filter(users::account_id.eq(account))
+        .order(users::id.asc())
+        .select(users::id)
         .load(conn)?)
+}
+
+/// Starts a read-only snapshot: every page read until `end_snapshot` sees the
+/// database as it was at the first read.
+pub fn begin_snapshot(conn: &mut DbConnection) -> DbResult<()> {
+    let begin = match conn {
+        DbConnection::Pg(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        DbConnection::Sqlite(_) => "BEGIN",
+    };
+    conn.batch_execute(begin)?;
+    Ok(())
+}
+
+/// Ends the snapshot; it wrote nothing, so rolling back loses nothing.
+pub fn end_snapshot(conn: &mut DbConnection) -> DbResult<()> {
+    conn.batch_execute("ROLLBACK")?;
+    Ok(())
 }
