@@ -1072,3 +1072,39 @@ async fn another_accounts_messages_and_people_are_out_of_reach() {
         .await;
     assert_eq!(problem(not_an_id).await["status"], 404);
 }
+
+#[tokio::test]
+async fn bodies_of_sent_messages_are_cleared_after_the_accounts_retention() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let owner = owner(&app).await;
+    set_account(&app, &owner, json!({"message_body_retention_days": 30})).await;
+    let jo = customer(
+        &app,
+        &owner,
+        json!({"name": "Jo", "phone": "+1 512 555 0109"}),
+        &["sms"],
+    )
+    .await;
+    let id = queued(
+        &app,
+        &owner,
+        json!({"customer_id": jo, "channel": "sms", "body": "Gate code 4411"}),
+    )
+    .await;
+    app.run_jobs().await;
+
+    // The upkeep task as it would run 29 and 31 days from now.
+    let upkeep = |days: i64| {
+        let mut conn = app.pool.get().unwrap();
+        let at = fieldcrm_db::Ts::from(Utc::now() + chrono::Duration::days(days));
+        fieldcrm::services::messages::purge_bodies(&mut conn, at).unwrap()
+    };
+    assert_eq!(upkeep(29), 0);
+    assert_eq!(message(&app, &owner, &id).await["body"], "Gate code 4411");
+    assert_eq!(upkeep(31), 1);
+    let kept = message(&app, &owner, &id).await;
+    assert!(kept["body"].is_null(), "{kept}");
+    assert_eq!(kept["status"], "sent", "the record of sending stays");
+    assert_eq!(kept["recipient"], "+15125550109");
+}

@@ -436,8 +436,12 @@ pub async fn unsubscribe_page(
     state: web::Data<AppState>,
     query: web::Query<UnsubscribeQuery>,
 ) -> Result<HttpResponse, Problem> {
-    messages::check_unsubscribe_token(&state, &query.token)?;
-    let action = format!("/v1/unsubscribe?token={}", query.token.trim());
+    let person = messages::check_unsubscribe_token(&state, &query.token)?;
+    // Built from the verified id, never from the request's text.
+    let action = format!(
+        "/v1/unsubscribe?token={}",
+        state.tokens.unsubscribe_token(person.uuid())
+    );
     Ok(page(
         "Unsubscribe",
         "Press the button to stop receiving emails from this business.",
