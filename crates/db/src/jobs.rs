@@ -178,22 +178,6 @@ pub fn finish(
     Ok(changed == 1)
 }
 
-/// Moves the queued jobs of these subjects to `run_at`.
-pub fn reschedule_subject(
-    conn: &mut DbConnection,
-    subject: SubjectId,
-    run_at: Ts,
-    now: Ts,
-) -> DbResult<usize> {
-    Ok(diesel::update(
-        jobs::table
-            .filter(jobs::subject_id.eq(subject))
-            .filter(jobs::status.eq("queued")),
-    )
-    .set((jobs::run_at.eq(run_at), jobs::updated_at.eq(now)))
-    .execute(conn)?)
-}
-
 /// Cancels the queued jobs of these subjects.
 pub fn cancel_subjects(
     conn: &mut DbConnection,
@@ -210,15 +194,6 @@ pub fn cancel_subjects(
     )
     .set((jobs::status.eq("cancelled"), jobs::updated_at.eq(now)))
     .execute(conn)?)
-}
-
-/// The jobs of a subject, oldest first.
-pub fn of_subject(conn: &mut DbConnection, subject: SubjectId) -> DbResult<Vec<Job>> {
-    Ok(jobs::table
-        .filter(jobs::subject_id.eq(subject))
-        .order(jobs::created_at.asc())
-        .select(Job::as_select())
-        .load(conn)?)
 }
 
 /// Deletes finished jobs last changed before `before`; the outbox keeps no history
