@@ -62,6 +62,27 @@ pages_by_id!(messages_page, messages, Message);
 pages_by_id!(audit_page, audit_events, AuditEvent);
 pages_by_id!(jobs_page, jobs, Job);
 
+/// Which Google event each appointment is, in appointment order.
+pub fn google_events_page(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    after: Option<Id<Appointment>>,
+    limit: i64,
+) -> DbResult<Vec<crate::google::EventLink>> {
+    use crate::schema::google_events;
+    let mut query = google_events::table
+        .filter(google_events::account_id.eq(account))
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(google_events::appointment_id.gt(after));
+    }
+    Ok(query
+        .order(google_events::appointment_id.asc())
+        .limit(limit)
+        .select(crate::google::EventLink::as_select())
+        .load(conn)?)
+}
+
 /// The tags of these people, as (person, tag).
 pub fn tags_of(
     conn: &mut DbConnection,

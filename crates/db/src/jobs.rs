@@ -38,6 +38,9 @@ pub struct Job {
     pub last_error: Option<String>,
     pub created_at: Ts,
     pub updated_at: Ts,
+    /// What a job needs when no row is left to read it from, sealed by the service.
+    #[serde(skip)]
+    pub payload: Option<String>,
 }
 
 impl Job {
@@ -64,13 +67,42 @@ impl Job {
             last_error: None,
             created_at: now,
             updated_at: now,
+            payload: None,
         }
+    }
+
+    pub fn with_payload(mut self, payload: String) -> Self {
+        self.payload = Some(payload);
+        self
     }
 }
 
 pub fn enqueue(conn: &mut DbConnection, job: &Job) -> DbResult<()> {
     diesel::insert_into(jobs::table).values(job).execute(conn)?;
     Ok(())
+}
+
+/// Enqueues the job unless one of the same kind for the same account and subject
+/// is still waiting to run, which will see the latest state anyway.
+pub fn enqueue_once(conn: &mut DbConnection, job: &Job) -> DbResult<bool> {
+    let mut waiting = jobs::table
+        .filter(jobs::kind.eq(&job.kind))
+        .filter(jobs::status.eq("queued"))
+        .into_boxed();
+    waiting = match job.account_id {
+        Some(account) => waiting.filter(jobs::account_id.eq(account)),
+        None => waiting.filter(jobs::account_id.is_null()),
+    };
+    waiting = match job.subject_id {
+        Some(subject) => waiting.filter(jobs::subject_id.eq(subject)),
+        None => waiting.filter(jobs::subject_id.is_null()),
+    };
+    let found: Option<Id<Job>> = waiting.select(jobs::id).first(conn).optional()?;
+    if found.is_some() {
+        return Ok(false);
+    }
+    enqueue(conn, job)?;
+    Ok(true)
 }
 
 /// Claims up to `limit` due jobs under a new lease until `lease_expires_at`.
@@ -149,7 +181,11 @@ pub fn finish(
     );
     let changed = match outcome {
         Outcome::Done => diesel::update(mine)
-            .set((jobs::status.eq("done"), no_lease))
+            .set((
+                jobs::status.eq("done"),
+                jobs::payload.eq(None::<String>),
+                no_lease,
+            ))
             .execute(conn)?,
         Outcome::Retry(at, error) => diesel::update(mine)
             .set((
@@ -171,6 +207,7 @@ pub fn finish(
             .set((
                 jobs::status.eq("failed"),
                 jobs::last_error.eq(error),
+                jobs::payload.eq(None::<String>),
                 no_lease,
             ))
             .execute(conn)?,

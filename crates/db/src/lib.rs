@@ -14,6 +14,7 @@ pub mod consent;
 pub mod erasure;
 mod error;
 pub mod export;
+pub mod google;
 pub mod idempotency;
 pub mod jobs;
 pub mod login_failures;

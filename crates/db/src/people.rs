@@ -107,6 +107,24 @@ pub fn with_phone(conn: &mut DbConnection, phone: &str) -> DbResult<Vec<Person>>
         .load(conn)?)
 }
 
+/// The first person of the account with one of these addresses (stored lower-cased).
+pub fn with_email(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    emails: &[String],
+) -> DbResult<Option<Person>> {
+    if emails.is_empty() {
+        return Ok(None);
+    }
+    Ok(people::table
+        .filter(people::account_id.eq(account))
+        .filter(people::email.eq_any(emails))
+        .order(people::id.asc())
+        .select(Person::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// Writes the person if its stored version is still `expected_version`;
 /// `false` if someone changed it in between.
 pub fn save(conn: &mut DbConnection, person: &Person, expected_version: i32) -> DbResult<bool> {

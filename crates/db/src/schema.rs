@@ -292,6 +292,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> DbTimestamp,
         updated_at -> DbTimestamp,
+        payload -> Nullable<Text>,
     }
 }
 
@@ -349,6 +350,60 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    google_integrations (account_id) {
+        account_id -> DbUuid,
+        connected_by -> Nullable<DbUuid>,
+        email -> Nullable<Text>,
+        scopes -> Text,
+        calendar_id -> Text,
+        refresh_token -> Text,
+        access_token -> Nullable<Text>,
+        access_token_expires_at -> Nullable<DbTimestamp>,
+        needs_reconnect -> Bool,
+        last_error -> Nullable<Text>,
+        sync_token -> Nullable<Text>,
+        last_synced_at -> Nullable<DbTimestamp>,
+        channel_id -> Nullable<Text>,
+        channel_resource_id -> Nullable<Text>,
+        channel_token_hash -> Nullable<Binary>,
+        channel_expires_at -> Nullable<DbTimestamp>,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    google_oauth_states (state_hash) {
+        state_hash -> Binary,
+        account_id -> DbUuid,
+        user_id -> DbUuid,
+        pkce_verifier -> Text,
+        scopes -> Text,
+        expires_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    google_events (appointment_id) {
+        appointment_id -> DbUuid,
+        account_id -> DbUuid,
+        event_id -> Text,
+        origin -> Text,
+        etag -> Nullable<Text>,
+        google_updated_at -> Nullable<DbTimestamp>,
+    }
+}
+
 diesel::joinable!(users -> accounts (account_id));
 diesel::joinable!(shifts -> users (user_id));
 diesel::joinable!(shifts -> accounts (account_id));
@@ -377,4 +432,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     audit_events,
     deletion_receipts,
+    google_integrations,
+    google_oauth_states,
+    google_events,
 );
