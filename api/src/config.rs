@@ -96,6 +96,25 @@ pub struct Settings {
     pub job_retry_base_ms: u64,
     /// Attempts before a job (and its message) is marked failed.
     pub job_max_attempts: u32,
+    /// The OAuth client of this service in Google Cloud; Google is off until it,
+    /// the secret and the token encryption keys are set.
+    pub google_client_id: Option<String>,
+    pub google_client_secret: Option<SecretString>,
+    pub google_auth_url: String,
+    pub google_token_url: String,
+    pub google_revoke_url: String,
+    /// Root of Google's REST APIs; the Calendar API lives under `calendar/v3/`.
+    pub google_api_root_url: String,
+    /// The calendar appointments go into and come from.
+    pub google_calendar_id: String,
+    /// Seconds between syncs of an account when no push notification came.
+    pub google_sync_interval_secs: u64,
+    /// Open push channels (Google needs an https public base URL to reach).
+    pub google_push_enabled: bool,
+    /// Keys that seal stored third-party tokens: `id:base64key[,id:base64key…]`,
+    /// each key 32 random bytes (`openssl rand -base64 32`). The first seals;
+    /// every one listed opens, so keys rotate by putting a new one first.
+    pub token_encryption_keys: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -154,6 +173,16 @@ impl Default for Settings {
             job_lease_secs: 300,
             job_retry_base_ms: 30_000,
             job_max_attempts: 8,
+            google_client_id: None,
+            google_client_secret: None,
+            google_auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            google_token_url: "https://oauth2.googleapis.com/token".into(),
+            google_revoke_url: "https://oauth2.googleapis.com/revoke".into(),
+            google_api_root_url: "https://www.googleapis.com/".into(),
+            google_calendar_id: "primary".into(),
+            google_sync_interval_secs: 900,
+            google_push_enabled: true,
+            token_encryption_keys: None,
         }
     }
 }
@@ -244,6 +273,22 @@ impl Settings {
                 "FIELDCRM_JOB_LEASE_SECS must be at least twice FIELDCRM_OUTBOUND_TIMEOUT_SECS plus 10".into(),
             ));
         }
+        if let Some(keys) = &self.token_encryption_keys {
+            fieldcrm_google::TokenCipher::from_spec(keys.expose_secret())
+                .map_err(|err| ConfigError(format!("FIELDCRM_TOKEN_ENCRYPTION_KEYS: {err}")))?;
+        }
+        if self.google_client_id.is_some()
+            && (self.google_client_secret.is_none() || self.token_encryption_keys.is_none())
+        {
+            return Err(ConfigError(
+                "FIELDCRM_GOOGLE_CLIENT_ID needs FIELDCRM_GOOGLE_CLIENT_SECRET and FIELDCRM_TOKEN_ENCRYPTION_KEYS (Google tokens are stored sealed)".into(),
+            ));
+        }
+        if self.google_sync_interval_secs < 60 {
+            return Err(ConfigError(
+                "FIELDCRM_GOOGLE_SYNC_INTERVAL_SECS must be at least 60".into(),
+            ));
+        }
         for origin in self.cors_origins() {
             if !(origin.starts_with("https://") || origin.starts_with("http://")) {
                 return Err(ConfigError(format!(
@@ -283,8 +328,12 @@ impl Settings {
 }
 
 /// Settings that are text whatever they look like: numbers, secrets, phone numbers.
-const TEXT_SETTINGS: [&str; 10] = [
+const TEXT_SETTINGS: [&str; 14] = [
     "JWT_SECRET",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_CALENDAR_ID",
+    "TOKEN_ENCRYPTION_KEYS",
     "TWILIO_ACCOUNT_SID",
     "TWILIO_AUTH_TOKEN",
     "TWILIO_FROM",

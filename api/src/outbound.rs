@@ -5,13 +5,28 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+
+use fieldcrm_google::{
+    Authorizer, CalendarApi, GoogleCalendar, GoogleOAuth, OAuthConfig, TokenCipher,
+};
 
 use fieldcrm_notify::{
     EmailSender, SmsSender, SmtpAuth, SmtpConfig, SmtpRelay, SmtpTls, Twilio, TwilioConfig,
 };
 
 use crate::config::{Settings, SmtpTlsMode};
+
+/// Google, when this service has an OAuth client.
+pub struct Google {
+    pub oauth: Arc<dyn Authorizer>,
+    pub calendar: Arc<dyn CalendarApi>,
+    pub cipher: TokenCipher,
+    pub calendar_id: String,
+    /// Where Google sends push notifications.
+    pub webhook_url: String,
+    pub push_enabled: bool,
+}
 
 pub struct Outbound {
     pub sms: Option<Arc<dyn SmsSender>>,
@@ -20,6 +35,7 @@ pub struct Outbound {
     pub public_base_url: String,
     /// Signs Twilio's webhooks.
     pub twilio_auth_token: Option<SecretString>,
+    pub google: Option<Arc<Google>>,
 }
 
 impl Outbound {
@@ -70,10 +86,39 @@ impl Outbound {
             }
             _ => None,
         };
+        let public_base_url = settings.public_base_url(bound_port);
+        let google = match (
+            &settings.google_client_id,
+            &settings.google_client_secret,
+            &settings.token_encryption_keys,
+        ) {
+            (Some(client_id), Some(secret), Some(keys)) => {
+                let oauth = GoogleOAuth::new(OAuthConfig {
+                    client_id: client_id.clone(),
+                    client_secret: secret.clone(),
+                    auth_url: settings.google_auth_url.clone(),
+                    token_url: settings.google_token_url.clone(),
+                    revoke_url: settings.google_revoke_url.clone(),
+                    redirect_url: format!("{public_base_url}/v1/integrations/google/callback"),
+                    timeout,
+                })?;
+                let calendar = GoogleCalendar::new(&settings.google_api_root_url, timeout)?;
+                Some(Arc::new(Google {
+                    oauth: Arc::new(oauth),
+                    calendar: Arc::new(calendar),
+                    cipher: TokenCipher::from_spec(keys.expose_secret())?,
+                    calendar_id: settings.google_calendar_id.clone(),
+                    webhook_url: format!("{public_base_url}/v1/webhooks/google/calendar"),
+                    push_enabled: settings.google_push_enabled,
+                }))
+            }
+            _ => None,
+        };
         Ok(Outbound {
+            google,
             sms,
             email,
-            public_base_url: settings.public_base_url(bound_port),
+            public_base_url,
             twilio_auth_token: settings.twilio_auth_token.clone(),
         })
     }

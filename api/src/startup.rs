@@ -95,7 +95,7 @@ fn app_state(pool: DbPool, settings: Settings, port: u16) -> anyhow::Result<AppS
 fn start_background_work(state: &AppState) {
     if state.settings.maintenance_interval_secs > 0 {
         tokio::spawn(upkeep(
-            state.pool.clone(),
+            state.clone(),
             Duration::from_secs(state.settings.maintenance_interval_secs),
         ));
     }
@@ -146,16 +146,35 @@ async fn stop_signal() -> std::io::Result<()> {
 /// Runs the upkeep of time-clock data every `interval`: closes shifts past their
 /// account's maximum and purges pings past retention. Every process may run it;
 /// the work is idempotent.
-async fn upkeep(pool: DbPool, interval: Duration) {
+async fn upkeep(state: AppState, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let pool = pool.clone();
+        let pool = state.pool.clone();
+        let google = state.outbound.google.as_ref().map(|g| {
+            (
+                chrono::Duration::seconds(
+                    i64::try_from(state.settings.google_sync_interval_secs).unwrap_or(900),
+                ),
+                g.push_enabled,
+            )
+        });
+        let max_attempts = state.settings.job_max_attempts;
         let outcome = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(Problem::from)?;
             let (closed, purged) = crate::services::time_clock::maintain(&mut conn)?;
-            crate::services::messages::purge_bodies(&mut conn, fieldcrm_db::Ts::now())?;
+            let now = fieldcrm_db::Ts::now();
+            crate::services::messages::purge_bodies(&mut conn, now)?;
+            if let Some((sync_every, push)) = google {
+                crate::services::google::schedule_periodic(
+                    &mut conn,
+                    sync_every,
+                    push,
+                    max_attempts,
+                    now,
+                )?;
+            }
             Ok::<_, Problem>((closed, purged))
         })
         .await;

@@ -11,7 +11,7 @@ use fieldcrm_db::jobs::{self, Job, LeaseId, Outcome};
 use fieldcrm_db::{Id, Ts};
 
 use crate::problem::Problem;
-use crate::services::messages;
+use crate::services::{google, messages};
 use crate::state::AppState;
 
 /// Jobs claimed at once; they run concurrently.
@@ -53,6 +53,11 @@ async fn run_one(state: &AppState, job: Job, lease: LeaseId) {
     let outcome = match job.kind.as_str() {
         messages::SEND_MESSAGE => messages::run_send_job(state, &job).await,
         messages::SEND_REMINDER => messages::run_reminder_job(state, &job).await,
+        google::EXPORT_EVENT => google::run_export_job(state, &job).await,
+        google::DELETE_EVENTS => google::run_delete_events_job(state, &job).await,
+        google::SYNC => google::run_sync_job(state, &job).await,
+        google::WATCH => google::run_watch_job(state, &job).await,
+        google::CLEANUP => google::run_cleanup_job(state, &job).await,
         other => Ok(Outcome::Failed(format!(
             "no handler for jobs of kind {other}"
         ))),

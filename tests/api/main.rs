@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod db_types;
 mod edge;
+mod google;
 mod health;
 mod isolation;
 mod messages;

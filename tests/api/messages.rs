@@ -51,7 +51,7 @@ pub(crate) async fn app_with(
 }
 
 /// Channels pointed at the stand-ins, then `customize`.
-async fn app_with_settings(
+pub(crate) async fn app_with_settings(
     twilio: &MockServer,
     smtp: Option<&SmtpStandIn>,
     max_attempts: u32,

@@ -6,13 +6,15 @@ use fieldcrm_test_support::{problem, rows_referring_to, Backend, Signed, TestApp
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::messages::{app_with, customer, owner, queued, twilio};
+use crate::google::GoogleStandIn;
+use crate::messages::{app_with, app_with_settings, customer, owner, queued, twilio};
 
 /// Tables without an `account_id`: the accounts themselves, and those that hold
 /// no row of any one account.
 const NOT_PER_ACCOUNT: [&str; 3] = ["accounts", "deletion_receipts", "login_failures"];
 
 struct Filled {
+    person: String,
     owner: Signed,
     technician: Signed,
     api_key: String,
@@ -20,7 +22,7 @@ struct Filled {
 }
 
 /// Puts at least one row of the account into every table, through the API.
-async fn fill(app: &TestApp) -> Filled {
+async fn fill(app: &TestApp, google: &GoogleStandIn) -> Filled {
     let owner = owner(app).await;
     let technician = app.user_with_role(&owner, "technician").await;
     let (_, api_key) = app.api_key(&owner, "read").await;
@@ -65,6 +67,19 @@ async fn fill(app: &TestApp) -> Filled {
         )
         .await;
     assert_eq!(booked.status(), 201);
+    // Google connected: the appointment is exported (an event link), and a
+    // second consent screen is left open (a pending state).
+    google.connect(app, &owner).await;
+    app.run_jobs().await;
+    let pending = app
+        .call(
+            Method::POST,
+            "/v1/integrations/google/connect",
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(pending.status(), 200);
     let feed = app
         .call(
             Method::POST,
@@ -95,18 +110,24 @@ async fn fill(app: &TestApp) -> Filled {
         )
         .await;
     assert_eq!(pings.json::<Value>().await.unwrap()["accepted"], 1);
-    queued(
-        app,
-        &owner,
-        json!({"customer_id": person, "channel": "sms", "body": format!("Hello {marker}")}),
-    )
-    .await;
     Filled {
         owner,
         technician,
         api_key,
         marker,
+        person,
     }
+}
+
+/// A queued SMS naming the account's marker; queued after every `fill`, whose
+/// jobs would otherwise send it.
+async fn queue_message(app: &TestApp, filled: &Filled) {
+    queued(
+        app,
+        &filled.owner,
+        json!({"customer_id": filled.person, "channel": "sms", "body": format!("Hello {}", filled.marker)}),
+    )
+    .await;
 }
 
 fn per_table(app: &TestApp, account: &str) -> BTreeMap<String, i64> {
@@ -137,9 +158,14 @@ async fn delete_account(app: &TestApp, who: &Signed, body: Value) -> reqwest::Re
 #[tokio::test]
 async fn deleting_an_account_removes_every_row_of_it_in_every_table_and_nothing_else() {
     let twilio = twilio().await;
-    let app = app_with(&twilio, None, 8).await;
-    let doomed = fill(&app).await;
-    let kept = fill(&app).await;
+    let google = GoogleStandIn::start().await;
+    let app = app_with_settings(&twilio, None, 8, |s| google.configure(s)).await;
+    let doomed = fill(&app, &google).await;
+    let kept = fill(&app, &google).await;
+    queue_message(&app, &doomed).await;
+    queue_message(&app, &kept).await;
+    let events_before = google.events().len();
+    assert_eq!(events_before, 2);
 
     // Every table of the catalog is either per account and filled for both,
     // or one of the few that are not per account. A new table fails here
@@ -168,7 +194,7 @@ async fn deleting_an_account_removes_every_row_of_it_in_every_table_and_nothing_
     let response = delete_account(
         &app,
         &doomed.owner,
-        json!({"password": PASSWORD, "confirm": "Acme Plumbing"}),
+        json!({"password": PASSWORD, "confirm": "Acme Plumbing", "delete_calendar_events": true}),
     )
     .await;
     assert_eq!(response.status(), 200);
@@ -230,6 +256,24 @@ async fn deleting_an_account_removes_every_row_of_it_in_every_table_and_nothing_
         .collect();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert!(sent[0].contains(&kept.marker) && !sent[0].contains(&doomed.marker));
+
+    // At Google: its channel stopped, its exported event deleted, its grant
+    // revoked; the other account's event is still there.
+    assert_eq!(google.requests("POST", "/revoke").await.len(), 1);
+    assert_eq!(
+        google
+            .requests("POST", "/calendar/v3/channels/stop")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(google.events().len(), 1);
+    let mut conn = app.pool.get().unwrap();
+    let kept_id = fieldcrm_db::Id::from_uuid(kept.owner.account_id.parse().unwrap());
+    let kept_links = fieldcrm_db::export::google_events_page(&mut conn, kept_id, None, 10).unwrap();
+    drop(conn);
+    assert_eq!(kept_links.len(), 1);
+    assert!(google.event(&kept_links[0].event_id).is_some());
 
     // Nothing of it can be read back from the SQLite files.
     if app.backend() == Backend::Sqlite {
@@ -311,8 +355,10 @@ async fn deletion_needs_the_owner_the_password_and_the_name_and_changes_nothing_
 #[tokio::test]
 async fn an_export_holds_every_record_without_secrets_and_is_rate_limited() {
     let twilio = twilio().await;
-    let app = app_with(&twilio, None, 8).await;
-    let filled = fill(&app).await;
+    let google = GoogleStandIn::start().await;
+    let app = app_with_settings(&twilio, None, 8, |s| google.configure(s)).await;
+    let filled = fill(&app, &google).await;
+    queue_message(&app, &filled).await;
     let response = app
         .call(
             Method::GET,
@@ -329,6 +375,10 @@ async fn an_export_holds_every_record_without_secrets_and_is_rate_limited() {
     let text = response.text().await.unwrap();
     assert!(!text.contains("$argon2"), "no password hashes");
     assert!(!text.contains(&filled.api_key), "no key secrets");
+    assert!(
+        !text.contains("refresh-token") && !text.contains("ya29") && !text.contains("v1:k1:"),
+        "no Google tokens, sealed or not"
+    );
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(doc["format"], "fieldcrm-export/1");
     assert_eq!(doc["account"]["id"], filled.owner.account_id.as_str());
@@ -344,6 +394,8 @@ async fn an_export_holds_every_record_without_secrets_and_is_rate_limited() {
         ("shifts", "shifts"),
         ("pings", "pings"),
         ("messages", "messages"),
+        ("google_integrations", "google_integrations"),
+        ("google_events", "google_events"),
     ] {
         assert_eq!(
             doc[section].as_array().unwrap().len() as i64,

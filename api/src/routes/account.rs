@@ -239,6 +239,10 @@ pub struct DeleteAccountRequest {
     pub password: String,
     /// The account's name, typed as confirmation.
     pub confirm: String,
+    /// Also delete the events this service put into the connected Google
+    /// calendar (events made in Google stay). Default false.
+    #[serde(default)]
+    pub delete_calendar_events: bool,
 }
 
 /// What a deletion removed, in figures only. The service keeps this receipt and
@@ -261,6 +265,11 @@ pub struct DeletionReceiptView {
 /// of it is sent. Wrong password: 401 `wrong_password`; `confirm` not the
 /// account's name: 422; either way nothing changes.
 ///
+/// With Google connected, a job then stops the push channel, deletes the events
+/// this service exported when `delete_calendar_events` is true, and revokes the
+/// grant at Google; it carries the grant sealed and nothing else of the
+/// account, and retries until Google answers. The deletion does not wait for it.
+///
 /// Roles: owner. API keys: not accepted.
 #[utoipa::path(
     tag = "account",
@@ -278,7 +287,14 @@ pub async fn delete_account(
     body: Json<DeleteAccountRequest>,
 ) -> Result<HttpResponse, Problem> {
     let body = body.0;
-    let receipt = privacy::delete_account(&state, &caller, body.password, body.confirm).await?;
+    let receipt = privacy::delete_account(
+        &state,
+        &caller,
+        body.password,
+        body.confirm,
+        body.delete_calendar_events,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(DeletionReceiptView {
         receipt_id: receipt.id.uuid(),
         deleted_at: receipt.deleted_at.get(),
@@ -321,6 +337,12 @@ pub struct ExportDocument {
     /// Background work of the account (sending, reminders), without payloads.
     #[schema(value_type = Vec<Object>)]
     pub jobs: Vec<serde_json::Value>,
+    /// The Google connection (address, scopes, calendar, sync times), never its tokens.
+    #[schema(value_type = Vec<Object>)]
+    pub google_integrations: Vec<serde_json::Value>,
+    /// Which Google event each appointment is.
+    #[schema(value_type = Vec<Object>)]
+    pub google_events: Vec<serde_json::Value>,
     #[schema(value_type = Vec<Object>)]
     pub audit_events: Vec<serde_json::Value>,
 }

@@ -22,7 +22,8 @@ pub struct AuditEventView {
     /// `user:<id>`, `api_key:<id>` or `system`.
     pub actor: String,
     /// `account.exported`, `person.erased`, `user.created`, `user.role_changed`,
-    /// `user.deleted`, `api_key.created` or `api_key.revoked`.
+    /// `user.deleted`, `api_key.created`, `api_key.revoked`, `google.connected`
+    /// or `google.disconnected`.
     #[schema(example = "user.role_changed")]
     pub action: String,
     /// The record acted on.
@@ -58,7 +59,8 @@ pub struct AuditQuery {
 }
 
 /// The audit trail, newest first: exports, erasures of people, users created,
-/// deleted or given another role, API keys created and revoked.
+/// deleted or given another role, API keys created and revoked, Google
+/// connected and disconnected.
 ///
 /// Roles: owner. API keys: not accepted.
 #[utoipa::path(

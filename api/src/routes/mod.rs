@@ -6,6 +6,7 @@ pub mod appointments;
 pub mod audit;
 pub mod auth;
 pub mod health;
+pub mod integrations;
 pub mod me;
 pub mod messages;
 pub mod people;
@@ -67,6 +68,12 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(account::delete_account)
         .service(account::export_account)
         .service(audit::audit_trail)
+        .service(integrations::connect_google)
+        .service(integrations::google_callback)
+        .service(integrations::google_status)
+        .service(integrations::sync_google)
+        .service(integrations::disconnect_google)
+        .service(integrations::google_calendar_notification)
         .service(users::create_user)
         .service(users::list_users)
         .service(users::get_user)

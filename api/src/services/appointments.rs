@@ -16,7 +16,7 @@ use fieldcrm_domain::{Action, Address, Role};
 use crate::auth::Caller;
 use crate::preconditions::{precondition_failed, IfMatch};
 use crate::problem::Problem;
-use crate::services::messages;
+use crate::services::{google, messages};
 use crate::state::AppState;
 
 pub struct NewAppointment {
@@ -71,6 +71,46 @@ fn set_address(a: &mut Appointment, address: Option<&Address>) {
         .map(|c| c.as_str().to_owned());
     a.lat = address.and_then(|x| x.coordinates).map(|c| c.lat);
     a.lon = address.and_then(|x| x.coordinates).map(|c| c.lon);
+}
+
+/// A new appointment with the person, not yet assigned, without an address.
+fn scheduled(person: &Person, title: String, starts_at: Ts, ends_at: Ts, now: Ts) -> Appointment {
+    Appointment {
+        id: Id::new(),
+        account_id: person.account_id,
+        person_id: person.id,
+        technician_id: None,
+        title,
+        notes: None,
+        starts_at,
+        ends_at,
+        address_line1: None,
+        address_line2: None,
+        city: None,
+        region: None,
+        postal_code: None,
+        country: None,
+        lat: None,
+        lon: None,
+        status: Status::Scheduled.as_str().to_owned(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        arrived_at: None,
+        departed_at: None,
+    }
+}
+
+/// The rules of the reminders still to come, to move them with the appointment.
+fn pending_rules(
+    conn: &mut DbConnection,
+    id: Id<Appointment>,
+) -> Result<Vec<ReminderRule>, Problem> {
+    Ok(appointments::reminders_of(conn, &[id])?
+        .iter()
+        .filter(|r| r.status == "scheduled")
+        .filter_map(|r| ReminderRule::parse(&r.channel, i64::from(r.minutes_before)).ok())
+        .collect())
 }
 
 /// Without an address of its own, an appointment is at the person's address.
@@ -202,30 +242,10 @@ pub async fn create(
                     })?;
                 check_technician(conn, &caller, input.technician_id)?;
                 let now = Ts::now();
-                let mut appointment = Appointment {
-                    id: Id::new(),
-                    account_id: caller.account_id,
-                    person_id: person.id,
-                    technician_id: input.technician_id,
-                    title: input.title,
-                    notes: input.notes,
-                    starts_at: input.starts_at,
-                    ends_at: input.ends_at,
-                    address_line1: None,
-                    address_line2: None,
-                    city: None,
-                    region: None,
-                    postal_code: None,
-                    country: None,
-                    lat: None,
-                    lon: None,
-                    status: Status::Scheduled.as_str().to_owned(),
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                    arrived_at: None,
-                    departed_at: None,
-                };
+                let mut appointment =
+                    scheduled(&person, input.title, input.starts_at, input.ends_at, now);
+                appointment.technician_id = input.technician_id;
+                appointment.notes = input.notes;
                 match &input.address {
                     Some(address) => set_address(&mut appointment, Some(address)),
                     None => address_of_person(&mut appointment, &person),
@@ -258,6 +278,7 @@ pub async fn create(
                     &reminders_for(&appointment, &rules, now),
                     max_attempts,
                 )?;
+                google::appointment_changed(conn, &appointment, max_attempts)?;
                 detail(conn, appointment)
             })
         })
@@ -407,15 +428,7 @@ pub async fn update(
                 // Rescheduling moves the reminders; new rules replace them.
                 let rules: Option<Vec<ReminderRule>> = match patch.reminders {
                     Some(rules) => Some(rules),
-                    None if a.starts_at != starts_before => Some(
-                        appointments::reminders_of(conn, &[a.id])?
-                            .iter()
-                            .filter(|r| r.status == "scheduled")
-                            .filter_map(|r| {
-                                ReminderRule::parse(&r.channel, i64::from(r.minutes_before)).ok()
-                            })
-                            .collect(),
-                    ),
+                    None if a.starts_at != starts_before => Some(pending_rules(conn, a.id)?),
                     None => None,
                 };
                 if let Some(rules) = rules {
@@ -426,6 +439,7 @@ pub async fn update(
                         max_attempts,
                     )?;
                 }
+                google::appointment_changed(conn, &a, max_attempts)?;
                 detail(conn, a)
             })
         })
@@ -440,11 +454,20 @@ pub async fn delete(
 ) -> Result<(), Problem> {
     authorize_changes(caller)?;
     let account = caller.account_id;
+    let google = state.outbound.google.clone();
+    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let a = appointments::find(conn, account, id)?.ok_or_else(Problem::not_found)?;
                 if_match.check(a.version)?;
+                google::appointments_removed(
+                    conn,
+                    google.as_deref(),
+                    account,
+                    &[id],
+                    max_attempts,
+                )?;
                 appointments::delete(conn, account, id)?;
                 Ok(())
             })
@@ -504,8 +527,115 @@ pub async fn change_status(
                     messages::cancel_reminders(conn, a.id, now)?;
                 }
                 messages::notify_status(conn, &a, to, caller.actor(), max_attempts)?;
+                google::appointment_changed(conn, &a, max_attempts)?;
                 detail(conn, a)
             })
         })
         .await
+}
+
+/// The address on one line, as calendars show it.
+pub(crate) fn one_line_address(a: &Appointment) -> Option<String> {
+    let parts: Vec<&str> = [
+        a.address_line1.as_deref(),
+        a.address_line2.as_deref(),
+        a.city.as_deref(),
+        a.postal_code.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+/// An appointment for an event made in Google, with the person it was matched to.
+pub(crate) fn insert_from_google(
+    conn: &mut DbConnection,
+    person: &Person,
+    title: String,
+    starts_at: Ts,
+    ends_at: Ts,
+    max_attempts: u32,
+) -> Result<Appointment, Problem> {
+    let now = Ts::now();
+    let mut appointment = scheduled(person, title, starts_at, ends_at, now);
+    address_of_person(&mut appointment, person);
+    appointments::insert(conn, &appointment)?;
+    appointments::record_change(
+        conn,
+        &StatusChange {
+            id: Id::new(),
+            account_id: appointment.account_id,
+            appointment_id: appointment.id,
+            from_status: None,
+            to_status: appointment.status.clone(),
+            changed_by: GOOGLE_ACTOR.into(),
+            changed_at: now,
+        },
+    )?;
+    let account = accounts::find(conn, appointment.account_id)?.ok_or_else(Problem::not_found)?;
+    let rules = default_rules(&account.default_reminders);
+    messages::replace_reminders(
+        conn,
+        appointment.id,
+        &reminders_for(&appointment, &rules, now),
+        max_attempts,
+    )?;
+    Ok(appointment)
+}
+
+/// Who changed an appointment when the change came from Google Calendar.
+pub(crate) const GOOGLE_ACTOR: &str = "google_calendar";
+
+/// A change made in Google Calendar: a new title or time, or a cancellation.
+/// Returns false when the appointment changed here meanwhile (try again).
+pub(crate) fn apply_from_google(
+    conn: &mut DbConnection,
+    mut a: Appointment,
+    title: Option<String>,
+    times: Option<(Ts, Ts)>,
+    cancelled: bool,
+    max_attempts: u32,
+) -> Result<bool, Problem> {
+    let now = Ts::now();
+    let read_version = a.version;
+    let from = status(&a);
+    let starts_before = a.starts_at;
+    if cancelled {
+        if !from.can_become(Status::Cancelled) {
+            return Ok(true);
+        }
+        a.status = Status::Cancelled.as_str().to_owned();
+    }
+    if let Some(title) = title.filter(|t| !t.trim().is_empty()) {
+        a.title = title.chars().take(200).collect();
+    }
+    if let Some((starts_at, ends_at)) = times.filter(|(s, e)| e > s) {
+        a.starts_at = starts_at;
+        a.ends_at = ends_at;
+    }
+    a.version = read_version + 1;
+    a.updated_at = now;
+    if !appointments::save(conn, &a, read_version)? {
+        return Ok(false);
+    }
+    if cancelled {
+        appointments::record_change(
+            conn,
+            &StatusChange {
+                id: Id::new(),
+                account_id: a.account_id,
+                appointment_id: a.id,
+                from_status: Some(from.as_str().to_owned()),
+                to_status: a.status.clone(),
+                changed_by: GOOGLE_ACTOR.into(),
+                changed_at: now,
+            },
+        )?;
+        messages::cancel_reminders(conn, a.id, now)?;
+    } else if a.starts_at != starts_before {
+        let rules = pending_rules(conn, a.id)?;
+        messages::replace_reminders(conn, a.id, &reminders_for(&a, &rules, now), max_attempts)?;
+    }
+    Ok(true)
 }

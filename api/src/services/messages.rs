@@ -544,7 +544,7 @@ fn not_configured() -> SendError {
 
 /// Exponential backoff with ±20% jitter, at most an hour, so retries after an
 /// outage do not arrive all at once.
-fn retry_time(attempts: i32, base_ms: u64) -> Ts {
+pub(crate) fn retry_time(attempts: i32, base_ms: u64) -> Ts {
     let exponent = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
     let delay = base_ms.saturating_mul(1u64 << exponent).min(3_600_000) as f64;
     let jittered = delay * rand::thread_rng().gen_range(0.8..1.2);

@@ -397,11 +397,21 @@ pub async fn delete(
     caller.require(Action::ManageCustomers)?;
     let account = caller.account_id;
     let caller = caller.clone();
+    let google_config = state.outbound.google.clone();
+    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let person = load(conn, account, stage, id)?;
                 if_match.check(person.version)?;
+                // Erasure reaches the person's events in Google too.
+                crate::services::google::person_removed(
+                    conn,
+                    google_config.as_deref(),
+                    account,
+                    id,
+                    max_attempts,
+                )?;
                 people::delete(conn, account, id)?;
                 privacy::audit(
                     conn,

@@ -19,6 +19,7 @@ use fieldcrm_domain::Action;
 
 use crate::auth::{passwords, Caller};
 use crate::problem::Problem;
+use crate::services::google;
 use crate::state::AppState;
 
 /// What the audit trail records.
@@ -93,6 +94,7 @@ pub async fn delete_account(
     caller: &Caller,
     password: String,
     confirm: String,
+    delete_calendar_events: bool,
 ) -> Result<DeletionReceipt, Problem> {
     caller.require(Action::ExportOrDeleteAccount)?;
     let Some((user_id, _)) = caller.user() else {
@@ -126,6 +128,8 @@ pub async fn delete_account(
         ));
     }
     let tokens = state.tokens.clone();
+    let google_config = state.outbound.google.clone();
+    let max_attempts = state.settings.job_max_attempts;
     let receipt = state
         .db(move |conn| {
             let now = Ts::now();
@@ -140,6 +144,14 @@ pub async fn delete_account(
                         _ => break,
                     }
                 }
+                // Queued before the rows go: the grant is read from them.
+                google::account_removed(
+                    conn,
+                    google_config.as_deref(),
+                    account_id,
+                    delete_calendar_events,
+                    max_attempts,
+                )?;
                 Ok::<_, Problem>(erasure::erase_account(conn, account_id, &keys, now)?)
             })?;
             let tables: Vec<String> = counts.keys().cloned().collect();
@@ -399,6 +411,23 @@ fn write_sections(
         conn,
         |c, after| export::jobs_page(c, a, after, n),
         |r| r.id,
+    )?;
+    section(
+        out,
+        "google_integrations",
+        conn,
+        |c, after: Option<()>| match after {
+            None => Ok(fieldcrm_db::google::find(c, a)?.into_iter().collect()),
+            Some(()) => Ok(Vec::new()),
+        },
+        |_| (),
+    )?;
+    section(
+        out,
+        "google_events",
+        conn,
+        |c, after| export::google_events_page(c, a, after, n),
+        |r| r.appointment_id,
     )?;
     section(
         out,

@@ -1,0 +1,1225 @@
+//! Google: connecting an account (OAuth 2.0 with PKCE and a single-use state
+//! bound to the person who started it), the grant's tokens sealed at rest and
+//! refreshed before they expire, the two-way Calendar sync, push notifications,
+//! and the clean-up at Google after a disconnect or an account deletion.
+//!
+//! Every call to Google runs as a job in the outbox, enqueued in the same
+//! transaction as the change that needs it: an outage at Google delays a change
+//! and never loses it. Jobs carry ids only; the one that outlives its account
+//! carries the grant sealed, since no row is left to read it from.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::Duration;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use fieldcrm_db::accounts::Account;
+use fieldcrm_db::appointments::{self, Appointment};
+use fieldcrm_db::audit::{self, AuditEvent};
+use fieldcrm_db::google::{self, EventLink, Integration, OAuthState};
+use fieldcrm_db::jobs::{self, Job, Outcome, SubjectId};
+use fieldcrm_db::people::{self, Person};
+use fieldcrm_db::{DbConnection, Id, Ts};
+use fieldcrm_domain::scheduling::Status;
+use fieldcrm_domain::Action;
+use fieldcrm_google::{
+    CalendarError, CalendarEvent, OAuthError, SCOPES_IDENTITY, SCOPE_CALENDAR_EVENTS, SCOPE_GMAIL,
+};
+
+use crate::auth::Caller;
+use crate::outbound::Google;
+use crate::problem::Problem;
+use crate::services::appointments as appointment_rules;
+use crate::services::messages::retry_time;
+use crate::state::AppState;
+
+pub const EXPORT_EVENT: &str = "google.export_event";
+pub const DELETE_EVENTS: &str = "google.delete_events";
+pub const SYNC: &str = "google.sync";
+pub const WATCH: &str = "google.watch";
+pub const CLEANUP: &str = "google.cleanup";
+
+pub mod actions {
+    pub const CONNECTED: &str = "google.connected";
+    pub const DISCONNECTED: &str = "google.disconnected";
+}
+
+/// How long a consent screen may stay open.
+const STATE_TTL_MINUTES: i64 = 10;
+/// An access token this close to its end is refreshed first.
+const REFRESH_MARGIN_SECS: i64 = 120;
+/// Push channels are renewed this long before Google ends them.
+const RENEW_CHANNEL_BEFORE_HOURS: i64 = 24;
+/// Appointments exported when an account connects: from this long ago on.
+const EXPORT_PAST_DAYS: i64 = 1;
+const EXPORT_AT_CONNECT: i64 = 5000;
+
+fn configured(state: &AppState) -> Result<Arc<Google>, Problem> {
+    state.outbound.google.clone().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "google_not_configured",
+            "Google is not configured",
+        )
+        .with_detail(
+            "this service has no Google OAuth client; the operator sets FIELDCRM_GOOGLE_CLIENT_ID, FIELDCRM_GOOGLE_CLIENT_SECRET and FIELDCRM_TOKEN_ENCRYPTION_KEYS",
+        )
+    })
+}
+
+fn hash(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+fn owner(account: Id<Account>) -> [u8; 16] {
+    *account.uuid().as_bytes()
+}
+
+fn subject<T>(id: Id<T>) -> SubjectId {
+    Id::from_uuid(id.uuid())
+}
+
+fn sealed_failure(err: fieldcrm_google::CipherError) -> Problem {
+    Problem::internal_from(&format!("a sealed Google token could not be opened: {err}"))
+}
+
+// ---------------------------------------------------------------- connecting
+
+/// Starts a consent screen; returns the URL to send the person to.
+pub async fn connect(
+    state: &AppState,
+    caller: &Caller,
+    send_email: bool,
+) -> Result<String, Problem> {
+    caller.require(Action::ManageAccount)?;
+    let Some((user_id, _)) = caller.user() else {
+        return Err(Problem::forbidden(
+            "connecting Google needs a signed-in person: the consent screen is theirs",
+        ));
+    };
+    let google = configured(state)?;
+    let mut scopes = vec![SCOPE_CALENDAR_EVENTS];
+    scopes.extend(SCOPES_IDENTITY);
+    if send_email {
+        scopes.push(SCOPE_GMAIL);
+    }
+    let authorization = google.oauth.authorize(&scopes);
+    let state_hash = hash(&authorization.state);
+    let now = Ts::now();
+    let pending = OAuthState {
+        pkce_verifier: google
+            .cipher
+            .seal(&authorization.pkce_verifier, &state_hash),
+        state_hash,
+        account_id: caller.account_id,
+        user_id,
+        scopes: scopes.join(" "),
+        expires_at: Ts::from(now.get() + Duration::minutes(STATE_TTL_MINUTES)),
+    };
+    state
+        .db(move |conn| {
+            google::purge_states(conn, now)?;
+            google::save_state(conn, &pending)?;
+            Ok(())
+        })
+        .await?;
+    Ok(authorization.url)
+}
+
+/// What Google sent back to the redirect URL.
+pub struct CallbackInput {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    pub error: Option<String>,
+}
+
+/// Finishes a consent screen: checks the state, exchanges the code with the
+/// PKCE verifier, stores the grant sealed, and starts the first sync.
+pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integration, Problem> {
+    let google = configured(state)?;
+    let invalid_state = || {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_state",
+            "This sign-in is not valid",
+        )
+        .with_detail("the consent screen was not started here, was finished already, or is older than 10 minutes; connect again")
+    };
+    let raw_state = input.state.filter(|s| !s.is_empty() && s.len() <= 512);
+    let Some(raw_state) = raw_state else {
+        return Err(invalid_state());
+    };
+    let state_hash = hash(&raw_state);
+    let now = Ts::now();
+    let lookup = state_hash.clone();
+    let pending = state
+        .db(move |conn| Ok(google::take_state(conn, &lookup, now)?))
+        .await?
+        .ok_or_else(invalid_state)?;
+    if let Some(error) = input.error {
+        let code: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "consent_refused",
+            "Google did not grant access",
+        )
+        .with_detail(format!("Google answered `{code}`; nothing was connected")));
+    }
+    let code = input
+        .code
+        .filter(|c| !c.is_empty() && c.len() <= 2048)
+        .ok_or_else(|| Problem::bad_request("the `code` parameter is missing"))?;
+    let verifier = google
+        .cipher
+        .open(&pending.pkce_verifier, &state_hash)
+        .map_err(sealed_failure)?;
+    let grant = google
+        .oauth
+        .exchange(&code, &verifier)
+        .await
+        .map_err(|err| match err {
+            OAuthError::InvalidGrant => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_code",
+                "Google refused the sign-in code",
+            )
+            .with_detail("the code expired or was used already; connect again"),
+            other => google_unavailable(&other.to_string()),
+        })?;
+    let Some(refresh_token) = grant.refresh_token.as_deref() else {
+        return Err(google_unavailable("Google issued no refresh token"));
+    };
+    let scopes = if grant.scopes.is_empty() {
+        pending.scopes.clone()
+    } else {
+        grant.scopes.join(" ")
+    };
+    if !scopes.split(' ').any(|s| s == SCOPE_CALENDAR_EVENTS) {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "calendar_not_granted",
+            "Calendar access was not granted",
+        )
+        .with_detail("the calendar permission was unticked on Google's consent screen; connect again and allow it"));
+    }
+    let account = pending.account_id;
+    let integration = Integration {
+        account_id: account,
+        connected_by: Some(pending.user_id),
+        email: grant.email.clone(),
+        scopes,
+        calendar_id: google.calendar_id.clone(),
+        refresh_token: google.cipher.seal(refresh_token, &owner(account)),
+        access_token: Some(google.cipher.seal(&grant.access_token, &owner(account))),
+        access_token_expires_at: Some(Ts::from(grant.expires_at)),
+        needs_reconnect: false,
+        last_error: None,
+        sync_token: None,
+        last_synced_at: None,
+        channel_id: None,
+        channel_resource_id: None,
+        channel_token_hash: None,
+        channel_expires_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let max_attempts = state.settings.job_max_attempts;
+    let stored = integration.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                google::replace(conn, &stored)?;
+                audit::record(
+                    conn,
+                    &AuditEvent {
+                        id: Id::new(),
+                        account_id: account,
+                        actor: format!("user:{}", pending.user_id),
+                        action: actions::CONNECTED.into(),
+                        subject_id: None,
+                        detail: Some(format!("scopes: {}", stored.scopes)),
+                        at: now,
+                    },
+                )?;
+                let since = Ts::from(now.get() - Duration::days(EXPORT_PAST_DAYS));
+                for id in google::appointments_to_export(conn, account, since, EXPORT_AT_CONNECT)? {
+                    enqueue(conn, account, EXPORT_EVENT, Some(subject(id)), max_attempts)?;
+                }
+                enqueue(conn, account, SYNC, None, max_attempts)?;
+                enqueue(conn, account, WATCH, None, max_attempts)?;
+                Ok(())
+            })
+        })
+        .await?;
+    tracing::info!(account = %account.uuid(), "Google connected");
+    Ok(integration)
+}
+
+fn google_unavailable(reason: &str) -> Problem {
+    tracing::warn!(%reason, "Google refused or failed a sign-in");
+    Problem::new(
+        StatusCode::BAD_GATEWAY,
+        "google_unavailable",
+        "Google could not complete the sign-in",
+    )
+    .with_detail("Google did not answer as expected; try connecting again in a moment")
+}
+
+pub async fn status(state: &AppState, caller: &Caller) -> Result<Option<Integration>, Problem> {
+    caller.require(Action::ViewAccount)?;
+    let account = caller.account_id;
+    state.db(move |conn| Ok(google::find(conn, account)?)).await
+}
+
+/// Queues a sync now; 404 when no Google account is connected.
+pub async fn sync_now(state: &AppState, caller: &Caller) -> Result<(), Problem> {
+    caller.require(Action::ManageAccount)?;
+    let account = caller.account_id;
+    let max_attempts = state.settings.job_max_attempts;
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let integration = google::find(conn, account)?.ok_or_else(not_connected)?;
+                if integration.needs_reconnect {
+                    return Err(needs_reconnect());
+                }
+                enqueue(conn, account, SYNC, None, max_attempts)
+            })
+        })
+        .await
+}
+
+fn not_connected() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "not_connected",
+        "No Google account is connected",
+    )
+}
+
+fn needs_reconnect() -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "needs_reconnect",
+        "The Google connection must be renewed",
+    )
+    .with_detail("Google no longer accepts the grant; connect again")
+}
+
+/// Forgets the grant at once (appointments stay); revoking it and stopping the
+/// push channel at Google follow as a job.
+pub async fn disconnect(state: &AppState, caller: &Caller) -> Result<(), Problem> {
+    caller.require(Action::ManageAccount)?;
+    let google = configured(state)?;
+    let caller = caller.clone();
+    let max_attempts = state.settings.job_max_attempts;
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let removed = google::delete(conn, caller.account_id)?.ok_or_else(not_connected)?;
+                enqueue_cleanup(conn, &google, &removed, Vec::new(), max_attempts)?;
+                crate::services::privacy::audit(conn, &caller, actions::DISCONNECTED, None, None)
+            })
+        })
+        .await
+}
+
+// ------------------------------------------------------- hooks for other services
+
+/// Queues the export of a changed appointment when the account syncs with Google.
+pub fn appointment_changed(
+    conn: &mut DbConnection,
+    appointment: &Appointment,
+    max_attempts: u32,
+) -> Result<(), Problem> {
+    match google::find(conn, appointment.account_id)? {
+        Some(integration) if !integration.needs_reconnect => enqueue(
+            conn,
+            appointment.account_id,
+            EXPORT_EVENT,
+            Some(subject(appointment.id)),
+            max_attempts,
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Before appointments are deleted: queues the removal of their Google events.
+pub fn appointments_removed(
+    conn: &mut DbConnection,
+    google_config: Option<&Google>,
+    account: Id<Account>,
+    ids: &[Id<Appointment>],
+    max_attempts: u32,
+) -> Result<(), Problem> {
+    let mut events = Vec::new();
+    for id in ids {
+        if let Some(link) = google::link_of(conn, *id)? {
+            events.push(link.event_id);
+        }
+    }
+    queue_event_deletion(conn, google_config, account, events, max_attempts)
+}
+
+/// Before a person is erased: queues the removal of their appointments' events.
+pub fn person_removed(
+    conn: &mut DbConnection,
+    google_config: Option<&Google>,
+    account: Id<Account>,
+    person: Id<Person>,
+    max_attempts: u32,
+) -> Result<(), Problem> {
+    let events = google::event_ids_of_person(conn, account, person)?;
+    queue_event_deletion(conn, google_config, account, events, max_attempts)
+}
+
+fn queue_event_deletion(
+    conn: &mut DbConnection,
+    google_config: Option<&Google>,
+    account: Id<Account>,
+    events: Vec<String>,
+    max_attempts: u32,
+) -> Result<(), Problem> {
+    let Some(google_config) = google_config else {
+        return Ok(());
+    };
+    if events.is_empty() {
+        return Ok(());
+    }
+    let job = Job::new(
+        Some(account),
+        DELETE_EVENTS,
+        None,
+        Ts::now(),
+        attempts(max_attempts),
+    );
+    let payload = serde_json::to_string(&events).map_err(|e| Problem::internal_from(&e))?;
+    let sealed = google_config
+        .cipher
+        .seal(&payload, job.id.uuid().as_bytes());
+    jobs::enqueue(conn, &job.with_payload(sealed))?;
+    Ok(())
+}
+
+/// Inside an account deletion: queues what must happen at Google afterwards
+/// (stop the push channel, delete our events if asked, revoke the grant). The
+/// job belongs to no account and carries the grant sealed.
+pub fn account_removed(
+    conn: &mut DbConnection,
+    google_config: Option<&Google>,
+    account: Id<Account>,
+    delete_calendar_events: bool,
+    max_attempts: u32,
+) -> Result<bool, Problem> {
+    let Some(integration) = google::find(conn, account)? else {
+        return Ok(false);
+    };
+    let Some(google_config) = google_config else {
+        tracing::warn!("an account with a Google grant was deleted while Google is not configured; the grant could not be revoked");
+        return Ok(false);
+    };
+    let events = if delete_calendar_events {
+        google::exported_event_ids(conn, account)?
+    } else {
+        Vec::new()
+    };
+    enqueue_cleanup(conn, google_config, &integration, events, max_attempts)?;
+    Ok(true)
+}
+
+#[derive(Serialize, Deserialize)]
+struct CleanupPayload {
+    refresh_token: String,
+    calendar_id: String,
+    channel: Option<(String, String)>,
+    delete_events: Vec<String>,
+}
+
+fn enqueue_cleanup(
+    conn: &mut DbConnection,
+    google_config: &Google,
+    integration: &Integration,
+    delete_events: Vec<String>,
+    max_attempts: u32,
+) -> Result<(), Problem> {
+    let refresh_token = google_config
+        .cipher
+        .open(&integration.refresh_token, &owner(integration.account_id))
+        .map_err(sealed_failure)?;
+    let payload = CleanupPayload {
+        refresh_token,
+        calendar_id: integration.calendar_id.clone(),
+        channel: integration
+            .channel_id
+            .clone()
+            .zip(integration.channel_resource_id.clone()),
+        delete_events,
+    };
+    let job = Job::new(None, CLEANUP, None, Ts::now(), attempts(max_attempts));
+    let json = serde_json::to_string(&payload).map_err(|e| Problem::internal_from(&e))?;
+    let sealed = google_config.cipher.seal(&json, job.id.uuid().as_bytes());
+    jobs::enqueue(conn, &job.with_payload(sealed))?;
+    Ok(())
+}
+
+fn attempts(max_attempts: u32) -> i32 {
+    i32::try_from(max_attempts).unwrap_or(i32::MAX)
+}
+
+fn enqueue(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    kind: &str,
+    subject: Option<SubjectId>,
+    max_attempts: u32,
+) -> Result<(), Problem> {
+    jobs::enqueue_once(
+        conn,
+        &Job::new(
+            Some(account),
+            kind,
+            subject,
+            Ts::now(),
+            attempts(max_attempts),
+        ),
+    )?;
+    Ok(())
+}
+
+/// The periodic part: a sync for every connected account not synced within the
+/// interval (the fallback when push notifications do not arrive), and push
+/// channels opened or renewed before they end.
+pub fn schedule_periodic(
+    conn: &mut DbConnection,
+    sync_every: Duration,
+    push: bool,
+    max_attempts: u32,
+    now: Ts,
+) -> Result<(), Problem> {
+    let stale = Ts::from(now.get() - sync_every);
+    for integration in google::active(conn)? {
+        if integration.last_synced_at.is_none_or(|at| at < stale) {
+            enqueue(conn, integration.account_id, SYNC, None, max_attempts)?;
+        }
+        let renew_by = Ts::from(now.get() + Duration::hours(RENEW_CHANNEL_BEFORE_HOURS));
+        if push
+            && integration
+                .channel_expires_at
+                .is_none_or(|at| at < renew_by)
+        {
+            enqueue(conn, integration.account_id, WATCH, None, max_attempts)?;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------- jobs
+
+/// Ends a job early with this outcome, or on a database problem.
+enum Stop {
+    With(Outcome),
+    Db(Problem),
+}
+
+impl From<Problem> for Stop {
+    fn from(problem: Problem) -> Self {
+        Stop::Db(problem)
+    }
+}
+
+type Step<T> = Result<T, Stop>;
+
+fn finish(step: Step<Outcome>) -> Result<Outcome, Problem> {
+    match step {
+        Ok(outcome) | Err(Stop::With(outcome)) => Ok(outcome),
+        Err(Stop::Db(problem)) => Err(problem),
+    }
+}
+
+fn retry(state: &AppState, job: &Job, reason: String) -> Stop {
+    Stop::With(if job.attempts < job.max_attempts {
+        Outcome::Retry(
+            retry_time(job.attempts, state.settings.job_retry_base_ms),
+            reason,
+        )
+    } else {
+        Outcome::Failed(reason)
+    })
+}
+
+/// What a failed Calendar call means for the job.
+fn calendar_stop(
+    state: &AppState,
+    job: &Job,
+    account: Option<Id<Account>>,
+    err: CalendarError,
+) -> Stop {
+    match err {
+        CalendarError::Transient(reason) => retry(state, job, format!("Google Calendar: {reason}")),
+        CalendarError::Unauthorized => {
+            if let Some(account) = account {
+                // The cached token was refused (revoked or expired early):
+                // the next attempt refreshes it.
+                let pool = state.pool.clone();
+                if let Ok(mut conn) = pool.get() {
+                    let _ = google::forget_access_token(&mut conn, account, Ts::now());
+                }
+            }
+            retry(
+                state,
+                job,
+                "Google Calendar refused the access token".into(),
+            )
+        }
+        other => Stop::With(Outcome::Failed(format!("Google Calendar: {other}"))),
+    }
+}
+
+/// The grant of the job's account; a job for an account that disconnected, or
+/// whose grant Google refused, has nothing left to do.
+async fn active_grant(state: &AppState, account: Id<Account>) -> Step<(Arc<Google>, Integration)> {
+    let Some(google_config) = state.outbound.google.clone() else {
+        return Err(Stop::With(Outcome::Failed(
+            "Google is not configured".into(),
+        )));
+    };
+    match state
+        .db(move |conn| Ok(google::find(conn, account)?))
+        .await?
+    {
+        Some(integration) if !integration.needs_reconnect => Ok((google_config, integration)),
+        _ => Err(Stop::With(Outcome::Done)),
+    }
+}
+
+/// A valid access token: the stored one while it lasts, else a refreshed one,
+/// stored sealed for every process. `invalid_grant` marks the integration
+/// `needs_reconnect` and stops the job for good.
+async fn access_token(
+    state: &AppState,
+    job: &Job,
+    google_config: &Google,
+    integration: &Integration,
+) -> Step<String> {
+    let account = integration.account_id;
+    let now = Ts::now();
+    if let (Some(sealed), Some(expires)) = (
+        &integration.access_token,
+        integration.access_token_expires_at,
+    ) {
+        if expires.get() > now.get() + Duration::seconds(REFRESH_MARGIN_SECS) {
+            return Ok(google_config
+                .cipher
+                .open(sealed, &owner(account))
+                .map_err(sealed_failure)?);
+        }
+    }
+    let refresh_token = google_config
+        .cipher
+        .open(&integration.refresh_token, &owner(account))
+        .map_err(sealed_failure)?;
+    match google_config.oauth.refresh(&refresh_token).await {
+        Ok(grant) => {
+            let access = google_config
+                .cipher
+                .seal(&grant.access_token, &owner(account));
+            let rotated = grant
+                .refresh_token
+                .as_deref()
+                .map(|t| google_config.cipher.seal(t, &owner(account)));
+            let expires = Ts::from(grant.expires_at);
+            state
+                .db(move |conn| {
+                    google::save_tokens(
+                        conn,
+                        account,
+                        &access,
+                        expires,
+                        rotated.as_deref(),
+                        Ts::now(),
+                    )?;
+                    Ok(())
+                })
+                .await?;
+            Ok(grant.access_token)
+        }
+        Err(OAuthError::InvalidGrant) => {
+            state
+                .db(move |conn| {
+                    google::mark_needs_reconnect(
+                        conn,
+                        account,
+                        "Google refused the grant (invalid_grant): connect again",
+                        Ts::now(),
+                    )?;
+                    Ok(())
+                })
+                .await?;
+            tracing::warn!(account = %account.uuid(), "Google grant refused; the account must connect again");
+            Err(Stop::With(Outcome::Failed(
+                "the Google grant is no longer valid; the account must connect again".into(),
+            )))
+        }
+        Err(OAuthError::Transient(reason)) => {
+            Err(retry(state, job, format!("token refresh: {reason}")))
+        }
+        Err(OAuthError::Rejected(reason)) => {
+            let error = format!("token refresh refused: {reason}");
+            let stored = error.clone();
+            state
+                .db(move |conn| {
+                    google::set_last_error(conn, account, Some(&stored), Ts::now())?;
+                    Ok(())
+                })
+                .await?;
+            Err(Stop::With(Outcome::Failed(error)))
+        }
+    }
+}
+
+fn job_account(job: &Job) -> Step<Id<Account>> {
+    job.account_id
+        .ok_or_else(|| Stop::With(Outcome::Failed("the job names no account".into())))
+}
+
+/// Our id for the event of an appointment: chosen by us, so a retried insert
+/// finds the event it made the first time instead of making a second one.
+fn event_id_for(appointment: Id<Appointment>) -> String {
+    format!("fc{}", appointment.uuid().simple())
+}
+
+fn event_of(a: &Appointment, event_id: String) -> CalendarEvent {
+    CalendarEvent {
+        id: event_id,
+        summary: Some(a.title.clone()),
+        description: a.notes.clone(),
+        location: appointment_rules::one_line_address(a),
+        start: Some(a.starts_at.get()),
+        end: Some(a.ends_at.get()),
+        appointment_id: Some(a.id.uuid().to_string()),
+        ..Default::default()
+    }
+}
+
+fn link_for(a: &Appointment, event: &CalendarEvent, origin: &str) -> EventLink {
+    EventLink {
+        appointment_id: a.id,
+        account_id: a.account_id,
+        event_id: event.id.clone(),
+        origin: origin.into(),
+        etag: event.etag.clone(),
+        google_updated_at: event.updated.map(Ts::from),
+    }
+}
+
+/// Puts one appointment into Google: insert, conditional update, or delete
+/// when it was cancelled.
+pub async fn run_export_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+    finish(export(state, job).await)
+}
+
+async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
+    let account = job_account(job)?;
+    let Some(subject) = job.subject_id else {
+        return Ok(Outcome::Failed("the job names no appointment".into()));
+    };
+    let id: Id<Appointment> = Id::from_uuid(subject.uuid());
+    let (google_config, integration) = active_grant(state, account).await?;
+    let (appointment, link) = state
+        .db(move |conn| {
+            Ok((
+                appointments::find(conn, account, id)?,
+                google::link_of(conn, id)?,
+            ))
+        })
+        .await?;
+    let Some(a) = appointment else {
+        // Deleted meanwhile: its event went with the delete job.
+        return Ok(Outcome::Done);
+    };
+    let token = access_token(state, job, &google_config, &integration).await?;
+    let calendar = &google_config.calendar;
+    let calendar_id = integration.calendar_id.as_str();
+    let stop = |err| calendar_stop(state, job, Some(account), err);
+    if a.status == Status::Cancelled.as_str() {
+        if let Some(link) = link {
+            calendar
+                .delete(&token, calendar_id, &link.event_id)
+                .await
+                .map_err(stop)?;
+            state.db(move |conn| Ok(google::unlink(conn, id)?)).await?;
+        }
+        return Ok(Outcome::Done);
+    }
+    let written = match link {
+        None => {
+            let event = event_of(&a, event_id_for(a.id));
+            match calendar.insert(&token, calendar_id, &event).await {
+                Ok(created) => created,
+                // A retried insert whose first try got through: the event is ours.
+                Err(CalendarError::Conflict) => {
+                    let existing = calendar
+                        .get(&token, calendar_id, &event.id)
+                        .await
+                        .map_err(stop)?;
+                    let etag = existing.etag.clone().unwrap_or_default();
+                    calendar
+                        .update(&token, calendar_id, &event, &etag)
+                        .await
+                        .map_err(stop)?
+                }
+                Err(err) => return Err(stop(err)),
+            }
+        }
+        Some(link) => {
+            let event = event_of(&a, link.event_id.clone());
+            let etag = link.etag.clone().unwrap_or_default();
+            match calendar.update(&token, calendar_id, &event, &etag).await {
+                Ok(updated) => updated,
+                Err(CalendarError::PreconditionFailed) => {
+                    // Changed in Google since we last wrote it: the later change wins.
+                    let current = calendar
+                        .get(&token, calendar_id, &link.event_id)
+                        .await
+                        .map_err(stop)?;
+                    if current.updated.is_some_and(|at| at > a.updated_at.get()) {
+                        let origin = link.origin.clone();
+                        let max_attempts = state.settings.job_max_attempts;
+                        let applied = state
+                            .db(move |conn| {
+                                conn.write_transaction(|conn| {
+                                    apply_remote(conn, a, &current, &origin, max_attempts)
+                                })
+                            })
+                            .await?;
+                        return Ok(if applied {
+                            Outcome::Done
+                        } else {
+                            Outcome::Retry(Ts::now(), "the appointment changed meanwhile".into())
+                        });
+                    }
+                    let etag = current.etag.clone().unwrap_or_default();
+                    calendar
+                        .update(&token, calendar_id, &event, &etag)
+                        .await
+                        .map_err(stop)?
+                }
+                Err(CalendarError::NotFound) | Err(CalendarError::Gone) => {
+                    // Deleted in Google: the next sync cancels the appointment.
+                    state.db(move |conn| Ok(google::unlink(conn, id)?)).await?;
+                    return Ok(Outcome::Done);
+                }
+                Err(err) => return Err(stop(err)),
+            }
+        }
+    };
+    let origin = state
+        .db(move |conn| Ok(google::link_of(conn, id)?.map(|l| l.origin)))
+        .await?
+        .unwrap_or_else(|| "exported".into());
+    let link = link_for(&a, &written, &origin);
+    state
+        .db(move |conn| Ok(google::save_link(conn, &link)?))
+        .await?;
+    Ok(Outcome::Done)
+}
+
+/// Applies Google's version of an event to its appointment and remembers the
+/// version seen, so the same change is not applied or exported twice.
+fn apply_remote(
+    conn: &mut DbConnection,
+    a: Appointment,
+    event: &CalendarEvent,
+    origin: &str,
+    max_attempts: u32,
+) -> Result<bool, Problem> {
+    let link = link_for(&a, event, origin);
+    let times = event
+        .start
+        .zip(event.end)
+        .map(|(s, e)| (Ts::from(s), Ts::from(e)));
+    let applied = appointment_rules::apply_from_google(
+        conn,
+        a,
+        event.summary.clone(),
+        times,
+        event.cancelled,
+        max_attempts,
+    )?;
+    if applied {
+        if event.cancelled {
+            google::unlink(conn, link.appointment_id)?;
+        } else {
+            google::save_link(conn, &link)?;
+        }
+    }
+    Ok(applied)
+}
+
+/// Deletes the Google events of appointments or people erased here.
+pub async fn run_delete_events_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+    finish(delete_events(state, job).await)
+}
+
+async fn delete_events(state: &AppState, job: &Job) -> Step<Outcome> {
+    let account = job_account(job)?;
+    let (google_config, integration) = active_grant(state, account).await?;
+    let Some(sealed) = job.payload.as_deref() else {
+        return Ok(Outcome::Failed("the job carries no events".into()));
+    };
+    let json = google_config
+        .cipher
+        .open(sealed, job.id.uuid().as_bytes())
+        .map_err(sealed_failure)?;
+    let events: Vec<String> =
+        serde_json::from_str(&json).map_err(|e| Problem::internal_from(&e))?;
+    let token = access_token(state, job, &google_config, &integration).await?;
+    for event in &events {
+        google_config
+            .calendar
+            .delete(&token, &integration.calendar_id, event)
+            .await
+            .map_err(|err| calendar_stop(state, job, Some(account), err))?;
+    }
+    Ok(Outcome::Done)
+}
+
+/// After a disconnect or an account deletion: stop the push channel, delete
+/// our events if asked, and revoke the grant. Each step may repeat safely.
+pub async fn run_cleanup_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+    finish(cleanup(state, job).await)
+}
+
+async fn cleanup(state: &AppState, job: &Job) -> Step<Outcome> {
+    let Some(google_config) = state.outbound.google.clone() else {
+        return Ok(Outcome::Failed("Google is not configured".into()));
+    };
+    let Some(sealed) = job.payload.as_deref() else {
+        return Ok(Outcome::Failed("the job carries no grant".into()));
+    };
+    let json = google_config
+        .cipher
+        .open(sealed, job.id.uuid().as_bytes())
+        .map_err(sealed_failure)?;
+    let payload: CleanupPayload =
+        serde_json::from_str(&json).map_err(|e| Problem::internal_from(&e))?;
+    if payload.channel.is_some() || !payload.delete_events.is_empty() {
+        let token = match google_config.oauth.refresh(&payload.refresh_token).await {
+            Ok(grant) => Some(grant.access_token),
+            // Revoked already: the channel ends on its own, the events stay out of reach.
+            Err(OAuthError::InvalidGrant) | Err(OAuthError::Rejected(_)) => None,
+            Err(OAuthError::Transient(reason)) => {
+                return Err(retry(state, job, format!("token refresh: {reason}")))
+            }
+        };
+        if let Some(token) = token {
+            let stop = |err| calendar_stop(state, job, None, err);
+            if let Some((channel, resource)) = &payload.channel {
+                google_config
+                    .calendar
+                    .stop(&token, channel, resource)
+                    .await
+                    .map_err(stop)?;
+            }
+            for event in &payload.delete_events {
+                google_config
+                    .calendar
+                    .delete(&token, &payload.calendar_id, event)
+                    .await
+                    .map_err(stop)?;
+            }
+        }
+    }
+    match google_config.oauth.revoke(&payload.refresh_token).await {
+        Ok(()) => Ok(Outcome::Done),
+        Err(OAuthError::Transient(reason)) => {
+            Err(retry(state, job, format!("revocation: {reason}")))
+        }
+        Err(other) => Ok(Outcome::Failed(format!("revocation: {other}"))),
+    }
+}
+
+/// How a sync went, for the log.
+#[derive(Default, Debug)]
+struct SyncCounts {
+    created: usize,
+    updated: usize,
+    cancelled: usize,
+    exported_back: usize,
+    skipped: usize,
+}
+
+/// Reads what changed in Google since the last sync (everything the first time,
+/// or after Google expired the sync token) and applies it here.
+pub async fn run_sync_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+    finish(sync(state, job).await)
+}
+
+async fn sync(state: &AppState, job: &Job) -> Step<Outcome> {
+    let account = job_account(job)?;
+    let (google_config, integration) = active_grant(state, account).await?;
+    let token = access_token(state, job, &google_config, &integration).await?;
+    let mut sync_token = integration.sync_token.clone();
+    let mut page_token: Option<String> = None;
+    let mut restarted = false;
+    let mut counts = SyncCounts::default();
+    let max_attempts = state.settings.job_max_attempts;
+    loop {
+        // Later pages name only the page token, which carries the sync token.
+        let listing = google_config
+            .calendar
+            .list(
+                &token,
+                &integration.calendar_id,
+                if page_token.is_some() {
+                    None
+                } else {
+                    sync_token.as_deref()
+                },
+                page_token.as_deref(),
+            )
+            .await;
+        let page = match listing {
+            Ok(page) => page,
+            Err(CalendarError::Gone) if !restarted => {
+                // The sync token expired: start over with a full sync.
+                tracing::info!(account = %account.uuid(), "Google sync token expired; full sync");
+                sync_token = None;
+                page_token = None;
+                restarted = true;
+                continue;
+            }
+            Err(err) => return Err(calendar_stop(state, job, Some(account), err)),
+        };
+        let events = page.events;
+        let page_counts = state
+            .db(move |conn| {
+                conn.write_transaction(|conn| {
+                    let mut counts = SyncCounts::default();
+                    for event in &events {
+                        import_one(conn, account, event, max_attempts, &mut counts)?;
+                    }
+                    Ok(counts)
+                })
+            })
+            .await?;
+        counts.created += page_counts.created;
+        counts.updated += page_counts.updated;
+        counts.cancelled += page_counts.cancelled;
+        counts.exported_back += page_counts.exported_back;
+        counts.skipped += page_counts.skipped;
+        if let Some(next) = page.next_page_token {
+            page_token = Some(next);
+            continue;
+        }
+        let next_sync = page.next_sync_token;
+        let now = Ts::now();
+        state
+            .db(move |conn| {
+                google::set_sync_token(conn, account, next_sync.as_deref(), Some(now), now)?;
+                Ok(())
+            })
+            .await?;
+        break;
+    }
+    tracing::info!(account = %account.uuid(), ?counts, "Google sync done");
+    Ok(Outcome::Done)
+}
+
+fn import_one(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    event: &CalendarEvent,
+    max_attempts: u32,
+    counts: &mut SyncCounts,
+) -> Result<(), Problem> {
+    let mut link = google::link_by_event(conn, account, &event.id)?;
+    if link.is_none() {
+        // Ours, but unlinked (connected again after a disconnect): link it back.
+        if let Some(id) = event
+            .appointment_id
+            .as_deref()
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        {
+            let id: Id<Appointment> = Id::from_uuid(id);
+            if let Some(a) = appointments::find(conn, account, id)? {
+                let mut relinked = link_for(&a, event, "exported");
+                // Unknown version: compare by time below.
+                relinked.etag = None;
+                google::save_link(conn, &relinked)?;
+                link = Some(relinked);
+            } else {
+                counts.skipped += 1;
+                return Ok(());
+            }
+        }
+    }
+    match link {
+        Some(link) => {
+            if event.etag.is_some() && event.etag == link.etag {
+                // Our own write coming back.
+                counts.skipped += 1;
+                return Ok(());
+            }
+            let Some(a) = appointments::find(conn, account, link.appointment_id)? else {
+                google::unlink(conn, link.appointment_id)?;
+                counts.skipped += 1;
+                return Ok(());
+            };
+            if event.cancelled || event.updated.is_some_and(|at| at > a.updated_at.get()) {
+                let cancelled = event.cancelled;
+                if apply_remote(conn, a, event, &link.origin, max_attempts)? {
+                    if cancelled {
+                        counts.cancelled += 1;
+                    } else {
+                        counts.updated += 1;
+                    }
+                }
+            } else {
+                // Changed here after it changed there: ours wins and goes out again.
+                let mut seen = link.clone();
+                seen.etag = event.etag.clone();
+                google::save_link(conn, &seen)?;
+                enqueue(
+                    conn,
+                    account,
+                    EXPORT_EVENT,
+                    Some(subject(a.id)),
+                    max_attempts,
+                )?;
+                counts.exported_back += 1;
+            }
+        }
+        None => {
+            let (Some(start), Some(end)) = (event.start, event.end) else {
+                counts.skipped += 1;
+                return Ok(());
+            };
+            if event.cancelled || end <= start {
+                counts.skipped += 1;
+                return Ok(());
+            }
+            let emails: Vec<String> = event
+                .attendee_emails
+                .iter()
+                .map(|e| e.trim().to_lowercase())
+                .collect();
+            // Appointments belong to a customer or prospect: an event nobody
+            // of the account attends stays in Google only.
+            let Some(person) = people::with_email(conn, account, &emails)? else {
+                counts.skipped += 1;
+                return Ok(());
+            };
+            let title = event
+                .summary
+                .clone()
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| "Appointment".into());
+            let a = appointment_rules::insert_from_google(
+                conn,
+                &person,
+                title.chars().take(200).collect(),
+                Ts::from(start),
+                Ts::from(end),
+                max_attempts,
+            )?;
+            google::save_link(conn, &link_for(&a, event, "imported"))?;
+            counts.created += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Opens (or renews) the push channel of the account's calendar.
+pub async fn run_watch_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+    finish(watch(state, job).await)
+}
+
+async fn watch(state: &AppState, job: &Job) -> Step<Outcome> {
+    let account = job_account(job)?;
+    let (google_config, integration) = active_grant(state, account).await?;
+    let token = access_token(state, job, &google_config, &integration).await?;
+    let channel_id = uuid::Uuid::now_v7().to_string();
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let secret = URL_SAFE_NO_PAD.encode(secret);
+    let stop = |err| calendar_stop(state, job, Some(account), err);
+    let opened = google_config
+        .calendar
+        .watch(
+            &token,
+            &integration.calendar_id,
+            &channel_id,
+            &google_config.webhook_url,
+            &secret,
+        )
+        .await
+        .map_err(stop)?;
+    let row = (
+        channel_id,
+        opened.resource_id,
+        hash(&secret),
+        opened.expires_at.map(Ts::from),
+    );
+    state
+        .db(move |conn| {
+            google::set_channel(conn, account, Some(row), Ts::now())?;
+            Ok(())
+        })
+        .await?;
+    if let (Some(old), Some(resource)) = (&integration.channel_id, &integration.channel_resource_id)
+    {
+        // The old channel would go on notifying until it ends.
+        if let Err(err) = google_config.calendar.stop(&token, old, resource).await {
+            tracing::info!(%err, "an old Google push channel could not be stopped; it ends on its own");
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+/// A push notification: the channel's secret token must match, then a sync is
+/// queued. Returns false for a channel this service does not know.
+pub async fn notification(
+    state: &AppState,
+    channel_id: String,
+    channel_token: String,
+    resource_state: String,
+) -> Result<bool, Problem> {
+    let max_attempts = state.settings.job_max_attempts;
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let Some(integration) = google::find_by_channel(conn, &channel_id)? else {
+                    return Ok(false);
+                };
+                let expected = integration.channel_token_hash.unwrap_or_default();
+                let given = hash(&channel_token);
+                if !constant_time_eq(&expected, &given) {
+                    return Err(Problem::new(
+                        StatusCode::FORBIDDEN,
+                        "invalid_channel_token",
+                        "The channel token is wrong",
+                    ));
+                }
+                // `sync` only confirms that the channel was opened.
+                if resource_state != "sync" && !integration.needs_reconnect {
+                    enqueue(conn, integration.account_id, SYNC, None, max_attempts)?;
+                }
+                Ok(true)
+            })
+        })
+        .await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
