@@ -103,7 +103,9 @@ pub struct StatusChangeView {
 #[derive(Serialize, ToSchema)]
 pub struct AppointmentView {
     pub id: Uuid,
-    pub customer_id: Uuid,
+    /// The customer or prospect; null for an event made in Google Calendar that
+    /// none of the account's customers or prospects attends.
+    pub customer_id: Option<Uuid>,
     pub technician_id: Option<Uuid>,
     pub title: String,
     pub notes: Option<String>,
@@ -150,7 +152,7 @@ fn view(
     });
     AppointmentView {
         id: a.id.uuid(),
-        customer_id: a.person_id.uuid(),
+        customer_id: a.person_id.map(|p| p.uuid()),
         technician_id: a.technician_id.map(|t| t.uuid()),
         title: a.title,
         notes: a.notes,

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use fieldcrm_db::accounts;
+use fieldcrm_db::accounts::{self, Account};
 use fieldcrm_db::appointments::{self, Appointment, Filter, Reminder, StatusChange};
 use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::users::{self, User};
@@ -73,12 +73,19 @@ fn set_address(a: &mut Appointment, address: Option<&Address>) {
     a.lon = address.and_then(|x| x.coordinates).map(|c| c.lon);
 }
 
-/// A new appointment with the person, not yet assigned, without an address.
-fn scheduled(person: &Person, title: String, starts_at: Ts, ends_at: Ts, now: Ts) -> Appointment {
+/// A new appointment, not yet assigned, without an address.
+fn scheduled(
+    account: Id<Account>,
+    person: Option<Id<Person>>,
+    title: String,
+    starts_at: Ts,
+    ends_at: Ts,
+    now: Ts,
+) -> Appointment {
     Appointment {
         id: Id::new(),
-        account_id: person.account_id,
-        person_id: person.id,
+        account_id: account,
+        person_id: person,
         technician_id: None,
         title,
         notes: None,
@@ -242,8 +249,14 @@ pub async fn create(
                     })?;
                 check_technician(conn, &caller, input.technician_id)?;
                 let now = Ts::now();
-                let mut appointment =
-                    scheduled(&person, input.title, input.starts_at, input.ends_at, now);
+                let mut appointment = scheduled(
+                    caller.account_id,
+                    Some(person.id),
+                    input.title,
+                    input.starts_at,
+                    input.ends_at,
+                    now,
+                );
                 appointment.technician_id = input.technician_id;
                 appointment.notes = input.notes;
                 match &input.address {
@@ -412,11 +425,14 @@ pub async fn update(
                 match patch.address {
                     None => {}
                     Some(Some(address)) => set_address(&mut a, Some(&address)),
-                    Some(None) => {
-                        let person = people::find(conn, caller.account_id, a.person_id)?
-                            .ok_or_else(Problem::not_found)?;
-                        address_of_person(&mut a, &person);
-                    }
+                    Some(None) => match a.person_id {
+                        Some(person) => {
+                            let person = people::find(conn, caller.account_id, person)?
+                                .ok_or_else(Problem::not_found)?;
+                            address_of_person(&mut a, &person);
+                        }
+                        None => set_address(&mut a, None),
+                    },
                 }
                 check_overlap(conn, &a, patch.allow_overlap)?;
                 let now = Ts::now();
@@ -548,18 +564,29 @@ pub(crate) fn one_line_address(a: &Appointment) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(", "))
 }
 
-/// An appointment for an event made in Google, with the person it was matched to.
+/// An appointment for an event made in Google, for the person among its
+/// attendees, or for nobody.
 pub(crate) fn insert_from_google(
     conn: &mut DbConnection,
-    person: &Person,
+    account: Id<Account>,
+    person: Option<&Person>,
     title: String,
     starts_at: Ts,
     ends_at: Ts,
     max_attempts: u32,
 ) -> Result<Appointment, Problem> {
     let now = Ts::now();
-    let mut appointment = scheduled(person, title, starts_at, ends_at, now);
-    address_of_person(&mut appointment, person);
+    let mut appointment = scheduled(
+        account,
+        person.map(|p| p.id),
+        title,
+        starts_at,
+        ends_at,
+        now,
+    );
+    if let Some(person) = person {
+        address_of_person(&mut appointment, person);
+    }
     appointments::insert(conn, &appointment)?;
     appointments::record_change(
         conn,
@@ -573,7 +600,11 @@ pub(crate) fn insert_from_google(
             changed_at: now,
         },
     )?;
-    let account = accounts::find(conn, appointment.account_id)?.ok_or_else(Problem::not_found)?;
+    if person.is_none() {
+        // Nobody to remind.
+        return Ok(appointment);
+    }
+    let account = accounts::find(conn, account)?.ok_or_else(Problem::not_found)?;
     let rules = default_rules(&account.default_reminders);
     messages::replace_reminders(
         conn,

@@ -19,7 +19,8 @@ pub const CLOSED_STATUSES: [&str; 3] = ["completed", "cancelled", "no_show"];
 pub struct Appointment {
     pub id: Id<Appointment>,
     pub account_id: Id<Account>,
-    pub person_id: Id<Person>,
+    /// None for an event made in Google Calendar that no customer or prospect attends.
+    pub person_id: Option<Id<Person>>,
     pub technician_id: Option<Id<User>>,
     pub title: String,
     pub notes: Option<String>,

@@ -207,7 +207,7 @@ diesel::table! {
     appointments (id) {
         id -> DbUuid,
         account_id -> DbUuid,
-        person_id -> DbUuid,
+        person_id -> Nullable<DbUuid>,
         technician_id -> Nullable<DbUuid>,
         title -> Text,
         notes -> Nullable<Text>,
