@@ -111,6 +111,10 @@ pub struct Settings {
     pub google_sync_interval_secs: u64,
     /// Open push channels (Google needs an https public base URL to reach).
     pub google_push_enabled: bool,
+    /// Gmail's SMTP server, for accounts whose grant includes sending mail.
+    pub google_smtp_host: String,
+    pub google_smtp_port: u16,
+    pub google_smtp_tls: SmtpTlsMode,
     /// Keys that seal stored third-party tokens: `id:base64key[,id:base64key…]`,
     /// each key 32 random bytes (`openssl rand -base64 32`). The first seals;
     /// every one listed opens, so keys rotate by putting a new one first.
@@ -182,6 +186,9 @@ impl Default for Settings {
             google_calendar_id: "primary".into(),
             google_sync_interval_secs: 900,
             google_push_enabled: true,
+            google_smtp_host: "smtp.gmail.com".into(),
+            google_smtp_port: 587,
+            google_smtp_tls: SmtpTlsMode::Starttls,
             token_encryption_keys: None,
         }
     }

@@ -26,6 +26,28 @@ pub struct Google {
     /// Where Google sends push notifications.
     pub webhook_url: String,
     pub push_enabled: bool,
+    /// Gmail's SMTP server, for accounts that granted sending.
+    pub gmail_host: String,
+    pub gmail_port: u16,
+    pub gmail_tls: SmtpTls,
+    pub timeout: Duration,
+}
+
+impl Google {
+    /// Sends as `address` with XOAUTH2 and the account's access token.
+    pub fn gmail_smtp(&self, address: String, access_token: SecretString) -> SmtpConfig {
+        SmtpConfig {
+            host: self.gmail_host.clone(),
+            port: self.gmail_port,
+            tls: self.gmail_tls,
+            from_address: address.clone(),
+            auth: SmtpAuth::Xoauth2 {
+                user: address,
+                token: access_token,
+            },
+            timeout: self.timeout,
+        }
+    }
 }
 
 pub struct Outbound {
@@ -74,11 +96,7 @@ impl Outbound {
                 Some(Arc::new(SmtpRelay::new(SmtpConfig {
                     host: host.clone(),
                     port: settings.smtp_port,
-                    tls: match settings.smtp_tls {
-                        SmtpTlsMode::Starttls => SmtpTls::StartTls,
-                        SmtpTlsMode::Tls => SmtpTls::Wrapper,
-                        SmtpTlsMode::None => SmtpTls::None,
-                    },
+                    tls: tls_of(settings.smtp_tls),
                     auth,
                     from_address: from.clone(),
                     timeout,
@@ -110,6 +128,10 @@ impl Outbound {
                     calendar_id: settings.google_calendar_id.clone(),
                     webhook_url: format!("{public_base_url}/v1/webhooks/google/calendar"),
                     push_enabled: settings.google_push_enabled,
+                    gmail_host: settings.google_smtp_host.clone(),
+                    gmail_port: settings.google_smtp_port,
+                    gmail_tls: tls_of(settings.google_smtp_tls),
+                    timeout,
                 }))
             }
             _ => None,
@@ -121,5 +143,13 @@ impl Outbound {
             public_base_url,
             twilio_auth_token: settings.twilio_auth_token.clone(),
         })
+    }
+}
+
+fn tls_of(mode: SmtpTlsMode) -> SmtpTls {
+    match mode {
+        SmtpTlsMode::Starttls => SmtpTls::StartTls,
+        SmtpTlsMode::Tls => SmtpTls::Wrapper,
+        SmtpTlsMode::None => SmtpTls::None,
     }
 }

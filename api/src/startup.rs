@@ -157,7 +157,7 @@ async fn upkeep(state: AppState, interval: Duration) {
                 chrono::Duration::seconds(
                     i64::try_from(state.settings.google_sync_interval_secs).unwrap_or(900),
                 ),
-                g.push_enabled,
+                g.push_enabled && g.webhook_url.starts_with("https://"),
             )
         });
         let max_attempts = state.settings.job_max_attempts;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{Duration, Utc};
-use fieldcrm_test_support::{problem, Signed, TestApp};
+use fieldcrm_test_support::{problem, Signed, SmtpStandIn, TestApp};
 use reqwest::Method;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::messages::{app_with_settings, customer, owner, twilio};
+use crate::messages::{app_with_settings, customer, owner, queued, twilio};
 
 pub(crate) const GOOGLE_EMAIL: &str = "office@acme-plumbing.example";
 const CALENDAR: &str = "/calendar/v3/calendars/primary/events";
@@ -43,6 +43,8 @@ struct Tokens {
     /// Lifetime of issued access tokens, seconds.
     expires_in: i64,
     issued: u32,
+    /// Grant Gmail sending along with the calendar.
+    gmail: bool,
 }
 
 /// Google's stand-in on loopback.
@@ -73,6 +75,7 @@ impl GoogleStandIn {
             refresh: Refresh::Works,
             expires_in: 3600,
             issued: 0,
+            gmail: false,
         }));
 
         let t = tokens.clone();
@@ -89,7 +92,11 @@ impl GoogleStandIn {
                         "refresh_token": "1//refresh-token-secret",
                         "expires_in": tokens.expires_in,
                         "token_type": "Bearer",
-                        "scope": "https://www.googleapis.com/auth/calendar.events openid email",
+                        "scope": if tokens.gmail {
+                            "https://www.googleapis.com/auth/calendar.events openid email https://mail.google.com/"
+                        } else {
+                            "https://www.googleapis.com/auth/calendar.events openid email"
+                        },
                         "id_token": fake_id_token(GOOGLE_EMAIL),
                     })),
                     Some("refresh_token") if tokens.refresh == Refresh::Works => {
@@ -241,6 +248,10 @@ impl GoogleStandIn {
         tokens.expires_in = expires_in;
     }
 
+    pub(crate) fn grant_gmail(&self) {
+        self.tokens.lock().unwrap().gmail = true;
+    }
+
     pub(crate) fn queue_page(&self, status: u16, body: Value) {
         self.calendar
             .lock()
@@ -287,12 +298,13 @@ impl GoogleStandIn {
 
     /// Runs the consent flow as a browser would and returns the status.
     pub(crate) async fn connect(&self, app: &TestApp, who: &Signed) -> Value {
+        let gmail = self.tokens.lock().unwrap().gmail;
         let started = app
             .call(
                 Method::POST,
                 "/v1/integrations/google/connect",
                 &who.access,
-                None,
+                Some(json!({"send_email": gmail})),
             )
             .await;
         assert_eq!(started.status(), 200);
@@ -610,8 +622,8 @@ async fn a_sync_imports_pages_applies_changes_and_cancellations_and_restarts_aft
         Some("sync-1")
     );
 
-    // The event with a customer among its attendees became an appointment;
-    // the one without stayed in Google only.
+    // The event with a customer among its attendees became that customer's
+    // appointment; the one without became an appointment without a customer.
     let listed: Value = app
         .call(Method::GET, "/v1/appointments", &owner.access, None)
         .await
@@ -619,10 +631,15 @@ async fn a_sync_imports_pages_applies_changes_and_cancellations_and_restarts_aft
         .await
         .unwrap();
     let items = listed["data"].as_array().unwrap();
-    assert_eq!(items.len(), 1);
-    assert_eq!(items[0]["title"], "Quote visit");
-    assert_eq!(items[0]["customer_id"], person.as_str());
-    let imported = items[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(items.len(), 2);
+    let quote = items.iter().find(|a| a["title"] == "Quote visit").unwrap();
+    assert_eq!(quote["customer_id"], person.as_str());
+    let dentist = items.iter().find(|a| a["title"] == "Dentist").unwrap();
+    assert!(dentist["customer_id"].is_null());
+    // Nobody to remind.
+    assert_eq!(dentist["reminders"], json!([]));
+    assert!(!quote["reminders"].as_array().unwrap().is_empty());
+    let imported = quote["id"].as_str().unwrap().to_owned();
 
     // Moved in Google, then cancelled there: both come back.
     let later = starts + Duration::days(1);
@@ -697,7 +714,7 @@ async fn a_sync_imports_pages_applies_changes_and_cancellations_and_restarts_aft
     let full: HashMap<String, String> = lists[n - 1].url.query_pairs().into_owned().collect();
     assert_eq!(refused["syncToken"], "sync-3");
     assert!(!full.contains_key("syncToken"));
-    assert_eq!(appointment_count(&app, &owner).await, 1);
+    assert_eq!(appointment_count(&app, &owner).await, 2);
 }
 
 #[tokio::test]
@@ -952,4 +969,128 @@ async fn erasing_a_person_deletes_their_events_in_google() {
     app.run_jobs().await;
     assert!(google.event(&event_id(&hers)).is_none());
     assert!(google.event(&event_id(&his)).is_some());
+}
+
+#[tokio::test]
+async fn an_account_that_granted_gmail_sends_its_email_from_its_own_address() {
+    let google = GoogleStandIn::start().await;
+    google.grant_gmail();
+    // Gmail's stand-in accepts only the account's address with the access
+    // token the connect issued.
+    let gmail = SmtpStandIn::start(GOOGLE_EMAIL, "ya29.access-1").await;
+    let twilio = twilio().await;
+    let port = gmail.port;
+    // No SMTP relay of the server's own: the mail can only go through Gmail.
+    let app = app_with_settings(&twilio, None, 4, |s| {
+        google.configure(s);
+        s.google_smtp_host = "127.0.0.1".into();
+        s.google_smtp_port = port;
+        s.google_smtp_tls = fieldcrm::config::SmtpTlsMode::None;
+    })
+    .await;
+    let owner = owner(&app).await;
+    let connected = google.connect(&app, &owner).await;
+    assert!(connected["scopes"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("https://mail.google.com/")));
+    app.run_jobs().await;
+    let flo = customer(
+        &app,
+        &owner,
+        json!({"name": "Flo", "email": "flo@example.net"}),
+        &["email"],
+    )
+    .await;
+    let id = queued(
+        &app,
+        &owner,
+        json!({"customer_id": flo, "channel": "email", "subject": "Your invoice", "body": "Thanks."}),
+    )
+    .await;
+    app.run_jobs().await;
+
+    let mail = gmail.received();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].auth_mechanism.as_deref(), Some("XOAUTH2"));
+    assert_eq!(mail[0].auth_user.as_deref(), Some(GOOGLE_EMAIL));
+    assert_eq!(mail[0].mail_from, GOOGLE_EMAIL);
+    assert_eq!(mail[0].rcpt_to, vec!["flo@example.net".to_owned()]);
+    let sent: Value = app
+        .call(
+            Method::GET,
+            &format!("/v1/messages/{id}"),
+            &owner.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sent["status"], "sent");
+}
+
+#[tokio::test]
+async fn channels_are_renewed_before_they_end_and_quiet_accounts_are_polled() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let first = stored(&app, &owner.account_id);
+    let old_channel = first.channel_id.clone().unwrap();
+    let account = first.account_id;
+
+    // A fresh channel and sync: the upkeep has nothing to do.
+    let mut conn = app.pool.get().unwrap();
+    let now = fieldcrm_db::Ts::now();
+    fieldcrm::services::google::schedule_periodic(&mut conn, Duration::minutes(15), true, 4, now)
+        .unwrap();
+    drop(conn);
+    assert_eq!(app.jobs_due_soon(), 0);
+
+    // The channel ends within a day and the last sync is old: both are redone.
+    let mut conn = app.pool.get().unwrap();
+    let soon = fieldcrm_db::Ts::from(Utc::now() + Duration::hours(2));
+    let long_ago = fieldcrm_db::Ts::from(Utc::now() - Duration::hours(1));
+    fieldcrm_db::google::set_channel(
+        &mut conn,
+        account,
+        Some((
+            old_channel.clone(),
+            "resource-1".into(),
+            first.channel_token_hash.clone().unwrap(),
+            Some(soon),
+        )),
+        now,
+    )
+    .unwrap();
+    fieldcrm_db::google::set_sync_token(&mut conn, account, Some("sync-idle"), Some(long_ago), now)
+        .unwrap();
+    fieldcrm::services::google::schedule_periodic(&mut conn, Duration::minutes(15), true, 4, now)
+        .unwrap();
+    drop(conn);
+    assert_eq!(app.jobs_due_soon(), 2);
+    let lists_before = google.requests("GET", CALENDAR).await.len();
+    app.run_jobs().await;
+
+    assert_eq!(
+        google
+            .requests("POST", &format!("{CALENDAR}/watch"))
+            .await
+            .len(),
+        2
+    );
+    let renewed = stored(&app, &owner.account_id);
+    assert_ne!(renewed.channel_id.as_deref(), Some(old_channel.as_str()));
+    assert!(renewed.channel_expires_at.unwrap().get() > Utc::now() + Duration::days(6));
+    let stopped = google.requests("POST", "/calendar/v3/channels/stop").await;
+    assert_eq!(stopped.len(), 1, "the old channel was stopped");
+    let stop: Value = serde_json::from_slice(&stopped[0].body).unwrap();
+    assert_eq!(stop["id"], old_channel.as_str());
+    assert_eq!(
+        google.requests("GET", CALENDAR).await.len(),
+        lists_before + 1
+    );
+    assert!(renewed.last_synced_at.unwrap().get() > long_ago.get());
 }

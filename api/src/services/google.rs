@@ -30,6 +30,8 @@ use fieldcrm_domain::Action;
 use fieldcrm_google::{
     CalendarError, CalendarEvent, OAuthError, SCOPES_IDENTITY, SCOPE_CALENDAR_EVENTS, SCOPE_GMAIL,
 };
+use fieldcrm_notify::{EmailSender, SendError, SmtpRelay};
+use secrecy::SecretString;
 
 use crate::auth::Caller;
 use crate::outbound::Google;
@@ -233,6 +235,7 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integrat
         updated_at: now,
     };
     let max_attempts = state.settings.job_max_attempts;
+    let push = google.push_enabled;
     let stored = integration.clone();
     state
         .db(move |conn| {
@@ -255,7 +258,9 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integrat
                     enqueue(conn, account, EXPORT_EVENT, Some(subject(id)), max_attempts)?;
                 }
                 enqueue(conn, account, SYNC, None, max_attempts)?;
-                enqueue(conn, account, WATCH, None, max_attempts)?;
+                if push {
+                    enqueue(conn, account, WATCH, None, max_attempts)?;
+                }
                 Ok(())
             })
         })
@@ -497,7 +502,8 @@ fn enqueue(
 
 /// The periodic part: a sync for every connected account not synced within the
 /// interval (the fallback when push notifications do not arrive), and push
-/// channels opened or renewed before they end.
+/// channels opened or renewed before they end (`push`: only when Google can
+/// reach the service, over https).
 pub fn schedule_periodic(
     conn: &mut DbConnection,
     sync_every: Duration,
@@ -570,9 +576,11 @@ fn calendar_stop(
                 // The cached token was refused (revoked or expired early):
                 // the next attempt refreshes it.
                 let pool = state.pool.clone();
-                if let Ok(mut conn) = pool.get() {
-                    let _ = google::forget_access_token(&mut conn, account, Ts::now());
-                }
+                tokio::task::spawn_blocking(move || {
+                    if let Ok(mut conn) = pool.get() {
+                        let _ = google::forget_access_token(&mut conn, account, Ts::now());
+                    }
+                });
             }
             retry(
                 state,
@@ -601,15 +609,30 @@ async fn active_grant(state: &AppState, account: Id<Account>) -> Step<(Arc<Googl
     }
 }
 
+/// Why no access token could be had.
+pub(crate) enum GrantError {
+    /// Google refused the grant (`invalid_grant`); the integration is now
+    /// marked `needs_reconnect`.
+    Refused,
+    Transient(String),
+    Rejected(String),
+    Db(Problem),
+}
+
+impl From<Problem> for GrantError {
+    fn from(problem: Problem) -> Self {
+        GrantError::Db(problem)
+    }
+}
+
 /// A valid access token: the stored one while it lasts, else a refreshed one,
 /// stored sealed for every process. `invalid_grant` marks the integration
-/// `needs_reconnect` and stops the job for good.
-async fn access_token(
+/// `needs_reconnect`.
+async fn fresh_access_token(
     state: &AppState,
-    job: &Job,
     google_config: &Google,
     integration: &Integration,
-) -> Step<String> {
+) -> Result<String, GrantError> {
     let account = integration.account_id;
     let now = Ts::now();
     if let (Some(sealed), Some(expires)) = (
@@ -665,12 +688,10 @@ async fn access_token(
                 })
                 .await?;
             tracing::warn!(account = %account.uuid(), "Google grant refused; the account must connect again");
-            Err(Stop::With(Outcome::Failed(
-                "the Google grant is no longer valid; the account must connect again".into(),
-            )))
+            Err(GrantError::Refused)
         }
         Err(OAuthError::Transient(reason)) => {
-            Err(retry(state, job, format!("token refresh: {reason}")))
+            Err(GrantError::Transient(format!("token refresh: {reason}")))
         }
         Err(OAuthError::Rejected(reason)) => {
             let error = format!("token refresh refused: {reason}");
@@ -681,9 +702,78 @@ async fn access_token(
                     Ok(())
                 })
                 .await?;
-            Err(Stop::With(Outcome::Failed(error)))
+            Err(GrantError::Rejected(error))
         }
     }
+}
+
+/// The access token for a job; a refused grant ends the job for good.
+async fn access_token(
+    state: &AppState,
+    job: &Job,
+    google_config: &Google,
+    integration: &Integration,
+) -> Step<String> {
+    fresh_access_token(state, google_config, integration)
+        .await
+        .map_err(|err| match err {
+            GrantError::Refused => Stop::With(Outcome::Failed(
+                "the Google grant is no longer valid; the account must connect again".into(),
+            )),
+            GrantError::Transient(reason) => retry(state, job, reason),
+            GrantError::Rejected(reason) => Stop::With(Outcome::Failed(reason)),
+            GrantError::Db(problem) => Stop::Db(problem),
+        })
+}
+
+/// Whether the account's email goes out through Gmail with its own grant.
+pub(crate) fn sends_gmail(conn: &mut DbConnection, account: Id<Account>) -> Result<bool, Problem> {
+    Ok(google::find(conn, account)?.is_some_and(|i| grants_gmail(&i)))
+}
+
+fn grants_gmail(integration: &Integration) -> bool {
+    !integration.needs_reconnect
+        && integration.email.is_some()
+        && integration.scopes.split(' ').any(|s| s == SCOPE_GMAIL)
+}
+
+/// Where the account's email goes out when it granted Gmail: its own Google
+/// address, over Gmail's SMTP with XOAUTH2 and a fresh access token. None when
+/// it did not (or the grant needs a reconnect): the server's SMTP relay sends.
+pub(crate) async fn gmail_sender(
+    state: &AppState,
+    account: Id<Account>,
+) -> Result<Option<Arc<dyn EmailSender>>, SendError> {
+    let Some(google_config) = state.outbound.google.clone() else {
+        return Ok(None);
+    };
+    let integration = state
+        .db(move |conn| Ok(google::find(conn, account)?))
+        .await
+        .map_err(|_| SendError::Transient("the database is unavailable".into()))?;
+    let Some(integration) = integration.filter(grants_gmail) else {
+        return Ok(None);
+    };
+    let Some(address) = integration.email.clone() else {
+        return Ok(None);
+    };
+    let token = fresh_access_token(state, &google_config, &integration)
+        .await
+        .map_err(|err| match err {
+            GrantError::Refused => SendError::Permanent {
+                code: None,
+                message: "Google refused the grant used for Gmail; connect Google again".into(),
+            },
+            GrantError::Transient(reason) => SendError::Transient(reason),
+            GrantError::Rejected(reason) => SendError::Permanent {
+                code: None,
+                message: reason,
+            },
+            GrantError::Db(_) => SendError::Transient("the database is unavailable".into()),
+        })?;
+    Ok(Some(Arc::new(SmtpRelay::new(
+        google_config.gmail_smtp(address, SecretString::from(token)),
+    ))))
 }
 
 fn job_account(job: &Job) -> Step<Id<Account>> {
@@ -1113,12 +1203,8 @@ fn import_one(
                 .iter()
                 .map(|e| e.trim().to_lowercase())
                 .collect();
-            // Appointments belong to a customer or prospect: an event nobody
-            // of the account attends stays in Google only.
-            let Some(person) = people::with_email(conn, account, &emails)? else {
-                counts.skipped += 1;
-                return Ok(());
-            };
+            // The customer or prospect among the attendees, if any.
+            let person = people::with_email(conn, account, &emails)?;
             let title = event
                 .summary
                 .clone()
@@ -1126,7 +1212,8 @@ fn import_one(
                 .unwrap_or_else(|| "Appointment".into());
             let a = appointment_rules::insert_from_google(
                 conn,
-                &person,
+                account,
+                person.as_ref(),
                 title.chars().take(200).collect(),
                 Ts::from(start),
                 Ts::from(end),

@@ -22,6 +22,7 @@ use fieldcrm_notify::{OutgoingEmail, OutgoingSms, SendError};
 
 use crate::auth::Caller;
 use crate::problem::Problem;
+use crate::services::google;
 use crate::services::people::apply_consent;
 use crate::state::AppState;
 
@@ -88,7 +89,11 @@ pub fn queue_in(
     }
     let configured = match input.channel {
         Channel::Sms => state.outbound.sms.is_some(),
-        Channel::Email => state.outbound.email.is_some(),
+        Channel::Email => {
+            state.outbound.email.is_some()
+                || (state.outbound.google.is_some()
+                    && google::sends_gmail(conn, caller.account_id)?)
+        }
     };
     if !configured {
         return Err(Problem::new(
@@ -297,7 +302,10 @@ pub fn notify_status(
         Status::EnRoute => MessageKind::OnMyWay,
         _ => return Ok(()),
     };
-    let Some(person) = people::find(conn, appointment.account_id, appointment.person_id)? else {
+    let Some(person_id) = appointment.person_id else {
+        return Ok(());
+    };
+    let Some(person) = people::find(conn, appointment.account_id, person_id)? else {
         return Ok(());
     };
     let Some(channel) = [Channel::Sms, Channel::Email]
@@ -349,7 +357,11 @@ pub async fn run_reminder_job(state: &AppState, job: &Job) -> Result<Outcome, Pr
                     appointments::set_reminder_status(conn, id, "cancelled", now)?;
                     return Ok(Outcome::Done);
                 };
-                let person = people::find(conn, reminder.account_id, appointment.person_id)?;
+                // An appointment without a customer has nobody to remind.
+                let person = match appointment.person_id {
+                    Some(person) => people::find(conn, reminder.account_id, person)?,
+                    None => None,
+                };
                 let account = accounts::find(conn, reminder.account_id)?;
                 let (Some(person), Some(account)) = (person, account) else {
                     return Ok(Outcome::Done);
@@ -397,8 +409,11 @@ pub async fn run_send_job(state: &AppState, job: &Job) -> Result<Outcome, Proble
     let id: Id<Message> = Id::from_uuid(message_id.uuid());
     let sms_ready = state.outbound.sms.is_some();
     let email_ready = state.outbound.email.is_some();
+    let gmail_ready = state.outbound.google.is_some();
     let step = state
-        .db(move |conn| conn.write_transaction(|conn| prepare(conn, id, sms_ready, email_ready)))
+        .db(move |conn| {
+            conn.write_transaction(|conn| prepare(conn, id, sms_ready, email_ready, gmail_ready))
+        })
         .await?;
     let prepared = match step {
         Step::Finished(outcome) => return Ok(outcome),
@@ -421,6 +436,7 @@ fn prepare(
     id: Id<Message>,
     sms_ready: bool,
     email_ready: bool,
+    gmail_ready: bool,
 ) -> Result<Step, Problem> {
     let Some(mut message) = messages::find_any(conn, id)? else {
         return Ok(Step::Finished(Outcome::Done));
@@ -460,7 +476,7 @@ fn prepare(
     };
     let ready = match channel {
         Channel::Sms => sms_ready,
-        Channel::Email => email_ready,
+        Channel::Email => email_ready || (gmail_ready && google::sends_gmail(conn, account.id)?),
     };
     if !ready {
         let reason = format!("{} is not configured on this server", channel.as_str());
@@ -506,7 +522,11 @@ async fn deliver(state: &AppState, prepared: &Prepared) -> Result<String, SendEr
             sender.send(&sms).await
         }
         Channel::Email => {
-            let sender = state.outbound.email.as_ref().ok_or_else(not_configured)?;
+            // An account that granted Gmail sends from its own address.
+            let sender = match google::gmail_sender(state, message.account_id).await? {
+                Some(gmail) => gmail,
+                None => state.outbound.email.clone().ok_or_else(not_configured)?,
+            };
             let token = state.tokens.unsubscribe_token(message.person_id.uuid());
             let unsubscribe_url = format!("{base}/v1/unsubscribe?token={token}");
             let mut footer = format!("\n\n--\n{}\n", prepared.account.name);
