@@ -1,0 +1,71 @@
+//! The benchmark harness behind `bench/run`: the load generators (wrk and
+//! pgbench), what a run measures, and the report. The driver is `main.rs`.
+
+pub mod load;
+pub mod report;
+
+use load::Latency;
+
+pub struct Scale {
+    pub customers: usize,
+    pub technicians: usize,
+    pub shifts_per_technician: usize,
+    pub pings_per_shift: usize,
+    pub connections: u32,
+    pub secs: u64,
+}
+
+impl Scale {
+    pub fn full() -> Self {
+        Scale {
+            customers: 100_000,
+            technicians: 50,
+            shifts_per_technician: 2,
+            pings_per_shift: 10_000,
+            connections: 32,
+            secs: 10,
+        }
+    }
+
+    pub fn quick() -> Self {
+        Scale {
+            customers: 500,
+            technicians: 3,
+            shifts_per_technician: 2,
+            pings_per_shift: 1_000,
+            connections: 4,
+            secs: 1,
+        }
+    }
+}
+
+/// Everything measured on one backend.
+#[derive(Default)]
+pub struct BackendRun {
+    pub startup_empty_ms: f64,
+    pub startup_migrated_ms: f64,
+    pub get_by_id: Latency,
+    pub create: Latency,
+    pub search: Latency,
+    pub pings_100: f64,
+    pub pings_100_latency: Latency,
+    pub pings_1000: f64,
+    pub pings_1000_latency: Latency,
+    pub live: Latency,
+    pub route: Latency,
+    pub export_secs: f64,
+    pub export_bytes: u64,
+    pub export_rss_growth_kib: u64,
+    pub delete_secs: f64,
+    pub deleted_pings: i64,
+    pub rss_idle_kib: u64,
+    pub rss_peak_kib: u64,
+}
+
+/// PostgreSQL's own rates for the same work.
+#[derive(Default)]
+pub struct Limits {
+    pub select_tps: f64,
+    pub insert_tps: f64,
+    pub ping_rows_per_sec: f64,
+}

@@ -1,0 +1,183 @@
+//! The load generators: wrk against the API (Lua scripts written here), and
+//! pgbench against PostgreSQL itself for the same work, so every API figure
+//! can be read as a share of what the database alone can do on this machine.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+/// What wrk measured for one endpoint.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Latency {
+    pub requests_per_sec: f64,
+    pub p50_ms: f64,
+    pub p75_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    /// Answers that were not 2xx: a benchmark of errors is no benchmark.
+    pub non_2xx: u64,
+    pub requests: u64,
+}
+
+/// Runs wrk with `script` against `base_url`.
+pub fn wrk(base_url: &str, script: &Path, connections: u32, secs: u64) -> Result<Latency> {
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{secs}s"),
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+        ])
+        .arg(script)
+        .arg(base_url)
+        .output()
+        .context("running wrk (bench/run installs it)")?;
+    if !output.status.success() {
+        bail!("wrk failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    parse_wrk(&String::from_utf8_lossy(&output.stdout))
+}
+
+fn parse_duration_ms(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.parse().ok()?;
+    Some(match unit {
+        "us" => value / 1000.0,
+        "ms" => value,
+        "s" => value * 1000.0,
+        "m" => value * 60_000.0,
+        _ => return None,
+    })
+}
+
+pub fn parse_wrk(output: &str) -> Result<Latency> {
+    let mut latency = Latency::default();
+    for line in output.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["50%", value] => latency.p50_ms = parse_duration_ms(value).unwrap_or_default(),
+            ["75%", value] => latency.p75_ms = parse_duration_ms(value).unwrap_or_default(),
+            ["90%", value] => latency.p90_ms = parse_duration_ms(value).unwrap_or_default(),
+            ["99%", value] => latency.p99_ms = parse_duration_ms(value).unwrap_or_default(),
+            ["Requests/sec:", value] => {
+                latency.requests_per_sec = value.parse().unwrap_or_default()
+            }
+            ["Non-2xx", "or", "3xx", "responses:", value] => {
+                latency.non_2xx = value.parse().unwrap_or_default()
+            }
+            [count, "requests", "in", ..] => latency.requests = count.parse().unwrap_or_default(),
+            _ => {}
+        }
+    }
+    if latency.requests_per_sec == 0.0 {
+        bail!("wrk reported no requests:\n{output}");
+    }
+    Ok(latency)
+}
+
+/// Runs a pgbench script; returns transactions per second.
+pub fn pgbench(url: &str, script: &Path, connections: u32, secs: u64) -> Result<f64> {
+    let output = Command::new("pgbench")
+        .args([
+            "-n",
+            "-M",
+            "prepared",
+            "-j",
+            "2",
+            &format!("-c{connections}"),
+            &format!("-T{secs}"),
+            "-f",
+        ])
+        .arg(script)
+        .arg(url)
+        .output()
+        .context("running pgbench")?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "pgbench failed: {}{}",
+            text,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    text.lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix("tps = ")?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .with_context(|| format!("no tps in pgbench's output:\n{text}"))
+}
+
+fn lua_string(value: &str) -> String {
+    format!("{value:?}")
+}
+
+fn lua_list(values: &[String]) -> String {
+    let items: Vec<String> = values.iter().map(|v| lua_string(v)).collect();
+    format!("{{{}}}", items.join(","))
+}
+
+/// GET paths picked at random from `paths`.
+pub fn get_script(token: &str, paths: &[String]) -> String {
+    format!(
+        r#"local paths = {}
+local headers = {{["Authorization"] = "Bearer " .. {}}}
+request = function()
+  return wrk.format("GET", paths[math.random(#paths)], headers)
+end
+"#,
+        lua_list(paths),
+        lua_string(token)
+    )
+}
+
+/// POST /v1/customers with a new name each time.
+pub fn create_script(token: &str) -> String {
+    format!(
+        r#"local headers = {{["Authorization"] = "Bearer " .. {}, ["Content-Type"] = "application/json"}}
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{{"name":"Load Test %d %d","email":"lt%d.%d@bench.example"}}', math.random(1, 1000000), n, math.random(1, 1000000), n)
+  return wrk.format("POST", "/v1/customers", headers, body)
+end
+"#,
+        lua_string(token)
+    )
+}
+
+/// POST /v1/pings with `batch` new pings per request, recorded at `at`
+/// (inside the technician's open shift). Each wrk thread numbers its own ids.
+pub fn pings_script(token: &str, batch: usize, at: &str) -> String {
+    format!(
+        r#"local headers = {{["Authorization"] = "Bearer " .. {token}, ["Content-Type"] = "application/json"}}
+local counter = 0
+local thread_no = 0
+local prefix = nil
+setup = function(thread)
+  thread_no = thread_no + 1
+  thread:set("thread_no", thread_no)
+end
+request = function()
+  if prefix == nil then
+    math.randomseed(os.time() + thread_no * 7919)
+    prefix = string.format("%08x-%04x", math.random(0, 0x7fffffff), thread_no)
+  end
+  local parts = {{}}
+  for i = 1, {batch} do
+    counter = counter + 1
+    parts[i] = string.format('{{"id":"%s-4%03x-8%03x-%012x","recorded_at":"{at}","lat":30.%06d,"lon":-97.%06d,"accuracy_m":5}}',
+      prefix, counter % 4096, math.random(0, 4095), counter, counter % 1000000, counter % 1000000)
+  end
+  return wrk.format("POST", "/v1/pings", headers, '{{"pings":[' .. table.concat(parts, ",") .. ']}}')
+end
+"#,
+        token = lua_string(token),
+    )
+}

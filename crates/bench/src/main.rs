@@ -1,0 +1,708 @@
+//! The benchmark driver behind `bench/run`: for SQLite and then PostgreSQL it
+//! starts a `fieldcrm serve` process on a fresh database, times its start-up,
+//! seeds an account (customers and technicians through the API, past shifts and
+//! their pings in bulk), loads each endpoint with wrk, measures PostgreSQL's own
+//! limit for the same work with pgbench, exports and deletes the account, and
+//! writes BENCHMARKS.md and a latency chart. `--quick` runs the same steps on a
+//! tiny scale in seconds, so the harness cannot rot; it asserts no timing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context, Result};
+use diesel::connection::SimpleConnection;
+use futures_util::{stream, StreamExt};
+use serde_json::{json, Value};
+
+use fieldcrm_bench::{load, report, BackendRun, Limits, Scale};
+use fieldcrm_db::{DatabaseUrl, DbPool, PoolOptions};
+
+const PASSWORD: &str = "bench password that is long enough";
+const ACCOUNT_NAME: &str = "Bench Plumbing";
+const JWT_SECRET: &str = "bench-jwt-secret-of-at-least-32-bytes!!";
+
+struct Args {
+    server: PathBuf,
+    postgres_url: String,
+    quick: bool,
+    out: PathBuf,
+    chart: PathBuf,
+}
+
+fn args() -> Result<Args> {
+    let mut server = None;
+    let mut postgres_url = "postgres://postgres@127.0.0.1:5432/postgres".to_owned();
+    let mut quick = false;
+    let mut out = PathBuf::from("BENCHMARKS.md");
+    let mut chart = PathBuf::from("bench/latency.svg");
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--server" => server = it.next().map(PathBuf::from),
+            "--postgres" => postgres_url = it.next().context("--postgres needs a URL")?,
+            "--quick" => quick = true,
+            "--out" => out = it.next().map(PathBuf::from).context("--out needs a file")?,
+            "--chart" => {
+                chart = it
+                    .next()
+                    .map(PathBuf::from)
+                    .context("--chart needs a file")?
+            }
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(Args {
+        server: server.context("--server <path to the fieldcrm binary> is required")?,
+        postgres_url,
+        quick,
+        out,
+        chart,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = args()?;
+    let scale = if args.quick {
+        Scale::quick()
+    } else {
+        Scale::full()
+    };
+    let work = tempfile::tempdir()?;
+
+    eprintln!("== SQLite");
+    let sqlite_url = format!("sqlite://{}", work.path().join("bench.db").display());
+    let sqlite = run_backend(&args, &scale, &sqlite_url, work.path(), None).await?;
+
+    eprintln!("== PostgreSQL");
+    let pg_url = fresh_postgres_database(&args.postgres_url)?;
+    let mut limits = Limits::default();
+    let postgres = run_backend(&args, &scale, &pg_url, work.path(), Some(&mut limits)).await?;
+
+    let machine = report::Machine::read();
+    let chart_name = args
+        .chart
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let chart_link = match args.out.parent().zip(args.chart.parent()) {
+        Some((out_dir, chart_dir)) if out_dir == chart_dir => chart_name,
+        _ => args.chart.display().to_string(),
+    };
+    std::fs::write(
+        &args.out,
+        report::markdown(&machine, &scale, &sqlite, &postgres, &limits, &chart_link),
+    )?;
+    std::fs::write(&args.chart, report::svg(&sqlite, &postgres))?;
+    eprintln!("wrote {} and {}", args.out.display(), args.chart.display());
+    Ok(())
+}
+
+/// A new, empty database `fieldcrm_bench` next to the given one.
+fn fresh_postgres_database(url: &str) -> Result<String> {
+    let admin = DbPool::new(&DatabaseUrl::parse(url)?, &PoolOptions::default())?;
+    let mut conn = admin.get()?;
+    conn.batch_execute("DROP DATABASE IF EXISTS fieldcrm_bench WITH (FORCE)")?;
+    conn.batch_execute("CREATE DATABASE fieldcrm_bench")?;
+    let base = url.split('?').next().unwrap_or(url);
+    let (server, _) = base
+        .rsplit_once('/')
+        .context("a PostgreSQL URL with a database")?;
+    Ok(format!("{server}/fieldcrm_bench"))
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Starts the server and returns it with the time until `/readyz` answered 200.
+async fn start(bin: &Path, database_url: &str, logs: &Path) -> Result<(Server, f64)> {
+    let port = free_port()?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs)?;
+    let started = Instant::now();
+    let child = Command::new(bin)
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("PORT", port.to_string())
+        .env("FIELDCRM_JWT_SECRET", JWT_SECRET)
+        .env("FIELDCRM_ACCESS_TOKEN_TTL_SECS", "86400")
+        .env("FIELDCRM_DATABASE_POOL_SIZE", "16")
+        .env("FIELDCRM_LOG_LEVEL", "warn")
+        .env("FIELDCRM_MAINTENANCE_INTERVAL_SECS", "0")
+        .env("FIELDCRM_JOBS_ENABLED", "false")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(response) = client.get(format!("{}/readyz", server.base)).send().await {
+            if response.status().is_success() {
+                break;
+            }
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(60),
+            "the server was not ready within a minute; see {}",
+            logs.display()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok((server, started.elapsed().as_secs_f64() * 1000.0))
+}
+
+/// Resident memory now and at its peak, in KiB, from /proc.
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+struct Api {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Value> {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        ensure!(status.is_success(), "{path} answered {status}: {text}");
+        Ok(if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text)?
+        })
+    }
+}
+
+const FIRST: [&str; 16] = [
+    "Ada",
+    "Grace",
+    "Linus",
+    "Edsger",
+    "Barbara",
+    "Ken",
+    "Margaret",
+    "Dennis",
+    "Frances",
+    "Alan",
+    "Radia",
+    "Niklaus",
+    "Katherine",
+    "John",
+    "Hedy",
+    "Donald",
+];
+const LAST: [&str; 16] = [
+    "Lovelace", "Hopper", "Torvalds", "Dijkstra", "Liskov", "Thompson", "Hamilton", "Ritchie",
+    "Allen", "Turing", "Perlman", "Wirth", "Johnson", "Backus", "Lamarr", "Knuth",
+];
+
+struct Seeded {
+    owner_token: String,
+    account_id: String,
+    customer_ids: Vec<String>,
+    pinging_token: String,
+    route_shift: String,
+    pinging_user: String,
+    open_shift: String,
+}
+
+async fn seed(api: &Api, scale: &Scale, database_url: &str) -> Result<Seeded> {
+    let signup = api
+        .call(
+            reqwest::Method::POST,
+            "/v1/auth/signup",
+            None,
+            Some(json!({"account_name": ACCOUNT_NAME, "name": "Owner", "email": "owner@bench.example", "password": PASSWORD})),
+        )
+        .await?;
+    let owner_token = signup["access_token"]
+        .as_str()
+        .context("access token")?
+        .to_owned();
+    let account_id = signup["account"]["id"]
+        .as_str()
+        .context("account id")?
+        .to_owned();
+
+    let mut technicians = Vec::new();
+    for i in 0..scale.technicians {
+        let email = format!("tech{i}@bench.example");
+        let user = api
+            .call(
+                reqwest::Method::POST,
+                "/v1/users",
+                Some(&owner_token),
+                Some(json!({"name": format!("Technician {i}"), "email": email, "role": "technician", "password": PASSWORD})),
+            )
+            .await?;
+        let login = api
+            .call(
+                reqwest::Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"email": email, "password": PASSWORD})),
+            )
+            .await?;
+        technicians.push((
+            user["id"].as_str().context("user id")?.to_owned(),
+            login["access_token"].as_str().context("token")?.to_owned(),
+        ));
+    }
+
+    let started = Instant::now();
+    let customer_ids: Vec<String> = stream::iter(0..scale.customers)
+        .map(|i| {
+            let token = owner_token.clone();
+            async move {
+                let first = FIRST[i % FIRST.len()];
+                let last = LAST[(i / FIRST.len()) % LAST.len()];
+                let created = api
+                    .call(
+                        reqwest::Method::POST,
+                        "/v1/customers",
+                        Some(&token),
+                        Some(json!({"name": format!("{first} {last} {i}"), "email": format!("{}.{}{i}@example.com", first.to_lowercase(), last.to_lowercase())})),
+                    )
+                    .await?;
+                Ok::<_, anyhow::Error>(created["id"].as_str().context("id")?.to_owned())
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    eprintln!(
+        "   {} customers through the API in {:.1} s",
+        customer_ids.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    // Past shifts and their pings in bulk: pings can only be sent inside an
+    // open shift, so history is written straight into the tables.
+    let started = Instant::now();
+    let pool = DbPool::new(&DatabaseUrl::parse(database_url)?, &PoolOptions::default())?;
+    let mut conn = pool.get()?;
+    let postgres = database_url.starts_with("postgres");
+    let mut route_shift = String::new();
+    for (t, (user, _)) in technicians.iter().enumerate() {
+        for s in 0..scale.shifts_per_technician {
+            let shift = uuid::Uuid::now_v7();
+            let days = (s + 1) as i64;
+            let hours_ago = days * 24;
+            let pings = scale.pings_per_shift;
+            let sql = if postgres {
+                format!(
+                    "INSERT INTO shifts (id, account_id, user_id, clock_in_at, clock_out_at, closed_by, created_at, updated_at)
+                     VALUES ('{shift}', '{account_id}', '{user}', now() - interval '{hours_ago} hours', now() - interval '{hours_ago} hours' + interval '8 hours', 'user', now(), now());
+                     INSERT INTO pings (user_id, id, account_id, shift_id, recorded_at, lat, lon, accuracy_m, received_at)
+                     SELECT '{user}', gen_random_uuid(), '{account_id}', '{shift}', now() - interval '{hours_ago} hours' + i * interval '2 seconds',
+                            30.2 + i / 1e5, -97.7 - {t} / 1e3 + i / 1e5, 5, now()
+                     FROM generate_series(1, {pings}) AS i;"
+                )
+            } else {
+                let hex = |id: &str| id.replace('-', "");
+                let (shift_hex, account_hex, user_hex) =
+                    (hex(&shift.to_string()), hex(&account_id), hex(user));
+                let ts = |modifier: &str| {
+                    format!("strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', {modifier})")
+                };
+                format!(
+                    "INSERT INTO shifts (id, account_id, user_id, clock_in_at, clock_out_at, closed_by, created_at, updated_at)
+                     VALUES (x'{shift_hex}', x'{account_hex}', x'{user_hex}', {}, {}, 'user', {}, {});
+                     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {pings})
+                     INSERT INTO pings (user_id, id, account_id, shift_id, recorded_at, lat, lon, accuracy_m, received_at)
+                     SELECT x'{user_hex}', randomblob(16), x'{account_hex}', x'{shift_hex}',
+                            strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '-{hours_ago} hours', '+' || (i * 2) || ' seconds'),
+                            30.2 + i / 1e5, -97.7 - {t} / 1e3 + i / 1e5, 5.0, {}
+                     FROM n;",
+                    ts(&format!("'-{hours_ago} hours'")),
+                    ts(&format!("'-{} hours'", hours_ago - 8)),
+                    ts("'+0 seconds'"),
+                    ts("'+0 seconds'"),
+                    ts("'+0 seconds'"),
+                )
+            };
+            conn.batch_execute(&sql)?;
+            if route_shift.is_empty() {
+                route_shift = shift.to_string();
+            }
+        }
+    }
+    drop(conn);
+    eprintln!(
+        "   {} pings in past shifts in {:.1} s",
+        technicians.len() * scale.shifts_per_technician * scale.pings_per_shift,
+        started.elapsed().as_secs_f64()
+    );
+
+    // Everyone clocks in and reports once: the live map shows them all.
+    let mut open_shift = String::new();
+    for (user, token) in &technicians {
+        let shift = api
+            .call(
+                reqwest::Method::POST,
+                "/v1/shifts/clock-in",
+                Some(token),
+                None,
+            )
+            .await?;
+        let at = chrono::Utc::now().to_rfc3339();
+        let accepted = api
+            .call(
+                reqwest::Method::POST,
+                "/v1/pings",
+                Some(token),
+                Some(json!({"pings": [{"id": uuid::Uuid::now_v7(), "recorded_at": at, "lat": 30.27, "lon": -97.74, "accuracy_m": 5}]})),
+            )
+            .await?;
+        ensure!(
+            accepted["accepted"] == 1,
+            "a first ping was refused: {accepted}"
+        );
+        if open_shift.is_empty() {
+            open_shift = shift["id"].as_str().context("shift id")?.to_owned();
+            let _ = user;
+        }
+    }
+    let (pinging_user, pinging_token) = technicians.first().cloned().context("a technician")?;
+    Ok(Seeded {
+        owner_token,
+        account_id,
+        customer_ids,
+        pinging_token,
+        route_shift,
+        pinging_user,
+        open_shift,
+    })
+}
+
+fn count(database_url: &str, sql: &str) -> Result<i64> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let pool = DbPool::new(&DatabaseUrl::parse(database_url)?, &PoolOptions::default())?;
+    let mut conn = pool.get()?;
+    let row: Count = diesel::sql_query(sql).get_result(&mut *conn)?;
+    Ok(row.n)
+}
+
+fn pings_stored(database_url: &str) -> Result<i64> {
+    count(database_url, "SELECT count(*) AS n FROM pings")
+}
+
+async fn run_backend(
+    args: &Args,
+    scale: &Scale,
+    database_url: &str,
+    work: &Path,
+    limits: Option<&mut Limits>,
+) -> Result<BackendRun> {
+    let logs = work.join("server.log");
+    let mut run = BackendRun::default();
+    let (server, empty_ms) = start(&args.server, database_url, &logs).await?;
+    run.startup_empty_ms = empty_ms;
+    drop(server);
+    let (server, migrated_ms) = start(&args.server, database_url, &logs).await?;
+    run.startup_migrated_ms = migrated_ms;
+    let pid = server.child.id();
+    let api = Api {
+        client: reqwest::Client::new(),
+        base: server.base.clone(),
+    };
+    let seeded = seed(&api, scale, database_url).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    run.rss_idle_kib = rss_kib(pid).0;
+
+    let script = |name: &str, text: String| -> Result<PathBuf> {
+        let path = work.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    };
+    let token = &seeded.owner_token;
+    let (c, secs) = (scale.connections, scale.secs);
+
+    let by_id: Vec<String> = seeded
+        .customer_ids
+        .iter()
+        .step_by((seeded.customer_ids.len() / 1000).max(1))
+        .map(|id| format!("/v1/customers/{id}"))
+        .collect();
+    run.get_by_id = load::wrk(
+        &server.base,
+        &script("get.lua", load::get_script(token, &by_id))?,
+        c,
+        secs,
+    )?;
+    eprintln!(
+        "   GET by id: {:.0} req/s, p99 {:.1} ms",
+        run.get_by_id.requests_per_sec, run.get_by_id.p99_ms
+    );
+
+    run.create = load::wrk(
+        &server.base,
+        &script("create.lua", load::create_script(token))?,
+        c,
+        secs,
+    )?;
+    eprintln!("   POST customer: {:.0} req/s", run.create.requests_per_sec);
+
+    let searches: Vec<String> = FIRST
+        .iter()
+        .zip(LAST.iter().rev())
+        .map(|(f, l)| {
+            format!(
+                "/v1/customers?q={}%20{}",
+                f.to_lowercase(),
+                &l[..3].to_lowercase()
+            )
+        })
+        .chain(
+            LAST.iter()
+                .map(|l| format!("/v1/customers?q={}", &l[1..5].to_lowercase())),
+        )
+        .collect();
+    run.search = load::wrk(
+        &server.base,
+        &script("search.lua", load::get_script(token, &searches))?,
+        c,
+        secs,
+    )?;
+    eprintln!("   search: p50 {:.1} ms", run.search.p50_ms);
+
+    let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    for batch in [100usize, 1000] {
+        let before = pings_stored(database_url)?;
+        let started = Instant::now();
+        let latency = load::wrk(
+            &server.base,
+            &script(
+                "pings.lua",
+                load::pings_script(&seeded.pinging_token, batch, &at),
+            )?,
+            c,
+            secs,
+        )?;
+        let elapsed = started.elapsed().as_secs_f64();
+        let stored = pings_stored(database_url)? - before;
+        // What was stored, not what was sent: a refused ping is no ping.
+        let per_sec = stored as f64 / elapsed;
+        eprintln!(
+            "   pings ×{batch}: {per_sec:.0}/s ({stored} stored, {} requests)",
+            latency.requests
+        );
+        if batch == 100 {
+            run.pings_100 = per_sec;
+            run.pings_100_latency = latency;
+        } else {
+            run.pings_1000 = per_sec;
+            run.pings_1000_latency = latency;
+        }
+    }
+
+    run.live = load::wrk(
+        &server.base,
+        &script(
+            "live.lua",
+            load::get_script(token, &["/v1/locations/live".to_owned()]),
+        )?,
+        c,
+        secs,
+    )?;
+    run.route = load::wrk(
+        &server.base,
+        &script(
+            "route.lua",
+            load::get_script(token, &[format!("/v1/shifts/{}/route", seeded.route_shift)]),
+        )?,
+        c,
+        secs,
+    )?;
+    eprintln!(
+        "   live: {:.0} req/s; route: {:.0} req/s",
+        run.live.requests_per_sec, run.route.requests_per_sec
+    );
+
+    if let Some(limits) = limits {
+        *limits = database_limits(scale, database_url, &seeded, work)?;
+    }
+
+    // The export: timed, its size counted, the server's memory watched.
+    let before = rss_kib(pid).0;
+    let peak = Arc::new(AtomicU64::new(before));
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (peak, done) = (peak.clone(), done.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid).0, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut response = api
+        .client
+        .get(format!("{}/v1/account/export", server.base))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    ensure!(
+        response.status().is_success(),
+        "export answered {}",
+        response.status()
+    );
+    while let Some(chunk) = response.chunk().await? {
+        run.export_bytes += chunk.len() as u64;
+    }
+    run.export_secs = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    watcher.await?;
+    run.export_rss_growth_kib = peak.load(Ordering::Relaxed).saturating_sub(before);
+    eprintln!(
+        "   export: {:.0} MB in {:.1} s, memory +{} KiB",
+        run.export_bytes as f64 / 1e6,
+        run.export_secs,
+        run.export_rss_growth_kib
+    );
+
+    let pings = pings_stored(database_url)?;
+    let started = Instant::now();
+    let receipt = api
+        .call(
+            reqwest::Method::DELETE,
+            "/v1/account",
+            Some(token),
+            Some(json!({"password": PASSWORD, "confirm": ACCOUNT_NAME})),
+        )
+        .await?;
+    run.delete_secs = started.elapsed().as_secs_f64();
+    run.deleted_pings = receipt["counts"]["pings"].as_i64().unwrap_or_default();
+    ensure!(
+        run.deleted_pings == pings,
+        "the receipt counts {} pings, the database held {pings}",
+        run.deleted_pings
+    );
+    ensure!(
+        pings_stored(database_url)? == 0,
+        "pings left after the deletion"
+    );
+    eprintln!(
+        "   delete: {} pings in {:.2} s",
+        run.deleted_pings, run.delete_secs
+    );
+
+    run.rss_peak_kib = rss_kib(pid).1;
+    let _ = (&seeded.pinging_user, &seeded.open_shift, &seeded.account_id);
+    Ok(run)
+}
+
+/// pgbench on the seeded database: the select by id, the insert of one
+/// customer row, and a 1000-row insert of ping rows, with the connections the
+/// API was given.
+fn database_limits(
+    scale: &Scale,
+    database_url: &str,
+    seeded: &Seeded,
+    work: &Path,
+) -> Result<Limits> {
+    let account = &seeded.account_id;
+    let pool = DbPool::new(&DatabaseUrl::parse(database_url)?, &PoolOptions::default())?;
+    let mut conn = pool.get()?;
+    conn.batch_execute(&format!(
+        "DROP TABLE IF EXISTS bench_ids;
+         CREATE TABLE bench_ids (n integer PRIMARY KEY, id uuid NOT NULL);
+         INSERT INTO bench_ids SELECT row_number() OVER (ORDER BY id), id FROM people WHERE account_id = '{account}';"
+    ))?;
+    let n = count(database_url, "SELECT count(*) AS n FROM bench_ids")?;
+    drop(conn);
+    let script = |name: &str, text: String| -> Result<PathBuf> {
+        let path = work.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    };
+    let select = script(
+        "select.sql",
+        format!(
+            "\\set n random(1, {n})\nSELECT p.* FROM bench_ids b JOIN people p ON p.id = b.id WHERE b.n = :n AND p.account_id = '{account}';\n"
+        ),
+    )?;
+    let insert = script(
+        "insert.sql",
+        format!(
+            "INSERT INTO people (id, account_id, stage, name, sort_name, email, search_text, version, created_at, updated_at) \
+             VALUES (gen_random_uuid(), '{account}', 'customer', 'pgbench customer', 'pgbench customer', 'pg@bench.example', 'pgbench customer pg@bench.example', 1, now(), now());\n"
+        ),
+    )?;
+    let pings = script(
+        "pings.sql",
+        format!(
+            "INSERT INTO pings (user_id, id, account_id, shift_id, recorded_at, lat, lon, accuracy_m, received_at) \
+             SELECT '{}', gen_random_uuid(), '{account}', '{}', now(), 30.27 + i / 1e6, -97.74, 5, now() FROM generate_series(1, 1000) AS i;\n",
+            seeded.pinging_user, seeded.open_shift
+        ),
+    )?;
+    let (c, secs) = (scale.connections, scale.secs);
+    let limits = Limits {
+        select_tps: load::pgbench(database_url, &select, c, secs)?,
+        insert_tps: load::pgbench(database_url, &insert, c, secs)?,
+        ping_rows_per_sec: load::pgbench(database_url, &pings, c, secs)? * 1000.0,
+    };
+    pool.get()?.batch_execute("DROP TABLE bench_ids")?;
+    eprintln!(
+        "   pgbench: select {:.0} tps, insert {:.0} tps, pings {:.0} rows/s",
+        limits.select_tps, limits.insert_tps, limits.ping_rows_per_sec
+    );
+    Ok(limits)
+}

@@ -1,0 +1,424 @@
+//! BENCHMARKS.md and the latency chart (a plain SVG, so it renders on any
+//! forge without a font or image library).
+
+use std::fmt::Write as _;
+
+use crate::load::Latency;
+use crate::{BackendRun, Limits, Scale};
+
+pub struct Machine {
+    pub cpu: String,
+    pub cores: usize,
+    pub memory_gib: f64,
+    pub date: String,
+    pub commit: String,
+}
+
+impl Machine {
+    pub fn read() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_kib: f64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_default();
+        let commit = std::process::Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        Machine {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_gib: memory_kib / 1024.0 / 1024.0,
+            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            commit,
+        }
+    }
+}
+
+fn ms(value: f64) -> String {
+    if value >= 100.0 {
+        format!("{value:.0} ms")
+    } else {
+        format!("{value:.1} ms")
+    }
+}
+
+fn rate(value: f64) -> String {
+    if value >= 10_000.0 {
+        format!("{:.1}k", value / 1000.0)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+fn ratio(value: f64, limit: Option<f64>) -> String {
+    match limit {
+        Some(limit) if limit > 0.0 => format!("{:.0}%", 100.0 * value / limit),
+        _ => "—".into(),
+    }
+}
+
+fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "—",
+    }
+}
+
+/// One row: figure, SQLite, PostgreSQL, limit, ratio, target, met.
+struct Row {
+    figure: &'static str,
+    sqlite: String,
+    postgres: String,
+    limit: String,
+    ratio: String,
+    target: &'static str,
+    met: Option<bool>,
+}
+
+pub fn markdown(
+    machine: &Machine,
+    scale: &Scale,
+    sqlite: &BackendRun,
+    postgres: &BackendRun,
+    limits: &Limits,
+    chart_file: &str,
+) -> String {
+    let (s, p) = (sqlite, postgres);
+    let rows = vec![
+        Row {
+            figure: "GET customer by id (req/s)",
+            sqlite: rate(s.get_by_id.requests_per_sec),
+            postgres: rate(p.get_by_id.requests_per_sec),
+            limit: format!("{} tps select by id", rate(limits.select_tps)),
+            ratio: ratio(p.get_by_id.requests_per_sec, Some(limits.select_tps)),
+            target: "≥ 35% of the limit",
+            met: Some(p.get_by_id.requests_per_sec >= 0.35 * limits.select_tps),
+        },
+        Row {
+            figure: "GET customer by id, p99",
+            sqlite: ms(s.get_by_id.p99_ms),
+            postgres: ms(p.get_by_id.p99_ms),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "< 20 ms at 32 connections",
+            met: Some(p.get_by_id.p99_ms < 20.0),
+        },
+        Row {
+            figure: "POST create customer (req/s)",
+            sqlite: rate(s.create.requests_per_sec),
+            postgres: rate(p.create.requests_per_sec),
+            limit: format!("{} tps insert", rate(limits.insert_tps)),
+            ratio: ratio(p.create.requests_per_sec, Some(limits.insert_tps)),
+            target: "≥ 60% of the limit",
+            met: Some(p.create.requests_per_sec >= 0.60 * limits.insert_tps),
+        },
+        Row {
+            figure: "Customer search `q=` on the customers, p50",
+            sqlite: ms(s.search.p50_ms),
+            postgres: ms(p.search.p50_ms),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "< 10 ms",
+            met: Some(p.search.p50_ms < 10.0),
+        },
+        Row {
+            figure: "Ping ingest, batches of 100 (pings/s)",
+            sqlite: rate(s.pings_100),
+            postgres: rate(p.pings_100),
+            limit: format!("{} rows/s bulk insert", rate(limits.ping_rows_per_sec)),
+            ratio: ratio(p.pings_100, Some(limits.ping_rows_per_sec)),
+            target: "—",
+            met: None,
+        },
+        Row {
+            figure: "Ping ingest, batches of 1000 (pings/s)",
+            sqlite: rate(s.pings_1000),
+            postgres: rate(p.pings_1000),
+            limit: format!("{} rows/s bulk insert", rate(limits.ping_rows_per_sec)),
+            ratio: ratio(p.pings_1000, Some(limits.ping_rows_per_sec)),
+            target: "≥ 50,000/s and ≥ 30% of the limit",
+            met: Some(p.pings_1000 >= 50_000.0 && p.pings_1000 >= 0.30 * limits.ping_rows_per_sec),
+        },
+        Row {
+            figure: "GET /v1/locations/live (req/s)",
+            sqlite: rate(s.live.requests_per_sec),
+            postgres: rate(p.live.requests_per_sec),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "—",
+            met: None,
+        },
+        Row {
+            figure: "Route of a shift's pings as GeoJSON (req/s)",
+            sqlite: rate(s.route.requests_per_sec),
+            postgres: rate(p.route.requests_per_sec),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "—",
+            met: None,
+        },
+        Row {
+            figure: "Hard delete of the account",
+            sqlite: format!("{:.2} s", s.delete_secs),
+            postgres: format!("{:.2} s", p.delete_secs),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "< 10 s for 1M pings",
+            met: Some(s.delete_secs < 10.0 && p.delete_secs < 10.0),
+        },
+        Row {
+            figure: "Export of the account",
+            sqlite: format!(
+                "{:.1} s, {:.0} MB",
+                s.export_secs,
+                s.export_bytes as f64 / 1e6
+            ),
+            postgres: format!(
+                "{:.1} s, {:.0} MB",
+                p.export_secs,
+                p.export_bytes as f64 / 1e6
+            ),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "—",
+            met: None,
+        },
+        Row {
+            figure: "Resident memory growth during the export",
+            sqlite: mib(s.export_rss_growth_kib),
+            postgres: mib(p.export_rss_growth_kib),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "constant (far below the document)",
+            met: Some(
+                (s.export_rss_growth_kib as f64 * 1024.0) < s.export_bytes as f64 / 4.0
+                    && (p.export_rss_growth_kib as f64 * 1024.0) < p.export_bytes as f64 / 4.0,
+            ),
+        },
+        Row {
+            figure: "Resident memory, idle",
+            sqlite: mib(s.rss_idle_kib),
+            postgres: mib(p.rss_idle_kib),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "—",
+            met: None,
+        },
+        Row {
+            figure: "Resident memory, peak",
+            sqlite: mib(s.rss_peak_kib),
+            postgres: mib(p.rss_peak_kib),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "< 100 MB",
+            met: Some(s.rss_peak_kib * 1024 < 100_000_000 && p.rss_peak_kib * 1024 < 100_000_000),
+        },
+        Row {
+            figure: "Start-up to /readyz, empty database",
+            sqlite: ms(s.startup_empty_ms),
+            postgres: ms(p.startup_empty_ms),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "< 1 s",
+            met: Some(s.startup_empty_ms < 1000.0 && p.startup_empty_ms < 1000.0),
+        },
+        Row {
+            figure: "Start-up to /readyz, migrated database",
+            sqlite: ms(s.startup_migrated_ms),
+            postgres: ms(p.startup_migrated_ms),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "< 1 s",
+            met: Some(s.startup_migrated_ms < 1000.0 && p.startup_migrated_ms < 1000.0),
+        },
+    ];
+
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmarks\n");
+    let _ = writeln!(
+        out,
+        "Measured by `bench/run` on {} ({} cores, {:.0} GiB), {}, commit `{}`. The load generator \
+         (wrk, {} connections, {} s per figure) and the databases run on the same machine as the \
+         server. The limit is PostgreSQL's own rate for the same work, measured with pgbench \
+         (`-M prepared`, same connections) in the same run; the ratio is the PostgreSQL-backed \
+         API's figure as a share of it. SQLite has no such tool here, so its column has no ratio.\n",
+        machine.cpu,
+        machine.cores,
+        machine.memory_gib,
+        machine.date,
+        machine.commit,
+        scale.connections,
+        scale.secs
+    );
+    let _ = writeln!(
+        out,
+        "Data: {} customers, {} technicians (all clocked in, one sending the pings), {} pings in \
+         {} past shifts of {} pings each.\n",
+        scale.customers,
+        scale.technicians,
+        scale.technicians * scale.shifts_per_technician * scale.pings_per_shift,
+        scale.technicians * scale.shifts_per_technician,
+        scale.pings_per_shift
+    );
+    let _ = writeln!(
+        out,
+        "| Figure | SQLite | PostgreSQL | Limit (pgbench) | Ratio | Target | |\n|---|---|---|---|---|---|---|"
+    );
+    for row in &rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            row.figure,
+            row.sqlite,
+            row.postgres,
+            row.limit,
+            row.ratio,
+            row.target,
+            verdict(row.met)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n## Latency\n\n![Latency percentiles]({chart_file})\n"
+    );
+    let _ = writeln!(
+        out,
+        "| Endpoint | Backend | req/s | p50 | p75 | p90 | p99 | non-2xx |\n|---|---|---|---|---|---|---|---|"
+    );
+    for (name, s_lat, p_lat) in endpoints(sqlite, postgres) {
+        for (backend, l) in [("SQLite", s_lat), ("PostgreSQL", p_lat)] {
+            let _ = writeln!(
+                out,
+                "| {name} | {backend} | {} | {} | {} | {} | {} | {} |",
+                rate(l.requests_per_sec),
+                ms(l.p50_ms),
+                ms(l.p75_ms),
+                ms(l.p90_ms),
+                ms(l.p99_ms),
+                l.non_2xx
+            );
+        }
+    }
+    out
+}
+
+fn endpoints<'a>(s: &'a BackendRun, p: &'a BackendRun) -> Vec<(&'static str, Latency, Latency)> {
+    vec![
+        ("GET customer", s.get_by_id, p.get_by_id),
+        ("POST customer", s.create, p.create),
+        ("search q=", s.search, p.search),
+        ("pings ×100", s.pings_100_latency, p.pings_100_latency),
+        ("pings ×1000", s.pings_1000_latency, p.pings_1000_latency),
+        ("live positions", s.live, p.live),
+        ("shift route", s.route, p.route),
+    ]
+}
+
+/// Grouped bars of p50, p90 and p99 per endpoint and backend, on a log scale.
+pub fn svg(sqlite: &BackendRun, postgres: &BackendRun) -> String {
+    let groups = endpoints(sqlite, postgres);
+    let (width, height) = (1000.0_f64, 460.0_f64);
+    let (left, right, top, bottom) = (70.0, 20.0, 50.0, 90.0);
+    let plot_w = width - left - right;
+    let plot_h = height - top - bottom;
+    let (min_ms, max_ms) = (0.1_f64, 1000.0_f64);
+    let y = |v: f64| {
+        let v = v.clamp(min_ms, max_ms);
+        top + plot_h * (1.0 - (v.log10() - min_ms.log10()) / (max_ms.log10() - min_ms.log10()))
+    };
+    let colors = [
+        ("SQLite", ["#9ecae1", "#4292c6", "#08519c"]),
+        ("PostgreSQL", ["#fdae6b", "#f16913", "#a63603"]),
+    ];
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="24" font-size="16" text-anchor="middle">Latency percentiles (p50, p90, p99; log scale)</text>
+"#,
+        width / 2.0
+    );
+    for exp in -1..=3 {
+        let v = 10f64.powi(exp);
+        let yy = y(v);
+        let _ = writeln!(
+            out,
+            r##"<line x1="{left}" x2="{}" y1="{yy:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{} ms</text>"##,
+            width - right,
+            left - 6.0,
+            yy + 4.0,
+            if v < 1.0 {
+                format!("{v:.1}")
+            } else {
+                format!("{v:.0}")
+            }
+        );
+    }
+    let group_w = plot_w / groups.len() as f64;
+    let bar_w = group_w / 8.0;
+    for (i, (name, s_lat, p_lat)) in groups.iter().enumerate() {
+        let x0 = left + i as f64 * group_w + bar_w;
+        for (b, latency) in [s_lat, p_lat].into_iter().enumerate() {
+            for (k, value) in [latency.p50_ms, latency.p90_ms, latency.p99_ms]
+                .into_iter()
+                .enumerate()
+            {
+                let x = x0 + (b * 3 + k) as f64 * bar_w;
+                let yy = y(value);
+                let _ = writeln!(
+                    out,
+                    r#"<rect x="{x:.1}" y="{yy:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{} {} p{}: {value:.2} ms</title></rect>"#,
+                    bar_w - 1.0,
+                    (top + plot_h - yy).max(0.0),
+                    colors[b].1[k],
+                    name,
+                    colors[b].0,
+                    [50, 90, 99][k]
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{name}</text>"#,
+            left + (i as f64 + 0.5) * group_w,
+            top + plot_h + 18.0
+        );
+    }
+    for (b, (backend, shades)) in colors.iter().enumerate() {
+        let lx = left + b as f64 * 260.0;
+        let ly = height - 30.0;
+        for (k, shade) in shades.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                r#"<rect x="{:.1}" y="{ly:.1}" width="14" height="14" fill="{shade}"/>"#,
+                lx + k as f64 * 16.0
+            );
+        }
+        let _ = writeln!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}">{backend}: p50, p90, p99</text>"#,
+            lx + 54.0,
+            ly + 12.0
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}

@@ -1,0 +1,44 @@
+//! The harness reads wrk's own report; this is one, verbatim.
+
+use fieldcrm_bench::load::parse_wrk;
+
+const REPORT: &str = "Running 10s test @ http://127.0.0.1:40123
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.61ms    1.05ms  21.87ms   78.25%
+    Req/Sec     6.21k   512.33     7.40k    70.00%
+  Latency Distribution
+     50%    2.43ms
+     75%    3.05ms
+     90%    3.86ms
+     99%    6.12ms
+  123611 requests in 10.01s, 98.21MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:  12348.70
+Transfer/sec:      9.81MB
+";
+
+#[test]
+fn reads_rate_percentiles_and_errors() {
+    let latency = parse_wrk(REPORT).unwrap();
+    assert_eq!(latency.requests, 123_611);
+    assert!((latency.requests_per_sec - 12_348.70).abs() < 0.01);
+    assert!((latency.p50_ms - 2.43).abs() < 1e-9);
+    assert!((latency.p99_ms - 6.12).abs() < 1e-9);
+    assert_eq!(latency.non_2xx, 3);
+}
+
+#[test]
+fn converts_units_to_milliseconds() {
+    let report = REPORT
+        .replace("2.43ms", "870.00us")
+        .replace("6.12ms", "1.20s");
+    let latency = parse_wrk(&report).unwrap();
+    assert!((latency.p50_ms - 0.87).abs() < 1e-9);
+    assert!((latency.p99_ms - 1200.0).abs() < 1e-9);
+}
+
+#[test]
+fn a_run_without_requests_is_an_error() {
+    assert!(parse_wrk("Running 1s test @ http://127.0.0.1:1\n").is_err());
+}
