@@ -489,19 +489,31 @@ pub async fn live(state: &AppState, caller: &Caller) -> Result<Vec<LivePosition>
     let account = caller.account_id;
     state
         .db(move |conn| {
-            let mut positions = Vec::new();
-            for shift in shifts::open_in_account(conn, account)? {
-                let Some(user) = fieldcrm_db::users::find(conn, account, shift.user_id)? else {
-                    continue;
-                };
-                let last = pings::latest_of_shift(conn, shift.id)?;
-                positions.push(LivePosition {
-                    shift,
-                    user_name: user.name,
-                    last,
-                });
-            }
-            Ok(positions)
+            // Three queries whatever the number of people clocked in.
+            let open = shifts::open_in_account(conn, account)?;
+            let user_ids: Vec<_> = open.iter().map(|s| s.user_id).collect();
+            let names: std::collections::HashMap<_, _> =
+                fieldcrm_db::users::names_of(conn, account, &user_ids)?
+                    .into_iter()
+                    .collect();
+            let shift_ids: Vec<_> = open.iter().map(|s| s.id).collect();
+            let mut latest: std::collections::HashMap<_, _> =
+                pings::latest_of_shifts(conn, &shift_ids)?
+                    .into_iter()
+                    .map(|p| (p.shift_id, p))
+                    .collect();
+            Ok(open
+                .into_iter()
+                .filter_map(|shift| {
+                    let user_name = names.get(&shift.user_id)?.clone();
+                    let last = latest.remove(&shift.id);
+                    Some(LivePosition {
+                        shift,
+                        user_name,
+                        last,
+                    })
+                })
+                .collect())
         })
         .await
 }

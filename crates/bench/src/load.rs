@@ -39,6 +39,9 @@ pub fn wrk(base_url: &str, script: &Path, connections: u32, secs: u64) -> Result
     if !output.status.success() {
         bail!("wrk failed: {}", String::from_utf8_lossy(&output.stderr));
     }
+    // Requests wrk gave up on at the end may still be running in the server:
+    // let them finish before the next figure is measured.
+    std::thread::sleep(std::time::Duration::from_secs(2));
     parse_wrk(&String::from_utf8_lossy(&output.stdout))
 }
 

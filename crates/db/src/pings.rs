@@ -57,6 +57,29 @@ pub fn of_shift(
         .load(conn)?)
 }
 
+/// The newest ping of each of these shifts: one query on PostgreSQL
+/// (`DISTINCT ON`); on SQLite, in-process, one indexed lookup per shift.
+pub fn latest_of_shifts(conn: &mut DbConnection, shifts: &[Id<Shift>]) -> DbResult<Vec<Ping>> {
+    if shifts.is_empty() {
+        return Ok(Vec::new());
+    }
+    match conn {
+        DbConnection::Pg(pg) => Ok(pings::table
+            .filter(pings::shift_id.eq_any(shifts))
+            .distinct_on(pings::shift_id)
+            .order((pings::shift_id, pings::recorded_at.desc()))
+            .select(Ping::as_select())
+            .load(pg)?),
+        DbConnection::Sqlite(_) => {
+            let mut latest = Vec::with_capacity(shifts.len());
+            for shift in shifts {
+                latest.extend(latest_of_shift(conn, *shift)?);
+            }
+            Ok(latest)
+        }
+    }
+}
+
 /// The newest ping of the shift.
 pub fn latest_of_shift(conn: &mut DbConnection, shift: Id<Shift>) -> DbResult<Option<Ping>> {
     Ok(pings::table

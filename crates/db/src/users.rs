@@ -56,6 +56,22 @@ pub fn find(conn: &mut DbConnection, account: Id<Account>, id: Id<User>) -> DbRe
         .optional()?)
 }
 
+/// Names of these users of the account, by id.
+pub fn names_of(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    ids: &[Id<User>],
+) -> DbResult<Vec<(Id<User>, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(users::table
+        .filter(users::account_id.eq(account))
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::name))
+        .load(conn)?)
+}
+
 pub fn find_by_email(conn: &mut DbConnection, email: &str) -> DbResult<Option<User>> {
     Ok(users::table
         .filter(users::email.eq(email))

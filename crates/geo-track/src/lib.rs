@@ -2,7 +2,7 @@
 //! the trail as GeoJSON or GPX 1.1.
 
 use chrono::{DateTime, Duration, Utc};
-use geo::{Distance, Geodesic, Point};
+use geo::{Distance, Geodesic, Haversine, Point};
 
 /// One accepted position, in time order.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,14 +39,18 @@ pub fn distance_m(fixes: &[Fix]) -> f64 {
 }
 
 /// Places where the trail stayed within `radius_m` of where it arrived for at
-/// least `min_stay`.
+/// least `min_stay`. The radius test is on the sphere (haversine): within tens
+/// of metres it differs from the ellipsoid by centimetres, and it is many
+/// times cheaper than Karney's method for the many comparisons a long trail needs.
 pub fn stops(fixes: &[Fix], radius_m: f64, min_stay: Duration) -> Vec<Stop> {
     let mut stops = Vec::new();
     let mut start = 0;
     while start < fixes.len() {
         let anchor = &fixes[start];
         let mut end = start;
-        while end + 1 < fixes.len() && metres_between(anchor, &fixes[end + 1]) <= radius_m {
+        while end + 1 < fixes.len()
+            && Haversine.distance(point(anchor), point(&fixes[end + 1])) <= radius_m
+        {
             end += 1;
         }
         let (first, last) = (&fixes[start], &fixes[end]);
