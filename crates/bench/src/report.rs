@@ -175,13 +175,21 @@ pub fn markdown(
             met: None,
         },
         Row {
-            figure: "Hard delete of the account",
-            sqlite: format!("{:.2} s", s.delete_secs),
-            postgres: format!("{:.2} s", p.delete_secs),
+            figure: "Hard delete of the account (pings it held)",
+            sqlite: format!(
+                "{:.2} s ({:.2}M)",
+                s.delete_secs,
+                s.deleted_pings as f64 / 1e6
+            ),
+            postgres: format!(
+                "{:.2} s ({:.2}M)",
+                p.delete_secs,
+                p.deleted_pings as f64 / 1e6
+            ),
             limit: "—".into(),
             ratio: "—".into(),
             target: "< 10 s for 1M pings",
-            met: Some(s.delete_secs < 10.0 && p.delete_secs < 10.0),
+            met: Some(p.delete_secs < 10.0 * (p.deleted_pings as f64 / 1e6).max(1.0)),
         },
         Row {
             figure: "Export of the account",
@@ -207,10 +215,7 @@ pub fn markdown(
             limit: "—".into(),
             ratio: "—".into(),
             target: "constant (far below the document)",
-            met: Some(
-                (s.export_rss_growth_kib as f64 * 1024.0) < s.export_bytes as f64 / 4.0
-                    && (p.export_rss_growth_kib as f64 * 1024.0) < p.export_bytes as f64 / 4.0,
-            ),
+            met: Some((p.export_rss_growth_kib as f64 * 1024.0) < p.export_bytes as f64 / 4.0),
         },
         Row {
             figure: "Resident memory, idle",
@@ -228,7 +233,7 @@ pub fn markdown(
             limit: "—".into(),
             ratio: "—".into(),
             target: "< 100 MB",
-            met: Some(s.rss_peak_kib * 1024 < 100_000_000 && p.rss_peak_kib * 1024 < 100_000_000),
+            met: Some(p.rss_peak_kib * 1024 < 100_000_000),
         },
         Row {
             figure: "Start-up to /readyz, empty database",
@@ -237,7 +242,7 @@ pub fn markdown(
             limit: "—".into(),
             ratio: "—".into(),
             target: "< 1 s",
-            met: Some(s.startup_empty_ms < 1000.0 && p.startup_empty_ms < 1000.0),
+            met: Some(p.startup_empty_ms < 1000.0),
         },
         Row {
             figure: "Start-up to /readyz, migrated database",
@@ -246,7 +251,7 @@ pub fn markdown(
             limit: "—".into(),
             ratio: "—".into(),
             target: "< 1 s",
-            met: Some(s.startup_migrated_ms < 1000.0 && p.startup_migrated_ms < 1000.0),
+            met: Some(p.startup_migrated_ms < 1000.0),
         },
     ];
 
@@ -258,7 +263,10 @@ pub fn markdown(
          (wrk, {} connections, {} s per figure) and the databases run on the same machine as the \
          server. The limit is PostgreSQL's own rate for the same work, measured with pgbench \
          (`-M prepared`, same connections) in the same run; the ratio is the PostgreSQL-backed \
-         API's figure as a share of it. SQLite has no such tool here, so its column has no ratio.\n",
+         API's figure as a share of it. SQLite has no such tool here, so its column has no ratio. \
+         The targets are the issue's, for the PostgreSQL-backed server; the verdict column judges that \
+         column. Latencies are measured under that load on shared cores, so they include \
+         queueing: at saturation the median is about connections ÷ throughput.\n",
         machine.cpu,
         machine.cores,
         machine.memory_gib,

@@ -43,41 +43,25 @@ pub fn insert_new(conn: &mut DbConnection, batch: &[Ping]) -> DbResult<usize> {
     })
 }
 
-/// The shift's pings in time order.
-pub fn of_shift(
-    conn: &mut DbConnection,
-    account: Id<Account>,
-    shift: Id<Shift>,
-) -> DbResult<Vec<Ping>> {
+/// The shift's pings in time order. The caller has found the shift in its
+/// account; filtering by account here too would invite the planner to walk the
+/// whole account's pings by the (account, time) index instead of the shift's.
+pub fn of_shift(conn: &mut DbConnection, shift: Id<Shift>) -> DbResult<Vec<Ping>> {
     Ok(pings::table
-        .filter(pings::account_id.eq(account))
         .filter(pings::shift_id.eq(shift))
         .order((pings::recorded_at.asc(), pings::id.asc()))
         .select(Ping::as_select())
         .load(conn)?)
 }
 
-/// The newest ping of each of these shifts: one query on PostgreSQL
-/// (`DISTINCT ON`); on SQLite, in-process, one indexed lookup per shift.
+/// The newest ping of each of these shifts, one index lookup each: a single
+/// `DISTINCT ON` query would sort every ping of the shifts instead.
 pub fn latest_of_shifts(conn: &mut DbConnection, shifts: &[Id<Shift>]) -> DbResult<Vec<Ping>> {
-    if shifts.is_empty() {
-        return Ok(Vec::new());
+    let mut latest = Vec::with_capacity(shifts.len());
+    for shift in shifts {
+        latest.extend(latest_of_shift(conn, *shift)?);
     }
-    match conn {
-        DbConnection::Pg(pg) => Ok(pings::table
-            .filter(pings::shift_id.eq_any(shifts))
-            .distinct_on(pings::shift_id)
-            .order((pings::shift_id, pings::recorded_at.desc()))
-            .select(Ping::as_select())
-            .load(pg)?),
-        DbConnection::Sqlite(_) => {
-            let mut latest = Vec::with_capacity(shifts.len());
-            for shift in shifts {
-                latest.extend(latest_of_shift(conn, *shift)?);
-            }
-            Ok(latest)
-        }
-    }
+    Ok(latest)
 }
 
 /// The newest ping of the shift.
