@@ -1,6 +1,7 @@
 //! End-to-end tests through HTTP. Each runs on SQLite, or on PostgreSQL when
 //! `TEST_DATABASE_URL` is set (see the README).
 
+mod abuse;
 mod account;
 mod api_keys;
 mod appointments;
