@@ -386,7 +386,7 @@ async fn seed(api: &Api, scale: &Scale, database_url: &str) -> Result<Seeded> {
 
     // Everyone clocks in and reports once: the live map shows them all.
     let mut open_shift = String::new();
-    for (user, token) in &technicians {
+    for (_, token) in &technicians {
         let shift = api
             .call(
                 reqwest::Method::POST,
@@ -410,7 +410,6 @@ async fn seed(api: &Api, scale: &Scale, database_url: &str) -> Result<Seeded> {
         );
         if open_shift.is_empty() {
             open_shift = shift["id"].as_str().context("shift id")?.to_owned();
-            let _ = user;
         }
     }
     let (pinging_user, pinging_token) = technicians.first().cloned().context("a technician")?;
@@ -644,7 +643,6 @@ async fn run_backend(
     );
 
     run.rss_peak_kib = rss_kib(pid).1;
-    let _ = (&seeded.pinging_user, &seeded.open_shift, &seeded.account_id);
     Ok(run)
 }
 
