@@ -40,12 +40,7 @@ impl Google {
             host: self.gmail_host.clone(),
             port: self.gmail_port,
             tls: self.gmail_tls,
-            from_address: address.clone(),
-            auth: SmtpAuth::Xoauth2 {
-                user: address,
-                token: access_token,
-            },
-            timeout: self.timeout,
+            ..SmtpConfig::gmail(address, access_token, self.timeout)
         }
     }
 }

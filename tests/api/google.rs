@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::messages::{app_with_settings, customer, owner, queued, twilio};
+use crate::messages::{app_with_settings, customer, message, owner, queued, twilio};
 
 pub(crate) const GOOGLE_EMAIL: &str = "office@acme-plumbing.example";
 const CALENDAR: &str = "/calendar/v3/calendars/primary/events";
@@ -1016,18 +1016,7 @@ async fn an_account_that_granted_gmail_sends_its_email_from_its_own_address() {
     assert_eq!(mail[0].auth_user.as_deref(), Some(GOOGLE_EMAIL));
     assert_eq!(mail[0].mail_from, GOOGLE_EMAIL);
     assert_eq!(mail[0].rcpt_to, vec!["flo@example.net".to_owned()]);
-    let sent: Value = app
-        .call(
-            Method::GET,
-            &format!("/v1/messages/{id}"),
-            &owner.access,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(sent["status"], "sent");
+    assert_eq!(message(&app, &owner, &id).await["status"], "sent");
 }
 
 #[tokio::test]

@@ -166,7 +166,7 @@ pub(crate) async fn queued(app: &TestApp, who: &Signed, body: Value) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-async fn message(app: &TestApp, who: &Signed, id: &str) -> Value {
+pub(crate) async fn message(app: &TestApp, who: &Signed, id: &str) -> Value {
     let response = app
         .call(
             Method::GET,

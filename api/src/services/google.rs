@@ -11,12 +11,8 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::Duration;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use fieldcrm_db::accounts::Account;
 use fieldcrm_db::appointments::{self, Appointment};
@@ -33,6 +29,7 @@ use fieldcrm_google::{
 use fieldcrm_notify::{EmailSender, SendError, SmtpRelay};
 use secrecy::SecretString;
 
+use crate::auth::tokens::{new_secret, secret_hash};
 use crate::auth::Caller;
 use crate::outbound::Google;
 use crate::problem::Problem;
@@ -74,10 +71,6 @@ fn configured(state: &AppState) -> Result<Arc<Google>, Problem> {
     })
 }
 
-fn hash(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
-}
-
 fn owner(account: Id<Account>) -> [u8; 16] {
     *account.uuid().as_bytes()
 }
@@ -111,7 +104,7 @@ pub async fn connect(
         scopes.push(SCOPE_GMAIL);
     }
     let authorization = google.oauth.authorize(&scopes);
-    let state_hash = hash(&authorization.state);
+    let state_hash = secret_hash(&authorization.state);
     let now = Ts::now();
     let pending = OAuthState {
         pkce_verifier: google
@@ -156,7 +149,7 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integrat
     let Some(raw_state) = raw_state else {
         return Err(invalid_state());
     };
-    let state_hash = hash(&raw_state);
+    let state_hash = secret_hash(&raw_state);
     let now = Ts::now();
     let lookup = state_hash.clone();
     let pending = state
@@ -424,21 +417,20 @@ pub fn account_removed(
     account: Id<Account>,
     delete_calendar_events: bool,
     max_attempts: u32,
-) -> Result<bool, Problem> {
+) -> Result<(), Problem> {
     let Some(integration) = google::find(conn, account)? else {
-        return Ok(false);
+        return Ok(());
     };
     let Some(google_config) = google_config else {
         tracing::warn!("an account with a Google grant was deleted while Google is not configured; the grant could not be revoked");
-        return Ok(false);
+        return Ok(());
     };
     let events = if delete_calendar_events {
         google::exported_event_ids(conn, account)?
     } else {
         Vec::new()
     };
-    enqueue_cleanup(conn, google_config, &integration, events, max_attempts)?;
-    Ok(true)
+    enqueue_cleanup(conn, google_config, &integration, events, max_attempts)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -1236,9 +1228,7 @@ async fn watch(state: &AppState, job: &Job) -> Step<Outcome> {
     let (google_config, integration) = active_grant(state, account).await?;
     let token = access_token(state, job, &google_config, &integration).await?;
     let channel_id = uuid::Uuid::now_v7().to_string();
-    let mut secret = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut secret);
-    let secret = URL_SAFE_NO_PAD.encode(secret);
+    let secret = new_secret("");
     let stop = |err| calendar_stop(state, job, Some(account), err);
     let opened = google_config
         .calendar
@@ -1254,7 +1244,7 @@ async fn watch(state: &AppState, job: &Job) -> Step<Outcome> {
     let row = (
         channel_id,
         opened.resource_id,
-        hash(&secret),
+        secret_hash(&secret),
         opened.expires_at.map(Ts::from),
     );
     state
@@ -1288,9 +1278,10 @@ pub async fn notification(
                 let Some(integration) = google::find_by_channel(conn, &channel_id)? else {
                     return Ok(false);
                 };
-                let expected = integration.channel_token_hash.unwrap_or_default();
-                let given = hash(&channel_token);
-                if !constant_time_eq(&expected, &given) {
+                // Hashes are compared, so the time taken says nothing about the token.
+                if integration.channel_token_hash.as_deref()
+                    != Some(&secret_hash(&channel_token)[..])
+                {
                     return Err(Problem::new(
                         StatusCode::FORBIDDEN,
                         "invalid_channel_token",
@@ -1305,8 +1296,4 @@ pub async fn notification(
             })
         })
         .await
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
