@@ -198,6 +198,19 @@ impl Problem {
         .with_detail(format!("the body must be at most {limit} bytes"))
     }
 
+    pub fn request_timeout(after: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request body arrived too slowly",
+        )
+        .with_detail(format!(
+            "the body must arrive within {} seconds; nothing was saved",
+            after.as_secs()
+        ))
+        .with_header(header::CONNECTION, HeaderValue::from_static("close"))
+    }
+
     pub fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -239,6 +252,17 @@ impl Problem {
         )
         .with_detail("the database cannot be reached; try again shortly")
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
+    }
+
+    /// The database cannot write: the operator must free space or remount.
+    pub fn storage_full() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_full",
+            "Storage full",
+        )
+        .with_detail("the server cannot save right now; nothing was saved; try again later")
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("60"))
     }
 
     pub fn internal() -> Self {
@@ -293,6 +317,10 @@ impl From<DbError> for Problem {
             DbError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "database unavailable");
                 Problem::unavailable()
+            }
+            DbError::StorageFull(cause) => {
+                tracing::error!(error = %cause, "the database cannot write");
+                Problem::storage_full()
             }
             DbError::UniqueViolation { .. } => {
                 Problem::conflict("a record with these details already exists")

@@ -15,13 +15,13 @@ use serde_json::{json, Value};
 use wiremock::matchers::{basic_auth, body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-const SID: &str = "AC00000000000000000000000000000001";
-const AUTH_TOKEN: &str = "twilio-auth-token-for-tests";
-const FROM: &str = "+15005550006";
-const MAIL_USER: &str = "office@example.com";
-const MAIL_TOKEN: &str = "ya29.access-token-for-tests";
+pub(crate) const SID: &str = "AC00000000000000000000000000000001";
+pub(crate) const AUTH_TOKEN: &str = "twilio-auth-token-for-tests";
+pub(crate) const FROM: &str = "+15005550006";
+pub(crate) const MAIL_USER: &str = "office@example.com";
+pub(crate) const MAIL_TOKEN: &str = "ya29.access-token-for-tests";
 
-fn messages_path() -> String {
+pub(crate) fn messages_path() -> String {
     format!("/2010-04-01/Accounts/{SID}/Messages.json")
 }
 
@@ -183,11 +183,11 @@ fn form(request: &Request) -> Vec<(String, String)> {
     serde_urlencoded::from_bytes(&request.body).unwrap()
 }
 
-fn field(form: &[(String, String)], name: &str) -> Option<String> {
+pub(crate) fn field(form: &[(String, String)], name: &str) -> Option<String> {
     form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }
 
-async fn sends(server: &MockServer) -> Vec<Vec<(String, String)>> {
+pub(crate) async fn sends(server: &MockServer) -> Vec<Vec<(String, String)>> {
     server
         .received_requests()
         .await

@@ -7,6 +7,9 @@ pub enum DbError {
     /// No connection could be had in time, or the connection dropped.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database cannot grow or write: a full disk, a read-only file or mount.
+    #[error("database storage full or read-only: {0}")]
+    StorageFull(String),
     #[error("row not found")]
     NotFound,
     /// A unique constraint held; `target` is the PostgreSQL constraint name or the
@@ -45,6 +48,12 @@ impl From<DieselError> for DbError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => DbError::Unavailable(info.message().to_owned()),
+            DieselError::DatabaseError(_, info) if busy(info.message()) => {
+                DbError::Unavailable(info.message().to_owned())
+            }
+            DieselError::DatabaseError(_, info) if storage_full(info.message()) => {
+                DbError::StorageFull(info.message().to_owned())
+            }
             DieselError::BrokenTransactionManager => {
                 DbError::Unavailable("the connection's transaction state is broken".into())
             }
@@ -57,6 +66,35 @@ impl From<r2d2::Error> for DbError {
     fn from(err: r2d2::Error) -> Self {
         DbError::Unavailable(err.to_string())
     }
+}
+
+/// SQLite's `SQLITE_BUSY`/`SQLITE_LOCKED` after the busy timeout (another
+/// process holds the write lock), and PostgreSQL's words for a connection ended
+/// by the server (`57P01 admin_shutdown`, `57P02`, `57P03`).
+fn busy(message: &str) -> bool {
+    const MARKS: [&str; 5] = [
+        "database is locked",
+        "database table is locked",
+        "terminating connection",
+        "the database system is shutting down",
+        "the database system is starting up",
+    ];
+    MARKS.iter().any(|mark| message.contains(mark))
+}
+
+/// SQLite's messages for `SQLITE_FULL`, `SQLITE_READONLY` and `SQLITE_IOERR`
+/// are fixed English strings; PostgreSQL reports `53100 disk_full` and
+/// `25006 read_only_sql_transaction`, which diesel passes on only as text.
+fn storage_full(message: &str) -> bool {
+    const MARKS: [&str; 6] = [
+        "database or disk is full",
+        "attempt to write a readonly database",
+        "disk I/O error",
+        "No space left on device",
+        "could not extend file",
+        "read-only transaction",
+    ];
+    MARKS.iter().any(|mark| message.contains(mark))
 }
 
 impl DbError {
