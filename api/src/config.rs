@@ -39,6 +39,8 @@ pub struct Settings {
     pub workers: usize,
     /// Seconds a client has to send its request head before the connection is closed.
     pub client_request_timeout_secs: u64,
+    /// Seconds a client has to send a request body once its head has arrived (408 after).
+    pub client_body_timeout_secs: u64,
     /// Key that signs access tokens (HS256), at least 32 bytes. Unset: a random key
     /// per process, so sessions end at restart and processes cannot share tokens.
     pub jwt_secret: Option<SecretString>,
@@ -150,6 +152,7 @@ impl Default for Settings {
             log_level: "info".into(),
             workers: 0,
             client_request_timeout_secs: 10,
+            client_body_timeout_secs: 30,
             jwt_secret: None,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_days: 30,
@@ -267,6 +270,11 @@ impl Settings {
                     "FIELDCRM_PUBLIC_BASE_URL must be an http(s) URL such as https://crm.example.com".into(),
                 ));
             }
+        }
+        if self.client_request_timeout_secs == 0 || self.client_body_timeout_secs == 0 {
+            return Err(ConfigError(
+                "FIELDCRM_CLIENT_REQUEST_TIMEOUT_SECS and FIELDCRM_CLIENT_BODY_TIMEOUT_SECS must be positive".into(),
+            ));
         }
         if self.job_max_attempts == 0 || self.job_poll_interval_ms == 0 {
             return Err(ConfigError(

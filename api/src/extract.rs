@@ -12,9 +12,14 @@ use serde_json::error::Category;
 
 use crate::problem::{FieldError, Problem};
 
-/// The largest body a JSON extractor reads (413 beyond), from settings.
+/// What a JSON extractor accepts, from settings: at most `max_bytes` (413
+/// beyond), arriving within `read_timeout` (408 after, so a client that trickles
+/// its body cannot hold a worker's connection for ever).
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    pub read_timeout: std::time::Duration,
+}
 
 /// A JSON body. Unlike `web::Json` it answers 400 for malformed JSON (saying
 /// where), 422 naming the field for JSON of the wrong shape, 413 past the limit
@@ -71,9 +76,11 @@ fn read_json_body(
     req: &HttpRequest,
     payload: &mut Payload,
 ) -> Pin<Box<dyn Future<Output = Result<web::Bytes, Problem>>>> {
-    let limit = req
-        .app_data::<web::Data<BodyLimit>>()
-        .map_or(1024 * 1024, |l| l.0);
+    let (limit, read_timeout) = req
+        .app_data::<web::Data<BodyLimits>>()
+        .map_or((1024 * 1024, std::time::Duration::from_secs(30)), |l| {
+            (l.max_bytes, l.read_timeout)
+        });
     if !is_json(req) {
         return Box::pin(ready(Err(Problem::unsupported_media_type())));
     }
@@ -86,7 +93,7 @@ fn read_json_body(
         return Box::pin(ready(Err(Problem::payload_too_large(limit))));
     }
     let mut payload = payload.take();
-    Box::pin(async move {
+    let read = async move {
         let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
         while let Some(chunk) = payload.next().await {
             let chunk =
@@ -97,6 +104,11 @@ fn read_json_body(
             body.extend_from_slice(&chunk);
         }
         Ok(body.freeze())
+    };
+    Box::pin(async move {
+        actix_web::rt::time::timeout(read_timeout, read)
+            .await
+            .unwrap_or_else(|_| Err(Problem::request_timeout(read_timeout)))
     })
 }
 

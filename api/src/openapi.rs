@@ -92,6 +92,7 @@ fn add_common_responses(path: &str, operation: &mut Operation) {
         ));
     }
     if has_body {
+        common.push(("408", "The body did not arrive within the configured time"));
         common.push(("413", "The body is larger than the configured limit"));
         common.push(("415", "The body is not `application/json`"));
     }
@@ -110,7 +111,7 @@ fn add_common_responses(path: &str, operation: &mut Operation) {
     if path != "/healthz" {
         common.push((
             "503",
-            "The database is unavailable; retry after `Retry-After` seconds",
+            "The database is unavailable (`unavailable`), or cannot save because its storage is full or read-only (`storage_full`); retry after `Retry-After` seconds",
         ));
     }
     let responses = &mut operation.responses.responses;

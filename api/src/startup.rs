@@ -20,7 +20,7 @@ use fieldcrm_db::{migrations, DbPool};
 
 use crate::auth::Tokens;
 use crate::config::Settings;
-use crate::extract::BodyLimit;
+use crate::extract::BodyLimits;
 use crate::outbound::Outbound;
 use crate::problem::{ensure_problem_json, Problem};
 use crate::state::AppState;
@@ -207,7 +207,10 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     ));
     let routes = web::Data::new(RouteTable::new(&spec));
     let state = web::Data::new(state);
-    let body_limit = web::Data::new(BodyLimit(settings.max_body_bytes));
+    let body_limit = web::Data::new(BodyLimits {
+        max_bytes: settings.max_body_bytes,
+        read_timeout: Duration::from_secs(settings.client_body_timeout_secs),
+    });
     let prometheus = metrics::middleware(pool)?;
     let cors_settings = settings.clone();
 

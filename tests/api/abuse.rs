@@ -1,8 +1,9 @@
 //! Hostile input: path ids that are not UUIDs on every `{id}` route of the
-//! published spec, SQL metacharacters in text and query parameters, and Unicode
-//! that must come back exactly as it went in.
+//! published spec, SQL metacharacters in text and query parameters, Unicode
+//! that must come back exactly as it went in, oversized heads, deep JSON,
+//! garbage ping batches and slow clients.
 
-use fieldcrm_test_support::spawn_app;
+use fieldcrm_test_support::{problem, spawn_app, spawn_app_with};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -155,4 +156,190 @@ async fn query_parameters_with_metacharacters_are_answered_without_a_server_erro
             );
         }
     }
+}
+
+/// Request heads far over any sensible size are refused before a handler runs.
+#[tokio::test]
+async fn oversized_headers_are_refused_without_reaching_a_handler() {
+    let app = spawn_app().await;
+    let owner = owner(&app).await;
+    let huge = "a".repeat(256 * 1024);
+    let response = app
+        .authed(Method::GET, "/v1/customers", &owner.access)
+        .header("x-padding", &huge)
+        .send()
+        .await;
+    // The server may answer 431 or close the connection; either way nothing ran.
+    if let Ok(response) = response {
+        assert_eq!(response.status(), 431);
+    }
+    let many = (0..200).fold(
+        app.authed(Method::GET, "/v1/customers", &owner.access),
+        |request, n| request.header(format!("x-h{n}"), "v"),
+    );
+    if let Ok(response) = many.send().await {
+        assert_eq!(response.status(), 431);
+    }
+    // The server is still there for well-formed requests.
+    let fine = app
+        .call(Method::GET, "/v1/customers", &owner.access, None)
+        .await;
+    assert_eq!(fine.status(), 200);
+}
+
+/// JSON nested far past any sensible depth is a clear client error, never a
+/// stack overflow or a 5xx.
+#[tokio::test]
+async fn deeply_nested_json_is_a_clear_400() {
+    let app = spawn_app().await;
+    let owner = owner(&app).await;
+    for depth in [200, 100_000] {
+        let body = format!(
+            "{{\"address\": {{\"line1\": {}1{}}}}}",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
+        let response = app
+            .authed(Method::POST, "/v1/customers", &owner.access)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        // Typed bodies stop at the first value of the wrong type (422), so the
+        // nesting is never walked; 400 would be serde_json's depth limit.
+        assert!([400, 413, 422].contains(&status), "depth {depth}: {status}");
+        problem(response).await;
+    }
+    let listed = app
+        .call(Method::GET, "/v1/customers", &owner.access, None)
+        .await;
+    assert_eq!(listed.json::<Value>().await.unwrap()["data"], json!([]));
+}
+
+/// A full batch of 1000 pings of garbage: every one is rejected with its reason,
+/// nothing is stored, and the answer comes in one piece.
+#[tokio::test]
+async fn a_thousand_garbage_pings_are_each_rejected_and_none_stored() {
+    let app = spawn_app().await;
+    let owner = owner(&app).await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let response = app
+        .call(Method::POST, "/v1/shifts/clock-in", &tech.access, None)
+        .await;
+    assert_eq!(response.status(), 201);
+    let shift = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let garbage: Vec<Value> = (0..1000)
+        .map(|n| match n % 8 {
+            0 => json!({"id": uuid::Uuid::new_v4(), "recorded_at": "yesterday", "lat": 1.0, "lon": 1.0}),
+            1 => json!({"id": uuid::Uuid::new_v4(), "recorded_at": "2026-01-01T00:00:00Z", "lat": 91.0, "lon": 1.0}),
+            2 => json!({"id": uuid::Uuid::new_v4(), "recorded_at": chrono::Utc::now(), "lat": "north", "lon": 1.0}),
+            3 => json!({"id": "not-a-uuid", "recorded_at": chrono::Utc::now(), "lat": 1.0, "lon": 1.0}),
+            4 => json!(null),
+            5 => json!([1, 2, 3]),
+            6 => json!({"id": uuid::Uuid::new_v4(), "recorded_at": "9999-12-31T23:59:59Z", "lat": 1.0, "lon": 181.0}),
+            _ => json!({"id": uuid::Uuid::new_v4(), "recorded_at": chrono::Utc::now(), "lat": 1.0, "lon": 1.0, "accuracy_m": -5}),
+        })
+        .collect();
+    let response = app
+        .call(
+            Method::POST,
+            "/v1/pings",
+            &tech.access,
+            Some(json!({"pings": garbage})),
+        )
+        .await;
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    match status {
+        200 => {
+            assert_eq!(body["accepted"], 0, "{body}");
+            assert_eq!(body["rejected"].as_array().unwrap().len(), 1000);
+        }
+        422 => assert_eq!(body["code"], "validation", "{body}"),
+        other => panic!("{other}: {body}"),
+    }
+    assert_eq!(fieldcrm_test_support::stored_pings(&app, &shift), 0);
+}
+
+/// A client that sends its head and then trickles the body is answered 408
+/// when the body timeout passes, and one that never finishes its head is cut
+/// off; neither holds the server up for others.
+#[tokio::test]
+async fn slow_clients_time_out_and_others_are_served_meanwhile() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(|s| {
+        s.client_request_timeout_secs = 1;
+        s.client_body_timeout_secs = 1;
+    })
+    .await;
+    let owner = owner(&app).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+
+    let mut trickle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /v1/customers HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"name\": \"",
+        owner.access
+    );
+    trickle.write_all(head.as_bytes()).await.unwrap();
+    let mut silent = tokio::net::TcpStream::connect(&address).await.unwrap();
+    silent
+        .write_all(b"GET /v1/customers HTTP/1.1\r\nHost: x")
+        .await
+        .unwrap();
+
+    // Others are served while both hang on.
+    let started = std::time::Instant::now();
+    let fine = app
+        .call(Method::GET, "/v1/customers", &owner.access, None)
+        .await;
+    assert_eq!(fine.status(), 200);
+    assert!(started.elapsed() < std::time::Duration::from_millis(900));
+
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            // A byte every 100 ms, never the whole body.
+            if trickle.write_all(b"a").await.is_err() {
+                break;
+            }
+            let mut buf = [0u8; 4096];
+            match tokio::time::timeout(
+                std::time::Duration::from_millis(100),
+                trickle.read(&mut buf),
+            )
+            .await
+            {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the trickling client was never cut off");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        silent.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(closed.is_ok(), "the silent client was never cut off");
+    let listed = app
+        .call(Method::GET, "/v1/customers", &owner.access, None)
+        .await;
+    assert_eq!(
+        listed.json::<Value>().await.unwrap()["data"],
+        json!([]),
+        "nothing saved"
+    );
 }
