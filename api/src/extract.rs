@@ -62,7 +62,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
         let body = read_json_body(req, payload);
         Box::pin(async move {
             let body = body.await?;
-            if body.iter().all(u8::is_ascii_whitespace) {
+            // An empty body or a bare `null` both mean "nothing to say".
+            if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
                 return Ok(OptionalJson(None));
             }
             parse_json(&body).map(|value| OptionalJson(Some(value)))
@@ -112,6 +113,12 @@ fn read_json_body(
     })
 }
 
+/// For optional query parameters: `?cursor=` (an empty value, as HTML forms and
+/// many clients send for an unset field) means the parameter is absent.
+pub fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(<Option<String> as serde::Deserialize>::deserialize(d)?.filter(|s| !s.is_empty()))
+}
+
 /// For `#[serde(default, deserialize_with = "crate::extract::nullable")]`:
 /// tells an absent field (`None`) from an explicit `null` (`Some(None)`), so a
 /// PATCH can clear a field.
@@ -140,6 +147,14 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::bad_request(
             "the body is empty; send a JSON object",
+        ));
+    }
+    // Every request body is an object; serde would also read a struct from an
+    // array of its fields in order, which no client means.
+    if body.trim_ascii_start().first() == Some(&b'[') {
+        return Err(Problem::invalid_field(
+            "body",
+            "must be a JSON object, not an array",
         ));
     }
     let mut de = serde_json::Deserializer::from_slice(body);
@@ -253,7 +268,7 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused_not_overflowed() {
-        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
         let p = parse_json::<serde_json::Value>(deep.as_bytes()).unwrap_err();
         assert_eq!(p.status.as_u16(), 400);
         assert!(p.detail.unwrap().contains("recursion limit"));

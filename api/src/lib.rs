@@ -15,6 +15,7 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod views;
+pub mod vocabulary;
 pub mod worker;
 
 pub use config::Settings;

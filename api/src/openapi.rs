@@ -3,8 +3,9 @@
 use actix_web::http::Method;
 use actix_web::App;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi as Spec, PathItem, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi as Spec, PathItem, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -60,6 +61,11 @@ impl Modify for CommonResponses {
         for (path, item) in spec.paths.paths.iter_mut() {
             for operation in operations(item) {
                 add_common_responses(path, operation);
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let Some(schema) = parameter.schema.as_mut() {
+                        never_null(schema);
+                    }
+                }
             }
         }
     }
@@ -77,6 +83,42 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .flatten()
 }
 
+/// A header or query parameter is absent or text, never JSON `null`; an
+/// `Option` field would otherwise document `null` as a value to send.
+fn never_null(schema: &mut RefOr<Schema>) {
+    let RefOr::T(inner) = schema else { return };
+    match inner {
+        Schema::Object(object) => {
+            if let SchemaType::Array(types) = &object.schema_type {
+                let types: Vec<Type> = types
+                    .iter()
+                    .filter(|t| **t != Type::Null)
+                    .cloned()
+                    .collect();
+                object.schema_type = match types.as_slice() {
+                    [one] => SchemaType::Type(one.clone()),
+                    _ => SchemaType::Array(types),
+                };
+            }
+        }
+        Schema::OneOf(one_of) => {
+            one_of.items.retain(|item| {
+                !matches!(item, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
+            });
+            if let [only] = one_of.items.as_slice() {
+                let mut only = only.clone();
+                if let (RefOr::T(Schema::Object(object)), Some(description)) =
+                    (&mut only, one_of.description.clone())
+                {
+                    object.description = Some(description);
+                }
+                *schema = only;
+            }
+        }
+        _ => {}
+    }
+}
+
 fn add_common_responses(path: &str, operation: &mut Operation) {
     let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
     let has_body = operation.request_body.is_some();
@@ -84,11 +126,18 @@ fn add_common_responses(path: &str, operation: &mut Operation) {
         ps.iter()
             .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
     });
+    // Headers whose syntax is checked (400 when malformed).
+    let has_checked_header = operation.parameters.as_ref().is_some_and(|ps| {
+        ps.iter().any(|p| {
+            matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Header)
+                && (p.name == "If-Match" || p.name == "Idempotency-Key")
+        })
+    });
     let mut common: Vec<(&str, &str)> = Vec::new();
-    if has_body || has_query {
+    if has_body || has_query || has_checked_header {
         common.push((
             "400",
-            "Malformed request: unreadable JSON (with line and column) or query string",
+            "Malformed request: unreadable JSON (with line and column), query string, or `If-Match` / `Idempotency-Key` header",
         ));
     }
     if has_body {

@@ -24,6 +24,7 @@ pub struct PageQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[serde(default, deserialize_with = "crate::extract::non_empty")]
     pub cursor: Option<String>,
 }
 

@@ -67,6 +67,20 @@ impl FromRequest for IfMatch {
             return ready(Ok(IfMatch::Absent));
         };
         let value = value.to_str().unwrap_or_default().trim();
+        let well_formed = value == "*"
+            || (!value.is_empty()
+                && value.split(',').map(str::trim).all(|tag| {
+                    let opaque = tag.strip_prefix("W/").unwrap_or(tag);
+                    opaque.len() >= 2
+                        && opaque.starts_with('"')
+                        && opaque.ends_with('"')
+                        && !opaque[1..opaque.len() - 1].contains('"')
+                }));
+        if !well_formed {
+            return ready(Err(Problem::bad_request(
+                "If-Match must be `*` or entity tags as sent in `ETag`, e.g. \"3\"",
+            )));
+        }
         let parsed = if value == "*" {
             IfMatch::Any
         } else {

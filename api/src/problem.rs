@@ -50,7 +50,8 @@ pub struct Problem {
     /// The machine-readable kind, e.g. `validation`, `not_found`, `consent_required`.
     #[schema(value_type = String)]
     pub code: &'static str,
-    /// For `validation`: one entry per invalid field.
+    /// For `validation`: one entry per invalid field (absent otherwise).
+    #[schema(required = false)]
     pub errors: Vec<FieldError>,
     #[schema(ignore)]
     headers: Vec<(header::HeaderName, HeaderValue)>,

@@ -334,24 +334,34 @@ async fn docs_page(page: web::Data<DocsPage>) -> HttpResponse {
 
 /// The documented paths with their methods, to tell an unknown path (404) from
 /// a known path asked with the wrong method (405 with `Allow`).
-struct RouteTable(Vec<(ResourceDef, Vec<Method>)>);
+pub(crate) struct RouteTable(Vec<(ResourceDef, bool, Vec<Method>)>);
 
 impl RouteTable {
     fn new(spec: &utoipa::openapi::OpenApi) -> Self {
         Self(
             openapi::methods_by_path(spec)
                 .into_iter()
-                .map(|(path, methods)| (ResourceDef::new(path), methods))
+                .map(|(path, methods)| {
+                    let literal = !path.contains('{');
+                    (ResourceDef::new(path), literal, methods)
+                })
                 .collect(),
         )
     }
 
+    /// A literal path (`/v1/shifts/clock-in`) wins over a template that also
+    /// matches it (`/v1/shifts/{id}`), as in the router.
     fn allowed(&self, path: &str) -> Vec<&'static str> {
-        let mut allowed: Vec<&'static str> = self
+        let matches: Vec<_> = self
             .0
             .iter()
-            .filter(|(def, _)| def.is_match(path))
-            .flat_map(|(_, methods)| methods.iter().map(method_name))
+            .filter(|(def, ..)| def.is_match(path))
+            .collect();
+        let literal = matches.iter().any(|(_, literal, _)| *literal);
+        let mut allowed: Vec<&'static str> = matches
+            .into_iter()
+            .filter(|(_, is_literal, _)| *is_literal || !literal)
+            .flat_map(|(.., methods)| methods.iter().map(method_name))
             .collect();
         allowed.sort_unstable();
         allowed.dedup();
@@ -369,7 +379,8 @@ fn method_name(method: &Method) -> &'static str {
     }
 }
 
-async fn no_route(req: HttpRequest, routes: web::Data<RouteTable>) -> HttpResponse {
+/// 404, or 405 with `Allow` for a documented path asked with another method.
+pub(crate) async fn no_route(req: HttpRequest, routes: web::Data<RouteTable>) -> HttpResponse {
     let allowed = routes.allowed(req.path());
     let problem = if allowed.is_empty() {
         Problem::not_found().with_detail("no such endpoint; see /docs for the API reference")

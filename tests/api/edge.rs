@@ -2,6 +2,8 @@
 //! request ids, security headers, CORS, metrics.
 
 use fieldcrm_test_support::{problem, spawn_app, spawn_app_with};
+use reqwest::Method;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn unknown_routes_are_404_problems() {
@@ -26,6 +28,100 @@ async fn a_known_path_with_the_wrong_method_is_405_with_allow() {
     assert_eq!(response.headers()["allow"], "GET");
     let body = problem(response).await;
     assert_eq!(body["code"], "method_not_allowed");
+}
+
+/// A literal path is not mistaken for an id of its neighbour: GET on
+/// `/v1/shifts/clock-in` is 405 with `Allow: POST`, not a lookup of shift
+/// "clock-in".
+#[tokio::test]
+async fn a_literal_path_answers_405_with_only_its_own_methods() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    for path in ["/v1/shifts/clock-in", "/v1/shifts/clock-out"] {
+        let response = app
+            .authed(Method::GET, path, &owner.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{path}");
+        assert_eq!(response.headers()["allow"], "POST");
+        problem(response).await;
+    }
+}
+
+/// What contract fuzzing found, kept: a malformed If-Match is 400 (a weak or
+/// stale one stays 412), an empty cursor or search is absent, a JSON array is
+/// not a body, a webhook without its headers is 400.
+#[tokio::test]
+async fn malformed_preconditions_cursors_and_bodies_are_told_apart() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let created = app
+        .call(
+            Method::POST,
+            "/v1/customers",
+            &owner.access,
+            Some(json!({"name": "Ann"})),
+        )
+        .await;
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/v1/customers/{id}");
+    for (if_match, status) in [
+        ("", 400),
+        ("null", 400),
+        ("0", 400),
+        ("W/\"1\"", 412),
+        ("\"2\"", 412),
+    ] {
+        let response = app
+            .authed(Method::PATCH, &path, &owner.access)
+            .header("if-match", if_match)
+            .json(&json!({"notes": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "If-Match: {if_match}");
+        problem(response).await;
+    }
+    let listed = app
+        .call(Method::GET, "/v1/customers?cursor=&q=", &owner.access, None)
+        .await;
+    assert_eq!(listed.status(), 200);
+    assert_eq!(
+        listed.json::<Value>().await.unwrap()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let array = app
+        .authed(Method::POST, "/v1/customers", &owner.access)
+        .header("content-type", "application/json")
+        .body(r#"["Ann", null]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(array.status(), 422);
+    let clock_in = app
+        .authed(Method::POST, "/v1/shifts/clock-in", &owner.access)
+        .header("content-type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(clock_in.status(), 201, "a null body is no body");
+    let webhook = app
+        .client
+        .post(app.url("/v1/webhooks/google/calendar"))
+        .header("X-Goog-Channel-ID", "")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(webhook.status(), 400);
+    problem(webhook).await;
 }
 
 #[tokio::test]

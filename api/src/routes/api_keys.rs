@@ -21,7 +21,7 @@ pub struct CreateApiKeyRequest {
     #[schema(example = "Accounting sync")]
     pub name: String,
     /// `read` (read business data) or `write` (also change it).
-    #[schema(example = "read")]
+    #[schema(value_type = crate::vocabulary::ApiKeyScopeName, inline, example = "read")]
     pub scope: String,
 }
 

@@ -23,9 +23,10 @@ use crate::views::AddressView;
 #[derive(Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ReminderBody {
-    /// `sms` or `email`.
+    #[schema(value_type = crate::vocabulary::ChannelName, inline)]
     pub channel: String,
     /// 0 to 43200 (30 days).
+    #[schema(minimum = 0, maximum = 43200)]
     pub minutes_before: i64,
 }
 
@@ -77,7 +78,7 @@ pub struct UpdateAppointmentRequest {
 pub struct StatusRequest {
     /// The next status: scheduled → confirmed → en_route → in_progress →
     /// completed, or `cancelled` / `no_show` from any open status.
-    #[schema(example = "confirmed")]
+    #[schema(value_type = crate::vocabulary::AppointmentStatusName, inline, example = "confirmed")]
     pub status: String,
 }
 
@@ -290,6 +291,7 @@ pub struct AppointmentQuery {
     pub to: Option<DateTime<Utc>>,
     pub technician_id: Option<Uuid>,
     pub customer_id: Option<Uuid>,
+    #[param(value_type = Option<crate::vocabulary::AppointmentStatusName>, inline)]
     pub status: Option<String>,
 }
 
@@ -375,7 +377,7 @@ pub async fn get_appointment(
     security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "The appointment's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` last read"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
     ),
     request_body = UpdateAppointmentRequest,
     responses(
@@ -426,7 +428,7 @@ pub async fn update_appointment(
     security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "The appointment's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` last read"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
     ),
     responses(
         (status = 204, description = "Deleted"),

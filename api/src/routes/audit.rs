@@ -50,11 +50,13 @@ impl From<AuditEvent> for AuditEventView {
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this action.
+    #[serde(default, deserialize_with = "crate::extract::non_empty")]
     pub action: Option<String>,
     /// Most rows to return, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[serde(default, deserialize_with = "crate::extract::non_empty")]
     pub cursor: Option<String>,
 }
 

@@ -231,12 +231,13 @@ pub async fn disconnect_google(
 #[utoipa::path(
     tag = "integrations",
     params(
-        ("X-Goog-Channel-ID" = String, Header, description = "The channel"),
-        ("X-Goog-Channel-Token" = String, Header, description = "The channel's secret"),
-        ("X-Goog-Resource-State" = String, Header, description = "`sync`, `exists` or `not_exists`"),
+        ("X-Goog-Channel-ID" = String, Header, min_length = 1, description = "The channel"),
+        ("X-Goog-Channel-Token" = String, Header, min_length = 1, description = "The channel's secret"),
+        ("X-Goog-Resource-State" = String, Header, min_length = 1, description = "`sync`, `exists` or `not_exists`"),
     ),
     responses(
         (status = 200, description = "Accepted"),
+        (status = 400, description = "A required header is missing", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`invalid_channel_token`: the token is wrong; nothing queued", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such channel (it was replaced or the account disconnected)", body = Problem, content_type = "application/problem+json"),
     )
@@ -259,7 +260,12 @@ pub async fn google_calendar_notification(
         header("x-goog-channel-token"),
         header("x-goog-resource-state"),
     );
-    if channel.is_empty() || channel.len() > 128 || token.len() > 256 {
+    if channel.is_empty() || token.is_empty() || resource_state.is_empty() {
+        return Err(Problem::bad_request(
+            "X-Goog-Channel-ID, X-Goog-Channel-Token and X-Goog-Resource-State are required",
+        ));
+    }
+    if channel.len() > 128 || token.len() > 256 {
         return Err(Problem::not_found());
     }
     if google::notification(&state, channel, token, resource_state).await? {

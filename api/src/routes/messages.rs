@@ -86,7 +86,7 @@ impl From<Message> for MessageView {
 pub struct SendMessageRequest {
     /// A customer or prospect of the account.
     pub customer_id: Uuid,
-    /// `sms` or `email`.
+    #[schema(value_type = crate::vocabulary::ChannelName, inline)]
     pub channel: String,
     /// Up to 1600 characters for SMS, 20000 for email.
     pub body: String,
@@ -104,7 +104,7 @@ pub struct SendMessageRequest {
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "A unique key per intended message, e.g. a UUID")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "A unique key per intended message, e.g. a UUID")),
     request_body = SendMessageRequest,
     responses(
         (status = 202, description = "Queued; follow it at `Location`", body = MessageView),
@@ -163,8 +163,9 @@ fn parse_new(body: &SendMessageRequest) -> Result<NewMessage, Problem> {
 #[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
     /// Only messages in this status.
+    #[param(value_type = Option<crate::vocabulary::MessageStatusName>, inline)]
     pub status: Option<String>,
-    /// `sms` or `email`.
+    #[param(value_type = Option<crate::vocabulary::ChannelName>, inline)]
     pub channel: Option<String>,
     /// Only messages to this customer or prospect.
     pub customer_id: Option<Uuid>,
@@ -174,6 +175,7 @@ pub struct MessagesQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[serde(default, deserialize_with = "crate::extract::non_empty")]
     pub cursor: Option<String>,
 }
 
@@ -314,6 +316,38 @@ fn param(params: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
+/// The fields of Twilio's status callback this service reads (Twilio sends more).
+#[derive(ToSchema)]
+#[schema(as = TwilioStatusForm)]
+#[expect(
+    dead_code,
+    reason = "describes the form for the OpenAPI document; the handler checks the signature over the raw fields"
+)]
+pub struct TwilioStatusForm {
+    #[schema(rename = "MessageSid", example = "SM00000000000000000000000000000001")]
+    message_sid: String,
+    /// `queued`, `sent`, `delivered`, `undelivered` or `failed`.
+    #[schema(rename = "MessageStatus", example = "delivered")]
+    message_status: String,
+    #[schema(rename = "ErrorCode")]
+    error_code: Option<String>,
+}
+
+/// The fields of an incoming message this service reads (Twilio sends more).
+#[derive(ToSchema)]
+#[schema(as = TwilioInboundForm)]
+#[expect(
+    dead_code,
+    reason = "describes the form for the OpenAPI document; the handler checks the signature over the raw fields"
+)]
+pub struct TwilioInboundForm {
+    /// The sender, E.164.
+    #[schema(rename = "From", example = "+15125550123")]
+    from: String,
+    #[schema(rename = "Body", example = "STOP")]
+    body: Option<String>,
+}
+
 /// Twilio's status callback for a sent SMS (`MessageSid`, `MessageStatus`,
 /// `ErrorCode`): the message becomes `sent`, `delivered`, `undelivered` or
 /// `failed`; a late callback never moves it back.
@@ -322,7 +356,7 @@ fn param(params: &[(String, String)], name: &str) -> Option<String> {
 /// token over the public URL and the sorted form fields); 403 without a valid one.
 #[utoipa::path(
     tag = "messages",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "Twilio's status callback form"),
+    request_body(content = TwilioStatusForm, content_type = "application/x-www-form-urlencoded", description = "Twilio's status callback form"),
     params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request")),
     responses(
         (status = 204, description = "Recorded"),
@@ -362,7 +396,7 @@ pub async fn twilio_status(
 /// Public: authenticated by `X-Twilio-Signature`; 403 without a valid one.
 #[utoipa::path(
     tag = "messages",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "Twilio's incoming message form (`From`, `Body`, ...)"),
+    request_body(content = TwilioInboundForm, content_type = "application/x-www-form-urlencoded", description = "Twilio's incoming message form"),
     params(("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request")),
     responses(
         (status = 200, description = "Empty TwiML", content_type = "text/xml", body = String),

@@ -14,7 +14,7 @@ pub mod tracking;
 pub mod users;
 
 use actix_web::http::header::{ETAG, LOCATION};
-use actix_web::HttpResponse;
+use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -99,6 +99,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(people::convert_prospect)
         .service(tracking::clock_in)
         .service(tracking::clock_out)
+        // Other methods on these two must not fall through to `/v1/shifts/{id}`:
+        // they are 405 with `Allow: POST`, from the default service.
+        .map(|cfg| {
+            cfg.service(
+                web::resource(["/v1/shifts/clock-in", "/v1/shifts/clock-out"])
+                    .to(crate::startup::no_route),
+            )
+        })
         .service(tracking::list_shifts)
         .service(tracking::get_shift)
         .service(tracking::close_shift)

@@ -100,15 +100,12 @@ pub struct UpdatePersonRequest {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentRequest {
-    /// `sms` or `email`.
-    #[schema(example = "sms")]
+    #[schema(value_type = crate::vocabulary::ChannelName, inline, example = "sms")]
     pub channel: String,
-    /// `opted_in` or `opted_out`.
-    #[schema(example = "opted_in")]
+    #[schema(value_type = crate::vocabulary::ConsentStatusName, inline, example = "opted_in")]
     pub status: String,
-    /// `form`, `verbal`, `import` or `api`. (`inbound_stop` and
-    /// `unsubscribe_link` are recorded by the service itself.)
-    #[schema(example = "form")]
+    /// (`inbound_stop` and `unsubscribe_link` are recorded by the service itself.)
+    #[schema(value_type = crate::vocabulary::ConsentSourceName, inline, example = "form")]
     pub source: String,
 }
 
@@ -292,17 +289,23 @@ fn parse_patch(body: &UpdatePersonRequest, country: CountryCode) -> Result<Perso
 #[into_params(parameter_in = Query)]
 pub struct PeopleQuery {
     /// Case-insensitive text to find in name, company, email or phone.
+    #[serde(default, deserialize_with = "crate::extract::non_empty")]
     pub q: Option<String>,
     /// Only people with this tag.
+    #[serde(default, deserialize_with = "crate::extract::non_empty")]
+    #[param(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub tag: Option<String>,
     /// Only people changed at or after this time (RFC 3339): for mobile sync.
+    #[param(format = DateTime)]
     pub updated_since: Option<String>,
-    /// `created` (default), `name` or `updated`.
+    /// Default `created`.
+    #[param(value_type = Option<crate::vocabulary::PeopleSort>, inline)]
     pub sort: Option<String>,
     /// Most rows to return, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page (with the same `sort`).
+    #[serde(default, deserialize_with = "crate::extract::non_empty")]
     pub cursor: Option<String>,
 }
 
@@ -577,7 +580,7 @@ pub async fn list_customers(
 #[utoipa::path(
     tag = "customers",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "A unique key per intended creation, e.g. a UUID")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "A unique key per intended creation, e.g. a UUID")),
     request_body = CreatePersonRequest,
     responses(
         (status = 201, description = "The new customer; `ETag` holds its version", body = PersonView),
@@ -628,7 +631,7 @@ pub async fn get_customer(
     security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "The customer's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` last read"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
     ),
     request_body = UpdatePersonRequest,
     responses(
@@ -657,7 +660,7 @@ pub async fn update_customer(
     security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "The customer's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` last read"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
     ),
     responses(
         (status = 204, description = "Erased"),
@@ -754,7 +757,7 @@ pub async fn list_prospects(
 #[utoipa::path(
     tag = "prospects",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "A unique key per intended creation, e.g. a UUID")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "A unique key per intended creation, e.g. a UUID")),
     request_body = CreatePersonRequest,
     responses(
         (status = 201, description = "The new prospect; `ETag` holds its version", body = PersonView),
@@ -805,7 +808,7 @@ pub async fn get_prospect(
     security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "The prospect's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` last read"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
     ),
     request_body = UpdatePersonRequest,
     responses(
@@ -834,7 +837,7 @@ pub async fn update_prospect(
     security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "The prospect's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` last read"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
     ),
     responses(
         (status = 204, description = "Erased"),
@@ -908,7 +911,7 @@ pub async fn record_prospect_consent(
     security(("bearer" = [])),
     params(
         ("id" = Uuid, Path, description = "The prospect's id"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` last read"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
     ),
     responses(
         (status = 200, description = "The customer it became", body = PersonView),

@@ -170,8 +170,10 @@ pub struct TimesheetQuery {
     /// Only this person's shifts (technicians: only their own).
     pub user_id: Option<Uuid>,
     /// Shifts that started at or after this time (RFC 3339).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Shifts that started before this time (RFC 3339).
+    #[param(format = DateTime)]
     pub to: Option<String>,
 }
 
@@ -279,7 +281,8 @@ pub async fn get_shift(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RouteQuery {
-    /// `geojson` (default) or `gpx`; `Accept: application/gpx+xml` also gives GPX.
+    /// Default `geojson`; `Accept: application/gpx+xml` also gives GPX.
+    #[param(value_type = Option<crate::vocabulary::RouteFormat>, inline)]
     pub format: Option<String>,
 }
 

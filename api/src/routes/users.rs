@@ -24,7 +24,7 @@ pub struct CreateUserRequest {
     pub name: String,
     pub email: String,
     /// `owner`, `admin`, `dispatcher` or `technician`. Only an owner may create an owner.
-    #[schema(example = "technician")]
+    #[schema(value_type = crate::vocabulary::RoleName, inline, example = "technician")]
     pub role: String,
     /// 12 to 128 characters. Without one, the user cannot sign in until a password is set.
     pub password: Option<String>,
@@ -36,7 +36,7 @@ pub struct CreateUserRequest {
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe; see the README")),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "Makes retries safe; see the README")),
     request_body = CreateUserRequest,
     responses(
         (status = 201, description = "The new user", body = UserView),
@@ -133,6 +133,7 @@ pub struct UpdateUserRequest {
     pub name: Option<String>,
     pub email: Option<String>,
     /// Only an owner may give or take the owner role; the last owner keeps it.
+    #[schema(value_type = Option<crate::vocabulary::RoleName>, inline)]
     pub role: Option<String>,
     /// A new password ends all of the user's sessions and access tokens.
     pub password: Option<String>,

@@ -1,0 +1,152 @@
+//! The closed sets of words that requests may use, as schemas for the OpenAPI
+//! document. Handlers read these fields as strings so a wrong word gets a 422
+//! that names the field and lists the choices; these types only describe the
+//! choices to clients and contract tests. `vocabulary_matches_the_domain`
+//! keeps them in step with the domain's own lists.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleName {
+    Owner,
+    Admin,
+    Dispatcher,
+    Technician,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentStatusName {
+    Scheduled,
+    Confirmed,
+    EnRoute,
+    InProgress,
+    Completed,
+    Cancelled,
+    NoShow,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelName {
+    Sms,
+    Email,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatusName {
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Undelivered,
+    Failed,
+    Suppressed,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentStatusName {
+    OptedIn,
+    OptedOut,
+}
+
+/// Sources a client may record; the service records the others itself.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentSourceName {
+    Form,
+    Verbal,
+    Import,
+    Api,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeyScopeName {
+    Read,
+    Write,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PeopleSort {
+    Created,
+    Name,
+    Updated,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteFormat {
+    Geojson,
+    Gpx,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use fieldcrm_domain::permissions::{ApiKeyScope, Role};
+    use fieldcrm_domain::scheduling::Status;
+    use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus};
+
+    use super::*;
+
+    fn words<T: Serialize>(values: &[T]) -> Vec<String> {
+        values
+            .iter()
+            .map(|v| {
+                serde_json::to_value(v)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn vocabulary_matches_the_domain() {
+        use AppointmentStatusName as S;
+        let roles = words(&[
+            RoleName::Owner,
+            RoleName::Admin,
+            RoleName::Dispatcher,
+            RoleName::Technician,
+        ]);
+        assert_eq!(roles.len(), Role::ALL.len());
+        assert!(roles.iter().all(|w| Role::from_str(w).is_ok()), "{roles:?}");
+        let statuses = words(&[
+            S::Scheduled,
+            S::Confirmed,
+            S::EnRoute,
+            S::InProgress,
+            S::Completed,
+            S::Cancelled,
+            S::NoShow,
+        ]);
+        assert_eq!(statuses.len(), Status::ALL.len());
+        assert!(statuses.iter().all(|w| Status::from_str(w).is_ok()));
+        for word in words(&[ChannelName::Sms, ChannelName::Email]) {
+            assert!(Channel::from_str(&word).is_ok(), "{word}");
+        }
+        for word in words(&[ConsentStatusName::OptedIn, ConsentStatusName::OptedOut]) {
+            assert!(ConsentStatus::from_str(&word).is_ok(), "{word}");
+        }
+        for word in words(&[
+            ConsentSourceName::Form,
+            ConsentSourceName::Verbal,
+            ConsentSourceName::Import,
+            ConsentSourceName::Api,
+        ]) {
+            assert!(ConsentSource::parse_from_client(&word).is_ok(), "{word}");
+        }
+        for word in words(&[ApiKeyScopeName::Read, ApiKeyScopeName::Write]) {
+            assert!(ApiKeyScope::from_str(&word).is_ok(), "{word}");
+        }
+    }
+}
