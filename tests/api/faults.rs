@@ -1,5 +1,6 @@
 //! Faults: the database going away while technicians upload pings, a worker
-//! killed while it sends, and a full disk under SQLite.
+//! killed while it sends, a slow or failing provider, and a full disk under
+//! SQLite.
 
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
@@ -14,7 +15,7 @@ use fieldcrm_test_support::{
 };
 use reqwest::Method;
 use serde_json::{json, Value};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::messages::{self, messages_path};
@@ -452,4 +453,85 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
         .get_result(&mut conn)
         .unwrap();
     assert_eq!(count.n, created, "exactly the customers answered 201");
+}
+
+/// A provider that answers 503 is retried until it answers; one that does not
+/// answer within the outbound timeout is cut off after it, and that message is
+/// not sent again (Twilio may have it); no job is left running either way.
+#[tokio::test]
+async fn a_slow_or_failing_provider_is_timed_out_or_retried_and_no_job_is_stuck() {
+    let twilio = MockServer::start().await;
+    let sid = || json!({"sid": format!("SM{}", uuid::Uuid::new_v4().simple())});
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .and(body_string_contains("15125550121"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({"code": 20500})))
+        .up_to_n_times(2)
+        .mount(&twilio)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .and(body_string_contains("15125550121"))
+        .respond_with(move |_: &Request| ResponseTemplate::new(201).set_body_json(sid()))
+        .mount(&twilio)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(messages_path()))
+        .and(body_string_contains("15125550122"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(sid())
+                .set_delay(Duration::from_secs(5)),
+        )
+        .mount(&twilio)
+        .await;
+    let app = messages::app_with_settings(&twilio, None, 8, |s| {
+        s.outbound_timeout_secs = 1;
+        s.job_lease_secs = 12;
+    })
+    .await;
+    let owner = messages::owner(&app).await;
+    let mut ids = Vec::new();
+    for (name, phone) in [("Una", "+1 512 555 0121"), ("Vic", "+1 512 555 0122")] {
+        let person = messages::customer(
+            &app,
+            &owner,
+            json!({"name": name, "phone": phone}),
+            &["sms"],
+        )
+        .await;
+        let body =
+            json!({"customer_id": person, "channel": "sms", "body": format!("Hello {name}")});
+        ids.push(messages::queued(&app, &owner, body).await);
+    }
+
+    let started = Instant::now();
+    app.run_jobs().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the slow call was cut off at the timeout, not waited out"
+    );
+    assert_eq!(app.jobs_due_soon(), 0, "no job left running or due");
+
+    let retried = messages::message(&app, &owner, &ids[0]).await;
+    assert_eq!(retried["status"], "sent", "{retried}");
+    assert_eq!(retried["attempts"], 3);
+    let slow = messages::message(&app, &owner, &ids[1]).await;
+    assert_eq!(slow["status"], "failed", "{slow}");
+    assert_eq!(slow["attempts"], 1, "not sent again: {slow}");
+    assert!(
+        slow["status_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("did not answer in time")),
+        "{slow}"
+    );
+    let calls = messages::sends(&twilio).await;
+    let to = |n: &str| {
+        calls
+            .iter()
+            .filter(|f| messages::field(f, "To").as_deref() == Some(n))
+            .count()
+    };
+    assert_eq!(to("+15125550121"), 3);
+    assert_eq!(to("+15125550122"), 1);
 }

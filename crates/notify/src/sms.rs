@@ -84,12 +84,12 @@ impl Twilio {
             .form(&form)
             .send()
             .await
-            .map_err(|err| SendError::Transient(describe(&err)))?;
+            .map_err(|err| unsent_or_unknown(&err))?;
         let status = response.status();
         let body = response
             .bytes()
             .await
-            .map_err(|err| SendError::Transient(describe(&err)))?;
+            .map_err(|err| unsent_or_unknown(&err))?;
         if status.is_success() {
             return serde_json::from_slice::<Created>(&body)
                 .map(|created| created.sid)
@@ -123,12 +123,30 @@ impl SmsSender for Twilio {
     }
 }
 
+/// A request that never reached Twilio is retried. One that failed after it
+/// was sent (a timeout waiting for the answer, a dropped connection) may have
+/// been accepted, and SMS has no idempotency key: a retry could text the person
+/// twice, so it is not retried and the message fails with the reason.
+fn unsent_or_unknown(err: &reqwest::Error) -> SendError {
+    if err.is_connect() {
+        SendError::Transient(describe(err))
+    } else {
+        SendError::Permanent {
+            code: None,
+            message: format!(
+                "{}; whether Twilio got it is unknown, so it is not sent again",
+                describe(err)
+            ),
+        }
+    }
+}
+
 /// What went wrong, without the URL (it holds the account SID).
 fn describe(err: &reqwest::Error) -> String {
-    if err.is_timeout() {
-        "Twilio did not answer in time".into()
-    } else if err.is_connect() {
+    if err.is_connect() {
         "could not connect to Twilio".into()
+    } else if err.is_timeout() {
+        "Twilio did not answer in time".into()
     } else {
         "the request to Twilio failed".into()
     }
