@@ -47,8 +47,13 @@ impl r2d2::ManageConnection for Manager {
         DbConnection::open(&self.url)
     }
 
+    /// Runs on every check-out, so it is a prepared statement from the
+    /// connection's cache: `batch_execute` would parse SQL text each time.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1")
+        use diesel::{IntoSql, RunQueryDsl};
+        diesel::select(1_i32.into_sql::<diesel::sql_types::Integer>())
+            .execute(conn)
+            .map(drop)
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
     }
 
