@@ -27,6 +27,9 @@ const STREET: &str = "4417 Larkspur Lane";
 struct Server {
     child: Child,
     base: String,
+    /// Where stdout and stderr go: a file, since a pipe nobody reads would fill
+    /// up and stall the server.
+    log: tempfile::NamedTempFile,
 }
 
 impl Drop for Server {
@@ -42,12 +45,10 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let mut out = String::new();
-        if let Some(mut stdout) = self.child.stdout.take() {
-            stdout.read_to_string(&mut out).unwrap();
-        }
-        if let Some(mut stderr) = self.child.stderr.take() {
-            stderr.read_to_string(&mut out).unwrap();
-        }
+        std::fs::File::open(self.log.path())
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
         out
     }
 }
@@ -62,6 +63,14 @@ fn free_port() -> u16 {
 
 async fn start(db: &TestDatabase, twilio: &str, smtp_port: u16) -> Server {
     let port = free_port();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    // Both streams append to the one file, so neither overwrites the other.
+    let append = || {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap()
+    };
     let child = Command::new(env!("CARGO_BIN_EXE_fieldcrm"))
         .arg("serve")
         .env("DATABASE_URL", db.url())
@@ -80,13 +89,14 @@ async fn start(db: &TestDatabase, twilio: &str, smtp_port: u16) -> Server {
         .env("FIELDCRM_SMTP_OAUTH2_TOKEN", MAIL_TOKEN)
         .env("FIELDCRM_EMAIL_FROM", MAIL_USER)
         .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::from(append()))
+        .stderr(Stdio::from(append()))
         .spawn()
         .expect("start the server");
     let server = Server {
         child,
         base: format!("http://127.0.0.1:{port}"),
+        log,
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     while reqwest::get(format!("{}/readyz", server.base))
