@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::messages::{customer, owner};
+use crate::tracking::clock;
 
 const BAD_IDS: [&str; 5] = [
     "not-a-uuid",
@@ -225,11 +226,7 @@ async fn a_thousand_garbage_pings_are_each_rejected_and_none_stored() {
     let app = spawn_app().await;
     let owner = owner(&app).await;
     let tech = app.user_with_role(&owner, "technician").await;
-    let response = app
-        .call(Method::POST, "/v1/shifts/clock-in", &tech.access, None)
-        .await;
-    assert_eq!(response.status(), 201);
-    let shift = response.json::<Value>().await.unwrap()["id"]
+    let shift = clock(&app, &tech, "clock-in").await["id"]
         .as_str()
         .unwrap()
         .to_owned();

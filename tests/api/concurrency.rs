@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use fieldcrm_test_support::{spawn_app_with, stored_pings, Backend, TestDatabase};
+use fieldcrm_test_support::{
+    became_ready, free_port, spawn_app_with, stored_pings, Backend, TestDatabase,
+};
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
@@ -100,11 +102,7 @@ async fn two_processes_on_one_database_keep_counts_consistent_under_mixed_load()
     })
     .await;
     assert_eq!(app.backend(), Backend::Postgres);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let _other = Kill(
         Command::new(env!("CARGO_BIN_EXE_fieldcrm"))
             .arg("serve")
@@ -118,16 +116,10 @@ async fn two_processes_on_one_database_keep_counts_consistent_under_mixed_load()
     );
     let bases = [app.address.clone(), format!("http://127.0.0.1:{port}")];
     let client = Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while client
-        .get(format!("{}/readyz", bases[1]))
-        .send()
-        .await
-        .map_or(true, |r| r.status() != 200)
-    {
-        assert!(Instant::now() < deadline, "the second server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(
+        became_ready(&bases[1]).await,
+        "the second server did not start"
+    );
 
     let owner = app.signup().await;
     let (status, _, contested) = send(

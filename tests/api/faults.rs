@@ -19,6 +19,7 @@ use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::messages::{self, messages_path};
+use crate::tracking;
 
 const BATCH: usize = 50;
 
@@ -65,11 +66,7 @@ async fn losing_the_database_mid_load_answers_503_and_keeps_batches_whole() {
     let mut technicians: Vec<(Signed, String)> = Vec::new();
     for _ in 0..4 {
         let tech = app.user_with_role(&owner, "technician").await;
-        let response = app
-            .call(Method::POST, "/v1/shifts/clock-in", &tech.access, None)
-            .await;
-        assert_eq!(response.status(), 201);
-        let shift = response.json::<Value>().await.unwrap()["id"]
+        let shift = tracking::clock(&app, &tech, "clock-in").await["id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -324,11 +321,7 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
     let copy = scratch.path().join("copy");
     std::fs::create_dir_all(&mount).unwrap();
     std::fs::create_dir_all(&copy).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = fieldcrm_test_support::free_port();
     // The shell stops the server on SIGTERM, then copies the database out of
     // the namespace's filesystem for inspection.
     let script = r#"

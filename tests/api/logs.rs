@@ -6,7 +6,7 @@ use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fieldcrm_test_support::{SmtpStandIn, TestDatabase};
+use fieldcrm_test_support::{became_ready, free_port, SmtpStandIn, TestDatabase};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -53,14 +53,6 @@ impl Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start(db: &TestDatabase, twilio: &str, smtp_port: u16) -> Server {
     let port = free_port();
     let log = tempfile::NamedTempFile::new().unwrap();
@@ -98,14 +90,10 @@ async fn start(db: &TestDatabase, twilio: &str, smtp_port: u16) -> Server {
         base: format!("http://127.0.0.1:{port}"),
         log,
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{}/readyz", server.base))
-        .await
-        .map_or(true, |r| !r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "the server did not get ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(
+        became_ready(&server.base).await,
+        "the server did not get ready"
+    );
     server
 }
 

@@ -569,11 +569,7 @@ async fn a_large_export_streams_in_bounded_memory() {
         200_000,
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = fieldcrm_test_support::free_port();
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcrm"))
         .arg("serve")
         .env("DATABASE_URL", app.db.url())
@@ -595,17 +591,7 @@ async fn a_large_export_streams_in_bounded_memory() {
     let _server = Kill(&mut server);
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    assert!(fieldcrm_test_support::became_ready(&base).await);
     let me = client
         .get(format!("{base}/v1/me"))
         .bearer_auth(&owner.access)

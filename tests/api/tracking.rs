@@ -26,7 +26,7 @@ async fn upload(app: &TestApp, who: &Signed, pings: Vec<Value>) -> Value {
     response.json().await.unwrap()
 }
 
-async fn clock(app: &TestApp, who: &Signed, action: &str) -> Value {
+pub(crate) async fn clock(app: &TestApp, who: &Signed, action: &str) -> Value {
     let response = app
         .call(
             Method::POST,

@@ -134,6 +134,28 @@ impl TestApp {
     }
 }
 
+/// A loopback port free right now, for a server process a test starts itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Whether `base`'s `/readyz` answered 200 within 30 seconds.
+pub async fn became_ready(base: &str) -> bool {
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let answer = client.get(format!("{base}/readyz")).send().await;
+        if answer.is_ok_and(|r| r.status() == 200) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// `TEST_LOG=1` shows the server's logs while tests run.
 fn init_test_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
