@@ -29,7 +29,11 @@ impl AppState {
         let pool = self.pool.clone();
         web::block(move || {
             let mut conn = pool.get()?;
-            work(&mut conn)
+            let result = work(&mut conn);
+            if result.is_ok() {
+                conn.vouch();
+            }
+            result
         })
         .await?
     }
