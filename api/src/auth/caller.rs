@@ -10,7 +10,7 @@ use fieldcrm_db::api_keys::{self, ApiKey};
 use fieldcrm_db::refresh_tokens::Session;
 use fieldcrm_db::users::{self, User};
 use fieldcrm_db::{Id, Ts};
-use fieldcrm_domain::{Action, ApiKeyScope, Role};
+use fieldcrm_domain::{Action, ApiKeyScope, CountryCode, Role};
 
 use super::tokens::{secret_hash, TokenError, API_KEY_PREFIX};
 use crate::problem::Problem;
@@ -20,6 +20,9 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub account_id: Id<Account>,
+    /// The account's: phone numbers given without a country code are read as
+    /// numbers of this country.
+    pub default_country: CountryCode,
     pub principal: Principal,
 }
 
@@ -133,16 +136,18 @@ async fn authenticate_user(state: &AppState, token: &str) -> Result<Caller, Prob
         .db(move |conn| Ok(users::session(conn, account_id, user_id)?))
         .await?;
     // A deleted user or account, or a raised token version, ends the token now.
-    let Some((role, _)) = current.filter(|(_, version)| *version == claims.ver) else {
+    let Some(current) = current.filter(|current| current.token_version == claims.ver) else {
         return Err(invalid_token(
             "the access token is no longer valid; sign in again",
         ));
     };
-    let role = role
+    let role = current
+        .role
         .parse::<Role>()
         .map_err(|err| Problem::internal_from(&err))?;
     Ok(Caller {
         account_id,
+        default_country: country(&current.default_country)?,
         principal: Principal::User {
             id: user_id,
             role,
@@ -155,8 +160,8 @@ async fn authenticate_key(state: &AppState, secret: &str) -> Result<Caller, Prob
     let hash = secret_hash(secret);
     let key = state
         .db(move |conn| {
-            let key = api_keys::find_by_hash(conn, &hash)?;
-            if let Some(key) = &key {
+            let found = api_keys::find_by_hash(conn, &hash)?;
+            if let Some((key, _)) = &found {
                 let now = Ts::now();
                 let stale =
                     Ts::from(now.get() - chrono::Duration::seconds(KEY_USE_RESOLUTION_SECS));
@@ -166,16 +171,22 @@ async fn authenticate_key(state: &AppState, secret: &str) -> Result<Caller, Prob
                     api_keys::touch(conn, key.id, now, stale)?;
                 }
             }
-            Ok(key)
+            Ok(found)
         })
         .await?
         .ok_or_else(|| invalid_token("the API key is not valid or was revoked"))?;
+    let (key, default_country) = key;
     let scope = key
         .scope
         .parse::<ApiKeyScope>()
         .map_err(|err| Problem::internal_from(&err))?;
     Ok(Caller {
         account_id: key.account_id,
+        default_country: country(&default_country)?,
         principal: Principal::ApiKey { id: key.id, scope },
     })
+}
+
+fn country(stored: &str) -> Result<CountryCode, Problem> {
+    CountryCode::parse(stored).map_err(|err| Problem::internal_from(&err))
 }

@@ -444,8 +444,7 @@ async fn create(
     key: IdempotencyKey,
 ) -> Result<HttpResponse, Problem> {
     people::authorize_changes(&caller)?;
-    let country = people::default_country(state, caller.account_id).await?;
-    let input = parse_new(&body.0, country)?;
+    let input = parse_new(&body.0, caller.default_country)?;
     let account = caller.account_id;
     let result = idempotency::run(state, account, key.with_body(&body.1), move |conn| {
         let record = people::create_in(conn, &caller, stage, input)?;
@@ -478,8 +477,7 @@ async fn update(
     body: &UpdatePersonRequest,
 ) -> Result<HttpResponse, Problem> {
     people::authorize_changes(caller)?;
-    let country = people::default_country(state, caller.account_id).await?;
-    let patch = parse_patch(body, country)?;
+    let patch = parse_patch(body, caller.default_country)?;
     let record = people::update(state, caller, stage, Id::from_uuid(id), if_match, patch).await?;
     Ok(person_response(StatusCode::OK, &PersonView::from(record)))
 }

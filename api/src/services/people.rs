@@ -4,13 +4,12 @@
 
 use std::collections::HashMap;
 
-use fieldcrm_db::accounts::{self, Account};
+use fieldcrm_db::accounts::Account;
 use fieldcrm_db::consent::{self, ConsentEvent};
 use fieldcrm_db::people::{self, After, Filter, Person};
 use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::{
-    Action, Address, Channel, ConsentSource, ConsentStatus, CountryCode, Email, PersonName, Phone,
-    Tag,
+    Action, Address, Channel, ConsentSource, ConsentStatus, Email, PersonName, Phone, Tag,
 };
 
 use crate::auth::Caller;
@@ -68,18 +67,6 @@ pub struct PersonPatch {
 /// is looked at, so a caller without the right learns nothing from 422s.
 pub fn authorize_changes(caller: &Caller) -> Result<(), Problem> {
     caller.require(Action::ManageCustomers)
-}
-
-/// Raw phone text is parsed with the account's default country, which lives in
-/// the database: the handler passes the text, this turns it into a `Phone`.
-pub async fn default_country(
-    state: &AppState,
-    account: Id<Account>,
-) -> Result<CountryCode, Problem> {
-    let account = state
-        .db(move |conn| accounts::find(conn, account)?.ok_or_else(Problem::unauthorized))
-        .await?;
-    CountryCode::parse(&account.default_country).map_err(|e| Problem::internal_from(&e))
 }
 
 /// Which people of the account a caller may read.
@@ -204,7 +191,7 @@ pub fn create_in(
     derive(&mut person);
     people::insert(conn, &person)?;
     let tags: Vec<String> = input.tags.iter().map(|t| t.as_str().to_owned()).collect();
-    people::set_tags(conn, caller.account_id, person.id, &tags)?;
+    people::add_tags(conn, caller.account_id, person.id, &tags)?;
     Ok(Record { person, tags })
 }
 
@@ -218,9 +205,11 @@ pub async fn get(
     let account = caller.account_id;
     state
         .db(move |conn| {
-            let person = load(conn, account, stage, id)?;
+            let (person, tags) = people::find_with_tags(conn, account, id)?
+                .filter(|(p, _)| p.stage == stage.as_str())
+                .ok_or_else(Problem::not_found)?;
             check_visible(conn, &visible, &person)?;
-            with_tags(conn, person)
+            Ok(Record { person, tags })
         })
         .await
 }

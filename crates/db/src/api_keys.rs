@@ -2,7 +2,7 @@ use diesel::prelude::*;
 
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
-use crate::schema::api_keys;
+use crate::schema::{accounts, api_keys};
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
@@ -30,10 +30,13 @@ pub fn insert(conn: &mut DbConnection, key: &ApiKey) -> DbResult<()> {
     Ok(())
 }
 
-pub fn find_by_hash(conn: &mut DbConnection, hash: &[u8]) -> DbResult<Option<ApiKey>> {
+/// The key with this secret hash and its account's default country (for reading
+/// phone numbers given without a country code), in one query.
+pub fn find_by_hash(conn: &mut DbConnection, hash: &[u8]) -> DbResult<Option<(ApiKey, String)>> {
     Ok(api_keys::table
+        .inner_join(accounts::table)
         .filter(api_keys::secret_hash.eq(hash))
-        .select(ApiKey::as_select())
+        .select((ApiKey::as_select(), accounts::default_country))
         .first(conn)
         .optional()?)
 }

@@ -89,6 +89,30 @@ pub fn find(
         .optional()?)
 }
 
+/// A person and their tags in sorted order, in one round trip: reading one
+/// record is the API's most frequent request.
+pub fn find_with_tags(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<Person>,
+) -> DbResult<Option<(Person, Vec<String>)>> {
+    let rows: Vec<(Person, Option<String>)> = people::table
+        .left_join(person_tags::table)
+        .filter(people::account_id.eq(account))
+        .filter(people::id.eq(id))
+        .select((Person::as_select(), person_tags::tag.nullable()))
+        .order(person_tags::tag)
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    Ok(rows.next().map(|(person, first)| {
+        let tags = first
+            .into_iter()
+            .chain(rows.filter_map(|(_, tag)| tag))
+            .collect();
+        (person, tags)
+    }))
+}
+
 /// For work done on no one's behalf (an unsubscribe link names only the person).
 pub fn find_any(conn: &mut DbConnection, id: Id<Person>) -> DbResult<Option<Person>> {
     Ok(people::table
@@ -260,15 +284,35 @@ pub fn set_tags(
     tags: &[String],
 ) -> DbResult<()> {
     diesel::delete(person_tags::table.filter(person_tags::person_id.eq(person))).execute(conn)?;
-    for tag in tags {
-        diesel::insert_into(person_tags::table)
-            .values((
+    add_tags(conn, account, person, tags)
+}
+
+/// Gives a person who has none yet (a new one) `tags`, in one statement.
+pub fn add_tags(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    person: Id<Person>,
+    tags: &[String],
+) -> DbResult<()> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = tags
+        .iter()
+        .map(|tag| {
+            (
                 person_tags::account_id.eq(account),
                 person_tags::person_id.eq(person),
                 person_tags::tag.eq(tag),
-            ))
-            .execute(conn)?;
-    }
+            )
+        })
+        .collect();
+    let insert = diesel::insert_into(person_tags::table).values(rows);
+    // Multi-row inserts need the backend's own connection.
+    match conn {
+        DbConnection::Pg(pg) => insert.execute(pg)?,
+        DbConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
+    };
     Ok(())
 }
 

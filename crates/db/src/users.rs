@@ -2,7 +2,7 @@ use diesel::prelude::*;
 
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
-use crate::schema::users;
+use crate::schema::{accounts, users};
 use crate::{DbResult, Id, Ts};
 
 #[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -86,13 +86,29 @@ pub fn session(
     conn: &mut DbConnection,
     account: Id<Account>,
     id: Id<User>,
-) -> DbResult<Option<(String, i32)>> {
+) -> DbResult<Option<SessionCheck>> {
     Ok(users::table
+        .inner_join(accounts::table)
         .filter(users::account_id.eq(account))
-        .find(id)
-        .select((users::role, users::token_version))
-        .first(conn)
-        .optional()?)
+        .filter(users::id.eq(id))
+        .select((users::role, users::token_version, accounts::default_country))
+        .first::<(String, i32, String)>(conn)
+        .optional()?
+        .map(|(role, token_version, default_country)| SessionCheck {
+            role,
+            token_version,
+            default_country,
+        }))
+}
+
+/// What every authenticated request needs to know about its user, read in the
+/// same query as the check that the user still exists.
+#[derive(Debug)]
+pub struct SessionCheck {
+    pub role: String,
+    pub token_version: i32,
+    /// The account's, for reading phone numbers given without a country code.
+    pub default_country: String,
 }
 
 /// Users of the account in id (creation) order, after the cursor.
