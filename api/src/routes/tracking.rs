@@ -17,7 +17,7 @@ use crate::auth::Caller;
 use crate::extract::{Json, OptionalJson};
 use crate::paging::{Page, PageQuery};
 use crate::problem::{FieldError, Fields, Problem};
-use crate::services::time_clock::{self, ShiftSummary, TimesheetRequest};
+use crate::services::time_clock::{self, PingItem, ShiftSummary, TimesheetRequest};
 use crate::state::AppState;
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -365,7 +365,7 @@ pub struct PingBatch {
     /// Up to 1000 pings, each `{id, recorded_at, lat, lon, accuracy_m?, speed_mps?, heading_deg?}`;
     /// `id` is a UUID made by the device so a resend is stored once.
     #[schema(value_type = Vec<Object>)]
-    pub pings: Vec<serde_json::Value>,
+    pub pings: Vec<PingItem>,
 }
 
 #[derive(Serialize, ToSchema)]

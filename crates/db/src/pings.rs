@@ -43,14 +43,19 @@ pub fn insert_new(conn: &mut DbConnection, batch: &[Ping]) -> DbResult<usize> {
     })
 }
 
-/// The shift's pings in time order. The caller has found the shift in its
-/// account; filtering by account here too would invite the planner to walk the
-/// whole account's pings by the (account, time) index instead of the shift's.
-pub fn of_shift(conn: &mut DbConnection, shift: Id<Shift>) -> DbResult<Vec<Ping>> {
+/// Where and when each of the shift's pings was recorded, in time order: only
+/// the three columns a route needs, as a shift can hold tens of thousands of
+/// pings. The caller has found the shift in its account; filtering by account
+/// here too would invite the planner to walk the whole account's pings by the
+/// (account, time) index instead of the shift's.
+pub fn positions_of_shift(
+    conn: &mut DbConnection,
+    shift: Id<Shift>,
+) -> DbResult<Vec<(Ts, f64, f64)>> {
     Ok(pings::table
         .filter(pings::shift_id.eq(shift))
         .order((pings::recorded_at.asc(), pings::id.asc()))
-        .select(Ping::as_select())
+        .select((pings::recorded_at, pings::lat, pings::lon))
         .load(conn)?)
 }
 
