@@ -47,6 +47,8 @@ pub struct BackendRun {
     pub get_by_id: Latency,
     pub create: Latency,
     pub search: Latency,
+    /// The same searches one at a time: the query's own latency, no queueing.
+    pub search_alone: Latency,
     pub pings_100: f64,
     pub pings_100_latency: Latency,
     pub pings_1000: f64,

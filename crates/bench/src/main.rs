@@ -512,13 +512,13 @@ async fn run_backend(
                 .map(|l| format!("/v1/customers?q={}", &l[1..5].to_lowercase())),
         )
         .collect();
-    run.search = load::wrk(
-        &server.base,
-        &script("search.lua", load::get_script(token, &searches))?,
-        c,
-        secs,
-    )?;
-    eprintln!("   search: p50 {:.1} ms", run.search.p50_ms);
+    let search_script = script("search.lua", load::get_script(token, &searches))?;
+    run.search = load::wrk(&server.base, &search_script, c, secs)?;
+    run.search_alone = load::wrk(&server.base, &search_script, 1, secs)?;
+    eprintln!(
+        "   search: p50 {:.1} ms ({:.1} ms one at a time)",
+        run.search.p50_ms, run.search_alone.p50_ms
+    );
 
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for batch in [100usize, 1000] {
