@@ -24,7 +24,8 @@ pub struct Latency {
 pub fn wrk(base_url: &str, script: &Path, connections: u32, secs: u64) -> Result<Latency> {
     let output = Command::new("wrk")
         .args([
-            "-t2",
+            // Two threads, one per core; wrk needs a connection per thread.
+            &format!("-t{}", connections.clamp(1, 2)),
             &format!("-c{connections}"),
             &format!("-d{secs}s"),
             "--timeout",
