@@ -866,3 +866,43 @@ async fn idempotency_keys_expire_after_a_day() {
     assert_eq!(fresh.status(), 201);
     assert!(fresh.headers().get("idempotency-replayed").is_none());
 }
+
+#[tokio::test]
+async fn national_phone_numbers_follow_the_accounts_current_country() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let (_, write_key) = app.api_key(&owner, "write").await;
+    let phone_of = |body: Value| body["phone"].as_str().unwrap_or_default().to_owned();
+
+    let us = create(
+        &app,
+        &owner,
+        "customers",
+        json!({"name": "Ann", "phone": "(512) 555-0188"}),
+    )
+    .await;
+    assert_eq!(phone_of(us), "+15125550188");
+
+    let changed = app
+        .call(
+            Method::PATCH,
+            "/v1/account",
+            &owner.access,
+            Some(json!({"default_country": "GB"})),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    // The next request reads the new country, with a token or with a key.
+    for token in [&owner.access, &write_key] {
+        let created = app
+            .call(
+                Method::POST,
+                "/v1/customers",
+                token,
+                Some(json!({"name": "Bea", "phone": "020 7946 0958"})),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+        assert_eq!(phone_of(created.json().await.unwrap()), "+442079460958");
+    }
+}

@@ -92,18 +92,13 @@ pub fn session(
         .filter(users::account_id.eq(account))
         .filter(users::id.eq(id))
         .select((users::role, users::token_version, accounts::default_country))
-        .first::<(String, i32, String)>(conn)
-        .optional()?
-        .map(|(role, token_version, default_country)| SessionCheck {
-            role,
-            token_version,
-            default_country,
-        }))
+        .first(conn)
+        .optional()?)
 }
 
 /// What every authenticated request needs to know about its user, read in the
 /// same query as the check that the user still exists.
-#[derive(Debug)]
+#[derive(Debug, Queryable)]
 pub struct SessionCheck {
     pub role: String,
     pub token_version: i32,
