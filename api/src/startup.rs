@@ -23,7 +23,7 @@ use crate::config::Settings;
 use crate::extract::BodyLimits;
 use crate::outbound::Outbound;
 use crate::problem::{ensure_problem_json, Problem};
-use crate::state::AppState;
+use crate::state::{AppState, DbThreads};
 use crate::telemetry::RequestSpan;
 use crate::{metrics, openapi, routes, worker};
 
@@ -84,6 +84,7 @@ impl Application {
 
 fn app_state(pool: DbPool, settings: Settings, port: u16) -> anyhow::Result<AppState> {
     Ok(AppState {
+        db_threads: Arc::new(DbThreads::new(settings.database_pool_size as usize)?),
         pool,
         tokens: Arc::new(Tokens::new(&settings)),
         outbound: Arc::new(Outbound::from_settings(&settings, port)?),
