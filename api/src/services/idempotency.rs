@@ -25,6 +25,9 @@ pub struct Replayable {
     pub replayed: bool,
 }
 
+/// Runs `work`, which must be atomic on its own (one statement, or a
+/// transaction of its own: with a key it becomes a savepoint of the transaction
+/// that also stores the response).
 pub async fn run<F>(
     state: &AppState,
     account: Id<Account>,
@@ -38,11 +41,13 @@ where
 {
     state
         .db(move |conn| {
+            let Some((idempotency, fingerprint)) = idempotency else {
+                // Nothing to store beside it: `work` is atomic on its own, and
+                // a transaction around one statement would cost two round trips.
+                let (status, body) = work(conn)?;
+                return Ok(Replayable { status, body, replayed: false });
+            };
             conn.write_transaction(|conn| {
-                let Some((idempotency, fingerprint)) = idempotency else {
-                    let (status, body) = work(conn)?;
-                    return Ok(Replayable { status, body, replayed: false });
-                };
                 let now = Ts::now();
                 idempotency::forget_older_than(conn, account, Ts::from(now.get() - Duration::hours(KEEP_FOR_HOURS)))?;
                 if let Some(stored) = idempotency::find(conn, account, &idempotency.key)? {

@@ -73,7 +73,8 @@ fn consent_required(channel: Channel) -> Problem {
     ))
 }
 
-/// Queues a message inside the caller's transaction (see `idempotency::run`).
+/// Queues a message: checks consent and stores the message and its job in one
+/// transaction.
 pub fn queue_in(
     conn: &mut DbConnection,
     state: &AppState,
@@ -81,6 +82,15 @@ pub fn queue_in(
     input: NewMessage,
 ) -> Result<Message, Problem> {
     authorize_sending(caller)?;
+    conn.write_transaction(|conn| queue_checked(conn, state, caller, input))
+}
+
+fn queue_checked(
+    conn: &mut DbConnection,
+    state: &AppState,
+    caller: &Caller,
+    input: NewMessage,
+) -> Result<Message, Problem> {
     let person = people::find(conn, caller.account_id, input.person)?.ok_or_else(|| {
         Problem::invalid_field("customer_id", "no customer or prospect has this id")
     })?;

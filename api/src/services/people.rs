@@ -151,7 +151,7 @@ fn with_tags(conn: &mut DbConnection, person: Person) -> Result<Record, Problem>
     Ok(Record { person, tags })
 }
 
-/// Creates a person inside the caller's transaction (see `idempotency::run`).
+/// Creates a person, with its tags in the same transaction.
 pub fn create_in(
     conn: &mut DbConnection,
     caller: &Caller,
@@ -189,9 +189,15 @@ pub fn create_in(
     };
     set_address(&mut person, input.address);
     derive(&mut person);
-    people::insert(conn, &person)?;
     let tags: Vec<String> = input.tags.iter().map(|t| t.as_str().to_owned()).collect();
-    people::add_tags(conn, caller.account_id, person.id, &tags)?;
+    if tags.is_empty() {
+        people::insert(conn, &person)?;
+    } else {
+        conn.write_transaction(|conn| {
+            people::insert(conn, &person)?;
+            people::add_tags(conn, caller.account_id, person.id, &tags)
+        })?;
+    }
     Ok(Record { person, tags })
 }
 

@@ -68,23 +68,24 @@ pub async fn prepare(caller: &Caller, input: NewUser) -> Result<PreparedUser, Pr
     })
 }
 
-/// Adds the user inside the caller's transaction (see `idempotency::run`).
-/// Creates a user for the caller, in the caller's transaction, and records it
-/// in the audit trail.
+/// Creates a user for the caller and records it in the audit trail, in one
+/// transaction.
 pub fn create_by(
     conn: &mut DbConnection,
     caller: &Caller,
     input: PreparedUser,
 ) -> Result<User, Problem> {
-    let user = create_in(conn, caller.account_id, input)?;
-    privacy::audit(
-        conn,
-        caller,
-        actions::USER_CREATED,
-        Some(user.id.uuid()),
-        Some(user.role.clone()),
-    )?;
-    Ok(user)
+    conn.write_transaction(|conn| {
+        let user = create_in(conn, caller.account_id, input)?;
+        privacy::audit(
+            conn,
+            caller,
+            actions::USER_CREATED,
+            Some(user.id.uuid()),
+            Some(user.role.clone()),
+        )?;
+        Ok(user)
+    })
 }
 
 pub fn create_in(
