@@ -6,6 +6,14 @@ pub mod report;
 
 use load::Latency;
 
+/// The server's database pool for the run: two connections per core, as
+/// PostgreSQL's sizing guidance suggests for a database on the same cores.
+/// More connections only wait on each other there, and add to the tail.
+pub fn server_pool_size() -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    u32::try_from(2 * cores).unwrap_or(4)
+}
+
 pub struct Scale {
     pub customers: usize,
     pub technicians: usize,

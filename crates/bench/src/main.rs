@@ -146,7 +146,10 @@ async fn start(bin: &Path, database_url: &str, logs: &Path) -> Result<(Server, f
         .env("PORT", port.to_string())
         .env("FIELDCRM_JWT_SECRET", JWT_SECRET)
         .env("FIELDCRM_ACCESS_TOKEN_TTL_SECS", "86400")
-        .env("FIELDCRM_DATABASE_POOL_SIZE", "16")
+        .env(
+            "FIELDCRM_DATABASE_POOL_SIZE",
+            fieldcrm_bench::server_pool_size().to_string(),
+        )
         .env("FIELDCRM_LOG_LEVEL", "warn")
         .env("FIELDCRM_MAINTENANCE_INTERVAL_SECS", "0")
         .env("FIELDCRM_JOBS_ENABLED", "false")

@@ -270,7 +270,7 @@ pub fn markdown(
         out,
         "Measured by `bench/run` on {} ({} cores, {:.0} GiB), {}, commit `{}`. The load generator \
          (wrk, {} connections, {} s per figure) and the databases run on the same machine as the \
-         server. The limit is PostgreSQL's own rate for the same work, measured with pgbench \
+         server, whose database pool has {} connections (two per core). The limit is PostgreSQL's own rate for the same work, measured with pgbench \
          (`-M prepared`, same connections) in the same run; the ratio is the PostgreSQL-backed \
          API's figure as a share of it. SQLite has no such tool here, so its column has no ratio. \
          The targets are the issue's, for the PostgreSQL-backed server; the verdict column judges that \
@@ -282,7 +282,8 @@ pub fn markdown(
         machine.date,
         machine.commit,
         scale.connections,
-        scale.secs
+        scale.secs,
+        crate::server_pool_size(),
     );
     let _ = writeln!(
         out,
