@@ -44,8 +44,8 @@ impl AppState {
 /// shared by all HTTP workers, so work beyond them waits in a queue. On the
 /// general blocking pool every waiting request held a thread of its own (about
 /// a hundred under load at 32 connections), and each slept and woke on the
-/// pool's lock; on two cores those context switches cost more than the queries
-/// and gave a p99 twenty times the median.
+/// pool's lock; on two cores those context switches cost more than the queries,
+/// and the slowest requests waited half a second while the median took 3 ms.
 pub struct DbThreads {
     // Only its blocking pool is used; the runtime itself is never driven.
     runtime: Option<tokio::runtime::Runtime>,
