@@ -8,7 +8,7 @@ use crate::{DbResult, Id, Ts};
 #[derive(
     serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset,
 )]
-#[diesel(table_name = accounts, check_for_backend(MultiBackend))]
+#[diesel(table_name = accounts, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct Account {
     pub id: Id<Account>,
     pub name: String,

@@ -7,7 +7,7 @@ use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
 #[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = api_keys, check_for_backend(MultiBackend))]
+#[diesel(table_name = api_keys, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct ApiKey {
     pub id: Id<ApiKey>,
     pub account_id: Id<Account>,

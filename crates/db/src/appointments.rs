@@ -15,7 +15,7 @@ pub const CLOSED_STATUSES: [&str; 3] = ["completed", "cancelled", "no_show"];
 #[derive(
     serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset,
 )]
-#[diesel(table_name = appointments, check_for_backend(MultiBackend), treat_none_as_null = true)]
+#[diesel(table_name = appointments, check_for_backend(MultiBackend), treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct Appointment {
     pub id: Id<Appointment>,
     pub account_id: Id<Account>,
@@ -57,7 +57,7 @@ pub struct StatusChange {
 }
 
 #[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = reminders, check_for_backend(MultiBackend))]
+#[diesel(table_name = reminders, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct Reminder {
     pub id: Id<Reminder>,
     pub account_id: Id<Account>,

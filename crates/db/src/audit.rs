@@ -9,7 +9,7 @@ use crate::schema::audit_events;
 use crate::{DbResult, Id, Ts};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, serde::Serialize)]
-#[diesel(table_name = audit_events, check_for_backend(MultiBackend))]
+#[diesel(table_name = audit_events, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct AuditEvent {
     pub id: Id<AuditEvent>,
     pub account_id: Id<Account>,

@@ -9,7 +9,7 @@ use crate::schema::consent_events;
 use crate::{DbResult, Id, Ts};
 
 #[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = consent_events, check_for_backend(MultiBackend))]
+#[diesel(table_name = consent_events, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct ConsentEvent {
     pub id: Id<ConsentEvent>,
     pub account_id: Id<Account>,

@@ -44,7 +44,7 @@ pub struct Integration {
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = google_oauth_states, check_for_backend(MultiBackend))]
+#[diesel(table_name = google_oauth_states, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct OAuthState {
     pub state_hash: Vec<u8>,
     pub account_id: Id<Account>,

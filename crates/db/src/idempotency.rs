@@ -8,7 +8,7 @@ use crate::schema::idempotency_keys;
 use crate::{DbResult, Id, Ts};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = idempotency_keys, check_for_backend(MultiBackend))]
+#[diesel(table_name = idempotency_keys, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct StoredResponse {
     pub account_id: Id<Account>,
     pub idempotency_key: String,

@@ -12,7 +12,7 @@ use crate::{DbResult, Id, Ts};
 #[derive(
     serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset,
 )]
-#[diesel(table_name = messages, check_for_backend(MultiBackend), treat_none_as_null = true)]
+#[diesel(table_name = messages, check_for_backend(MultiBackend), treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct Message {
     pub id: Id<Message>,
     pub account_id: Id<Account>,

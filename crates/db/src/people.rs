@@ -11,9 +11,8 @@ use crate::{DbResult, Id, Ts};
 #[derive(
     serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset,
 )]
-// A `None` is written as NULL, not as the column's default: every column given
-// is then a bind parameter, the insert's SQL is the same each time, and the
-// statement is prepared once per connection instead of parsed on every create.
+// `None` is NULL both in an update (`treat_none_as_null`) and in an insert
+// (see the crate's note on `Insertable`).
 #[diesel(
     table_name = people,
     check_for_backend(MultiBackend),

@@ -32,7 +32,7 @@ pub fn insert_new(conn: &mut DbConnection, batch: &[Ping]) -> DbResult<usize> {
     if batch.is_empty() {
         return Ok(0);
     }
-    // Multi-row inserts and ON CONFLICT need the backend's own connection.
+    // Each backend's batch insert and ON CONFLICT need its own connection.
     Ok(match conn {
         DbConnection::Pg(pg) => insert_new_as_arrays(pg, batch)?,
         DbConnection::Sqlite(sqlite) => diesel::insert_into(pings::table)

@@ -10,7 +10,7 @@ use crate::{DbResult, Id, Ts};
 pub enum Session {}
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = refresh_tokens, check_for_backend(MultiBackend))]
+#[diesel(table_name = refresh_tokens, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct RefreshToken {
     pub id: Id<RefreshToken>,
     pub account_id: Id<Account>,

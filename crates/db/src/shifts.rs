@@ -11,7 +11,7 @@ use crate::{DbResult, Id, Ts};
 #[derive(
     serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset,
 )]
-#[diesel(table_name = shifts, check_for_backend(MultiBackend), treat_none_as_null = true)]
+#[diesel(table_name = shifts, check_for_backend(MultiBackend), treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct Shift {
     pub id: Id<Shift>,
     pub account_id: Id<Account>,

@@ -6,7 +6,7 @@ use crate::schema::{accounts, users};
 use crate::{DbResult, Id, Ts};
 
 #[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = users, check_for_backend(MultiBackend))]
+#[diesel(table_name = users, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct User {
     pub id: Id<User>,
     pub account_id: Id<Account>,
