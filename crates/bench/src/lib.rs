@@ -76,6 +76,9 @@ pub struct BackendRun {
 #[derive(Default)]
 pub struct Limits {
     pub select_tps: f64,
+    /// The API's customer search, run by pgbench with the same terms.
+    pub search_tps: f64,
+    pub search_p50_ms: f64,
     pub insert_tps: f64,
     pub ping_rows_per_sec: f64,
 }

@@ -2,7 +2,7 @@
 //! pgbench against PostgreSQL itself for the same work, so every API figure
 //! can be read as a share of what the database alone can do on this machine.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -85,23 +85,96 @@ pub fn parse_wrk(output: &str) -> Result<Latency> {
     Ok(latency)
 }
 
-/// Runs a pgbench script; returns transactions per second.
-pub fn pgbench(url: &str, script: &Path, connections: u32, secs: u64) -> Result<f64> {
-    let output = Command::new("pgbench")
-        .args([
-            "-n",
-            "-M",
-            "prepared",
-            "-j",
-            "2",
-            &format!("-c{connections}"),
-            &format!("-T{secs}"),
-            "-f",
-        ])
-        .arg(script)
-        .arg(url)
-        .output()
-        .context("running pgbench")?;
+/// Runs pgbench; each transaction is one of `scripts`, picked at random.
+/// Returns transactions per second.
+pub fn pgbench(url: &str, scripts: &[PathBuf], connections: u32, secs: u64) -> Result<f64> {
+    run_pgbench(url, scripts, connections, secs, None)
+}
+
+/// What pgbench measured when asked for each transaction's latency.
+pub struct PgbenchLatency {
+    pub tps: f64,
+    pub p50_ms: f64,
+}
+
+/// As [`pgbench`], and the median transaction latency, from pgbench's
+/// per-transaction log (written under `log_prefix`).
+pub fn pgbench_latency(
+    url: &str,
+    scripts: &[PathBuf],
+    connections: u32,
+    secs: u64,
+    log_prefix: &Path,
+) -> Result<PgbenchLatency> {
+    let tps = run_pgbench(url, scripts, connections, secs, Some(log_prefix))?;
+    let name = log_prefix
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the log prefix needs a file name")?;
+    let dir = log_prefix
+        .parent()
+        .context("the log prefix needs a folder")?;
+    let mut micros = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let is_log = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&format!("{name}.")));
+        if is_log {
+            micros.extend(parse_pgbench_log(&std::fs::read_to_string(&path)?));
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(PgbenchLatency {
+        tps,
+        p50_ms: median(&mut micros).context("pgbench logged no transactions")? / 1000.0,
+    })
+}
+
+/// The latencies in µs from pgbench's per-transaction log lines:
+/// `client_id transaction_no time script_no time_epoch time_us`, `time` being
+/// the transaction's latency in µs.
+pub fn parse_pgbench_log(log: &str) -> Vec<f64> {
+    log.lines()
+        .filter_map(|line| line.split_whitespace().nth(2)?.parse().ok())
+        .collect()
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    Some(values[values.len() / 2])
+}
+
+fn run_pgbench(
+    url: &str,
+    scripts: &[PathBuf],
+    connections: u32,
+    secs: u64,
+    log_prefix: Option<&Path>,
+) -> Result<f64> {
+    let mut command = Command::new("pgbench");
+    command.args([
+        "-n",
+        "-M",
+        "prepared",
+        "-j",
+        "2",
+        &format!("-c{connections}"),
+        &format!("-T{secs}"),
+    ]);
+    for script in scripts {
+        command.arg("-f").arg(script);
+    }
+    if let Some(prefix) = log_prefix {
+        command
+            .arg("-l")
+            .arg(format!("--log-prefix={}", prefix.display()));
+    }
+    let output = command.arg(url).output().context("running pgbench")?;
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         bail!(

@@ -1,4 +1,4 @@
-//! The harness reads wrk's own report; this is one, verbatim.
+//! The harness reads the reports of wrk and pgbench; these are theirs, verbatim.
 
 use fieldcrm_bench::load::parse_wrk;
 
@@ -41,4 +41,17 @@ fn converts_units_to_milliseconds() {
 #[test]
 fn a_run_without_requests_is_an_error() {
     assert!(parse_wrk("Running 1s test @ http://127.0.0.1:1\n").is_err());
+}
+
+/// Lines of pgbench's per-transaction log (`-l`), verbatim: client, transaction,
+/// latency in µs, script, epoch seconds, µs.
+const PGBENCH_LOG: &str = "0 1 433 1 1796092829 426048
+0 2 86 0 1796092829 426149
+0 3 26 1 1796092829 426177
+";
+
+#[test]
+fn reads_latencies_from_pgbench_log() {
+    let micros = fieldcrm_bench::load::parse_pgbench_log(PGBENCH_LOG);
+    assert_eq!(micros, vec![433.0, 86.0, 26.0]);
 }
