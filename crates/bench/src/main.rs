@@ -490,6 +490,11 @@ async fn run_backend(
     };
     let seeded = seed(&api, scale, database_url).await?;
     analyze_if_postgres(database_url)?;
+    let probe = match limits {
+        Some(_) => Some(DatabaseProbe::new(scale, database_url, &seeded, work)?),
+        None => None,
+    };
+    let mut found = Limits::default();
     tokio::time::sleep(Duration::from_millis(500)).await;
     run.rss_idle_kib = rss_kib(pid).0;
 
@@ -517,15 +522,11 @@ async fn run_backend(
         "   GET by id: {:.0} req/s, p99 {:.1} ms",
         run.get_by_id.requests_per_sec, run.get_by_id.p99_ms
     );
+    if let Some(probe) = &probe {
+        found.select_tps = probe.select_tps()?;
+    }
 
-    run.create = load::wrk(
-        &server.base,
-        &script("create.lua", load::create_script(token))?,
-        c,
-        secs,
-    )?;
-    eprintln!("   POST customer: {:.0} req/s", run.create.requests_per_sec);
-
+    // Before the creates, so it searches the seeded customers only.
     let searches: Vec<String> = search_terms()
         .iter()
         .map(|term| format!("/v1/customers?q={}", term.replace(' ', "%20")))
@@ -537,6 +538,21 @@ async fn run_backend(
         "   search: p50 {:.1} ms ({:.1} ms one at a time)",
         run.search.p50_ms, run.search_alone.p50_ms
     );
+    if let Some(probe) = &probe {
+        let search = probe.search()?;
+        (found.search_tps, found.search_p50_ms) = (search.tps, search.p50_ms);
+    }
+
+    run.create = load::wrk(
+        &server.base,
+        &script("create.lua", load::create_script(token))?,
+        c,
+        secs,
+    )?;
+    eprintln!("   POST customer: {:.0} req/s", run.create.requests_per_sec);
+    if let Some(probe) = &probe {
+        found.insert_tps = probe.insert_tps()?;
+    }
 
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for batch in [100usize, 1000] {
@@ -567,6 +583,9 @@ async fn run_backend(
             run.pings_1000_latency = latency;
         }
     }
+    if let Some(probe) = &probe {
+        found.ping_rows_per_sec = probe.ping_rows_per_sec()?;
+    }
 
     run.live = load::wrk(
         &server.base,
@@ -591,8 +610,9 @@ async fn run_backend(
         run.live.requests_per_sec, run.route.requests_per_sec
     );
 
-    if let Some(limits) = limits {
-        *limits = database_limits(scale, database_url, &seeded, work)?;
+    if let (Some(probe), Some(limits)) = (probe, limits) {
+        *limits = found;
+        probe.finish()?;
     }
 
     // The export: timed, its size counted, the server's memory watched.
@@ -664,81 +684,125 @@ async fn run_backend(
     Ok(run)
 }
 
-/// pgbench on the seeded database: the select by id, the customer search, the
-/// insert of one customer row, and a 1000-row insert of ping rows, with the
-/// connections the API was given.
-fn database_limits(
-    scale: &Scale,
-    database_url: &str,
-    seeded: &Seeded,
-    work: &Path,
-) -> Result<Limits> {
-    let account = &seeded.account_id;
-    let pool = DbPool::new(&DatabaseUrl::parse(database_url)?, &PoolOptions::default())?;
-    let mut conn = pool.get()?;
-    conn.batch_execute(&format!(
-        "DROP TABLE IF EXISTS bench_ids;
-         CREATE TABLE bench_ids (n integer PRIMARY KEY, id uuid NOT NULL);
-         INSERT INTO bench_ids SELECT row_number() OVER (ORDER BY id), id FROM people WHERE account_id = '{account}';"
-    ))?;
-    let n = count(database_url, "SELECT count(*) AS n FROM bench_ids")?;
-    drop(conn);
-    let script = |name: &str, text: String| -> Result<PathBuf> {
-        let path = work.join(name);
-        std::fs::write(&path, text)?;
-        Ok(path)
-    };
-    let select = script(
-        "select.sql",
-        format!(
-            "\\set n random(1, {n})\nSELECT p.* FROM bench_ids b JOIN people p ON p.id = b.id WHERE b.n = :n AND p.account_id = '{account}';\n"
-        ),
-    )?;
-    let insert = script(
-        "insert.sql",
-        format!(
-            "INSERT INTO people (id, account_id, stage, name, sort_name, email, search_text, version, created_at, updated_at) \
-             VALUES (gen_random_uuid(), '{account}', 'customer', 'pgbench customer', 'pgbench customer', 'pg@bench.example', 'pgbench customer pg@bench.example', 1, now(), now());\n"
-        ),
-    )?;
-    let pings = script(
-        "pings.sql",
-        format!(
-            "INSERT INTO pings (user_id, id, account_id, shift_id, recorded_at, lat, lon, accuracy_m, received_at) \
-             SELECT '{}', gen_random_uuid(), '{account}', '{}', now(), 30.27 + i / 1e6, -97.74, 5, now() FROM generate_series(1, 1000) AS i;\n",
-            seeded.pinging_user, seeded.open_shift
-        ),
-    )?;
-    // The API's search query with each term written in, one script per term,
-    // picked at random as the API's load picks them. Run before the inserts
-    // below, so the table is the one the API searched.
-    let searches = search_terms()
-        .iter()
-        .enumerate()
-        .map(|(i, term)| {
-            script(
-                &format!("search-{i}.sql"),
-                format!(
-                    "SELECT * FROM people WHERE account_id = '{account}' AND stage = 'customer' \
-                     AND search_text LIKE '%{term}%' ESCAPE '\\' ORDER BY id LIMIT 51;\n"
-                ),
-            )
+/// pgbench on the seeded database, for the same work as the API's figures: the
+/// select by id, the customer search, the insert of one customer row, and a
+/// 1000-row insert of ping rows, with the connections the API was given. Each
+/// runs right after the API's figure it is the limit of: a shared machine's
+/// speed drifts during a run, and a limit taken minutes later drifts with it.
+struct DatabaseProbe {
+    url: String,
+    select: PathBuf,
+    searches: Vec<PathBuf>,
+    insert: PathBuf,
+    pings: PathBuf,
+    search_log: PathBuf,
+    connections: u32,
+    secs: u64,
+}
+
+impl DatabaseProbe {
+    fn new(scale: &Scale, database_url: &str, seeded: &Seeded, work: &Path) -> Result<Self> {
+        let account = &seeded.account_id;
+        let pool = DbPool::new(&DatabaseUrl::parse(database_url)?, &PoolOptions::default())?;
+        pool.get()?.batch_execute(&format!(
+            "DROP TABLE IF EXISTS bench_ids;
+             CREATE TABLE bench_ids (n integer PRIMARY KEY, id uuid NOT NULL);
+             INSERT INTO bench_ids SELECT row_number() OVER (ORDER BY id), id FROM people WHERE account_id = '{account}';"
+        ))?;
+        let n = count(database_url, "SELECT count(*) AS n FROM bench_ids")?;
+        let script = |name: &str, text: String| -> Result<PathBuf> {
+            let path = work.join(name);
+            std::fs::write(&path, text)?;
+            Ok(path)
+        };
+        let select = script(
+            "select.sql",
+            format!(
+                "\\set n random(1, {n})\nSELECT p.* FROM bench_ids b JOIN people p ON p.id = b.id WHERE b.n = :n AND p.account_id = '{account}';\n"
+            ),
+        )?;
+        // The API's search query with each term written in, one script per
+        // term, picked at random as the API's load picks them.
+        let searches = search_terms()
+            .iter()
+            .enumerate()
+            .map(|(i, term)| {
+                script(
+                    &format!("search-{i}.sql"),
+                    format!(
+                        "SELECT * FROM people WHERE account_id = '{account}' AND stage = 'customer' \
+                         AND search_text LIKE '%{term}%' ESCAPE '\\' ORDER BY id LIMIT 51;\n"
+                    ),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let insert = script(
+            "insert.sql",
+            format!(
+                "INSERT INTO people (id, account_id, stage, name, sort_name, email, search_text, version, created_at, updated_at) \
+                 VALUES (gen_random_uuid(), '{account}', 'customer', 'pgbench customer', 'pgbench customer', 'pg@bench.example', 'pgbench customer pg@bench.example', 1, now(), now());\n"
+            ),
+        )?;
+        let pings = script(
+            "pings.sql",
+            format!(
+                "INSERT INTO pings (user_id, id, account_id, shift_id, recorded_at, lat, lon, accuracy_m, received_at) \
+                 SELECT '{}', gen_random_uuid(), '{account}', '{}', now(), 30.27 + i / 1e6, -97.74, 5, now() FROM generate_series(1, 1000) AS i;\n",
+                seeded.pinging_user, seeded.open_shift
+            ),
+        )?;
+        Ok(Self {
+            url: database_url.to_owned(),
+            select,
+            searches,
+            insert,
+            pings,
+            search_log: work.join("search"),
+            connections: scale.connections,
+            secs: scale.secs,
         })
-        .collect::<Result<Vec<_>>>()?;
-    let (c, secs) = (scale.connections, scale.secs);
-    let select_tps = load::pgbench(database_url, &[select], c, secs)?;
-    let search = load::pgbench_latency(database_url, &searches, c, secs, &work.join("search"))?;
-    let limits = Limits {
-        select_tps,
-        search_tps: search.tps,
-        search_p50_ms: search.p50_ms,
-        insert_tps: load::pgbench(database_url, &[insert], c, secs)?,
-        ping_rows_per_sec: load::pgbench(database_url, &[pings], c, secs)? * 1000.0,
-    };
-    pool.get()?.batch_execute("DROP TABLE bench_ids")?;
-    eprintln!(
-        "   pgbench: select {:.0} tps, search {:.0} tps (p50 {:.1} ms), insert {:.0} tps, pings {:.0} rows/s",
-        limits.select_tps, limits.search_tps, limits.search_p50_ms, limits.insert_tps, limits.ping_rows_per_sec
-    );
-    Ok(limits)
+    }
+
+    fn run(&self, script: &Path) -> Result<f64> {
+        load::pgbench(&self.url, &[script.to_owned()], self.connections, self.secs)
+    }
+
+    fn select_tps(&self) -> Result<f64> {
+        let tps = self.run(&self.select)?;
+        eprintln!("   pgbench select: {tps:.0} tps");
+        Ok(tps)
+    }
+
+    fn search(&self) -> Result<load::PgbenchLatency> {
+        let search = load::pgbench_latency(
+            &self.url,
+            &self.searches,
+            self.connections,
+            self.secs,
+            &self.search_log,
+        )?;
+        eprintln!(
+            "   pgbench search: {:.0} tps, p50 {:.1} ms",
+            search.tps, search.p50_ms
+        );
+        Ok(search)
+    }
+
+    fn insert_tps(&self) -> Result<f64> {
+        let tps = self.run(&self.insert)?;
+        eprintln!("   pgbench insert: {tps:.0} tps");
+        Ok(tps)
+    }
+
+    fn ping_rows_per_sec(&self) -> Result<f64> {
+        let rows = self.run(&self.pings)? * 1000.0;
+        eprintln!("   pgbench pings: {rows:.0} rows/s");
+        Ok(rows)
+    }
+
+    fn finish(self) -> Result<()> {
+        let pool = DbPool::new(&DatabaseUrl::parse(&self.url)?, &PoolOptions::default())?;
+        pool.get()?.batch_execute("DROP TABLE bench_ids")?;
+        Ok(())
+    }
 }

@@ -280,7 +280,7 @@ pub fn markdown(
         "Measured by `bench/run` on {} ({} cores, {:.0} GiB), {}, commit `{}`. The load generator \
          (wrk, {} connections, {} s per figure) and the databases run on the same machine as the \
          server, whose database pool has {} connections (two per core). The limit is PostgreSQL's own rate for the same work (for the search, also its median latency), measured with pgbench \
-         (`-M prepared`, same connections) in the same run; the ratio is the PostgreSQL-backed \
+         (`-M prepared`, same connections) right after the API's figure; the ratio is the PostgreSQL-backed \
          API's figure as a share of it. SQLite has no such tool here, so its column has no ratio. \
          The targets are the issue's, for the PostgreSQL-backed server; the verdict column judges that \
          column. Latencies are measured under that load on shared cores, so they include \
