@@ -454,11 +454,12 @@ fn count(database_url: &str, sql: &str) -> Result<i64> {
 /// Settles PostgreSQL after the seed into the state of a database that has
 /// been running a while: statistics gathered and hint bits set (`VACUUM
 /// ANALYZE`, as autovacuum does), and the seed's dirty pages written out
-/// (`CHECKPOINT`). Otherwise the first figures pay for the seed: the seed's
-/// WAL forces checkpoints that write while they are measured, and a host with
-/// autovacuum off keeps plans made while the tables were nearly empty (there a
-/// GET by id at 27k customers ran 5 times slower until an `ANALYZE`). SQLite is
-/// left as the server leaves it.
+/// (`CHECKPOINT`). Otherwise the first figures may pay for the seed: its WAL
+/// forces checkpoints (a run counted 16 besides the timed ones), and one
+/// still writing would be measured with the GET while its limit, taken
+/// later, would not; a host with autovacuum off keeps plans made while the
+/// tables were nearly empty (there a GET by id at 27k customers ran 5 times
+/// slower until an `ANALYZE`). SQLite is left as the server leaves it.
 fn settle_if_postgres(database_url: &str) -> Result<()> {
     let url = DatabaseUrl::parse(database_url)?;
     if url.backend() == Backend::Postgres {
