@@ -120,7 +120,7 @@ pub fn pgbench_latency(
         let is_log = path
             .file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(&format!("{name}.")));
+            .is_some_and(|n| is_pgbench_log(name, n));
         if is_log {
             micros.extend(parse_pgbench_log(&std::fs::read_to_string(&path)?));
             std::fs::remove_file(&path)?;
@@ -130,6 +130,17 @@ pub fn pgbench_latency(
         tps,
         p50_ms: median(&mut micros).context("pgbench logged no transactions")? / 1000.0,
     })
+}
+
+/// pgbench names its logs `<prefix>.<pid>` and `<prefix>.<pid>.<thread>`;
+/// nothing else in the folder may be read (or removed) as one.
+pub fn is_pgbench_log(prefix: &str, file_name: &str) -> bool {
+    file_name
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .is_some_and(|rest| {
+            !rest.is_empty() && rest.split('.').all(|part| part.parse::<u32>().is_ok())
+        })
 }
 
 /// The latencies in µs from pgbench's per-transaction log lines:

@@ -768,7 +768,7 @@ impl DatabaseProbe {
             searches,
             insert,
             pings,
-            search_log: work.join("search"),
+            search_log: work.join("pgbench-search"),
             connections: scale.connections,
             secs: scale.secs,
         })

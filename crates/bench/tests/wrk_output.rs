@@ -55,3 +55,19 @@ fn reads_latencies_from_pgbench_log() {
     let micros = fieldcrm_bench::load::parse_pgbench_log(PGBENCH_LOG);
     assert_eq!(micros, vec![433.0, 86.0, 26.0]);
 }
+
+#[test]
+fn takes_only_pgbench_logs_for_pgbench_logs() {
+    use fieldcrm_bench::load::is_pgbench_log;
+    assert!(is_pgbench_log("search", "search.21597"));
+    assert!(is_pgbench_log("search", "search.21597.1"));
+    for other in [
+        "search.lua",
+        "search-3.sql",
+        "search.",
+        "searches.21597",
+        "search",
+    ] {
+        assert!(!is_pgbench_log("search", other), "{other}");
+    }
+}
