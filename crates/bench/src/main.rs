@@ -702,6 +702,8 @@ async fn run_backend(
 /// speed drifts during a run, and a limit taken minutes later drifts with it.
 struct DatabaseProbe {
     url: String,
+    /// Keeps the connection that made `bench_ids`, to drop it at the end.
+    pool: DbPool,
     select: PathBuf,
     searches: Vec<PathBuf>,
     insert: PathBuf,
@@ -764,6 +766,7 @@ impl DatabaseProbe {
         )?;
         Ok(Self {
             url: database_url.to_owned(),
+            pool,
             select,
             searches,
             insert,
@@ -812,8 +815,7 @@ impl DatabaseProbe {
     }
 
     fn finish(self) -> Result<()> {
-        let pool = DbPool::new(&DatabaseUrl::parse(&self.url)?, &PoolOptions::default())?;
-        pool.get()?.batch_execute("DROP TABLE bench_ids")?;
+        self.pool.get()?.batch_execute("DROP TABLE bench_ids")?;
         Ok(())
     }
 }
