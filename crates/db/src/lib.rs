@@ -30,6 +30,7 @@ pub mod pings;
 mod pool;
 pub mod refresh_tokens;
 pub mod schema;
+pub mod session_changes;
 pub mod shifts;
 pub mod types;
 mod url;

@@ -98,7 +98,7 @@ pub fn session(
 
 /// What every authenticated request needs to know about its user, read in the
 /// same query as the check that the user still exists.
-#[derive(Debug, Queryable)]
+#[derive(Debug, Clone, Queryable)]
 pub struct SessionCheck {
     pub role: String,
     pub token_version: i32,
