@@ -27,6 +27,10 @@ pub struct Settings {
     pub database_pool_size: u32,
     /// Seconds a request waits for a database connection before answering 503.
     pub database_timeout_secs: u64,
+    /// On PostgreSQL, keep what access tokens are checked against between
+    /// requests, dropped when the database notifies a change
+    /// (`auth::sessions`). Off: every request reads it.
+    pub session_cache: bool,
     /// Largest request body accepted, in bytes (413 beyond).
     pub max_body_bytes: usize,
     /// Origins allowed to call the API from a browser, comma-separated (e.g. the dashboard's).
@@ -145,6 +149,7 @@ impl Default for Settings {
             port: 8080,
             database_url: SecretString::from("sqlite://data/fieldcrm.db"),
             database_pool_size: 10,
+            session_cache: true,
             database_timeout_secs: 5,
             max_body_bytes: 1024 * 1024,
             cors_allowed_origins: String::new(),

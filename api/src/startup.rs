@@ -18,7 +18,7 @@ use utoipa_actix_web::AppExt;
 
 use fieldcrm_db::{migrations, DbPool};
 
-use crate::auth::Tokens;
+use crate::auth::{SessionCache, Tokens};
 use crate::config::Settings;
 use crate::extract::BodyLimits;
 use crate::outbound::Outbound;
@@ -55,6 +55,9 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
         let state = app_state(pool, settings, port)?;
+        if state.settings.session_cache {
+            state.sessions.start_listener(url)?;
+        }
         start_background_work(&state);
         let server = serve(listener, state.clone())?;
         Ok(Self {
@@ -87,6 +90,7 @@ fn app_state(pool: DbPool, settings: Settings, port: u16) -> anyhow::Result<AppS
         db_threads: Arc::new(DbThreads::new(settings.database_pool_size as usize)?),
         pool,
         tokens: Arc::new(Tokens::new(&settings)),
+        sessions: Arc::new(SessionCache::default()),
         outbound: Arc::new(Outbound::from_settings(&settings, port)?),
         settings: Arc::new(settings),
     })

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use fieldcrm_db::{DbConnection, DbPool};
 
-use crate::auth::Tokens;
+use crate::auth::{SessionCache, Tokens};
 use crate::config::Settings;
 use crate::outbound::Outbound;
 use crate::problem::Problem;
@@ -15,6 +15,8 @@ pub struct AppState {
     pub tokens: Arc<Tokens>,
     pub outbound: Arc<Outbound>,
     pub db_threads: Arc<DbThreads>,
+    /// What access tokens are checked against, kept between requests.
+    pub sessions: Arc<SessionCache>,
 }
 
 impl AppState {

@@ -1,6 +1,8 @@
 //! Signup, login, refresh rotation, logout and the ways a token can be bad.
 
-use fieldcrm_test_support::{problem, spawn_app, spawn_app_with, PASSWORD};
+use fieldcrm_test_support::{
+    problem, spawn_app, spawn_app_with, wait_until, Backend, TestApp, PASSWORD,
+};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -412,10 +414,13 @@ async fn a_success_clears_the_email_failures() {
     assert_eq!(app.login(&owner.email, PASSWORD).await.status(), 200);
 }
 
-/// The account row goes (as the account deletion endpoint will do): every
-/// token and key of the account fails at once, and another account is untouched.
+/// The account row goes, deleted by someone other than this server (another
+/// process, an operator): every token and key of the account fails as soon as
+/// the database's notification arrives (on SQLite, at once), and another
+/// account is untouched. The deletion endpoint itself ends them at once
+/// (`privacy.rs`).
 #[tokio::test]
-async fn when_an_account_is_gone_all_its_credentials_fail_at_once() {
+async fn when_an_account_is_gone_all_its_credentials_fail_within_moments() {
     use diesel::prelude::*;
     let app = spawn_app().await;
     let owner = app.signup().await;
@@ -434,12 +439,7 @@ async fn when_an_account_is_gone_all_its_credentials_fail_at_once() {
     assert_eq!(deleted, 1);
 
     for token in [&owner.access, &tech.access, &key] {
-        let response = app
-            .authed(Method::GET, "/v1/me", token)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 401);
+        assert_eq!(status_within(&app, "/v1/me", token, 401).await, 401);
     }
     let refresh = app
         .post_json("/v1/auth/refresh", &json!({"refresh_token": owner.refresh}))
@@ -452,4 +452,251 @@ async fn when_an_account_is_gone_all_its_credentials_fail_at_once() {
         .await
         .unwrap();
     assert_eq!(theirs.status(), 200);
+}
+
+/// How long a change made outside this server may take to reach its requests:
+/// the notification's poll interval is 10 ms; this leaves room for a slow machine.
+const NOTIFICATION_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Asks `path` with the token until it answers `expected` or the grace has
+/// passed; returns the last status.
+async fn status_within(app: &TestApp, path: &str, token: &str, expected: u16) -> u16 {
+    let deadline = std::time::Instant::now() + NOTIFICATION_GRACE;
+    loop {
+        let status = app
+            .authed(Method::GET, path, token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == expected || std::time::Instant::now() >= deadline {
+            return status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// `GET /v1/users`'s status, and whether the caller's session was one the
+/// server had kept.
+async fn users_from_kept_session(app: &TestApp, token: &str) -> (u16, bool) {
+    let hits = app.state.sessions.hits();
+    let status = app
+        .authed(Method::GET, "/v1/users", token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    (status, app.state.sessions.hits() > hits)
+}
+
+fn set_role_in_database(app: &TestApp, user_id: &str, role: &str) {
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::users;
+    let id: fieldcrm_db::Id<fieldcrm_db::users::User> =
+        fieldcrm_db::Id::from_uuid(user_id.parse().unwrap());
+    let mut conn = app.pool.get().unwrap();
+    let changed = diesel::update(users::table.find(id))
+        .set(users::role.eq(role))
+        .execute(&mut *conn)
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
+/// What a token may do follows the user's role as stored, even when someone
+/// other than this server changes it; on PostgreSQL the server keeps the role
+/// between requests, and the database's notification drops it.
+#[tokio::test]
+async fn a_role_changed_outside_the_server_holds_within_moments() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let admin = app.user_with_role(&owner, "admin").await;
+    let users = |token: String| app.authed(Method::GET, "/v1/users", &token).send();
+    assert_eq!(users(admin.access.clone()).await.unwrap().status(), 200);
+    if app.backend() == Backend::Postgres {
+        assert_eq!(
+            users_from_kept_session(&app, &admin.access).await,
+            (200, true),
+            "the second request should be answered from the kept session"
+        );
+    }
+
+    set_role_in_database(&app, &admin.user_id, "technician");
+    assert_eq!(
+        status_within(&app, "/v1/users", &admin.access, 403).await,
+        403
+    );
+    // And back: the new role is kept in its turn, then dropped again.
+    set_role_in_database(&app, &admin.user_id, "admin");
+    assert_eq!(
+        status_within(&app, "/v1/users", &admin.access, 200).await,
+        200
+    );
+}
+
+/// With the listener's connection gone, no notification can arrive: the
+/// server must stop answering from what it kept, then listen again.
+#[tokio::test]
+async fn without_its_listener_the_server_reads_every_session_from_the_database() {
+    use diesel::prelude::*;
+    let app = spawn_app().await;
+    if app.backend() != Backend::Postgres {
+        return; // SQLite keeps nothing between requests
+    }
+    let owner = app.signup().await;
+    let admin = app.user_with_role(&owner, "admin").await;
+    let users = |token: String| app.authed(Method::GET, "/v1/users", &token).send();
+    assert_eq!(users(admin.access.clone()).await.unwrap().status(), 200);
+
+    let ended = {
+        let mut conn = app.pool.get().unwrap();
+        diesel::sql_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = 'fieldcrm-session-listener'",
+        )
+        .execute(&mut *conn)
+        .unwrap()
+    };
+    assert_eq!(ended, 1, "one listener per server");
+    assert!(
+        wait_until(NOTIFICATION_GRACE, || !app.state.sessions.is_live()).await,
+        "the server should notice that its listener is gone"
+    );
+    // No notification can tell it now: the role must be read from the database.
+    set_role_in_database(&app, &admin.user_id, "technician");
+    assert_eq!(users(admin.access.clone()).await.unwrap().status(), 403);
+
+    assert!(
+        wait_until(std::time::Duration::from_secs(10), || app
+            .state
+            .sessions
+            .is_live())
+        .await,
+        "the server should listen again"
+    );
+    assert_eq!(users(admin.access.clone()).await.unwrap().status(), 403);
+    assert_eq!(
+        users_from_kept_session(&app, &admin.access).await,
+        (403, true),
+        "kept again once listening"
+    );
+    set_role_in_database(&app, &admin.user_id, "admin");
+    assert_eq!(
+        status_within(&app, "/v1/users", &admin.access, 200).await,
+        200
+    );
+}
+
+/// `FIELDCRM_SESSION_CACHE=false`: nothing is kept, so even a change made
+/// outside the server holds from the very next request.
+#[tokio::test]
+async fn with_the_session_cache_off_every_request_reads_the_database() {
+    let app = spawn_app_with(|settings| settings.session_cache = false).await;
+    let owner = app.signup().await;
+    let admin = app.user_with_role(&owner, "admin").await;
+    let users = |token: String| app.authed(Method::GET, "/v1/users", &token).send();
+    assert_eq!(users(admin.access.clone()).await.unwrap().status(), 200);
+    assert_eq!(users(admin.access.clone()).await.unwrap().status(), 200);
+    set_role_in_database(&app, &admin.user_id, "technician");
+    assert_eq!(users(admin.access.clone()).await.unwrap().status(), 403);
+    assert_eq!(app.state.sessions.hits(), 0);
+}
+
+/// Changes made through this server hold from its very next request, without
+/// waiting for the database's notification: here the triggers that send it
+/// are switched off, so only the server's own bookkeeping can drop what it kept.
+#[tokio::test]
+async fn changes_made_through_the_server_hold_at_its_next_request() {
+    use diesel::connection::SimpleConnection;
+    let app = spawn_app().await;
+    if app.backend() == Backend::Postgres {
+        app.pool
+            .get()
+            .unwrap()
+            .batch_execute(
+                "ALTER TABLE users DISABLE TRIGGER users_notify_session_change;
+                 ALTER TABLE accounts DISABLE TRIGGER accounts_notify_session_change;",
+            )
+            .unwrap();
+    }
+    let owner = app.signup().await;
+    let admin = app.user_with_role(&owner, "admin").await;
+    let dispatcher = app.user_with_role(&owner, "dispatcher").await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let get = |path: &'static str, token: String| app.authed(Method::GET, path, &token).send();
+    for signed in [&owner, &admin, &dispatcher, &tech] {
+        assert_eq!(
+            get("/v1/me", signed.access.clone()).await.unwrap().status(),
+            200
+        );
+    }
+    let patch_user = |id: &str, body: Value| {
+        app.authed(Method::PATCH, &format!("/v1/users/{id}"), &owner.access)
+            .json(&body)
+            .send()
+    };
+
+    let demoted = patch_user(&admin.user_id, json!({"role": "technician"}))
+        .await
+        .unwrap();
+    assert_eq!(demoted.status(), 200);
+    assert_eq!(
+        get("/v1/users", admin.access.clone())
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    let changed = patch_user(
+        &dispatcher.user_id,
+        json!({"password": "another long passphrase"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(changed.status(), 200);
+    assert_eq!(
+        get("/v1/me", dispatcher.access.clone())
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+
+    let removed = app
+        .authed(
+            Method::DELETE,
+            &format!("/v1/users/{}", tech.user_id),
+            &owner.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    assert_eq!(
+        get("/v1/me", tech.access.clone()).await.unwrap().status(),
+        401
+    );
+
+    // The account's country is how phone numbers without a country code are read.
+    let customer = |token: String| {
+        app.authed(Method::POST, "/v1/customers", &token)
+            .json(&json!({"name": "Local Number", "phone": "020 7946 0018"}))
+            .send()
+    };
+    let moved = app
+        .authed(Method::PATCH, "/v1/account", &owner.access)
+        .json(&json!({"default_country": "GB"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 200);
+    let created: Value = customer(owner.access.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["phone"], "+442079460018");
 }

@@ -132,9 +132,21 @@ async fn authenticate_user(state: &AppState, token: &str) -> Result<Caller, Prob
     })?;
     let account_id = Id::<Account>::from_uuid(claims.acc);
     let user_id = Id::<User>::from_uuid(claims.sub);
-    let current = state
-        .db(move |conn| Ok(users::session(conn, account_id, user_id)?))
-        .await?;
+    let current = match state.sessions.get(account_id, user_id) {
+        Some(kept) => Some(kept),
+        None => {
+            let ticket = state.sessions.ticket();
+            let read = state
+                .db(move |conn| Ok(users::session(conn, account_id, user_id)?))
+                .await?;
+            if let (Some(ticket), Some(read)) = (ticket, &read) {
+                state
+                    .sessions
+                    .keep(ticket, account_id, user_id, read.clone());
+            }
+            read
+        }
+    };
     // A deleted user or account, or a raised token version, ends the token now.
     let Some(current) = current.filter(|current| current.token_version == claims.ver) else {
         return Err(invalid_token(

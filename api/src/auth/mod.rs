@@ -4,7 +4,9 @@
 
 mod caller;
 pub mod passwords;
+pub mod sessions;
 pub mod tokens;
 
 pub use caller::{Caller, Principal};
+pub use sessions::SessionCache;
 pub use tokens::{TokenPair, Tokens};

@@ -53,7 +53,7 @@ pub async fn update(
 ) -> Result<Account, Problem> {
     authorize_changes(caller)?;
     let id = caller.account_id;
-    state
+    let updated = state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let mut account = accounts::find(conn, id)?.ok_or_else(Problem::unauthorized)?;
@@ -114,5 +114,8 @@ pub async fn update(
                 Ok(account)
             })
         })
-        .await
+        .await;
+    // Requests read phone numbers with the account's country.
+    state.sessions.forget_account(id);
+    updated
 }

@@ -164,7 +164,11 @@ pub async fn delete_account(
                 counts,
             })
         })
-        .await?;
+        .await;
+    // Every token of the account is dead from this process's next request on;
+    // forgetting is harmless if the deletion failed.
+    state.sessions.forget_account(account_id);
+    let receipt = receipt?;
     tracing::info!(receipt = %receipt.id.uuid(), rows = receipt.counts.values().sum::<i64>(), "account deleted");
     Ok(receipt)
 }

@@ -141,7 +141,7 @@ pub async fn update(
         None => None,
     };
     let caller = caller.clone();
-    state
+    let updated = state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let target =
@@ -182,20 +182,24 @@ pub async fn update(
                 Ok(updated)
             })
         })
-        .await
+        .await;
+    // A new role or password must hold from this process's next request on.
+    state.sessions.forget_user(id);
+    updated
 }
 
 pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(), Problem> {
     caller.require(Action::ManageUsers)?;
     let caller = caller.clone();
-    state
+    let deleted = state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let target =
                     users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
                 guard_owners(conn, &caller, &target, None)?;
                 // Their refresh tokens go with them (cascade); their access
-                // tokens fail at the next request, which finds no such user.
+                // tokens fail at the next request, which finds no such user
+                // (every process's session cache drops them: `auth::sessions`).
                 users::delete(conn, caller.account_id, id)?;
                 privacy::audit(
                     conn,
@@ -207,7 +211,9 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
                 Ok(())
             })
         })
-        .await
+        .await;
+    state.sessions.forget_user(id);
+    deleted
 }
 
 /// Changing `target` so its role becomes `role_after` (`None`: removed): 403

@@ -57,6 +57,14 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let pool = app.pool().clone();
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
+    if db.backend() == Backend::Postgres && state.settings.session_cache {
+        // So every test on PostgreSQL runs with sessions kept between
+        // requests, as a server does a moment after it starts.
+        assert!(
+            wait_until(Duration::from_secs(10), || state.sessions.is_live()).await,
+            "the session listener should start within 10 s"
+        );
+    }
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
@@ -131,6 +139,20 @@ impl TestApp {
             .count()
             .get_result(&mut *conn)
             .expect("count jobs")
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds (true) or `within` has passed (false).
+pub async fn wait_until(within: Duration, condition: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
