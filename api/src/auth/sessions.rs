@@ -137,7 +137,14 @@ impl SessionCache {
     }
 
     fn heard(&self, at: Instant) {
-        self.lock().heard_at = Some(at);
+        let mut state = self.lock();
+        if !state.live() {
+            // Back after a silence (a stalled connection, say): what was kept
+            // before it is not trusted, even if no notification went missing.
+            state.invalidate();
+            state.entries.clear();
+        }
+        state.heard_at = Some(at);
     }
 
     fn lost(&self) {
@@ -322,22 +329,33 @@ mod tests {
     #[test]
     fn losing_the_listener_drops_everything_and_stops_answering() {
         let cache = live_cache();
-        let (account, user) = ids();
+        let (account, kept) = ids();
+        let (_, in_flight) = ids();
+        cache.keep(cache.ticket().expect("live"), account, kept, facts("owner"));
         let ticket = cache.ticket().expect("live");
         cache.lost();
-        cache.keep(ticket, account, user, facts("owner"));
+        assert!(cache.get(account, kept).is_none());
+        // A read that began before the loss is not kept after it either.
+        cache.keep(ticket, account, in_flight, facts("owner"));
         cache.heard(Instant::now());
-        assert!(cache.get(account, user).is_none());
+        assert!(cache.get(account, kept).is_none());
+        assert!(cache.get(account, in_flight).is_none());
     }
 
     #[test]
     fn an_old_heartbeat_does_not_keep_the_cache_live() {
-        let cache = SessionCache::default();
+        let cache = live_cache();
+        let (account, user) = ids();
+        cache.keep(cache.ticket().expect("live"), account, user, facts("owner"));
         let long_ago = Instant::now()
             .checked_sub(HEARTBEAT_DEADLINE)
             .expect("the monotonic clock is past the deadline");
-        cache.heard(long_ago);
+        cache.lock().heard_at = Some(long_ago);
         assert!(!cache.is_live());
         assert!(cache.ticket().is_none());
+        assert!(cache.get(account, user).is_none());
+        // Heard again after the silence: what was kept before it is gone.
+        cache.heard(Instant::now());
+        assert!(cache.get(account, user).is_none());
     }
 }
