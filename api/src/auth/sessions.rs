@@ -214,7 +214,6 @@ fn listen_once(
         .map_err(|err| err.to_string())?
         .ok_or("not a PostgreSQL database")?;
     let connected_at = Instant::now();
-    let mut heard_at: Option<Instant> = None;
     let mut sent_at: Option<Instant> = None;
     loop {
         let Some(cache) = cache.upgrade() else {
@@ -233,14 +232,14 @@ fn listen_once(
                         tracing::info!("session listener ready");
                         *ready = true;
                     }
-                    let now = Instant::now();
-                    heard_at = Some(now);
-                    cache.heard(now);
+                    cache.heard(Instant::now());
                 }
                 change => cache.apply(change),
             }
         }
-        if heard_at.unwrap_or(connected_at).elapsed() >= HEARTBEAT_DEADLINE {
+        // The cache is live only while a heartbeat is recent (and a new
+        // connection starts with none heard): it keeps the one clock.
+        if !cache.is_live() && connected_at.elapsed() >= HEARTBEAT_DEADLINE {
             return Err("its heartbeat did not come back through the database".into());
         }
         drop(cache);
