@@ -47,6 +47,19 @@ impl Scale {
     }
 }
 
+/// How many times a rate is measured against its limit: on shared cores one
+/// such pair can be a quarter off the next, in either direction.
+pub const PAIRS: usize = 3;
+
+/// Of pairs of (API figure, limit), the one whose ratio is the median, so the
+/// figure, the limit and the ratio reported all come from the same pair.
+pub fn median_pair(mut pairs: Vec<(Latency, f64)>) -> Option<(Latency, f64)> {
+    let ratio = |(api, limit): &(Latency, f64)| api.requests_per_sec / limit;
+    pairs.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)));
+    let middle = pairs.len() / 2;
+    pairs.into_iter().nth(middle)
+}
+
 /// Everything measured on one backend.
 #[derive(Default)]
 pub struct BackendRun {
@@ -81,4 +94,34 @@ pub struct Limits {
     pub search_p50_ms: f64,
     pub insert_tps: f64,
     pub ping_rows_per_sec: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(api: f64, limit: f64) -> (Latency, f64) {
+        let latency = Latency {
+            requests_per_sec: api,
+            ..Latency::default()
+        };
+        (latency, limit)
+    }
+
+    #[test]
+    fn the_median_pair_is_chosen_by_its_ratio_not_its_figures() {
+        // Ratios 0.5, 0.6 and 0.4: the fastest API figure is not the median.
+        let chosen = median_pair(vec![
+            pair(2000.0, 4000.0),
+            pair(1800.0, 3000.0),
+            pair(2400.0, 6000.0),
+        ]);
+        let (api, limit) = chosen.expect("three pairs have a median");
+        assert_eq!((api.requests_per_sec, limit), (2000.0, 4000.0));
+    }
+
+    #[test]
+    fn no_pairs_have_no_median() {
+        assert!(median_pair(Vec::new()).is_none());
+    }
 }

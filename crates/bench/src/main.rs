@@ -17,7 +17,8 @@ use diesel::connection::SimpleConnection;
 use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
 
-use fieldcrm_bench::{load, report, BackendRun, Limits, Scale};
+use fieldcrm_bench::load::Latency;
+use fieldcrm_bench::{load, median_pair, report, BackendRun, Limits, Scale, PAIRS};
 use fieldcrm_db::{Backend, DatabaseUrl, DbPool, PoolOptions};
 
 const PASSWORD: &str = "bench password that is long enough";
@@ -523,19 +524,19 @@ async fn run_backend(
         .step_by((seeded.customer_ids.len() / 1000).max(1))
         .map(|id| format!("/v1/customers/{id}"))
         .collect();
-    run.get_by_id = load::wrk(
-        &server.base,
-        &script("get.lua", load::get_script(token, &by_id))?,
-        c,
-        secs,
+    let get_script = script("get.lua", load::get_script(token, &by_id))?;
+    (run.get_by_id, found.select_tps) = against_limit(
+        probe.as_ref(),
+        || {
+            let get = load::wrk(&server.base, &get_script, c, secs)?;
+            eprintln!(
+                "   GET by id: {:.0} req/s, p99 {:.1} ms",
+                get.requests_per_sec, get.p99_ms
+            );
+            Ok(get)
+        },
+        DatabaseProbe::select_tps,
     )?;
-    eprintln!(
-        "   GET by id: {:.0} req/s, p99 {:.1} ms",
-        run.get_by_id.requests_per_sec, run.get_by_id.p99_ms
-    );
-    if let Some(probe) = &probe {
-        found.select_tps = probe.select_tps()?;
-    }
 
     // Before the creates, so it searches the seeded customers only.
     let searches: Vec<String> = search_terms()
@@ -554,16 +555,16 @@ async fn run_backend(
         (found.search_tps, found.search_p50_ms) = (search.tps, search.p50_ms);
     }
 
-    run.create = load::wrk(
-        &server.base,
-        &script("create.lua", load::create_script(token))?,
-        c,
-        secs,
+    let create_script = script("create.lua", load::create_script(token))?;
+    (run.create, found.insert_tps) = against_limit(
+        probe.as_ref(),
+        || {
+            let create = load::wrk(&server.base, &create_script, c, secs)?;
+            eprintln!("   POST customer: {:.0} req/s", create.requests_per_sec);
+            Ok(create)
+        },
+        DatabaseProbe::insert_tps,
     )?;
-    eprintln!("   POST customer: {:.0} req/s", run.create.requests_per_sec);
-    if let Some(probe) = &probe {
-        found.insert_tps = probe.insert_tps()?;
-    }
 
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     for batch in [100usize, 1000] {
@@ -693,6 +694,25 @@ async fn run_backend(
 
     run.rss_peak_kib = rss_kib(pid).1;
     Ok(run)
+}
+
+/// The API's figure and, on PostgreSQL, its limit: [`PAIRS`] pairs, each limit
+/// measured right after its figure, and the pair with the median ratio kept.
+/// On SQLite, the figure once.
+fn against_limit(
+    probe: Option<&DatabaseProbe>,
+    mut api: impl FnMut() -> Result<Latency>,
+    limit: impl Fn(&DatabaseProbe) -> Result<f64>,
+) -> Result<(Latency, f64)> {
+    let Some(probe) = probe else {
+        return Ok((api()?, 0.0));
+    };
+    let mut pairs = Vec::with_capacity(PAIRS);
+    for _ in 0..PAIRS {
+        let figure = api()?;
+        pairs.push((figure, limit(probe)?));
+    }
+    median_pair(pairs).context("no pairs measured")
 }
 
 /// pgbench on the seeded database, for the same work as the API's figures: the

@@ -281,7 +281,8 @@ pub fn markdown(
          (wrk, {} connections, {} s per figure) and the databases run on the same machine as the \
          server, whose database pool has {} connections (two per core). The limit is PostgreSQL's own rate for the same work (for the search, also its median latency), measured with pgbench \
          (`-M prepared`, same connections) right after the API's figure; the ratio is the PostgreSQL-backed \
-         API's figure as a share of it. SQLite has no such tool here, so its column has no ratio. \
+         API's figure as a share of it. GET by id and POST create run {} such pairs and report the one \
+         with the median ratio, as one pair can be a quarter off the next on shared cores. SQLite has no such tool here, so its column has no ratio. \
          The targets are the issue's, for the PostgreSQL-backed server; the verdict column judges that \
          column. Latencies are measured under that load on shared cores, so they include \
          queueing: at saturation the median is about connections ÷ throughput.\n",
@@ -293,6 +294,7 @@ pub fn markdown(
         scale.connections,
         scale.secs,
         crate::server_pool_size(),
+        crate::PAIRS,
     );
     let _ = writeln!(
         out,
