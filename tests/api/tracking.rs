@@ -701,3 +701,127 @@ async fn timesheets_filter_by_person_and_dates() {
         .await;
     assert_eq!(problem(bad).await["errors"][0]["field"], "from");
 }
+
+/// The future tolerance (for devices whose clock runs ahead) lets a ping dated
+/// after now into an open shift; clocking out must not keep it, nor count it.
+#[tokio::test]
+async fn a_ping_dated_after_clock_out_is_not_kept() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let shift = clock(&app, &tech, "clock-in").await;
+    let id = shift["id"].as_str().unwrap().to_owned();
+    let clock_in = time(&shift["clock_in_at"]);
+    let ahead = upload(
+        &app,
+        &tech,
+        vec![
+            ping(clock_in + chrono::Duration::milliseconds(1), 30.0, -97.0),
+            ping(Utc::now() + chrono::Duration::seconds(110), 30.05, -97.0),
+        ],
+    )
+    .await;
+    assert_eq!(ahead["accepted"], 2, "{ahead}");
+
+    let closed = clock(&app, &tech, "clock-out").await;
+    assert_eq!(
+        stored_pings(&app, &id),
+        1,
+        "only the ping inside the shift stays"
+    );
+    assert_eq!(closed["distance_m"], 0.0, "{closed}");
+    let route: Value = app
+        .call(
+            Method::GET,
+            &format!("/v1/shifts/{id}/route"),
+            &owner.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        route["geometry"]["coordinates"].as_array().unwrap().len(),
+        1,
+        "{route}"
+    );
+}
+
+/// A shift the upkeep closes at the account's maximum keeps nothing recorded
+/// after that limit, though the device went on sending inside the open shift.
+#[tokio::test]
+async fn a_shift_closed_at_the_limit_keeps_nothing_recorded_after_it() {
+    let app = spawn_app_with(|s| s.maintenance_interval_secs = 1).await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let shift = clock(&app, &tech, "clock-in").await;
+    let id = shift["id"].as_str().unwrap().to_owned();
+    let start = (Utc::now() - chrono::Duration::hours(17)).trunc_subsecs(6);
+    start_shift_at(&app, &id, start);
+    let limit = start + chrono::Duration::hours(16);
+    let result = upload(
+        &app,
+        &tech,
+        vec![
+            ping(start + chrono::Duration::hours(1), 30.0, -97.0),
+            ping(limit - chrono::Duration::minutes(1), 30.0, -97.0),
+            ping(limit + chrono::Duration::minutes(30), 30.5, -97.0),
+        ],
+    )
+    .await;
+    assert_eq!(result["accepted"], 3, "{result}");
+
+    let path = format!("/v1/shifts/{id}");
+    let mut closed = Value::Null;
+    for _ in 0..40 {
+        closed = app
+            .call(Method::GET, &path, &owner.access, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if closed["closed_by"] == "auto" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(closed["closed_by"], "auto", "{closed}");
+    assert_eq!(time(&closed["clock_out_at"]), limit);
+    assert_eq!(
+        stored_pings(&app, &id),
+        2,
+        "the ping after the limit is gone"
+    );
+    assert_eq!(
+        closed["distance_m"], 0.0,
+        "and is not in the distance: {closed}"
+    );
+}
+
+/// A batch racing a clock-out: whichever commits first, nothing recorded after
+/// the close is left in the shift.
+#[tokio::test]
+async fn a_batch_racing_a_clock_out_leaves_nothing_after_the_close() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    for _ in 0..20 {
+        let shift = clock(&app, &tech, "clock-in").await;
+        let id = shift["id"].as_str().unwrap().to_owned();
+        let ahead: Vec<Value> = (1..=50)
+            .map(|s| ping(Utc::now() + chrono::Duration::seconds(s), 30.0, -97.0))
+            .collect();
+        let (uploaded, _) = tokio::join!(
+            app.call(
+                Method::POST,
+                "/v1/pings",
+                &tech.access,
+                Some(json!({"pings": ahead}))
+            ),
+            clock(&app, &tech, "clock-out"),
+        );
+        assert_eq!(uploaded.status(), 200);
+        assert_eq!(stored_pings(&app, &id), 0, "pings after the close stayed");
+    }
+}

@@ -77,7 +77,7 @@ pub async fn clock_out(
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
-                let shift = shifts::open_of(conn, user)?
+                let shift = shifts::open_of_for_close(conn, user)?
                     .ok_or_else(|| Problem::conflict("you are not clocked in"))?;
                 close(conn, shift, Ts::now(), at, "self")
             })
@@ -92,8 +92,8 @@ pub async fn close_for(state: &AppState, caller: &Caller, id: Id<Shift>) -> Resu
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
-                let shift =
-                    shifts::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
+                let shift = shifts::find_for_close(conn, caller.account_id, id)?
+                    .ok_or_else(Problem::not_found)?;
                 if shift.clock_out_at.is_some() {
                     return Err(Problem::conflict("this shift is closed already"));
                 }
@@ -118,6 +118,8 @@ fn close(
     shift.clock_out_lat = location.map(|c| c.lat);
     shift.clock_out_lon = location.map(|c| c.lon);
     shift.closed_by = Some(by.to_owned());
+    // Nothing recorded after the close stays, whichever way the shift closes.
+    pings::delete_recorded_after(conn, shift.id, at)?;
     shift.distance_m = Some(fieldcrm_geo_track::distance_m(&trail(conn, &shift)?));
     shift.updated_at = Ts::now();
     shifts::save(conn, &shift)?;
@@ -542,7 +544,7 @@ pub fn maintain(conn: &mut DbConnection) -> Result<(usize, usize), Problem> {
         let limit = Ts::from(shift.clock_in_at.get() + Duration::hours(i64::from(hours)));
         conn.write_transaction(|conn| {
             // Someone may have clocked out meanwhile.
-            if let Some(current) = shifts::find(conn, shift.account_id, shift.id)? {
+            if let Some(current) = shifts::find_for_close(conn, shift.account_id, shift.id)? {
                 if current.clock_out_at.is_none() {
                     close(conn, current, limit, None, "auto")?;
                     closed += 1;

@@ -110,6 +110,22 @@ pub fn latest_of_shift(conn: &mut DbConnection, shift: Id<Shift>) -> DbResult<Op
         .optional()?)
 }
 
+/// Deletes the shift's pings recorded after `end`: a device whose clock runs
+/// ahead may send them while the shift is open, and a shift keeps nothing past
+/// its close.
+pub fn delete_recorded_after(
+    conn: &mut DbConnection,
+    shift: Id<Shift>,
+    end: Ts,
+) -> DbResult<usize> {
+    Ok(diesel::delete(
+        pings::table
+            .filter(pings::shift_id.eq(shift))
+            .filter(pings::recorded_at.gt(end)),
+    )
+    .execute(conn)?)
+}
+
 /// Deletes the account's pings recorded before `before`.
 pub fn purge_older_than(
     conn: &mut DbConnection,

@@ -60,24 +60,58 @@ pub fn find(
         .optional()?)
 }
 
-pub fn open_of(conn: &mut DbConnection, user: Id<User>) -> DbResult<Option<Shift>> {
-    Ok(shifts::table
+/// The user's open shift, locked for closing (see `find_for_close`).
+pub fn open_of_for_close(conn: &mut DbConnection, user: Id<User>) -> DbResult<Option<Shift>> {
+    let query = shifts::table
         .filter(shifts::user_id.eq(user))
-        .filter(shifts::clock_out_at.is_null())
-        .select(Shift::as_select())
-        .first(conn)
-        .optional()?)
+        .filter(shifts::clock_out_at.is_null());
+    Ok(match conn {
+        DbConnection::Pg(pg) => query
+            .select(Shift::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?,
+        DbConnection::Sqlite(sqlite) => {
+            query.select(Shift::as_select()).first(sqlite).optional()?
+        }
+    })
+}
+
+/// The shift, read to be closed inside a write transaction. On PostgreSQL the
+/// row is locked, so the close waits for any ping batch that read the shift
+/// open (`of_user_between` share-locks it) and then sees what that batch stored.
+pub fn find_for_close(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<Shift>,
+) -> DbResult<Option<Shift>> {
+    let query = shifts::table
+        .filter(shifts::account_id.eq(account))
+        .find(id);
+    Ok(match conn {
+        DbConnection::Pg(pg) => query
+            .select(Shift::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?,
+        DbConnection::Sqlite(sqlite) => {
+            query.select(Shift::as_select()).first(sqlite).optional()?
+        }
+    })
 }
 
 /// The user's shifts that may contain a time in `[from, to]`: one query per
-/// ping batch.
+/// ping batch. Run inside the transaction that stores the pings: on
+/// PostgreSQL the rows are share-locked, so a close waits for the batch to
+/// commit and then removes what it stored past the close (SQLite's writers
+/// take turns anyway).
 pub fn of_user_between(
     conn: &mut DbConnection,
     user: Id<User>,
     from: Ts,
     to: Ts,
 ) -> DbResult<Vec<Shift>> {
-    Ok(shifts::table
+    let query = shifts::table
         .filter(shifts::user_id.eq(user))
         .filter(shifts::clock_in_at.le(to))
         .filter(
@@ -85,9 +119,11 @@ pub fn of_user_between(
                 .is_null()
                 .or(shifts::clock_out_at.ge(from)),
         )
-        .order(shifts::clock_in_at.asc())
-        .select(Shift::as_select())
-        .load(conn)?)
+        .order(shifts::clock_in_at.asc());
+    Ok(match conn {
+        DbConnection::Pg(pg) => query.select(Shift::as_select()).for_share().load(pg)?,
+        DbConnection::Sqlite(sqlite) => query.select(Shift::as_select()).load(sqlite)?,
+    })
 }
 
 pub struct Filter {
