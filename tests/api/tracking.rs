@@ -43,6 +43,26 @@ pub(crate) async fn clock(app: &TestApp, who: &Signed, action: &str) -> Value {
     response.json().await.unwrap()
 }
 
+/// The shift as the owner reads it once the upkeep (every second here) has
+/// done what `done` looks for, within 10 seconds.
+async fn upkept(app: &TestApp, owner: &Signed, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let path = format!("/v1/shifts/{id}");
+    let mut shift = Value::Null;
+    for _ in 0..40 {
+        shift = app
+            .call(Method::GET, &path, &owner.access, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if done(&shift) {
+            return shift;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("the upkeep did not get there within 10 s: {shift}");
+}
+
 fn time(value: &Value) -> DateTime<Utc> {
     value.as_str().unwrap().parse().unwrap()
 }
@@ -507,21 +527,10 @@ async fn long_shifts_close_at_the_limit_and_old_pings_are_purged() {
     .await;
     assert_eq!(result["accepted"], 2);
 
-    let path = format!("/v1/shifts/{id}");
-    let mut closed = Value::Null;
-    for _ in 0..40 {
-        closed = app
-            .call(Method::GET, &path, &owner.access, None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if closed["closed_by"] == "auto" && stored_pings(&app, &id) == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert_eq!(closed["closed_by"], "auto", "{closed}");
+    let closed = upkept(&app, &owner, &id, |shift| {
+        shift["closed_by"] == "auto" && stored_pings(&app, &id) == 0
+    })
+    .await;
     assert_eq!(
         time(&closed["clock_out_at"]),
         start + chrono::Duration::hours(16),
@@ -772,21 +781,7 @@ async fn a_shift_closed_at_the_limit_keeps_nothing_recorded_after_it() {
     .await;
     assert_eq!(result["accepted"], 3, "{result}");
 
-    let path = format!("/v1/shifts/{id}");
-    let mut closed = Value::Null;
-    for _ in 0..40 {
-        closed = app
-            .call(Method::GET, &path, &owner.access, None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        if closed["closed_by"] == "auto" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert_eq!(closed["closed_by"], "auto", "{closed}");
+    let closed = upkept(&app, &owner, &id, |shift| shift["closed_by"] == "auto").await;
     assert_eq!(time(&closed["clock_out_at"]), limit);
     assert_eq!(
         stored_pings(&app, &id),

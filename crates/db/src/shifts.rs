@@ -60,21 +60,23 @@ pub fn find(
         .optional()?)
 }
 
-/// The user's open shift, locked for closing (see `find_for_close`).
+/// Loads `$query`'s shifts with a row lock on PostgreSQL (`for_update` or
+/// `for_share`) and plainly on SQLite, whose writers hold the one write lock.
+macro_rules! locked {
+    ($conn:expr, $query:expr, $lock:ident, $load:ident) => {
+        match $conn {
+            DbConnection::Pg(pg) => $query.select(Shift::as_select()).$lock().$load(pg),
+            DbConnection::Sqlite(sqlite) => $query.select(Shift::as_select()).$load(sqlite),
+        }
+    };
+}
+
+/// The user's open shift, read to be closed (see `find_for_close`).
 pub fn open_of_for_close(conn: &mut DbConnection, user: Id<User>) -> DbResult<Option<Shift>> {
     let query = shifts::table
         .filter(shifts::user_id.eq(user))
         .filter(shifts::clock_out_at.is_null());
-    Ok(match conn {
-        DbConnection::Pg(pg) => query
-            .select(Shift::as_select())
-            .for_update()
-            .first(pg)
-            .optional()?,
-        DbConnection::Sqlite(sqlite) => {
-            query.select(Shift::as_select()).first(sqlite).optional()?
-        }
-    })
+    Ok(locked!(conn, query, for_update, first).optional()?)
 }
 
 /// The shift, read to be closed inside a write transaction. On PostgreSQL the
@@ -88,16 +90,7 @@ pub fn find_for_close(
     let query = shifts::table
         .filter(shifts::account_id.eq(account))
         .find(id);
-    Ok(match conn {
-        DbConnection::Pg(pg) => query
-            .select(Shift::as_select())
-            .for_update()
-            .first(pg)
-            .optional()?,
-        DbConnection::Sqlite(sqlite) => {
-            query.select(Shift::as_select()).first(sqlite).optional()?
-        }
-    })
+    Ok(locked!(conn, query, for_update, first).optional()?)
 }
 
 /// The user's shifts that may contain a time in `[from, to]`: one query per
@@ -120,10 +113,7 @@ pub fn of_user_between(
                 .or(shifts::clock_out_at.ge(from)),
         )
         .order(shifts::clock_in_at.asc());
-    Ok(match conn {
-        DbConnection::Pg(pg) => query.select(Shift::as_select()).for_share().load(pg)?,
-        DbConnection::Sqlite(sqlite) => query.select(Shift::as_select()).load(sqlite)?,
-    })
+    Ok(locked!(conn, query, for_share, load)?)
 }
 
 pub struct Filter {
