@@ -120,12 +120,23 @@ pub(crate) async fn customer(
 }
 
 async fn consent(app: &TestApp, who: &Signed, id: &str, channel: &str, status: &str) {
+    consent_from(app, who, id, channel, status, "form").await;
+}
+
+async fn consent_from(
+    app: &TestApp,
+    who: &Signed,
+    id: &str,
+    channel: &str,
+    status: &str,
+    source: &str,
+) {
     let response = app
         .call(
             Method::POST,
             &format!("/v1/customers/{id}/consent"),
             &who.access,
-            Some(json!({"channel": channel, "status": status, "source": "form"})),
+            Some(json!({"channel": channel, "status": status, "source": source})),
         )
         .await;
     assert_eq!(response.status(), 201);
@@ -1111,4 +1122,171 @@ async fn bodies_of_sent_messages_are_cleared_after_the_accounts_retention() {
     assert!(kept["body"].is_null(), "{kept}");
     assert_eq!(kept["status"], "sent", "the record of sending stays");
     assert_eq!(kept["recipient"], "+15125550109");
+}
+
+/// Current SMS consent of a customer, as the consent endpoint shows it.
+async fn sms_consent(app: &TestApp, who: &Signed, id: &str) -> Value {
+    let response = app
+        .call(
+            Method::GET,
+            &format!("/v1/customers/{id}/consent"),
+            &who.access,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["current"]["sms"].clone()
+}
+
+/// A re-subscribe word only undoes an opt-out that a STOP from that number
+/// made. It never gives consent to anyone who was not asked, nor overrides an
+/// opt-out given another way, in this account or any other; and "yes" is an
+/// ordinary answer, not a keyword.
+#[tokio::test]
+async fn a_reply_word_never_creates_consent() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let phone = "+15125550177";
+    let a = owner(&app).await;
+    let b = owner(&app).await;
+    let never_asked = customer(
+        &app,
+        &a,
+        json!({"name": "Never Asked", "phone": phone}),
+        &[],
+    )
+    .await;
+    let said_no = customer(&app, &a, json!({"name": "Said No", "phone": phone}), &[]).await;
+    consent_from(&app, &a, &said_no, "sms", "opted_out", "verbal").await;
+    let stopped = customer(
+        &app,
+        &a,
+        json!({"name": "Stopped", "phone": phone}),
+        &["sms"],
+    )
+    .await;
+    let stopped_then_form = customer(
+        &app,
+        &a,
+        json!({"name": "Then Form", "phone": phone}),
+        &["sms"],
+    )
+    .await;
+    let elsewhere = customer(&app, &b, json!({"name": "Elsewhere", "phone": phone}), &[]).await;
+
+    let stop = [("From", phone), ("To", FROM), ("Body", "STOP")];
+    assert_eq!(webhook(&app, "inbound", &stop, None).await.status(), 200);
+    consent_from(&app, &a, &stopped_then_form, "sms", "opted_out", "form").await;
+    for who in [&never_asked, &said_no, &stopped, &stopped_then_form] {
+        assert_eq!(sms_consent(&app, &a, who).await, "opted_out");
+    }
+    assert_eq!(sms_consent(&app, &b, &elsewhere).await, "opted_out");
+
+    let yes = [("From", phone), ("To", FROM), ("Body", "Yes")];
+    assert_eq!(webhook(&app, "inbound", &yes, None).await.status(), 200);
+    assert_eq!(
+        sms_consent(&app, &a, &stopped).await,
+        "opted_out",
+        "YES is no keyword"
+    );
+
+    let start = [("From", phone), ("To", FROM), ("Body", " start ")];
+    assert_eq!(webhook(&app, "inbound", &start, None).await.status(), 200);
+    assert_eq!(
+        sms_consent(&app, &a, &stopped).await,
+        "opted_in",
+        "its STOP is undone"
+    );
+    assert_eq!(sms_consent(&app, &a, &said_no).await, "opted_out");
+    assert_eq!(sms_consent(&app, &a, &stopped_then_form).await, "opted_out");
+    // Opted out by the STOP without ever having opted in: nothing to restore.
+    assert_eq!(sms_consent(&app, &a, &never_asked).await, "opted_out");
+    assert_eq!(sms_consent(&app, &b, &elsewhere).await, "opted_out");
+
+    // With nobody stopped, a START changes nothing at all.
+    let fresh = customer(
+        &app,
+        &b,
+        json!({"name": "Fresh", "phone": "+15125550178"}),
+        &[],
+    )
+    .await;
+    let start = [("From", "+15125550178"), ("To", FROM), ("Body", "UNSTOP")];
+    assert_eq!(webhook(&app, "inbound", &start, None).await.status(), 200);
+    assert_eq!(sms_consent(&app, &b, &fresh).await, Value::Null);
+    assert!(consent_history(&app, &b, &fresh).await.is_empty());
+}
+
+/// Every STOP word, in any case and with surrounding space, opts the number out
+/// in every account that holds it (they share the sending number).
+#[tokio::test]
+async fn every_stop_word_opts_the_number_out_in_every_account() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let a = owner(&app).await;
+    let b = owner(&app).await;
+    let words = [
+        "STOP",
+        "stop",
+        " Stop\n",
+        "STOPALL",
+        "stopall",
+        "UNSUBSCRIBE",
+        "Unsubscribe ",
+        "CANCEL",
+        "cancel",
+        "END",
+        "end",
+        "QUIT",
+        "\tQuit ",
+    ];
+    for (n, word) in words.iter().enumerate() {
+        let phone = format!("+1512555{:04}", 2000 + n);
+        let in_a = customer(&app, &a, json!({"name": "A", "phone": phone}), &["sms"]).await;
+        let in_b = customer(&app, &b, json!({"name": "B", "phone": phone}), &["sms"]).await;
+        let params = [("From", phone.as_str()), ("To", FROM), ("Body", word)];
+        assert_eq!(webhook(&app, "inbound", &params, None).await.status(), 200);
+        assert_eq!(sms_consent(&app, &a, &in_a).await, "opted_out", "{word:?}");
+        assert_eq!(sms_consent(&app, &b, &in_b).await, "opted_out", "{word:?}");
+        let last = consent_history(&app, &a, &in_a).await.pop().unwrap();
+        assert_eq!(last["source"], "inbound_stop", "{word:?}");
+    }
+}
+
+/// Twilio's error 21610 (the carrier holds the person's STOP) arriving in a
+/// status callback opts the person out, as it does on the send path.
+#[tokio::test]
+async fn error_21610_in_a_status_callback_opts_the_person_out() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let owner = owner(&app).await;
+    let cy = customer(
+        &app,
+        &owner,
+        json!({"name": "Cy", "phone": "+15125550199"}),
+        &["sms"],
+    )
+    .await;
+    let id = queued(
+        &app,
+        &owner,
+        json!({"customer_id": cy, "channel": "sms", "body": "Hi"}),
+    )
+    .await;
+    app.run_jobs().await;
+    assert_eq!(message(&app, &owner, &id).await["status"], "sent");
+    let sid = "SM00000000000000000000000000000000";
+    let failed = [
+        ("MessageSid", sid),
+        ("MessageStatus", "undelivered"),
+        ("ErrorCode", "21610"),
+        ("AccountSid", SID),
+    ];
+    assert_eq!(webhook(&app, "status", &failed, None).await.status(), 204);
+    let message = message(&app, &owner, &id).await;
+    assert_eq!(message["status"], "undelivered");
+    assert_eq!(message["error_code"], "21610");
+    assert_eq!(sms_consent(&app, &owner, &cy).await, "opted_out");
+    let last = consent_history(&app, &owner, &cy).await.pop().unwrap();
+    assert_eq!(last["source"], "inbound_stop");
 }

@@ -389,8 +389,9 @@ pub async fn twilio_status(
 
 /// A text sent to the service's number. A body that is only a STOP word (STOP,
 /// STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT; any case) opts the sender out of
-/// SMS, in every account that holds their number; START, YES or UNSTOP opt them
-/// back in. Both are kept in the consent history with source `inbound_stop`.
+/// SMS, in every account that holds their number, kept in the consent history
+/// with source `inbound_stop`. START or UNSTOP undoes only such an opt-out, back
+/// to the opt-in it ended; it never creates consent. "YES" is not a keyword.
 /// Answers with empty TwiML, so Twilio sends no reply of its own making.
 ///
 /// Public: authenticated by `X-Twilio-Signature`; 403 without a valid one.

@@ -11,13 +11,14 @@ use rand::Rng;
 
 use fieldcrm_db::accounts::{self, Account};
 use fieldcrm_db::appointments::{self, Appointment, Reminder};
+use fieldcrm_db::consent;
 use fieldcrm_db::jobs::{self, Job, Outcome, SubjectId};
 use fieldcrm_db::messages::{self, Filter, Message};
 use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::messaging::{MessageBody, MessageKind, QuietHours, SmsKeyword, Template};
 use fieldcrm_domain::scheduling::Status;
-use fieldcrm_domain::{Action, Channel, ConsentSource, ConsentStatus};
+use fieldcrm_domain::{start_restores_consent, Action, Channel, ConsentSource, ConsentStatus};
 use fieldcrm_notify::{OutgoingEmail, OutgoingSms, SendError};
 
 use crate::auth::Caller;
@@ -734,8 +735,10 @@ pub async fn delivery_report(
 }
 
 /// A text someone sent to the service's number. A whole-body STOP word opts
-/// that number out of SMS from every account that holds it; START words opt in.
-/// Returns how many people it changed.
+/// that number out of SMS from every account that holds it (they share the
+/// sending number, which the carrier now blocks for the person); a START word
+/// undoes only what such a STOP did (`start_restores_consent`). Returns how
+/// many people it changed.
 pub async fn inbound_sms(state: &AppState, from: String, body: String) -> Result<usize, Problem> {
     let Some(keyword) = SmsKeyword::of(&body) else {
         return Ok(0);
@@ -751,6 +754,14 @@ pub async fn inbound_sms(state: &AppState, from: String, body: String) -> Result
                 for mut person in people::with_phone(conn, &from)? {
                     if person.sms_consent.as_deref() == Some(status.as_str()) {
                         continue;
+                    }
+                    if keyword == SmsKeyword::Start {
+                        let last = consent::last_two(conn, person.id, Channel::Sms.as_str())?;
+                        let decision =
+                            |n: usize| last.get(n).map(|e| (e.status.as_str(), e.source.as_str()));
+                        if !start_restores_consent(decision(0), decision(1)) {
+                            continue;
+                        }
                     }
                     apply_consent(
                         conn,

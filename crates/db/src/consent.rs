@@ -42,3 +42,18 @@ pub fn history(
         .select(ConsentEvent::as_select())
         .load(conn)?)
 }
+
+/// The person's last two decisions on the channel, newest first.
+pub fn last_two(
+    conn: &mut DbConnection,
+    person: Id<Person>,
+    channel: &str,
+) -> DbResult<Vec<ConsentEvent>> {
+    Ok(consent_events::table
+        .filter(consent_events::person_id.eq(person))
+        .filter(consent_events::channel.eq(channel))
+        .order(consent_events::id.desc())
+        .limit(2)
+        .select(ConsentEvent::as_select())
+        .load(conn)?)
+}

@@ -273,6 +273,21 @@ impl FromStr for ConsentStatus {
     }
 }
 
+/// Whether a START reply gives SMS consent back, judged from the channel's
+/// last two decisions (`latest`, then the one `before` it, each as status and
+/// source). It undoes only an opt-out that a STOP from the number made (or the
+/// carrier's record of one, Twilio's 21610), and only back to the opt-in that
+/// STOP ended: a reply word never creates consent, nor overrides an opt-out
+/// given any other way.
+pub fn start_restores_consent(latest: Option<(&str, &str)>, before: Option<(&str, &str)>) -> bool {
+    latest
+        == Some((
+            ConsentStatus::OptedOut.as_str(),
+            ConsentSource::InboundStop.as_str(),
+        ))
+        && before.is_some_and(|(status, _)| status == ConsentStatus::OptedIn.as_str())
+}
+
 /// Where a consent decision came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConsentSource {
@@ -396,5 +411,30 @@ mod tests {
         );
         assert!(ConsentSource::parse_from_client("inbound_stop").is_err());
         assert!(ConsentSource::parse_from_client("whatever").is_err());
+    }
+
+    #[test]
+    fn start_undoes_only_a_stop_that_ended_an_opt_in() {
+        let stop = Some(("opted_out", "inbound_stop"));
+        let opted_in = Some(("opted_in", "form"));
+        assert!(start_restores_consent(stop, opted_in));
+        assert!(start_restores_consent(
+            stop,
+            Some(("opted_in", "inbound_stop"))
+        ));
+        // Never asked, or asked and refused, before the STOP: nothing to restore.
+        assert!(!start_restores_consent(stop, None));
+        assert!(!start_restores_consent(
+            stop,
+            Some(("reset", "contact_changed"))
+        ));
+        // An opt-out given another way, after or without a STOP, stays.
+        assert!(!start_restores_consent(
+            Some(("opted_out", "form")),
+            opted_in
+        ));
+        assert!(!start_restores_consent(Some(("opted_out", "verbal")), stop));
+        assert!(!start_restores_consent(Some(("opted_in", "form")), stop));
+        assert!(!start_restores_consent(None, None));
     }
 }

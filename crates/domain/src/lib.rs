@@ -11,8 +11,8 @@ pub mod tracking;
 
 pub use account::{AccountName, CountryCode, TimeZoneName};
 pub use contact::{
-    parse_notes, Address, AddressInput, Channel, ConsentSource, ConsentStatus, Coordinates, Phone,
-    Tag,
+    parse_notes, start_restores_consent, Address, AddressInput, Channel, ConsentSource,
+    ConsentStatus, Coordinates, Phone, Tag,
 };
 pub use people::{Email, Password, PersonName};
 pub use permissions::{Action, ApiKeyScope, Role};

@@ -262,7 +262,9 @@ impl QuietHours {
 }
 
 /// What a texted reply asks for, when its whole body is one of the carrier
-/// keywords (any case, surrounding space ignored).
+/// keywords (any case, surrounding space ignored). "YES" is not one: it is an
+/// ordinary answer ("reply YES to confirm"), and carriers' re-subscribe words
+/// are START and UNSTOP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmsKeyword {
     Stop,
@@ -271,7 +273,7 @@ pub enum SmsKeyword {
 
 impl SmsKeyword {
     pub const STOP_WORDS: [&str; 6] = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"];
-    pub const START_WORDS: [&str; 3] = ["START", "YES", "UNSTOP"];
+    pub const START_WORDS: [&str; 2] = ["START", "UNSTOP"];
 
     pub fn of(body: &str) -> Option<Self> {
         let word = body.trim().to_uppercase();
@@ -334,7 +336,8 @@ mod tests {
     fn only_a_whole_keyword_counts() {
         assert_eq!(SmsKeyword::of(" stop "), Some(SmsKeyword::Stop));
         assert_eq!(SmsKeyword::of("Unsubscribe"), Some(SmsKeyword::Stop));
-        assert_eq!(SmsKeyword::of("yes"), Some(SmsKeyword::Start));
+        assert_eq!(SmsKeyword::of("unstop"), Some(SmsKeyword::Start));
+        assert_eq!(SmsKeyword::of("yes"), None);
         assert_eq!(SmsKeyword::of("please stop by at 5"), None);
     }
 
