@@ -171,6 +171,7 @@ async fn upkeep(state: AppState, interval: Duration) {
             let (closed, purged) = crate::services::time_clock::maintain(&mut conn)?;
             let now = fieldcrm_db::Ts::now();
             crate::services::messages::purge_bodies(&mut conn, now)?;
+            crate::services::idempotency::forget_expired(&mut conn, now)?;
             if let Some((sync_every, push)) = google {
                 crate::services::google::schedule_periodic(
                     &mut conn,

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use fieldcrm_test_support::{problem, rows_referring_to, Backend, Signed, TestApp, PASSWORD};
+use fieldcrm_test_support::{
+    holders_of, problem, rows_referring_to, Backend, Signed, TestApp, PASSWORD,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -44,17 +46,7 @@ async fn fill(app: &TestApp, google: &GoogleStandIn) -> Filled {
     assert_eq!(idempotent.status(), 201);
     let person: Value = idempotent.json().await.unwrap();
     let person = person["id"].as_str().unwrap().to_owned();
-    for channel in ["sms", "email"] {
-        let consent = app
-            .call(
-                Method::POST,
-                &format!("/v1/customers/{person}/consent"),
-                &owner.access,
-                Some(json!({"channel": channel, "status": "opted_in", "source": "form"})),
-            )
-            .await;
-        assert_eq!(consent.status(), 201);
-    }
+    opt_in_everywhere(app, &owner, &person).await;
     customer(app, &owner, json!({"name": "Second"}), &[]).await;
     let starts = chrono::Utc::now() + chrono::Duration::days(2);
     let booked = app
@@ -621,4 +613,297 @@ async fn a_large_export_streams_in_bounded_memory() {
         grown_kib < 24 * 1024,
         "peak memory grew by {grown_kib} KiB for a {size}-byte export"
     );
+}
+
+/// Ids of the rows of `table` whose `column` is `id` (read before an erasure,
+/// to look for them after it).
+fn ids_where(app: &TestApp, table: &str, column: &str, id: &str) -> Vec<String> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = fieldcrm_db::types::sql::DbUuid)]
+        id: fieldcrm_db::Id<()>,
+    }
+    let literal = match app.backend() {
+        Backend::Postgres => format!("'{id}'::uuid"),
+        Backend::Sqlite => format!("x'{}'", id.replace('-', "")),
+    };
+    let mut conn = app.pool.get().unwrap();
+    diesel::sql_query(format!("SELECT id FROM {table} WHERE {column} = {literal}"))
+        .load::<Row>(&mut *conn)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id.uuid().to_string())
+        .collect()
+}
+
+async fn opt_in_everywhere(app: &TestApp, who: &Signed, person: &str) {
+    for channel in ["sms", "email"] {
+        let consent = app
+            .call(
+                Method::POST,
+                &format!("/v1/customers/{person}/consent"),
+                &who.access,
+                Some(json!({"channel": channel, "status": "opted_in", "source": "form"})),
+            )
+            .await;
+        assert_eq!(consent.status(), 201);
+    }
+}
+
+async fn keyed_post(
+    app: &TestApp,
+    who: &Signed,
+    path: &str,
+    key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    app.authed(Method::POST, path, &who.access)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Erasing a person leaves no copy of them anywhere: every text, JSON and
+/// binary column of every table is searched for their name, phone, email and
+/// notes, and for the ids of their messages, reminders and appointment (jobs
+/// included). A keyed create replayed afterwards answers 404 and shows nothing
+/// of them.
+#[tokio::test]
+async fn erasing_a_person_leaves_no_copy_in_any_column() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let owner = owner(&app).await;
+    let body = json!({
+        "name": "Quillon Erasmus-Vey",
+        "email": "quillon.vey@example.net",
+        "phone": "+1 512 555 0142",
+        "notes": "marker-notes-7Q behind the shed",
+        "tags": ["vip"],
+    });
+    let created = keyed_post(&app, &owner, "/v1/customers", "create-quillon", &body).await;
+    assert_eq!(created.status(), 201);
+    let person = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    opt_in_everywhere(&app, &owner, &person).await;
+    let message =
+        json!({"customer_id": person, "channel": "sms", "body": "Hi Quillon, gate code 7Q"});
+    let sent = keyed_post(&app, &owner, "/v1/messages", "text-quillon", &message).await;
+    assert_eq!(sent.status(), 202);
+    let starts = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+    let ends =
+        (chrono::Utc::now() + chrono::Duration::days(2) + chrono::Duration::hours(1)).to_rfc3339();
+    let appointment: Value = app
+        .call(
+            Method::POST,
+            "/v1/appointments",
+            &owner.access,
+            Some(json!({"customer_id": person, "title": "Quillon boiler", "starts_at": starts, "ends_at": ends,
+                        "notes": "marker-notes-7Q again", "reminders": [{"channel": "sms", "minutes_before": 60}]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let appointment = appointment["id"].as_str().unwrap().to_owned();
+    let confirmed = app
+        .call(
+            Method::POST,
+            &format!("/v1/appointments/{appointment}/status"),
+            &owner.access,
+            Some(json!({"status": "confirmed"})),
+        )
+        .await;
+    assert_eq!(confirmed.status(), 200);
+    app.run_jobs().await;
+    assert!(
+        twilio.received_requests().await.unwrap().len() >= 2,
+        "the text and the confirmation went out"
+    );
+
+    let messages = ids_where(&app, "messages", "person_id", &person);
+    let reminders = ids_where(&app, "reminders", "appointment_id", &appointment);
+    assert!(
+        messages.len() >= 2 && !reminders.is_empty(),
+        "{messages:?} {reminders:?}"
+    );
+    let jobs: Vec<String> = messages
+        .iter()
+        .chain(&reminders)
+        .flat_map(|id| ids_where(&app, "jobs", "subject_id", id))
+        .collect();
+    assert!(
+        !jobs.is_empty(),
+        "sending and reminding left jobs to look for"
+    );
+    let values = [
+        "Quillon",
+        "Erasmus-Vey",
+        "quillon.vey@example.net",
+        "+15125550142",
+        "5125550142",
+        "marker-notes-7Q",
+        "gate code 7Q",
+    ];
+    for value in values {
+        assert!(
+            !holders_of(&app, value).is_empty(),
+            "{value} is stored before the erasure"
+        );
+    }
+
+    let erased = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/customers/{person}"),
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(erased.status(), 204);
+
+    for value in values {
+        assert_eq!(
+            holders_of(&app, value),
+            Vec::<String>::new(),
+            "{value} left behind"
+        );
+    }
+    // What may keep an id: the key of a create, so a replay answers that the
+    // record is gone, and the audit trail's record of the erasure.
+    let kept = |id: &str| {
+        let mut holders = holders_of(&app, id);
+        holders.retain(|h| h != "idempotency_keys.resource_id");
+        holders
+    };
+    for id in messages
+        .iter()
+        .chain(&reminders)
+        .chain(&jobs)
+        .chain([&appointment])
+    {
+        assert_eq!(kept(id), Vec::<String>::new(), "{id} left behind");
+    }
+    assert_eq!(kept(&person), ["audit_events.subject_id"]);
+
+    for (path, key, body) in [
+        ("/v1/customers", "create-quillon", &body),
+        ("/v1/messages", "text-quillon", &message),
+    ] {
+        let replay = keyed_post(&app, &owner, path, key, body).await;
+        assert_eq!(replay.status(), 404, "{path}");
+        let text = replay.text().await.unwrap();
+        assert!(!text.contains("Quillon") && !text.contains("555"), "{text}");
+    }
+}
+
+/// A replay answers the record as it is now, not a stored copy; and a message
+/// body past its retention is not kept beside the message either.
+#[tokio::test]
+async fn a_replay_reads_the_record_as_it_is_now() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let owner = owner(&app).await;
+    let body = json!({"name": "Ona First"});
+    let first = keyed_post(&app, &owner, "/v1/customers", "ona", &body).await;
+    assert_eq!(first.status(), 201);
+    let id = first.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let renamed = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/customers/{id}"),
+            &owner.access,
+            Some(json!({"name": "Ona Second"})),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    let replay = keyed_post(&app, &owner, "/v1/customers", "ona", &body).await;
+    assert_eq!(replay.status(), 201);
+    assert_eq!(replay.headers()["idempotency-replayed"], "true");
+    assert_eq!(replay.headers()["location"], format!("/v1/customers/{id}"));
+    let replayed: Value = replay.json().await.unwrap();
+    assert_eq!(
+        (replayed["id"].as_str(), replayed["name"].as_str()),
+        (Some(id.as_str()), Some("Ona Second"))
+    );
+    assert_eq!(
+        holders_of(&app, "Ona First"),
+        Vec::<String>::new(),
+        "no stored copy of the first answer"
+    );
+
+    let jo = customer(
+        &app,
+        &owner,
+        json!({"name": "Jo", "phone": "+15125550111"}),
+        &["sms"],
+    )
+    .await;
+    let text = json!({"customer_id": jo, "channel": "sms", "body": "Gate code 9931"});
+    assert_eq!(
+        keyed_post(&app, &owner, "/v1/messages", "gate", &text)
+            .await
+            .status(),
+        202
+    );
+    app.run_jobs().await;
+    let mut conn = app.pool.get().unwrap();
+    let later = fieldcrm_db::Ts::from(chrono::Utc::now() + chrono::Duration::days(91));
+    assert_eq!(
+        fieldcrm::services::messages::purge_bodies(&mut conn, later).unwrap(),
+        1
+    );
+    drop(conn);
+    assert_eq!(holders_of(&app, "Gate code 9931"), Vec::<String>::new());
+    let replay: Value = keyed_post(&app, &owner, "/v1/messages", "gate", &text)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(replay["body"].is_null(), "{replay}");
+}
+
+/// The upkeep forgets keys past their 24 hours whether or not the account
+/// sends another keyed request.
+#[tokio::test]
+async fn the_upkeep_forgets_expired_idempotency_keys() {
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::idempotency_keys;
+    let app = fieldcrm_test_support::spawn_app_with(|s| s.maintenance_interval_secs = 1).await;
+    let owner = app.signup().await;
+    let created = keyed_post(
+        &app,
+        &owner,
+        "/v1/customers",
+        "old",
+        &json!({"name": "Old Key"}),
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    let day_ago = fieldcrm_db::Ts::from(chrono::Utc::now() - chrono::Duration::hours(25));
+    let keys = || {
+        let mut conn = app.pool.get().unwrap();
+        idempotency_keys::table
+            .count()
+            .get_result::<i64>(&mut *conn)
+            .unwrap()
+    };
+    {
+        let mut conn = app.pool.get().unwrap();
+        diesel::update(idempotency_keys::table)
+            .set(idempotency_keys::created_at.eq(day_ago))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    assert_eq!(keys(), 1);
+    let forgotten =
+        fieldcrm_test_support::wait_until(std::time::Duration::from_secs(10), || keys() == 0).await;
+    assert!(forgotten, "the expired key is still stored");
 }

@@ -109,6 +109,7 @@ pub struct SendMessageRequest {
     responses(
         (status = 202, description = "Queued; follow it at `Location`", body = MessageView),
         (status = 403, description = "The caller may not send messages", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose record has since been deleted", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields; or `consent_required`: no opt-in on that channel; or `channel_unavailable`: the channel is not configured on this server", body = Problem, content_type = "application/problem+json"),
     )
@@ -124,10 +125,20 @@ pub async fn send_message(
     let input = parse_new(&body.0)?;
     let account = caller.account_id;
     let app = state.get_ref().clone();
-    let result = idempotency::run(&state, account, key.with_body(&body.1), move |conn| {
-        let message = messages::queue_in(conn, &app, &caller, input)?;
-        Ok((StatusCode::ACCEPTED, to_json(&MessageView::from(message))?))
-    })
+    let result = idempotency::run(
+        &state,
+        account,
+        key.with_body(&body.1),
+        move |conn| {
+            let message = messages::queue_in(conn, &app, &caller, input)?;
+            Ok((StatusCode::ACCEPTED, to_json(&MessageView::from(message))?))
+        },
+        move |conn, id| {
+            messages::find_in(conn, account, Id::from_uuid(id))?
+                .map(|message| to_json(&MessageView::from(message)))
+                .transpose()
+        },
+    )
     .await?;
     Ok(created_response(&result, "/v1/messages"))
 }

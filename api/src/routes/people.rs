@@ -446,10 +446,20 @@ async fn create(
     people::authorize_changes(&caller)?;
     let input = parse_new(&body.0, caller.default_country)?;
     let account = caller.account_id;
-    let result = idempotency::run(state, account, key.with_body(&body.1), move |conn| {
-        let record = people::create_in(conn, &caller, stage, input)?;
-        Ok((StatusCode::CREATED, to_json(&PersonView::from(record))?))
-    })
+    let result = idempotency::run(
+        state,
+        account,
+        key.with_body(&body.1),
+        move |conn| {
+            let record = people::create_in(conn, &caller, stage, input)?;
+            Ok((StatusCode::CREATED, to_json(&PersonView::from(record))?))
+        },
+        move |conn, id| {
+            people::record_of(conn, account, Id::from_uuid(id))?
+                .map(|record| to_json(&PersonView::from(record)))
+                .transpose()
+        },
+    )
     .await?;
     let collection = match stage {
         Stage::Customer => "/v1/customers",
@@ -583,6 +593,7 @@ pub async fn list_customers(
     responses(
         (status = 201, description = "The new customer; `ETag` holds its version", body = PersonView),
         (status = 403, description = "The caller may not create customers", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose record has since been deleted", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -760,6 +771,7 @@ pub async fn list_prospects(
     responses(
         (status = 201, description = "The new prospect; `ETag` holds its version", body = PersonView),
         (status = 403, description = "The caller may not create prospects", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose record has since been deleted", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -41,6 +41,7 @@ pub struct CreateUserRequest {
     responses(
         (status = 201, description = "The new user", body = UserView),
         (status = 403, description = "The caller's role may not manage users (or create an owner)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose user has since been deleted", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A user with this email address exists", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -74,10 +75,20 @@ pub async fn create_user(
     };
     let prepared = users::prepare(&caller, new_user).await?;
     let account = caller.account_id;
-    let result = idempotency::run(&state, account, key.with_body(&body_bytes), move |conn| {
-        let user = users::create_by(conn, &caller, prepared)?;
-        Ok((StatusCode::CREATED, to_json(&UserView::from(user))?))
-    })
+    let result = idempotency::run(
+        &state,
+        account,
+        key.with_body(&body_bytes),
+        move |conn| {
+            let user = users::create_by(conn, &caller, prepared)?;
+            Ok((StatusCode::CREATED, to_json(&UserView::from(user))?))
+        },
+        move |conn, id| {
+            users::find_in(conn, account, Id::from_uuid(id))?
+                .map(|user| to_json(&UserView::from(user)))
+                .transpose()
+        },
+    )
     .await?;
     Ok(created_response(&result, "/v1/users"))
 }

@@ -1,11 +1,14 @@
 //! Runs a creating request at most once per `Idempotency-Key`: a retry with the
-//! same key and body gets the first response again; the same key with another
-//! body is refused (422). Keys are kept for 24 hours. The stored response is
-//! written in the same transaction as what the request created, so a crash
-//! leaves neither or both.
+//! same key and body gets the first response's status with the record as it
+//! is now (404 once it is deleted); the same key with another body is refused
+//! (422). Keys are kept for 24 hours. Only the status and the record's id are
+//! stored, never the body: a stored copy would outlive the erasure of a person
+//! and the retention of message bodies. They are written in the same
+//! transaction as what the request created, so a crash leaves neither or both.
 
 use actix_web::http::StatusCode;
 use chrono::Duration;
+use uuid::Uuid;
 
 use fieldcrm_db::accounts::Account;
 use fieldcrm_db::idempotency::{self, StoredResponse};
@@ -27,15 +30,20 @@ pub struct Replayable {
 
 /// Runs `work`, which must be atomic on its own (one statement, or a
 /// transaction of its own: with a key it becomes a savepoint of the transaction
-/// that also stores the response).
-pub async fn run<F>(
+/// that also stores the response). Its body's `id` names the record created; a
+/// replay answers `view` of that record.
+pub async fn run<F, V>(
     state: &AppState,
     account: Id<Account>,
     idempotency: Option<(Idempotency, Vec<u8>)>,
     work: F,
+    view: V,
 ) -> Result<Replayable, Problem>
 where
     F: FnOnce(&mut DbConnection) -> Result<(StatusCode, serde_json::Value), Problem>
+        + Send
+        + 'static,
+    V: FnOnce(&mut DbConnection, Uuid) -> Result<Option<serde_json::Value>, Problem>
         + Send
         + 'static,
 {
@@ -59,14 +67,24 @@ where
                         )
                         .with_detail("this Idempotency-Key was used with a different request; use a new key"));
                     }
+                    let body = match stored.resource_id {
+                        Some(id) => view(conn, id.uuid())?,
+                        None => None,
+                    };
+                    let body = body.ok_or_else(|| {
+                        Problem::not_found().with_detail(
+                            "what the request with this Idempotency-Key created has since been deleted",
+                        )
+                    })?;
                     return Ok(Replayable {
                         status: StatusCode::from_u16(u16::try_from(stored.response_status).unwrap_or(200))
                             .unwrap_or(StatusCode::OK),
-                        body: serde_json::from_str(&stored.response_body).map_err(|e| Problem::internal_from(&e))?,
+                        body,
                         replayed: true,
                     });
                 }
                 let (status, body) = work(conn)?;
+                let resource_id = body["id"].as_str().and_then(|id| id.parse().ok()).map(Id::from_uuid);
                 idempotency::insert(
                     conn,
                     &StoredResponse {
@@ -74,7 +92,7 @@ where
                         idempotency_key: idempotency.key,
                         request_hash: fingerprint,
                         response_status: i32::from(status.as_u16()),
-                        response_body: body.to_string(),
+                        resource_id,
                         created_at: now,
                     },
                 )
@@ -88,4 +106,12 @@ where
             })
         })
         .await
+}
+
+/// Forgets every account's keys past their time: run by the upkeep.
+pub fn forget_expired(conn: &mut DbConnection, now: Ts) -> Result<usize, Problem> {
+    Ok(idempotency::forget_all_older_than(
+        conn,
+        Ts::from(now.get() - Duration::hours(KEEP_FOR_HOURS)),
+    )?)
 }

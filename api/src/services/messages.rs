@@ -196,8 +196,16 @@ pub async fn get(state: &AppState, caller: &Caller, id: Id<Message>) -> Result<M
     caller.require(Action::ViewMessages)?;
     let account = caller.account_id;
     state
-        .db(move |conn| messages::find(conn, account, id)?.ok_or_else(Problem::not_found))
+        .db(move |conn| find_in(conn, account, id)?.ok_or_else(Problem::not_found))
         .await
+}
+
+pub fn find_in(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<Message>,
+) -> Result<Option<Message>, Problem> {
+    Ok(messages::find(conn, account, id)?)
 }
 
 pub async fn list(

@@ -201,6 +201,15 @@ pub fn create_in(
     Ok(Record { person, tags })
 }
 
+/// The person with their tags, whichever their stage.
+pub fn record_of(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<Person>,
+) -> Result<Option<Record>, Problem> {
+    Ok(people::find_with_tags(conn, account, id)?.map(|(person, tags)| Record { person, tags }))
+}
+
 pub async fn get(
     state: &AppState,
     caller: &Caller,

@@ -1,6 +1,7 @@
 //! People of an account. Owners are protected: only an owner makes, changes or
 //! removes an owner, and an account always keeps at least one.
 
+use fieldcrm_db::accounts::Account;
 use fieldcrm_db::refresh_tokens;
 use fieldcrm_db::users::{self, User, UserChanges};
 use fieldcrm_db::{DbConnection, Id, Ts};
@@ -125,8 +126,16 @@ pub async fn get(state: &AppState, caller: &Caller, id: Id<User>) -> Result<User
     caller.require(Action::ManageUsers)?;
     let account = caller.account_id;
     state
-        .db(move |conn| users::find(conn, account, id)?.ok_or_else(Problem::not_found))
+        .db(move |conn| find_in(conn, account, id)?.ok_or_else(Problem::not_found))
         .await
+}
+
+pub fn find_in(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<User>,
+) -> Result<Option<User>, Problem> {
+    Ok(users::find(conn, account, id)?)
 }
 
 pub async fn update(

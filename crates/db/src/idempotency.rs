@@ -1,4 +1,6 @@
-//! Stored responses of POSTs sent with an `Idempotency-Key`.
+//! What a POST sent with an `Idempotency-Key` created: its status and the
+//! record's id, never the response body (a replay reads the record anew, so an
+//! erased person or a cleared message body is not kept here).
 
 use diesel::prelude::*;
 
@@ -15,7 +17,8 @@ pub struct StoredResponse {
     /// SHA-256 of method, path and body: the same key with another request is refused.
     pub request_hash: Vec<u8>,
     pub response_status: i32,
-    pub response_body: String,
+    /// The record the request created.
+    pub resource_id: Option<Id<()>>,
     pub created_at: Ts,
 }
 
@@ -50,4 +53,13 @@ pub fn forget_older_than(
             .filter(idempotency_keys::created_at.lt(before)),
     )
     .execute(conn)?)
+}
+
+/// Forgets every account's keys stored before `before`: the upkeep's part, so
+/// keys expire whether or not their account sends another keyed request.
+pub fn forget_all_older_than(conn: &mut DbConnection, before: Ts) -> DbResult<usize> {
+    Ok(
+        diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(before)))
+            .execute(conn)?,
+    )
 }

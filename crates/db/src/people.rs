@@ -171,7 +171,40 @@ pub fn save(conn: &mut DbConnection, person: &Person, expected_version: i32) -> 
 }
 
 /// Deletes the person and, by cascade, everything that refers to them.
+/// Deletes the person (the cascade takes their tags, consent history,
+/// appointments, reminders and messages) and the jobs about any of those: a
+/// job names its subject by id only, so no cascade reaches it, and a finished
+/// one would keep the id for days.
 pub fn delete(conn: &mut DbConnection, account: Id<Account>, id: Id<Person>) -> DbResult<bool> {
+    use crate::schema::{appointments, jobs, messages, reminders};
+    fn subjects<T>(ids: Vec<Id<T>>) -> impl Iterator<Item = Id<()>> {
+        ids.into_iter().map(|id| Id::from_uuid(id.uuid()))
+    }
+    let messages: Vec<Id<crate::messages::Message>> = messages::table
+        .filter(messages::account_id.eq(account))
+        .filter(messages::person_id.eq(id))
+        .select(messages::id)
+        .load(conn)?;
+    let appointments: Vec<Id<crate::appointments::Appointment>> = appointments::table
+        .filter(appointments::account_id.eq(account))
+        .filter(appointments::person_id.eq(id))
+        .select(appointments::id)
+        .load(conn)?;
+    let reminders: Vec<Id<crate::appointments::Reminder>> = reminders::table
+        .filter(reminders::appointment_id.eq_any(&appointments))
+        .select(reminders::id)
+        .load(conn)?;
+    let about_them: Vec<Id<()>> = subjects(vec![id])
+        .chain(subjects(messages))
+        .chain(subjects(appointments))
+        .chain(subjects(reminders))
+        .collect();
+    diesel::delete(
+        jobs::table
+            .filter(jobs::account_id.eq(account))
+            .filter(jobs::subject_id.eq_any(&about_them)),
+    )
+    .execute(conn)?;
     let deleted = diesel::delete(
         people::table
             .filter(people::account_id.eq(account))

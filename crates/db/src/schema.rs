@@ -155,7 +155,7 @@ diesel::table! {
         idempotency_key -> Text,
         request_hash -> Binary,
         response_status -> Integer,
-        response_body -> Text,
+        resource_id -> Nullable<DbUuid>,
         created_at -> DbTimestamp,
     }
 }

@@ -404,3 +404,71 @@ pub fn stored_pings(app: &TestApp, shift_id: &str) -> i64 {
         .map(|(_, n)| n)
         .sum()
 }
+
+/// Every `table.column` of the database where some row holds `needle`: text,
+/// JSON and binary columns alike, ids included (a UUID `needle` is also looked
+/// for in its stored form). Reads the catalog, so tables added later are
+/// searched too. For checking that erased data left no copy anywhere.
+pub fn holders_of(app: &TestApp, needle: &str) -> Vec<String> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        table_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        column_name: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        data_type: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.pool.get().expect("a connection");
+    let columns_sql = match app.backend() {
+        Backend::Postgres => {
+            "SELECT table_name::text AS table_name, column_name::text AS column_name,
+                    data_type::text AS data_type
+             FROM information_schema.columns WHERE table_schema = current_schema()"
+        }
+        Backend::Sqlite => {
+            "SELECT m.name AS table_name, p.name AS column_name, p.type AS data_type
+             FROM sqlite_master m JOIN pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+        }
+    };
+    let columns: Vec<Column> = diesel::sql_query(columns_sql)
+        .load(&mut *conn)
+        .expect("the catalog");
+    let quoted = needle.replace('\'', "''");
+    // In SQLite a UUID is stored as 16 bytes.
+    let as_blob = needle
+        .parse::<uuid::Uuid>()
+        .map(|id| format!(" OR instr(CAST({{c}} AS BLOB), x'{}') > 0", id.simple()))
+        .unwrap_or_default();
+    let mut holders = Vec::new();
+    for column in columns {
+        let c = format!("\"{}\"", column.column_name);
+        let condition = match app.backend() {
+            Backend::Postgres if column.data_type == "bytea" => {
+                format!("position(convert_to('{quoted}', 'UTF8') in {c}) > 0")
+            }
+            Backend::Postgres => format!("strpos({c}::text, '{quoted}') > 0"),
+            Backend::Sqlite => format!(
+                "instr(CAST({c} AS BLOB), CAST('{quoted}' AS BLOB)) > 0{}",
+                as_blob.replace("{c}", &c)
+            ),
+        };
+        let count: Count = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM \"{}\" WHERE {condition}",
+            column.table_name
+        ))
+        .get_result(&mut *conn)
+        .expect("search a column");
+        if count.n > 0 {
+            holders.push(format!("{}.{}", column.table_name, column.column_name));
+        }
+    }
+    holders
+}
