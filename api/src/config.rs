@@ -27,6 +27,17 @@ pub struct Settings {
     pub database_pool_size: u32,
     /// Seconds a request waits for a database connection before answering 503.
     pub database_timeout_secs: u64,
+    /// PostgreSQL: seconds a statement may run before the server cancels it
+    /// (0: no limit). Bounds what one request can hold; the account deletion,
+    /// the upkeep and migrations run without it.
+    pub database_statement_timeout_secs: u64,
+    /// PostgreSQL: seconds a transaction may sit idle before the server ends
+    /// the session (0: no limit).
+    pub database_idle_in_transaction_timeout_secs: u64,
+    /// Account exports this process runs at once; one more is answered 429.
+    pub max_concurrent_exports: u32,
+    /// Seconds an export waits for its client to read before it gives up.
+    pub export_stall_timeout_secs: u64,
     /// On PostgreSQL, keep what access tokens are checked against between
     /// requests, dropped when the database notifies a change
     /// (`auth::sessions`). Off: every request reads it.
@@ -151,6 +162,10 @@ impl Default for Settings {
             database_pool_size: 10,
             session_cache: true,
             database_timeout_secs: 5,
+            database_statement_timeout_secs: 60,
+            database_idle_in_transaction_timeout_secs: 60,
+            max_concurrent_exports: 2,
+            export_stall_timeout_secs: 60,
             max_body_bytes: 1024 * 1024,
             cors_allowed_origins: String::new(),
             log_format: LogFormat::Json,
@@ -247,6 +262,11 @@ impl Settings {
                 "FIELDCRM_DATABASE_POOL_SIZE must be at least 1".into(),
             ));
         }
+        if self.max_concurrent_exports == 0 || self.export_stall_timeout_secs == 0 {
+            return Err(ConfigError(
+                "FIELDCRM_MAX_CONCURRENT_EXPORTS and FIELDCRM_EXPORT_STALL_TIMEOUT_SECS must be positive".into(),
+            ));
+        }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError(
                 "FIELDCRM_MAX_BODY_BYTES must be at least 1024".into(),
@@ -325,9 +345,12 @@ impl Settings {
     }
 
     pub fn pool_options(&self) -> PoolOptions {
+        let limit = |secs: u64| (secs > 0).then(|| Duration::from_secs(secs));
         PoolOptions {
             max_size: self.database_pool_size,
             connection_timeout: Duration::from_secs(self.database_timeout_secs.max(1)),
+            statement_timeout: limit(self.database_statement_timeout_secs),
+            idle_in_transaction_timeout: limit(self.database_idle_in_transaction_timeout_secs),
         }
     }
 

@@ -91,6 +91,9 @@ fn app_state(pool: DbPool, settings: Settings, port: u16) -> anyhow::Result<AppS
         pool,
         tokens: Arc::new(Tokens::new(&settings)),
         sessions: Arc::new(SessionCache::default()),
+        exports: Arc::new(tokio::sync::Semaphore::new(
+            settings.max_concurrent_exports as usize,
+        )),
         outbound: Arc::new(Outbound::from_settings(&settings, port)?),
         settings: Arc::new(settings),
     })
@@ -168,20 +171,10 @@ async fn upkeep(state: AppState, interval: Duration) {
         let max_attempts = state.settings.job_max_attempts;
         let outcome = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(Problem::from)?;
-            let (closed, purged) = crate::services::time_clock::maintain(&mut conn)?;
-            let now = fieldcrm_db::Ts::now();
-            crate::services::messages::purge_bodies(&mut conn, now)?;
-            crate::services::idempotency::forget_expired(&mut conn, now)?;
-            if let Some((sync_every, push)) = google {
-                crate::services::google::schedule_periodic(
-                    &mut conn,
-                    sync_every,
-                    push,
-                    max_attempts,
-                    now,
-                )?;
-            }
-            Ok::<_, Problem>((closed, purged))
+            // Its purges may be as large as what piled up while it was off.
+            fieldcrm_db::without_statement_timeout(&mut conn, |conn| {
+                Ok(upkeep_once(conn, google, max_attempts))
+            })?
         })
         .await;
         match outcome {
@@ -195,6 +188,22 @@ async fn upkeep(state: AppState, interval: Duration) {
             Err(err) => tracing::error!(error = %err, "upkeep task panicked"),
         }
     }
+}
+
+/// One round of upkeep; returns the shifts closed and the pings purged.
+fn upkeep_once(
+    conn: &mut fieldcrm_db::DbConnection,
+    google: Option<(chrono::Duration, bool)>,
+    max_attempts: u32,
+) -> Result<(usize, usize), Problem> {
+    let (closed, purged) = crate::services::time_clock::maintain(conn)?;
+    let now = fieldcrm_db::Ts::now();
+    crate::services::messages::purge_bodies(conn, now)?;
+    crate::services::idempotency::forget_expired(conn, now)?;
+    if let Some((sync_every, push)) = google {
+        crate::services::google::schedule_periodic(conn, sync_every, push, max_attempts, now)?;
+    }
+    Ok((closed, purged))
 }
 
 /// Applies pending migrations and returns their names (`fieldcrm migrate`).

@@ -17,6 +17,8 @@ pub struct AppState {
     pub db_threads: Arc<DbThreads>,
     /// What access tokens are checked against, kept between requests.
     pub sessions: Arc<SessionCache>,
+    /// Exports this process may run at once (`max_concurrent_exports`).
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

@@ -11,7 +11,7 @@ use fieldcrm_db::jobs::{self, Job, LeaseId, Outcome};
 use fieldcrm_db::{Id, Ts};
 
 use crate::problem::Problem;
-use crate::services::{google, messages};
+use crate::services::{google, messages, privacy};
 use crate::state::AppState;
 
 /// Jobs claimed at once; they run concurrently.
@@ -58,6 +58,7 @@ async fn run_one(state: &AppState, job: Job, lease: LeaseId) {
         google::SYNC => google::run_sync_job(state, &job).await,
         google::WATCH => google::run_watch_job(state, &job).await,
         google::CLEANUP => google::run_cleanup_job(state, &job).await,
+        privacy::SCRUB_DELETION => privacy::run_scrub_job(state, &job).await,
         other => Ok(Outcome::Failed(format!(
             "no handler for jobs of kind {other}"
         ))),

@@ -907,3 +907,341 @@ async fn the_upkeep_forgets_expired_idempotency_keys() {
         fieldcrm_test_support::wait_until(std::time::Duration::from_secs(10), || keys() == 0).await;
     assert!(forgotten, "the expired key is still stored");
 }
+
+/// An account with `n` pings in a shift of its technician: an export of it is
+/// several megabytes.
+async fn account_with_pings(app: &TestApp, n: u32) -> Signed {
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let shift: Value = app
+        .call(Method::POST, "/v1/shifts/clock-in", &tech.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shift = shift["id"].as_str().unwrap();
+    bulk_pings(app, &owner.account_id, &tech.user_id, shift, n);
+    owner
+}
+
+/// Starts an export on a raw connection that reads the answer's head and then
+/// nothing more, as a client that stopped reading would; returns the status.
+async fn stalled_export(app: &TestApp, who: &Signed) -> (u16, tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address: std::net::SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
+    let request = format!(
+        "GET /v1/account/export HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\r\n",
+        who.access
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "the head arrives");
+        head.push(byte[0]);
+    }
+    let status = String::from_utf8_lossy(&head[9..12]).parse().unwrap();
+    (status, stream)
+}
+
+/// Exports whose clients stop reading hold no database connection: with a
+/// pool of two and two such exports open, every other request still works. A
+/// third export beyond the process's cap is 429 with `Retry-After`; a stalled
+/// export ends after the stall timeout, and the next one is accepted.
+#[tokio::test]
+async fn stalled_exports_hold_no_connection_and_are_capped() {
+    let app = fieldcrm_test_support::spawn_app_with(|s| {
+        s.database_pool_size = 2;
+        s.database_timeout_secs = 1;
+        s.max_concurrent_exports = 2;
+        s.export_stall_timeout_secs = 2;
+    })
+    .await;
+    let a = account_with_pings(&app, 60_000).await;
+    let b = account_with_pings(&app, 60_000).await;
+    let c = app.signup().await;
+    let d = app.signup().await;
+
+    let (status, _a_socket) = stalled_export(&app, &a).await;
+    assert_eq!(status, 200);
+    let (status, _b_socket) = stalled_export(&app, &b).await;
+    assert_eq!(status, 200);
+    // Long enough for both to fill every buffer and wait on their clients.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    for n in 0..6 {
+        let created = app
+            .call(
+                Method::POST,
+                "/v1/customers",
+                &d.access,
+                Some(json!({"name": format!("D{n}")})),
+            )
+            .await;
+        assert_eq!(created.status(), 201, "another account's write, {n}");
+        let listed = app
+            .call(Method::GET, "/v1/customers", &d.access, None)
+            .await;
+        assert_eq!(listed.status(), 200, "another account's read, {n}");
+    }
+    let busy = app
+        .call(Method::GET, "/v1/account/export", &c.access, None)
+        .await;
+    assert_eq!(busy.status(), 429);
+    assert!(busy.headers().contains_key("retry-after"));
+    assert!(problem(busy).await["detail"]
+        .as_str()
+        .unwrap()
+        .contains("busy"));
+
+    // After the stall timeout both give up and free their places.
+    let accepted = async {
+        loop {
+            let answer = app
+                .call(Method::GET, "/v1/account/export", &c.access, None)
+                .await;
+            if answer.status() != 429 {
+                return answer;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(20), accepted)
+        .await
+        .expect("an export is accepted once the stalled ones ended");
+    assert_eq!(answer.status(), 200);
+    let document: Value = answer.json().await.unwrap();
+    assert_eq!(document["account"]["id"], c.account_id.as_str());
+}
+
+/// Pooled PostgreSQL connections carry the configured statement and
+/// idle-in-transaction timeouts, so no request can hold one without end.
+#[tokio::test]
+async fn postgres_connections_have_timeouts() {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let app = fieldcrm_test_support::spawn_app_with(|s| {
+        s.database_statement_timeout_secs = 7;
+        s.database_idle_in_transaction_timeout_secs = 9;
+    })
+    .await;
+    if app.backend() != Backend::Postgres {
+        return;
+    }
+    let mut conn = app.pool.get().unwrap();
+    let show = |conn: &mut fieldcrm_db::DbConnection, name: &str| {
+        diesel::sql_query(format!("SELECT current_setting('{name}') AS value"))
+            .get_result::<Setting>(conn)
+            .unwrap()
+            .value
+    };
+    assert_eq!(show(&mut conn, "statement_timeout"), "7s");
+    assert_eq!(show(&mut conn, "idle_in_transaction_session_timeout"), "9s");
+    // Work that runs without it gets it back afterwards.
+    fieldcrm_db::without_statement_timeout(&mut conn, |conn| {
+        assert_eq!(show(conn, "statement_timeout"), "0");
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(show(&mut conn, "statement_timeout"), "7s");
+}
+
+/// Holds a read transaction open on its own connection, as a long export or
+/// report would, until dropped.
+struct OpenReader(fieldcrm_db::PooledConnection);
+
+impl OpenReader {
+    fn start(app: &TestApp) -> Self {
+        use diesel::connection::SimpleConnection;
+        let mut conn = app.pool.get().unwrap();
+        let begin = match app.backend() {
+            Backend::Postgres => {
+                "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM people;"
+            }
+            Backend::Sqlite => "BEGIN; SELECT count(*) FROM people;",
+        };
+        conn.batch_execute(begin).unwrap();
+        Self(conn)
+    }
+
+    fn end(mut self) {
+        use diesel::connection::SimpleConnection;
+        self.0.batch_execute("ROLLBACK").unwrap();
+    }
+}
+
+/// The SQLite files, the write-ahead log included.
+fn sqlite_files(app: &TestApp) -> Vec<std::path::PathBuf> {
+    let path = app.db.sqlite_path().unwrap().clone();
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    vec![path, wal.into()]
+}
+
+/// When each of these tables was last vacuumed (PostgreSQL's statistics).
+fn last_vacuums(app: &TestApp, tables: &[&str]) -> Vec<Option<chrono::DateTime<chrono::Utc>>> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Vacuumed {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+    let mut conn = app.pool.get().unwrap();
+    let fieldcrm_db::DbConnection::Pg(pg) = &mut *conn else {
+        unreachable!("PostgreSQL only")
+    };
+    tables
+        .iter()
+        .map(|table| {
+            diesel::sql_query(format!(
+                "SELECT last_vacuum AS at FROM pg_stat_user_tables WHERE relname = '{table}'"
+            ))
+            .get_result::<Vacuumed>(pg)
+            .unwrap()
+            .at
+        })
+        .collect()
+}
+
+/// With a long read open, deleting an account neither waits for it nor holds
+/// up other accounts' writes, and its receipt says truthfully that the scrub
+/// is pending; once the reader ends, the scrub completes in the background,
+/// the receipt says so, and the files hold nothing of the account.
+#[tokio::test]
+async fn a_deletion_beside_a_long_read_scrubs_when_the_read_ends() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let doomed = owner(&app).await;
+    let marker = format!("Scrubbed-{}", uuid::Uuid::new_v4().simple());
+    customer(&app, &doomed, json!({"name": marker, "notes": marker}), &[]).await;
+    let other = owner(&app).await;
+    let started = chrono::Utc::now();
+
+    let reader = OpenReader::start(&app);
+    let writes = async {
+        let mut statuses = Vec::new();
+        for n in 0..10 {
+            let created = app
+                .call(
+                    Method::POST,
+                    "/v1/customers",
+                    &other.access,
+                    Some(json!({"name": format!("W{n}")})),
+                )
+                .await;
+            statuses.push(created.status().as_u16());
+        }
+        statuses
+    };
+    let (deleted, statuses) = tokio::join!(
+        delete_account(
+            &app,
+            &doomed,
+            json!({"password": PASSWORD, "confirm": "Acme Plumbing"})
+        ),
+        writes
+    );
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    assert_eq!(deleted.status(), 200);
+    let receipt: Value = deleted.json().await.unwrap();
+    assert_eq!(receipt["scrub"]["status"], "pending", "{receipt}");
+    assert!(receipt["scrub"]["completed_at"].is_null());
+    let path = format!(
+        "/v1/deletion-receipts/{}",
+        receipt["receipt_id"].as_str().unwrap()
+    );
+    let unchanged: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(unchanged["scrub"]["status"], "pending");
+    assert_eq!(unchanged["counts"], receipt["counts"]);
+    app.run_jobs().await;
+    let still: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(
+        still["scrub"]["status"], "pending",
+        "the reader is still open"
+    );
+
+    reader.end();
+    // The job looks again a second or so later.
+    let mut done = Value::Null;
+    for _ in 0..50 {
+        app.run_jobs().await;
+        done = app.get(&path).await.json().await.unwrap();
+        if done["scrub"]["status"] == "complete" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(done["scrub"]["status"], "complete", "{done}");
+    assert!(done["scrub"]["completed_at"].is_string());
+    match app.backend() {
+        Backend::Sqlite => {
+            for file in sqlite_files(&app) {
+                let bytes = std::fs::read(&file).unwrap_or_default();
+                assert!(
+                    !String::from_utf8_lossy(&bytes).contains(&marker),
+                    "{} still holds the deleted name",
+                    file.display()
+                );
+            }
+        }
+        Backend::Postgres => {
+            for at in last_vacuums(&app, &["people", "users", "accounts"]) {
+                assert!(
+                    at.is_some_and(|at| at >= started),
+                    "vacuumed after the deletion: {at:?}"
+                );
+            }
+        }
+    }
+    let unknown = app
+        .get(&format!("/v1/deletion-receipts/{}", uuid::Uuid::new_v4()))
+        .await;
+    assert_eq!(unknown.status(), 404);
+}
+
+/// With no reader in the way, the scrub is done before the deletion answers:
+/// on PostgreSQL every table that held rows was vacuumed after the request.
+#[tokio::test]
+async fn a_deletion_with_no_reader_in_the_way_is_scrubbed_when_it_answers() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let doomed = owner(&app).await;
+    customer(
+        &app,
+        &doomed,
+        json!({"name": "Gone Soon", "phone": "+15125550123"}),
+        &["sms"],
+    )
+    .await;
+    let started = chrono::Utc::now();
+    let deleted = delete_account(
+        &app,
+        &doomed,
+        json!({"password": PASSWORD, "confirm": "Acme Plumbing"}),
+    )
+    .await;
+    assert_eq!(deleted.status(), 200);
+    let receipt: Value = deleted.json().await.unwrap();
+    assert_eq!(receipt["scrub"]["status"], "complete", "{receipt}");
+    if app.backend() == Backend::Postgres {
+        let tables: Vec<&str> = receipt["counts"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert!(tables.contains(&"consent_events"), "{tables:?}");
+        for (table, at) in tables.iter().zip(last_vacuums(&app, &tables)) {
+            assert!(
+                at.is_some_and(|at| at >= started),
+                "{table} vacuumed after the request began: {at:?}"
+            );
+        }
+    }
+}

@@ -10,6 +10,8 @@ use fieldcrm_domain::messaging::{MessageKind, QuietHours, Template};
 use fieldcrm_domain::scheduling::ReminderRule;
 use fieldcrm_domain::{AccountName, CountryCode, TimeZoneName};
 
+use fieldcrm_db::Id;
+
 use crate::auth::Caller;
 use crate::extract::Json;
 use crate::problem::{FieldError, Fields, Problem};
@@ -254,13 +256,47 @@ pub struct DeletionReceiptView {
     /// Rows removed per kind of record (table), e.g. `{"people": 120, "pings": 53000}`.
     #[schema(value_type = Object)]
     pub counts: BTreeMap<String, i64>,
+    pub scrub: ScrubView,
+}
+
+/// Whether the deleted rows are gone from the database's files too, not only
+/// from its tables.
+#[derive(Serialize, ToSchema)]
+pub struct ScrubView {
+    /// `complete`, or `pending` while a reader that began before the deletion
+    /// still holds the old rows; it completes on its own when that reader ends.
+    /// Follow it at `GET /v1/deletion-receipts/{receipt_id}`.
+    #[schema(example = "complete")]
+    pub status: &'static str,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl From<privacy::DeletionReceipt> for DeletionReceiptView {
+    fn from(receipt: privacy::DeletionReceipt) -> Self {
+        Self {
+            receipt_id: receipt.id.uuid(),
+            deleted_at: receipt.deleted_at.get(),
+            counts: receipt.counts,
+            scrub: ScrubView {
+                status: if receipt.scrubbed_at.is_some() {
+                    "complete"
+                } else {
+                    "pending"
+                },
+                completed_at: receipt.scrubbed_at.map(|at| at.get()),
+            },
+        }
+    }
 }
 
 /// Delete the account and every record of it: users, tokens, API keys,
 /// customers and prospects, consent history, appointments, shifts, pings,
 /// messages, queued jobs, idempotency records and the audit trail, in one
 /// transaction; then the space they took is scrubbed (SQLite: zeroed pages and
-/// an emptied write-ahead log; PostgreSQL: VACUUM of the tables). Every token
+/// an emptied write-ahead log; PostgreSQL: VACUUM of the tables), at once, or,
+/// while a reader that began before the deletion still holds the old rows, in
+/// the background as soon as it ends: the receipt's `scrub` says which, and
+/// `GET /v1/deletion-receipts/{receipt_id}` follows it. Every token
 /// and API key of the account answers 401 from then on, and no queued message
 /// of it is sent. Wrong password: 401 `wrong_password`; `confirm` not the
 /// account's name: 422; either way nothing changes.
@@ -295,11 +331,30 @@ pub async fn delete_account(
         body.delete_calendar_events,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(DeletionReceiptView {
-        receipt_id: receipt.id.uuid(),
-        deleted_at: receipt.deleted_at.get(),
-        counts: receipt.counts,
-    }))
+    Ok(HttpResponse::Ok().json(DeletionReceiptView::from(receipt)))
+}
+
+/// A deletion's receipt: the figures of `DELETE /v1/account`'s answer, with
+/// the scrub's status as it is now. Its id is the only key: it holds nothing
+/// of the account, not even the account's id, and the account's credentials
+/// are gone, so whoever holds the id may read it.
+///
+/// Public: no authentication.
+#[utoipa::path(
+    tag = "account",
+    params(("id" = Uuid, Path, description = "`receipt_id` from the deletion's answer")),
+    responses(
+        (status = 200, description = "The receipt", body = DeletionReceiptView),
+        (status = 404, description = "No such receipt", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/deletion-receipts/{id}")]
+pub async fn deletion_receipt(
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, Problem> {
+    let receipt = privacy::receipt(&state, Id::from_uuid(*id)).await?;
+    Ok(HttpResponse::Ok().json(DeletionReceiptView::from(receipt)))
 }
 
 /// The export document's top-level shape; each list holds the records as the
@@ -348,9 +403,11 @@ pub struct ExportDocument {
 }
 
 /// Everything the account holds, as one JSON document streamed as it is read
-/// (any size, constant memory on the server). One export per account every
-/// 5 minutes (429 with `Retry-After` otherwise); each is kept in the audit
-/// trail. A document cut off by an error is not valid JSON, so it cannot be
+/// (any size, constant memory on the server), a page at a time, each page as
+/// the data is when it is read. One export per account every 5 minutes, and a
+/// few at once per server (429 with `Retry-After` otherwise); each is kept in
+/// the audit trail. A client that stops reading for a minute loses the
+/// export. A document cut off by an error is not valid JSON, so it cannot be
 /// mistaken for a complete one.
 ///
 /// Roles: owner. API keys: not accepted.
@@ -360,7 +417,7 @@ pub struct ExportDocument {
     responses(
         (status = 200, description = "The export", body = ExportDocument),
         (status = 403, description = "The caller is not an owner", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "An export was made in the last 5 minutes", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "An export was made in the last 5 minutes, or the server runs as many exports as it may", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/v1/account/export")]

@@ -67,6 +67,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(account::update_account)
         .service(account::delete_account)
         .service(account::export_account)
+        .service(account::deletion_receipt)
         .service(audit::audit_trail)
         .service(integrations::connect_google)
         .service(integrations::google_callback)

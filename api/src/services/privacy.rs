@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use fieldcrm_db::audit::{self, AuditEvent};
-use fieldcrm_db::erasure::{self, Receipt};
+use fieldcrm_db::erasure::{self, Receipt, ScrubPlan};
+use fieldcrm_db::jobs::{self, Job, Outcome};
 use fieldcrm_db::{accounts, export, users, DbConnection, DbPool, Id, Ts};
 use fieldcrm_domain::Action;
 
@@ -79,12 +80,18 @@ pub async fn audit_trail(
         .await
 }
 
-/// The answer to a deletion: figures only.
+/// The answer to a deletion: figures only, and whether the database's files
+/// are rid of the rows yet.
 pub struct DeletionReceipt {
     pub id: Id<Receipt>,
     pub deleted_at: Ts,
     pub counts: BTreeMap<String, i64>,
+    pub scrubbed_at: Option<Ts>,
 }
+
+/// The job that finishes a deletion's scrub once no reader from before the
+/// deletion is left.
+pub const SCRUB_DELETION: &str = "scrub_deletion";
 
 /// Deletes the account and every record of it, after the owner proved who they
 /// are (password: 401) and what they delete (the account's name: 422). Every
@@ -133,7 +140,7 @@ pub async fn delete_account(
     let receipt = state
         .db(move |conn| {
             let now = Ts::now();
-            let (id, counts) = conn.write_transaction(|conn| {
+            let (plan, counts) = conn.write_transaction(|conn| {
                 let mut keys = Vec::new();
                 let mut after = None;
                 loop {
@@ -154,14 +161,18 @@ pub async fn delete_account(
                 )?;
                 Ok::<_, Problem>(erasure::erase_account(conn, account_id, &keys, now)?)
             })?;
-            let tables: Vec<String> = counts.keys().cloned().collect();
-            if !erasure::scrub(conn, &tables)? {
-                tracing::warn!("the write-ahead log could not be emptied at once after a deletion; the next checkpoint will");
-            }
+            let scrubbed_at = if erasure::scrub(conn, &plan, Ts::now())? {
+                Some(Ts::now())
+            } else {
+                tracing::info!("a reader from before the deletion holds the old rows; the scrub finishes when it ends");
+                queue_scrub(conn, &plan)?;
+                None
+            };
             Ok(DeletionReceipt {
-                id,
+                id: plan.receipt,
                 deleted_at: now,
                 counts,
+                scrubbed_at,
             })
         })
         .await;
@@ -173,20 +184,77 @@ pub async fn delete_account(
     Ok(receipt)
 }
 
+fn queue_scrub(conn: &mut DbConnection, plan: &ScrubPlan) -> Result<(), Problem> {
+    let payload = serde_json::to_string(plan).map_err(|e| Problem::internal_from(&e))?;
+    // It waits for readers, never gives up, and counts no attempts (`Defer`).
+    let job = Job::new(None, SCRUB_DELETION, None, Ts::now(), i32::MAX).with_payload(payload);
+    Ok(jobs::enqueue(conn, &job)?)
+}
+
+/// Tries the scrub of a deletion again; while a reader from before it is still
+/// open, looks again after a tenth of the time waited so far (1 s to 1 min).
+pub async fn run_scrub_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+    let plan: ScrubPlan = match job.payload.as_deref().map(serde_json::from_str) {
+        Some(Ok(plan)) => plan,
+        _ => return Ok(Outcome::Failed("the job holds no scrub plan".into())),
+    };
+    let queued_at = job.created_at;
+    state
+        .db(move |conn| {
+            if erasure::scrub(conn, &plan, Ts::now())? {
+                return Ok(Outcome::Done);
+            }
+            let waited = (Ts::now().get() - queued_at.get()).num_milliseconds();
+            let delay = (waited / 10).clamp(1000, 60_000);
+            Ok(Outcome::Defer(Ts::from(
+                Ts::now().get() + Duration::milliseconds(delay),
+            )))
+        })
+        .await
+}
+
+/// A deletion's receipt, for whoever holds its id: figures only.
+pub async fn receipt(state: &AppState, id: Id<Receipt>) -> Result<DeletionReceipt, Problem> {
+    state
+        .db(move |conn| {
+            let receipt = erasure::receipt(conn, id)?.ok_or_else(Problem::not_found)?;
+            Ok(DeletionReceipt {
+                id: receipt.id,
+                deleted_at: receipt.deleted_at,
+                counts: serde_json::from_str(&receipt.counts)
+                    .map_err(|e| Problem::internal_from(&e))?,
+                scrubbed_at: receipt.scrubbed_at,
+            })
+        })
+        .await
+}
+
 /// How often an account may export.
 pub const EXPORT_EVERY_MINUTES: i64 = 5;
 
 /// Rows read per query while exporting: memory stays bounded by this.
 const EXPORT_PAGE: i64 = 500;
 
-/// Starts an export: checks the caller and the rate limit, records it in the
-/// audit trail, and returns a stream of JSON chunks written by a blocking task
-/// that reads the account a page at a time.
+/// Seconds to come back after when this process runs as many exports as it may.
+const EXPORTS_BUSY_RETRY_SECS: u32 = 30;
+
+/// Starts an export: checks the caller, the process's cap on concurrent
+/// exports and the account's rate limit, records it in the audit trail, and
+/// returns a stream of JSON chunks written by a blocking task that reads the
+/// account a page at a time. No database connection is held while the client
+/// reads: each page takes one from the pool and gives it back before the page
+/// is sent, and a client that stops reading for `export_stall_timeout_secs`
+/// ends its export.
 pub async fn export(
     state: &AppState,
     caller: &Caller,
 ) -> Result<mpsc::Receiver<Result<Bytes, std::io::Error>>, Problem> {
     caller.require(Action::ExportOrDeleteAccount)?;
+    let permit = state.exports.clone().try_acquire_owned().map_err(|_| {
+        Problem::for_status(StatusCode::TOO_MANY_REQUESTS)
+            .with_detail("this server is busy with other exports; try again shortly")
+            .with_header(RETRY_AFTER, HeaderValue::from(EXPORTS_BUSY_RETRY_SECS))
+    })?;
     let account = caller.account_id;
     let audit_caller = caller.clone();
     state
@@ -212,16 +280,21 @@ pub async fn export(
         .await?;
     let (sender, receiver) = mpsc::channel(4);
     let pool = state.pool.clone();
+    let stall = std::time::Duration::from_secs(state.settings.export_stall_timeout_secs);
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut out = ChunkWriter {
             sender: sender.clone(),
             buffer: Vec::with_capacity(64 * 1024),
+            runtime,
+            stall,
         };
         if let Err(err) = write_export(&pool, account, &mut out).and_then(|_| out.flush_chunk()) {
             // The client sees a cut-off document (invalid JSON), never a partial one
             // that looks complete.
             tracing::warn!(error = %err, "an export stopped before its end");
-            let _ = sender.blocking_send(Err(std::io::Error::other("export failed")));
+            let _ = sender.try_send(Err(std::io::Error::other("export failed")));
         }
     });
     Ok(receiver)
@@ -231,6 +304,9 @@ pub async fn export(
 struct ChunkWriter {
     sender: mpsc::Sender<Result<Bytes, std::io::Error>>,
     buffer: Vec<u8>,
+    runtime: tokio::runtime::Handle,
+    /// How long a chunk may wait for the client to take it.
+    stall: std::time::Duration,
 }
 
 impl ChunkWriter {
@@ -239,9 +315,18 @@ impl ChunkWriter {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::take(&mut self.buffer));
-        self.sender
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::other("the client went away"))
+        let sent = self.runtime.block_on(tokio::time::timeout(
+            self.stall,
+            self.sender.send(Ok(chunk)),
+        ));
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(std::io::Error::other("the client went away")),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            )),
+        }
     }
 }
 
@@ -263,11 +348,21 @@ fn io_error(err: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(err.to_string())
 }
 
+/// Runs one read with a connection from the pool, given back before the
+/// caller writes what it read.
+fn read<T>(
+    pool: &DbPool,
+    query: impl FnOnce(&mut DbConnection) -> fieldcrm_db::DbResult<T>,
+) -> std::io::Result<T> {
+    let mut conn = pool.get().map_err(io_error)?;
+    query(&mut conn).map_err(io_error)
+}
+
 /// Writes `"name": [rows...]` a page at a time.
 fn section<T: Serialize, C>(
     out: &mut ChunkWriter,
     name: &str,
-    conn: &mut DbConnection,
+    pool: &DbPool,
     mut page: impl FnMut(&mut DbConnection, Option<C>) -> fieldcrm_db::DbResult<Vec<T>>,
     cursor: impl Fn(&T) -> C,
 ) -> std::io::Result<()> {
@@ -275,7 +370,7 @@ fn section<T: Serialize, C>(
     let mut after = None;
     let mut first = true;
     loop {
-        let rows = page(conn, after.take()).map_err(io_error)?;
+        let rows = read(pool, |conn| page(conn, after.take()))?;
         for row in &rows {
             if !first {
                 out.write_all(b",")?;
@@ -291,28 +386,16 @@ fn section<T: Serialize, C>(
     out.write_all(b"]")
 }
 
-/// The export document: see `ExportDocument` in the OpenAPI description.
+/// The export document: see `ExportDocument` in the OpenAPI description. Each
+/// page is read as the database is at that moment: no transaction spans the
+/// export, which would hold a connection (and, on PostgreSQL, old row
+/// versions) for as long as the client takes to read.
 fn write_export(
     pool: &DbPool,
     account_id: Id<accounts::Account>,
     out: &mut ChunkWriter,
 ) -> std::io::Result<()> {
-    let mut conn = pool.get().map_err(io_error)?;
-    let conn = &mut *conn;
-    // One snapshot for the whole document, so sections agree with each other.
-    export::begin_snapshot(conn).map_err(io_error)?;
-    let written = write_sections(conn, account_id, out);
-    export::end_snapshot(conn).map_err(io_error)?;
-    written
-}
-
-fn write_sections(
-    conn: &mut DbConnection,
-    account_id: Id<accounts::Account>,
-    out: &mut ChunkWriter,
-) -> std::io::Result<()> {
-    let account = accounts::find(conn, account_id)
-        .map_err(io_error)?
+    let account = read(pool, |conn| accounts::find(conn, account_id))?
         .ok_or_else(|| io_error("the account is gone"))?;
     write!(
         out,
@@ -325,21 +408,21 @@ fn write_sections(
     section(
         out,
         "users",
-        conn,
+        pool,
         |c, after| export::users_page(c, a, after, n),
         |r| r.id,
     )?;
     section(
         out,
         "api_keys",
-        conn,
+        pool,
         |c, after| export::api_keys_page(c, a, after, n),
         |r| r.id,
     )?;
     section(
         out,
         "people",
-        conn,
+        pool,
         |c, after| {
             let people = export::people_page(c, a, after, n)?;
             let ids: Vec<_> = people.iter().map(|p| p.id).collect();
@@ -362,64 +445,64 @@ fn write_sections(
     section(
         out,
         "consent_events",
-        conn,
+        pool,
         |c, after| export::consent_page(c, a, after, n),
         |r| r.id,
     )?;
     section(
         out,
         "appointments",
-        conn,
+        pool,
         |c, after| export::appointments_page(c, a, after, n),
         |r| r.id,
     )?;
     section(
         out,
         "appointment_status_changes",
-        conn,
+        pool,
         |c, after| export::status_changes_page(c, a, after, n),
         |r| r.id,
     )?;
     section(
         out,
         "reminders",
-        conn,
+        pool,
         |c, after| export::reminders_page(c, a, after, n),
         |r| r.id,
     )?;
     section(
         out,
         "shifts",
-        conn,
+        pool,
         |c, after| export::shifts_page(c, a, after, n),
         |r| r.id,
     )?;
-    let people_who_track = export::user_ids(conn, a).map_err(io_error)?;
+    let people_who_track = read(pool, |conn| export::user_ids(conn, a))?;
     section(
         out,
         "pings",
-        conn,
+        pool,
         |c, after| export::pings_page(c, &people_who_track, after, n),
         |r| (r.user_id, r.id),
     )?;
     section(
         out,
         "messages",
-        conn,
+        pool,
         |c, after| export::messages_page(c, a, after, n),
         |r| r.id,
     )?;
     section(
         out,
         "jobs",
-        conn,
+        pool,
         |c, after| export::jobs_page(c, a, after, n),
         |r| r.id,
     )?;
     section(
         out,
         "google_integrations",
-        conn,
+        pool,
         |c, after: Option<()>| match after {
             None => Ok(fieldcrm_db::google::find(c, a)?.into_iter().collect()),
             Some(()) => Ok(Vec::new()),
@@ -429,14 +512,14 @@ fn write_sections(
     section(
         out,
         "google_events",
-        conn,
+        pool,
         |c, after| export::google_events_page(c, a, after, n),
         |r| r.appointment_id,
     )?;
     section(
         out,
         "audit_events",
-        conn,
+        pool,
         |c, after| export::audit_page(c, a, after, n),
         |r| r.id,
     )?;

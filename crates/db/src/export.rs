@@ -1,7 +1,6 @@
 //! Everything of one account, a page at a time in id order, so an export of any
 //! size is read in constant memory.
 
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use crate::accounts::Account;
@@ -138,21 +137,4 @@ pub fn user_ids(conn: &mut DbConnection, account: Id<Account>) -> DbResult<Vec<I
         .order(users::id.asc())
         .select(users::id)
         .load(conn)?)
-}
-
-/// Starts a read-only snapshot: every page read until `end_snapshot` sees the
-/// database as it was at the first read.
-pub fn begin_snapshot(conn: &mut DbConnection) -> DbResult<()> {
-    let begin = match conn {
-        DbConnection::Pg(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        DbConnection::Sqlite(_) => "BEGIN",
-    };
-    conn.batch_execute(begin)?;
-    Ok(())
-}
-
-/// Ends the snapshot; it wrote nothing, so rolling back loses nothing.
-pub fn end_snapshot(conn: &mut DbConnection) -> DbResult<()> {
-    conn.batch_execute("ROLLBACK")?;
-    Ok(())
 }

@@ -38,7 +38,7 @@ pub mod users;
 
 pub use connection::{init_tls, DbConnection, MultiBackend};
 pub use error::DbError;
-pub use pool::{DbPool, PoolOptions, PoolStatus, PooledConnection};
+pub use pool::{without_statement_timeout, DbPool, PoolOptions, PoolStatus, PooledConnection};
 pub use types::{Id, Ts};
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
 

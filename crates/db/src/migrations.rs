@@ -18,8 +18,13 @@ pub const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlit
 /// so several processes starting together on one PostgreSQL migrate once.
 const MIGRATION_LOCK: i64 = 0x6669_656c_6463_726d;
 
-/// Applies the pending migrations and returns the names applied.
+/// Applies the pending migrations and returns the names applied, without a
+/// statement timeout: a migration's length is the data's size.
 pub fn run_pending(conn: &mut DbConnection) -> DbResult<Vec<String>> {
+    crate::without_statement_timeout(conn, run_all_pending)
+}
+
+fn run_all_pending(conn: &mut DbConnection) -> DbResult<Vec<String>> {
     let failed =
         |err: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(err.to_string());
     match conn {

@@ -14,6 +14,11 @@ use crate::{DbError, DbResult};
 pub struct PoolOptions {
     pub max_size: u32,
     pub connection_timeout: Duration,
+    /// PostgreSQL: the server cancels a statement that runs longer (`None`: no
+    /// limit), so no request holds a connection without end.
+    pub statement_timeout: Option<Duration>,
+    /// PostgreSQL: the server ends a session whose transaction sits idle longer.
+    pub idle_in_transaction_timeout: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -21,6 +26,8 @@ impl Default for PoolOptions {
         Self {
             max_size: 10,
             connection_timeout: Duration::from_secs(5),
+            statement_timeout: Some(Duration::from_secs(60)),
+            idle_in_transaction_timeout: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -52,6 +59,8 @@ pub struct TrackedConnection {
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// `SET` statements for each new PostgreSQL connection.
+    pg_session: String,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -59,7 +68,12 @@ impl r2d2::ManageConnection for Manager {
     type Error = diesel::ConnectionError;
 
     fn connect(&self) -> Result<TrackedConnection, Self::Error> {
-        DbConnection::open(&self.url).map(|conn| TrackedConnection {
+        let mut conn = DbConnection::open(&self.url)?;
+        if let DbConnection::Pg(pg) = &mut conn {
+            pg.batch_execute(&self.pg_session)
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+        }
+        Ok(TrackedConnection {
             conn,
             worked_at: None,
         })
@@ -97,6 +111,51 @@ impl r2d2::ManageConnection for Manager {
             ),
         }
     }
+}
+
+/// The session settings of a pooled PostgreSQL connection (0 means no limit).
+fn pg_session(options: &PoolOptions) -> String {
+    let ms = |limit: Option<Duration>| limit.map_or(0, |d| d.as_millis());
+    format!(
+        "SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {};",
+        ms(options.statement_timeout),
+        ms(options.idle_in_transaction_timeout)
+    )
+}
+
+/// Runs `work` with no statement timeout on this connection (PostgreSQL), then
+/// restores the one it had: for work whose length is its size (deleting an
+/// account, vacuuming, migrating, the upkeep's purges), not a request's.
+pub fn without_statement_timeout<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> DbResult<T>,
+) -> DbResult<T> {
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement_timeout: String,
+    }
+    let DbConnection::Pg(pg) = conn else {
+        return work(conn);
+    };
+    use diesel::RunQueryDsl;
+    let before: Setting = diesel::sql_query("SHOW statement_timeout").get_result(pg)?;
+    pg.batch_execute("SET statement_timeout = 0")?;
+    let result = work(conn);
+    if let DbConnection::Pg(pg) = conn {
+        // Failing here most likely means the connection is gone; the error
+        // keeps it from being vouched for, so the pool checks it before reuse.
+        let restore = format!(
+            "SET statement_timeout = '{}'",
+            before.statement_timeout.replace('\'', "")
+        );
+        if pg.batch_execute(&restore).is_err() {
+            return Err(DbError::Unavailable(
+                "could not restore statement_timeout".into(),
+            ));
+        }
+    }
+    result
 }
 
 /// A pool of connections to one database.
@@ -150,7 +209,10 @@ impl DbPool {
             .min_idle(Some(0))
             .connection_timeout(options.connection_timeout)
             .test_on_check_out(true)
-            .build_unchecked(Manager { url: url.clone() });
+            .build_unchecked(Manager {
+                url: url.clone(),
+                pg_session: pg_session(options),
+            });
         Ok(Self {
             pool,
             backend: url.backend(),

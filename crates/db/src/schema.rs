@@ -347,6 +347,7 @@ diesel::table! {
         id -> DbUuid,
         deleted_at -> DbTimestamp,
         counts -> Text,
+        scrubbed_at -> Nullable<DbTimestamp>,
     }
 }
 

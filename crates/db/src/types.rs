@@ -175,6 +175,12 @@ impl<T> serde::Serialize for Id<T> {
     }
 }
 
+impl<'de, T> serde::Deserialize<'de> for Id<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Uuid::deserialize(deserializer).map(Self::from_uuid)
+    }
+}
+
 impl From<DateTime<Utc>> for Ts {
     fn from(at: DateTime<Utc>) -> Self {
         Self(at.trunc_subsecs(6))

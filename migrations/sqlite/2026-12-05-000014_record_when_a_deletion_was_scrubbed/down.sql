@@ -1,0 +1,1 @@
+ALTER TABLE deletion_receipts DROP COLUMN scrubbed_at;
