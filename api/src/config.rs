@@ -38,6 +38,11 @@ pub struct Settings {
     pub max_concurrent_exports: u32,
     /// Seconds an export waits for its client to read before it gives up.
     pub export_stall_timeout_secs: u64,
+    /// A person's pings closer than this in recorded time are refused as
+    /// `too_frequent` (0: no limit). No real device reports more than once a second.
+    pub ping_min_interval_ms: u64,
+    /// Pings one account may store per day (UTC); beyond, `over_quota`.
+    pub ping_quota_per_account_per_day: u64,
     /// On PostgreSQL, keep what access tokens are checked against between
     /// requests, dropped when the database notifies a change
     /// (`auth::sessions`). Off: every request reads it.
@@ -166,6 +171,8 @@ impl Default for Settings {
             database_idle_in_transaction_timeout_secs: 60,
             max_concurrent_exports: 2,
             export_stall_timeout_secs: 60,
+            ping_min_interval_ms: 1000,
+            ping_quota_per_account_per_day: 500_000,
             max_body_bytes: 1024 * 1024,
             cors_allowed_origins: String::new(),
             log_format: LogFormat::Json,

@@ -23,9 +23,10 @@ use crate::tracking;
 
 const BATCH: usize = 50;
 
-/// When ping `i` of batch `n` was recorded: 100 ms apart, no two batches alike.
+/// When ping `i` of batch `n` was recorded: a second apart (the most a person
+/// may store), no two batches alike.
 fn ping_time(start: DateTime<Utc>, n: usize, i: usize) -> DateTime<Utc> {
-    start + chrono::Duration::milliseconds(((n * BATCH + i) * 100) as i64)
+    start + chrono::Duration::seconds((n * BATCH + i) as i64)
 }
 
 fn batch(start: DateTime<Utc>, n: usize) -> Vec<Value> {

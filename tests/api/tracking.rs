@@ -78,7 +78,8 @@ fn reasons(result: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn pings_outside_shifts_are_refused_and_never_stored() {
-    let app = spawn_app().await;
+    // Its shifts last milliseconds: no per-person rate here.
+    let app = spawn_app_with(|s| s.ping_min_interval_ms = 0).await;
     let owner = app.signup().await;
     let tech = app.user_with_role(&owner, "technician").await;
 
@@ -819,4 +820,64 @@ async fn a_batch_racing_a_clock_out_leaves_nothing_after_the_close() {
         assert_eq!(uploaded.status(), 200);
         assert_eq!(stored_pings(&app, &id), 0, "pings after the close stayed");
     }
+}
+
+/// No real device reports more than once a second: pings of one person closer
+/// than that in recorded time are refused as `too_frequent`, whatever their
+/// ids; and an account stores at most its daily quota (here 5), across all its
+/// people, while other accounts go on. A resend is still a duplicate.
+#[tokio::test]
+async fn a_per_person_rate_and_a_daily_account_quota_bound_what_is_stored() {
+    let app = spawn_app_with(|s| s.ping_quota_per_account_per_day = 5).await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let other_tech = app.user_with_role(&owner, "technician").await;
+    let mut shifts = Vec::new();
+    for who in [&tech, &other_tech] {
+        let shift = clock(&app, who, "clock-in").await;
+        let id = shift["id"].as_str().unwrap().to_owned();
+        start_shift_at(&app, &id, Utc::now() - chrono::Duration::hours(1));
+        shifts.push(id);
+    }
+    let t0 = (Utc::now() - chrono::Duration::minutes(30)).trunc_subsecs(3);
+    let burst: Vec<Value> = (0..10)
+        .map(|i| ping(t0 + chrono::Duration::milliseconds(i * 100), 30.0, -97.0))
+        .collect();
+    let first = burst[0].clone();
+    let result = upload(&app, &tech, burst).await;
+    assert_eq!(result["accepted"], 1, "{result}");
+    assert_eq!(reasons(&result), vec!["too_frequent"; 9]);
+
+    let resent = upload(&app, &tech, vec![first]).await;
+    assert_eq!(
+        (resent["accepted"].as_u64(), resent["duplicates"].as_u64()),
+        (Some(0), Some(1)),
+        "{resent}"
+    );
+
+    let seconds: Vec<Value> = (1..=6)
+        .map(|s| ping(t0 + chrono::Duration::seconds(s), 30.0, -97.0))
+        .collect();
+    let result = upload(&app, &tech, seconds).await;
+    assert_eq!(result["accepted"], 4, "{result}");
+    assert_eq!(reasons(&result), ["over_quota", "over_quota"]);
+    let result = upload(&app, &other_tech, vec![ping(t0, 30.0, -97.0)]).await;
+    assert_eq!(
+        reasons(&result),
+        ["over_quota"],
+        "the quota is the account's"
+    );
+    assert_eq!(
+        stored_pings(&app, &shifts[0]) + stored_pings(&app, &shifts[1]),
+        5
+    );
+
+    let elsewhere = app.signup().await;
+    let their_tech = app.user_with_role(&elsewhere, "technician").await;
+    clock(&app, &their_tech, "clock-in").await;
+    let theirs = upload(&app, &their_tech, vec![ping(Utc::now(), 30.0, -97.0)]).await;
+    assert_eq!(
+        theirs["accepted"], 1,
+        "another account is not held back: {theirs}"
+    );
 }

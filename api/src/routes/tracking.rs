@@ -373,7 +373,9 @@ pub struct RejectedPing {
     /// The ping's id, when it had one.
     pub id: Option<String>,
     /// `malformed`, `invalid_coordinates`, `invalid_accuracy`, `invalid_speed`,
-    /// `invalid_heading`, `in_future`, `low_accuracy` or `outside_shift`.
+    /// `invalid_heading`, `in_future`, `low_accuracy`, `outside_shift`,
+    /// `too_frequent` (within a second of another of the person's pings) or
+    /// `over_quota` (the account stored its daily quota).
     pub reason: &'static str,
 }
 

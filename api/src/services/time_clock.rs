@@ -13,7 +13,7 @@ use fieldcrm_db::shifts::{self, Shift};
 use fieldcrm_db::users::User;
 use fieldcrm_db::{accounts, appointments};
 use fieldcrm_db::{DbConnection, Id, Ts};
-use fieldcrm_domain::tracking::{window_of, Reading, Rejection, Window};
+use fieldcrm_domain::tracking::{admit, window_of, Admission, Reading, Rejection, Window};
 use fieldcrm_domain::{Action, Coordinates, Role};
 use fieldcrm_geo_track::Fix;
 
@@ -172,6 +172,31 @@ pub struct Ingested {
     pub rejected: Vec<(Option<String>, Rejection)>,
 }
 
+/// The server's limits on what one person and one account may store.
+#[derive(Debug, Clone, Copy)]
+struct IngestLimits {
+    /// Pings of one person closer in recorded time than this are too frequent.
+    min_interval: Duration,
+    /// Pings one account may store per day (UTC, by arrival).
+    daily_quota: u64,
+}
+
+impl From<&crate::config::Settings> for IngestLimits {
+    fn from(settings: &crate::config::Settings) -> Self {
+        Self {
+            min_interval: Duration::milliseconds(
+                i64::try_from(settings.ping_min_interval_ms).unwrap_or(i64::MAX),
+            ),
+            daily_quota: settings.ping_quota_per_account_per_day,
+        }
+    }
+}
+
+/// Midnight UTC of the day `at` falls in.
+fn day_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.date_naive().and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
 /// Stores each ping recorded inside one of the caller's shifts and says why
 /// each other one was refused. One shift lookup and one insert per batch; a
 /// bad ping never costs the good ones.
@@ -182,6 +207,7 @@ pub async fn ingest(
 ) -> Result<Ingested, Problem> {
     let user = tracked_user(caller)?;
     let account = caller.account_id;
+    let limits = IngestLimits::from(&*state.settings);
     let mut outcome = Ingested::default();
     let mut readings = Vec::with_capacity(batch.len());
     for item in batch {
@@ -225,16 +251,56 @@ pub async fn ingest(
                         end: s.clock_out_at.map(|t| t.get()),
                     })
                     .collect();
-                let received_at = Ts::now();
-                let mut rows = Vec::with_capacity(valid.len());
-                let mut closed_touched = BTreeSet::new();
+                let mut in_shift = Vec::with_capacity(valid.len());
                 for (id, reading) in valid {
-                    let Some(index) = window_of(&windows, reading.recorded_at) else {
-                        outcome
+                    match window_of(&windows, reading.recorded_at) {
+                        Some(index) => in_shift.push((id, reading, index)),
+                        None => outcome
                             .rejected
-                            .push((Some(id.to_string()), Rejection::OutsideShift));
-                        continue;
-                    };
+                            .push((Some(id.to_string()), Rejection::OutsideShift)),
+                    }
+                }
+                // Judged against what is stored around the same times: resends,
+                // the per-person rate, and what the account's quota has left.
+                let shift_ids: Vec<_> = shifts.iter().map(|s| s.id).collect();
+                let stored: Vec<(Uuid, DateTime<Utc>)> = if in_shift.is_empty() {
+                    Vec::new()
+                } else {
+                    pings::recorded_between(
+                        conn,
+                        &shift_ids,
+                        Ts::from(first - limits.min_interval),
+                        Ts::from(last + limits.min_interval),
+                    )?
+                    .into_iter()
+                    .map(|(id, at)| (id.uuid(), at.get()))
+                    .collect()
+                };
+                let today = day_start(now);
+                let used = pings::stored_by_account_since(conn, account.id, Ts::from(today))?;
+                let room = limits
+                    .daily_quota
+                    .saturating_sub(u64::try_from(used).unwrap_or(0));
+                let judged: Vec<(Uuid, DateTime<Utc>)> = in_shift
+                    .iter()
+                    .map(|(id, r, _)| (*id, r.recorded_at))
+                    .collect();
+                let verdicts = admit(&judged, &stored, limits.min_interval, room);
+                let received_at = Ts::now();
+                let mut rows = Vec::with_capacity(in_shift.len());
+                let mut closed_touched = BTreeSet::new();
+                for ((id, reading, index), verdict) in in_shift.into_iter().zip(verdicts) {
+                    match verdict {
+                        Admission::Store => {}
+                        Admission::Duplicate => {
+                            outcome.duplicates += 1;
+                            continue;
+                        }
+                        Admission::Refused(why) => {
+                            outcome.rejected.push((Some(id.to_string()), why));
+                            continue;
+                        }
+                    }
                     let shift = &shifts[index];
                     if shift.clock_out_at.is_some() {
                         closed_touched.insert(index);
@@ -257,8 +323,13 @@ pub async fn ingest(
                 if inserted > 0 {
                     detect_visits(conn, &account, user, &rows)?;
                 }
+                if inserted > 0 {
+                    let n = i64::try_from(inserted).unwrap_or(i64::MAX);
+                    pings::count_stored(conn, account.id, user, Ts::from(today), n)?;
+                }
                 outcome.accepted = inserted;
-                outcome.duplicates = rows.len() - inserted;
+                // A resend racing its first upload.
+                outcome.duplicates += rows.len() - inserted;
                 // Late uploads into a closed shift change its stored distance.
                 if inserted > 0 {
                     for index in closed_touched {
@@ -553,6 +624,7 @@ pub fn maintain(conn: &mut DbConnection) -> Result<(usize, usize), Problem> {
             Ok::<_, Problem>(())
         })?;
     }
+    pings::forget_counts_before(conn, Ts::from(day_start(now.get()) - Duration::days(1)))?;
     let mut purged = 0;
     for (account, days) in accounts::retention(conn)? {
         let before = Ts::from(now.get() - Duration::days(i64::from(days)));

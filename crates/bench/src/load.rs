@@ -240,28 +240,36 @@ end
     )
 }
 
-/// POST /v1/pings with `batch` new pings per request, recorded at `at`
-/// (inside the technician's open shift). Each wrk thread numbers its own ids.
-pub fn pings_script(token: &str, batch: usize, at: &str) -> String {
+/// POST /v1/pings with `batch` new pings per request, recorded a millisecond
+/// apart from `since_ms` (epoch milliseconds, inside the technician's shift) on.
+/// Each wrk thread numbers its own ids and has its own stretch of time, so no
+/// two pings share an id or a millisecond.
+pub fn pings_script(token: &str, batch: usize, since_ms: i64) -> String {
     format!(
         r#"local headers = {{["Authorization"] = "Bearer " .. {token}, ["Content-Type"] = "application/json"}}
 local counter = 0
-local thread_no = 0
+local threads = 0
 local prefix = nil
+local since = nil
+-- Runs in the main state; `thread_no` becomes a global of each thread's own.
 setup = function(thread)
-  thread_no = thread_no + 1
-  thread:set("thread_no", thread_no)
+  threads = threads + 1
+  thread:set("thread_no", threads)
+end
+local function recorded_at(ms)
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000)) .. string.format(".%03dZ", ms % 1000)
 end
 request = function()
   if prefix == nil then
     math.randomseed(os.time() + thread_no * 7919)
     prefix = string.format("%08x-%04x", math.random(0, 0x7fffffff), thread_no)
+    since = {since_ms} + (thread_no - 1) * 20000000
   end
   local parts = {{}}
   for i = 1, {batch} do
     counter = counter + 1
-    parts[i] = string.format('{{"id":"%s-4%03x-8%03x-%012x","recorded_at":"{at}","lat":30.%06d,"lon":-97.%06d,"accuracy_m":5}}',
-      prefix, counter % 4096, math.random(0, 4095), counter, counter % 1000000, counter % 1000000)
+    parts[i] = string.format('{{"id":"%s-4%03x-8%03x-%012x","recorded_at":"%s","lat":30.%06d,"lon":-97.%06d,"accuracy_m":5}}',
+      prefix, counter % 4096, math.random(0, 4095), counter, recorded_at(since + counter), counter % 1000000, counter % 1000000)
   end
   return wrk.format("POST", "/v1/pings", headers, '{{"pings":[' .. table.concat(parts, ",") .. ']}}')
 end

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
-use crate::schema::pings;
+use crate::schema::{ping_counts, pings};
 use crate::shifts::Shift;
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
@@ -72,6 +72,72 @@ fn insert_new_as_arrays(pg: &mut diesel::PgConnection, batch: &[Ping]) -> QueryR
     .bind::<Array<Nullable<Double>>, _>(column(batch, |p| p.heading_deg))
     .bind::<Array<DbTimestamp>, _>(column(batch, |p| p.received_at))
     .execute(pg)
+}
+
+/// The id and time of the pings of these shifts recorded in `[from, to]`: what
+/// a batch is judged against for resends and the per-person rate.
+pub fn recorded_between(
+    conn: &mut DbConnection,
+    shifts: &[Id<Shift>],
+    from: Ts,
+    to: Ts,
+) -> DbResult<Vec<(Id<Ping>, Ts)>> {
+    Ok(pings::table
+        .filter(pings::shift_id.eq_any(shifts))
+        .filter(pings::recorded_at.between(from, to))
+        .select((pings::id, pings::recorded_at))
+        .load(conn)?)
+}
+
+/// Pings the account stored since `day_start` (midnight UTC), by the running
+/// counts `count_stored` keeps.
+pub fn stored_by_account_since(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    day_start: Ts,
+) -> DbResult<i64> {
+    // One row per person who sent pings that day: summed here, since a SUM of
+    // bigints is numeric, which the multi connection does not read.
+    let per_person: Vec<i64> = ping_counts::table
+        .filter(ping_counts::account_id.eq(account))
+        .filter(ping_counts::day_start.eq(day_start))
+        .select(ping_counts::stored)
+        .load(conn)?;
+    Ok(per_person.into_iter().sum())
+}
+
+/// Adds `n` to what the user stored on the day starting at `day_start`.
+pub fn count_stored(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    user: Id<User>,
+    day_start: Ts,
+    n: i64,
+) -> DbResult<()> {
+    let upsert = diesel::insert_into(ping_counts::table)
+        .values((
+            ping_counts::user_id.eq(user),
+            ping_counts::day_start.eq(day_start),
+            ping_counts::account_id.eq(account),
+            ping_counts::stored.eq(n),
+        ))
+        .on_conflict((ping_counts::user_id, ping_counts::day_start))
+        .do_update()
+        .set(ping_counts::stored.eq(ping_counts::stored + n));
+    // Upserts need the backend's own connection (not the multi connection).
+    match conn {
+        DbConnection::Pg(pg) => upsert.execute(pg)?,
+        DbConnection::Sqlite(sqlite) => upsert.execute(sqlite)?,
+    };
+    Ok(())
+}
+
+/// Forgets the daily counts of days before `before`.
+pub fn forget_counts_before(conn: &mut DbConnection, before: Ts) -> DbResult<usize> {
+    Ok(
+        diesel::delete(ping_counts::table.filter(ping_counts::day_start.lt(before)))
+            .execute(conn)?,
+    )
 }
 
 /// Where and when each of the shift's pings was recorded, in time order: only

@@ -204,6 +204,18 @@ diesel::table! {
     use diesel::sql_types::*;
     use crate::types::sql::{DbTimestamp, DbUuid};
 
+    ping_counts (user_id, day_start) {
+        user_id -> DbUuid,
+        day_start -> DbTimestamp,
+        account_id -> DbUuid,
+        stored -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
     appointments (id) {
         id -> DbUuid,
         account_id -> DbUuid,
@@ -414,6 +426,7 @@ diesel::joinable!(consent_events -> people (person_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    ping_counts,
     accounts,
     users,
     refresh_tokens,

@@ -27,6 +27,11 @@ pub enum Rejection {
     LowAccuracy,
     /// Not recorded inside one of the sender's shifts.
     OutsideShift,
+    /// Recorded closer in time to another of the sender's pings than the
+    /// server's per-person rate allows: no real device reports that often.
+    TooFrequent,
+    /// The account stored as many pings today as the server allows it.
+    OverQuota,
 }
 
 impl Rejection {
@@ -40,6 +45,8 @@ impl Rejection {
             Rejection::InFuture => "in_future",
             Rejection::LowAccuracy => "low_accuracy",
             Rejection::OutsideShift => "outside_shift",
+            Rejection::TooFrequent => "too_frequent",
+            Rejection::OverQuota => "over_quota",
         }
     }
 }
@@ -103,6 +110,65 @@ impl Window {
 /// The index of the window that holds `at`, if any.
 pub fn window_of(windows: &[Window], at: DateTime<Utc>) -> Option<usize> {
     windows.iter().position(|w| w.contains(at))
+}
+
+/// What becomes of one in-shift reading of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Store,
+    /// Its id was stored before, or came earlier in the batch: a resend.
+    Duplicate,
+    Refused(Rejection),
+}
+
+/// Judges a batch's in-shift readings (`id`, time) against the sender's pings
+/// already stored around those times: a resend is a duplicate; a reading
+/// within `min_interval` of a stored or an already admitted one is too
+/// frequent; beyond `room` (what the account's daily quota has left) it is
+/// over quota. Earlier readings are admitted first. Returns one verdict per
+/// reading, in the batch's order.
+pub fn admit<I: Copy + Eq + std::hash::Hash>(
+    batch: &[(I, DateTime<Utc>)],
+    stored: &[(I, DateTime<Utc>)],
+    min_interval: Duration,
+    mut room: u64,
+) -> Vec<Admission> {
+    let mut seen: std::collections::HashSet<I> = stored.iter().map(|(id, _)| *id).collect();
+    let mut times: Vec<DateTime<Utc>> = stored.iter().map(|(_, at)| *at).collect();
+    times.sort_unstable();
+    let mut order: Vec<usize> = (0..batch.len()).collect();
+    order.sort_by_key(|&i| batch[i].1);
+    let mut verdicts = vec![Admission::Store; batch.len()];
+    for i in order {
+        let (id, at) = batch[i];
+        verdicts[i] = if !seen.insert(id) {
+            Admission::Duplicate
+        } else if too_close(&times, at, min_interval) {
+            Admission::Refused(Rejection::TooFrequent)
+        } else if room == 0 {
+            Admission::Refused(Rejection::OverQuota)
+        } else {
+            room -= 1;
+            let at_index = times.partition_point(|t| *t < at);
+            times.insert(at_index, at);
+            Admission::Store
+        };
+    }
+    verdicts
+}
+
+/// Whether a time in `sorted` lies less than `min_interval` from `at`.
+fn too_close(sorted: &[DateTime<Utc>], at: DateTime<Utc>, min_interval: Duration) -> bool {
+    if min_interval <= Duration::zero() {
+        return false;
+    }
+    let next = sorted.partition_point(|t| *t < at);
+    let near = |t: &DateTime<Utc>| (*t - at).abs() < min_interval;
+    sorted.get(next).is_some_and(near)
+        || next
+            .checked_sub(1)
+            .and_then(|p| sorted.get(p))
+            .is_some_and(near)
 }
 
 #[cfg(test)]
@@ -178,5 +244,43 @@ mod tests {
         assert_eq!(window_of(&windows, t(150)), None);
         assert_eq!(window_of(&windows, t(-1)), None);
         assert_eq!(window_of(&windows, t(10_000)), Some(1));
+    }
+
+    #[test]
+    fn resends_repeats_and_the_quota_each_have_their_verdict() {
+        let t = |ms: i64| DateTime::from_timestamp_millis(1_700_000_000_000 + ms).unwrap();
+        let second = Duration::seconds(1);
+        let stored = [(1, t(0)), (2, t(5_000))];
+        // In the batch's order; judged in time order.
+        let batch = [
+            (1, t(0)),      // a resend
+            (3, t(5_400)),  // 400 ms after a stored one
+            (4, t(2_000)),  // clear of both
+            (5, t(2_999)),  // 999 ms after the one just admitted
+            (6, t(3_000)),  // a whole second after it
+            (4, t(2_000)),  // the same ping twice in one batch
+            (7, t(10_000)), // clear, but over the quota of two
+        ];
+        use Admission::*;
+        assert_eq!(
+            admit(&batch, &stored, second, 2),
+            [
+                Duplicate,
+                Refused(Rejection::TooFrequent),
+                Store,
+                Refused(Rejection::TooFrequent),
+                Store,
+                Duplicate,
+                Refused(Rejection::OverQuota),
+            ]
+        );
+        // No rate limit: only resends and the quota count.
+        let none = admit(&[(8, t(1)), (9, t(1))], &stored, Duration::zero(), 10);
+        assert_eq!(none, [Store, Store]);
+        // A quota of nothing stores nothing, in time order.
+        assert_eq!(
+            admit(&[(8, t(50_000))], &[], second, 0),
+            [Refused(Rejection::OverQuota)]
+        );
     }
 }

@@ -1,0 +1,1 @@
+DROP TABLE ping_counts;
