@@ -700,3 +700,87 @@ async fn changes_made_through_the_server_hold_at_its_next_request() {
         .unwrap();
     assert_eq!(created["phone"], "+442079460018");
 }
+
+/// A session ended by signing out, or by the reuse of a spent refresh token,
+/// takes its access tokens with it at once, and leaves the user's other
+/// sessions working. On PostgreSQL the first request is answered from the kept
+/// session, so this also shows that ending a session drops it there.
+#[tokio::test]
+async fn ending_a_session_ends_its_access_tokens_at_once() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let me = |token: String| app.authed(Method::GET, "/v1/me", &token).send();
+    let other: Value = app
+        .login(&owner.email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other = other["access_token"].as_str().unwrap().to_owned();
+    for token in [&owner.access, &other] {
+        assert_eq!(me(token.clone()).await.unwrap().status(), 200);
+        assert_eq!(me(token.clone()).await.unwrap().status(), 200);
+    }
+
+    let out = app
+        .authed(Method::POST, "/v1/auth/logout", &owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let after = me(owner.access.clone()).await.unwrap();
+    assert_eq!(after.status(), 401, "signed out means signed out");
+    problem(after).await;
+    assert_eq!(
+        me(other.clone()).await.unwrap().status(),
+        200,
+        "another session of the same user goes on"
+    );
+
+    // A refresh token shown twice: the session it belongs to ends, with the
+    // access token its thief (or its owner) got from it.
+    let login: Value = app
+        .login(&owner.email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh = |token: String| {
+        app.client
+            .post(app.url("/v1/auth/refresh"))
+            .json(&json!({"refresh_token": token}))
+            .send()
+    };
+    let spent = login["refresh_token"].as_str().unwrap().to_owned();
+    let next: Value = refresh(spent.clone()).await.unwrap().json().await.unwrap();
+    let stolen_access = next["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(me(stolen_access.clone()).await.unwrap().status(), 200);
+    assert_eq!(me(stolen_access.clone()).await.unwrap().status(), 200);
+    assert_eq!(refresh(spent).await.unwrap().status(), 401);
+    assert_eq!(me(stolen_access).await.unwrap().status(), 401);
+    assert_eq!(me(other).await.unwrap().status(), 200);
+}
+
+/// The session ended through one server process: another process sharing the
+/// database stops accepting its access token within moments, as it does for
+/// a role changed elsewhere.
+#[tokio::test]
+async fn a_session_ended_through_another_process_ends_here_within_moments() {
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::refresh_tokens;
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let me = || app.authed(Method::GET, "/v1/me", &owner.access).send();
+    assert_eq!(me().await.unwrap().status(), 200);
+    assert_eq!(me().await.unwrap().status(), 200);
+    // What another process's logout writes.
+    let ended = {
+        let mut conn = app.pool.get().unwrap();
+        diesel::update(refresh_tokens::table.filter(refresh_tokens::revoked_at.is_null()))
+            .set(refresh_tokens::revoked_at.eq(fieldcrm_db::Ts::now()))
+            .execute(&mut *conn)
+            .unwrap()
+    };
+    assert_eq!(ended, 1);
+    assert_eq!(status_within(&app, "/v1/me", &owner.access, 401).await, 401);
+}

@@ -177,8 +177,8 @@ pub async fn refresh(
     Ok(HttpResponse::Ok().json(pair))
 }
 
-/// End the caller's session: its refresh tokens stop working. The access token
-/// stays valid until it expires (at most `expires_in` seconds).
+/// End the caller's session: its refresh tokens and access tokens stop working
+/// at once. The user's other sessions go on.
 ///
 /// Roles: any signed-in user. API keys: not accepted (403).
 #[utoipa::path(

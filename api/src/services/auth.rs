@@ -167,6 +167,8 @@ pub async fn login(
 enum Refreshed {
     Issued(TokenPair),
     Refused(&'static str),
+    /// A spent token came back: the session of this user was ended.
+    Ended(Id<User>),
 }
 
 /// Exchanges a refresh token for a new pair. Each token works once; showing a
@@ -188,9 +190,7 @@ pub async fn refresh(state: &AppState, token: String) -> Result<TokenPair, Probl
                     // Committed with the transaction: the revocation must stick.
                     refresh_tokens::revoke_session(conn, row.user_id, row.family_id, now)?;
                     tracing::warn!(user = %row.user_id, "refresh token reused; session revoked");
-                    return Ok(Refreshed::Refused(
-                        "the refresh token was already used; the session was ended for safety",
-                    ));
+                    return Ok(Refreshed::Ended(row.user_id));
                 }
                 if row.expires_at < now {
                     return Ok(Refreshed::Refused(
@@ -213,10 +213,17 @@ pub async fn refresh(state: &AppState, token: String) -> Result<TokenPair, Probl
     match outcome {
         Refreshed::Issued(pair) => Ok(pair),
         Refreshed::Refused(why) => Err(Problem::unauthorized().with_detail(why)),
+        Refreshed::Ended(user) => {
+            // Its access tokens end with it, from this process's next request on.
+            state.sessions.forget_user(user);
+            Err(Problem::unauthorized().with_detail(
+                "the refresh token was already used; the session was ended for safety",
+            ))
+        }
     }
 }
 
-/// Ends the caller's session: its refresh tokens stop working.
+/// Ends the caller's session: its refresh and access tokens stop working.
 pub async fn logout(state: &AppState, caller: &Caller) -> Result<(), Problem> {
     let Principal::User { id, session, .. } = caller.principal else {
         return Err(Problem::forbidden(
