@@ -1,8 +1,8 @@
 //! People of an account. Owners are protected: only an owner makes, changes or
 //! removes an owner, and an account always keeps at least one.
 
-use fieldcrm_db::refresh_tokens;
 use fieldcrm_db::users::{self, User, UserChanges};
+use fieldcrm_db::{api_keys, refresh_tokens};
 use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::{Action, Email, Password, PersonName, Role};
 
@@ -144,6 +144,7 @@ pub async fn update(
     let updated = state
         .db(move |conn| {
             conn.write_transaction(|conn| {
+                let owners = users::lock_owners(conn, caller.account_id)?;
                 let target =
                     users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
                 let role_after = match patch.role {
@@ -153,7 +154,12 @@ pub async fn update(
                         .parse::<Role>()
                         .map_err(|e| Problem::internal_from(&e))?,
                 };
-                guard_owners(conn, &caller, &target, Some(role_after))?;
+                guard_owners(&owners, &caller, &target, Some(role_after))?;
+                if role_after.as_str() != target.role
+                    && !Action::ManageApiKeys.allows_role(role_after)
+                {
+                    revoke_keys_made_by(conn, &caller, id, "creator's role changed")?;
+                }
                 let password_changed = password_hash.is_some();
                 let changes = UserChanges {
                     name: patch.name.map(PersonName::into_inner),
@@ -194,9 +200,11 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
     let deleted = state
         .db(move |conn| {
             conn.write_transaction(|conn| {
+                let owners = users::lock_owners(conn, caller.account_id)?;
                 let target =
                     users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
-                guard_owners(conn, &caller, &target, None)?;
+                guard_owners(&owners, &caller, &target, None)?;
+                revoke_keys_made_by(conn, &caller, id, "creator removed")?;
                 // Their refresh tokens go with them (cascade); their access
                 // tokens fail at the next request, which finds no such user
                 // (every process's session cache drops them: `auth::sessions`).
@@ -216,20 +224,48 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
     deleted
 }
 
-/// Changing `target` so its role becomes `role_after` (`None`: removed): 403
-/// unless the caller is an owner when an owner is involved, 409 if it would take
-/// the account's last owner away.
+/// Changing `target` so its role becomes `role_after` (`None`: removed), with
+/// the account's `owners` locked (`users::lock_owners`): 403 unless the caller
+/// is an owner (now, not only when its token was read) when an owner is
+/// involved, 409 if it would take the account's last owner away. Two owners
+/// taking each other away at once: the second waits for the first's lock and
+/// then sees one owner left.
 fn guard_owners(
-    conn: &mut DbConnection,
+    owners: &[Id<User>],
     caller: &Caller,
     target: &User,
     role_after: Option<Role>,
 ) -> Result<(), Problem> {
-    let is_owner = target.role == Role::Owner.as_str();
-    only_owners_touch_owners(caller, is_owner || role_after == Some(Role::Owner))?;
+    let is_owner = owners.contains(&target.id);
+    let caller_is_owner = caller.user().is_some_and(|(id, _)| owners.contains(&id));
+    if (is_owner || role_after == Some(Role::Owner)) && !caller_is_owner {
+        return Err(Problem::forbidden(
+            "only an owner may make, change or remove an owner",
+        ));
+    }
     let loses_owner = is_owner && role_after != Some(Role::Owner);
-    if loses_owner && users::count_with_role(conn, caller.account_id, Role::Owner.as_str())? <= 1 {
+    if loses_owner && owners.len() <= 1 {
         return Err(Problem::conflict("an account must keep at least one owner"));
+    }
+    Ok(())
+}
+
+/// Revokes the API keys `user` made, in the caller's transaction, each kept in
+/// the audit trail: a key must not outlive its maker's right to make it.
+fn revoke_keys_made_by(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    user: Id<User>,
+    why: &str,
+) -> Result<(), Problem> {
+    for key in api_keys::delete_created_by(conn, caller.account_id, user)? {
+        privacy::audit(
+            conn,
+            caller,
+            actions::API_KEY_REVOKED,
+            Some(key.uuid()),
+            Some(why.to_owned()),
+        )?;
     }
     Ok(())
 }

@@ -137,12 +137,20 @@ pub fn list(
     Ok(query.load(conn)?)
 }
 
-pub fn count_with_role(conn: &mut DbConnection, account: Id<Account>, role: &str) -> DbResult<i64> {
-    Ok(users::table
+/// The account's owners, locked until the transaction ends (PostgreSQL), so
+/// that two requests that each take an owner away cannot both see another
+/// one left: the second waits and then sees the first's change. On SQLite the
+/// write transaction already holds the database's one write lock.
+pub fn lock_owners(conn: &mut DbConnection, account: Id<Account>) -> DbResult<Vec<Id<User>>> {
+    let owners = users::table
         .filter(users::account_id.eq(account))
-        .filter(users::role.eq(role))
-        .count()
-        .get_result(conn)?)
+        .filter(users::role.eq("owner"))
+        .select(users::id)
+        .order(users::id);
+    Ok(match conn {
+        DbConnection::Pg(pg) => owners.for_update().load(pg)?,
+        DbConnection::Sqlite(sqlite) => owners.load(sqlite)?,
+    })
 }
 
 pub fn update(
