@@ -58,9 +58,12 @@ pub struct Settings {
     pub login_failures_per_ip: u32,
     /// Length of the failed-login window, in seconds.
     pub login_failure_window_secs: u64,
-    /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a
-    /// proxy that sets them; otherwise clients could pick their own address).
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that
+    /// appends to it; otherwise clients could pick their own address).
     pub trust_forwarded_for: bool,
+    /// How many proxies in front of this service append to `X-Forwarded-For`:
+    /// the client address is the entry that many places from the right.
+    pub forwarded_for_proxies: usize,
     /// Seconds between runs of the upkeep task (closing overdue shifts, purging
     /// old pings); 0 turns it off in this process.
     pub maintenance_interval_secs: u64,
@@ -165,6 +168,7 @@ impl Default for Settings {
             login_failures_per_ip: 50,
             login_failure_window_secs: 15 * 60,
             trust_forwarded_for: false,
+            forwarded_for_proxies: 1,
             maintenance_interval_secs: 60,
             public_base_url: None,
             twilio_api_base_url: "https://api.twilio.com".into(),
@@ -267,6 +271,11 @@ impl Settings {
         if self.refresh_token_ttl_days == 0 || self.login_failure_window_secs == 0 {
             return Err(ConfigError(
                 "FIELDCRM_REFRESH_TOKEN_TTL_DAYS and FIELDCRM_LOGIN_FAILURE_WINDOW_SECS must be positive".into(),
+            ));
+        }
+        if self.forwarded_for_proxies == 0 {
+            return Err(ConfigError(
+                "FIELDCRM_FORWARDED_FOR_PROXIES must be at least 1".into(),
             ));
         }
         if let Some(url) = &self.public_base_url {

@@ -784,3 +784,46 @@ async fn a_session_ended_through_another_process_ends_here_within_moments() {
     assert_eq!(ended, 1);
     assert_eq!(status_within(&app, "/v1/me", &owner.access, 401).await, 401);
 }
+
+fn from(app: &TestApp, address: &str, email: &str, password: &str) -> reqwest::RequestBuilder {
+    app.client
+        .post(app.url("/v1/auth/login"))
+        .header("x-forwarded-for", address)
+        .json(&json!({"email": email, "password": password}))
+}
+
+/// Behind a proxy that appends the address it saw to `X-Forwarded-For`, a
+/// client that writes its own header cannot choose its address: the limit per
+/// address holds whatever it puts in front.
+#[tokio::test]
+async fn a_client_cannot_pick_its_address_through_x_forwarded_for() {
+    let app = spawn_app_with(|s| {
+        s.trust_forwarded_for = true;
+        s.login_failures_per_ip = 3;
+    })
+    .await;
+    let owner = app.signup().await;
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        // The left part is the client's own; the proxy appended the right-most.
+        let forwarded = format!("10.9.8.{n}, 192.0.2.{n}, 203.0.113.99");
+        let status = from(
+            &app,
+            &forwarded,
+            &format!("guess{n}@example.com"),
+            "wrong guess!!",
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    let elsewhere = from(&app, "10.9.8.1, 198.51.100.7", &owner.email, PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 200, "another client is not affected");
+}

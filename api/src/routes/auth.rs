@@ -4,7 +4,7 @@ use utoipa::ToSchema;
 
 use fieldcrm_domain::{AccountName, CountryCode, Email, Password, PersonName, TimeZoneName};
 
-use crate::auth::{Caller, TokenPair};
+use crate::auth::{client_address, Caller, TokenPair};
 use crate::extract::Json;
 use crate::problem::{Fields, Problem};
 use crate::services::auth::{self, Signup};
@@ -138,13 +138,7 @@ pub async fn login(
     req: HttpRequest,
     body: Json<LoginRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let client = if state.settings.trust_forwarded_for {
-        req.connection_info()
-            .realip_remote_addr()
-            .map(str::to_owned)
-    } else {
-        req.peer_addr().map(|addr| addr.ip().to_string())
-    };
+    let client = client_address(&req, &state.settings);
     let LoginRequest { email, password } = body.0;
     let pair = auth::login(&state, &email, password, client).await?;
     Ok(HttpResponse::Ok().json(pair))
