@@ -23,6 +23,7 @@ use crate::config::Settings;
 use crate::extract::BodyLimits;
 use crate::outbound::Outbound;
 use crate::problem::{ensure_problem_json, Problem};
+use crate::services::PasswordWork;
 use crate::state::{AppState, DbThreads};
 use crate::telemetry::RequestSpan;
 use crate::{docs, metrics, openapi, routes, worker};
@@ -91,6 +92,7 @@ fn app_state(pool: DbPool, settings: Settings, port: u16) -> anyhow::Result<AppS
         pool,
         tokens: Arc::new(Tokens::new(&settings)),
         sessions: Arc::new(SessionCache::default()),
+        passwords: Arc::new(PasswordWork::new(settings.password_hashes_at_once)),
         outbound: Arc::new(Outbound::from_settings(&settings, port)?),
         settings: Arc::new(settings),
     })

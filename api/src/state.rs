@@ -6,6 +6,7 @@ use crate::auth::{SessionCache, Tokens};
 use crate::config::Settings;
 use crate::outbound::Outbound;
 use crate::problem::Problem;
+use crate::services::PasswordWork;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -17,6 +18,8 @@ pub struct AppState {
     pub db_threads: Arc<DbThreads>,
     /// What access tokens are checked against, kept between requests.
     pub sessions: Arc<SessionCache>,
+    /// The bound on password hashing and checking.
+    pub passwords: Arc<PasswordWork>,
 }
 
 impl AppState {

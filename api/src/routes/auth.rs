@@ -44,17 +44,21 @@ pub struct SignupResponse {
 /// Create an account and its owner, and sign the owner in.
 ///
 /// Public. The email address must not belong to any user yet (409 otherwise).
+/// Signups per client address are limited (`FIELDCRM_SIGNUPS_PER_IP` an hour),
+/// and so is password hashing at once: 429 with `Retry-After` beyond either.
 #[utoipa::path(
     tag = "auth",
     request_body = SignupRequest,
     responses(
         (status = 201, description = "The account, its owner and a token pair", body = SignupResponse),
         (status = 409, description = "A user with this email address exists", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many signups from this address (`rate_limited`), or too many passwords being hashed at once (`busy`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/auth/signup")]
 pub async fn signup(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<SignupRequest>,
 ) -> Result<HttpResponse, Problem> {
     let body = body.0;
@@ -102,6 +106,7 @@ pub async fn signup(
             email,
             password,
         },
+        client_address(&req, &state.settings),
     )
     .await?;
     Ok(HttpResponse::Created().json(SignupResponse {

@@ -3,7 +3,6 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::web;
 use chrono::{DateTime, Utc};
 
 use fieldcrm_db::accounts::{self, Account};
@@ -12,7 +11,6 @@ use fieldcrm_db::users::{self, User};
 use fieldcrm_db::{login_failures, DbConnection, Id, Ts};
 use fieldcrm_domain::{AccountName, CountryCode, Email, Password, PersonName, Role, TimeZoneName};
 
-use crate::auth::passwords;
 use crate::auth::tokens::{
     new_secret, secret_hash, Claims, Tokens, AUDIENCE, ISSUER, REFRESH_PREFIX,
 };
@@ -35,17 +33,42 @@ pub struct SignedUp {
     pub tokens: TokenPair,
 }
 
+pub fn email_conflict() -> Problem {
+    Problem::conflict("a user with this email address already exists")
+}
+
 pub fn email_taken(err: fieldcrm_db::DbError) -> Problem {
     if users::is_email_taken(&err) {
-        Problem::conflict("a user with this email address already exists")
+        email_conflict()
     } else {
         err.into()
     }
 }
 
+/// Signups per client address are counted in windows of this length.
+const SIGNUP_WINDOW_SECS: i64 = 3600;
+
 /// Creates an account and its owner in one transaction and signs the owner in.
-pub async fn signup(state: &AppState, input: Signup) -> Result<SignedUp, Problem> {
-    let password_hash = super::hash_password(input.password).await?;
+/// Signups are limited per client address (429); the email address is checked
+/// before the password is hashed, so a taken one costs no hashing.
+pub async fn signup(
+    state: &AppState,
+    input: Signup,
+    client: Option<String>,
+) -> Result<SignedUp, Problem> {
+    if let Some(client) = client {
+        let key = state.tokens.throttle_key("signup-ip", &client);
+        let limit = state.settings.signups_per_ip;
+        count_within(state, key, SIGNUP_WINDOW_SECS, limit, "Too many signups").await?;
+    }
+    let email = input.email.as_str().to_owned();
+    let taken = state
+        .db(move |conn| Ok(users::find_by_email(conn, &email)?.is_some()))
+        .await?;
+    if taken {
+        return Err(email_conflict());
+    }
+    let password_hash = super::hash_password(state, input.password).await?;
     let tokens = state.tokens.clone();
     state
         .db(move |conn| {
@@ -140,7 +163,7 @@ pub async fn login(
     }
 
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let matches = web::block(move || passwords::verify(stored.as_deref(), &password)).await?;
+    let matches = super::verify_password(state, stored, password).await?;
 
     state
         .db(move |conn| {
@@ -162,6 +185,65 @@ pub async fn login(
             conn.write_transaction(|conn| issue(conn, &tokens, &user, Id::new(), now))
         })
         .await
+}
+
+/// Counts one use of `key` in a fixed window of `window_secs` and answers 429
+/// once more than `limit` were counted in it.
+pub(crate) async fn count_within(
+    state: &AppState,
+    key: Vec<u8>,
+    window_secs: i64,
+    limit: u32,
+    title: &'static str,
+) -> Result<(), Problem> {
+    let now = Ts::now().get();
+    let start = window_start(now, window_secs);
+    let count = state
+        .db(move |conn| Ok(login_failures::hit(conn, &key, start)?))
+        .await?;
+    if count > limit as i32 {
+        return Err(rate_limited(title, retry_after(start, window_secs, now)));
+    }
+    Ok(())
+}
+
+/// How many uses of `key` were counted in the current window of `window_secs`,
+/// and the seconds until that window ends.
+pub(crate) fn counted_now(
+    conn: &mut DbConnection,
+    key: &[u8],
+    window_secs: i64,
+) -> Result<(i32, i64), Problem> {
+    let now = Ts::now().get();
+    let start = window_start(now, window_secs);
+    Ok((
+        login_failures::count(conn, key, start)?,
+        retry_after(start, window_secs, now),
+    ))
+}
+
+/// Counts one use of `key` in the current window of `window_secs`.
+pub(crate) fn count_now(
+    conn: &mut DbConnection,
+    key: &[u8],
+    window_secs: i64,
+) -> Result<(), Problem> {
+    let start = window_start(Ts::now().get(), window_secs);
+    login_failures::hit(conn, key, start)?;
+    Ok(())
+}
+
+fn retry_after(window_start: Ts, window_secs: i64, now: DateTime<Utc>) -> i64 {
+    (window_start.get().timestamp() + window_secs - now.timestamp()).max(1)
+}
+
+pub(crate) fn rate_limited(title: &'static str, retry_after: i64) -> Problem {
+    Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", title)
+        .with_detail(format!(
+            "{}; try again in {retry_after} seconds",
+            title.to_lowercase()
+        ))
+        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after))
 }
 
 enum Refreshed {
@@ -230,12 +312,15 @@ pub async fn logout(state: &AppState, caller: &Caller) -> Result<(), Problem> {
             "API keys have no session to end; revoke the key instead",
         ));
     };
-    state
+    let ended = state
         .db(move |conn| {
             refresh_tokens::revoke_session(conn, id, session, Ts::now())?;
             Ok(())
         })
-        .await
+        .await;
+    // The session's access tokens end from this process's next request on.
+    state.sessions.forget_user(id);
+    ended
 }
 
 /// A new access token and the next refresh token of `session`.

@@ -6,7 +6,7 @@ use fieldcrm_db::{api_keys, refresh_tokens};
 use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::{Action, Email, Password, PersonName, Role};
 
-use super::auth::email_taken;
+use super::auth::{count_now, counted_now, email_conflict, email_taken, rate_limited};
 use crate::auth::Caller;
 use crate::paging::PageRequest;
 use crate::problem::Problem;
@@ -51,13 +51,58 @@ pub struct PreparedUser {
     password_hash: Option<String>,
 }
 
+/// Answers that an email address belongs to a user of another account are
+/// counted per account in windows of this length.
+const TAKEN_EMAIL_WINDOW_SECS: i64 = 3600;
+
+/// Refuses `email` for a new or changed user (other than `except`) when it
+/// belongs to a user of another account: 409, counted against the caller's
+/// account. An account that was told that `taken_emails_per_account` times in
+/// the hour gets 429 for every new user and email change until the hour ends,
+/// whether the address is taken or not, so it cannot go on learning which
+/// addresses other accounts use. Addresses of its own users it may see anyway;
+/// the insert refuses those (and keeps a retry with an `Idempotency-Key` working).
+async fn check_email_elsewhere(
+    state: &AppState,
+    caller: &Caller,
+    email: &Email,
+    except: Option<Id<User>>,
+) -> Result<(), Problem> {
+    let account = caller.account_id;
+    let key = state
+        .tokens
+        .throttle_key("taken-email", &account.to_string());
+    let limit = state.settings.taken_emails_per_account as i32;
+    let email = email.as_str().to_owned();
+    state
+        .db(move |conn| {
+            let (told, retry_after) = counted_now(conn, &key, TAKEN_EMAIL_WINDOW_SECS)?;
+            if told >= limit {
+                return Err(rate_limited("Too many taken email addresses", retry_after));
+            }
+            match users::find_by_email(conn, &email)? {
+                Some(other) if other.account_id != account && Some(other.id) != except => {
+                    count_now(conn, &key, TAKEN_EMAIL_WINDOW_SECS)?;
+                    Err(email_conflict())
+                }
+                _ => Ok(()),
+            }
+        })
+        .await
+}
+
 /// Checks the caller may add this user and hashes the password (slow, so
 /// outside any transaction).
-pub async fn prepare(caller: &Caller, input: NewUser) -> Result<PreparedUser, Problem> {
+pub async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    input: NewUser,
+) -> Result<PreparedUser, Problem> {
     caller.require(Action::ManageUsers)?;
     only_owners_touch_owners(caller, input.role == Role::Owner)?;
+    check_email_elsewhere(state, caller, &input.email, None).await?;
     let password_hash = match input.password {
-        Some(password) => Some(super::hash_password(password).await?),
+        Some(password) => Some(super::hash_password(state, password).await?),
         None => None,
     };
     Ok(PreparedUser {
@@ -136,8 +181,11 @@ pub async fn update(
     patch: UserPatch,
 ) -> Result<User, Problem> {
     caller.require(Action::ManageUsers)?;
+    if let Some(email) = &patch.email {
+        check_email_elsewhere(state, caller, email, Some(id)).await?;
+    }
     let password_hash = match patch.password {
-        Some(password) => Some(super::hash_password(password).await?),
+        Some(password) => Some(super::hash_password(state, password).await?),
         None => None,
     };
     let caller = caller.clone();
