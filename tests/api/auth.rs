@@ -785,11 +785,65 @@ async fn a_session_ended_through_another_process_ends_here_within_moments() {
     assert_eq!(status_within(&app, "/v1/me", &owner.access, 401).await, 401);
 }
 
+/// Sixty guesses at once at one email address from one client: no more are
+/// checked than the limit allows, however they interleave.
+#[tokio::test]
+async fn concurrent_guesses_are_counted_before_they_are_checked() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let guesses = (0..60).map(|n| {
+        let password = if n == 59 {
+            PASSWORD.to_owned()
+        } else {
+            format!("wrong password number {n}")
+        };
+        let app = &app;
+        let email = owner.email.clone();
+        async move { app.login(&email, &password).await.status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s != 429).count();
+    assert!(
+        checked <= 5,
+        "only the first five may be checked, got {checked} answers other than 429: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [200, 401, 429].contains(s)),
+        "{statuses:?}"
+    );
+}
+
 fn from(app: &TestApp, address: &str, email: &str, password: &str) -> reqwest::RequestBuilder {
     app.client
         .post(app.url("/v1/auth/login"))
         .header("x-forwarded-for", address)
         .json(&json!({"email": email, "password": password}))
+}
+
+/// Someone else's wrong guesses for a person's email address do not keep that
+/// person, signing in from their own address with their own password, out.
+#[tokio::test]
+async fn others_wrong_guesses_do_not_lock_the_owner_of_an_email_out() {
+    let app = spawn_app_with(|s| s.trust_forwarded_for = true).await;
+    let victim = app.signup().await;
+    for _ in 0..6 {
+        let status = from(&app, "203.0.113.66", &victim.email, "a wrong guess, sorry")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!([401, 429].contains(&status.as_u16()), "{status}");
+    }
+    let guesser = from(&app, "203.0.113.66", &victim.email, PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(guesser.status(), 429, "the guesser is stopped");
+    let own = from(&app, "198.51.100.20", &victim.email, PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200, "the owner of the address is not");
 }
 
 /// Behind a proxy that appends the address it saw to `X-Forwarded-For`, a

@@ -126,15 +126,17 @@ pub struct LoginRequest {
 /// Sign in with email and password.
 ///
 /// Public. A wrong email and a wrong password get the same 401. After too many
-/// failures for one email address or from one client address within the window
-/// (`FIELDCRM_LOGIN_FAILURES_PER_EMAIL`, `..._PER_IP`), 429 with `Retry-After`.
+/// failures for one email address from one client address, or from one client
+/// address in all, within the window (`FIELDCRM_LOGIN_FAILURES_PER_EMAIL`,
+/// `..._PER_IP`), 429 with `Retry-After`; also while too many passwords are
+/// being checked at once (`busy`).
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "A token pair", body = TokenPair),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed sign-ins; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins (`rate_limited`), or too many passwords being checked at once (`busy`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/auth/login")]

@@ -117,74 +117,107 @@ pub async fn signup(
 }
 
 /// Signs a person in. Wrong email and wrong password get the same answer after
-/// the same work; too many failures per email or per client address get 429.
+/// the same work; too many attempts for one email address from one client
+/// address, or from one client address in all, get 429 (see
+/// [`check_password`]).
 pub async fn login(
     state: &AppState,
     email: &str,
     password: String,
     client: Option<String>,
 ) -> Result<TokenPair, Problem> {
-    let settings = state.settings.clone();
     let tokens = state.tokens.clone();
-    let now = Ts::now();
-    let window = settings.login_failure_window_secs as i64;
-    let window_start = window_start(now.get(), window);
     let email = email.trim().to_lowercase();
-    let email_key = tokens.throttle_key("email", &email);
-    let client_key = client.map(|addr| tokens.throttle_key("ip", &addr));
+    let user = {
+        let email = email.clone();
+        state
+            .db(move |conn| Ok(users::find_by_email(conn, &email)?))
+            .await?
+    };
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let matches = check_password(state, &email, client.as_deref(), stored, password).await?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => {
+            return Err(
+                Problem::unauthorized().with_detail("the email address or password is wrong")
+            )
+        }
+    };
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| issue(conn, &tokens, &user, Id::new(), Ts::now()))
+        })
+        .await
+}
 
-    let (user, blocked) = {
-        let (email_key, client_key) = (email_key.clone(), client_key.clone());
-        let settings = settings.clone();
+/// Checks a password given for `email` (a sign-in, or a signed-in owner
+/// confirming a deletion) under the sign-in limits. The attempt is counted
+/// before the password is checked, in one statement per key, so attempts made
+/// at the same moment cannot all slip under the limit; past it the answer is
+/// 429 and the password is not checked. Attempts are counted per pair of email
+/// and client address (`login_failures_per_email`), so someone else's wrong
+/// guesses do not lock the owner of the address out of their own, and per
+/// client address (`login_failures_per_ip`). A right password takes its
+/// attempt back and clears the pair's count.
+pub async fn check_password(
+    state: &AppState,
+    email: &str,
+    client: Option<&str>,
+    stored: Option<String>,
+    candidate: String,
+) -> Result<bool, Problem> {
+    let settings = state.settings.clone();
+    let now = Ts::now().get();
+    let window = settings.login_failure_window_secs as i64;
+    let window_start = window_start(now, window);
+    let email = email.trim().to_lowercase();
+    let pair_key = match client {
+        Some(addr) => state
+            .tokens
+            .throttle_key("email-client", &format!("{email}\n{addr}")),
+        // Without an address, the email address alone.
+        None => state.tokens.throttle_key("email", &email),
+    };
+    let client_key = client.map(|addr| state.tokens.throttle_key("ip", addr));
+
+    let blocked = {
+        let (pair_key, client_key) = (pair_key.clone(), client_key.clone());
         state
             .db(move |conn| {
-                let by_email = login_failures::count(conn, &email_key, window_start)?;
+                let by_pair = login_failures::hit(conn, &pair_key, window_start)?;
                 let by_client = match &client_key {
-                    Some(key) => login_failures::count(conn, key, window_start)?,
+                    Some(key) => login_failures::hit(conn, key, window_start)?,
                     None => 0,
                 };
-                let blocked = by_email >= settings.login_failures_per_email as i32
-                    || by_client >= settings.login_failures_per_ip as i32;
-                Ok((users::find_by_email(conn, &email)?, blocked))
+                Ok(by_pair > settings.login_failures_per_email as i32
+                    || by_client > settings.login_failures_per_ip as i32)
             })
             .await?
     };
     if blocked {
-        let retry_after = (window_start.get().timestamp() + window - now.get().timestamp()).max(1);
-        return Err(Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+        return Err(rate_limited(
             "Too many failed sign-ins",
-        )
-        .with_detail(format!(
-            "too many failed sign-ins; try again in {retry_after} seconds"
-        ))
-        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)));
+            retry_after(window_start, window, now),
+        ));
     }
 
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let matches = super::verify_password(state, stored, password).await?;
-
+    let matches = super::verify_password(state, stored, candidate).await?;
     state
         .db(move |conn| {
-            let user = match user {
-                Some(user) if matches => user,
-                _ => {
-                    let mut keys: Vec<&[u8]> = vec![&email_key];
-                    if let Some(key) = &client_key {
-                        keys.push(key);
-                    }
-                    login_failures::record(conn, &keys, window_start)?;
-                    let expired = Ts::from(window_start.get() - chrono::Duration::seconds(window));
-                    login_failures::prune(conn, expired)?;
-                    return Err(Problem::unauthorized()
-                        .with_detail("the email address or password is wrong"));
+            if matches {
+                login_failures::clear(conn, &pair_key)?;
+                if let Some(key) = &client_key {
+                    login_failures::forgive(conn, key, window_start)?;
                 }
-            };
-            login_failures::clear(conn, &email_key)?;
-            conn.write_transaction(|conn| issue(conn, &tokens, &user, Id::new(), now))
+            } else {
+                let expired = Ts::from(window_start.get() - chrono::Duration::seconds(window));
+                login_failures::prune(conn, expired)?;
+            }
+            Ok(())
         })
-        .await
+        .await?;
+    Ok(matches)
 }
 
 /// Counts one use of `key` in a fixed window of `window_secs` and answers 429

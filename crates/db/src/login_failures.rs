@@ -44,27 +44,6 @@ pub fn forgive(conn: &mut DbConnection, key: &[u8], window_start: Ts) -> DbResul
     Ok(())
 }
 
-/// Counts one failure for each key in the window starting at `window_start`.
-pub fn record(conn: &mut DbConnection, keys: &[&[u8]], window_start: Ts) -> DbResult<()> {
-    for key in keys {
-        let upsert = diesel::insert_into(login_failures::table)
-            .values((
-                login_failures::key_hash.eq(*key),
-                login_failures::window_start.eq(window_start),
-                login_failures::failures.eq(1),
-            ))
-            .on_conflict((login_failures::key_hash, login_failures::window_start))
-            .do_update()
-            .set(login_failures::failures.eq(login_failures::failures + 1));
-        // Upserts need the backend's own connection (not the multi connection).
-        match conn {
-            DbConnection::Pg(pg) => upsert.execute(pg)?,
-            DbConnection::Sqlite(sqlite) => upsert.execute(sqlite)?,
-        };
-    }
-    Ok(())
-}
-
 /// Attempts counted for `key` in the window starting at `window_start`.
 pub fn count(conn: &mut DbConnection, key: &[u8], window_start: Ts) -> DbResult<i32> {
     Ok(login_failures::table
