@@ -202,9 +202,18 @@ pub async fn check_password(
         ));
     }
 
-    let matches = super::verify_password(state, stored, candidate).await?;
+    let checked = super::verify_password(state, stored, candidate).await;
+    let matches = *checked.as_ref().unwrap_or(&false);
     state
         .db(move |conn| {
+            if checked.is_err() {
+                // Not checked (too busy): the attempt does not count.
+                login_failures::forgive(conn, &pair_key, window_start)?;
+                if let Some(key) = &client_key {
+                    login_failures::forgive(conn, key, window_start)?;
+                }
+                return checked.map(|_| ());
+            }
             if matches {
                 login_failures::clear(conn, &pair_key)?;
                 if let Some(key) = &client_key {
