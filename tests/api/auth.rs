@@ -616,7 +616,8 @@ async fn changes_made_through_the_server_hold_at_its_next_request() {
             .unwrap()
             .batch_execute(
                 "ALTER TABLE users DISABLE TRIGGER users_notify_session_change;
-                 ALTER TABLE accounts DISABLE TRIGGER accounts_notify_session_change;",
+                 ALTER TABLE accounts DISABLE TRIGGER accounts_notify_session_change;
+                 ALTER TABLE refresh_tokens DISABLE TRIGGER refresh_tokens_notify_session_ended;",
             )
             .unwrap();
     }
@@ -699,6 +700,18 @@ async fn changes_made_through_the_server_hold_at_its_next_request() {
         .await
         .unwrap();
     assert_eq!(created["phone"], "+442079460018");
+
+    // Signing out ends the session's access token at the next request.
+    let out = app
+        .authed(Method::POST, "/v1/auth/logout", &owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert_eq!(
+        get("/v1/me", owner.access.clone()).await.unwrap().status(),
+        401
+    );
 }
 
 /// A session ended by signing out, or by the reuse of a spent refresh token,
