@@ -74,9 +74,21 @@ pub struct Settings {
     pub login_failures_per_ip: u32,
     /// Length of the failed-login window, in seconds.
     pub login_failure_window_secs: u64,
-    /// Take the client address from `X-Forwarded-For`/`Forwarded` (only behind a
-    /// proxy that sets them; otherwise clients could pick their own address).
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that
+    /// appends to it; otherwise clients could pick their own address).
     pub trust_forwarded_for: bool,
+    /// How many proxies in front of this service append to `X-Forwarded-For`:
+    /// the client address is the entry that many places from the right.
+    pub forwarded_for_proxies: usize,
+    /// Signups allowed per client address per hour before 429.
+    pub signups_per_ip: u32,
+    /// Password hashes and checks run at once (argon2id takes 19 MiB each); a
+    /// few times as many wait, more get 429. 0 means one per CPU core.
+    pub password_hashes_at_once: usize,
+    /// Times per hour an account may be told that an email address belongs
+    /// to a user of another account; after that it adds no user and changes
+    /// no user's email until the hour is over.
+    pub taken_emails_per_account: u32,
     /// Seconds between runs of the upkeep task (closing overdue shifts, purging
     /// old pings); 0 turns it off in this process.
     pub maintenance_interval_secs: u64,
@@ -187,6 +199,10 @@ impl Default for Settings {
             login_failures_per_ip: 50,
             login_failure_window_secs: 15 * 60,
             trust_forwarded_for: false,
+            forwarded_for_proxies: 1,
+            signups_per_ip: 10,
+            password_hashes_at_once: 0,
+            taken_emails_per_account: 10,
             maintenance_interval_secs: 60,
             public_base_url: None,
             twilio_api_base_url: "https://api.twilio.com".into(),
@@ -294,6 +310,11 @@ impl Settings {
         if self.refresh_token_ttl_days == 0 || self.login_failure_window_secs == 0 {
             return Err(ConfigError(
                 "FIELDCRM_REFRESH_TOKEN_TTL_DAYS and FIELDCRM_LOGIN_FAILURE_WINDOW_SECS must be positive".into(),
+            ));
+        }
+        if self.forwarded_for_proxies == 0 {
+            return Err(ConfigError(
+                "FIELDCRM_FORWARDED_FOR_PROXIES must be at least 1".into(),
             ));
         }
         if let Some(url) = &self.public_base_url {

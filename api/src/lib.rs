@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod docs;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;

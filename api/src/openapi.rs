@@ -54,7 +54,8 @@ impl Modify for CommonResponses {
                     .description(Some(
                         "An access token from `/v1/auth/login` (JWT, 15 minutes) or an API key \
                          (`fcrm_key_...`) for integrations. A token ends when its user is \
-                         removed or changes password, and follows the user's current role; \
+                         removed or changes password or its session ends (sign-out), and \
+                         follows the user's current role; \
                          on PostgreSQL, a change made through another server process holds \
                          about 10 ms after it commits.",
                     ))

@@ -23,9 +23,10 @@ use crate::config::Settings;
 use crate::extract::BodyLimits;
 use crate::outbound::Outbound;
 use crate::problem::{ensure_problem_json, Problem};
+use crate::services::PasswordWork;
 use crate::state::{AppState, DbThreads};
 use crate::telemetry::RequestSpan;
-use crate::{metrics, openapi, routes, worker};
+use crate::{docs, metrics, openapi, routes, worker};
 
 pub struct Application {
     port: u16,
@@ -94,6 +95,7 @@ fn app_state(pool: DbPool, settings: Settings, port: u16) -> anyhow::Result<AppS
         exports: Arc::new(tokio::sync::Semaphore::new(
             settings.max_concurrent_exports as usize,
         )),
+        passwords: Arc::new(PasswordWork::new(settings.password_hashes_at_once)),
         outbound: Arc::new(Outbound::from_settings(&settings, port)?),
         settings: Arc::new(settings),
     })
@@ -217,9 +219,6 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let pool = state.pool.clone();
     let spec = openapi::spec();
     let spec_json = web::Data::new(spec.to_json()?);
-    let docs = web::Data::new(DocsPage(
-        utoipa_redoc::Redoc::new("/openapi.json").to_html(),
-    ));
     let routes = web::Data::new(RouteTable::new(&spec));
     let state = web::Data::new(state);
     let body_limit = web::Data::new(BodyLimits {
@@ -234,7 +233,6 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(state.clone())
             .app_data(body_limit.clone())
             .app_data(spec_json.clone())
-            .app_data(docs.clone())
             .app_data(routes.clone())
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 Problem::bad_request(format!("invalid query string: {err}")).into()
@@ -244,7 +242,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .configure(routes::configure)
             .split_for_parts();
         app.route("/openapi.json", web::get().to(openapi_json))
-            .route("/docs", web::get().to(docs_page))
+            .route("/docs", web::get().to(docs::page))
+            .route("/docs/{file}", web::get().to(docs::asset))
             .default_service(web::to(no_route))
             .wrap(cors(&cors_settings))
             .wrap(
@@ -267,7 +266,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
 
 fn security_headers() -> DefaultHeaders {
     // Only added where the handler did not set its own (the docs page sets a CSP
-    // that lets it load its script).
+    // that lets it load its own scripts and styles).
     DefaultHeaders::new()
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
@@ -330,21 +329,6 @@ async fn openapi_json(spec: web::Data<String>) -> HttpResponse {
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .body(spec.get_ref().clone())
-}
-
-struct DocsPage(String);
-
-async fn docs_page(page: web::Data<DocsPage>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'unsafe-inline' https://cdn.redoc.ly; \
-             style-src 'unsafe-inline' https://fonts.googleapis.com; font-src https://fonts.gstatic.com; \
-             img-src 'self' data: https://cdn.redoc.ly; worker-src blob:; connect-src 'self'; frame-ancestors 'none'",
-        ))
-        .body(page.0.clone())
 }
 
 /// The documented paths with their methods, to tell an unknown path (404) from

@@ -6,6 +6,7 @@ use crate::auth::{SessionCache, Tokens};
 use crate::config::Settings;
 use crate::outbound::Outbound;
 use crate::problem::Problem;
+use crate::services::PasswordWork;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -19,6 +20,8 @@ pub struct AppState {
     pub sessions: Arc<SessionCache>,
     /// Exports this process may run at once (`max_concurrent_exports`).
     pub exports: Arc<tokio::sync::Semaphore>,
+    /// The bound on password hashing and checking.
+    pub passwords: Arc<PasswordWork>,
 }
 
 impl AppState {

@@ -130,6 +130,9 @@ pub struct ApiKeyView {
     /// The first characters of the secret, to tell keys apart.
     #[schema(example = "fcrm_key_Xb4d")]
     pub prefix: String,
+    /// The user who made the key. Removing them, or giving them a role that
+    /// may not manage keys, revokes it; `null` when its maker was removed
+    /// before keys were revoked with their maker.
     pub created_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     /// Accurate to about a minute.

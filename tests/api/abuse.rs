@@ -340,3 +340,172 @@ async fn slow_clients_time_out_and_others_are_served_meanwhile() {
         "nothing saved"
     );
 }
+
+fn signup_body(email: &str) -> Value {
+    json!({"account_name": "Flood Co", "name": "Flood", "email": email,
+           "password": fieldcrm_test_support::PASSWORD})
+}
+
+async fn signup_from(
+    app: &fieldcrm_test_support::TestApp,
+    address: &str,
+    email: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/v1/auth/signup"))
+        .header("x-forwarded-for", address)
+        .json(&signup_body(email))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn fresh_email() -> String {
+    format!("new-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// Signups are limited per client address; other addresses sign up as usual.
+#[tokio::test]
+async fn signups_are_limited_per_client_address() {
+    let app = spawn_app_with(|s| {
+        s.trust_forwarded_for = true;
+        s.signups_per_ip = 3;
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            signup_from(&app, "203.0.113.5", &fresh_email())
+                .await
+                .status(),
+            201
+        );
+    }
+    let refused = signup_from(&app, "203.0.113.5", &fresh_email()).await;
+    assert_eq!(refused.status(), 429);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
+    assert_eq!(problem(refused).await["code"], "rate_limited");
+    assert_eq!(
+        signup_from(&app, "198.51.100.5", &fresh_email())
+            .await
+            .status(),
+        201
+    );
+}
+
+/// Password hashing is memory-hard: beyond the configured number at once (and
+/// a short queue), requests that need it are refused with 429 rather than
+/// piling up, and the server answers as before once the burst is over.
+#[tokio::test]
+async fn a_burst_of_signups_is_bounded_by_the_password_hashing_limit() {
+    let app = spawn_app_with(|s| {
+        s.password_hashes_at_once = 1;
+        s.signups_per_ip = 1000;
+    })
+    .await;
+    let burst = (0..32).map(|_| {
+        let app = &app;
+        async move {
+            let response = app
+                .post_json("/v1/auth/signup", &signup_body(&fresh_email()))
+                .await;
+            let status = response.status().as_u16();
+            let code = if status == 429 {
+                assert!(response.headers().contains_key("retry-after"));
+                problem(response).await["code"].as_str().unwrap().to_owned()
+            } else {
+                String::new()
+            };
+            (status, code)
+        }
+    });
+    let answers = futures_util::future::join_all(burst).await;
+    assert!(
+        answers.iter().all(|(s, _)| [201, 429].contains(s)),
+        "{answers:?}"
+    );
+    assert!(answers.iter().any(|(s, _)| *s == 201), "{answers:?}");
+    assert!(
+        answers.iter().any(|(s, code)| *s == 429 && code == "busy"),
+        "at most one hash at once and a short queue: {answers:?}"
+    );
+    assert_eq!(
+        app.post_json("/v1/auth/signup", &signup_body(&fresh_email()))
+            .await
+            .status(),
+        201
+    );
+}
+
+/// A signup for an address that is taken is answered before any password is
+/// hashed, so a flood of them takes no hashing capacity from anyone.
+#[tokio::test]
+async fn signups_for_a_taken_address_are_answered_without_hashing() {
+    let app = spawn_app_with(|s| {
+        s.password_hashes_at_once = 1;
+        s.signups_per_ip = 1000;
+    })
+    .await;
+    let taken = app.signup().await.email;
+    let flood = (0..32).map(|_| {
+        let app = &app;
+        let body = signup_body(&taken);
+        async move {
+            app.post_json("/v1/auth/signup", &body)
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(flood).await;
+    assert!(statuses.iter().all(|s| *s == 409), "{statuses:?}");
+}
+
+/// Adding a user, or changing a user's email, with an address that belongs to
+/// someone in another account is refused, and an account hears that only a
+/// few times an hour: after that it may add no user and change no address for
+/// the rest of the hour, so the answers stop telling which addresses are taken.
+#[tokio::test]
+async fn an_account_cannot_probe_which_addresses_other_accounts_use() {
+    let app = spawn_app_with(|s| s.taken_emails_per_account = 2).await;
+    let prober = app.signup().await;
+    let other = app.signup().await;
+    let add = |email: String| {
+        let body = json!({"name": "Probe", "email": email, "role": "technician"});
+        app.call(Method::POST, "/v1/users", &prober.access, Some(body))
+    };
+    // A user of the prober's own account: visible to it anyway, not counted.
+    let colleague = app.user_with_role(&prober, "dispatcher").await;
+    for _ in 0..3 {
+        assert_eq!(add(colleague.email.clone()).await.status(), 409);
+    }
+    for _ in 0..2 {
+        assert_eq!(add(other.email.clone()).await.status(), 409);
+    }
+    assert_eq!(add(other.email.clone()).await.status(), 429);
+    let fresh = add(fresh_email()).await;
+    assert_eq!(fresh.status(), 429, "a free address answers alike now");
+    let change = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{}", colleague.user_id),
+            &prober.access,
+            Some(json!({"email": fresh_email()})),
+        )
+        .await;
+    assert_eq!(change.status(), 429);
+    // Other accounts are not affected.
+    let theirs = app
+        .call(
+            Method::POST,
+            "/v1/users",
+            &other.access,
+            Some(json!({"name": "Tech", "email": fresh_email(), "role": "technician"})),
+        )
+        .await;
+    assert_eq!(theirs.status(), 201);
+}

@@ -130,3 +130,44 @@ async fn owners_and_admins_change_settings_and_everyone_reads_them() {
     assert_eq!(booked["reminders"].as_array().unwrap().len(), 1);
     assert_eq!(booked["reminders"][0]["due_at"], "2026-12-01T14:30:00Z");
 }
+
+/// `DELETE /v1/account` is no way to test passwords: the account's name is
+/// checked first, so a wrong name answers alike whatever the password, and
+/// wrong passwords count with failed sign-ins, so guessing stops at the limit.
+#[tokio::test]
+async fn deleting_the_account_does_not_let_a_session_guess_the_password() {
+    let app = fieldcrm_test_support::spawn_app_with(|s| s.login_failures_per_ip = 1000).await;
+    let owner = app.signup().await;
+    let delete = |body: Value| app.call(Method::DELETE, "/v1/account", &owner.access, Some(body));
+
+    let right_password = problem(
+        delete(json!({"password": fieldcrm_test_support::PASSWORD, "confirm": "Not the name"}))
+            .await,
+    )
+    .await;
+    let wrong_password = problem(
+        delete(json!({"password": "a guess of a password", "confirm": "Not the name"})).await,
+    )
+    .await;
+    assert_eq!(right_password["status"], 422, "{right_password}");
+    assert_eq!(right_password, wrong_password, "the name decides first");
+
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let response = delete(
+            json!({"password": format!("guess number {n} of many"), "confirm": "Acme Plumbing"}),
+        )
+        .await;
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+    assert_eq!(
+        app.login(&owner.email, fieldcrm_test_support::PASSWORD)
+            .await
+            .status(),
+        429,
+        "the guesses count with sign-ins from the same address"
+    );
+    let me = app.call(Method::GET, "/v1/me", &owner.access, None).await;
+    assert_eq!(me.status(), 200, "nothing was deleted");
+}

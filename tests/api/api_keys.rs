@@ -100,3 +100,86 @@ async fn a_key_cannot_end_a_session_or_manage_keys() {
         .unwrap();
     assert_eq!(create.status(), 403);
 }
+
+/// A key names the person who made it, and does not outlive their right to
+/// make it: removing them, or giving them a role that may not manage keys,
+/// revokes their keys in the same change. Keys made by others go on.
+#[tokio::test]
+async fn a_key_ends_when_its_creator_is_removed_or_may_no_longer_manage_keys() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let (_, owners_key) = app.api_key(&owner, "read").await;
+    let demoted = app.user_with_role(&owner, "admin").await;
+    let removed = app.user_with_role(&owner, "admin").await;
+    let kept = app.user_with_role(&owner, "admin").await;
+    let (demoted_key_id, demoted_key) = app.api_key(&demoted, "write").await;
+    let (_, removed_key) = app.api_key(&removed, "read").await;
+    let (_, kept_key) = app.api_key(&kept, "read").await;
+
+    let list: Value = app
+        .call(Method::GET, "/v1/api-keys", &owner.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shown = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == demoted_key_id.as_str())
+        .expect("the key is listed")
+        .clone();
+    assert_eq!(shown["created_by"], demoted.user_id.as_str(), "{shown}");
+
+    let me = |key: String| app.authed(Method::GET, "/v1/me", &key).send();
+    for key in [&owners_key, &demoted_key, &removed_key, &kept_key] {
+        assert_eq!(me(key.clone()).await.unwrap().status(), 200);
+    }
+
+    let demote = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{}", demoted.user_id),
+            &owner.access,
+            Some(json!({"role": "dispatcher"})),
+        )
+        .await;
+    assert_eq!(demote.status(), 200);
+    let remove = app
+        .call(
+            Method::DELETE,
+            &format!("/v1/users/{}", removed.user_id),
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(remove.status(), 204);
+    // A new role that may still manage keys keeps them.
+    let promote = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{}", kept.user_id),
+            &owner.access,
+            Some(json!({"role": "owner"})),
+        )
+        .await;
+    assert_eq!(promote.status(), 200);
+
+    assert_eq!(me(demoted_key).await.unwrap().status(), 401);
+    assert_eq!(me(removed_key).await.unwrap().status(), 401);
+    assert_eq!(me(kept_key).await.unwrap().status(), 200);
+    assert_eq!(me(owners_key).await.unwrap().status(), 200);
+
+    let audit: Value = app
+        .call(
+            Method::GET,
+            "/v1/audit?action=api_key.revoked",
+            &owner.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(audit["data"].as_array().unwrap().len(), 2, "{audit}");
+}

@@ -712,3 +712,32 @@ async fn lists_filter_by_technician_customer_and_status() {
         .await;
     assert_eq!(problem(bad).await["errors"][0]["field"], "status");
 }
+
+/// The feed URL is built from `FIELDCRM_PUBLIC_BASE_URL`, never from the
+/// request: a forged `Host` cannot put another site into the link, and behind a
+/// TLS proxy the link says https.
+#[tokio::test]
+async fn the_calendar_feed_url_is_the_public_base_url_whatever_the_host_header() {
+    let app = fieldcrm_test_support::spawn_app_with(|s| {
+        s.public_base_url = Some("https://crm.example.com/".into());
+    })
+    .await;
+    let owner = app.signup().await;
+    let created = app
+        .authed(Method::POST, "/v1/me/calendar-feed", &owner.access)
+        .header("host", "attacker.example")
+        .header("x-forwarded-proto", "http")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let url = created.json::<Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = url
+        .strip_prefix("https://crm.example.com/v1/calendar-feeds/fcrm_cal_")
+        .map(|token| format!("/v1/calendar-feeds/fcrm_cal_{token}"));
+    let path = path.unwrap_or_else(|| panic!("{url} is not under the public base URL"));
+    assert_eq!(app.get(&path).await.status(), 200, "the link's path works");
+}

@@ -616,7 +616,8 @@ async fn changes_made_through_the_server_hold_at_its_next_request() {
             .unwrap()
             .batch_execute(
                 "ALTER TABLE users DISABLE TRIGGER users_notify_session_change;
-                 ALTER TABLE accounts DISABLE TRIGGER accounts_notify_session_change;",
+                 ALTER TABLE accounts DISABLE TRIGGER accounts_notify_session_change;
+                 ALTER TABLE refresh_tokens DISABLE TRIGGER refresh_tokens_notify_session_ended;",
             )
             .unwrap();
     }
@@ -699,4 +700,197 @@ async fn changes_made_through_the_server_hold_at_its_next_request() {
         .await
         .unwrap();
     assert_eq!(created["phone"], "+442079460018");
+
+    // Signing out ends the session's access token at the next request.
+    let out = app
+        .authed(Method::POST, "/v1/auth/logout", &owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    assert_eq!(
+        get("/v1/me", owner.access.clone()).await.unwrap().status(),
+        401
+    );
+}
+
+/// A session ended by signing out, or by the reuse of a spent refresh token,
+/// takes its access tokens with it at once, and leaves the user's other
+/// sessions working. On PostgreSQL the first request is answered from the kept
+/// session, so this also shows that ending a session drops it there.
+#[tokio::test]
+async fn ending_a_session_ends_its_access_tokens_at_once() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let me = |token: String| app.authed(Method::GET, "/v1/me", &token).send();
+    let other: Value = app
+        .login(&owner.email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other = other["access_token"].as_str().unwrap().to_owned();
+    for token in [&owner.access, &other] {
+        assert_eq!(me(token.clone()).await.unwrap().status(), 200);
+        assert_eq!(me(token.clone()).await.unwrap().status(), 200);
+    }
+
+    let out = app
+        .authed(Method::POST, "/v1/auth/logout", &owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 204);
+    let after = me(owner.access.clone()).await.unwrap();
+    assert_eq!(after.status(), 401, "signed out means signed out");
+    problem(after).await;
+    assert_eq!(
+        me(other.clone()).await.unwrap().status(),
+        200,
+        "another session of the same user goes on"
+    );
+
+    // A refresh token shown twice: the session it belongs to ends, with the
+    // access token its thief (or its owner) got from it.
+    let login: Value = app
+        .login(&owner.email, PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh = |token: String| {
+        app.client
+            .post(app.url("/v1/auth/refresh"))
+            .json(&json!({"refresh_token": token}))
+            .send()
+    };
+    let spent = login["refresh_token"].as_str().unwrap().to_owned();
+    let next: Value = refresh(spent.clone()).await.unwrap().json().await.unwrap();
+    let stolen_access = next["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(me(stolen_access.clone()).await.unwrap().status(), 200);
+    assert_eq!(me(stolen_access.clone()).await.unwrap().status(), 200);
+    assert_eq!(refresh(spent).await.unwrap().status(), 401);
+    assert_eq!(me(stolen_access).await.unwrap().status(), 401);
+    assert_eq!(me(other).await.unwrap().status(), 200);
+}
+
+/// The session ended through one server process: another process sharing the
+/// database stops accepting its access token within moments, as it does for
+/// a role changed elsewhere.
+#[tokio::test]
+async fn a_session_ended_through_another_process_ends_here_within_moments() {
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::refresh_tokens;
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let me = || app.authed(Method::GET, "/v1/me", &owner.access).send();
+    assert_eq!(me().await.unwrap().status(), 200);
+    assert_eq!(me().await.unwrap().status(), 200);
+    // What another process's logout writes.
+    let ended = {
+        let mut conn = app.pool.get().unwrap();
+        diesel::update(refresh_tokens::table.filter(refresh_tokens::revoked_at.is_null()))
+            .set(refresh_tokens::revoked_at.eq(fieldcrm_db::Ts::now()))
+            .execute(&mut *conn)
+            .unwrap()
+    };
+    assert_eq!(ended, 1);
+    assert_eq!(status_within(&app, "/v1/me", &owner.access, 401).await, 401);
+}
+
+/// Sixty guesses at once at one email address from one client: no more are
+/// checked than the limit allows, however they interleave.
+#[tokio::test]
+async fn concurrent_guesses_are_counted_before_they_are_checked() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let guesses = (0..60).map(|n| {
+        let password = if n == 59 {
+            PASSWORD.to_owned()
+        } else {
+            format!("wrong password number {n}")
+        };
+        let app = &app;
+        let email = owner.email.clone();
+        async move { app.login(&email, &password).await.status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses.iter().filter(|s| **s != 429).count();
+    assert!(
+        checked <= 5,
+        "only the first five may be checked, got {checked} answers other than 429: {statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| [200, 401, 429].contains(s)),
+        "{statuses:?}"
+    );
+}
+
+fn from(app: &TestApp, address: &str, email: &str, password: &str) -> reqwest::RequestBuilder {
+    app.client
+        .post(app.url("/v1/auth/login"))
+        .header("x-forwarded-for", address)
+        .json(&json!({"email": email, "password": password}))
+}
+
+/// Someone else's wrong guesses for a person's email address do not keep that
+/// person, signing in from their own address with their own password, out.
+#[tokio::test]
+async fn others_wrong_guesses_do_not_lock_the_owner_of_an_email_out() {
+    let app = spawn_app_with(|s| s.trust_forwarded_for = true).await;
+    let victim = app.signup().await;
+    for _ in 0..6 {
+        let status = from(&app, "203.0.113.66", &victim.email, "a wrong guess, sorry")
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!([401, 429].contains(&status.as_u16()), "{status}");
+    }
+    let guesser = from(&app, "203.0.113.66", &victim.email, PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(guesser.status(), 429, "the guesser is stopped");
+    let own = from(&app, "198.51.100.20", &victim.email, PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 200, "the owner of the address is not");
+}
+
+/// Behind a proxy that appends the address it saw to `X-Forwarded-For`, a
+/// client that writes its own header cannot choose its address: the limit per
+/// address holds whatever it puts in front.
+#[tokio::test]
+async fn a_client_cannot_pick_its_address_through_x_forwarded_for() {
+    let app = spawn_app_with(|s| {
+        s.trust_forwarded_for = true;
+        s.login_failures_per_ip = 3;
+    })
+    .await;
+    let owner = app.signup().await;
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        // The left part is the client's own; the proxy appended the right-most.
+        let forwarded = format!("10.9.8.{n}, 192.0.2.{n}, 203.0.113.99");
+        let status = from(
+            &app,
+            &forwarded,
+            &format!("guess{n}@example.com"),
+            "wrong guess!!",
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [401, 401, 401, 429, 429]);
+    let elsewhere = from(&app, "10.9.8.1, 198.51.100.7", &owner.email, PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 200, "another client is not affected");
 }

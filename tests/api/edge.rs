@@ -214,9 +214,32 @@ async fn the_reference_docs_are_served() {
         .to_str()
         .unwrap()
         .starts_with("text/html"));
-    let html = docs.text().await.unwrap();
+    let csp = docs.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(
-        html.contains("/openapi.json"),
+        !csp.contains("http") && !csp.contains("*"),
+        "the page may load nothing from elsewhere: {csp}"
+    );
+    let html = docs.text().await.unwrap();
+    // Everything the page loads comes from this server, and one of its
+    // scripts loads the served spec.
+    let mut loaded = String::new();
+    for attribute in ["src=\"", "href=\""] {
+        for part in html.split(attribute).skip(1) {
+            let target = &part[..part.find('"').unwrap()];
+            assert!(
+                target.starts_with('/') && !target.starts_with("//"),
+                "{target} is not served by this server"
+            );
+            let asset = app.get(target).await;
+            assert_eq!(asset.status(), 200, "{target}");
+            loaded.push_str(&asset.text().await.unwrap());
+        }
+    }
+    assert!(
+        html.contains("/openapi.json") || loaded.contains("/openapi.json"),
         "the page loads the served spec"
     );
 

@@ -187,6 +187,64 @@ async fn the_last_owner_can_be_neither_demoted_nor_removed() {
     assert_eq!(demote.status(), 200);
 }
 
+/// Owners of the account as stored.
+fn owners_in_database(app: &TestApp, account_id: &str) -> i64 {
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::users;
+    let account: fieldcrm_db::Id<fieldcrm_db::accounts::Account> =
+        fieldcrm_db::Id::from_uuid(account_id.parse().unwrap());
+    users::table
+        .filter(users::account_id.eq(account))
+        .filter(users::role.eq("owner"))
+        .count()
+        .get_result(&mut *app.pool.get().unwrap())
+        .unwrap()
+}
+
+/// Owners demoting and removing each other at the same moment: however the
+/// requests interleave, the account keeps an owner (without one it could never
+/// be exported or deleted again).
+#[tokio::test]
+async fn owners_removing_each_other_at_once_leave_an_owner() {
+    let app = spawn_app().await;
+    for round in 0..10 {
+        let first = app.signup().await;
+        let mut owners = vec![first.clone()];
+        // Two owners most rounds (the likeliest to overlap), four in some.
+        for _ in 0..if round % 3 == 2 { 3 } else { 1 } {
+            owners.push(app.user_with_role(&first, "owner").await);
+        }
+        // Each owner acts on the next one, round the ring.
+        let changes = owners.iter().enumerate().map(|(n, by)| {
+            let target = &owners[(n + 1) % owners.len()];
+            let path = format!("/v1/users/{}", target.user_id);
+            let (method, body) = if (n + round) % 2 == 0 {
+                (Method::PATCH, Some(json!({"role": "admin"})))
+            } else {
+                (Method::DELETE, None)
+            };
+            let app = &app;
+            async move {
+                app.call(method, &path, &by.access, body)
+                    .await
+                    .status()
+                    .as_u16()
+            }
+        });
+        let statuses = futures_util::future::join_all(changes).await;
+        assert!(
+            statuses
+                .iter()
+                .all(|s| [200, 204, 401, 403, 409].contains(s)),
+            "{statuses:?}"
+        );
+        assert!(
+            owners_in_database(&app, &first.account_id) >= 1,
+            "round {round}: the account lost its last owner ({statuses:?})"
+        );
+    }
+}
+
 #[tokio::test]
 async fn users_are_listed_with_cursor_paging() {
     let app = spawn_app().await;

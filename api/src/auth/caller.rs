@@ -132,22 +132,27 @@ async fn authenticate_user(state: &AppState, token: &str) -> Result<Caller, Prob
     })?;
     let account_id = Id::<Account>::from_uuid(claims.acc);
     let user_id = Id::<User>::from_uuid(claims.sub);
-    let current = match state.sessions.get(account_id, user_id) {
+    let session = Id::<Session>::from_uuid(claims.sid);
+    let current = match state.sessions.get(account_id, user_id, session) {
         Some(kept) => Some(kept),
         None => {
             let ticket = state.sessions.ticket();
             let read = state
-                .db(move |conn| Ok(users::session(conn, account_id, user_id)?))
+                .db(move |conn| Ok(users::session(conn, account_id, user_id, session)?))
                 .await?;
-            if let (Some(ticket), Some(read)) = (ticket, &read) {
+            // An ended session (signed out, or its refresh token reused) is
+            // as good as no user: its tokens end with it.
+            let live = read.and_then(|(facts, ended)| (!ended).then_some(facts));
+            if let (Some(ticket), Some(live)) = (ticket, &live) {
                 state
                     .sessions
-                    .keep(ticket, account_id, user_id, read.clone());
+                    .keep(ticket, account_id, user_id, session, live.clone());
             }
-            read
+            live
         }
     };
-    // A deleted user or account, or a raised token version, ends the token now.
+    // A deleted user or account, an ended session, or a raised token version
+    // ends the token now.
     let Some(current) = current.filter(|current| current.token_version == claims.ver) else {
         return Err(invalid_token(
             "the access token is no longer valid; sign in again",
@@ -163,7 +168,7 @@ async fn authenticate_user(state: &AppState, token: &str) -> Result<Caller, Prob
         principal: Principal::User {
             id: user_id,
             role,
-            session: Id::from_uuid(claims.sid),
+            session,
         },
     })
 }

@@ -3,10 +3,12 @@
 //! 403 for what the caller's role or scope does not allow.
 
 mod caller;
+mod client;
 pub mod passwords;
 pub mod sessions;
 pub mod tokens;
 
 pub use caller::{Caller, Principal};
+pub use client::client_address;
 pub use sessions::SessionCache;
 pub use tokens::{TokenPair, Tokens};

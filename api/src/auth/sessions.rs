@@ -1,6 +1,7 @@
 //! What an access token is checked against on every request (the user still
-//! exists, its role, its token version, the account's country), kept between
-//! requests on PostgreSQL. Reading it was one of the two queries of a GET by id.
+//! exists, its role, its token version, the account's country, its session was
+//! not ended), kept between requests on PostgreSQL. Reading it was one of the
+//! two queries of a GET by id.
 //!
 //! Kept facts are dropped:
 //! - at once in this process, by the service that changed them;
@@ -13,11 +14,12 @@
 //!
 //! `FIELDCRM_SESSION_CACHE=false` makes every request read them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use fieldcrm_db::accounts::Account;
+use fieldcrm_db::refresh_tokens::Session;
 use fieldcrm_db::session_changes::{SessionChange, SessionListener};
 use fieldcrm_db::users::{SessionCheck, User};
 use fieldcrm_db::{DatabaseUrl, Id};
@@ -32,6 +34,8 @@ const HEARTBEAT_DEADLINE: Duration = Duration::from_secs(3);
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 /// Beyond this many users the cache starts over, so its memory stays bounded.
 const MOST_ENTRIES: usize = 50_000;
+/// Beyond this many live sessions of one user, that user's start over.
+const MOST_SESSIONS_PER_USER: usize = 64;
 
 #[derive(Default)]
 pub struct SessionCache {
@@ -53,6 +57,9 @@ struct CacheState {
 struct Entry {
     account: Id<Account>,
     facts: SessionCheck,
+    /// Sessions read as not ended. An ended session is never kept, so its
+    /// tokens are checked against the database on every request.
+    sessions: HashSet<Id<Session>>,
 }
 
 /// Taken before reading facts from the database; keeping them needs it.
@@ -79,8 +86,14 @@ impl SessionCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The kept facts of the user, if the cache is live and has them.
-    pub fn get(&self, account: Id<Account>, user: Id<User>) -> Option<SessionCheck> {
+    /// The kept facts of the user, if the cache is live and has them for this
+    /// session.
+    pub fn get(
+        &self,
+        account: Id<Account>,
+        user: Id<User>,
+        session: Id<Session>,
+    ) -> Option<SessionCheck> {
         let mut state = self.lock();
         if !state.live() {
             return None;
@@ -88,7 +101,7 @@ impl SessionCache {
         let facts = state
             .entries
             .get(&user)
-            .filter(|entry| entry.account == account)
+            .filter(|entry| entry.account == account && entry.sessions.contains(&session))
             .map(|entry| entry.facts.clone())?;
         state.hits += 1;
         Some(facts)
@@ -100,8 +113,16 @@ impl SessionCache {
         state.live().then_some(Ticket(state.generation))
     }
 
-    /// Keeps facts read after `ticket` was taken, unless something changed since.
-    pub fn keep(&self, ticket: Ticket, account: Id<Account>, user: Id<User>, facts: SessionCheck) {
+    /// Keeps facts of a session that was not ended, read after `ticket` was
+    /// taken, unless something changed since.
+    pub fn keep(
+        &self,
+        ticket: Ticket,
+        account: Id<Account>,
+        user: Id<User>,
+        session: Id<Session>,
+        facts: SessionCheck,
+    ) {
         let mut state = self.lock();
         if !state.live() || state.generation != ticket.0 {
             return;
@@ -109,10 +130,22 @@ impl SessionCache {
         if state.entries.len() >= MOST_ENTRIES {
             state.entries.clear();
         }
-        state.entries.insert(user, Entry { account, facts });
+        let entry = state.entries.entry(user).or_insert_with(|| Entry {
+            account,
+            facts: facts.clone(),
+            sessions: HashSet::new(),
+        });
+        // Nothing changed since the ticket, so these facts are as new as any kept.
+        entry.account = account;
+        entry.facts = facts;
+        if entry.sessions.len() >= MOST_SESSIONS_PER_USER {
+            entry.sessions.clear();
+        }
+        entry.sessions.insert(session);
     }
 
-    /// After this process changed the user's role or token version, or removed it.
+    /// After this process changed the user's role or token version, ended one
+    /// of their sessions, or removed them.
     pub fn forget_user(&self, user: Id<User>) {
         let mut state = self.lock();
         state.invalidate();
@@ -272,19 +305,27 @@ mod tests {
         )
     }
 
+    fn sid() -> Id<Session> {
+        Id::from_uuid(uuid::Uuid::from_u128(7))
+    }
+
     #[test]
     fn keeps_and_gives_back_facts_while_live() {
         let cache = live_cache();
         let (account, user) = ids();
         let ticket = cache.ticket().expect("live");
-        cache.keep(ticket, account, user, facts("owner"));
+        cache.keep(ticket, account, user, sid(), facts("owner"));
         assert_eq!(
-            cache.get(account, user).map(|f| f.role),
+            cache.get(account, user, sid()).map(|f| f.role),
             Some("owner".into())
         );
         assert_eq!(cache.hits(), 1);
         // The token's account must match too.
-        assert!(cache.get(ids().0, user).is_none());
+        assert!(cache.get(ids().0, user, sid()).is_none());
+        // And so must the session: another session of the user is read afresh.
+        assert!(cache
+            .get(account, user, Id::from_uuid(uuid::Uuid::now_v7()))
+            .is_none());
     }
 
     #[test]
@@ -292,8 +333,8 @@ mod tests {
         let cache = SessionCache::default();
         assert!(cache.ticket().is_none());
         let (account, user) = ids();
-        cache.keep(Ticket(0), account, user, facts("owner"));
-        assert!(cache.get(account, user).is_none());
+        cache.keep(Ticket(0), account, user, sid(), facts("owner"));
+        assert!(cache.get(account, user, sid()).is_none());
     }
 
     #[test]
@@ -303,8 +344,8 @@ mod tests {
         let ticket = cache.ticket().expect("live");
         // Another request changes the user while this one reads the old facts.
         cache.forget_user(user);
-        cache.keep(ticket, account, user, facts("owner"));
-        assert!(cache.get(account, user).is_none());
+        cache.keep(ticket, account, user, sid(), facts("owner"));
+        assert!(cache.get(account, user, sid()).is_none());
     }
 
     #[test]
@@ -315,14 +356,14 @@ mod tests {
         let (other_account, carol) = ids();
         for (acc, user) in [(account, alice), (account, bob), (other_account, carol)] {
             let ticket = cache.ticket().expect("live");
-            cache.keep(ticket, acc, user, facts("admin"));
+            cache.keep(ticket, acc, user, sid(), facts("admin"));
         }
         cache.apply(&SessionChange::User(alice));
-        assert!(cache.get(account, alice).is_none());
-        assert!(cache.get(account, bob).is_some());
+        assert!(cache.get(account, alice, sid()).is_none());
+        assert!(cache.get(account, bob, sid()).is_some());
         cache.apply(&SessionChange::Account(account));
-        assert!(cache.get(account, bob).is_none());
-        assert!(cache.get(other_account, carol).is_some());
+        assert!(cache.get(account, bob, sid()).is_none());
+        assert!(cache.get(other_account, carol, sid()).is_some());
     }
 
     #[test]
@@ -330,31 +371,43 @@ mod tests {
         let cache = live_cache();
         let (account, kept) = ids();
         let (_, in_flight) = ids();
-        cache.keep(cache.ticket().expect("live"), account, kept, facts("owner"));
+        cache.keep(
+            cache.ticket().expect("live"),
+            account,
+            kept,
+            sid(),
+            facts("owner"),
+        );
         let ticket = cache.ticket().expect("live");
         cache.lost();
-        assert!(cache.get(account, kept).is_none());
+        assert!(cache.get(account, kept, sid()).is_none());
         // A read that began before the loss is not kept after it either.
-        cache.keep(ticket, account, in_flight, facts("owner"));
+        cache.keep(ticket, account, in_flight, sid(), facts("owner"));
         cache.heard(Instant::now());
-        assert!(cache.get(account, kept).is_none());
-        assert!(cache.get(account, in_flight).is_none());
+        assert!(cache.get(account, kept, sid()).is_none());
+        assert!(cache.get(account, in_flight, sid()).is_none());
     }
 
     #[test]
     fn an_old_heartbeat_does_not_keep_the_cache_live() {
         let cache = live_cache();
         let (account, user) = ids();
-        cache.keep(cache.ticket().expect("live"), account, user, facts("owner"));
+        cache.keep(
+            cache.ticket().expect("live"),
+            account,
+            user,
+            sid(),
+            facts("owner"),
+        );
         let long_ago = Instant::now()
             .checked_sub(HEARTBEAT_DEADLINE)
             .expect("the monotonic clock is past the deadline");
         cache.lock().heard_at = Some(long_ago);
         assert!(!cache.is_live());
         assert!(cache.ticket().is_none());
-        assert!(cache.get(account, user).is_none());
+        assert!(cache.get(account, user, sid()).is_none());
         // Heard again after the silence: what was kept before it is gone.
         cache.heard(Instant::now());
-        assert!(cache.get(account, user).is_none());
+        assert!(cache.get(account, user, sid()).is_none());
     }
 }

@@ -298,8 +298,10 @@ impl From<privacy::DeletionReceipt> for DeletionReceiptView {
 /// the background as soon as it ends: the receipt's `scrub` says which, and
 /// `GET /v1/deletion-receipts/{receipt_id}` follows it. Every token
 /// and API key of the account answers 401 from then on, and no queued message
-/// of it is sent. Wrong password: 401 `wrong_password`; `confirm` not the
-/// account's name: 422; either way nothing changes.
+/// of it is sent. `confirm` not the account's name: 422 (checked first, so it
+/// says nothing of the password); wrong password: 401 `wrong_password`,
+/// counted with failed sign-ins (429 with `Retry-After` past their limit);
+/// either way nothing changes.
 ///
 /// With Google connected, a job then stops the push channel, deletes the events
 /// this service exported when `delete_calendar_events` is true, and revokes the
@@ -314,12 +316,14 @@ impl From<privacy::DeletionReceipt> for DeletionReceiptView {
     responses(
         (status = 200, description = "Deleted; the receipt", body = DeletionReceiptView),
         (status = 403, description = "The caller is not an owner", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong passwords (`rate_limited`), or too many passwords being checked at once (`busy`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/v1/account")]
 pub async fn delete_account(
     state: web::Data<AppState>,
     caller: Caller,
+    req: actix_web::HttpRequest,
     body: Json<DeleteAccountRequest>,
 ) -> Result<HttpResponse, Problem> {
     let body = body.0;
@@ -329,6 +333,7 @@ pub async fn delete_account(
         body.password,
         body.confirm,
         body.delete_calendar_events,
+        crate::auth::client_address(&req, &state.settings),
     )
     .await?;
     Ok(HttpResponse::Ok().json(DeletionReceiptView::from(receipt)))

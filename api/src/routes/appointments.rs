@@ -488,7 +488,9 @@ pub struct CalendarFeed {
 }
 
 /// Make (or replace) the caller's secret iCalendar feed URL of the appointments
-/// assigned to them. The previous URL stops working.
+/// assigned to them. The previous URL stops working. The URL is under the
+/// service's public base URL (`FIELDCRM_PUBLIC_BASE_URL`), whatever host the
+/// request was sent to.
 ///
 /// Roles: any signed-in user, for their own appointments. API keys: not accepted.
 #[utoipa::path(
@@ -503,14 +505,13 @@ pub struct CalendarFeed {
 pub async fn rotate_calendar_feed(
     state: web::Data<AppState>,
     caller: Caller,
-    req: actix_web::HttpRequest,
 ) -> Result<HttpResponse, Problem> {
     let token = crate::services::calendar_feed::rotate(&state, &caller).await?;
-    let info = req.connection_info();
+    // Never from the request's `Host` or scheme: a forged one would put
+    // another site into the link a technician subscribes to.
     let url = format!(
-        "{}://{}/v1/calendar-feeds/{token}",
-        info.scheme(),
-        info.host()
+        "{}/v1/calendar-feeds/{token}",
+        state.outbound.public_base_url
     );
     Ok(HttpResponse::Created().json(CalendarFeed { url }))
 }

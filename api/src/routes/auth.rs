@@ -4,7 +4,7 @@ use utoipa::ToSchema;
 
 use fieldcrm_domain::{AccountName, CountryCode, Email, Password, PersonName, TimeZoneName};
 
-use crate::auth::{Caller, TokenPair};
+use crate::auth::{client_address, Caller, TokenPair};
 use crate::extract::Json;
 use crate::problem::{Fields, Problem};
 use crate::services::auth::{self, Signup};
@@ -44,17 +44,21 @@ pub struct SignupResponse {
 /// Create an account and its owner, and sign the owner in.
 ///
 /// Public. The email address must not belong to any user yet (409 otherwise).
+/// Signups per client address are limited (`FIELDCRM_SIGNUPS_PER_IP` an hour),
+/// and so is password hashing at once: 429 with `Retry-After` beyond either.
 #[utoipa::path(
     tag = "auth",
     request_body = SignupRequest,
     responses(
         (status = 201, description = "The account, its owner and a token pair", body = SignupResponse),
         (status = 409, description = "A user with this email address exists", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many signups from this address (`rate_limited`), or too many passwords being hashed at once (`busy`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/auth/signup")]
 pub async fn signup(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<SignupRequest>,
 ) -> Result<HttpResponse, Problem> {
     let body = body.0;
@@ -102,6 +106,7 @@ pub async fn signup(
             email,
             password,
         },
+        client_address(&req, &state.settings),
     )
     .await?;
     Ok(HttpResponse::Created().json(SignupResponse {
@@ -121,15 +126,17 @@ pub struct LoginRequest {
 /// Sign in with email and password.
 ///
 /// Public. A wrong email and a wrong password get the same 401. After too many
-/// failures for one email address or from one client address within the window
-/// (`FIELDCRM_LOGIN_FAILURES_PER_EMAIL`, `..._PER_IP`), 429 with `Retry-After`.
+/// failures for one email address from one client address, or from one client
+/// address in all, within the window (`FIELDCRM_LOGIN_FAILURES_PER_EMAIL`,
+/// `..._PER_IP`), 429 with `Retry-After`; also while too many passwords are
+/// being checked at once (`busy`).
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "A token pair", body = TokenPair),
         (status = 401, description = "Wrong email or password", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed sign-ins; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins (`rate_limited`), or too many passwords being checked at once (`busy`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/auth/login")]
@@ -138,13 +145,7 @@ pub async fn login(
     req: HttpRequest,
     body: Json<LoginRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let client = if state.settings.trust_forwarded_for {
-        req.connection_info()
-            .realip_remote_addr()
-            .map(str::to_owned)
-    } else {
-        req.peer_addr().map(|addr| addr.ip().to_string())
-    };
+    let client = client_address(&req, &state.settings);
     let LoginRequest { email, password } = body.0;
     let pair = auth::login(&state, &email, password, client).await?;
     Ok(HttpResponse::Ok().json(pair))
@@ -177,8 +178,8 @@ pub async fn refresh(
     Ok(HttpResponse::Ok().json(pair))
 }
 
-/// End the caller's session: its refresh tokens stop working. The access token
-/// stays valid until it expires (at most `expires_in` seconds).
+/// End the caller's session: its refresh tokens and access tokens stop working
+/// at once. The user's other sessions go on.
 ///
 /// Roles: any signed-in user. API keys: not accepted (403).
 #[utoipa::path(

@@ -32,6 +32,10 @@ pub struct CreateUserRequest {
 
 /// Add a user to the account.
 ///
+/// An address that belongs to a user of another account is refused (409); an
+/// account told so `FIELDCRM_TAKEN_EMAILS_PER_ACCOUNT` times in an hour gets 429
+/// for every new user and email change until the hour ends, taken or not.
+///
 /// Roles: owner, admin. API keys: not accepted.
 #[utoipa::path(
     tag = "users",
@@ -43,6 +47,7 @@ pub struct CreateUserRequest {
         (status = 403, description = "The caller's role may not manage users (or create an owner)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose user has since been deleted", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A user with this email address exists", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The account was told too often this hour that addresses belong to other accounts (`rate_limited`), or too many passwords are being hashed at once (`busy`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/users")]
@@ -73,7 +78,7 @@ pub async fn create_user(
         role,
         password,
     };
-    let prepared = users::prepare(&caller, new_user).await?;
+    let prepared = users::prepare(&state, &caller, new_user).await?;
     let account = caller.account_id;
     let result = idempotency::run(
         &state,
@@ -152,6 +157,10 @@ pub struct UpdateUserRequest {
 
 /// Change a user; only the fields given change.
 ///
+/// An address that belongs to a user of another account is refused (409); an
+/// account told so `FIELDCRM_TAKEN_EMAILS_PER_ACCOUNT` times in an hour gets 429
+/// for every new user and email change until the hour ends, taken or not.
+///
 /// Roles: owner, admin (only an owner may change an owner). API keys: not accepted.
 #[utoipa::path(
     tag = "users",
@@ -162,6 +171,7 @@ pub struct UpdateUserRequest {
         (status = 200, description = "The changed user", body = UserView),
         (status = 403, description = "The caller's role may not make this change", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The email address is taken, or the last owner would be demoted", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The account was told too often this hour that addresses belong to other accounts (`rate_limited`), or too many passwords are being hashed at once (`busy`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[patch("/v1/users/{id}")]

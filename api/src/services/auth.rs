@@ -3,7 +3,6 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
-use actix_web::web;
 use chrono::{DateTime, Utc};
 
 use fieldcrm_db::accounts::{self, Account};
@@ -12,7 +11,6 @@ use fieldcrm_db::users::{self, User};
 use fieldcrm_db::{login_failures, DbConnection, Id, Ts};
 use fieldcrm_domain::{AccountName, CountryCode, Email, Password, PersonName, Role, TimeZoneName};
 
-use crate::auth::passwords;
 use crate::auth::tokens::{
     new_secret, secret_hash, Claims, Tokens, AUDIENCE, ISSUER, REFRESH_PREFIX,
 };
@@ -35,17 +33,42 @@ pub struct SignedUp {
     pub tokens: TokenPair,
 }
 
+pub fn email_conflict() -> Problem {
+    Problem::conflict("a user with this email address already exists")
+}
+
 pub fn email_taken(err: fieldcrm_db::DbError) -> Problem {
     if users::is_email_taken(&err) {
-        Problem::conflict("a user with this email address already exists")
+        email_conflict()
     } else {
         err.into()
     }
 }
 
+/// Signups per client address are counted in windows of this length.
+const SIGNUP_WINDOW_SECS: i64 = 3600;
+
 /// Creates an account and its owner in one transaction and signs the owner in.
-pub async fn signup(state: &AppState, input: Signup) -> Result<SignedUp, Problem> {
-    let password_hash = super::hash_password(input.password).await?;
+/// Signups are limited per client address (429); the email address is checked
+/// before the password is hashed, so a taken one costs no hashing.
+pub async fn signup(
+    state: &AppState,
+    input: Signup,
+    client: Option<String>,
+) -> Result<SignedUp, Problem> {
+    if let Some(client) = client {
+        let key = state.tokens.throttle_key("signup-ip", &client);
+        let limit = state.settings.signups_per_ip;
+        count_within(state, key, SIGNUP_WINDOW_SECS, limit, "Too many signups").await?;
+    }
+    let email = input.email.as_str().to_owned();
+    let taken = state
+        .db(move |conn| Ok(users::find_by_email(conn, &email)?.is_some()))
+        .await?;
+    if taken {
+        return Err(email_conflict());
+    }
+    let password_hash = super::hash_password(state, input.password).await?;
     let tokens = state.tokens.clone();
     state
         .db(move |conn| {
@@ -94,79 +117,182 @@ pub async fn signup(state: &AppState, input: Signup) -> Result<SignedUp, Problem
 }
 
 /// Signs a person in. Wrong email and wrong password get the same answer after
-/// the same work; too many failures per email or per client address get 429.
+/// the same work; too many attempts for one email address from one client
+/// address, or from one client address in all, get 429 (see
+/// [`check_password`]).
 pub async fn login(
     state: &AppState,
     email: &str,
     password: String,
     client: Option<String>,
 ) -> Result<TokenPair, Problem> {
-    let settings = state.settings.clone();
     let tokens = state.tokens.clone();
-    let now = Ts::now();
-    let window = settings.login_failure_window_secs as i64;
-    let window_start = window_start(now.get(), window);
     let email = email.trim().to_lowercase();
-    let email_key = tokens.throttle_key("email", &email);
-    let client_key = client.map(|addr| tokens.throttle_key("ip", &addr));
+    let user = {
+        let email = email.clone();
+        state
+            .db(move |conn| Ok(users::find_by_email(conn, &email)?))
+            .await?
+    };
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let matches = check_password(state, &email, client.as_deref(), stored, password).await?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => {
+            return Err(
+                Problem::unauthorized().with_detail("the email address or password is wrong")
+            )
+        }
+    };
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| issue(conn, &tokens, &user, Id::new(), Ts::now()))
+        })
+        .await
+}
 
-    let (user, blocked) = {
-        let (email_key, client_key) = (email_key.clone(), client_key.clone());
-        let settings = settings.clone();
+/// Checks a password given for `email` (a sign-in, or a signed-in owner
+/// confirming a deletion) under the sign-in limits. The attempt is counted
+/// before the password is checked, in one statement per key, so attempts made
+/// at the same moment cannot all slip under the limit; past it the answer is
+/// 429 and the password is not checked. Attempts are counted per pair of email
+/// and client address (`login_failures_per_email`), so someone else's wrong
+/// guesses do not lock the owner of the address out of their own, and per
+/// client address (`login_failures_per_ip`). A right password takes its
+/// attempt back and clears the pair's count.
+pub async fn check_password(
+    state: &AppState,
+    email: &str,
+    client: Option<&str>,
+    stored: Option<String>,
+    candidate: String,
+) -> Result<bool, Problem> {
+    let settings = state.settings.clone();
+    let now = Ts::now().get();
+    let window = settings.login_failure_window_secs as i64;
+    let window_start = window_start(now, window);
+    let email = email.trim().to_lowercase();
+    let pair_key = match client {
+        Some(addr) => state
+            .tokens
+            .throttle_key("email-client", &format!("{email}\n{addr}")),
+        // Without an address, the email address alone.
+        None => state.tokens.throttle_key("email", &email),
+    };
+    let client_key = client.map(|addr| state.tokens.throttle_key("ip", addr));
+
+    let blocked = {
+        let (pair_key, client_key) = (pair_key.clone(), client_key.clone());
         state
             .db(move |conn| {
-                let by_email = login_failures::count(conn, &email_key, window_start)?;
+                let by_pair = login_failures::hit(conn, &pair_key, window_start)?;
                 let by_client = match &client_key {
-                    Some(key) => login_failures::count(conn, key, window_start)?,
+                    Some(key) => login_failures::hit(conn, key, window_start)?,
                     None => 0,
                 };
-                let blocked = by_email >= settings.login_failures_per_email as i32
-                    || by_client >= settings.login_failures_per_ip as i32;
-                Ok((users::find_by_email(conn, &email)?, blocked))
+                Ok(by_pair > settings.login_failures_per_email as i32
+                    || by_client > settings.login_failures_per_ip as i32)
             })
             .await?
     };
     if blocked {
-        let retry_after = (window_start.get().timestamp() + window - now.get().timestamp()).max(1);
-        return Err(Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+        return Err(rate_limited(
             "Too many failed sign-ins",
-        )
-        .with_detail(format!(
-            "too many failed sign-ins; try again in {retry_after} seconds"
-        ))
-        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)));
+            retry_after(window_start, window, now),
+        ));
     }
 
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let matches = web::block(move || passwords::verify(stored.as_deref(), &password)).await?;
-
+    let checked = super::verify_password(state, stored, candidate).await;
+    let matches = *checked.as_ref().unwrap_or(&false);
     state
         .db(move |conn| {
-            let user = match user {
-                Some(user) if matches => user,
-                _ => {
-                    let mut keys: Vec<&[u8]> = vec![&email_key];
-                    if let Some(key) = &client_key {
-                        keys.push(key);
-                    }
-                    login_failures::record(conn, &keys, window_start)?;
-                    let expired = Ts::from(window_start.get() - chrono::Duration::seconds(window));
-                    login_failures::prune(conn, expired)?;
-                    return Err(Problem::unauthorized()
-                        .with_detail("the email address or password is wrong"));
+            if checked.is_err() {
+                // Not checked (too busy): the attempt does not count.
+                login_failures::forgive(conn, &pair_key, window_start)?;
+                if let Some(key) = &client_key {
+                    login_failures::forgive(conn, key, window_start)?;
                 }
-            };
-            login_failures::clear(conn, &email_key)?;
-            conn.write_transaction(|conn| issue(conn, &tokens, &user, Id::new(), now))
+                return checked.map(|_| ());
+            }
+            if matches {
+                login_failures::clear(conn, &pair_key)?;
+                if let Some(key) = &client_key {
+                    login_failures::forgive(conn, key, window_start)?;
+                }
+            } else {
+                let expired = Ts::from(window_start.get() - chrono::Duration::seconds(window));
+                login_failures::prune(conn, expired)?;
+            }
+            Ok(())
         })
-        .await
+        .await?;
+    Ok(matches)
+}
+
+/// Counts one use of `key` in a fixed window of `window_secs` and answers 429
+/// once more than `limit` were counted in it.
+pub(crate) async fn count_within(
+    state: &AppState,
+    key: Vec<u8>,
+    window_secs: i64,
+    limit: u32,
+    title: &'static str,
+) -> Result<(), Problem> {
+    let now = Ts::now().get();
+    let start = window_start(now, window_secs);
+    let count = state
+        .db(move |conn| Ok(login_failures::hit(conn, &key, start)?))
+        .await?;
+    if count > limit as i32 {
+        return Err(rate_limited(title, retry_after(start, window_secs, now)));
+    }
+    Ok(())
+}
+
+/// How many uses of `key` were counted in the current window of `window_secs`,
+/// and the seconds until that window ends.
+pub(crate) fn counted_now(
+    conn: &mut DbConnection,
+    key: &[u8],
+    window_secs: i64,
+) -> Result<(i32, i64), Problem> {
+    let now = Ts::now().get();
+    let start = window_start(now, window_secs);
+    Ok((
+        login_failures::count(conn, key, start)?,
+        retry_after(start, window_secs, now),
+    ))
+}
+
+/// Counts one use of `key` in the current window of `window_secs`.
+pub(crate) fn count_now(
+    conn: &mut DbConnection,
+    key: &[u8],
+    window_secs: i64,
+) -> Result<(), Problem> {
+    let start = window_start(Ts::now().get(), window_secs);
+    login_failures::hit(conn, key, start)?;
+    Ok(())
+}
+
+fn retry_after(window_start: Ts, window_secs: i64, now: DateTime<Utc>) -> i64 {
+    (window_start.get().timestamp() + window_secs - now.timestamp()).max(1)
+}
+
+pub(crate) fn rate_limited(title: &'static str, retry_after: i64) -> Problem {
+    Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", title)
+        .with_detail(format!(
+            "{}; try again in {retry_after} seconds",
+            title.to_lowercase()
+        ))
+        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after))
 }
 
 enum Refreshed {
     Issued(TokenPair),
     Refused(&'static str),
+    /// A spent token came back: the session of this user was ended.
+    Ended(Id<User>),
 }
 
 /// Exchanges a refresh token for a new pair. Each token works once; showing a
@@ -188,9 +314,7 @@ pub async fn refresh(state: &AppState, token: String) -> Result<TokenPair, Probl
                     // Committed with the transaction: the revocation must stick.
                     refresh_tokens::revoke_session(conn, row.user_id, row.family_id, now)?;
                     tracing::warn!(user = %row.user_id, "refresh token reused; session revoked");
-                    return Ok(Refreshed::Refused(
-                        "the refresh token was already used; the session was ended for safety",
-                    ));
+                    return Ok(Refreshed::Ended(row.user_id));
                 }
                 if row.expires_at < now {
                     return Ok(Refreshed::Refused(
@@ -213,22 +337,32 @@ pub async fn refresh(state: &AppState, token: String) -> Result<TokenPair, Probl
     match outcome {
         Refreshed::Issued(pair) => Ok(pair),
         Refreshed::Refused(why) => Err(Problem::unauthorized().with_detail(why)),
+        Refreshed::Ended(user) => {
+            // Its access tokens end with it, from this process's next request on.
+            state.sessions.forget_user(user);
+            Err(Problem::unauthorized().with_detail(
+                "the refresh token was already used; the session was ended for safety",
+            ))
+        }
     }
 }
 
-/// Ends the caller's session: its refresh tokens stop working.
+/// Ends the caller's session: its refresh and access tokens stop working.
 pub async fn logout(state: &AppState, caller: &Caller) -> Result<(), Problem> {
     let Principal::User { id, session, .. } = caller.principal else {
         return Err(Problem::forbidden(
             "API keys have no session to end; revoke the key instead",
         ));
     };
-    state
+    let ended = state
         .db(move |conn| {
             refresh_tokens::revoke_session(conn, id, session, Ts::now())?;
             Ok(())
         })
-        .await
+        .await;
+    // The session's access tokens end from this process's next request on.
+    state.sessions.forget_user(id);
+    ended
 }
 
 /// A new access token and the next refresh token of `session`.

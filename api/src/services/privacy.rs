@@ -18,9 +18,9 @@ use fieldcrm_db::jobs::{self, Job, Outcome};
 use fieldcrm_db::{accounts, export, users, DbConnection, DbPool, Id, Ts};
 use fieldcrm_domain::Action;
 
-use crate::auth::{passwords, Caller};
+use crate::auth::Caller;
 use crate::problem::Problem;
-use crate::services::google;
+use crate::services::{auth, google};
 use crate::state::AppState;
 
 /// What the audit trail records.
@@ -102,6 +102,7 @@ pub async fn delete_account(
     password: String,
     confirm: String,
     delete_calendar_events: bool,
+    client: Option<String>,
 ) -> Result<DeletionReceipt, Problem> {
     caller.require(Action::ExportOrDeleteAccount)?;
     let Some((user_id, _)) = caller.user() else {
@@ -110,29 +111,27 @@ pub async fn delete_account(
         ));
     };
     let account_id = caller.account_id;
-    let (stored_hash, account) = state
+    let (user, account) = state
         .db(move |conn| {
             let user = users::find(conn, account_id, user_id)?.ok_or_else(Problem::unauthorized)?;
             let account = accounts::find(conn, account_id)?.ok_or_else(Problem::unauthorized)?;
-            Ok((user.password_hash, account))
+            Ok((user, account))
         })
         .await?;
-    let candidate = password.clone();
-    let matches =
-        actix_web::web::block(move || passwords::verify(stored_hash.as_deref(), &candidate))
-            .await
-            .map_err(|e| Problem::internal_from(&e))?;
-    if !matches {
-        return Err(
-            Problem::new(StatusCode::UNAUTHORIZED, "wrong_password", "Wrong password")
-                .with_detail("the password is not correct; nothing was deleted"),
-        );
-    }
+    // The name first, so a wrong name says nothing about the password; the
+    // password counts with sign-ins, so this is no way around their limit.
     if confirm.trim() != account.name {
         return Err(Problem::invalid_field(
             "confirm",
             "must be the account's name exactly as it is shown; nothing was deleted",
         ));
+    }
+    let (email, stored_hash) = (user.email, user.password_hash);
+    if !auth::check_password(state, &email, client.as_deref(), stored_hash, password).await? {
+        return Err(
+            Problem::new(StatusCode::UNAUTHORIZED, "wrong_password", "Wrong password")
+                .with_detail("the password is not correct; nothing was deleted"),
+        );
     }
     let tokens = state.tokens.clone();
     let google_config = state.outbound.google.clone();

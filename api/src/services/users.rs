@@ -2,12 +2,12 @@
 //! removes an owner, and an account always keeps at least one.
 
 use fieldcrm_db::accounts::Account;
-use fieldcrm_db::refresh_tokens;
 use fieldcrm_db::users::{self, User, UserChanges};
+use fieldcrm_db::{api_keys, refresh_tokens};
 use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::{Action, Email, Password, PersonName, Role};
 
-use super::auth::email_taken;
+use super::auth::{count_now, counted_now, email_conflict, email_taken, rate_limited};
 use crate::auth::Caller;
 use crate::paging::PageRequest;
 use crate::problem::Problem;
@@ -52,13 +52,58 @@ pub struct PreparedUser {
     password_hash: Option<String>,
 }
 
+/// Answers that an email address belongs to a user of another account are
+/// counted per account in windows of this length.
+const TAKEN_EMAIL_WINDOW_SECS: i64 = 3600;
+
+/// Refuses `email` for a new or changed user (other than `except`) when it
+/// belongs to a user of another account: 409, counted against the caller's
+/// account. An account that was told that `taken_emails_per_account` times in
+/// the hour gets 429 for every new user and email change until the hour ends,
+/// whether the address is taken or not, so it cannot go on learning which
+/// addresses other accounts use. Addresses of its own users it may see anyway;
+/// the insert refuses those (and keeps a retry with an `Idempotency-Key` working).
+async fn check_email_elsewhere(
+    state: &AppState,
+    caller: &Caller,
+    email: &Email,
+    except: Option<Id<User>>,
+) -> Result<(), Problem> {
+    let account = caller.account_id;
+    let key = state
+        .tokens
+        .throttle_key("taken-email", &account.to_string());
+    let limit = state.settings.taken_emails_per_account as i32;
+    let email = email.as_str().to_owned();
+    state
+        .db(move |conn| {
+            let (told, retry_after) = counted_now(conn, &key, TAKEN_EMAIL_WINDOW_SECS)?;
+            if told >= limit {
+                return Err(rate_limited("Too many taken email addresses", retry_after));
+            }
+            match users::find_by_email(conn, &email)? {
+                Some(other) if other.account_id != account && Some(other.id) != except => {
+                    count_now(conn, &key, TAKEN_EMAIL_WINDOW_SECS)?;
+                    Err(email_conflict())
+                }
+                _ => Ok(()),
+            }
+        })
+        .await
+}
+
 /// Checks the caller may add this user and hashes the password (slow, so
 /// outside any transaction).
-pub async fn prepare(caller: &Caller, input: NewUser) -> Result<PreparedUser, Problem> {
+pub async fn prepare(
+    state: &AppState,
+    caller: &Caller,
+    input: NewUser,
+) -> Result<PreparedUser, Problem> {
     caller.require(Action::ManageUsers)?;
     only_owners_touch_owners(caller, input.role == Role::Owner)?;
+    check_email_elsewhere(state, caller, &input.email, None).await?;
     let password_hash = match input.password {
-        Some(password) => Some(super::hash_password(password).await?),
+        Some(password) => Some(super::hash_password(state, password).await?),
         None => None,
     };
     Ok(PreparedUser {
@@ -145,14 +190,18 @@ pub async fn update(
     patch: UserPatch,
 ) -> Result<User, Problem> {
     caller.require(Action::ManageUsers)?;
+    if let Some(email) = &patch.email {
+        check_email_elsewhere(state, caller, email, Some(id)).await?;
+    }
     let password_hash = match patch.password {
-        Some(password) => Some(super::hash_password(password).await?),
+        Some(password) => Some(super::hash_password(state, password).await?),
         None => None,
     };
     let caller = caller.clone();
     let updated = state
         .db(move |conn| {
             conn.write_transaction(|conn| {
+                let owners = users::lock_owners(conn, caller.account_id)?;
                 let target =
                     users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
                 let role_after = match patch.role {
@@ -162,7 +211,12 @@ pub async fn update(
                         .parse::<Role>()
                         .map_err(|e| Problem::internal_from(&e))?,
                 };
-                guard_owners(conn, &caller, &target, Some(role_after))?;
+                guard_owners(&owners, &caller, &target, Some(role_after))?;
+                if role_after.as_str() != target.role
+                    && !Action::ManageApiKeys.allows_role(role_after)
+                {
+                    revoke_keys_made_by(conn, &caller, id, "creator's role changed")?;
+                }
                 let password_changed = password_hash.is_some();
                 let changes = UserChanges {
                     name: patch.name.map(PersonName::into_inner),
@@ -203,9 +257,11 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
     let deleted = state
         .db(move |conn| {
             conn.write_transaction(|conn| {
+                let owners = users::lock_owners(conn, caller.account_id)?;
                 let target =
                     users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
-                guard_owners(conn, &caller, &target, None)?;
+                guard_owners(&owners, &caller, &target, None)?;
+                revoke_keys_made_by(conn, &caller, id, "creator removed")?;
                 // Their refresh tokens go with them (cascade); their access
                 // tokens fail at the next request, which finds no such user
                 // (every process's session cache drops them: `auth::sessions`).
@@ -225,20 +281,48 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
     deleted
 }
 
-/// Changing `target` so its role becomes `role_after` (`None`: removed): 403
-/// unless the caller is an owner when an owner is involved, 409 if it would take
-/// the account's last owner away.
+/// Changing `target` so its role becomes `role_after` (`None`: removed), with
+/// the account's `owners` locked (`users::lock_owners`): 403 unless the caller
+/// is an owner (now, not only when its token was read) when an owner is
+/// involved, 409 if it would take the account's last owner away. Two owners
+/// taking each other away at once: the second waits for the first's lock and
+/// then sees one owner left.
 fn guard_owners(
-    conn: &mut DbConnection,
+    owners: &[Id<User>],
     caller: &Caller,
     target: &User,
     role_after: Option<Role>,
 ) -> Result<(), Problem> {
-    let is_owner = target.role == Role::Owner.as_str();
-    only_owners_touch_owners(caller, is_owner || role_after == Some(Role::Owner))?;
+    let is_owner = owners.contains(&target.id);
+    let caller_is_owner = caller.user().is_some_and(|(id, _)| owners.contains(&id));
+    if (is_owner || role_after == Some(Role::Owner)) && !caller_is_owner {
+        return Err(Problem::forbidden(
+            "only an owner may make, change or remove an owner",
+        ));
+    }
     let loses_owner = is_owner && role_after != Some(Role::Owner);
-    if loses_owner && users::count_with_role(conn, caller.account_id, Role::Owner.as_str())? <= 1 {
+    if loses_owner && owners.len() <= 1 {
         return Err(Problem::conflict("an account must keep at least one owner"));
+    }
+    Ok(())
+}
+
+/// Revokes the API keys `user` made, in the caller's transaction, each kept in
+/// the audit trail: a key must not outlive its maker's right to make it.
+fn revoke_keys_made_by(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    user: Id<User>,
+    why: &str,
+) -> Result<(), Problem> {
+    for key in api_keys::delete_created_by(conn, caller.account_id, user)? {
+        privacy::audit(
+            conn,
+            caller,
+            actions::API_KEY_REVOKED,
+            Some(key.uuid()),
+            Some(why.to_owned()),
+        )?;
     }
     Ok(())
 }

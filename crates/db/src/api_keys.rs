@@ -96,3 +96,19 @@ pub fn find(
         .first(conn)
         .optional()?)
 }
+
+/// Revokes every key of the account that `user` made; returns their ids.
+pub fn delete_created_by(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    user: Id<User>,
+) -> DbResult<Vec<Id<ApiKey>>> {
+    let mine = api_keys::table
+        .filter(api_keys::account_id.eq(account))
+        .filter(api_keys::created_by.eq(user));
+    let ids = mine.select(api_keys::id).load(conn)?;
+    if !ids.is_empty() {
+        diesel::delete(mine).execute(conn)?;
+    }
+    Ok(ids)
+}

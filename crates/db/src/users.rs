@@ -2,7 +2,8 @@ use diesel::prelude::*;
 
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
-use crate::schema::{accounts, users};
+use crate::refresh_tokens::Session;
+use crate::schema::{accounts, refresh_tokens, users};
 use crate::{DbResult, Id, Ts};
 
 #[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -80,18 +81,29 @@ pub fn find_by_email(conn: &mut DbConnection, email: &str) -> DbResult<Option<Us
         .optional()?)
 }
 
-/// Role and token version of a user who still exists in the account: what every
-/// authenticated request checks, one primary-key lookup.
+/// Role and token version of a user who still exists in the account, and
+/// whether the token's session was ended (signed out, or revoked when a spent
+/// refresh token came back): what every authenticated request checks, one
+/// primary-key lookup and one index probe.
 pub fn session(
     conn: &mut DbConnection,
     account: Id<Account>,
     id: Id<User>,
-) -> DbResult<Option<SessionCheck>> {
+    session: Id<Session>,
+) -> DbResult<Option<(SessionCheck, bool)>> {
+    let ended = diesel::dsl::exists(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(session))
+            .filter(refresh_tokens::revoked_at.is_not_null()),
+    );
     Ok(users::table
         .inner_join(accounts::table)
         .filter(users::account_id.eq(account))
         .filter(users::id.eq(id))
-        .select((users::role, users::token_version, accounts::default_country))
+        .select((
+            (users::role, users::token_version, accounts::default_country),
+            ended,
+        ))
         .first(conn)
         .optional()?)
 }
@@ -125,12 +137,20 @@ pub fn list(
     Ok(query.load(conn)?)
 }
 
-pub fn count_with_role(conn: &mut DbConnection, account: Id<Account>, role: &str) -> DbResult<i64> {
-    Ok(users::table
+/// The account's owners, locked until the transaction ends (PostgreSQL), so
+/// that two requests that each take an owner away cannot both see another
+/// one left: the second waits and then sees the first's change. On SQLite the
+/// write transaction already holds the database's one write lock.
+pub fn lock_owners(conn: &mut DbConnection, account: Id<Account>) -> DbResult<Vec<Id<User>>> {
+    let owners = users::table
         .filter(users::account_id.eq(account))
-        .filter(users::role.eq(role))
-        .count()
-        .get_result(conn)?)
+        .filter(users::role.eq("owner"))
+        .select(users::id)
+        .order(users::id);
+    Ok(match conn {
+        DbConnection::Pg(pg) => owners.for_update().load(pg)?,
+        DbConnection::Sqlite(sqlite) => owners.load(sqlite)?,
+    })
 }
 
 pub fn update(
