@@ -237,7 +237,7 @@ async fn appointments_are_exported_with_our_ids_and_updated_only_over_the_etag_s
     );
     let first_etag = event["etag"].clone();
 
-    // A change here goes out as a conditional update over the etag we hold.
+    // A change here goes out as a conditional patch over the etag we hold.
     let patched = app
         .authed(
             Method::PATCH,
@@ -251,12 +251,18 @@ async fn appointments_are_exported_with_our_ids_and_updated_only_over_the_etag_s
         .unwrap();
     assert_eq!(patched.status(), 200);
     app.run_jobs().await;
-    let puts = google.requests("PUT", CALENDAR).await;
-    assert_eq!(puts.len(), 1);
+    let patches = google.requests("PATCH", CALENDAR).await;
+    assert_eq!(patches.len(), 1);
     assert_eq!(
-        puts[0].headers.get("if-match").unwrap().to_str().unwrap(),
+        patches[0]
+            .headers
+            .get("if-match")
+            .unwrap()
+            .to_str()
+            .unwrap(),
         first_etag.as_str().unwrap()
     );
+    assert!(google.requests("PUT", CALENDAR).await.is_empty());
     assert_eq!(
         google.event(&id).unwrap()["summary"],
         "Boiler service and flue check"
@@ -279,8 +285,13 @@ async fn appointments_are_exported_with_our_ids_and_updated_only_over_the_etag_s
         .unwrap();
     assert_eq!(patched.status(), 200);
     app.run_jobs().await;
-    let puts = google.requests("PUT", CALENDAR).await;
-    assert_eq!(puts.len(), 3, "one refused with 412, one over the new etag");
+    let patches = google.requests("PATCH", CALENDAR).await;
+    assert_eq!(
+        patches.len(),
+        3,
+        "one refused with 412, one over the new etag"
+    );
+    assert_eq!(google.answered(412), 1);
     assert_eq!(google.event(&id).unwrap()["summary"], "Flue check only");
     assert_eq!(google.events().len(), 1, "no second event");
 
@@ -771,4 +782,465 @@ async fn channels_are_renewed_before_they_end_and_quiet_accounts_are_polled() {
         lists_before + 1
     );
     assert!(renewed.last_synced_at.unwrap().get() > long_ago.get());
+}
+
+async fn change_appointment(app: &TestApp, who: &Signed, id: &str, body: Value) -> Value {
+    let response = app
+        .authed(
+            Method::PATCH,
+            &format!("/v1/appointments/{id}"),
+            &who.access,
+        )
+        .header("If-Match", "*")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// What someone adds to an event in Google Calendar: guests, a description,
+/// a location and a colour.
+fn added_in_google(event: &mut Value) {
+    event["description"] = json!("Gate code 4411; the dog is friendly");
+    event["location"] = json!("Back entrance, 12 Elm Street");
+    event["attendees"] = json!([{"email": "helper@example.net", "responseStatus": "accepted"}]);
+    event["colorId"] = json!("5");
+}
+
+fn assert_kept_what_google_added(event: &Value) {
+    assert_eq!(event["description"], "Gate code 4411; the dog is friendly");
+    assert_eq!(event["location"], "Back entrance, 12 Elm Street");
+    assert_eq!(event["attendees"][0]["email"], "helper@example.net");
+    assert_eq!(event["colorId"], "5");
+}
+
+/// The fields of every write fieldcrm sent to an existing event.
+async fn fields_written(google: &GoogleStandIn, event_id: &str) -> Vec<Vec<String>> {
+    google
+        .writes_to(event_id)
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() != "POST" && r.method.as_str() != "DELETE")
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            body.as_object().unwrap().keys().cloned().collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn what_people_add_to_an_event_in_google_survives_a_rename_and_a_conflict() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let person = customer(
+        &app,
+        &owner,
+        json!({"name": "Ada", "address": {"line1": "12 Elm Street", "city": "Austin"}}),
+        &[],
+    )
+    .await;
+    let a = appointment(&app, &owner, &person, "Boiler service").await;
+    let a_id = a["id"].as_str().unwrap();
+    app.run_jobs().await;
+    let id = event_id(&a);
+    assert_eq!(
+        google.event(&id).unwrap()["location"],
+        "12 Elm Street, Austin"
+    );
+
+    // Someone adds guests, a description, a location and a colour in Google;
+    // the next sync sees it, and a rename here leaves all of it alone.
+    google.edit(&id, added_in_google);
+    sync_now(&app, &owner).await;
+    change_appointment(
+        &app,
+        &owner,
+        a_id,
+        json!({"title": "Boiler service and flue"}),
+    )
+    .await;
+    app.run_jobs().await;
+    let event = google.event(&id).unwrap();
+    assert_eq!(event["summary"], "Boiler service and flue");
+    assert_kept_what_google_added(&event);
+
+    // A conflict: Google changed the event after our last write, and our
+    // rename is later. The update meets 412, the event is read again, and
+    // only our title goes over it.
+    google.edit(&id, |e| {
+        e["attendees"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"email": "second@example.net"}));
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    change_appointment(&app, &owner, a_id, json!({"title": "Flue only"})).await;
+    app.run_jobs().await;
+    assert_eq!(google.answered(412), 1);
+    let event = google.event(&id).unwrap();
+    assert_eq!(event["summary"], "Flue only");
+    assert_kept_what_google_added(&event);
+    assert_eq!(event["attendees"][1]["email"], "second@example.net");
+
+    // Google's change is the later one: it comes here, and Google keeps
+    // everything it had.
+    change_appointment(&app, &owner, a_id, json!({"title": "Flue and radiators"})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    google.edit(&id, |e| e["summary"] = json!("Flue (per phone call)"));
+    app.run_jobs().await;
+    assert_eq!(
+        get_appointment(&app, &owner, a_id).await["title"],
+        "Flue (per phone call)"
+    );
+    let event = google.event(&id).unwrap();
+    assert_eq!(event["summary"], "Flue (per phone call)");
+    assert_kept_what_google_added(&event);
+
+    // Nothing but the fields fieldcrm owns was ever sent to the event.
+    for fields in fields_written(&google, &id).await {
+        for field in &fields {
+            assert!(
+                ["summary", "start", "end"].contains(&field.as_str()),
+                "sent `{field}` to an event whose {field} fieldcrm did not change"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn connecting_again_writes_nothing_to_events_made_in_google() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    customer(
+        &app,
+        &owner,
+        json!({"name": "Grace", "email": "grace@example.org"}),
+        &[],
+    )
+    .await;
+    let mut theirs = made_in_google(
+        "googlemade1",
+        "Quote visit",
+        Utc::now() + Duration::days(2),
+        1,
+    );
+    added_in_google(&mut theirs);
+    theirs["attendees"] = json!([{"email": "grace@example.org"}, {"email": "helper@example.net"}]);
+    google.create(theirs);
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    assert_eq!(appointment_count(&app, &owner).await, 1);
+    let imported = app
+        .call(Method::GET, "/v1/appointments", &owner.access, None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = google.event("googlemade1").unwrap();
+
+    // Connecting again while connected.
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    assert!(google.writes_to("googlemade1").await.is_empty());
+    assert_eq!(google.event("googlemade1").unwrap(), before);
+
+    // Connecting again after Google refused the grant.
+    google.revoke_access();
+    sync_now(&app, &owner).await;
+    assert_eq!(status(&app, &owner).await["needs_reconnect"], true);
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    assert!(google.writes_to("googlemade1").await.is_empty());
+    assert_eq!(google.event("googlemade1").unwrap(), before);
+    assert_eq!(appointment_count(&app, &owner).await, 1);
+
+    // A change made here goes out, to the time only: the event keeps its
+    // guests, description, location and colour, and gets no fieldcrm mark.
+    // (Notes and address stay here: on an event made in Google they are not
+    // fieldcrm's to write.)
+    let later = Utc::now() + Duration::days(3);
+    change_appointment(
+        &app,
+        &owner,
+        &imported,
+        json!({"starts_at": later.to_rfc3339(), "ends_at": (later + Duration::hours(1)).to_rfc3339(),
+            "notes": "Bring the long ladder", "address": {"line1": "1 Side Road", "city": "Austin"}}),
+    )
+    .await;
+    app.run_jobs().await;
+    let event = google.event("googlemade1").unwrap();
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(event["start"]["dateTime"].as_str().unwrap())
+            .unwrap()
+            .timestamp(),
+        later.timestamp()
+    );
+    assert_eq!(event["summary"], "Quote visit");
+    assert_eq!(event["attendees"], before["attendees"]);
+    assert_eq!(event["description"], before["description"]);
+    assert_eq!(event["location"], before["location"]);
+    assert_eq!(event["colorId"], before["colorId"]);
+    assert!(event.get("extendedProperties").is_none());
+    assert_eq!(
+        fields_written(&google, "googlemade1").await,
+        vec![vec!["end".to_owned(), "start".to_owned()]]
+    );
+}
+
+#[tokio::test]
+async fn disconnecting_and_connecting_again_keeps_one_event_and_one_appointment_each() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.create(made_in_google(
+        "googlemade1",
+        "Quote visit",
+        Utc::now() + Duration::days(2),
+        1,
+    ));
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let person = customer(&app, &owner, json!({"name": "Edsger"}), &[]).await;
+    let ours = appointment(&app, &owner, &person, "Survey").await;
+    app.run_jobs().await;
+    assert_eq!(google.events().len(), 2);
+    assert_eq!(appointment_count(&app, &owner).await, 2);
+
+    let gone = app
+        .call(
+            Method::DELETE,
+            "/v1/integrations/google",
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(gone.status(), 204);
+    app.run_jobs().await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    sync_now(&app, &owner).await;
+
+    let mut ids: Vec<String> = google
+        .events()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut expected = vec!["googlemade1".to_owned(), event_id(&ours)];
+    expected.sort();
+    assert_eq!(ids, expected, "no copy of either event");
+    assert_eq!(appointment_count(&app, &owner).await, 2);
+    assert!(google.writes_to("googlemade1").await.is_empty());
+
+    // And the link still works both ways.
+    google.edit("googlemade1", |e| {
+        e["summary"] = json!("Quote visit, second try")
+    });
+    sync_now(&app, &owner).await;
+    assert_eq!(appointment_count(&app, &owner).await, 2);
+    let listed: Value = app
+        .call(Method::GET, "/v1/appointments", &owner.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["title"] == "Quote visit, second try"));
+}
+
+#[tokio::test]
+async fn connecting_another_google_account_starts_its_calendar_afresh() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.create(made_in_google(
+        "googlemade1",
+        "Dentist",
+        Utc::now() + Duration::days(2),
+        1,
+    ));
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let person = customer(&app, &owner, json!({"name": "Barbara"}), &[]).await;
+    let ours = appointment(&app, &owner, &person, "Survey").await;
+    app.run_jobs().await;
+    let first_calendar = google.events();
+    assert_eq!(first_calendar.len(), 2);
+    let first_channel = google.open_channels();
+
+    // The office connects its own Google account instead.
+    google.sign_in_as("5678", "bookings@acme-plumbing.example");
+    let connected = google.connect(&app, &owner).await;
+    assert_eq!(connected["email"], "bookings@acme-plumbing.example");
+    app.run_jobs().await;
+
+    // fieldcrm's own appointment goes into the new calendar; the event made
+    // in the other account's calendar is not copied into this one.
+    let second_calendar = google.events();
+    assert_eq!(second_calendar.len(), 1);
+    assert_eq!(second_calendar[0]["id"], event_id(&ours).as_str());
+    assert_eq!(appointment_count(&app, &owner).await, 2);
+
+    // The first account's calendar is left as it was, its channel stopped
+    // and its grant revoked.
+    google.sign_in_as(GOOGLE_SUBJECT, GOOGLE_EMAIL);
+    assert_eq!(google.events(), first_calendar);
+    let channels = google.open_channels();
+    assert_eq!(channels.len(), 1);
+    assert!(!channels.contains(&first_channel[0]));
+    let revoked = google.requests("POST", "/revoke").await;
+    assert_eq!(revoked.len(), 1);
+
+    // A change here goes to the new calendar only.
+    change_appointment(
+        &app,
+        &owner,
+        ours["id"].as_str().unwrap(),
+        json!({"title": "Survey and quote"}),
+    )
+    .await;
+    app.run_jobs().await;
+    assert_eq!(google.events(), first_calendar);
+    google.sign_in_as("5678", "bookings@acme-plumbing.example");
+    assert_eq!(
+        google.event(&event_id(&ours)).unwrap()["summary"],
+        "Survey and quote"
+    );
+}
+
+#[tokio::test]
+async fn every_page_of_an_incremental_sync_repeats_its_sync_token() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let first = listings(&google).await.len();
+
+    // Five changes between two syncs, two events a page.
+    google.set_page_size(2);
+    let starts = Utc::now() + Duration::days(5);
+    for n in 0..5 {
+        google.create(made_in_google(
+            &format!("googlemade{n}"),
+            &format!("Visit {n}"),
+            starts + Duration::hours(2 * n),
+            1,
+        ));
+    }
+    sync_now(&app, &owner).await;
+    assert_eq!(appointment_count(&app, &owner).await, 5);
+    let pages = &listings(&google).await[first..];
+    assert_eq!(pages.len(), 3);
+    for page in pages {
+        assert!(page.contains_key("syncToken"), "{page:?}");
+    }
+    assert_eq!(pages[0]["syncToken"], pages[2]["syncToken"]);
+    assert_eq!(google.answered(400), 0);
+}
+
+#[tokio::test]
+async fn exported_events_carry_the_accounts_time_zone() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    crate::messages::set_account(&app, &owner, json!({"time_zone": "Europe/Lisbon"})).await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let person = customer(&app, &owner, json!({"name": "Ada"}), &[]).await;
+    let a = appointment(&app, &owner, &person, "Boiler service").await;
+    app.run_jobs().await;
+    let event = google.event(&event_id(&a)).unwrap();
+    for end in ["start", "end"] {
+        assert_eq!(event[end]["timeZone"], "Europe/Lisbon");
+    }
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(event["start"]["dateTime"].as_str().unwrap()).unwrap(),
+        chrono::DateTime::parse_from_rfc3339(a["starts_at"].as_str().unwrap()).unwrap()
+    );
+
+    // A change of time carries it too.
+    let later = Utc::now() + Duration::days(6);
+    change_appointment(
+        &app,
+        &owner,
+        a["id"].as_str().unwrap(),
+        json!({"starts_at": later.to_rfc3339(), "ends_at": (later + Duration::hours(1)).to_rfc3339()}),
+    )
+    .await;
+    app.run_jobs().await;
+    assert_eq!(
+        google.event(&event_id(&a)).unwrap()["start"]["timeZone"],
+        "Europe/Lisbon"
+    );
+}
+
+#[tokio::test]
+async fn connecting_again_after_google_refused_the_grant_stops_the_old_push_channel() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let old = google.open_channels();
+    assert_eq!(old.len(), 1);
+
+    google.revoke_access();
+    sync_now(&app, &owner).await;
+    assert_eq!(status(&app, &owner).await["needs_reconnect"], true);
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+
+    let open = google.open_channels();
+    assert_eq!(open.len(), 1, "only the new channel is open");
+    assert_ne!(open, old);
+}
+
+#[tokio::test]
+async fn a_listing_that_lags_our_last_write_does_not_make_the_next_update_fail() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let person = customer(&app, &owner, json!({"name": "Ada"}), &[]).await;
+    let a = appointment(&app, &owner, &person, "Boiler service").await;
+    let a_id = a["id"].as_str().unwrap();
+    app.run_jobs().await;
+
+    // Google refuses the grant; a rename waits here meanwhile. Connecting
+    // again writes it while a full sync runs beside it, whose listing was
+    // read before that write.
+    google.revoke_access();
+    sync_now(&app, &owner).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    change_appointment(&app, &owner, a_id, json!({"title": "Boiler and flue"})).await;
+    google.freeze_listings();
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    assert_eq!(
+        google.event(&event_id(&a)).unwrap()["summary"],
+        "Boiler and flue"
+    );
+    google.expire_sync_tokens();
+    sync_now(&app, &owner).await;
+    google.thaw_listings();
+
+    // The next change goes over the etag of our own last write.
+    change_appointment(&app, &owner, a_id, json!({"title": "Flue only"})).await;
+    app.run_jobs().await;
+    assert_eq!(google.event(&event_id(&a)).unwrap()["summary"], "Flue only");
+    assert_eq!(google.answered(412), 0, "no update over a stale etag");
 }

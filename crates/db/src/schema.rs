@@ -358,6 +358,7 @@ diesel::table! {
         account_id -> DbUuid,
         connected_by -> Nullable<DbUuid>,
         email -> Nullable<Text>,
+        google_subject -> Text,
         scopes -> Text,
         calendar_id -> Text,
         refresh_token -> Text,
@@ -401,6 +402,8 @@ diesel::table! {
         origin -> Text,
         etag -> Nullable<Text>,
         google_updated_at -> Nullable<DbTimestamp>,
+        google_subject -> Text,
+        owned_digest -> Nullable<Text>,
     }
 }
 
