@@ -22,22 +22,37 @@ fn form(request: &Request) -> HashMap<String, String> {
     serde_urlencoded::from_bytes(&request.body).unwrap()
 }
 
+/// Starts connecting as `who`; returns the consent URL's query.
+async fn start_connect(app: &TestApp, who: &Signed, body: Value) -> HashMap<String, String> {
+    let started = app
+        .call(
+            Method::POST,
+            "/v1/integrations/google/connect",
+            &who.access,
+            Some(body),
+        )
+        .await;
+    assert_eq!(started.status(), 200);
+    let url: Value = started.json().await.unwrap();
+    let url = reqwest::Url::parse(url["authorization_url"].as_str().unwrap()).unwrap();
+    url.query_pairs().into_owned().collect()
+}
+
+async fn confirm(app: &TestApp, who: &Signed, confirmation: &str) -> reqwest::Response {
+    app.call(
+        Method::POST,
+        "/v1/integrations/google/confirm",
+        &who.access,
+        Some(json!({ "confirmation": confirmation })),
+    )
+    .await
+}
+
 impl GoogleStandIn {
-    /// Runs the consent flow as a browser would and returns the status.
+    /// Runs the consent flow as the person would, their browser and then the
+    /// app, and returns the status.
     pub(crate) async fn connect(&self, app: &TestApp, who: &Signed) -> Value {
-        let gmail = self.requests_gmail();
-        let started = app
-            .call(
-                Method::POST,
-                "/v1/integrations/google/connect",
-                &who.access,
-                Some(json!({"send_email": gmail})),
-            )
-            .await;
-        assert_eq!(started.status(), 200);
-        let url: Value = started.json().await.unwrap();
-        let url = reqwest::Url::parse(url["authorization_url"].as_str().unwrap()).unwrap();
-        let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let query = start_connect(app, who, json!({"send_email": self.requests_gmail()})).await;
         let callback = app
             .get(&format!(
                 "/v1/integrations/google/callback?state={}&code=4/auth-code",
@@ -45,7 +60,10 @@ impl GoogleStandIn {
             ))
             .await;
         assert_eq!(callback.status(), 200);
-        callback.json().await.unwrap()
+        let answered: Value = callback.json().await.unwrap();
+        let confirmed = confirm(app, who, answered["confirmation"].as_str().unwrap()).await;
+        assert_eq!(confirmed.status(), 200);
+        confirmed.json().await.unwrap()
     }
 }
 
@@ -160,7 +178,10 @@ async fn connecting_checks_the_state_and_pkce_and_keeps_tokens_sealed() {
         "/v1/integrations/google/callback?state={}&code=4/auth-code",
         query["state"]
     );
-    let connected = app.get(&callback).await;
+    let answered = app.get(&callback).await;
+    assert_eq!(answered.status(), 200);
+    let answered: Value = answered.json().await.unwrap();
+    let connected = confirm(&app, &owner, answered["confirmation"].as_str().unwrap()).await;
     assert_eq!(connected.status(), 200);
     let connected: Value = connected.json().await.unwrap();
     assert_eq!(connected["connected"], true);
@@ -1243,4 +1264,95 @@ async fn a_listing_that_lags_our_last_write_does_not_make_the_next_update_fail()
     app.run_jobs().await;
     assert_eq!(google.event(&event_id(&a)).unwrap()["summary"], "Flue only");
     assert_eq!(google.answered(412), 0, "no update over a stale etag");
+}
+
+#[tokio::test]
+async fn a_consent_finished_in_another_browser_attaches_nothing() {
+    let google = GoogleStandIn::start().await;
+    let twilio = twilio().await;
+    let app = app_with_settings(&twilio, None, 4, |s| {
+        google.configure(s);
+        s.cors_allowed_origins = "https://dashboard.example.com".into();
+    })
+    .await;
+    let sender = owner(&app).await;
+    let someone = owner(&app).await;
+
+    // The sender starts connecting and passes the consent URL on; someone
+    // else opens it in their browser and consents with their own Google
+    // account.
+    let query = start_connect(&app, &sender, json!({})).await;
+    google.sign_in_as("9999", "someone@example.net");
+    let other_browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let callback = other_browser
+        .get(app.url(&format!(
+            "/v1/integrations/google/callback?state={}&code=4/their-code",
+            query["state"]
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 200);
+
+    // Nothing is attached, and their code was never exchanged.
+    assert_eq!(status(&app, &sender).await["connected"], false);
+    assert!(google.requests("POST", "/token").await.is_empty());
+    assert_eq!(callback.headers()["cache-control"], "no-store");
+    let answered: Value = callback.json().await.unwrap();
+    let confirmation = answered["confirmation"].as_str().unwrap().to_owned();
+    // The confirmation works for nobody but the sender: not for that person
+    // signed in to their own account, and once refused it is gone.
+    let refused = confirm(&app, &someone, &confirmation).await;
+    assert_eq!(problem(refused).await["code"], "invalid_confirmation");
+    let again = confirm(&app, &sender, &confirmation).await;
+    assert_eq!(problem(again).await["code"], "invalid_confirmation");
+    assert_eq!(status(&app, &sender).await["connected"], false);
+    assert_eq!(status(&app, &someone).await["connected"], false);
+    assert!(google.requests("POST", "/token").await.is_empty());
+    let guessed = confirm(&app, &sender, "not-a-confirmation").await;
+    assert_eq!(problem(guessed).await["code"], "invalid_confirmation");
+
+    // The sender connecting their own Google account, with the app's page to
+    // come back to: the browser lands there with the confirmation in the
+    // fragment, and the app confirms it.
+    google.sign_in_as(GOOGLE_SUBJECT, GOOGLE_EMAIL);
+    let page = "https://dashboard.example.com/settings/google";
+    let query = start_connect(&app, &sender, json!({"return_url": page})).await;
+    let back = app
+        .get(&format!(
+            "/v1/integrations/google/callback?state={}&code=4/auth-code",
+            query["state"]
+        ))
+        .await;
+    assert_eq!(back.status(), 303);
+    let location = back.headers()["location"].to_str().unwrap().to_owned();
+    let confirmation = location
+        .strip_prefix(&format!("{page}#google_confirmation="))
+        .expect("the return URL with the confirmation in its fragment");
+    let connected = confirm(&app, &sender, confirmation).await;
+    assert_eq!(connected.status(), 200);
+    let connected: Value = connected.json().await.unwrap();
+    assert_eq!(connected["connected"], true);
+    assert_eq!(connected["email"], GOOGLE_EMAIL);
+    assert_eq!(google.requests("POST", "/token").await.len(), 1);
+
+    // A return URL anywhere else is refused.
+    for elsewhere in [
+        "https://dashboard.example.com.evil.example/x",
+        "https://evil.example/",
+        "https://dashboard.example.com/x#y",
+    ] {
+        let refused = app
+            .call(
+                Method::POST,
+                "/v1/integrations/google/connect",
+                &sender.access,
+                Some(json!({"return_url": elsewhere})),
+            )
+            .await;
+        assert_eq!(refused.status(), 422, "{elsewhere}");
+    }
 }

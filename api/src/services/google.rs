@@ -87,10 +87,13 @@ fn sealed_failure(err: fieldcrm_google::CipherError) -> Problem {
 // ---------------------------------------------------------------- connecting
 
 /// Starts a consent screen; returns the URL to send the person to.
+/// `return_url`: where the browser goes back to once Google is done, on an
+/// origin of `FIELDCRM_CORS_ALLOWED_ORIGINS` (the app that confirms there).
 pub async fn connect(
     state: &AppState,
     caller: &Caller,
     send_email: bool,
+    return_url: Option<String>,
 ) -> Result<String, Problem> {
     caller.require(Action::ManageAccount)?;
     let Some((user_id, _)) = caller.user() else {
@@ -99,6 +102,14 @@ pub async fn connect(
         ));
     };
     let google = configured(state)?;
+    if let Some(url) = &return_url {
+        if !allowed_return_url(url, state.settings.cors_origins()) {
+            return Err(Problem::invalid_field(
+                "return_url",
+                "must be a URL without a fragment on one of the origins in FIELDCRM_CORS_ALLOWED_ORIGINS",
+            ));
+        }
+    }
     let mut scopes = vec![SCOPE_CALENDAR_EVENTS];
     scopes.extend(SCOPES_IDENTITY);
     if send_email {
@@ -116,6 +127,9 @@ pub async fn connect(
         user_id,
         scopes: scopes.join(" "),
         expires_at: Ts::from(now.get() + Duration::minutes(STATE_TTL_MINUTES)),
+        return_url,
+        auth_code: None,
+        confirmation_hash: None,
     };
     state
         .db(move |conn| {
@@ -127,6 +141,18 @@ pub async fn connect(
     Ok(authorization.url)
 }
 
+/// A return URL on one of the app's origins, so the confirmation in its
+/// fragment reaches that app and nothing else.
+fn allowed_return_url<'a>(url: &str, mut origins: impl Iterator<Item = &'a str>) -> bool {
+    url.len() <= 2048
+        && !url.contains('#')
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+        && origins.any(|origin| {
+            let origin = origin.trim_end_matches('/');
+            url == origin || url.starts_with(&format!("{origin}/"))
+        })
+}
+
 /// What Google sent back to the redirect URL.
 pub struct CallbackInput {
     pub state: Option<String>,
@@ -134,9 +160,21 @@ pub struct CallbackInput {
     pub error: Option<String>,
 }
 
-/// Finishes a consent screen: checks the state, exchanges the code with the
-/// PKCE verifier, stores the grant sealed, and starts the first sync.
-pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integration, Problem> {
+/// A consent answered in a browser, waiting for the app to confirm it.
+pub struct Answered {
+    /// Shown to that browser only; the person who started connecting
+    /// confirms with it (`confirm`).
+    pub confirmation: String,
+    pub expires_at: Ts,
+    pub return_url: Option<String>,
+}
+
+/// Google sent a browser back from the consent screen. Nothing is attached
+/// here: whoever holds a consent URL can finish it, in any browser. The code
+/// is kept sealed, and the browser gets a confirmation that only the person
+/// who started connecting can use, signed in (RFC 6749 §10.12: the grant is
+/// bound to the one who asked for it).
+pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Answered, Problem> {
     let google = configured(state)?;
     let invalid_state = || {
         Problem::new(
@@ -152,12 +190,12 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integrat
     };
     let state_hash = secret_hash(&raw_state);
     let now = Ts::now();
-    let lookup = state_hash.clone();
-    let pending = state
-        .db(move |conn| Ok(google::take_state(conn, &lookup, now)?))
-        .await?
-        .ok_or_else(invalid_state)?;
     if let Some(error) = input.error {
+        let lookup = state_hash.clone();
+        state
+            .db(move |conn| Ok(google::take_state(conn, &lookup, now)?))
+            .await?
+            .ok_or_else(invalid_state)?;
         let code: String = error
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -174,10 +212,68 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integrat
         .code
         .filter(|c| !c.is_empty() && c.len() <= 2048)
         .ok_or_else(|| Problem::bad_request("the `code` parameter is missing"))?;
-    let verifier = google
-        .cipher
-        .open(&pending.pkce_verifier, &state_hash)
-        .map_err(sealed_failure)?;
+    let confirmation = new_secret("");
+    let sealed_code = google.cipher.seal(&code, &state_hash);
+    let confirmation_hash = secret_hash(&confirmation);
+    let expires_at = Ts::from(now.get() + Duration::minutes(STATE_TTL_MINUTES));
+    let answered = state
+        .db(move |conn| {
+            Ok(google::answer_state(
+                conn,
+                &state_hash,
+                now,
+                &sealed_code,
+                &confirmation_hash,
+                expires_at,
+            )?)
+        })
+        .await?
+        .ok_or_else(invalid_state)?;
+    Ok(Answered {
+        confirmation,
+        expires_at,
+        return_url: answered.return_url,
+    })
+}
+
+/// The person who started connecting confirms, signed in, the consent their
+/// browser answered: the code is exchanged with the PKCE verifier, the grant
+/// stored sealed, and the first sync started. A confirmation from anyone
+/// else is refused and used up.
+pub async fn confirm(
+    state: &AppState,
+    caller: &Caller,
+    confirmation: &str,
+) -> Result<Integration, Problem> {
+    caller.require(Action::ManageAccount)?;
+    let Some((user_id, _)) = caller.user() else {
+        return Err(Problem::forbidden(
+            "connecting Google needs a signed-in person: the consent screen is theirs",
+        ));
+    };
+    let google = configured(state)?;
+    let now = Ts::now();
+    let lookup = secret_hash(confirmation);
+    let pending = state
+        .db(move |conn| Ok(google::take_confirmation(conn, &lookup, now)?))
+        .await?
+        .filter(|pending| pending.account_id == caller.account_id && pending.user_id == user_id)
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_confirmation",
+                "This confirmation is not valid",
+            )
+            .with_detail("it is unknown, was used already, is older than 10 minutes, or belongs to a consent someone else started; connect again")
+        })?;
+    let open = |sealed: &str| {
+        google
+            .cipher
+            .open(sealed, &pending.state_hash)
+            .map_err(sealed_failure)
+    };
+    let verifier = open(&pending.pkce_verifier)?;
+    let code = open(pending.auth_code.as_deref().unwrap_or_default())?;
     let grant = google
         .oauth
         .exchange(&code, &verifier)

@@ -56,6 +56,12 @@ pub struct OAuthState {
     pub pkce_verifier: String,
     pub scopes: String,
     pub expires_at: Ts,
+    /// Where the browser goes once Google sends it back.
+    pub return_url: Option<String>,
+    /// Sealed; set when the browser came back with it.
+    pub auth_code: Option<String>,
+    /// Set with the code: the hash of what confirms it in the app.
+    pub confirmation_hash: Option<Vec<u8>>,
 }
 
 #[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -83,15 +89,67 @@ pub fn save_state(conn: &mut DbConnection, state: &OAuthState) -> DbResult<()> {
     Ok(())
 }
 
-/// Takes the state once: a second use, or one past its time, finds nothing.
+/// Takes a state the browser has not come back with yet, once: a second use,
+/// or one past its time, finds nothing.
 pub fn take_state(conn: &mut DbConnection, hash: &[u8], now: Ts) -> DbResult<Option<OAuthState>> {
     conn.write_transaction(|conn| {
-        let found: Option<OAuthState> = google_oauth_states::table
+        let unanswered = google_oauth_states::table
             .find(hash)
+            .filter(google_oauth_states::confirmation_hash.is_null());
+        let found: Option<OAuthState> = unanswered
             .select(OAuthState::as_select())
             .first(conn)
             .optional()?;
-        diesel::delete(google_oauth_states::table.find(hash)).execute(conn)?;
+        diesel::delete(unanswered).execute(conn)?;
+        Ok(found.filter(|state| state.expires_at > now))
+    })
+}
+
+/// The browser came back with a code: it waits, sealed, for the confirmation
+/// whose hash is given, until `expires_at`. Once per state, like `take_state`.
+pub fn answer_state(
+    conn: &mut DbConnection,
+    hash: &[u8],
+    now: Ts,
+    auth_code: &str,
+    confirmation_hash: &[u8],
+    expires_at: Ts,
+) -> DbResult<Option<OAuthState>> {
+    conn.write_transaction(|conn| {
+        let unanswered = google_oauth_states::table
+            .find(hash)
+            .filter(google_oauth_states::confirmation_hash.is_null())
+            .filter(google_oauth_states::expires_at.gt(now));
+        let answered = diesel::update(unanswered)
+            .set((
+                google_oauth_states::auth_code.eq(auth_code),
+                google_oauth_states::confirmation_hash.eq(confirmation_hash),
+                google_oauth_states::expires_at.eq(expires_at),
+            ))
+            .execute(conn)?;
+        if answered == 0 {
+            return Ok(None);
+        }
+        Ok(google_oauth_states::table
+            .find(hash)
+            .select(OAuthState::as_select())
+            .first(conn)
+            .optional()?)
+    })
+}
+
+/// Takes an answered consent by its confirmation, once, unless past its time.
+pub fn take_confirmation(
+    conn: &mut DbConnection,
+    confirmation_hash: &[u8],
+    now: Ts,
+) -> DbResult<Option<OAuthState>> {
+    conn.write_transaction(|conn| {
+        let row = google_oauth_states::table
+            .filter(google_oauth_states::confirmation_hash.eq(confirmation_hash));
+        let found: Option<OAuthState> =
+            row.select(OAuthState::as_select()).first(conn).optional()?;
+        diesel::delete(row).execute(conn)?;
         Ok(found.filter(|state| state.expires_at > now))
     })
 }

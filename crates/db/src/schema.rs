@@ -388,6 +388,9 @@ diesel::table! {
         pkce_verifier -> Text,
         scopes -> Text,
         expires_at -> DbTimestamp,
+        return_url -> Nullable<Text>,
+        auth_code -> Nullable<Text>,
+        confirmation_hash -> Nullable<Binary>,
     }
 }
 
