@@ -978,8 +978,8 @@ struct Owned {
     description: Option<String>,
 }
 
-/// A short digest: the link needs to know whether a value changed, not the
-/// value (the notes and address stay in their own table).
+/// A short digest of a known value: the link needs to know whether a value
+/// changed, not the value (the notes and address stay in their own table).
 fn digest(value: &str) -> Option<String> {
     use sha2::{Digest, Sha256};
     let hash = Sha256::digest(value.as_bytes());
@@ -1211,7 +1211,6 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
                     Err(err) => return Err(stop(err)),
                 };
                 if current.updated.is_some_and(|at| at > a.updated_at.get()) {
-                    let link = link.clone();
                     let applied = state
                         .db(move |conn| {
                             conn.write_transaction(|conn| {
