@@ -1,316 +1,58 @@
-//! Google end to end against a stand-in that speaks its OAuth 2.0 token and
-//! revocation endpoints and the Calendar v3 events API (with etags, `If-Match`,
-//! sync tokens, paging and push channels): connect with PKCE and state, sealed
-//! storage, refresh and `invalid_grant`, export, import, no loops, push
-//! notifications, disconnect.
+//! Google end to end against a stand-in written from Google's documentation
+//! (`fake.rs`): connect with PKCE and state, sealed storage, refresh and
+//! `invalid_grant`, export, import, no loops, push notifications, disconnect.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+mod fake;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{Duration, Utc};
 use fieldcrm_test_support::{problem, Signed, SmtpStandIn, TestApp};
 use reqwest::Method;
-use secrecy::SecretString;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::Request;
 
 use crate::messages::{app_with_settings, customer, message, owner, queued, twilio};
-
-pub(crate) const GOOGLE_EMAIL: &str = "office@acme-plumbing.example";
-const CALENDAR: &str = "/calendar/v3/calendars/primary/events";
-
-/// What the token endpoint answers to a refresh.
-#[derive(Clone, Copy, PartialEq)]
-pub(crate) enum Refresh {
-    Works,
-    InvalidGrant,
-}
-
-#[derive(Default)]
-struct Calendar {
-    events: BTreeMap<String, Value>,
-    version: u64,
-    /// Listing answers queued by a test: (status, body), first in first out.
-    pages: VecDeque<(u16, Value)>,
-}
-
-struct Tokens {
-    refresh: Refresh,
-    /// Lifetime of issued access tokens, seconds.
-    expires_in: i64,
-    issued: u32,
-    /// Grant Gmail sending along with the calendar.
-    gmail: bool,
-}
-
-/// Google's stand-in on loopback.
-pub(crate) struct GoogleStandIn {
-    pub server: MockServer,
-    calendar: Arc<Mutex<Calendar>>,
-    tokens: Arc<Mutex<Tokens>>,
-}
+pub(crate) use fake::{GoogleStandIn, Refresh, CALENDAR, GOOGLE_EMAIL, GOOGLE_SUBJECT};
 
 fn form(request: &Request) -> HashMap<String, String> {
     serde_urlencoded::from_bytes(&request.body).unwrap()
 }
 
-fn fake_id_token(email: &str) -> String {
-    let part = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    format!(
-        "{}.{}.signature",
-        part(json!({"alg": "RS256"})),
-        part(json!({"email": email, "sub": "1234"}))
+/// Starts connecting as `who`; returns the consent URL's query.
+async fn start_connect(app: &TestApp, who: &Signed, body: Value) -> HashMap<String, String> {
+    let started = app
+        .call(
+            Method::POST,
+            "/v1/integrations/google/connect",
+            &who.access,
+            Some(body),
+        )
+        .await;
+    assert_eq!(started.status(), 200);
+    let url: Value = started.json().await.unwrap();
+    let url = reqwest::Url::parse(url["authorization_url"].as_str().unwrap()).unwrap();
+    url.query_pairs().into_owned().collect()
+}
+
+async fn confirm(app: &TestApp, who: &Signed, confirmation: &str) -> reqwest::Response {
+    app.call(
+        Method::POST,
+        "/v1/integrations/google/confirm",
+        &who.access,
+        Some(json!({ "confirmation": confirmation })),
     )
+    .await
 }
 
 impl GoogleStandIn {
-    pub(crate) async fn start() -> Self {
-        let server = MockServer::start().await;
-        let calendar = Arc::new(Mutex::new(Calendar::default()));
-        let tokens = Arc::new(Mutex::new(Tokens {
-            refresh: Refresh::Works,
-            expires_in: 3600,
-            issued: 0,
-            gmail: false,
-        }));
-
-        let t = tokens.clone();
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .respond_with(move |request: &Request| {
-                let form = form(request);
-                let mut tokens = t.lock().unwrap();
-                tokens.issued += 1;
-                let access = format!("ya29.access-{}", tokens.issued);
-                match form.get("grant_type").map(String::as_str) {
-                    Some("authorization_code") => ResponseTemplate::new(200).set_body_json(json!({
-                        "access_token": access,
-                        "refresh_token": "1//refresh-token-secret",
-                        "expires_in": tokens.expires_in,
-                        "token_type": "Bearer",
-                        "scope": if tokens.gmail {
-                            "https://www.googleapis.com/auth/calendar.events openid email https://mail.google.com/"
-                        } else {
-                            "https://www.googleapis.com/auth/calendar.events openid email"
-                        },
-                        "id_token": fake_id_token(GOOGLE_EMAIL),
-                    })),
-                    Some("refresh_token") if tokens.refresh == Refresh::Works => {
-                        ResponseTemplate::new(200).set_body_json(json!({
-                            "access_token": access,
-                            "expires_in": tokens.expires_in,
-                            "token_type": "Bearer",
-                        }))
-                    }
-                    _ => ResponseTemplate::new(400).set_body_json(
-                        json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
-                    ),
-                }
-            })
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/revoke"))
-            .respond_with(ResponseTemplate::new(200))
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path("/calendar/v3/channels/stop"))
-            .respond_with(ResponseTemplate::new(204))
-            .mount(&server)
-            .await;
-        Mock::given(method("POST"))
-            .and(path(format!("{CALENDAR}/watch")))
-            .respond_with(|request: &Request| {
-                let body: Value = serde_json::from_slice(&request.body).unwrap();
-                let expires = (Utc::now() + Duration::days(7)).timestamp_millis();
-                ResponseTemplate::new(200).set_body_json(json!({
-                    "kind": "api#channel", "id": body["id"], "resourceId": "resource-1",
-                    "resourceUri": "https://www.googleapis.com/calendar/v3/calendars/primary/events",
-                    "expiration": expires.to_string(),
-                }))
-            })
-            .mount(&server)
-            .await;
-
-        let c = calendar.clone();
-        Mock::given(method("POST"))
-            .and(path(CALENDAR))
-            .respond_with(move |request: &Request| {
-                let mut body: Value = serde_json::from_slice(&request.body).unwrap();
-                let mut cal = c.lock().unwrap();
-                let id = body["id"].as_str().unwrap().to_owned();
-                if cal.events.contains_key(&id) {
-                    return ResponseTemplate::new(409).set_body_json(json!({"error": {"code": 409, "message": "The requested identifier already exists.", "errors": [{"reason": "duplicate"}]}}));
-                }
-                cal.version += 1;
-                body["etag"] = json!(format!("\"{}\"", cal.version));
-                body["updated"] = json!(Utc::now().to_rfc3339());
-                cal.events.insert(id, body.clone());
-                ResponseTemplate::new(200).set_body_json(body)
-            })
-            .mount(&server)
-            .await;
-        let c = calendar.clone();
-        Mock::given(method("PUT"))
-            .and(path_regex(format!("^{CALENDAR}/[^/]+$")))
-            .respond_with(move |request: &Request| {
-                let id = request.url.path().rsplit('/').next().unwrap().to_owned();
-                let if_match = request
-                    .headers
-                    .get("if-match")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                let mut cal = c.lock().unwrap();
-                let Some(current) = cal.events.get(&id).cloned() else {
-                    return ResponseTemplate::new(404).set_body_json(json!({"error": {"code": 404, "message": "Not Found"}}));
-                };
-                if if_match.as_deref() != current["etag"].as_str() {
-                    return ResponseTemplate::new(412).set_body_json(json!({"error": {"code": 412, "message": "Precondition Failed", "errors": [{"reason": "conditionNotMet"}]}}));
-                }
-                let mut body: Value = serde_json::from_slice(&request.body).unwrap();
-                cal.version += 1;
-                body["etag"] = json!(format!("\"{}\"", cal.version));
-                body["updated"] = json!(Utc::now().to_rfc3339());
-                cal.events.insert(id, body.clone());
-                ResponseTemplate::new(200).set_body_json(body)
-            })
-            .mount(&server)
-            .await;
-        let c = calendar.clone();
-        Mock::given(method("GET"))
-            .and(path_regex(format!("^{CALENDAR}/[^/]+$")))
-            .respond_with(move |request: &Request| {
-                let id = request.url.path().rsplit('/').next().unwrap();
-                match c.lock().unwrap().events.get(id) {
-                    Some(event) => ResponseTemplate::new(200).set_body_json(event),
-                    None => ResponseTemplate::new(404)
-                        .set_body_json(json!({"error": {"code": 404, "message": "Not Found"}})),
-                }
-            })
-            .mount(&server)
-            .await;
-        let c = calendar.clone();
-        Mock::given(method("DELETE"))
-            .and(path_regex(format!("^{CALENDAR}/[^/]+$")))
-            .respond_with(move |request: &Request| {
-                let id = request.url.path().rsplit('/').next().unwrap();
-                match c.lock().unwrap().events.remove(id) {
-                    Some(_) => ResponseTemplate::new(204),
-                    None => ResponseTemplate::new(410).set_body_json(
-                        json!({"error": {"code": 410, "message": "Resource has been deleted"}}),
-                    ),
-                }
-            })
-            .mount(&server)
-            .await;
-        let c = calendar.clone();
-        Mock::given(method("GET"))
-            .and(path(CALENDAR))
-            .respond_with(move |_: &Request| {
-                let mut cal = c.lock().unwrap();
-                match cal.pages.pop_front() {
-                    Some((status, body)) => ResponseTemplate::new(status).set_body_json(body),
-                    None => ResponseTemplate::new(200)
-                        .set_body_json(json!({"kind": "calendar#events", "items": [], "nextSyncToken": "sync-idle"})),
-                }
-            })
-            .mount(&server)
-            .await;
-        GoogleStandIn {
-            server,
-            calendar,
-            tokens,
-        }
-    }
-
-    pub(crate) fn configure(&self, s: &mut fieldcrm::Settings) {
-        let uri = self.server.uri();
-        s.google_client_id = Some("client-id.apps.googleusercontent.com".into());
-        s.google_client_secret = Some(SecretString::from("client-secret-for-tests"));
-        s.google_auth_url = format!("{uri}/auth");
-        s.google_token_url = format!("{uri}/token");
-        s.google_revoke_url = format!("{uri}/revoke");
-        s.google_api_root_url = format!("{uri}/");
-        s.token_encryption_keys = Some(SecretString::from(format!(
-            "k1:{}",
-            STANDARD.encode([7u8; 32])
-        )));
-    }
-
-    pub(crate) fn set_refresh(&self, refresh: Refresh, expires_in: i64) {
-        let mut tokens = self.tokens.lock().unwrap();
-        tokens.refresh = refresh;
-        tokens.expires_in = expires_in;
-    }
-
-    pub(crate) fn grant_gmail(&self) {
-        self.tokens.lock().unwrap().gmail = true;
-    }
-
-    pub(crate) fn queue_page(&self, status: u16, body: Value) {
-        self.calendar
-            .lock()
-            .unwrap()
-            .pages
-            .push_back((status, body));
-    }
-
-    pub(crate) fn event(&self, id: &str) -> Option<Value> {
-        self.calendar.lock().unwrap().events.get(id).cloned()
-    }
-
-    pub(crate) fn events(&self) -> Vec<Value> {
-        self.calendar
-            .lock()
-            .unwrap()
-            .events
-            .values()
-            .cloned()
-            .collect()
-    }
-
-    /// A change made by someone in Google: a new etag and `updated`.
-    pub(crate) fn edit(&self, id: &str, change: impl FnOnce(&mut Value)) -> Value {
-        let mut cal = self.calendar.lock().unwrap();
-        cal.version += 1;
-        let version = cal.version;
-        let event = cal.events.get_mut(id).unwrap();
-        change(event);
-        event["etag"] = json!(format!("\"{version}\""));
-        event["updated"] = json!(Utc::now().to_rfc3339());
-        event.clone()
-    }
-
-    pub(crate) async fn requests(&self, verb: &str, path_prefix: &str) -> Vec<Request> {
-        self.server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| r.method.as_str() == verb && r.url.path().starts_with(path_prefix))
-            .collect()
-    }
-
-    /// Runs the consent flow as a browser would and returns the status.
+    /// Runs the consent flow as the person would, their browser and then the
+    /// app, and returns the status.
     pub(crate) async fn connect(&self, app: &TestApp, who: &Signed) -> Value {
-        let gmail = self.tokens.lock().unwrap().gmail;
-        let started = app
-            .call(
-                Method::POST,
-                "/v1/integrations/google/connect",
-                &who.access,
-                Some(json!({"send_email": gmail})),
-            )
-            .await;
-        assert_eq!(started.status(), 200);
-        let url: Value = started.json().await.unwrap();
-        let url = reqwest::Url::parse(url["authorization_url"].as_str().unwrap()).unwrap();
-        let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+        let query = start_connect(app, who, json!({"send_email": self.requests_gmail()})).await;
         let callback = app
             .get(&format!(
                 "/v1/integrations/google/callback?state={}&code=4/auth-code",
@@ -318,7 +60,10 @@ impl GoogleStandIn {
             ))
             .await;
         assert_eq!(callback.status(), 200);
-        callback.json().await.unwrap()
+        let answered: Value = callback.json().await.unwrap();
+        let confirmed = confirm(app, who, answered["confirmation"].as_str().unwrap()).await;
+        assert_eq!(confirmed.status(), 200);
+        confirmed.json().await.unwrap()
     }
 }
 
@@ -433,7 +178,10 @@ async fn connecting_checks_the_state_and_pkce_and_keeps_tokens_sealed() {
         "/v1/integrations/google/callback?state={}&code=4/auth-code",
         query["state"]
     );
-    let connected = app.get(&callback).await;
+    let answered = app.get(&callback).await;
+    assert_eq!(answered.status(), 200);
+    let answered: Value = answered.json().await.unwrap();
+    let connected = confirm(&app, &owner, answered["confirmation"].as_str().unwrap()).await;
     assert_eq!(connected.status(), 200);
     let connected: Value = connected.json().await.unwrap();
     assert_eq!(connected["connected"], true);
@@ -510,7 +258,7 @@ async fn appointments_are_exported_with_our_ids_and_updated_only_over_the_etag_s
     );
     let first_etag = event["etag"].clone();
 
-    // A change here goes out as a conditional update over the etag we hold.
+    // A change here goes out as a conditional patch over the etag we hold.
     let patched = app
         .authed(
             Method::PATCH,
@@ -524,12 +272,18 @@ async fn appointments_are_exported_with_our_ids_and_updated_only_over_the_etag_s
         .unwrap();
     assert_eq!(patched.status(), 200);
     app.run_jobs().await;
-    let puts = google.requests("PUT", CALENDAR).await;
-    assert_eq!(puts.len(), 1);
+    let patches = google.requests("PATCH", CALENDAR).await;
+    assert_eq!(patches.len(), 1);
     assert_eq!(
-        puts[0].headers.get("if-match").unwrap().to_str().unwrap(),
+        patches[0]
+            .headers
+            .get("if-match")
+            .unwrap()
+            .to_str()
+            .unwrap(),
         first_etag.as_str().unwrap()
     );
+    assert!(google.requests("PUT", CALENDAR).await.is_empty());
     assert_eq!(
         google.event(&id).unwrap()["summary"],
         "Boiler service and flue check"
@@ -552,8 +306,13 @@ async fn appointments_are_exported_with_our_ids_and_updated_only_over_the_etag_s
         .unwrap();
     assert_eq!(patched.status(), 200);
     app.run_jobs().await;
-    let puts = google.requests("PUT", CALENDAR).await;
-    assert_eq!(puts.len(), 3, "one refused with 412, one over the new etag");
+    let patches = google.requests("PATCH", CALENDAR).await;
+    assert_eq!(
+        patches.len(),
+        3,
+        "one refused with 412, one over the new etag"
+    );
+    assert_eq!(google.answered(412), 1);
     assert_eq!(google.event(&id).unwrap()["summary"], "Flue check only");
     assert_eq!(google.events().len(), 1, "no second event");
 
@@ -574,6 +333,39 @@ async fn appointments_are_exported_with_our_ids_and_updated_only_over_the_etag_s
     assert!(google.event(&id).is_none());
 }
 
+/// Lists what the sync asked Google for: the query of every listing.
+async fn listings(google: &GoogleStandIn) -> Vec<HashMap<String, String>> {
+    google
+        .requests("GET", CALENDAR)
+        .await
+        .iter()
+        .filter(|r| r.url.path() == CALENDAR)
+        .map(|r| r.url.query_pairs().into_owned().collect())
+        .collect()
+}
+
+async fn sync_now(app: &TestApp, who: &Signed) {
+    let sync = app
+        .call(
+            Method::POST,
+            "/v1/integrations/google/sync",
+            &who.access,
+            None,
+        )
+        .await;
+    assert_eq!(sync.status(), 202);
+    app.run_jobs().await;
+}
+
+/// An event as someone makes it in Google Calendar.
+fn made_in_google(id: &str, summary: &str, starts: chrono::DateTime<Utc>, hours: i64) -> Value {
+    json!({
+        "id": id, "summary": summary,
+        "start": {"dateTime": starts.to_rfc3339(), "timeZone": "America/Chicago"},
+        "end": {"dateTime": (starts + Duration::hours(hours)).to_rfc3339(), "timeZone": "America/Chicago"},
+    })
+}
+
 #[tokio::test]
 async fn a_sync_imports_pages_applies_changes_and_cancellations_and_restarts_after_410() {
     let google = GoogleStandIn::start().await;
@@ -587,40 +379,22 @@ async fn a_sync_imports_pages_applies_changes_and_cancellations_and_restarts_aft
     )
     .await;
     let starts = Utc::now() + Duration::days(4);
-    let made_in_google = json!({
-        "id": "googlemade1", "etag": "\"g1\"", "status": "confirmed", "summary": "Quote visit",
-        "updated": Utc::now().to_rfc3339(),
-        "start": {"dateTime": starts.to_rfc3339()}, "end": {"dateTime": (starts + Duration::hours(2)).to_rfc3339()},
-        "attendees": [{"email": "Grace@Example.org"}],
-    });
-    let stranger = json!({
-        "id": "googlemade2", "etag": "\"g2\"", "status": "confirmed", "summary": "Dentist",
-        "updated": Utc::now().to_rfc3339(),
-        "start": {"dateTime": starts.to_rfc3339()}, "end": {"dateTime": (starts + Duration::hours(1)).to_rfc3339()},
-    });
-    google.queue_page(
-        200,
-        json!({"items": [made_in_google], "nextPageToken": "page-2"}),
-    );
-    google.queue_page(200, json!({"items": [stranger], "nextSyncToken": "sync-1"}));
+    let mut quote = made_in_google("googlemade1", "Quote visit", starts, 2);
+    quote["attendees"] = json!([{"email": "Grace@Example.org"}]);
+    google.create(quote);
+    google.create(made_in_google("googlemade2", "Dentist", starts, 1));
+    // One event a page: the first sync pages.
+    google.set_page_size(1);
     google.connect(&app, &owner).await;
     app.run_jobs().await;
 
-    let lists = google.requests("GET", CALENDAR).await;
-    let queries: Vec<HashMap<String, String>> = lists
-        .iter()
-        .filter(|r| r.url.path() == CALENDAR)
-        .map(|r| r.url.query_pairs().into_owned().collect())
-        .collect();
+    let queries = listings(&google).await;
     assert!(
         !queries[0].contains_key("syncToken"),
         "the first sync is full"
     );
-    assert_eq!(queries[1]["pageToken"], "page-2");
-    assert_eq!(
-        stored(&app, &owner.account_id).sync_token.as_deref(),
-        Some("sync-1")
-    );
+    assert!(queries[1].contains_key("pageToken"));
+    assert!(stored(&app, &owner.account_id).sync_token.is_some());
 
     // The event with a customer among its attendees became that customer's
     // appointment; the one without became an appointment without a customer.
@@ -643,21 +417,13 @@ async fn a_sync_imports_pages_applies_changes_and_cancellations_and_restarts_aft
 
     // Moved in Google, then cancelled there: both come back.
     let later = starts + Duration::days(1);
-    google.queue_page(200, json!({"items": [{
-        "id": "googlemade1", "etag": "\"g3\"", "status": "confirmed", "summary": "Quote visit (moved)",
-        "updated": (Utc::now() + Duration::seconds(5)).to_rfc3339(),
-        "start": {"dateTime": later.to_rfc3339()}, "end": {"dateTime": (later + Duration::hours(2)).to_rfc3339()},
-    }], "nextSyncToken": "sync-2"}));
-    let sync = app
-        .call(
-            Method::POST,
-            "/v1/integrations/google/sync",
-            &owner.access,
-            None,
-        )
-        .await;
-    assert_eq!(sync.status(), 202);
-    app.run_jobs().await;
+    google.edit("googlemade1", |e| {
+        e["summary"] = json!("Quote visit (moved)");
+        e["start"]["dateTime"] = json!(later.to_rfc3339());
+        e["end"]["dateTime"] = json!((later + Duration::hours(2)).to_rfc3339());
+    });
+    let token_before = stored(&app, &owner.account_id).sync_token.unwrap();
+    sync_now(&app, &owner).await;
     let moved = get_appointment(&app, &owner, &imported).await;
     assert_eq!(moved["title"], "Quote visit (moved)");
     assert_eq!(
@@ -666,54 +432,28 @@ async fn a_sync_imports_pages_applies_changes_and_cancellations_and_restarts_aft
             .timestamp(),
         later.timestamp()
     );
-    let lists = google.requests("GET", CALENDAR).await;
-    let last: HashMap<String, String> = lists
-        .last()
-        .unwrap()
-        .url
-        .query_pairs()
-        .into_owned()
-        .collect();
-    assert_eq!(last["syncToken"], "sync-1");
-
-    google.queue_page(
-        200,
-        json!({"items": [{"id": "googlemade1", "status": "cancelled"}], "nextSyncToken": "sync-3"}),
+    assert_eq!(
+        listings(&google).await.last().unwrap()["syncToken"],
+        token_before,
+        "incremental"
     );
-    app.call(
-        Method::POST,
-        "/v1/integrations/google/sync",
-        &owner.access,
-        None,
-    )
-    .await;
-    app.run_jobs().await;
+
+    google.delete("googlemade1");
+    sync_now(&app, &owner).await;
     assert_eq!(
         get_appointment(&app, &owner, &imported).await["status"],
         "cancelled"
     );
 
-    // The sync token expired: 410, then a full sync from the start.
-    google.queue_page(410, json!({"error": {"code": 410, "message": "Sync token is no longer valid, a full sync is required.", "errors": [{"reason": "fullSyncRequired"}]}}));
-    google.queue_page(200, json!({"items": [], "nextSyncToken": "sync-fresh"}));
-    app.call(
-        Method::POST,
-        "/v1/integrations/google/sync",
-        &owner.access,
-        None,
-    )
-    .await;
-    app.run_jobs().await;
-    assert_eq!(
-        stored(&app, &owner.account_id).sync_token.as_deref(),
-        Some("sync-fresh")
-    );
-    let lists = google.requests("GET", CALENDAR).await;
-    let n = lists.len();
-    let refused: HashMap<String, String> = lists[n - 2].url.query_pairs().into_owned().collect();
-    let full: HashMap<String, String> = lists[n - 1].url.query_pairs().into_owned().collect();
-    assert_eq!(refused["syncToken"], "sync-3");
-    assert!(!full.contains_key("syncToken"));
+    // Google expired the sync token: 410, then a full sync from the start.
+    google.expire_sync_tokens();
+    let refused_token = stored(&app, &owner.account_id).sync_token.unwrap();
+    let before = listings(&google).await.len();
+    sync_now(&app, &owner).await;
+    let queries = listings(&google).await;
+    assert_eq!(queries[before]["syncToken"], refused_token);
+    assert!(!queries[before + 1].contains_key("syncToken"));
+    assert_eq!(google.answered(410), 1);
     assert_eq!(appointment_count(&app, &owner).await, 2);
 }
 
@@ -728,60 +468,36 @@ async fn our_own_writes_come_back_without_duplicates_or_loops() {
     let a = appointment(&app, &owner, &person, "Gutter cleaning").await;
     app.run_jobs().await;
     let id = event_id(&a);
+    let writes = || async {
+        google.requests("PUT", CALENDAR).await.len()
+            + google.requests("PATCH", CALENDAR).await.len()
+            + google.requests("POST", CALENDAR).await.len()
+    };
 
     // Google lists the event we wrote, as it is: nothing changes here and
     // nothing is written back.
-    let echo = google.event(&id).unwrap();
-    google.queue_page(200, json!({"items": [echo], "nextSyncToken": "s1"}));
-    app.call(
-        Method::POST,
-        "/v1/integrations/google/sync",
-        &owner.access,
-        None,
-    )
-    .await;
-    app.run_jobs().await;
+    sync_now(&app, &owner).await;
     assert_eq!(appointment_count(&app, &owner).await, 1);
     let version = get_appointment(&app, &owner, a["id"].as_str().unwrap()).await["version"].clone();
     assert_eq!(version, a["version"]);
-    let writes = google.requests("PUT", CALENDAR).await.len()
-        + google.requests("POST", CALENDAR).await.len();
+    let written = writes().await;
 
     // Renamed in Google: the title comes here, and is not sent back.
-    let edited = google.edit(&id, |e| e["summary"] = json!("Gutters and downpipes"));
-    google.queue_page(
-        200,
-        json!({"items": [edited.clone()], "nextSyncToken": "s2"}),
-    );
-    app.call(
-        Method::POST,
-        "/v1/integrations/google/sync",
-        &owner.access,
-        None,
-    )
-    .await;
-    app.run_jobs().await;
+    google.edit(&id, |e| e["summary"] = json!("Gutters and downpipes"));
+    sync_now(&app, &owner).await;
     let after = get_appointment(&app, &owner, a["id"].as_str().unwrap()).await;
     assert_eq!(after["title"], "Gutters and downpipes");
-    // And seen again, it is still only one appointment, changed once.
-    google.queue_page(200, json!({"items": [edited], "nextSyncToken": "s3"}));
-    app.call(
-        Method::POST,
-        "/v1/integrations/google/sync",
-        &owner.access,
-        None,
-    )
-    .await;
-    app.run_jobs().await;
+    // And listed again in a full sync, it is still only one appointment,
+    // changed once.
+    google.expire_sync_tokens();
+    sync_now(&app, &owner).await;
     assert_eq!(
         get_appointment(&app, &owner, a["id"].as_str().unwrap()).await["version"],
         after["version"]
     );
     assert_eq!(appointment_count(&app, &owner).await, 1);
     assert_eq!(google.events().len(), 1);
-    let writes_after = google.requests("PUT", CALENDAR).await.len()
-        + google.requests("POST", CALENDAR).await.len();
-    assert_eq!(writes_after, writes, "no write went back to Google");
+    assert_eq!(writes().await, written, "no write went back to Google");
 }
 
 #[tokio::test]
@@ -801,7 +517,7 @@ async fn access_tokens_are_refreshed_and_invalid_grant_asks_for_a_reconnect() {
         .filter(|f| f["grant_type"] == "refresh_token")
         .collect();
     assert!(!refreshes.is_empty());
-    assert_eq!(refreshes[0]["refresh_token"], "1//refresh-token-secret");
+    assert!(refreshes[0]["refresh_token"].starts_with("1//refresh-token-secret"));
     let calendar_calls = google.requests("GET", "/calendar").await;
     let bearer = calendar_calls[0]
         .headers
@@ -844,7 +560,6 @@ async fn access_tokens_are_refreshed_and_invalid_grant_asks_for_a_reconnect() {
     assert_eq!(problem(again).await["code"], "needs_reconnect");
 
     // Connecting again clears it.
-    google.set_refresh(Refresh::Works, 3600);
     google.connect(&app, &owner).await;
     assert_eq!(status(&app, &owner).await["needs_reconnect"], false);
 }
@@ -922,7 +637,7 @@ async fn disconnecting_revokes_the_grant_and_stops_the_channel_and_keeps_appoint
     app.run_jobs().await;
     let revoked = google.requests("POST", "/revoke").await;
     assert_eq!(revoked.len(), 1);
-    assert_eq!(form(&revoked[0])["token"], "1//refresh-token-secret");
+    assert!(google.revoked(&form(&revoked[0])["token"]));
     let stopped = google.requests("POST", "/calendar/v3/channels/stop").await;
     assert_eq!(stopped.len(), 1);
     let stop: Value = serde_json::from_slice(&stopped[0].body).unwrap();
@@ -1054,8 +769,14 @@ async fn channels_are_renewed_before_they_end_and_quiet_accounts_are_polled() {
         now,
     )
     .unwrap();
-    fieldcrm_db::google::set_sync_token(&mut conn, account, Some("sync-idle"), Some(long_ago), now)
-        .unwrap();
+    fieldcrm_db::google::set_sync_token(
+        &mut conn,
+        account,
+        first.sync_token.as_deref(),
+        Some(long_ago),
+        now,
+    )
+    .unwrap();
     fieldcrm::services::google::schedule_periodic(&mut conn, Duration::minutes(15), true, 4, now)
         .unwrap();
     drop(conn);
@@ -1082,4 +803,556 @@ async fn channels_are_renewed_before_they_end_and_quiet_accounts_are_polled() {
         lists_before + 1
     );
     assert!(renewed.last_synced_at.unwrap().get() > long_ago.get());
+}
+
+async fn change_appointment(app: &TestApp, who: &Signed, id: &str, body: Value) -> Value {
+    let response = app
+        .authed(
+            Method::PATCH,
+            &format!("/v1/appointments/{id}"),
+            &who.access,
+        )
+        .header("If-Match", "*")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// What someone adds to an event in Google Calendar: guests, a description,
+/// a location and a colour.
+fn added_in_google(event: &mut Value) {
+    event["description"] = json!("Gate code 4411; the dog is friendly");
+    event["location"] = json!("Back entrance, 12 Elm Street");
+    event["attendees"] = json!([{"email": "helper@example.net", "responseStatus": "accepted"}]);
+    event["colorId"] = json!("5");
+}
+
+fn assert_kept_what_google_added(event: &Value) {
+    assert_eq!(event["description"], "Gate code 4411; the dog is friendly");
+    assert_eq!(event["location"], "Back entrance, 12 Elm Street");
+    assert_eq!(event["attendees"][0]["email"], "helper@example.net");
+    assert_eq!(event["colorId"], "5");
+}
+
+/// The fields of every write fieldcrm sent to an existing event.
+async fn fields_written(google: &GoogleStandIn, event_id: &str) -> Vec<Vec<String>> {
+    google
+        .writes_to(event_id)
+        .await
+        .iter()
+        .filter(|r| r.method.as_str() != "POST" && r.method.as_str() != "DELETE")
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            body.as_object().unwrap().keys().cloned().collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn what_people_add_to_an_event_in_google_survives_a_rename_and_a_conflict() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let person = customer(
+        &app,
+        &owner,
+        json!({"name": "Ada", "address": {"line1": "12 Elm Street", "city": "Austin"}}),
+        &[],
+    )
+    .await;
+    let a = appointment(&app, &owner, &person, "Boiler service").await;
+    let a_id = a["id"].as_str().unwrap();
+    app.run_jobs().await;
+    let id = event_id(&a);
+    assert_eq!(
+        google.event(&id).unwrap()["location"],
+        "12 Elm Street, Austin"
+    );
+
+    // Someone adds guests, a description, a location and a colour in Google;
+    // the next sync sees it, and a rename here leaves all of it alone.
+    google.edit(&id, added_in_google);
+    sync_now(&app, &owner).await;
+    change_appointment(
+        &app,
+        &owner,
+        a_id,
+        json!({"title": "Boiler service and flue"}),
+    )
+    .await;
+    app.run_jobs().await;
+    let event = google.event(&id).unwrap();
+    assert_eq!(event["summary"], "Boiler service and flue");
+    assert_kept_what_google_added(&event);
+
+    // A conflict: Google changed the event after our last write, and our
+    // rename is later. The update meets 412, the event is read again, and
+    // only our title goes over it.
+    google.edit(&id, |e| {
+        e["attendees"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"email": "second@example.net"}));
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    change_appointment(&app, &owner, a_id, json!({"title": "Flue only"})).await;
+    app.run_jobs().await;
+    assert_eq!(google.answered(412), 1);
+    let event = google.event(&id).unwrap();
+    assert_eq!(event["summary"], "Flue only");
+    assert_kept_what_google_added(&event);
+    assert_eq!(event["attendees"][1]["email"], "second@example.net");
+
+    // Google's change is the later one: it comes here, and Google keeps
+    // everything it had.
+    change_appointment(&app, &owner, a_id, json!({"title": "Flue and radiators"})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    google.edit(&id, |e| e["summary"] = json!("Flue (per phone call)"));
+    app.run_jobs().await;
+    assert_eq!(
+        get_appointment(&app, &owner, a_id).await["title"],
+        "Flue (per phone call)"
+    );
+    let event = google.event(&id).unwrap();
+    assert_eq!(event["summary"], "Flue (per phone call)");
+    assert_kept_what_google_added(&event);
+
+    // Nothing but the fields fieldcrm owns was ever sent to the event.
+    for fields in fields_written(&google, &id).await {
+        for field in &fields {
+            assert!(
+                ["summary", "start", "end"].contains(&field.as_str()),
+                "sent `{field}` to an event whose {field} fieldcrm did not change"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn connecting_again_writes_nothing_to_events_made_in_google() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    customer(
+        &app,
+        &owner,
+        json!({"name": "Grace", "email": "grace@example.org"}),
+        &[],
+    )
+    .await;
+    let mut theirs = made_in_google(
+        "googlemade1",
+        "Quote visit",
+        Utc::now() + Duration::days(2),
+        1,
+    );
+    added_in_google(&mut theirs);
+    theirs["attendees"] = json!([{"email": "grace@example.org"}, {"email": "helper@example.net"}]);
+    google.create(theirs);
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    assert_eq!(appointment_count(&app, &owner).await, 1);
+    let imported = app
+        .call(Method::GET, "/v1/appointments", &owner.access, None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = google.event("googlemade1").unwrap();
+
+    // Connecting again while connected.
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    assert!(google.writes_to("googlemade1").await.is_empty());
+    assert_eq!(google.event("googlemade1").unwrap(), before);
+
+    // Connecting again after Google refused the grant.
+    google.revoke_access();
+    sync_now(&app, &owner).await;
+    assert_eq!(status(&app, &owner).await["needs_reconnect"], true);
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    assert!(google.writes_to("googlemade1").await.is_empty());
+    assert_eq!(google.event("googlemade1").unwrap(), before);
+    assert_eq!(appointment_count(&app, &owner).await, 1);
+
+    // A change made here goes out, to the time only: the event keeps its
+    // guests, description, location and colour, and gets no fieldcrm mark.
+    // (Notes and address stay here: on an event made in Google they are not
+    // fieldcrm's to write.)
+    let later = Utc::now() + Duration::days(3);
+    change_appointment(
+        &app,
+        &owner,
+        &imported,
+        json!({"starts_at": later.to_rfc3339(), "ends_at": (later + Duration::hours(1)).to_rfc3339(),
+            "notes": "Bring the long ladder", "address": {"line1": "1 Side Road", "city": "Austin"}}),
+    )
+    .await;
+    app.run_jobs().await;
+    let event = google.event("googlemade1").unwrap();
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(event["start"]["dateTime"].as_str().unwrap())
+            .unwrap()
+            .timestamp(),
+        later.timestamp()
+    );
+    assert_eq!(event["summary"], "Quote visit");
+    assert_eq!(event["attendees"], before["attendees"]);
+    assert_eq!(event["description"], before["description"]);
+    assert_eq!(event["location"], before["location"]);
+    assert_eq!(event["colorId"], before["colorId"]);
+    assert!(event.get("extendedProperties").is_none());
+    assert_eq!(
+        fields_written(&google, "googlemade1").await,
+        vec![vec!["end".to_owned(), "start".to_owned()]]
+    );
+}
+
+#[tokio::test]
+async fn disconnecting_and_connecting_again_keeps_one_event_and_one_appointment_each() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.create(made_in_google(
+        "googlemade1",
+        "Quote visit",
+        Utc::now() + Duration::days(2),
+        1,
+    ));
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let person = customer(&app, &owner, json!({"name": "Edsger"}), &[]).await;
+    let ours = appointment(&app, &owner, &person, "Survey").await;
+    app.run_jobs().await;
+    assert_eq!(google.events().len(), 2);
+    assert_eq!(appointment_count(&app, &owner).await, 2);
+
+    let gone = app
+        .call(
+            Method::DELETE,
+            "/v1/integrations/google",
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(gone.status(), 204);
+    app.run_jobs().await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    sync_now(&app, &owner).await;
+
+    let mut ids: Vec<String> = google
+        .events()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    let mut expected = vec!["googlemade1".to_owned(), event_id(&ours)];
+    expected.sort();
+    assert_eq!(ids, expected, "no copy of either event");
+    assert_eq!(appointment_count(&app, &owner).await, 2);
+    assert!(google.writes_to("googlemade1").await.is_empty());
+
+    // And the link still works both ways.
+    google.edit("googlemade1", |e| {
+        e["summary"] = json!("Quote visit, second try")
+    });
+    sync_now(&app, &owner).await;
+    assert_eq!(appointment_count(&app, &owner).await, 2);
+    let listed: Value = app
+        .call(Method::GET, "/v1/appointments", &owner.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["title"] == "Quote visit, second try"));
+}
+
+#[tokio::test]
+async fn connecting_another_google_account_starts_its_calendar_afresh() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.create(made_in_google(
+        "googlemade1",
+        "Dentist",
+        Utc::now() + Duration::days(2),
+        1,
+    ));
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let person = customer(&app, &owner, json!({"name": "Barbara"}), &[]).await;
+    let ours = appointment(&app, &owner, &person, "Survey").await;
+    app.run_jobs().await;
+    let first_calendar = google.events();
+    assert_eq!(first_calendar.len(), 2);
+    let first_channel = google.open_channels();
+
+    // The office connects its own Google account instead.
+    google.sign_in_as("5678", "bookings@acme-plumbing.example");
+    let connected = google.connect(&app, &owner).await;
+    assert_eq!(connected["email"], "bookings@acme-plumbing.example");
+    app.run_jobs().await;
+
+    // fieldcrm's own appointment goes into the new calendar; the event made
+    // in the other account's calendar is not copied into this one.
+    let second_calendar = google.events();
+    assert_eq!(second_calendar.len(), 1);
+    assert_eq!(second_calendar[0]["id"], event_id(&ours).as_str());
+    assert_eq!(appointment_count(&app, &owner).await, 2);
+
+    // The first account's calendar is left as it was, its channel stopped
+    // and its grant revoked.
+    google.sign_in_as(GOOGLE_SUBJECT, GOOGLE_EMAIL);
+    assert_eq!(google.events(), first_calendar);
+    let channels = google.open_channels();
+    assert_eq!(channels.len(), 1);
+    assert!(!channels.contains(&first_channel[0]));
+    let revoked = google.requests("POST", "/revoke").await;
+    assert_eq!(revoked.len(), 1);
+
+    // A change here goes to the new calendar only.
+    change_appointment(
+        &app,
+        &owner,
+        ours["id"].as_str().unwrap(),
+        json!({"title": "Survey and quote"}),
+    )
+    .await;
+    app.run_jobs().await;
+    assert_eq!(google.events(), first_calendar);
+    google.sign_in_as("5678", "bookings@acme-plumbing.example");
+    assert_eq!(
+        google.event(&event_id(&ours)).unwrap()["summary"],
+        "Survey and quote"
+    );
+}
+
+#[tokio::test]
+async fn every_page_of_an_incremental_sync_repeats_its_sync_token() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let first = listings(&google).await.len();
+
+    // Five changes between two syncs, two events a page.
+    google.set_page_size(2);
+    let starts = Utc::now() + Duration::days(5);
+    for n in 0..5 {
+        google.create(made_in_google(
+            &format!("googlemade{n}"),
+            &format!("Visit {n}"),
+            starts + Duration::hours(2 * n),
+            1,
+        ));
+    }
+    sync_now(&app, &owner).await;
+    assert_eq!(appointment_count(&app, &owner).await, 5);
+    let pages = &listings(&google).await[first..];
+    assert_eq!(pages.len(), 3);
+    for page in pages {
+        assert!(page.contains_key("syncToken"), "{page:?}");
+    }
+    assert_eq!(pages[0]["syncToken"], pages[2]["syncToken"]);
+    assert_eq!(google.answered(400), 0);
+}
+
+#[tokio::test]
+async fn exported_events_carry_the_accounts_time_zone() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    crate::messages::set_account(&app, &owner, json!({"time_zone": "Europe/Lisbon"})).await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let person = customer(&app, &owner, json!({"name": "Ada"}), &[]).await;
+    let a = appointment(&app, &owner, &person, "Boiler service").await;
+    app.run_jobs().await;
+    let event = google.event(&event_id(&a)).unwrap();
+    for end in ["start", "end"] {
+        assert_eq!(event[end]["timeZone"], "Europe/Lisbon");
+    }
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(event["start"]["dateTime"].as_str().unwrap()).unwrap(),
+        chrono::DateTime::parse_from_rfc3339(a["starts_at"].as_str().unwrap()).unwrap()
+    );
+
+    // A change of time carries it too.
+    let later = Utc::now() + Duration::days(6);
+    change_appointment(
+        &app,
+        &owner,
+        a["id"].as_str().unwrap(),
+        json!({"starts_at": later.to_rfc3339(), "ends_at": (later + Duration::hours(1)).to_rfc3339()}),
+    )
+    .await;
+    app.run_jobs().await;
+    assert_eq!(
+        google.event(&event_id(&a)).unwrap()["start"]["timeZone"],
+        "Europe/Lisbon"
+    );
+}
+
+#[tokio::test]
+async fn connecting_again_after_google_refused_the_grant_stops_the_old_push_channel() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let old = google.open_channels();
+    assert_eq!(old.len(), 1);
+
+    google.revoke_access();
+    sync_now(&app, &owner).await;
+    assert_eq!(status(&app, &owner).await["needs_reconnect"], true);
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+
+    let open = google.open_channels();
+    assert_eq!(open.len(), 1, "only the new channel is open");
+    assert_ne!(open, old);
+}
+
+#[tokio::test]
+async fn a_listing_that_lags_our_last_write_does_not_make_the_next_update_fail() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let owner = owner(&app).await;
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    let person = customer(&app, &owner, json!({"name": "Ada"}), &[]).await;
+    let a = appointment(&app, &owner, &person, "Boiler service").await;
+    let a_id = a["id"].as_str().unwrap();
+    app.run_jobs().await;
+
+    // Google refuses the grant; a rename waits here meanwhile. Connecting
+    // again writes it while a full sync runs beside it, whose listing was
+    // read before that write.
+    google.revoke_access();
+    sync_now(&app, &owner).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    change_appointment(&app, &owner, a_id, json!({"title": "Boiler and flue"})).await;
+    google.freeze_listings();
+    google.connect(&app, &owner).await;
+    app.run_jobs().await;
+    assert_eq!(
+        google.event(&event_id(&a)).unwrap()["summary"],
+        "Boiler and flue"
+    );
+    google.expire_sync_tokens();
+    sync_now(&app, &owner).await;
+    google.thaw_listings();
+
+    // The next change goes over the etag of our own last write.
+    change_appointment(&app, &owner, a_id, json!({"title": "Flue only"})).await;
+    app.run_jobs().await;
+    assert_eq!(google.event(&event_id(&a)).unwrap()["summary"], "Flue only");
+    assert_eq!(google.answered(412), 0, "no update over a stale etag");
+}
+
+#[tokio::test]
+async fn a_consent_finished_in_another_browser_attaches_nothing() {
+    let google = GoogleStandIn::start().await;
+    let twilio = twilio().await;
+    let app = app_with_settings(&twilio, None, 4, |s| {
+        google.configure(s);
+        s.cors_allowed_origins = "https://dashboard.example.com".into();
+    })
+    .await;
+    let sender = owner(&app).await;
+    let someone = owner(&app).await;
+
+    // The sender starts connecting and passes the consent URL on; someone
+    // else opens it in their browser and consents with their own Google
+    // account.
+    let query = start_connect(&app, &sender, json!({})).await;
+    google.sign_in_as("9999", "someone@example.net");
+    let other_browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let callback = other_browser
+        .get(app.url(&format!(
+            "/v1/integrations/google/callback?state={}&code=4/their-code",
+            query["state"]
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 200);
+
+    // Nothing is attached, and their code was never exchanged.
+    assert_eq!(status(&app, &sender).await["connected"], false);
+    assert!(google.requests("POST", "/token").await.is_empty());
+    assert_eq!(callback.headers()["cache-control"], "no-store");
+    let answered: Value = callback.json().await.unwrap();
+    let confirmation = answered["confirmation"].as_str().unwrap().to_owned();
+    // The confirmation works for nobody but the sender: not for that person
+    // signed in to their own account, and once refused it is gone.
+    let refused = confirm(&app, &someone, &confirmation).await;
+    assert_eq!(problem(refused).await["code"], "invalid_confirmation");
+    let again = confirm(&app, &sender, &confirmation).await;
+    assert_eq!(problem(again).await["code"], "invalid_confirmation");
+    assert_eq!(status(&app, &sender).await["connected"], false);
+    assert_eq!(status(&app, &someone).await["connected"], false);
+    assert!(google.requests("POST", "/token").await.is_empty());
+    let guessed = confirm(&app, &sender, "not-a-confirmation").await;
+    assert_eq!(problem(guessed).await["code"], "invalid_confirmation");
+
+    // The sender connecting their own Google account, with the app's page to
+    // come back to: the browser lands there with the confirmation in the
+    // fragment, and the app confirms it.
+    google.sign_in_as(GOOGLE_SUBJECT, GOOGLE_EMAIL);
+    let page = "https://dashboard.example.com/settings/google";
+    let query = start_connect(&app, &sender, json!({"return_url": page})).await;
+    let back = app
+        .get(&format!(
+            "/v1/integrations/google/callback?state={}&code=4/auth-code",
+            query["state"]
+        ))
+        .await;
+    assert_eq!(back.status(), 303);
+    let location = back.headers()["location"].to_str().unwrap().to_owned();
+    let confirmation = location
+        .strip_prefix(&format!("{page}#google_confirmation="))
+        .expect("the return URL with the confirmation in its fragment");
+    let connected = confirm(&app, &sender, confirmation).await;
+    assert_eq!(connected.status(), 200);
+    let connected: Value = connected.json().await.unwrap();
+    assert_eq!(connected["connected"], true);
+    assert_eq!(connected["email"], GOOGLE_EMAIL);
+    assert_eq!(google.requests("POST", "/token").await.len(), 1);
+
+    // A return URL anywhere else is refused.
+    for elsewhere in [
+        "https://dashboard.example.com.evil.example/x",
+        "https://evil.example/",
+        "https://dashboard.example.com/x#y",
+    ] {
+        let refused = app
+            .call(
+                Method::POST,
+                "/v1/integrations/google/connect",
+                &sender.access,
+                Some(json!({"return_url": elsewhere})),
+            )
+            .await;
+        assert_eq!(refused.status(), 422, "{elsewhere}");
+    }
 }

@@ -1,6 +1,7 @@
-//! Google: connect, the OAuth redirect target, status, sync, disconnect, and
-//! the push-notification receiver.
+//! Google: connect, the OAuth redirect target and its confirmation in the
+//! app, status, sync, disconnect, and the push-notification receiver.
 
+use actix_web::http::header;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use fieldcrm_db::google::Integration;
 
 use crate::auth::Caller;
-use crate::extract::OptionalJson;
+use crate::extract::{Json, OptionalJson};
 use crate::problem::Problem;
 use crate::services::google::{self, CallbackInput};
 use crate::state::AppState;
@@ -21,6 +22,16 @@ pub struct ConnectRequest {
     /// (scope `https://mail.google.com/`). Default false.
     #[serde(default)]
     pub send_email: bool,
+    /// Where the person's browser goes once Google is done, with
+    /// `#google_confirmation=<confirmation>` added: a page of the app that
+    /// confirms it (`POST /v1/integrations/google/confirm`). Must be on an
+    /// origin of `FIELDCRM_CORS_ALLOWED_ORIGINS`. Without it the callback
+    /// shows the confirmation instead.
+    #[schema(
+        max_length = 2048,
+        example = "https://dashboard.example.com/settings/google"
+    )]
+    pub return_url: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -28,6 +39,24 @@ pub struct ConnectView {
     /// Send the person here; Google returns them to
     /// `/v1/integrations/google/callback` within 10 minutes.
     pub authorization_url: String,
+}
+
+/// A consent answered in a browser: nothing is connected until the person
+/// who started connecting confirms it, signed in.
+#[derive(Serialize, ToSchema)]
+pub struct ConsentView {
+    /// Confirm with this at `POST /v1/integrations/google/confirm`, as the
+    /// person who started connecting. Enter it nowhere else.
+    pub confirmation: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    /// What the callback gave the browser.
+    #[schema(min_length = 1, max_length = 512)]
+    pub confirmation: String,
 }
 
 /// The Google connection of the account; no tokens, ever.
@@ -82,7 +111,10 @@ impl From<Option<Integration>> for IntegrationView {
 /// Start connecting a Google account: returns the consent screen's URL, with
 /// PKCE and a single-use `state` bound to the caller. Asks for offline access
 /// to calendar events and the address (`openid email`), and for Gmail only
-/// when `send_email` is true. Connecting again replaces the earlier grant.
+/// when `send_email` is true. Nothing is connected until the caller confirms
+/// what the browser brings back (`/v1/integrations/google/confirm`).
+/// Connecting again replaces the earlier grant; see the README for what
+/// connecting the same or another Google account keeps.
 ///
 /// Roles: owner, admin. API keys: not accepted (the consent screen is a person's).
 #[utoipa::path(
@@ -92,6 +124,7 @@ impl From<Option<Integration>> for IntegrationView {
     responses(
         (status = 200, description = "The consent screen's URL", body = ConnectView),
         (status = 403, description = "The caller may not change integrations, or is an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`return_url` is not on an allowed origin", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`google_not_configured`: this server has no Google OAuth client", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -102,7 +135,7 @@ pub async fn connect_google(
     body: OptionalJson<ConnectRequest>,
 ) -> Result<HttpResponse, Problem> {
     let request = body.0.unwrap_or_default();
-    let url = google::connect(&state, &caller, request.send_email).await?;
+    let url = google::connect(&state, &caller, request.send_email, request.return_url).await?;
     Ok(HttpResponse::Ok().json(ConnectView {
         authorization_url: url,
     }))
@@ -122,19 +155,22 @@ pub struct CallbackQuery {
 }
 
 /// Google's redirect after the consent screen. The `state` must be one this
-/// service issued, unused and under 10 minutes old; the code is exchanged with
-/// the PKCE verifier, the grant stored sealed (AES-256-GCM), the account's
-/// upcoming appointments queued for export and a first sync queued. Opened by
-/// the person's browser, so it takes no bearer token: the state is the proof.
+/// service issued, unused and under 10 minutes old. Nothing is connected
+/// here, since anyone holding a consent URL could finish it in any browser:
+/// the code is kept sealed, and this browser gets a confirmation that only
+/// the person who started connecting can use, signed in, within 10 minutes
+/// (`POST /v1/integrations/google/confirm`). With a `return_url` the browser
+/// is sent there with `#google_confirmation=<confirmation>`; otherwise the
+/// confirmation is the answer.
 ///
-/// Public: the state names the person.
+/// Public: the state names the consent screen.
 #[utoipa::path(
     tag = "integrations",
     params(CallbackQuery),
     responses(
-        (status = 200, description = "Connected; the new status", body = IntegrationView),
-        (status = 400, description = "`invalid_state` (unknown, used or expired state), `consent_refused`, `invalid_code`, `calendar_not_granted`, or no code", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "`google_unavailable`: Google did not complete the exchange", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Consent answered; confirm it in the app", body = ConsentView),
+        (status = 303, description = "Consent answered; on to the `return_url`, the confirmation in its fragment", headers(("Location" = String, description = "The return URL with `#google_confirmation=...`"))),
+        (status = 400, description = "`invalid_state` (unknown, used or expired state), `consent_refused`, or no code", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`google_not_configured`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -144,7 +180,7 @@ pub async fn google_callback(
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, Problem> {
     let query = query.into_inner();
-    let integration = google::callback(
+    let answered = google::callback(
         &state,
         CallbackInput {
             state: query.state,
@@ -153,6 +189,56 @@ pub async fn google_callback(
         },
     )
     .await?;
+    // The confirmation must stay out of caches and referrers.
+    let mut response = match &answered.return_url {
+        Some(url) => {
+            let mut response = HttpResponse::SeeOther();
+            response.insert_header((
+                header::LOCATION,
+                format!("{url}#google_confirmation={}", answered.confirmation),
+            ));
+            response
+        }
+        None => HttpResponse::Ok(),
+    };
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"));
+    Ok(match answered.return_url {
+        Some(_) => response.finish(),
+        None => response.json(ConsentView {
+            confirmation: answered.confirmation,
+            expires_at: answered.expires_at.get(),
+        }),
+    })
+}
+
+/// Finish connecting Google: the person who started connecting, signed in,
+/// confirms the consent their browser answered. The code is exchanged with
+/// the PKCE verifier, the grant stored sealed (AES-256-GCM), the account's
+/// upcoming appointments queued for export and a first sync queued. A
+/// confirmation is single use: shown by anyone else, it is refused and gone.
+///
+/// Roles: owner, admin (the one who started connecting). API keys: not accepted.
+#[utoipa::path(
+    tag = "integrations",
+    security(("bearer" = [])),
+    request_body = ConfirmRequest,
+    responses(
+        (status = 200, description = "Connected; the new status", body = IntegrationView),
+        (status = 400, description = "`invalid_confirmation` (unknown, used, expired, or another person's), `invalid_code`, `calendar_not_granted`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not change integrations, or is an API key", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`google_unavailable`: Google did not complete the exchange", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`google_not_configured`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/integrations/google/confirm")]
+pub async fn confirm_google(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<ConfirmRequest>,
+) -> Result<HttpResponse, Problem> {
+    let integration = google::confirm(&state, &caller, &body.0.confirmation).await?;
     Ok(HttpResponse::Ok().json(IntegrationView::from(Some(integration))))
 }
 

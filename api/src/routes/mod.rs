@@ -71,6 +71,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(audit::audit_trail)
         .service(integrations::connect_google)
         .service(integrations::google_callback)
+        .service(integrations::confirm_google)
         .service(integrations::google_status)
         .service(integrations::sync_google)
         .service(integrations::disconnect_google)

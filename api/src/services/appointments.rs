@@ -619,7 +619,8 @@ pub(crate) fn insert_from_google(
 pub(crate) const GOOGLE_ACTOR: &str = "google_calendar";
 
 /// A change made in Google Calendar: a new title or time, or a cancellation.
-/// Returns false when the appointment changed here meanwhile (try again).
+/// Returns the appointment as saved, or None when it changed here meanwhile
+/// (try again).
 pub(crate) fn apply_from_google(
     conn: &mut DbConnection,
     mut a: Appointment,
@@ -627,14 +628,14 @@ pub(crate) fn apply_from_google(
     times: Option<(Ts, Ts)>,
     cancelled: bool,
     max_attempts: u32,
-) -> Result<bool, Problem> {
+) -> Result<Option<Appointment>, Problem> {
     let now = Ts::now();
     let read_version = a.version;
     let from = status(&a);
     let starts_before = a.starts_at;
     if cancelled {
         if !from.can_become(Status::Cancelled) {
-            return Ok(true);
+            return Ok(Some(a));
         }
         a.status = Status::Cancelled.as_str().to_owned();
     }
@@ -648,7 +649,7 @@ pub(crate) fn apply_from_google(
     a.version = read_version + 1;
     a.updated_at = now;
     if !appointments::save(conn, &a, read_version)? {
-        return Ok(false);
+        return Ok(None);
     }
     if cancelled {
         appointments::record_change(
@@ -668,5 +669,5 @@ pub(crate) fn apply_from_google(
         let rules = pending_rules(conn, a.id)?;
         messages::replace_reminders(conn, a.id, &reminders_for(&a, &rules, now), max_attempts)?;
     }
-    Ok(true)
+    Ok(Some(a))
 }

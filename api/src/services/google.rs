@@ -14,7 +14,7 @@ use actix_web::http::StatusCode;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
-use fieldcrm_db::accounts::Account;
+use fieldcrm_db::accounts::{self, Account};
 use fieldcrm_db::appointments::{self, Appointment};
 use fieldcrm_db::audit::{self, AuditEvent};
 use fieldcrm_db::google::{self, EventLink, Integration, OAuthState};
@@ -24,7 +24,8 @@ use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::scheduling::Status;
 use fieldcrm_domain::Action;
 use fieldcrm_google::{
-    CalendarError, CalendarEvent, OAuthError, SCOPES_IDENTITY, SCOPE_CALENDAR_EVENTS, SCOPE_GMAIL,
+    CalendarError, CalendarEvent, EventPatch, EventTimes, OAuthError, SCOPES_IDENTITY,
+    SCOPE_CALENDAR_EVENTS, SCOPE_GMAIL,
 };
 use fieldcrm_notify::{EmailSender, SendError, SmtpRelay};
 use secrecy::SecretString;
@@ -86,10 +87,13 @@ fn sealed_failure(err: fieldcrm_google::CipherError) -> Problem {
 // ---------------------------------------------------------------- connecting
 
 /// Starts a consent screen; returns the URL to send the person to.
+/// `return_url`: where the browser goes back to once Google is done, on an
+/// origin of `FIELDCRM_CORS_ALLOWED_ORIGINS` (the app that confirms there).
 pub async fn connect(
     state: &AppState,
     caller: &Caller,
     send_email: bool,
+    return_url: Option<String>,
 ) -> Result<String, Problem> {
     caller.require(Action::ManageAccount)?;
     let Some((user_id, _)) = caller.user() else {
@@ -98,6 +102,14 @@ pub async fn connect(
         ));
     };
     let google = configured(state)?;
+    if let Some(url) = &return_url {
+        if !allowed_return_url(url, state.settings.cors_origins()) {
+            return Err(Problem::invalid_field(
+                "return_url",
+                "must be a URL without a fragment on one of the origins in FIELDCRM_CORS_ALLOWED_ORIGINS",
+            ));
+        }
+    }
     let mut scopes = vec![SCOPE_CALENDAR_EVENTS];
     scopes.extend(SCOPES_IDENTITY);
     if send_email {
@@ -115,6 +127,9 @@ pub async fn connect(
         user_id,
         scopes: scopes.join(" "),
         expires_at: Ts::from(now.get() + Duration::minutes(STATE_TTL_MINUTES)),
+        return_url,
+        auth_code: None,
+        confirmation_hash: None,
     };
     state
         .db(move |conn| {
@@ -126,6 +141,18 @@ pub async fn connect(
     Ok(authorization.url)
 }
 
+/// A return URL on one of the app's origins, so the confirmation in its
+/// fragment reaches that app and nothing else.
+fn allowed_return_url<'a>(url: &str, mut origins: impl Iterator<Item = &'a str>) -> bool {
+    url.len() <= 2048
+        && !url.contains('#')
+        && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+        && origins.any(|origin| {
+            let origin = origin.trim_end_matches('/');
+            url == origin || url.starts_with(&format!("{origin}/"))
+        })
+}
+
 /// What Google sent back to the redirect URL.
 pub struct CallbackInput {
     pub state: Option<String>,
@@ -133,9 +160,21 @@ pub struct CallbackInput {
     pub error: Option<String>,
 }
 
-/// Finishes a consent screen: checks the state, exchanges the code with the
-/// PKCE verifier, stores the grant sealed, and starts the first sync.
-pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integration, Problem> {
+/// A consent answered in a browser, waiting for the app to confirm it.
+pub struct Answered {
+    /// Shown to that browser only; the person who started connecting
+    /// confirms with it (`confirm`).
+    pub confirmation: String,
+    pub expires_at: Ts,
+    pub return_url: Option<String>,
+}
+
+/// Google sent a browser back from the consent screen. Nothing is attached
+/// here: whoever holds a consent URL can finish it, in any browser. The code
+/// is kept sealed, and the browser gets a confirmation that only the person
+/// who started connecting can use, signed in (RFC 6749 §10.12: the grant is
+/// bound to the one who asked for it).
+pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Answered, Problem> {
     let google = configured(state)?;
     let invalid_state = || {
         Problem::new(
@@ -151,12 +190,12 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integrat
     };
     let state_hash = secret_hash(&raw_state);
     let now = Ts::now();
-    let lookup = state_hash.clone();
-    let pending = state
-        .db(move |conn| Ok(google::take_state(conn, &lookup, now)?))
-        .await?
-        .ok_or_else(invalid_state)?;
     if let Some(error) = input.error {
+        let lookup = state_hash.clone();
+        state
+            .db(move |conn| Ok(google::take_state(conn, &lookup, now)?))
+            .await?
+            .ok_or_else(invalid_state)?;
         let code: String = error
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -173,10 +212,68 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integrat
         .code
         .filter(|c| !c.is_empty() && c.len() <= 2048)
         .ok_or_else(|| Problem::bad_request("the `code` parameter is missing"))?;
-    let verifier = google
-        .cipher
-        .open(&pending.pkce_verifier, &state_hash)
-        .map_err(sealed_failure)?;
+    let confirmation = new_secret("");
+    let sealed_code = google.cipher.seal(&code, &state_hash);
+    let confirmation_hash = secret_hash(&confirmation);
+    let expires_at = Ts::from(now.get() + Duration::minutes(STATE_TTL_MINUTES));
+    let answered = state
+        .db(move |conn| {
+            Ok(google::answer_state(
+                conn,
+                &state_hash,
+                now,
+                &sealed_code,
+                &confirmation_hash,
+                expires_at,
+            )?)
+        })
+        .await?
+        .ok_or_else(invalid_state)?;
+    Ok(Answered {
+        confirmation,
+        expires_at,
+        return_url: answered.return_url,
+    })
+}
+
+/// The person who started connecting confirms, signed in, the consent their
+/// browser answered: the code is exchanged with the PKCE verifier, the grant
+/// stored sealed, and the first sync started. A confirmation from anyone
+/// else is refused and used up.
+pub async fn confirm(
+    state: &AppState,
+    caller: &Caller,
+    confirmation: &str,
+) -> Result<Integration, Problem> {
+    caller.require(Action::ManageAccount)?;
+    let Some((user_id, _)) = caller.user() else {
+        return Err(Problem::forbidden(
+            "connecting Google needs a signed-in person: the consent screen is theirs",
+        ));
+    };
+    let google = configured(state)?;
+    let now = Ts::now();
+    let lookup = secret_hash(confirmation);
+    let pending = state
+        .db(move |conn| Ok(google::take_confirmation(conn, &lookup, now)?))
+        .await?
+        .filter(|pending| pending.account_id == caller.account_id && pending.user_id == user_id)
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_confirmation",
+                "This confirmation is not valid",
+            )
+            .with_detail("it is unknown, was used already, is older than 10 minutes, or belongs to a consent someone else started; connect again")
+        })?;
+    let open = |sealed: &str| {
+        google
+            .cipher
+            .open(sealed, &pending.state_hash)
+            .map_err(sealed_failure)
+    };
+    let verifier = open(&pending.pkce_verifier)?;
+    let code = open(pending.auth_code.as_deref().unwrap_or_default())?;
     let grant = google
         .oauth
         .exchange(&code, &verifier)
@@ -207,10 +304,17 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integrat
         .with_detail("the calendar permission was unticked on Google's consent screen; connect again and allow it"));
     }
     let account = pending.account_id;
+    // The Google account's stable id; its address only if Google sent no id.
+    let google_account = grant
+        .subject
+        .clone()
+        .or_else(|| grant.email.as_ref().map(|e| legacy_identity(e)))
+        .unwrap_or_default();
     let integration = Integration {
         account_id: account,
         connected_by: Some(pending.user_id),
         email: grant.email.clone(),
+        google_subject: google_account.clone(),
         scopes,
         calendar_id: google.calendar_id.clone(),
         refresh_token: google.cipher.seal(refresh_token, &owner(account)),
@@ -229,10 +333,43 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integrat
     };
     let max_attempts = state.settings.job_max_attempts;
     let push = google.push_enabled;
-    let stored = integration.clone();
-    state
+    let email = grant.email.clone();
+    let stored = state
         .db(move |conn| {
             conn.write_transaction(|conn| {
+                let mut stored = integration.clone();
+                let earlier = google::find(conn, account)?;
+                // Links made before the Google account was recorded carry its
+                // address, or nothing; the same address is the same account.
+                let mut legacy = vec![String::new()];
+                legacy.extend(email.as_deref().map(legacy_identity));
+                google::adopt_links(conn, account, &legacy, &google_account)?;
+                match earlier {
+                    Some(earlier)
+                        if earlier.google_subject == google_account
+                            || legacy.contains(&earlier.google_subject) =>
+                    {
+                        // The same calendar: the sync goes on from where it
+                        // was, and the push channel stays until the watch job
+                        // has opened the next one and stops it.
+                        if earlier.calendar_id == stored.calendar_id {
+                            stored.sync_token = earlier.sync_token;
+                            stored.last_synced_at = earlier.last_synced_at;
+                        }
+                        stored.channel_id = earlier.channel_id;
+                        stored.channel_resource_id = earlier.channel_resource_id;
+                        stored.channel_token_hash = earlier.channel_token_hash;
+                        stored.channel_expires_at = earlier.channel_expires_at;
+                    }
+                    // Another Google account: its channel is stopped and its
+                    // grant revoked. (Never for the same account: revoking
+                    // one grant of a Google account ends all of them.)
+                    Some(earlier) => {
+                        enqueue_cleanup(conn, &google, &earlier, Vec::new(), max_attempts)?
+                    }
+                    None => {}
+                }
+                google::forget_exports_to_others(conn, account, &google_account)?;
                 google::replace(conn, &stored)?;
                 audit::record(
                     conn,
@@ -246,20 +383,33 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Integrat
                         at: now,
                     },
                 )?;
+                // What is not in this calendar yet, or changed here since;
+                // the export writes nothing to an event that is up to date.
                 let since = Ts::from(now.get() - Duration::days(EXPORT_PAST_DAYS));
-                for id in google::appointments_to_export(conn, account, since, EXPORT_AT_CONNECT)? {
+                for id in google::appointments_to_export(
+                    conn,
+                    account,
+                    &google_account,
+                    since,
+                    EXPORT_AT_CONNECT,
+                )? {
                     enqueue(conn, account, EXPORT_EVENT, Some(subject(id)), max_attempts)?;
                 }
                 enqueue(conn, account, SYNC, None, max_attempts)?;
                 if push {
                     enqueue(conn, account, WATCH, None, max_attempts)?;
                 }
-                Ok(())
+                Ok(stored)
             })
         })
         .await?;
     tracing::info!(account = %account.uuid(), "Google connected");
-    Ok(integration)
+    Ok(stored)
+}
+
+/// How a Google account was told apart before its OpenID id was recorded.
+fn legacy_identity(email: &str) -> String {
+    format!("email:{}", email.to_lowercase())
 }
 
 fn google_unavailable(reason: &str) -> Problem {
@@ -359,10 +509,16 @@ pub fn appointments_removed(
     ids: &[Id<Appointment>],
     max_attempts: u32,
 ) -> Result<(), Problem> {
+    // Only events in the connected calendar can be reached.
+    let Some(integration) = google::find(conn, account)? else {
+        return Ok(());
+    };
     let mut events = Vec::new();
     for id in ids {
         if let Some(link) = google::link_of(conn, *id)? {
-            events.push(link.event_id);
+            if link.google_subject == integration.google_subject {
+                events.push(link.event_id);
+            }
         }
     }
     queue_event_deletion(conn, google_config, account, events, max_attempts)
@@ -376,7 +532,11 @@ pub fn person_removed(
     person: Id<Person>,
     max_attempts: u32,
 ) -> Result<(), Problem> {
-    let events = google::event_ids_of_person(conn, account, person)?;
+    // Only events in the connected calendar can be reached.
+    let Some(integration) = google::find(conn, account)? else {
+        return Ok(());
+    };
+    let events = google::event_ids_of_person(conn, account, &integration.google_subject, person)?;
     queue_event_deletion(conn, google_config, account, events, max_attempts)
 }
 
@@ -426,7 +586,7 @@ pub fn account_removed(
         return Ok(());
     };
     let events = if delete_calendar_events {
-        google::exported_event_ids(conn, account)?
+        google::exported_event_ids(conn, account, &integration.google_subject)?
     } else {
         Vec::new()
     };
@@ -779,7 +939,12 @@ fn event_id_for(appointment: Id<Appointment>) -> String {
     format!("fc{}", appointment.uuid().simple())
 }
 
-fn event_of(a: &Appointment, event_id: String) -> CalendarEvent {
+/// Who made an event first; see `EventLink::origin`.
+const EXPORTED: &str = "exported";
+const IMPORTED: &str = "imported";
+
+/// The event fieldcrm makes for an appointment made here.
+fn event_of(a: &Appointment, event_id: String, time_zone: &str) -> CalendarEvent {
     CalendarEvent {
         id: event_id,
         summary: Some(a.title.clone()),
@@ -787,12 +952,126 @@ fn event_of(a: &Appointment, event_id: String) -> CalendarEvent {
         location: appointment_rules::one_line_address(a),
         start: Some(a.starts_at.get()),
         end: Some(a.ends_at.get()),
+        time_zone: Some(time_zone.to_owned()),
         appointment_id: Some(a.id.uuid().to_string()),
         ..Default::default()
     }
 }
 
-fn link_for(a: &Appointment, event: &CalendarEvent, origin: &str) -> EventLink {
+/// The fields fieldcrm owns on an event, as digests of their values here when
+/// the event and the appointment last agreed. A field is written to Google
+/// only when its value here has changed since, so whatever someone changed in
+/// Google meanwhile stays. `None` is unknown: the field is written.
+///
+/// Title and time are synced both ways. Location (the appointment's address)
+/// and description (its notes) are fieldcrm's only on events it made, and
+/// only ever written, never read back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Owned {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    when: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    location: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+}
+
+/// A short digest of a known value: the link needs to know whether a value
+/// changed, not the value (the notes and address stay in their own table).
+fn digest(value: &str) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(value.as_bytes());
+    Some(hash[..8].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl Owned {
+    fn of(a: &Appointment) -> Owned {
+        Owned {
+            title: digest(&a.title),
+            when: digest(&format!(
+                "{}/{}",
+                a.starts_at.get().timestamp_micros(),
+                a.ends_at.get().timestamp_micros()
+            )),
+            location: digest(&appointment_rules::one_line_address(a).unwrap_or_default()),
+            description: digest(a.notes.as_deref().unwrap_or_default()),
+        }
+    }
+
+    fn of_link(link: &EventLink) -> Owned {
+        link.owned_digest
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or_default()
+    }
+
+    fn text(&self) -> Option<String> {
+        serde_json::to_string(self).ok()
+    }
+
+    /// Title and time as they are in `a` now, agreed with Google; location
+    /// and description as they were.
+    fn agreeing_on_title_and_time(self, a: &Appointment) -> Owned {
+        let now = Owned::of(a);
+        Owned {
+            title: now.title,
+            when: now.when,
+            ..self
+        }
+    }
+
+    /// Title and time to be written again (ours won a conflict).
+    fn forgetting_title_and_time(self) -> Owned {
+        Owned {
+            title: None,
+            when: None,
+            ..self
+        }
+    }
+}
+
+/// What to write to the event of `a`: the fields it owns whose value changed
+/// since the event and the appointment last agreed, and nothing else.
+fn changes(a: &Appointment, link: &EventLink, time_zone: &str) -> EventPatch {
+    let now = Owned::of(a);
+    let then = Owned::of_link(link);
+    let mut patch = EventPatch::default();
+    if now.title != then.title {
+        patch.summary = Some(a.title.clone());
+    }
+    if now.when != then.when {
+        patch.times = Some(EventTimes {
+            start: a.starts_at.get(),
+            end: a.ends_at.get(),
+            time_zone: time_zone.to_owned(),
+        });
+    }
+    if link.origin == EXPORTED {
+        if now.location != then.location {
+            patch.location = Some(appointment_rules::one_line_address(a));
+        }
+        if now.description != then.description {
+            patch.description = Some(a.notes.clone());
+        }
+    }
+    patch
+}
+
+/// The link once this version of the event is known, with what the two
+/// sides agree on.
+fn seen(link: &EventLink, event: &CalendarEvent, owned: Owned) -> EventLink {
+    EventLink {
+        etag: event.etag.clone(),
+        google_updated_at: event.updated.map(Ts::from),
+        owned_digest: owned.text(),
+        ..link.clone()
+    }
+}
+
+/// A new link between an appointment and its event.
+fn new_link(a: &Appointment, event: &CalendarEvent, origin: &str, subject: &str) -> EventLink {
     EventLink {
         appointment_id: a.id,
         account_id: a.account_id,
@@ -800,119 +1079,172 @@ fn link_for(a: &Appointment, event: &CalendarEvent, origin: &str) -> EventLink {
         origin: origin.into(),
         etag: event.etag.clone(),
         google_updated_at: event.updated.map(Ts::from),
+        google_subject: subject.to_owned(),
+        owned_digest: Owned::of(a).text(),
     }
 }
 
-/// Puts one appointment into Google: insert, conditional update, or delete
-/// when it was cancelled.
+/// Saves a link unless a later version of the event is known already: a
+/// listing read before our own write must not take the link back to it.
+fn remember(conn: &mut DbConnection, link: &EventLink) -> Result<(), Problem> {
+    let known = google::link_of(conn, link.appointment_id)?;
+    let newer_known = known.is_some_and(|known| {
+        known.event_id == link.event_id
+            && known.google_subject == link.google_subject
+            && known
+                .google_updated_at
+                .is_some_and(|at| link.google_updated_at.is_none_or(|new| at > new))
+    });
+    if !newer_known {
+        google::save_link(conn, link)?;
+    }
+    Ok(())
+}
+
+/// Puts one appointment into Google: insert, a patch of the fields it owns
+/// that changed here, or delete when it was cancelled.
 pub async fn run_export_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
     finish(export(state, job).await)
 }
 
+/// How often an export reads again after a conflict before it retries later.
+const EXPORT_ROUNDS: usize = 3;
+
 async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
     let account = job_account(job)?;
-    let Some(subject) = job.subject_id else {
+    let Some(subject_id) = job.subject_id else {
         return Ok(Outcome::Failed("the job names no appointment".into()));
     };
-    let id: Id<Appointment> = Id::from_uuid(subject.uuid());
+    let id: Id<Appointment> = Id::from_uuid(subject_id.uuid());
     let (google_config, integration) = active_grant(state, account).await?;
-    let (appointment, link) = state
-        .db(move |conn| {
-            Ok((
-                appointments::find(conn, account, id)?,
-                google::link_of(conn, id)?,
-            ))
-        })
-        .await?;
-    let Some(a) = appointment else {
-        // Deleted meanwhile: its event went with the delete job.
-        return Ok(Outcome::Done);
-    };
-    let token = access_token(state, job, &google_config, &integration).await?;
+    let google_account = integration.google_subject.clone();
     let calendar = &google_config.calendar;
     let calendar_id = integration.calendar_id.as_str();
     let stop = |err| calendar_stop(state, job, Some(account), err);
-    if a.status == Status::Cancelled.as_str() {
-        if let Some(link) = link {
-            calendar
-                .delete(&token, calendar_id, &link.event_id)
-                .await
-                .map_err(stop)?;
-            state.db(move |conn| Ok(google::unlink(conn, id)?)).await?;
+    let max_attempts = state.settings.job_max_attempts;
+    let mut token = None;
+    for _ in 0..EXPORT_ROUNDS {
+        let (appointment, link, time_zone) = state
+            .db(move |conn| {
+                Ok((
+                    appointments::find(conn, account, id)?,
+                    google::link_of(conn, id)?,
+                    accounts::find(conn, account)?.map(|a| a.time_zone),
+                ))
+            })
+            .await?;
+        let Some(a) = appointment else {
+            // Deleted meanwhile: its event went with the delete job.
+            return Ok(Outcome::Done);
+        };
+        if link
+            .as_ref()
+            .is_some_and(|l| l.google_subject != google_account)
+        {
+            // Its event is in another Google account's calendar.
+            return Ok(Outcome::Done);
         }
-        return Ok(Outcome::Done);
-    }
-    let written = match link {
-        None => {
-            let event = event_of(&a, event_id_for(a.id));
-            match calendar.insert(&token, calendar_id, &event).await {
-                Ok(created) => created,
-                // A retried insert whose first try got through: the event is ours.
+        let time_zone = time_zone.unwrap_or_else(|| "UTC".into());
+        if token.is_none() {
+            token = Some(access_token(state, job, &google_config, &integration).await?);
+        }
+        let token = token.as_deref().unwrap_or_default();
+        if a.status == Status::Cancelled.as_str() {
+            if let Some(link) = link {
+                calendar
+                    .delete(token, calendar_id, &link.event_id)
+                    .await
+                    .map_err(stop)?;
+                state.db(move |conn| Ok(google::unlink(conn, id)?)).await?;
+            }
+            return Ok(Outcome::Done);
+        }
+        let Some(link) = link else {
+            let event = event_of(&a, event_id_for(a.id), &time_zone);
+            let link = match calendar.insert(token, calendar_id, &event).await {
+                Ok(created) => new_link(&a, &created, EXPORTED, &google_account),
+                // A retried insert whose first try got through: the event is
+                // ours; its title and time are written again below.
                 Err(CalendarError::Conflict) => {
                     let existing = calendar
-                        .get(&token, calendar_id, &event.id)
+                        .get(token, calendar_id, &event.id)
                         .await
                         .map_err(stop)?;
-                    let etag = existing.etag.clone().unwrap_or_default();
-                    calendar
-                        .update(&token, calendar_id, &event, &etag)
-                        .await
-                        .map_err(stop)?
-                }
-                Err(err) => return Err(stop(err)),
-            }
-        }
-        Some(link) => {
-            let event = event_of(&a, link.event_id.clone());
-            let etag = link.etag.clone().unwrap_or_default();
-            match calendar.update(&token, calendar_id, &event, &etag).await {
-                Ok(updated) => updated,
-                Err(CalendarError::PreconditionFailed) => {
-                    // Changed in Google since we last wrote it: the later change wins.
-                    let current = calendar
-                        .get(&token, calendar_id, &link.event_id)
-                        .await
-                        .map_err(stop)?;
-                    if current.updated.is_some_and(|at| at > a.updated_at.get()) {
-                        let origin = link.origin.clone();
-                        let max_attempts = state.settings.job_max_attempts;
-                        let applied = state
-                            .db(move |conn| {
-                                conn.write_transaction(|conn| {
-                                    apply_remote(conn, a, &current, &origin, max_attempts)
-                                })
-                            })
-                            .await?;
-                        return Ok(if applied {
-                            Outcome::Done
-                        } else {
-                            Outcome::Retry(Ts::now(), "the appointment changed meanwhile".into())
-                        });
+                    if existing.cancelled {
+                        // Deleted in Google already: not made again.
+                        return Ok(Outcome::Done);
                     }
-                    let etag = current.etag.clone().unwrap_or_default();
-                    calendar
-                        .update(&token, calendar_id, &event, &etag)
-                        .await
-                        .map_err(stop)?
-                }
-                Err(CalendarError::NotFound) | Err(CalendarError::Gone) => {
-                    // Deleted in Google: the next sync cancels the appointment.
-                    state.db(move |conn| Ok(google::unlink(conn, id)?)).await?;
-                    return Ok(Outcome::Done);
+                    let link = new_link(&a, &existing, EXPORTED, &google_account);
+                    seen(&link, &existing, Owned::of(&a).forgetting_title_and_time())
                 }
                 Err(err) => return Err(stop(err)),
-            }
+            };
+            state.db(move |conn| remember(conn, &link)).await?;
+            continue;
+        };
+        let patch = changes(&a, &link, &time_zone);
+        if patch.is_empty() {
+            return Ok(Outcome::Done);
         }
-    };
-    let origin = state
-        .db(move |conn| Ok(google::link_of(conn, id)?.map(|l| l.origin)))
-        .await?
-        .unwrap_or_else(|| "exported".into());
-    let link = link_for(&a, &written, &origin);
-    state
-        .db(move |conn| Ok(google::save_link(conn, &link)?))
-        .await?;
-    Ok(Outcome::Done)
+        let etag = link.etag.clone().unwrap_or_default();
+        match calendar
+            .patch(token, calendar_id, &link.event_id, &patch, &etag)
+            .await
+        {
+            Ok(written) => {
+                let link = seen(&link, &written, Owned::of(&a));
+                state.db(move |conn| remember(conn, &link)).await?;
+                return Ok(Outcome::Done);
+            }
+            Err(CalendarError::PreconditionFailed) => {
+                // Changed in Google since we last saw it: the later change
+                // wins the title and time; the rest of the event is left
+                // as Google has it either way.
+                let current = match calendar.get(token, calendar_id, &link.event_id).await {
+                    Ok(current) if !current.cancelled => current,
+                    // Deleted in Google: the next sync cancels the appointment.
+                    Ok(_) => return Ok(Outcome::Done),
+                    Err(CalendarError::NotFound) | Err(CalendarError::Gone) => {
+                        state.db(move |conn| Ok(google::unlink(conn, id)?)).await?;
+                        return Ok(Outcome::Done);
+                    }
+                    Err(err) => return Err(stop(err)),
+                };
+                if current.updated.is_some_and(|at| at > a.updated_at.get()) {
+                    let applied = state
+                        .db(move |conn| {
+                            conn.write_transaction(|conn| {
+                                apply_remote(conn, a, &current, &link, max_attempts)
+                            })
+                        })
+                        .await?;
+                    if !applied {
+                        return Ok(Outcome::Retry(
+                            Ts::now(),
+                            "the appointment changed meanwhile".into(),
+                        ));
+                    }
+                } else {
+                    let ours = seen(
+                        &link,
+                        &current,
+                        Owned::of_link(&link).forgetting_title_and_time(),
+                    );
+                    state.db(move |conn| remember(conn, &ours)).await?;
+                }
+            }
+            Err(CalendarError::NotFound) | Err(CalendarError::Gone) => {
+                // Deleted in Google: the next sync cancels the appointment.
+                state.db(move |conn| Ok(google::unlink(conn, id)?)).await?;
+                return Ok(Outcome::Done);
+            }
+            Err(err) => return Err(stop(err)),
+        }
+    }
+    Ok(Outcome::Retry(
+        Ts::now(),
+        "the event kept changing in Google".into(),
+    ))
 }
 
 /// Applies Google's version of an event to its appointment and remembers the
@@ -921,30 +1253,31 @@ fn apply_remote(
     conn: &mut DbConnection,
     a: Appointment,
     event: &CalendarEvent,
-    origin: &str,
+    link: &EventLink,
     max_attempts: u32,
 ) -> Result<bool, Problem> {
-    let link = link_for(&a, event, origin);
     let times = event
         .start
         .zip(event.end)
         .map(|(s, e)| (Ts::from(s), Ts::from(e)));
-    let applied = appointment_rules::apply_from_google(
+    let Some(saved) = appointment_rules::apply_from_google(
         conn,
         a,
         event.summary.clone(),
         times,
         event.cancelled,
         max_attempts,
-    )?;
-    if applied {
-        if event.cancelled {
-            google::unlink(conn, link.appointment_id)?;
-        } else {
-            google::save_link(conn, &link)?;
-        }
+    )?
+    else {
+        return Ok(false);
+    };
+    if event.cancelled {
+        google::unlink(conn, link.appointment_id)?;
+    } else {
+        let owned = Owned::of_link(link).agreeing_on_title_and_time(&saved);
+        google::save_link(conn, &seen(link, event, owned))?;
     }
-    Ok(applied)
+    Ok(true)
 }
 
 /// Deletes the Google events of appointments or people erased here.
@@ -1056,17 +1389,13 @@ async fn sync(state: &AppState, job: &Job) -> Step<Outcome> {
     let mut counts = SyncCounts::default();
     let max_attempts = state.settings.job_max_attempts;
     loop {
-        // Later pages name only the page token, which carries the sync token.
+        // Every page repeats the query it belongs to, the sync token included.
         let listing = google_config
             .calendar
             .list(
                 &token,
                 &integration.calendar_id,
-                if page_token.is_some() {
-                    None
-                } else {
-                    sync_token.as_deref()
-                },
+                sync_token.as_deref(),
                 page_token.as_deref(),
             )
             .await;
@@ -1083,12 +1412,20 @@ async fn sync(state: &AppState, job: &Job) -> Step<Outcome> {
             Err(err) => return Err(calendar_stop(state, job, Some(account), err)),
         };
         let events = page.events;
+        let google_account = integration.google_subject.clone();
         let page_counts = state
             .db(move |conn| {
                 conn.write_transaction(|conn| {
                     let mut counts = SyncCounts::default();
                     for event in &events {
-                        import_one(conn, account, event, max_attempts, &mut counts)?;
+                        import_one(
+                            conn,
+                            account,
+                            &google_account,
+                            event,
+                            max_attempts,
+                            &mut counts,
+                        )?;
                     }
                     Ok(counts)
                 })
@@ -1120,28 +1457,35 @@ async fn sync(state: &AppState, job: &Job) -> Step<Outcome> {
 fn import_one(
     conn: &mut DbConnection,
     account: Id<Account>,
+    google_account: &str,
     event: &CalendarEvent,
     max_attempts: u32,
     counts: &mut SyncCounts,
 ) -> Result<(), Problem> {
-    let mut link = google::link_by_event(conn, account, &event.id)?;
+    let mut link = google::link_by_event(conn, account, google_account, &event.id)?;
     if link.is_none() {
-        // Ours, but unlinked (connected again after a disconnect): link it back.
+        // Ours, but unlinked (an export whose link was lost, or a link
+        // forgotten before links outlived a disconnect): link it back, unless
+        // the appointment is linked to an event already.
         if let Some(id) = event
             .appointment_id
             .as_deref()
             .and_then(|id| uuid::Uuid::parse_str(id).ok())
         {
             let id: Id<Appointment> = Id::from_uuid(id);
-            if let Some(a) = appointments::find(conn, account, id)? {
-                let mut relinked = link_for(&a, event, "exported");
-                // Unknown version: compare by time below.
-                relinked.etag = None;
-                google::save_link(conn, &relinked)?;
-                link = Some(relinked);
-            } else {
-                counts.skipped += 1;
-                return Ok(());
+            match appointments::find(conn, account, id)? {
+                Some(a) if google::link_of(conn, id)?.is_none() => {
+                    let mut relinked = new_link(&a, event, EXPORTED, google_account);
+                    // Unknown version: compare by time below.
+                    relinked.etag = None;
+                    relinked.google_updated_at = None;
+                    google::save_link(conn, &relinked)?;
+                    link = Some(relinked);
+                }
+                _ => {
+                    counts.skipped += 1;
+                    return Ok(());
+                }
             }
         }
     }
@@ -1152,6 +1496,16 @@ fn import_one(
                 counts.skipped += 1;
                 return Ok(());
             }
+            if link
+                .google_updated_at
+                .zip(event.updated)
+                .is_some_and(|(known, listed)| listed < known.get())
+            {
+                // A listing older than what we know (it was read before our
+                // own last write): nothing new.
+                counts.skipped += 1;
+                return Ok(());
+            }
             let Some(a) = appointments::find(conn, account, link.appointment_id)? else {
                 google::unlink(conn, link.appointment_id)?;
                 counts.skipped += 1;
@@ -1159,7 +1513,7 @@ fn import_one(
             };
             if event.cancelled || event.updated.is_some_and(|at| at > a.updated_at.get()) {
                 let cancelled = event.cancelled;
-                if apply_remote(conn, a, event, &link.origin, max_attempts)? {
+                if apply_remote(conn, a, event, &link, max_attempts)? {
                     if cancelled {
                         counts.cancelled += 1;
                     } else {
@@ -1167,10 +1521,14 @@ fn import_one(
                     }
                 }
             } else {
-                // Changed here after it changed there: ours wins and goes out again.
-                let mut seen = link.clone();
-                seen.etag = event.etag.clone();
-                google::save_link(conn, &seen)?;
+                // Changed here after it changed there: our title and time win
+                // and go out again.
+                let ours = seen(
+                    &link,
+                    event,
+                    Owned::of_link(&link).forgetting_title_and_time(),
+                );
+                google::save_link(conn, &ours)?;
                 enqueue(
                     conn,
                     account,
@@ -1211,7 +1569,7 @@ fn import_one(
                 Ts::from(end),
                 max_attempts,
             )?;
-            google::save_link(conn, &link_for(&a, event, "imported"))?;
+            google::save_link(conn, &new_link(&a, event, IMPORTED, google_account))?;
             counts.created += 1;
         }
     }

@@ -18,6 +18,9 @@ pub struct Integration {
     pub account_id: Id<Account>,
     pub connected_by: Option<Id<User>>,
     pub email: Option<String>,
+    /// The Google account (OpenID `sub`) that granted access; '' when it was
+    /// connected before this was recorded.
+    pub google_subject: String,
     /// Space-separated, as granted.
     pub scopes: String,
     pub calendar_id: String,
@@ -53,6 +56,12 @@ pub struct OAuthState {
     pub pkce_verifier: String,
     pub scopes: String,
     pub expires_at: Ts,
+    /// Where the browser goes once Google sends it back.
+    pub return_url: Option<String>,
+    /// Sealed; set when the browser came back with it.
+    pub auth_code: Option<String>,
+    /// Set with the code: the hash of what confirms it in the app.
+    pub confirmation_hash: Option<Vec<u8>>,
 }
 
 #[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -65,6 +74,12 @@ pub struct EventLink {
     pub origin: String,
     pub etag: Option<String>,
     pub google_updated_at: Option<Ts>,
+    /// The Google account whose calendar holds the event.
+    pub google_subject: String,
+    /// Digests of the fields fieldcrm owns, as they were when the event and
+    /// the appointment last agreed.
+    #[serde(skip)]
+    pub owned_digest: Option<String>,
 }
 
 pub fn save_state(conn: &mut DbConnection, state: &OAuthState) -> DbResult<()> {
@@ -74,15 +89,67 @@ pub fn save_state(conn: &mut DbConnection, state: &OAuthState) -> DbResult<()> {
     Ok(())
 }
 
-/// Takes the state once: a second use, or one past its time, finds nothing.
+/// Takes a state the browser has not come back with yet, once: a second use,
+/// or one past its time, finds nothing.
 pub fn take_state(conn: &mut DbConnection, hash: &[u8], now: Ts) -> DbResult<Option<OAuthState>> {
     conn.write_transaction(|conn| {
-        let found: Option<OAuthState> = google_oauth_states::table
+        let unanswered = google_oauth_states::table
             .find(hash)
+            .filter(google_oauth_states::confirmation_hash.is_null());
+        let found: Option<OAuthState> = unanswered
             .select(OAuthState::as_select())
             .first(conn)
             .optional()?;
-        diesel::delete(google_oauth_states::table.find(hash)).execute(conn)?;
+        diesel::delete(unanswered).execute(conn)?;
+        Ok(found.filter(|state| state.expires_at > now))
+    })
+}
+
+/// The browser came back with a code: it waits, sealed, for the confirmation
+/// whose hash is given, until `expires_at`. Once per state, like `take_state`.
+pub fn answer_state(
+    conn: &mut DbConnection,
+    hash: &[u8],
+    now: Ts,
+    auth_code: &str,
+    confirmation_hash: &[u8],
+    expires_at: Ts,
+) -> DbResult<Option<OAuthState>> {
+    conn.write_transaction(|conn| {
+        let unanswered = google_oauth_states::table
+            .find(hash)
+            .filter(google_oauth_states::confirmation_hash.is_null())
+            .filter(google_oauth_states::expires_at.gt(now));
+        let answered = diesel::update(unanswered)
+            .set((
+                google_oauth_states::auth_code.eq(auth_code),
+                google_oauth_states::confirmation_hash.eq(confirmation_hash),
+                google_oauth_states::expires_at.eq(expires_at),
+            ))
+            .execute(conn)?;
+        if answered == 0 {
+            return Ok(None);
+        }
+        Ok(google_oauth_states::table
+            .find(hash)
+            .select(OAuthState::as_select())
+            .first(conn)
+            .optional()?)
+    })
+}
+
+/// Takes an answered consent by its confirmation, once, unless past its time.
+pub fn take_confirmation(
+    conn: &mut DbConnection,
+    confirmation_hash: &[u8],
+    now: Ts,
+) -> DbResult<Option<OAuthState>> {
+    conn.write_transaction(|conn| {
+        let row = google_oauth_states::table
+            .filter(google_oauth_states::confirmation_hash.eq(confirmation_hash));
+        let found: Option<OAuthState> =
+            row.select(OAuthState::as_select()).first(conn).optional()?;
+        diesel::delete(row).execute(conn)?;
         Ok(found.filter(|state| state.expires_at > now))
     })
 }
@@ -121,16 +188,48 @@ pub fn find_by_channel(conn: &mut DbConnection, channel_id: &str) -> DbResult<Op
         .optional()?)
 }
 
-/// Removes the grant and the links of the account's appointments to Google
-/// events (the appointments stay); returns what was removed.
+/// Removes the grant; returns what was removed. The links of appointments to
+/// events stay, for a connect of the same Google account.
 pub fn delete(conn: &mut DbConnection, account: Id<Account>) -> DbResult<Option<Integration>> {
     conn.write_transaction(|conn| {
         let found = find(conn, account)?;
         diesel::delete(google_integrations::table.find(account)).execute(conn)?;
-        diesel::delete(google_events::table.filter(google_events::account_id.eq(account)))
-            .execute(conn)?;
         Ok(found)
     })
+}
+
+/// Links recorded under an earlier id of the same Google account (`legacy`)
+/// become links of `subject`.
+pub fn adopt_links(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    legacy: &[String],
+    subject: &str,
+) -> DbResult<usize> {
+    Ok(diesel::update(
+        google_events::table
+            .filter(google_events::account_id.eq(account))
+            .filter(google_events::google_subject.eq_any(legacy)),
+    )
+    .set(google_events::google_subject.eq(subject))
+    .execute(conn)?)
+}
+
+/// Forgets the events this service put into another Google account's
+/// calendar (they stay there); links to events made there stay, so those
+/// appointments are not copied into this account's calendar.
+pub fn forget_exports_to_others(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    subject: &str,
+) -> DbResult<usize> {
+    Ok(diesel::delete(
+        google_events::table
+            .filter(google_events::account_id.eq(account))
+            .filter(google_events::google_subject.ne(subject))
+            .filter(google_events::origin.eq("exported")),
+    )
+    .execute(conn)?)
 }
 
 /// A fresh access token (and a rotated refresh token, when Google sent one).
@@ -260,15 +359,23 @@ pub fn forget_access_token(conn: &mut DbConnection, account: Id<Account>, now: T
     Ok(())
 }
 
-/// Open appointments from `since` on, to put into a calendar just connected.
+/// Open appointments from `since` on, to put into the calendar of the Google
+/// account `subject` just connected: all but those whose event is in another
+/// Google account's calendar.
 pub fn appointments_to_export(
     conn: &mut DbConnection,
     account: Id<Account>,
+    subject: &str,
     since: Ts,
     limit: i64,
 ) -> DbResult<Vec<Id<Appointment>>> {
+    let elsewhere = google_events::table
+        .filter(google_events::account_id.eq(account))
+        .filter(google_events::google_subject.ne(subject))
+        .select(google_events::appointment_id);
     Ok(appointments::table
         .filter(appointments::account_id.eq(account))
+        .filter(appointments::id.ne_all(elsewhere))
         .filter(appointments::starts_at.ge(since))
         .filter(appointments::status.ne_all(["cancelled", "completed", "no_show"]))
         .order(appointments::starts_at.asc())
@@ -288,13 +395,16 @@ pub fn link_of(
         .optional()?)
 }
 
+/// The link of an event in the calendar of the Google account `subject`.
 pub fn link_by_event(
     conn: &mut DbConnection,
     account: Id<Account>,
+    subject: &str,
     event_id: &str,
 ) -> DbResult<Option<EventLink>> {
     Ok(google_events::table
         .filter(google_events::account_id.eq(account))
+        .filter(google_events::google_subject.eq(subject))
         .filter(google_events::event_id.eq(event_id))
         .select(EventLink::as_select())
         .first(conn)
@@ -316,24 +426,32 @@ pub fn unlink(conn: &mut DbConnection, appointment: Id<Appointment>) -> DbResult
     Ok(())
 }
 
-/// The events this service put into the account's calendar.
-pub fn exported_event_ids(conn: &mut DbConnection, account: Id<Account>) -> DbResult<Vec<String>> {
+/// The events this service put into the calendar of the Google account `subject`.
+pub fn exported_event_ids(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    subject: &str,
+) -> DbResult<Vec<String>> {
     Ok(google_events::table
         .filter(google_events::account_id.eq(account))
+        .filter(google_events::google_subject.eq(subject))
         .filter(google_events::origin.eq("exported"))
         .select(google_events::event_id)
         .load(conn)?)
 }
 
-/// The Google events of one person's appointments.
+/// The events of one person's appointments in the calendar of the Google
+/// account `subject`.
 pub fn event_ids_of_person(
     conn: &mut DbConnection,
     account: Id<Account>,
+    subject: &str,
     person: Id<Person>,
 ) -> DbResult<Vec<String>> {
     Ok(google_events::table
         .inner_join(appointments::table.on(appointments::id.eq(google_events::appointment_id)))
         .filter(google_events::account_id.eq(account))
+        .filter(google_events::google_subject.eq(subject))
         .filter(appointments::person_id.eq(person))
         .select(google_events::event_id)
         .load(conn)?)

@@ -371,6 +371,7 @@ diesel::table! {
         account_id -> DbUuid,
         connected_by -> Nullable<DbUuid>,
         email -> Nullable<Text>,
+        google_subject -> Text,
         scopes -> Text,
         calendar_id -> Text,
         refresh_token -> Text,
@@ -400,6 +401,9 @@ diesel::table! {
         pkce_verifier -> Text,
         scopes -> Text,
         expires_at -> DbTimestamp,
+        return_url -> Nullable<Text>,
+        auth_code -> Nullable<Text>,
+        confirmation_hash -> Nullable<Binary>,
     }
 }
 
@@ -414,6 +418,8 @@ diesel::table! {
         origin -> Text,
         etag -> Nullable<Text>,
         google_updated_at -> Nullable<DbTimestamp>,
+        google_subject -> Text,
+        owned_digest -> Nullable<Text>,
     }
 }
 

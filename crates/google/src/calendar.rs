@@ -2,10 +2,11 @@
 //! configuration and access tokens handed in by the caller (who keeps them,
 //! refreshed and sealed, in the database shared by every process).
 //!
-//! One call goes around the hub: a conditional update. The hub's call builders
+//! One call goes around the hub: a conditional patch. The hub's call builders
 //! cannot set request headers, and a write that must not overwrite a change made
-//! in Google needs `If-Match`; that PUT is sent with reqwest and the hub's own
-//! `Event` type.
+//! in Google needs `If-Match`; that PATCH is sent with reqwest. Changes are only
+//! ever patches: `events.update` replaces the whole event, so it would clear
+//! what people added in Google (guests, description, colour, reminders).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,9 +34,63 @@ pub struct CalendarEvent {
     /// None for all-day events, which this service does not import.
     pub start: Option<DateTime<Utc>>,
     pub end: Option<DateTime<Utc>>,
+    /// The IANA zone the times are shown in (UTC when none is given).
+    pub time_zone: Option<String>,
     pub updated: Option<DateTime<Utc>>,
     pub appointment_id: Option<String>,
     pub attendee_emails: Vec<String>,
+}
+
+/// When an event starts and ends, and the zone it is shown in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventTimes {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// An IANA zone, e.g. `America/Chicago`.
+    pub time_zone: String,
+}
+
+/// A change to an existing event: only the fields set here are sent, so
+/// everything else the event holds stays as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventPatch {
+    pub summary: Option<String>,
+    pub times: Option<EventTimes>,
+    /// `Some(None)` clears the location.
+    pub location: Option<Option<String>>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+}
+
+impl EventPatch {
+    pub fn is_empty(&self) -> bool {
+        *self == EventPatch::default()
+    }
+
+    /// The request body: the set fields, `null` for a cleared one.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut body = serde_json::Map::new();
+        if let Some(summary) = &self.summary {
+            body.insert("summary".into(), summary.clone().into());
+        }
+        if let Some(times) = &self.times {
+            let at = |time: DateTime<Utc>| {
+                serde_json::json!({
+                    "dateTime": time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    "timeZone": times.time_zone,
+                })
+            };
+            body.insert("start".into(), at(times.start));
+            body.insert("end".into(), at(times.end));
+        }
+        if let Some(location) = &self.location {
+            body.insert("location".into(), location.clone().into());
+        }
+        if let Some(description) = &self.description {
+            body.insert("description".into(), description.clone().into());
+        }
+        serde_json::Value::Object(body)
+    }
 }
 
 /// One page of a listing.
@@ -90,12 +145,14 @@ pub trait CalendarApi: Send + Sync {
         calendar: &'a str,
         event_id: &'a str,
     ) -> BoxFuture<'a, CalendarResult<CalendarEvent>>;
-    /// Replaces the event only if its etag is still `if_match`.
-    fn update<'a>(
+    /// Changes the fields set in `patch`, and nothing else, only if the
+    /// event's etag is still `if_match` (`events.patch`).
+    fn patch<'a>(
         &'a self,
         token: &'a str,
         calendar: &'a str,
-        event: &'a CalendarEvent,
+        event_id: &'a str,
+        patch: &'a EventPatch,
         if_match: &'a str,
     ) -> BoxFuture<'a, CalendarResult<CalendarEvent>>;
     /// An event that is gone already counts as deleted.
@@ -245,21 +302,22 @@ impl CalendarApi for GoogleCalendar {
         })
     }
 
-    fn update<'a>(
+    fn patch<'a>(
         &'a self,
         token: &'a str,
         calendar: &'a str,
-        event: &'a CalendarEvent,
+        event_id: &'a str,
+        patch: &'a EventPatch,
         if_match: &'a str,
     ) -> BoxFuture<'a, CalendarResult<CalendarEvent>> {
         Box::pin(async move {
-            let url = self.event_url(calendar, &event.id)?;
+            let url = self.event_url(calendar, event_id)?;
             let response = self
                 .http
-                .put(url)
+                .patch(url)
                 .bearer_auth(token)
                 .header(reqwest::header::IF_MATCH, if_match)
-                .json(&to_api(event))
+                .json(&patch.to_json())
                 .send()
                 .await
                 .map_err(|err| {
@@ -387,7 +445,7 @@ impl CalendarApi for GoogleCalendar {
 fn to_api(event: &CalendarEvent) -> Event {
     let at = |time: Option<DateTime<Utc>>| EventDateTime {
         date_time: time,
-        time_zone: Some("UTC".into()),
+        time_zone: Some(event.time_zone.clone().unwrap_or_else(|| "UTC".into())),
         ..Default::default()
     };
     Event {
@@ -427,6 +485,7 @@ fn from_api(event: Event) -> CalendarEvent {
         summary: event.summary,
         description: event.description,
         location: event.location,
+        time_zone: event.start.as_ref().and_then(|s| s.time_zone.clone()),
         start: event.start.and_then(|s| s.date_time),
         end: event.end.and_then(|e| e.date_time),
         updated: event.updated,

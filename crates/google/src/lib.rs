@@ -8,8 +8,8 @@ pub mod cipher;
 pub mod oauth;
 
 pub use calendar::{
-    CalendarApi, CalendarError, CalendarEvent, EventPage, GoogleCalendar, WatchChannel,
-    APPOINTMENT_PROPERTY,
+    CalendarApi, CalendarError, CalendarEvent, EventPage, EventPatch, EventTimes, GoogleCalendar,
+    WatchChannel, APPOINTMENT_PROPERTY,
 };
 pub use cipher::{CipherError, TokenCipher};
 pub use oauth::{

@@ -59,6 +59,8 @@ pub struct Grant {
     pub scopes: Vec<String>,
     /// From the ID token, when `openid email` was granted.
     pub email: Option<String>,
+    /// The Google account's stable id (`sub`), from the ID token.
+    pub subject: Option<String>,
 }
 
 /// The authorization server, behind a trait so the service does not care which.
@@ -149,6 +151,11 @@ impl GoogleOAuth {
             .expires_in()
             .unwrap_or(Duration::from_secs(3600))
             .min(Duration::from_secs(24 * 3600));
+        let identity = response
+            .extra_fields()
+            .id_token
+            .as_deref()
+            .and_then(claims_of_id_token);
         Ok(Grant {
             access_token: response.access_token().secret().clone(),
             expires_at: Utc::now()
@@ -158,11 +165,8 @@ impl GoogleOAuth {
                 .scopes()
                 .map(|s| s.iter().map(|scope| scope.to_string()).collect())
                 .unwrap_or_default(),
-            email: response
-                .extra_fields()
-                .id_token
-                .as_deref()
-                .and_then(email_of_id_token),
+            email: identity.as_ref().and_then(|c| claim(c, "email")),
+            subject: identity.as_ref().and_then(|c| claim(c, "sub")),
         })
     }
 }
@@ -267,11 +271,14 @@ fn token_error(
 
 /// The ID token comes straight from the token endpoint over TLS, which OpenID
 /// Connect Core §3.1.3.7 accepts in place of checking its signature.
-fn email_of_id_token(id_token: &str) -> Option<String> {
+fn claims_of_id_token(id_token: &str) -> Option<serde_json::Value> {
     let payload = id_token.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("email")?.as_str().map(str::to_owned)
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn claim(claims: &serde_json::Value, name: &str) -> Option<String> {
+    claims.get(name)?.as_str().map(str::to_owned)
 }
 
 /// reqwest's errors name the URL, whose query may hold a token.
