@@ -157,6 +157,9 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
             "must be a JSON object, not an array",
         ));
     }
+    if let Some(problem) = control_characters(body) {
+        return Err(problem);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -179,6 +182,95 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
         ))
     })?;
     Ok(value)
+}
+
+/// Whether a character may appear in text a client sends: tab and line breaks
+/// may (each field then decides whether it takes them); NUL and the other
+/// control characters may not, anywhere. PostgreSQL cannot store NUL at all,
+/// and the rest only ever break what the text is shown in (an iCalendar feed,
+/// a log line, an SMS).
+pub fn is_refused_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// A 422 naming the first string of the JSON `body` (or key) that holds a
+/// refused control character. JSON carries them only as escapes (`\u0000`,
+/// `\b`, `\f`) or, for DEL and the C1 range, as raw characters; a quick scan
+/// for those finds none in almost every body, and only a hit pays for a second
+/// parse to name the field.
+fn control_characters(body: &[u8]) -> Option<Problem> {
+    let mut rest = body;
+    let mut suspicious = false;
+    while let Some(at) = memchr::memchr3(b'\\', 0x7f, 0xc2, rest) {
+        let escaped = || {
+            let hex = std::str::from_utf8(rest.get(at + 2..at + 6)?).ok()?;
+            char::from_u32(u32::from_str_radix(hex, 16).ok()?)
+        };
+        suspicious = match (rest[at], rest.get(at + 1)) {
+            (b'\\', Some(b'u')) => escaped().is_some_and(is_refused_control),
+            (b'\\', Some(b'b' | b'f')) | (0x7f, _) | (0xc2, Some(0x80..=0x9f)) => true,
+            _ => false,
+        };
+        if suspicious {
+            break;
+        }
+        // An escape is two bytes at least: `\\` must not pair with what follows.
+        rest = &rest[(at + 2).min(rest.len())..];
+    }
+    if !suspicious {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let field = refused_path(&value, String::new())?;
+    Some(Problem::validation(vec![FieldError::new(
+        if field.is_empty() {
+            "body".to_owned()
+        } else {
+            field
+        },
+        "must not contain NUL or other control characters",
+    )]))
+}
+
+/// The path (`a.b[2].c`) of the first string or key in `value` holding a
+/// refused control character.
+fn refused_path(value: &serde_json::Value, path: String) -> Option<String> {
+    let refused = |text: &str| text.chars().any(is_refused_control);
+    match value {
+        serde_json::Value::String(text) => refused(text).then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| refused_path(item, format!("{path}[{i}]"))),
+        serde_json::Value::Object(members) => members.iter().find_map(|(key, member)| {
+            let here = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if refused(key) {
+                Some(here)
+            } else {
+                refused_path(member, here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// 400 for a request whose path or query string holds a control character
+/// once percent-decoded (`?q=%00`): no parameter of this API takes one, and
+/// PostgreSQL cannot compare text with NUL in it.
+pub fn control_characters_in_url(uri: &actix_web::http::Uri) -> Option<Problem> {
+    let decoded = |raw: &str| {
+        percent_encoding::percent_decode_str(raw)
+            .decode_utf8_lossy()
+            .chars()
+            .any(char::is_control)
+    };
+    let query = uri.query().unwrap_or_default().replace('+', " ");
+    (decoded(uri.path()) || decoded(&query))
+        .then(|| Problem::bad_request("the URL must not contain control characters (such as %00)"))
 }
 
 /// serde_json's message without its " at line L column C" suffix.
@@ -264,6 +356,23 @@ mod tests {
         assert_eq!(p.errors[0].field, "colour");
 
         assert_eq!(problem("[1, 2]").status.as_u16(), 422);
+    }
+
+    #[test]
+    fn control_characters_are_refused_and_their_field_named() {
+        let p = problem(r#"{"name": "a\u0000b"}"#);
+        assert_eq!(p.status.as_u16(), 422);
+        assert_eq!(p.errors[0].field, "name");
+        let p = problem(r#"{"name": "a", "address": {"line1": "x\u001Fy"}}"#);
+        assert_eq!(p.errors[0].field, "address.line1");
+        assert_eq!(problem("{\"name\": \"a\u{85}\"}").errors[0].field, "name");
+        assert_eq!(problem(r#"{"name": "\b"}"#).errors[0].field, "name");
+        // Tabs, line breaks and an escaped backslash before a `u` are text.
+        let ok = |body: &str| parse_json::<serde_json::Value>(body.as_bytes()).is_ok();
+        assert!(ok(
+            r#"{"notes": "a\n\tb\r\n", "path": "C:\\users", "e": "\u00e9"}"#
+        ));
+        assert!(ok(r#"{"x": "\\u0000"}"#), "an escaped backslash, then text");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::ResourceDef;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -245,6 +245,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .route("/docs", web::get().to(docs::page))
             .route("/docs/{file}", web::get().to(docs::asset))
             .default_service(web::to(no_route))
+            .wrap(from_fn(refuse_control_characters))
             .wrap(cors(&cors_settings))
             .wrap(
                 ErrorHandlers::new()
@@ -322,6 +323,21 @@ async fn request_id_header(
             .insert(HeaderName::from_static("x-request-id"), value);
     }
     Ok(res)
+}
+
+/// 400 before routing for a path or query string with a control character in
+/// it (see `extract::control_characters_in_url`).
+async fn refuse_control_characters(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if let Some(problem) = crate::extract::control_characters_in_url(req.uri()) {
+        let response = actix_web::ResponseError::error_response(&problem);
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_left_body)
 }
 
 async fn openapi_json(spec: web::Data<String>) -> HttpResponse {

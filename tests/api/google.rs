@@ -358,7 +358,12 @@ async fn sync_now(app: &TestApp, who: &Signed) {
 }
 
 /// An event as someone makes it in Google Calendar.
-fn made_in_google(id: &str, summary: &str, starts: chrono::DateTime<Utc>, hours: i64) -> Value {
+pub(crate) fn made_in_google(
+    id: &str,
+    summary: &str,
+    starts: chrono::DateTime<Utc>,
+    hours: i64,
+) -> Value {
     json!({
         "id": id, "summary": summary,
         "start": {"dateTime": starts.to_rfc3339(), "timeZone": "America/Chicago"},

@@ -21,4 +21,5 @@ mod openapi;
 mod people;
 mod privacy;
 mod roles;
+mod text;
 mod tracking;

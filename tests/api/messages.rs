@@ -210,7 +210,7 @@ pub(crate) async fn sends(server: &MockServer) -> Vec<Vec<(String, String)>> {
 }
 
 /// Posts a webhook form as Twilio would, signed unless `signature` says otherwise.
-async fn webhook(
+pub(crate) async fn webhook(
     app: &TestApp,
     hook: &str,
     params: &[(&str, &str)],

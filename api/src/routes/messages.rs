@@ -317,6 +317,15 @@ fn signed_form(
         tracing::warn!("a Twilio webhook with a wrong signature was refused");
         return Err(forbidden());
     }
+    if let Some((name, _)) = params
+        .iter()
+        .find(|(_, value)| value.chars().any(crate::extract::is_refused_control))
+    {
+        return Err(Problem::invalid_field(
+            name,
+            "must not contain NUL or other control characters",
+        ));
+    }
     Ok(params)
 }
 

@@ -10,7 +10,7 @@ use fieldcrm_db::appointments::{self, Appointment, Filter, Reminder, StatusChang
 use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::users::{self, User};
 use fieldcrm_db::{DbConnection, Id, Ts};
-use fieldcrm_domain::scheduling::{ReminderRule, Status};
+use fieldcrm_domain::scheduling::{imported_title, ReminderRule, Status};
 use fieldcrm_domain::{Action, Address, Role};
 
 use crate::auth::Caller;
@@ -640,7 +640,7 @@ pub(crate) fn apply_from_google(
         a.status = Status::Cancelled.as_str().to_owned();
     }
     if let Some(title) = title.filter(|t| !t.trim().is_empty()) {
-        a.title = title.chars().take(200).collect();
+        a.title = imported_title(Some(&title));
     }
     if let Some((starts_at, ends_at)) = times.filter(|(s, e)| e > s) {
         a.starts_at = starts_at;

@@ -21,7 +21,7 @@ use fieldcrm_db::google::{self, EventLink, Integration, OAuthState};
 use fieldcrm_db::jobs::{self, Job, Outcome, SubjectId};
 use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::{DbConnection, Id, Ts};
-use fieldcrm_domain::scheduling::Status;
+use fieldcrm_domain::scheduling::{imported_title, Status};
 use fieldcrm_domain::Action;
 use fieldcrm_google::{
     CalendarError, CalendarEvent, EventPatch, EventTimes, OAuthError, SCOPES_IDENTITY,
@@ -1555,16 +1555,11 @@ fn import_one(
                 .collect();
             // The customer or prospect among the attendees, if any.
             let person = people::with_email(conn, account, &emails)?;
-            let title = event
-                .summary
-                .clone()
-                .filter(|t| !t.trim().is_empty())
-                .unwrap_or_else(|| "Appointment".into());
             let a = appointment_rules::insert_from_google(
                 conn,
                 account,
                 person.as_ref(),
-                title.chars().take(200).collect(),
+                imported_title(event.summary.as_deref()),
                 Ts::from(start),
                 Ts::from(end),
                 max_attempts,

@@ -111,6 +111,11 @@ impl Template {
                 Self::MAX_CHARS
             )));
         }
+        if text.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(Invalid(
+                "must not contain control characters other than line breaks".into(),
+            ));
+        }
         let mut rest = text;
         while let Some(open) = rest.find('{') {
             let after = &rest[open + 1..];
@@ -295,6 +300,9 @@ mod tests {
     fn templates_refuse_unknown_placeholders_and_render_known_ones() {
         assert!(Template::parse("Hi {name}").is_err());
         assert!(Template::parse("Hi {customer_name").is_err());
+        assert!(Template::parse("Hi\u{0} {customer_name}").is_err());
+        assert!(Template::parse("Hi\r{customer_name}").is_err());
+        assert!(Template::parse("Hi\n{customer_name}").is_ok());
         let t = Template::parse("Hi {customer_name}, see you {time}.").unwrap();
         let values = BTreeMap::from([
             ("customer_name", "Ana".to_owned()),

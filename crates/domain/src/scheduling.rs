@@ -118,6 +118,22 @@ impl ReminderRule {
     }
 }
 
+/// The title of an event made elsewhere (Google Calendar), as an appointment
+/// keeps it: one line (control characters, a bare CR among them, become
+/// spaces), at most 200 characters, "Appointment" when nothing is left.
+pub fn imported_title(raw: Option<&str>) -> String {
+    let line: String = raw
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.is_empty() {
+        return "Appointment".into();
+    }
+    line.chars().take(200).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,5 +162,16 @@ mod tests {
         assert!(ReminderRule::parse("fax", 60).is_err());
         assert!(ReminderRule::parse("email", -1).is_err());
         assert!(ReminderRule::parse("email", 50_000).is_err());
+    }
+
+    #[test]
+    fn imported_titles_are_one_line_and_never_empty() {
+        assert_eq!(
+            imported_title(Some("Boiler\rservice\n\u{0}x")),
+            "Boiler service x"
+        );
+        assert_eq!(imported_title(Some("  \t ")), "Appointment");
+        assert_eq!(imported_title(None), "Appointment");
+        assert_eq!(imported_title(Some(&"é".repeat(300))).chars().count(), 200);
     }
 }
