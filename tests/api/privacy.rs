@@ -569,27 +569,18 @@ async fn a_large_export_streams_in_bounded_memory() {
         200_000,
     );
 
-    let port = fieldcrm_test_support::free_port();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcrm"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcrm"));
+    command
         .arg("serve")
         .env("DATABASE_URL", app.db.url())
-        .env("PORT", port.to_string())
         .env("FIELDCRM_JWT_SECRET", SECRET)
         .env("FIELDCRM_WORKERS", "1")
-        .env("FIELDCRM_LOG_LEVEL", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let pid = server.id();
-    let _server = Kill(&mut server);
-    let base = format!("http://127.0.0.1:{port}");
+        .env("FIELDCRM_LOG_LEVEL", "warn");
+    let server = fieldcrm_test_support::ServerProcess::start(command)
+        .await
+        .expect("start the server");
+    let pid = server.child.id();
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     assert!(fieldcrm_test_support::became_ready(&base).await);
     let me = client
