@@ -6,6 +6,7 @@
 //! dropped when the test ends.
 
 mod database;
+mod dates;
 mod process;
 mod smtp;
 
@@ -17,6 +18,7 @@ use fieldcrm_db::DbPool;
 use secrecy::SecretString;
 
 pub use database::TestDatabase;
+pub use dates::{shifted, Day};
 pub use fieldcrm_db::Backend;
 pub use process::{skipped, NotStarted, ServerProcess};
 pub use smtp::{ReceivedMail, SmtpStandIn};
