@@ -613,3 +613,79 @@ async fn a_large_export_streams_in_bounded_memory() {
         "peak memory grew by {grown_kib} KiB for a {size}-byte export"
     );
 }
+
+// ------------------------------------------------ two accounts, one export
+
+/// The id of every row of the account, in every table with `id` and
+/// `account_id` (read from the catalog, so new tables are covered).
+fn ids_of_account(app: &TestApp, account: &str) -> Vec<String> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    let account: uuid::Uuid = account.parse().unwrap();
+    let mut conn = app.pool.get().unwrap();
+    let catalog = fieldcrm_db::migrations::catalog(&mut conn).unwrap();
+    let (id, literal) = match app.backend() {
+        Backend::Postgres => ("id::text", format!("'{account}'::uuid")),
+        Backend::Sqlite => ("lower(hex(id))", format!("x'{}'", account.simple())),
+    };
+    let mut ids = Vec::new();
+    for (table, columns) in catalog {
+        let has = |name: &str| columns.iter().any(|(c, _)| c == name);
+        if !(has("id") && has("account_id")) {
+            continue;
+        }
+        let rows: Vec<Row> = diesel::sql_query(format!(
+            "SELECT {id} AS id FROM {table} WHERE account_id = {literal}"
+        ))
+        .load(&mut *conn)
+        .unwrap();
+        ids.extend(rows.into_iter().map(|row| {
+            uuid::Uuid::parse_str(&row.id)
+                .unwrap_or_else(|_| panic!("{table}.id is a UUID"))
+                .to_string()
+        }));
+    }
+    ids
+}
+
+#[tokio::test]
+async fn an_export_and_the_audit_trail_hold_nothing_of_another_account() {
+    let twilio = twilio().await;
+    let google = GoogleStandIn::start().await;
+    let app = app_with_settings(&twilio, None, 8, |s| google.configure(s)).await;
+    let mine = fill(&app, &google).await;
+    let theirs = fill(&app, &google).await;
+    queue_message(&app, &mine).await;
+    queue_message(&app, &theirs).await;
+    let mut their_ids = ids_of_account(&app, &theirs.owner.account_id);
+    assert!(their_ids.len() > 20, "{their_ids:?}");
+    their_ids.push(theirs.owner.account_id.clone());
+
+    let export = app
+        .call(Method::GET, "/v1/account/export", &mine.owner.access, None)
+        .await;
+    assert_eq!(export.status(), 200);
+    let text = export.text().await.unwrap();
+    assert!(text.contains(&mine.marker), "the export holds my data");
+    assert!(!text.contains(&theirs.marker), "their name is not in it");
+    for id in &their_ids {
+        assert!(!text.contains(id.as_str()), "my export holds their {id}");
+    }
+
+    let trail = app
+        .call(Method::GET, "/v1/audit", &mine.owner.access, None)
+        .await;
+    assert_eq!(trail.status(), 200);
+    let text = trail.text().await.unwrap();
+    assert!(text.contains("account.exported"), "{text}");
+    for id in &their_ids {
+        assert!(
+            !text.contains(id.as_str()),
+            "my audit trail holds their {id}"
+        );
+    }
+}
