@@ -8,6 +8,7 @@ mod appointments;
 mod auth;
 mod cli;
 mod concurrency;
+mod consent_at_send;
 mod db_types;
 mod edge;
 mod faults;

@@ -119,7 +119,7 @@ pub(crate) async fn customer(
     id
 }
 
-async fn consent(app: &TestApp, who: &Signed, id: &str, channel: &str, status: &str) {
+pub(crate) async fn consent(app: &TestApp, who: &Signed, id: &str, channel: &str, status: &str) {
     let response = app
         .call(
             Method::POST,
