@@ -22,4 +22,5 @@ mod openapi;
 mod people;
 mod privacy;
 mod roles;
+mod roles_matrix;
 mod tracking;
