@@ -15,6 +15,7 @@ mod faults;
 mod google;
 mod health;
 mod isolation;
+mod leases;
 mod logs;
 mod messages;
 mod migrations;
