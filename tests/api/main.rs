@@ -22,6 +22,7 @@ mod migrations;
 mod openapi;
 mod people;
 mod privacy;
+mod retries;
 mod roles;
 mod roles_matrix;
 mod tracking;
