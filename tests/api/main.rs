@@ -21,6 +21,7 @@ mod messages;
 mod migrations;
 mod openapi;
 mod people;
+mod preconditions;
 mod privacy;
 mod retries;
 mod roles;
