@@ -197,9 +197,25 @@ impl World {
         Self::id(&response.json().await.unwrap())
     }
 
-    /// The method, path and body with which `caller` tries the operation;
-    /// rows a call would remove or change for good are made for that call.
-    async fn request(&self, operation: &str, caller: &Caller) -> (Method, String, Option<Value>) {
+    /// What `caller` calls the operation with: its own token, or for `logout`
+    /// (which ends the session) a session of its own.
+    async fn session(&self, operation: &str, caller: &Caller) -> String {
+        match (operation, &caller.user) {
+            ("logout", Some(user)) => {
+                let login = self.app.login(&user.email, PASSWORD).await;
+                assert_eq!(login.status(), 200);
+                login.json::<Value>().await.unwrap()["access_token"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+            _ => caller.token.clone(),
+        }
+    }
+
+    /// The method, path and body with which the operation is tried; rows a
+    /// call would remove or change for good are made for that call.
+    async fn request(&self, operation: &str) -> (Method, String, Option<Value>) {
         use Method as M;
         let fresh_email = || format!("new-{}@example.com", uuid::Uuid::new_v4().simple());
         match operation {
@@ -255,21 +271,7 @@ impl World {
                 format!("/v1/appointments/{}/status", self.appointment().await),
                 Some(json!({"status": "confirmed"})),
             ),
-            "logout" => {
-                // A session of its own, so the caller's token stays good.
-                let token = match &caller.user {
-                    Some(user) => {
-                        let login = self.app.login(&user.email, PASSWORD).await;
-                        assert_eq!(login.status(), 200);
-                        login.json::<Value>().await.unwrap()["access_token"]
-                            .as_str()
-                            .unwrap()
-                            .to_owned()
-                    }
-                    None => caller.token.clone(),
-                };
-                return (M::POST, format!("/v1/auth/logout#{token}"), None);
-            }
+            "logout" => (M::POST, "/v1/auth/logout".into(), None),
             "me" => (M::GET, "/v1/me".into(), None),
             "rotate_calendar_feed" => (M::POST, "/v1/me/calendar-feed".into(), None),
             "revoke_calendar_feed" => (M::DELETE, "/v1/me/calendar-feed".into(), None),
@@ -431,12 +433,8 @@ async fn every_operation_answers_403_exactly_to_the_callers_its_documentation_le
                     "write key" => who.write_key,
                     role => who.roles.contains(&role),
                 };
-                let (method, path, body) = world.request(id, caller).await;
-                // `logout` carries the session it ends after a `#`.
-                let (path, token) = match path.split_once('#') {
-                    Some((path, token)) => (path.to_owned(), token.to_owned()),
-                    None => (path, caller.token.clone()),
-                };
+                let (method, path, body) = world.request(id).await;
+                let token = world.session(id, caller).await;
                 let response = app.call(method.clone(), &path, &token, body).await;
                 let status = response.status().as_u16();
                 tried += 1;
