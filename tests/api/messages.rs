@@ -741,6 +741,11 @@ async fn reminders_become_messages_from_the_accounts_template_and_move_with_the_
         .await;
     assert_eq!(moved.status(), 200);
     let moved: Value = moved.json().await.unwrap();
+    assert_eq!(
+        moved["reminders"].as_array().unwrap().len(),
+        1,
+        "the pending one: {moved}"
+    );
     for reminder in moved["reminders"].as_array().unwrap() {
         assert_eq!(reminder["status"], "scheduled", "{moved}");
     }
@@ -774,6 +779,11 @@ async fn reminders_become_messages_from_the_accounts_template_and_move_with_the_
         )
         .await;
     let cancelled: Value = cancelled.json().await.unwrap();
+    assert_eq!(
+        cancelled["reminders"].as_array().unwrap().len(),
+        1,
+        "{cancelled}"
+    );
     for reminder in cancelled["reminders"].as_array().unwrap() {
         assert_eq!(reminder["status"], "cancelled", "{cancelled}");
     }
