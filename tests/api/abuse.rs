@@ -233,7 +233,7 @@ async fn a_thousand_garbage_pings_are_each_rejected_and_none_stored() {
     let garbage: Vec<Value> = (0..1000)
         .map(|n| match n % 8 {
             0 => json!({"id": uuid::Uuid::new_v4(), "recorded_at": "yesterday", "lat": 1.0, "lon": 1.0}),
-            1 => json!({"id": uuid::Uuid::new_v4(), "recorded_at": "2026-01-01T00:00:00Z", "lat": 91.0, "lon": 1.0}),
+            1 => json!({"id": uuid::Uuid::new_v4(), "recorded_at": chrono::Utc::now(), "lat": 91.0, "lon": 1.0}),
             2 => json!({"id": uuid::Uuid::new_v4(), "recorded_at": chrono::Utc::now(), "lat": "north", "lon": 1.0}),
             3 => json!({"id": "not-a-uuid", "recorded_at": chrono::Utc::now(), "lat": 1.0, "lon": 1.0}),
             4 => json!(null),
@@ -250,28 +250,29 @@ async fn a_thousand_garbage_pings_are_each_rejected_and_none_stored() {
             Some(json!({"pings": garbage})),
         )
         .await;
-    let status = response.status().as_u16();
+    // Judged ping by ping: the batch itself is well formed, so 200.
+    assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    match status {
-        200 => {
-            assert_eq!(body["accepted"], 0, "{body}");
-            assert_eq!(body["rejected"].as_array().unwrap().len(), 1000);
-        }
-        422 => assert_eq!(body["code"], "validation", "{body}"),
-        other => panic!("{other}: {body}"),
-    }
+    assert_eq!(body["accepted"], 0, "{body}");
+    let rejected = body["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1000);
+    assert!(
+        rejected.iter().all(|r| r["reason"].is_string()),
+        "each with its reason: {body}"
+    );
     assert_eq!(fieldcrm_test_support::stored_pings(&app, &shift), 0);
 }
 
 /// A client that sends its head and then trickles the body is answered 408
 /// when the body timeout passes, and one that never finishes its head is cut
-/// off; neither holds the server up for others.
+/// off; neither holds the server up for others, which are answered while
+/// both are still waiting.
 #[tokio::test]
 async fn slow_clients_time_out_and_others_are_served_meanwhile() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app_with(|s| {
-        s.client_request_timeout_secs = 1;
-        s.client_body_timeout_secs = 1;
+        s.client_request_timeout_secs = 3;
+        s.client_body_timeout_secs = 3;
     })
     .await;
     let owner = owner(&app).await;
@@ -290,13 +291,27 @@ async fn slow_clients_time_out_and_others_are_served_meanwhile() {
         .await
         .unwrap();
 
-    // Others are served while both hang on.
-    let started = std::time::Instant::now();
-    let fine = app
-        .call(Method::GET, "/v1/customers", &owner.access, None)
-        .await;
-    assert_eq!(fine.status(), 200);
-    assert!(started.elapsed() < std::time::Duration::from_millis(900));
+    // Another client, on a connection of its own, is served while both hang
+    // on: when its answer is in, neither slow connection has been answered or
+    // closed yet. (Served only once a slow one is cut off, it would come after
+    // their timeouts.)
+    let another = reqwest::Client::new()
+        .get(app.url("/v1/customers"))
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(another.status(), 200);
+    for (name, stream) in [("trickling", &trickle), ("silent", &silent)] {
+        let mut buf = [0u8; 64];
+        let pending = stream.try_read(&mut buf);
+        assert!(
+            pending
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+            "the {name} client was dealt with before the others were served: {pending:?}"
+        );
+    }
 
     let mut answer = Vec::new();
     let read = tokio::time::timeout(std::time::Duration::from_secs(10), async {

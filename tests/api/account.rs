@@ -1,7 +1,7 @@
 //! The account's settings, and that each one changes what the API does.
 
 use chrono::Utc;
-use fieldcrm_test_support::{problem, spawn_app};
+use fieldcrm_test_support::{problem, spawn_app, Day};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -116,19 +116,20 @@ async fn owners_and_admins_change_settings_and_everyone_reads_them() {
         .json()
         .await
         .unwrap();
+    let day = Day::ahead(30);
     let booked: Value = app
         .call(
             Method::POST,
             "/v1/appointments",
             &owner.access,
-            Some(json!({"customer_id": customer["id"], "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"})),
+            Some(json!({"customer_id": customer["id"], "title": "Visit", "starts_at": day.at("15:00"), "ends_at": day.at("16:00")})),
         )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(booked["reminders"].as_array().unwrap().len(), 1);
-    assert_eq!(booked["reminders"][0]["due_at"], "2026-12-01T14:30:00Z");
+    assert_eq!(booked["reminders"][0]["due_at"], day.at("14:30"));
 }
 
 /// `DELETE /v1/account` is no way to test passwords: the account's name is

@@ -1,8 +1,17 @@
 //! Appointments: scheduling, the status lifecycle, reminders, visibility.
 
-use fieldcrm_test_support::{problem, spawn_app, Signed, TestApp};
+use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
+use fieldcrm_test_support::{problem, shifted, spawn_app, Day, Signed, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
+
+/// `at` in the account's zone (America/Chicago), as `local_starts_at` shows it.
+fn in_chicago(at: &str) -> String {
+    at.parse::<DateTime<Utc>>()
+        .unwrap()
+        .with_timezone(&chrono_tz::America::Chicago)
+        .to_rfc3339()
+}
 
 async fn customer(app: &TestApp, who: &Signed, body: Value) -> String {
     let response = app
@@ -37,11 +46,13 @@ async fn an_appointment_is_booked_at_the_customers_address_with_default_reminder
         json!({"name": "Ann", "address": {"line1": "1 Main St", "lat": 30.27, "lon": -97.74}}),
     )
     .await;
+    let day = Day::ahead(30);
+    let starts = day.at("15:00");
     let response = book(
         &app,
         &owner,
         json!({"customer_id": ann, "technician_id": tech.user_id, "title": "Boiler service",
-               "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"}),
+               "starts_at": starts, "ends_at": day.at("16:00")}),
     )
     .await;
     assert_eq!(response.status(), 201);
@@ -51,7 +62,7 @@ async fn an_appointment_is_booked_at_the_customers_address_with_default_reminder
     assert_eq!(body["status"], "scheduled");
     assert_eq!(body["address"]["line1"], "1 Main St");
     assert_eq!(body["address"]["lat"], 30.27);
-    assert_eq!(body["local_starts_at"], "2026-12-01T09:00:00-06:00");
+    assert_eq!(body["local_starts_at"], in_chicago(&starts));
     let reminders: Vec<(String, String)> = body["reminders"]
         .as_array()
         .unwrap()
@@ -66,8 +77,8 @@ async fn an_appointment_is_booked_at_the_customers_address_with_default_reminder
     assert_eq!(
         reminders,
         [
-            ("email".to_string(), "2026-11-30T15:00:00Z".to_string()),
-            ("sms".to_string(), "2026-12-01T14:00:00Z".to_string())
+            ("email".to_string(), day.plus(-1).at("15:00")),
+            ("sms".to_string(), day.at("14:00"))
         ]
     );
     assert_eq!(body["status_history"][0]["to"], "scheduled");
@@ -107,15 +118,16 @@ async fn invalid_bookings_name_their_fields() {
     let ann = customer(&app, &owner, json!({"name": "Ann"})).await;
     let other = app.signup().await;
     let stranger = customer(&app, &other, json!({"name": "Not yours"})).await;
+    let day = Day::ahead(30);
     let base = |extra: Value| {
-        let mut body = json!({"customer_id": ann, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"});
+        let mut body = json!({"customer_id": ann, "title": "Visit", "starts_at": day.at("15:00"), "ends_at": day.at("16:00")});
         for (k, v) in extra.as_object().unwrap() {
             body[k] = v.clone();
         }
         body
     };
     for (extra, field) in [
-        (json!({"ends_at": "2026-12-01T14:00:00Z"}), "ends_at"),
+        (json!({"ends_at": day.at("14:00")}), "ends_at"),
         (json!({"title": " "}), "title"),
         (
             json!({"reminders": [{"channel": "pigeon", "minutes_before": 5}]}),
@@ -150,7 +162,8 @@ async fn the_status_moves_only_along_its_lifecycle_and_closing_cancels_reminders
     let app = spawn_app().await;
     let owner = app.signup().await;
     let ann = customer(&app, &owner, json!({"name": "Ann"})).await;
-    let appointment = booked(&app, &owner, json!({"customer_id": ann, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"})).await;
+    let day = Day::ahead(30);
+    let appointment = booked(&app, &owner, json!({"customer_id": ann, "title": "Visit", "starts_at": day.at("15:00"), "ends_at": day.at("16:00")})).await;
     let path = format!(
         "/v1/appointments/{}/status",
         appointment["id"].as_str().unwrap()
@@ -209,13 +222,21 @@ async fn the_status_moves_only_along_its_lifecycle_and_closing_cancels_reminders
             "completed"
         ]
     );
-    assert!(done["reminders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|r| r["status"] == "cancelled"));
+    let statuses = |appointment: &Value| -> Vec<String> {
+        appointment["reminders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        statuses(&done),
+        ["cancelled", "cancelled"],
+        "both default reminders"
+    );
 
-    let second = booked(&app, &owner, json!({"customer_id": ann, "title": "Visit 2", "starts_at": "2026-12-02T15:00:00Z", "ends_at": "2026-12-02T16:00:00Z"})).await;
+    let second = booked(&app, &owner, json!({"customer_id": ann, "title": "Visit 2", "starts_at": day.plus(1).at("15:00"), "ends_at": day.plus(1).at("16:00")})).await;
     let path2 = format!("/v1/appointments/{}/status", second["id"].as_str().unwrap());
     app.call(
         Method::POST,
@@ -236,11 +257,7 @@ async fn the_status_moves_only_along_its_lifecycle_and_closing_cancels_reminders
         .await
         .unwrap();
     assert_eq!(cancelled["status"], "cancelled");
-    assert!(cancelled["reminders"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|r| r["status"] == "cancelled"));
+    assert_eq!(statuses(&cancelled), ["cancelled", "cancelled"]);
 }
 
 #[tokio::test]
@@ -249,123 +266,114 @@ async fn double_booking_a_technician_is_409_unless_allowed() {
     let owner = app.signup().await;
     let tech = app.user_with_role(&owner, "technician").await;
     let ann = customer(&app, &owner, json!({"name": "Ann"})).await;
+    let day = Day::ahead(30);
     let slot = |start: &str, end: &str| json!({"customer_id": ann, "technician_id": tech.user_id, "title": "Visit", "starts_at": start, "ends_at": end});
-    let first = booked(
-        &app,
-        &owner,
-        slot("2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z"),
-    )
-    .await;
+    let first = booked(&app, &owner, slot(&day.at("10:00"), &day.at("11:00"))).await;
 
-    let clash = book(
-        &app,
-        &owner,
-        slot("2026-12-01T10:30:00Z", "2026-12-01T11:30:00Z"),
-    )
-    .await;
+    let clash = book(&app, &owner, slot(&day.at("10:30"), &day.at("11:30"))).await;
     assert_eq!(clash.status(), 409);
     let clash = problem(clash).await;
     assert_eq!(clash["conflicting_id"], first["id"]);
     assert_eq!(clash["code"], "double_booked");
 
     assert_eq!(
-        book(
-            &app,
-            &owner,
-            slot("2026-12-01T11:00:00Z", "2026-12-01T12:00:00Z")
-        )
-        .await
-        .status(),
+        book(&app, &owner, slot(&day.at("11:00"), &day.at("12:00")))
+            .await
+            .status(),
         201,
         "back to back is fine"
     );
-    let mut forced = slot("2026-12-01T10:15:00Z", "2026-12-01T10:45:00Z");
+    let mut forced = slot(&day.at("10:15"), &day.at("10:45"));
     forced["allow_overlap"] = json!(true);
     assert_eq!(book(&app, &owner, forced).await.status(), 201);
 
     // Moving another appointment onto the first is refused the same way.
-    let later = booked(
-        &app,
-        &owner,
-        slot("2026-12-01T14:00:00Z", "2026-12-01T15:00:00Z"),
-    )
-    .await;
+    let later = booked(&app, &owner, slot(&day.at("14:00"), &day.at("15:00"))).await;
     let moved = app
         .call(
             Method::PATCH,
             &format!("/v1/appointments/{}", later["id"].as_str().unwrap()),
             &owner.access,
-            Some(json!({"starts_at": "2026-12-01T10:30:00Z", "ends_at": "2026-12-01T10:50:00Z"})),
+            Some(json!({"starts_at": day.at("10:30"), "ends_at": day.at("10:50")})),
         )
         .await;
     assert_eq!(moved.status(), 409);
 
-    // A cancelled appointment no longer holds the time.
-    app.call(
-        Method::POST,
-        &format!("/v1/appointments/{}/status", first["id"].as_str().unwrap()),
-        &owner.access,
-        Some(json!({"status": "cancelled"})),
-    )
-    .await;
-    let other_tech = app.user_with_role(&owner, "technician").await;
-    let mut free = slot("2026-12-01T10:00:00Z", "2026-12-01T10:10:00Z");
-    free["technician_id"] = json!(other_tech.user_id);
-    assert_eq!(book(&app, &owner, free).await.status(), 201);
+    // A cancelled appointment no longer holds the time of its technician:
+    // before, the slot it alone covers is refused; after, it is free.
+    let only_first = slot(&day.at("10:00"), &day.at("10:10"));
+    assert_eq!(book(&app, &owner, only_first.clone()).await.status(), 409);
+    let cancelled = app
+        .call(
+            Method::POST,
+            &format!("/v1/appointments/{}/status", first["id"].as_str().unwrap()),
+            &owner.access,
+            Some(json!({"status": "cancelled"})),
+        )
+        .await;
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(book(&app, &owner, only_first).await.status(), 201);
 }
 
-/// The account is in America/Chicago; 2026-03-08 has 23 hours there.
+/// The next day clocks in the United States spring forward (the second Sunday
+/// of March), at least two days ahead.
+fn next_spring_forward() -> Day {
+    let soon = Day::ahead(2).0;
+    [soon.year(), soon.year() + 1]
+        .into_iter()
+        .filter_map(|year| NaiveDate::from_weekday_of_month_opt(year, 3, Weekday::Sun, 2))
+        .find(|day| *day >= soon)
+        .map(Day)
+        .unwrap()
+}
+
+/// The account is in America/Chicago, where the day clocks spring forward has
+/// 23 hours.
 #[tokio::test]
 async fn ranges_and_local_times_hold_across_daylight_saving() {
     let app = spawn_app().await;
     let owner = app.signup().await;
     let ann = customer(&app, &owner, json!({"name": "Ann"})).await;
+    let day = next_spring_forward();
+    let (eve, next) = (day.plus(-1), day.plus(1));
     let at = |title: &str, start: &str, end: &str| json!({"customer_id": ann, "title": title, "starts_at": start, "ends_at": end, "reminders": []});
     let before = booked(
         &app,
         &owner,
-        at("before", "2026-03-07T15:00:00Z", "2026-03-07T16:00:00Z"),
+        at("before", &eve.at("15:00"), &eve.at("16:00")),
     )
     .await;
     let after = booked(
         &app,
         &owner,
-        at("after", "2026-03-09T14:00:00Z", "2026-03-09T15:00:00Z"),
+        at("after", &next.at("14:00"), &next.at("15:00")),
     )
     .await;
-    assert_eq!(before["local_starts_at"], "2026-03-07T09:00:00-06:00");
     assert_eq!(
-        after["local_starts_at"], "2026-03-09T09:00:00-05:00",
+        before["local_starts_at"],
+        format!("{}T09:00:00-06:00", eve.0)
+    );
+    assert_eq!(
+        after["local_starts_at"],
+        format!("{}T09:00:00-05:00", next.0),
         "9 a.m. both days, an hour apart in UTC"
     );
     booked(
         &app,
         &owner,
-        at(
-            "overnight into the day",
-            "2026-03-08T05:00:00Z",
-            "2026-03-08T07:00:00Z",
-        ),
+        at("overnight into the day", &day.at("05:00"), &day.at("07:00")),
     )
     .await;
     booked(
         &app,
         &owner,
-        at(
-            "late that day",
-            "2026-03-09T04:30:00Z",
-            "2026-03-09T04:45:00Z",
-        ),
+        at("late that day", &next.at("04:30"), &next.at("04:45")),
     )
     .await;
     booked(
         &app,
         &owner,
-        at(
-            "just after midnight",
-            "2026-03-09T05:30:00Z",
-            "2026-03-09T06:00:00Z",
-        ),
+        at("just after midnight", &next.at("05:30"), &next.at("06:00")),
     )
     .await;
 
@@ -373,7 +381,11 @@ async fn ranges_and_local_times_hold_across_daylight_saving() {
     let day: Value = app
         .call(
             Method::GET,
-            "/v1/appointments?from=2026-03-08T06:00:00Z&to=2026-03-09T05:00:00Z",
+            &format!(
+                "/v1/appointments?from={}&to={}",
+                day.at("06:00"),
+                next.at("05:00")
+            ),
             &owner.access,
             None,
         )
@@ -395,22 +407,26 @@ async fn rescheduling_moves_reminders() {
     let app = spawn_app().await;
     let owner = app.signup().await;
     let ann = customer(&app, &owner, json!({"name": "Ann"})).await;
-    let a = booked(&app, &owner, json!({"customer_id": ann, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z", "reminders": [{"channel": "sms", "minutes_before": 90}]})).await;
-    assert_eq!(a["reminders"][0]["due_at"], "2026-12-01T13:30:00Z");
+    let day = Day::ahead(30);
+    let a = booked(&app, &owner, json!({"customer_id": ann, "title": "Visit", "starts_at": day.at("15:00"), "ends_at": day.at("16:00"), "reminders": [{"channel": "sms", "minutes_before": 90}]})).await;
+    assert_eq!(a["reminders"][0]["due_at"], day.at("13:30"));
     let path = format!("/v1/appointments/{}", a["id"].as_str().unwrap());
     let moved: Value = app
         .call(
             Method::PATCH,
             &path,
             &owner.access,
-            Some(json!({"starts_at": "2026-12-03T18:00:00Z", "ends_at": "2026-12-03T19:00:00Z"})),
+            Some(json!({"starts_at": day.plus(2).at("18:00"), "ends_at": day.plus(2).at("19:00")})),
         )
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(moved["reminders"].as_array().unwrap().len(), 1);
-    assert_eq!(moved["reminders"][0]["due_at"], "2026-12-03T16:30:00Z");
+    assert_eq!(
+        moved["reminders"][0]["due_at"],
+        shifted(&day.plus(2).at("18:00"), -90)
+    );
     assert_eq!(moved["reminders"][0]["status"], "scheduled");
     let replaced: Value = app
         .call(
@@ -424,7 +440,7 @@ async fn rescheduling_moves_reminders() {
         .await
         .unwrap();
     assert_eq!(replaced["reminders"][0]["channel"], "email");
-    assert_eq!(replaced["reminders"][0]["due_at"], "2026-12-02T18:00:00Z");
+    assert_eq!(replaced["reminders"][0]["due_at"], day.plus(1).at("18:00"));
     let stale = app
         .authed(Method::PATCH, &path, &owner.access)
         .header("if-match", "\"1\"")
@@ -443,8 +459,9 @@ async fn technicians_see_and_move_only_their_own_and_see_only_those_customers() 
     let other = app.user_with_role(&owner, "technician").await;
     let x = customer(&app, &owner, json!({"name": "X"})).await;
     let y = customer(&app, &owner, json!({"name": "Y"})).await;
-    let a = booked(&app, &owner, json!({"customer_id": x, "technician_id": mine.user_id, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"})).await;
-    booked(&app, &owner, json!({"customer_id": y, "technician_id": other.user_id, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"})).await;
+    let day = Day::ahead(30);
+    let a = booked(&app, &owner, json!({"customer_id": x, "technician_id": mine.user_id, "title": "Visit", "starts_at": day.at("15:00"), "ends_at": day.at("16:00")})).await;
+    booked(&app, &owner, json!({"customer_id": y, "technician_id": other.user_id, "title": "Visit", "starts_at": day.at("15:00"), "ends_at": day.at("16:00")})).await;
     let id = a["id"].as_str().unwrap();
 
     let list: Value = app
@@ -529,7 +546,7 @@ async fn technicians_see_and_move_only_their_own_and_see_only_those_customers() 
         )
         .await;
     assert_eq!(edit.status(), 403, "technicians do not reschedule");
-    let create = book(&app, &mine, json!({"customer_id": x, "title": "Self-booked", "starts_at": "2026-12-05T15:00:00Z", "ends_at": "2026-12-05T16:00:00Z"})).await;
+    let create = book(&app, &mine, json!({"customer_id": x, "title": "Self-booked", "starts_at": day.plus(4).at("15:00"), "ends_at": day.plus(4).at("16:00")})).await;
     assert_eq!(create.status(), 403);
 }
 
@@ -656,9 +673,10 @@ async fn lists_filter_by_technician_customer_and_status() {
     let t2 = app.user_with_role(&owner, "technician").await;
     let x = customer(&app, &owner, json!({"name": "X"})).await;
     let y = customer(&app, &owner, json!({"name": "Y"})).await;
-    let mk = |c: &str, t: &str, title: &str, day: u32| {
+    let first = Day::ahead(30);
+    let mk = |c: &str, t: &str, title: &str, day: i64| {
         json!({"customer_id": c, "technician_id": t, "title": title,
-               "starts_at": format!("2026-12-{day:02}T15:00:00Z"), "ends_at": format!("2026-12-{day:02}T16:00:00Z")})
+               "starts_at": first.plus(day - 1).at("15:00"), "ends_at": first.plus(day - 1).at("16:00")})
     };
     booked(&app, &owner, mk(&x, &t1.user_id, "x-t1", 1)).await;
     booked(&app, &owner, mk(&y, &t1.user_id, "y-t1", 2)).await;

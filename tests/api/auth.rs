@@ -1,7 +1,7 @@
 //! Signup, login, refresh rotation, logout and the ways a token can be bad.
 
 use fieldcrm_test_support::{
-    problem, spawn_app, spawn_app_with, wait_until, Backend, TestApp, PASSWORD,
+    problem, skipped, spawn_app, spawn_app_with, wait_until, Backend, TestApp, PASSWORD,
 };
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::Method;
@@ -542,7 +542,7 @@ async fn without_its_listener_the_server_reads_every_session_from_the_database()
     use diesel::prelude::*;
     let app = spawn_app().await;
     if app.backend() != Backend::Postgres {
-        return; // SQLite keeps nothing between requests
+        return skipped("SQLite keeps nothing between requests");
     }
     let owner = app.signup().await;
     let admin = app.user_with_role(&owner, "admin").await;

@@ -2,13 +2,13 @@
 //! in-process server and a `fieldcrm serve` child sharing its database and
 //! signing key. Only documented answers come back, and the counts add up.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use fieldcrm_test_support::{
-    became_ready, free_port, spawn_app_with, stored_pings, Backend, TestDatabase,
+    became_ready, skipped, spawn_app_with, stored_pings, Backend, ServerProcess, TestDatabase,
 };
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
@@ -16,15 +16,6 @@ use tokio::sync::Mutex;
 
 const SECRET: &str = "a-signing-key-shared-by-both-processes-0123456789";
 const LOAD: Duration = Duration::from_secs(6);
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[derive(Default)]
 struct Tally {
@@ -95,26 +86,23 @@ async fn every(client: &Client, base: &str, path: &str, token: &str) -> Vec<Valu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_database_keep_counts_consistent_under_mixed_load() {
     if TestDatabase::postgres_admin_url().is_none() {
-        return; // several API processes are a PostgreSQL deployment
+        return skipped("several API processes are a PostgreSQL deployment");
     }
     let app = spawn_app_with(|s| {
         s.jwt_secret = Some(secrecy::SecretString::from(SECRET));
     })
     .await;
     assert_eq!(app.backend(), Backend::Postgres);
-    let port = free_port();
-    let _other = Kill(
-        Command::new(env!("CARGO_BIN_EXE_fieldcrm"))
-            .arg("serve")
-            .env("DATABASE_URL", app.db.url())
-            .env("PORT", port.to_string())
-            .env("FIELDCRM_JWT_SECRET", SECRET)
-            .env("FIELDCRM_LOG_LEVEL", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start the second server"),
-    );
-    let bases = [app.address.clone(), format!("http://127.0.0.1:{port}")];
+    let mut second = Command::new(env!("CARGO_BIN_EXE_fieldcrm"));
+    second
+        .arg("serve")
+        .env("DATABASE_URL", app.db.url())
+        .env("FIELDCRM_JWT_SECRET", SECRET)
+        .env("FIELDCRM_LOG_LEVEL", "warn");
+    let other = ServerProcess::start(second)
+        .await
+        .expect("start the second server");
+    let bases = [app.address.clone(), other.base.clone()];
     let client = Client::new();
     assert!(
         became_ready(&bases[1]).await,

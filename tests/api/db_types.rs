@@ -1,6 +1,6 @@
 //! Ids and timestamps survive a round trip through the database of this run.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use fieldcrm_db::accounts::{self, Account};
 use fieldcrm_db::{migrations, DatabaseUrl, DbConnection, Id, Ts};
 use fieldcrm_test_support::TestDatabase;
@@ -11,7 +11,7 @@ fn ids_and_timestamps_round_trip_exactly() {
     let mut conn = DbConnection::open(&DatabaseUrl::parse(db.url()).unwrap()).unwrap();
     migrations::run_pending(&mut conn).unwrap();
 
-    let at: DateTime<Utc> = "2026-03-08T08:00:00.123456789Z".parse().unwrap();
+    let at: DateTime<Utc> = Utc::now().with_nanosecond(123_456_789).unwrap();
     let account = Account {
         id: Id::new(),
         name: "Ünïcode Plumbing 🔧".into(),
@@ -36,7 +36,7 @@ fn ids_and_timestamps_round_trip_exactly() {
     assert_eq!(read, account);
     assert_eq!(
         read.created_at.get().to_rfc3339(),
-        "2026-03-08T08:00:00.123456+00:00",
+        at.format("%Y-%m-%dT%H:%M:%S.123456+00:00").to_string(),
         "kept to the microsecond"
     );
     assert!(accounts::find(&mut conn, Id::new()).unwrap().is_none());

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 use fieldcrm_test_support::{
-    problem, spawn_app_with, start_shift_at, Backend, Signed, TestApp, TestDatabase,
+    became_ready, problem, skipped, spawn_app_with, start_shift_at, Backend, NotStarted,
+    ServerProcess, Signed, TestApp, TestDatabase,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -321,14 +322,13 @@ fn form_field(request: &Request, name: &str) -> String {
 #[tokio::test]
 async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
     if TestDatabase::postgres_admin_url().is_some() {
-        return; // a property of the SQLite file; PostgreSQL runs are about PostgreSQL
+        return skipped("a property of the SQLite file; PostgreSQL runs are about PostgreSQL");
     }
     let scratch = tempfile::tempdir().unwrap();
     let mount = scratch.path().join("disk");
     let copy = scratch.path().join("copy");
     std::fs::create_dir_all(&mount).unwrap();
     std::fs::create_dir_all(&copy).unwrap();
-    let port = fieldcrm_test_support::free_port();
     // The shell stops the server on SIGTERM, then copies the database out of
     // the namespace's filesystem for inspection.
     let script = r#"
@@ -339,7 +339,8 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
         wait $server
         cp "$DISK"/fieldcrm.db* "$COPY"/
     "#;
-    let mut shell = Command::new("unshare")
+    let mut unshare = Command::new("unshare");
+    unshare
         .args(["-rm", "sh", "-c", script])
         .env("DISK", &mount)
         .env("COPY", &copy)
@@ -348,27 +349,19 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
             "DATABASE_URL",
             format!("sqlite://{}/fieldcrm.db", mount.display()),
         )
-        .env("PORT", port.to_string())
-        .env("FIELDCRM_LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("run unshare");
-    let base = format!("http://127.0.0.1:{port}");
+        .env("FIELDCRM_LOG_LEVEL", "warn");
+    let mut shell = match ServerProcess::start(unshare).await {
+        Ok(shell) => shell,
+        Err(NotStarted { status, output }) => {
+            return skipped(&format!(
+                "no private tmpfs here ({status}): {}",
+                output.trim()
+            ));
+        }
+    };
+    let base = shell.base.clone();
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
-            if response.status() == 200 {
-                break;
-            }
-        }
-        if let Some(status) = shell.try_wait().unwrap() {
-            eprintln!("no private tmpfs here ({status}): the full-disk test checked nothing");
-            return;
-        }
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(became_ready(&base).await, "the server did not get ready");
 
     let signup = client
         .post(format!("{base}/v1/auth/signup"))
@@ -428,9 +421,9 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
 
     // SIGTERM to the shell, which stops the server and copies the file out.
     let _ = Command::new("kill")
-        .args(["-TERM", &shell.id().to_string()])
+        .args(["-TERM", &shell.child.id().to_string()])
         .status();
-    let status = shell.wait().unwrap();
+    let status = shell.child.wait().unwrap();
     assert!(status.success(), "{status}");
     let path = copy.join("fieldcrm.db");
     let mut conn = SqliteConnection::establish(path.to_str().unwrap()).unwrap();

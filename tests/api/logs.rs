@@ -2,11 +2,10 @@
 //! binary at debug level, its output captured, then searched for every secret
 //! and every piece of personal data the scenario handed it.
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fieldcrm_test_support::{became_ready, free_port, SmtpStandIn, TestDatabase};
+use fieldcrm_test_support::{became_ready, ServerProcess, SmtpStandIn, TestDatabase};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -24,49 +23,11 @@ const CUSTOMER_PHONE: &str = "+1 512 555 0187";
 const CUSTOMER_PHONE_E164: &str = "+15125550187";
 const STREET: &str = "4417 Larkspur Lane";
 
-struct Server {
-    child: Child,
-    base: String,
-    /// Where stdout and stderr go: a file, since a pipe nobody reads would fill
-    /// up and stall the server.
-    log: tempfile::NamedTempFile,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Stops the server and returns everything it wrote.
-    fn logs(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let mut out = String::new();
-        std::fs::File::open(self.log.path())
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        out
-    }
-}
-
-async fn start(db: &TestDatabase, twilio: &str, smtp_port: u16) -> Server {
-    let port = free_port();
-    let log = tempfile::NamedTempFile::new().unwrap();
-    // Both streams append to the one file, so neither overwrites the other.
-    let append = || {
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(log.path())
-            .unwrap()
-    };
-    let child = Command::new(env!("CARGO_BIN_EXE_fieldcrm"))
+async fn start(db: &TestDatabase, twilio: &str, smtp_port: u16) -> ServerProcess {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fieldcrm"));
+    command
         .arg("serve")
         .env("DATABASE_URL", db.url())
-        .env("PORT", port.to_string())
         .env("FIELDCRM_LOG_LEVEL", "debug")
         .env("FIELDCRM_JWT_SECRET", JWT_SECRET)
         .env("FIELDCRM_JOB_POLL_INTERVAL_MS", "50")
@@ -79,17 +40,10 @@ async fn start(db: &TestDatabase, twilio: &str, smtp_port: u16) -> Server {
         .env("FIELDCRM_SMTP_TLS", "none")
         .env("FIELDCRM_SMTP_USERNAME", MAIL_USER)
         .env("FIELDCRM_SMTP_OAUTH2_TOKEN", MAIL_TOKEN)
-        .env("FIELDCRM_EMAIL_FROM", MAIL_USER)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::from(append()))
-        .stderr(Stdio::from(append()))
-        .spawn()
+        .env("FIELDCRM_EMAIL_FROM", MAIL_USER);
+    let server = ServerProcess::start(command)
+        .await
         .expect("start the server");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        log,
-    };
     assert!(
         became_ready(&server.base).await,
         "the server did not get ready"
@@ -359,7 +313,7 @@ async fn no_secret_or_personal_data_reaches_the_logs() {
     let (status, _) = api.c(Method::GET, "/v1/account/export", token, None).await;
     assert_eq!(status, 200);
 
-    let logs = server.logs();
+    let logs = server.stop();
     let lines = logs.lines().count();
     assert!(
         logs.matches("request finished").count() >= 20,

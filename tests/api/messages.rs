@@ -119,7 +119,7 @@ pub(crate) async fn customer(
     id
 }
 
-async fn consent(app: &TestApp, who: &Signed, id: &str, channel: &str, status: &str) {
+pub(crate) async fn consent(app: &TestApp, who: &Signed, id: &str, channel: &str, status: &str) {
     consent_from(app, who, id, channel, status, "form").await;
 }
 
@@ -611,13 +611,17 @@ async fn quiet_hours_hold_sms_until_they_end_in_the_accounts_zone() {
     let twilio = twilio().await;
     let app = app_with(&twilio, None, 8).await;
     let owner = app.signup().await;
-    // Quiet from an hour ago until an hour from now, local time (America/Chicago).
-    let local = Utc::now().with_timezone(&chrono_tz::America::Chicago);
+    // Quiet from the start of the last hour until two hours from now, local
+    // time, so the hour may roll over while the test runs; in a zone without
+    // daylight saving (and with a half-hour offset), so that no clock change
+    // falls inside the window either.
+    let zone = chrono_tz::Asia::Kolkata;
+    let local = Utc::now().with_timezone(&zone);
     let hour = |offset: i64| ((i64::from(local.hour()) + offset).rem_euclid(24)) as u32;
     set_account(
         &app,
         &owner,
-        json!({"quiet_hours_start": format!("{:02}:00", hour(-1)), "quiet_hours_end": format!("{:02}:00", hour(1))}),
+        json!({"time_zone": "Asia/Kolkata", "quiet_hours_start": format!("{:02}:00", hour(-1)), "quiet_hours_end": format!("{:02}:00", hour(2))}),
     )
     .await;
     let di = customer(
@@ -639,13 +643,20 @@ async fn quiet_hours_hold_sms_until_they_end_in_the_accounts_zone() {
     assert_eq!(held["status"], "queued", "{held}");
     assert_eq!(held["status_reason"], "quiet_hours");
     let until: chrono::DateTime<Utc> = held["send_after"].as_str().unwrap().parse().unwrap();
-    let until_local = until.with_timezone(&chrono_tz::America::Chicago);
+    let until_local = until.with_timezone(&zone);
     assert_eq!(
         (until_local.hour(), until_local.minute()),
-        (hour(1), 0),
+        (hour(2), 0),
         "{held}"
     );
-    assert!(until > Utc::now() && until <= Utc::now() + chrono::Duration::hours(2));
+    let this_hour = local
+        .with_minute(0)
+        .unwrap()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap();
+    assert_eq!(until, this_hour + chrono::Duration::hours(2), "{held}");
     assert!(sends(&twilio).await.is_empty());
 }
 
@@ -741,6 +752,11 @@ async fn reminders_become_messages_from_the_accounts_template_and_move_with_the_
         .await;
     assert_eq!(moved.status(), 200);
     let moved: Value = moved.json().await.unwrap();
+    assert_eq!(
+        moved["reminders"].as_array().unwrap().len(),
+        1,
+        "the pending one: {moved}"
+    );
     for reminder in moved["reminders"].as_array().unwrap() {
         assert_eq!(reminder["status"], "scheduled", "{moved}");
     }
@@ -774,6 +790,11 @@ async fn reminders_become_messages_from_the_accounts_template_and_move_with_the_
         )
         .await;
     let cancelled: Value = cancelled.json().await.unwrap();
+    assert_eq!(
+        cancelled["reminders"].as_array().unwrap().len(),
+        1,
+        "{cancelled}"
+    );
     for reminder in cancelled["reminders"].as_array().unwrap() {
         assert_eq!(reminder["status"], "cancelled", "{cancelled}");
     }
@@ -870,12 +891,14 @@ async fn email_goes_out_over_smtp_with_xoauth2_and_a_one_click_unsubscribe() {
     .await;
     assert_eq!(problem(refused).await["code"], "consent_required");
 
-    // A token this service did not sign names nobody.
+    // A token this service did not sign names nobody: one bit of its MAC
+    // flipped (decoded first: the last base64 character may carry padding bits).
+    use base64::Engine;
     let token = link.split("token=").nth(1).unwrap();
-    let mut forged = token.chars().collect::<Vec<_>>();
-    let last_char = forged.pop().unwrap();
-    forged.push(if last_char == 'A' { 'B' } else { 'A' });
-    let forged: String = forged.into_iter().collect();
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut raw = engine.decode(token).unwrap();
+    *raw.last_mut().unwrap() ^= 1;
+    let forged = engine.encode(raw);
     let response = app
         .client
         .post(app.url(&format!("/v1/unsubscribe?token={forged}")))

@@ -1,7 +1,7 @@
 //! Customers and prospects: CRUD, conversion, paging, search, consent,
 //! preconditions, idempotency, erasure.
 
-use fieldcrm_test_support::{problem, rows_referring_to, spawn_app, Signed, TestApp};
+use fieldcrm_test_support::{problem, rows_referring_to, spawn_app, Day, Signed, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -732,12 +732,13 @@ async fn erasing_a_person_leaves_no_row_about_them() {
         }
     }
     let gone_id: uuid::Uuid = gone["id"].as_str().unwrap().parse().unwrap();
+    let day = Day::ahead(30);
     let appointment: Value = app
         .call(
             Method::POST,
             "/v1/appointments",
             &owner.access,
-            Some(json!({"customer_id": gone_id, "title": "Visit", "starts_at": "2026-12-01T15:00:00Z", "ends_at": "2026-12-01T16:00:00Z"})),
+            Some(json!({"customer_id": gone_id, "title": "Visit", "starts_at": day.at("15:00"), "ends_at": day.at("16:00")})),
         )
         .await
         .json()

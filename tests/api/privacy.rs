@@ -561,27 +561,18 @@ async fn a_large_export_streams_in_bounded_memory() {
         200_000,
     );
 
-    let port = fieldcrm_test_support::free_port();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcrm"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fieldcrm"));
+    command
         .arg("serve")
         .env("DATABASE_URL", app.db.url())
-        .env("PORT", port.to_string())
         .env("FIELDCRM_JWT_SECRET", SECRET)
         .env("FIELDCRM_WORKERS", "1")
-        .env("FIELDCRM_LOG_LEVEL", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let pid = server.id();
-    let _server = Kill(&mut server);
-    let base = format!("http://127.0.0.1:{port}");
+        .env("FIELDCRM_LOG_LEVEL", "warn");
+    let server = fieldcrm_test_support::ServerProcess::start(command)
+        .await
+        .expect("start the server");
+    let pid = server.child.id();
+    let base = server.base.clone();
     let client = reqwest::Client::new();
     assert!(fieldcrm_test_support::became_ready(&base).await);
     let me = client
@@ -1243,5 +1234,81 @@ async fn a_deletion_with_no_reader_in_the_way_is_scrubbed_when_it_answers() {
                 "{table} vacuumed after the request began: {at:?}"
             );
         }
+    }
+}
+
+// ------------------------------------------------ two accounts, one export
+
+/// The id of every row of the account, in every table with `id` and
+/// `account_id` (read from the catalog, so new tables are covered).
+fn ids_of_account(app: &TestApp, account: &str) -> Vec<String> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+    let account: uuid::Uuid = account.parse().unwrap();
+    let mut conn = app.pool.get().unwrap();
+    let catalog = fieldcrm_db::migrations::catalog(&mut conn).unwrap();
+    let (id, literal) = match app.backend() {
+        Backend::Postgres => ("id::text", format!("'{account}'::uuid")),
+        Backend::Sqlite => ("lower(hex(id))", format!("x'{}'", account.simple())),
+    };
+    let mut ids = Vec::new();
+    for (table, columns) in catalog {
+        let has = |name: &str| columns.iter().any(|(c, _)| c == name);
+        if !(has("id") && has("account_id")) {
+            continue;
+        }
+        let rows: Vec<Row> = diesel::sql_query(format!(
+            "SELECT {id} AS id FROM {table} WHERE account_id = {literal}"
+        ))
+        .load(&mut *conn)
+        .unwrap();
+        ids.extend(rows.into_iter().map(|row| {
+            uuid::Uuid::parse_str(&row.id)
+                .unwrap_or_else(|_| panic!("{table}.id is a UUID"))
+                .to_string()
+        }));
+    }
+    ids
+}
+
+#[tokio::test]
+async fn an_export_and_the_audit_trail_hold_nothing_of_another_account() {
+    let twilio = twilio().await;
+    let google = GoogleStandIn::start().await;
+    let app = app_with_settings(&twilio, None, 8, |s| google.configure(s)).await;
+    let mine = fill(&app, &google).await;
+    let theirs = fill(&app, &google).await;
+    queue_message(&app, &mine).await;
+    queue_message(&app, &theirs).await;
+    let mut their_ids = ids_of_account(&app, &theirs.owner.account_id);
+    assert!(their_ids.len() > 20, "{their_ids:?}");
+    their_ids.push(theirs.owner.account_id.clone());
+
+    let export = app
+        .call(Method::GET, "/v1/account/export", &mine.owner.access, None)
+        .await;
+    assert_eq!(export.status(), 200);
+    let text = export.text().await.unwrap();
+    assert!(text.contains(&mine.marker), "the export holds my data");
+    assert!(!text.contains(&theirs.marker), "their name is not in it");
+    for id in &their_ids {
+        assert!(!text.contains(id.as_str()), "my export holds their {id}");
+    }
+
+    let trail = app
+        .call(Method::GET, "/v1/audit", &mine.owner.access, None)
+        .await;
+    assert_eq!(trail.status(), 200);
+    let text = trail.text().await.unwrap();
+    assert!(text.contains("account.exported"), "{text}");
+    for id in &their_ids {
+        assert!(
+            !text.contains(id.as_str()),
+            "my audit trail holds their {id}"
+        );
     }
 }

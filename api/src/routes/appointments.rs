@@ -449,17 +449,22 @@ pub async fn delete_appointment(
 
 /// Move an appointment to its next status. An illegal move is 422 naming the
 /// statuses allowed (`allowed`). Closing it (completed, cancelled, no_show)
-/// cancels its pending reminders.
+/// cancels its pending reminders. `If-Match` refuses a move based on a stale
+/// read (412).
 ///
 /// Roles: owner, admin, dispatcher, technician (their own appointments). API keys: `write` scope.
 #[utoipa::path(
     tag = "appointments",
     security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The appointment's id")),
+    params(
+        ("id" = Uuid, Path, description = "The appointment's id"),
+        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
+    ),
     request_body = StatusRequest,
     responses(
         (status = 200, description = "The appointment in its new status", body = AppointmentView),
         (status = 403, description = "The caller may not change statuses", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/appointments/{id}/status")]

@@ -245,7 +245,7 @@ pub async fn confirm_google(
 /// The Google connection: the address, scopes, calendar, last sync, and
 /// whether it must be connected again.
 ///
-/// Roles: any. API keys: not accepted.
+/// Roles: any. API keys: `read` scope or wider.
 #[utoipa::path(
     tag = "integrations",
     security(("bearer" = [])),

@@ -363,8 +363,9 @@ pub async fn shift_route(
 #[serde(deny_unknown_fields)]
 pub struct PingBatch {
     /// Up to 1000 pings, each `{id, recorded_at, lat, lon, accuracy_m?, speed_mps?, heading_deg?}`;
-    /// `id` is a UUID made by the device so a resend is stored once.
-    #[schema(value_type = Vec<Object>)]
+    /// `id` is a UUID made by the device so a resend is stored once. Any item is
+    /// taken: one that is not such a ping is refused on its own (`malformed`).
+    #[schema(value_type = Vec<serde_json::Value>, max_items = 1000)]
     pub pings: Vec<PingItem>,
 }
 

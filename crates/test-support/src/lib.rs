@@ -6,6 +6,8 @@
 //! dropped when the test ends.
 
 mod database;
+mod dates;
+mod process;
 mod smtp;
 
 use std::time::Duration;
@@ -16,7 +18,9 @@ use fieldcrm_db::DbPool;
 use secrecy::SecretString;
 
 pub use database::TestDatabase;
+pub use dates::{shifted, Day};
 pub use fieldcrm_db::Backend;
+pub use process::{skipped, NotStarted, ServerProcess};
 pub use smtp::{ReceivedMail, SmtpStandIn};
 
 pub struct TestApp {
@@ -154,14 +158,6 @@ pub async fn wait_until(within: Duration, condition: impl Fn() -> bool) -> bool 
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// A loopback port free right now, for a server process a test starts itself.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// Whether `base`'s `/readyz` answered 200 within 30 seconds.
