@@ -153,6 +153,10 @@ pub struct Settings {
     /// each key 32 random bytes (`openssl rand -base64 32`). The first seals;
     /// every one listed opens, so keys rotate by putting a new one first.
     pub token_encryption_keys: Option<SecretString>,
+    /// Keys that sign links sent to people (unsubscribe), `id:base64key[,…]`
+    /// like the token encryption keys; the first signs, all check. Unset: one
+    /// key is made and kept in the database.
+    pub link_keys: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -236,6 +240,7 @@ impl Default for Settings {
             google_smtp_port: 587,
             google_smtp_tls: SmtpTlsMode::Starttls,
             token_encryption_keys: None,
+            link_keys: None,
         }
     }
 }
@@ -341,6 +346,10 @@ impl Settings {
                 "FIELDCRM_JOB_LEASE_SECS must be at least twice FIELDCRM_OUTBOUND_TIMEOUT_SECS plus 10".into(),
             ));
         }
+        if let Some(keys) = &self.link_keys {
+            fieldcrm_google::parse_key_list(keys.expose_secret())
+                .map_err(|err| ConfigError(format!("FIELDCRM_LINK_KEYS: {err}")))?;
+        }
         if let Some(keys) = &self.token_encryption_keys {
             fieldcrm_google::TokenCipher::from_spec(keys.expose_secret())
                 .map_err(|err| ConfigError(format!("FIELDCRM_TOKEN_ENCRYPTION_KEYS: {err}")))?;
@@ -399,8 +408,9 @@ impl Settings {
 }
 
 /// Settings that are text whatever they look like: numbers, secrets, phone numbers.
-const TEXT_SETTINGS: [&str; 14] = [
+const TEXT_SETTINGS: [&str; 15] = [
     "JWT_SECRET",
+    "LINK_KEYS",
     "GOOGLE_CLIENT_ID",
     "GOOGLE_CLIENT_SECRET",
     "GOOGLE_CALENDAR_ID",

@@ -18,6 +18,7 @@ use utoipa_actix_web::AppExt;
 
 use fieldcrm_db::{migrations, DbPool};
 
+use crate::auth::tokens::LinkKeys;
 use crate::auth::{SessionCache, Tokens};
 use crate::config::Settings;
 use crate::extract::BodyLimits;
@@ -40,11 +41,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let url = settings.database()?;
         let pool = DbPool::new(&url, &settings.pool_options())?;
-        let applied = {
-            let pool = pool.clone();
-            tokio::task::spawn_blocking(move || migrations::run_pending(&mut *pool.get()?))
-                .await??
-        };
+        let (applied, links) = migrate_and_read_link_keys(&pool, &settings).await?;
         tracing::info!(backend = %url.backend(), database = %url, applied = applied.len(), "database ready");
 
         let listener = TcpListener::bind((settings.host, settings.port)).map_err(|err| {
@@ -55,7 +52,7 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        let state = app_state(pool, settings, port)?;
+        let state = app_state(pool, settings, port, links)?;
         if state.settings.session_cache {
             state.sessions.start_listener(url)?;
         }
@@ -86,11 +83,38 @@ impl Application {
     }
 }
 
-fn app_state(pool: DbPool, settings: Settings, port: u16) -> anyhow::Result<AppState> {
+/// Applies pending migrations, then reads the link keys (the database's own
+/// is made there by the first process that needs it).
+async fn migrate_and_read_link_keys(
+    pool: &DbPool,
+    settings: &Settings,
+) -> anyhow::Result<(Vec<String>, LinkKeys)> {
+    let pool = pool.clone();
+    let settings = settings.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get()?;
+        let applied = migrations::run_pending(&mut conn)?;
+        let links = LinkKeys::new(&settings, || {
+            Ok(fieldcrm_db::link_keys::get_or_create(
+                &mut conn,
+                &LinkKeys::candidate(),
+            )?)
+        })?;
+        Ok((applied, links))
+    })
+    .await?
+}
+
+fn app_state(
+    pool: DbPool,
+    settings: Settings,
+    port: u16,
+    links: LinkKeys,
+) -> anyhow::Result<AppState> {
     Ok(AppState {
         db_threads: Arc::new(DbThreads::new(settings.database_pool_size as usize)?),
         pool,
-        tokens: Arc::new(Tokens::new(&settings)),
+        tokens: Arc::new(Tokens::new(&settings, links)),
         sessions: Arc::new(SessionCache::default()),
         exports: Arc::new(tokio::sync::Semaphore::new(
             settings.max_concurrent_exports as usize,
@@ -118,10 +142,7 @@ fn start_background_work(state: &AppState) {
 pub async fn run_worker(settings: Settings) -> anyhow::Result<()> {
     let url = settings.database()?;
     let pool = DbPool::new(&url, &settings.pool_options())?;
-    {
-        let pool = pool.clone();
-        tokio::task::spawn_blocking(move || migrations::run_pending(&mut *pool.get()?)).await??;
-    }
+    let (_, links) = migrate_and_read_link_keys(&pool, &settings).await?;
     let port = settings.port;
     let state = app_state(
         pool,
@@ -130,6 +151,7 @@ pub async fn run_worker(settings: Settings) -> anyhow::Result<()> {
             ..settings
         },
         port,
+        links,
     )?;
     start_background_work(&state);
     stop_signal().await?;

@@ -895,10 +895,11 @@ async fn email_goes_out_over_smtp_with_xoauth2_and_a_one_click_unsubscribe() {
     // flipped (decoded first: the last base64 character may carry padding bits).
     use base64::Engine;
     let token = link.split("token=").nth(1).unwrap();
+    let (key_id, signed) = token.split_once('.').expect("the token names its key");
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let mut raw = engine.decode(token).unwrap();
+    let mut raw = engine.decode(signed).unwrap();
     *raw.last_mut().unwrap() ^= 1;
-    let forged = engine.encode(raw);
+    let forged = format!("{key_id}.{}", engine.encode(raw));
     let response = app
         .client
         .post(app.url(&format!("/v1/unsubscribe?token={forged}")))
@@ -1312,4 +1313,113 @@ async fn error_21610_in_a_status_callback_opts_the_person_out() {
     assert_eq!(sms_consent(&app, &owner, &cy).await, "opted_out");
     let last = consent_history(&app, &owner, &cy).await.pop().unwrap();
     assert_eq!(last["source"], "inbound_stop");
+}
+
+/// An unsubscribe link keeps working after a restart and a change of the JWT
+/// secret: without `FIELDCRM_LINK_KEYS` its key is kept in the database, shared
+/// by every process; with them, links name their key, so an older key still
+/// checks while it is listed, and a link signed with an unlisted one names
+/// nobody.
+#[tokio::test]
+async fn unsubscribe_links_outlive_restarts_and_secret_changes() {
+    let twilio = twilio().await;
+    let app = app_with(&twilio, None, 8).await;
+    let owner = owner(&app).await;
+    let flo = customer(
+        &app,
+        &owner,
+        json!({"name": "Flo", "email": "flo@example.com"}),
+        &["email"],
+    )
+    .await;
+    let token = app.state.tokens.unsubscribe_token(flo.parse().unwrap());
+
+    // Another process on the same database, with a JWT secret of its own.
+    let restarted = |customize: Box<dyn FnOnce(&mut fieldcrm::Settings) + Send>| {
+        let url = app.db.url().to_owned();
+        async move {
+            let mut settings = fieldcrm::Settings {
+                port: 0,
+                workers: 1,
+                database_url: SecretString::from(url),
+                jobs_enabled: false,
+                maintenance_interval_secs: 0,
+                jwt_secret: Some(SecretString::from("a-new-jwt-secret-of-at-least-32-bytes!")),
+                ..fieldcrm::Settings::default()
+            };
+            customize(&mut settings);
+            let other = fieldcrm::Application::build(settings).await.unwrap();
+            let base = format!("http://127.0.0.1:{}", other.port());
+            let tokens = other.state().tokens.clone();
+            tokio::spawn(other.run_until_stopped());
+            (base, tokens)
+        }
+    };
+    let (base, _) = restarted(Box::new(|_| {})).await;
+    let page = app
+        .client
+        .get(format!("{base}/v1/unsubscribe?token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200, "the link works in another process");
+    let done = app
+        .client
+        .post(format!("{base}/v1/unsubscribe?token={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let last = consent_history(&app, &owner, &flo).await.pop().unwrap();
+    assert_eq!(
+        (last["status"].as_str(), last["source"].as_str()),
+        (Some("opted_out"), Some("unsubscribe_link"))
+    );
+
+    // Operator keys: a link of a key still listed checks, of one dropped not.
+    let key =
+        |byte: u8| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [byte; 32]);
+    let (first, first_tokens) = restarted(Box::new(move |s| {
+        s.link_keys = Some(SecretString::from(format!("k1:{}", key(1))))
+    }))
+    .await;
+    let signed_k1 = first_tokens.unsubscribe_token(flo.parse().unwrap());
+    assert!(signed_k1.starts_with("k1."));
+    let listed = format!("k2:{},k1:{}", key(2), key(1));
+    let (second, second_tokens) = restarted(Box::new(move |s| {
+        s.link_keys = Some(SecretString::from(listed))
+    }))
+    .await;
+    assert!(
+        second_tokens
+            .unsubscribe_token(flo.parse().unwrap())
+            .starts_with("k2."),
+        "the first key signs"
+    );
+    let opened = app
+        .client
+        .get(format!("{second}/v1/unsubscribe?token={signed_k1}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    let dropped = format!("k3:{}", key(3));
+    let (third, _) = restarted(Box::new(move |s| {
+        s.link_keys = Some(SecretString::from(dropped))
+    }))
+    .await;
+    for base in [&third, &first] {
+        let token = if base == &first { &token } else { &signed_k1 };
+        let refused = app
+            .client
+            .get(format!("{base}/v1/unsubscribe?token={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            refused.status(),
+            404,
+            "{base}: a key not listed checks nothing"
+        );
+    }
 }

@@ -13,7 +13,7 @@ use crate::messages::{app_with, app_with_settings, customer, owner, queued, twil
 
 /// Tables without an `account_id`: the accounts themselves, and those that hold
 /// no row of any one account.
-const NOT_PER_ACCOUNT: [&str; 3] = ["accounts", "deletion_receipts", "login_failures"];
+const NOT_PER_ACCOUNT: [&str; 4] = ["accounts", "deletion_receipts", "link_keys", "login_failures"];
 
 struct Filled {
     person: String,

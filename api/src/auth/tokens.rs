@@ -68,8 +68,48 @@ pub struct Tokens {
     pub refresh_ttl: Duration,
     /// Keys the hashes of emails and addresses kept for login throttling.
     pepper: Vec<u8>,
-    /// Signs links sent to people (unsubscribe), so ids in them cannot be forged.
-    link_key: Vec<u8>,
+    /// Sign links sent to people (unsubscribe), so ids in them cannot be forged.
+    links: LinkKeys,
+}
+
+/// The keys of links sent to people. They outlive a process and a JWT secret
+/// rotation: an unsubscribe link must work as long as its email is read.
+pub struct LinkKeys {
+    /// The first signs; each link names its key, so every one listed checks.
+    keys: Vec<(String, Vec<u8>)>,
+    /// The key links were signed with before they named one (derived from
+    /// the JWT secret), checked while that secret is configured.
+    unnamed: Option<Vec<u8>>,
+}
+
+impl LinkKeys {
+    /// `configured` is `FIELDCRM_LINK_KEYS` when set; otherwise `stored` is the
+    /// key kept in the database (`fieldcrm_db::link_keys`).
+    pub fn new(
+        settings: &Settings,
+        stored: impl FnOnce() -> anyhow::Result<Vec<u8>>,
+    ) -> anyhow::Result<Self> {
+        let keys = match &settings.link_keys {
+            Some(spec) => fieldcrm_google::parse_key_list(spec.expose_secret())?
+                .into_iter()
+                .map(|(id, key)| (id, key.to_vec()))
+                .collect(),
+            None => vec![(fieldcrm_db::link_keys::STORED_KEY_ID.to_owned(), stored()?)],
+        };
+        let unnamed = settings.jwt_secret.as_ref().map(|secret| {
+            Sha256::new()
+                .chain_update(b"fieldcrm link signing")
+                .chain_update(secret.expose_secret().as_bytes())
+                .finalize()
+                .to_vec()
+        });
+        Ok(Self { keys, unnamed })
+    }
+
+    /// A fresh key for the database to keep, should it hold none yet.
+    pub fn candidate() -> Vec<u8> {
+        random_bytes(32)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +121,7 @@ pub enum TokenError {
 }
 
 impl Tokens {
-    pub fn new(settings: &Settings) -> Self {
+    pub fn new(settings: &Settings, links: LinkKeys) -> Self {
         let secret: Vec<u8> = match &settings.jwt_secret {
             Some(secret) => secret.expose_secret().as_bytes().to_vec(),
             None => {
@@ -102,13 +142,8 @@ impl Tokens {
             .chain_update(&secret)
             .finalize()
             .to_vec();
-        let link_key = Sha256::new()
-            .chain_update(b"fieldcrm link signing")
-            .chain_update(&secret)
-            .finalize()
-            .to_vec();
         Self {
-            link_key,
+            links,
             encoding: EncodingKey::from_secret(&secret),
             decoding: DecodingKey::from_secret(&secret),
             validation,
@@ -146,33 +181,45 @@ impl Tokens {
 }
 
 impl Tokens {
-    fn link_mac(&self, purpose: &[u8], id: &Uuid) -> Hmac<Sha256> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.link_key).expect("HMAC takes keys of any length");
+    fn link_mac(key: &[u8], purpose: &[u8], id: &Uuid) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
         mac.update(purpose);
         mac.update(id.as_bytes());
         mac
     }
 
-    /// The token of a person's unsubscribe link: their id and a MAC over it.
+    /// The token of a person's unsubscribe link: the signing key's id, then
+    /// their id and a MAC over it.
     pub fn unsubscribe_token(&self, person: Uuid) -> String {
-        let tag = self
-            .link_mac(b"unsubscribe", &person)
+        let (key_id, key) = &self.links.keys[0];
+        let tag = Self::link_mac(key, b"unsubscribe", &person)
             .finalize()
             .into_bytes();
         let mut raw = person.as_bytes().to_vec();
         raw.extend_from_slice(&tag[..LINK_TAG_BYTES]);
-        URL_SAFE_NO_PAD.encode(raw)
+        format!("{key_id}.{}", URL_SAFE_NO_PAD.encode(raw))
     }
 
-    /// The person an unsubscribe token names, if this service signed it.
+    /// The person an unsubscribe token names, if one of the link keys signed it.
     pub fn verify_unsubscribe(&self, token: &str) -> Option<Uuid> {
-        let raw = URL_SAFE_NO_PAD.decode(token.trim()).ok()?;
+        let token = token.trim();
+        let (key, signed) = match token.split_once('.') {
+            Some((id, signed)) => (
+                self.links
+                    .keys
+                    .iter()
+                    .find(|(known, _)| known == id)
+                    .map(|(_, key)| key)?,
+                signed,
+            ),
+            None => (self.links.unnamed.as_ref()?, token),
+        };
+        let raw = URL_SAFE_NO_PAD.decode(signed).ok()?;
         if raw.len() != 16 + LINK_TAG_BYTES {
             return None;
         }
         let person = Uuid::from_slice(&raw[..16]).ok()?;
-        self.link_mac(b"unsubscribe", &person)
+        Self::link_mac(key, b"unsubscribe", &person)
             .verify_truncated_left(&raw[16..])
             .ok()?;
         Some(person)

@@ -22,6 +22,7 @@ pub mod export;
 pub mod google;
 pub mod idempotency;
 pub mod jobs;
+pub mod link_keys;
 pub mod login_failures;
 pub mod messages;
 pub mod migrations;

@@ -202,6 +202,17 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
+    use crate::types::sql::DbTimestamp;
+
+    link_keys (id) {
+        id -> Text,
+        key -> Binary,
+        created_at -> DbTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
     use crate::types::sql::{DbTimestamp, DbUuid};
 
     ping_counts (user_id, day_start) {
@@ -432,6 +443,7 @@ diesel::joinable!(consent_events -> people (person_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    link_keys,
     ping_counts,
     accounts,
     users,

@@ -25,6 +25,46 @@ pub enum CipherError {
     Damaged,
 }
 
+/// Reads a list of named keys, `id:base64key[,id:base64key…]`, each 32 bytes
+/// in standard base64, ids 1 to 32 letters, digits, `-` or `_`, in the order
+/// given (the first is the one that seals or signs). Shared by every setting
+/// that holds rotating keys.
+pub fn parse_key_list(spec: &str) -> Result<Vec<(String, [u8; 32])>, CipherError> {
+    let mut keys: Vec<(String, [u8; 32])> = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, key) = part
+            .split_once(':')
+            .ok_or_else(|| CipherError::Config("each key is written `id:base64key`".into()))?;
+        if id.is_empty()
+            || id.len() > 32
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(CipherError::Config(format!(
+                "key id `{id}` must be 1 to 32 letters, digits, `-` or `_`"
+            )));
+        }
+        let bytes = STANDARD
+            .decode(key)
+            .map_err(|_| CipherError::Config(format!("key `{id}` is not base64")))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|bytes: Vec<u8>| {
+            CipherError::Config(format!(
+                "key `{id}` must be 32 bytes, found {}",
+                bytes.len()
+            ))
+        })?;
+        if keys.iter().any(|(known, _)| known == id) {
+            return Err(CipherError::Config(format!("key id `{id}` appears twice")));
+        }
+        keys.push((id.to_owned(), key));
+    }
+    if keys.is_empty() {
+        return Err(CipherError::Config("no key given".into()));
+    }
+    Ok(keys)
+}
+
 #[derive(Clone)]
 pub struct TokenCipher {
     /// The first key seals.
@@ -43,39 +83,10 @@ impl std::fmt::Debug for TokenCipher {
 impl TokenCipher {
     /// Reads `id:base64key[,id:base64key…]`; each key is 32 bytes in standard base64.
     pub fn from_spec(spec: &str) -> Result<Self, CipherError> {
-        let mut keys = Vec::new();
-        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (id, key) = part
-                .split_once(':')
-                .ok_or_else(|| CipherError::Config("each key is written `id:base64key`".into()))?;
-            if id.is_empty()
-                || id.len() > 32
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(CipherError::Config(format!(
-                    "key id `{id}` must be 1 to 32 letters, digits, `-` or `_`"
-                )));
-            }
-            let bytes = STANDARD
-                .decode(key)
-                .map_err(|_| CipherError::Config(format!("key `{id}` is not base64")))?;
-            if bytes.len() != 32 {
-                return Err(CipherError::Config(format!(
-                    "key `{id}` must be 32 bytes, found {}",
-                    bytes.len()
-                )));
-            }
-            if keys.iter().any(|(known, _)| known == id) {
-                return Err(CipherError::Config(format!("key id `{id}` appears twice")));
-            }
-            let key: [u8; 32] = bytes.try_into().expect("length checked above");
-            keys.push((id.to_owned(), Aes256Gcm::new(&Key::<Aes256Gcm>::from(key))));
-        }
-        if keys.is_empty() {
-            return Err(CipherError::Config("no key given".into()));
-        }
+        let keys = parse_key_list(spec)?
+            .into_iter()
+            .map(|(id, key)| (id, Aes256Gcm::new(&Key::<Aes256Gcm>::from(key))))
+            .collect();
         Ok(TokenCipher { keys })
     }
 

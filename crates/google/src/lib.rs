@@ -11,7 +11,7 @@ pub use calendar::{
     CalendarApi, CalendarError, CalendarEvent, EventPage, EventPatch, EventTimes, GoogleCalendar,
     WatchChannel, APPOINTMENT_PROPERTY,
 };
-pub use cipher::{CipherError, TokenCipher};
+pub use cipher::{parse_key_list, CipherError, TokenCipher};
 pub use oauth::{
     Authorization, Authorizer, GoogleOAuth, Grant, OAuthConfig, OAuthError, SCOPES_IDENTITY,
     SCOPE_CALENDAR_EVENTS, SCOPE_GMAIL,

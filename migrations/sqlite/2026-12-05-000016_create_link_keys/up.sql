@@ -1,0 +1,8 @@
+-- The key that signs links sent to people (unsubscribe) when the operator sets
+-- none: made once by the first process, shared by every process, and kept
+-- across restarts, so a link in an email keeps working. Not per account.
+CREATE TABLE link_keys (
+    id TEXT NOT NULL PRIMARY KEY,
+    key BLOB NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
