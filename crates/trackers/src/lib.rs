@@ -1,7 +1,7 @@
 //! The free GPS apps technicians already carry, as fieldcrm understands them:
 //! what Traccar Client (and GPSLogger through the same OsmAnd format), Overland
 //! and OwnTracks send, turned into readings; what each needs back so its queue
-//! moves on; and device tokens.
+//! moves on; device tokens; and the links and QR codes that set the apps up.
 //!
 //! No HTTP framework and no database: an adapter hands over what it has of a
 //! request ([`Request`]) and the device's server-side id, and gets [`Fix`]es
@@ -17,6 +17,7 @@ use uuid::Uuid;
 pub mod osmand;
 pub mod overland;
 pub mod owntracks;
+pub mod setup;
 pub mod token;
 
 /// What an HTTP adapter has of a request, as it arrived.
