@@ -360,16 +360,18 @@ pub fn rows_referring_to(app: &TestApp, column: &str, id: uuid::Uuid) -> Vec<(St
     }
     let mut conn = app.pool.get().expect("a connection");
     let catalog = fieldcrm_db::migrations::catalog(&mut conn).expect("the catalog");
-    let literal = match app.backend() {
-        Backend::Postgres => format!("'{id}'::uuid"),
-        Backend::Sqlite => format!("x'{}'", id.simple()),
+    // Compared as text on PostgreSQL: a column of that name may be text
+    // (`link_keys.id`) rather than a UUID.
+    let condition = match app.backend() {
+        Backend::Postgres => format!("{column}::text = '{id}'"),
+        Backend::Sqlite => format!("{column} = x'{}'", id.simple()),
     };
     catalog
         .into_iter()
         .filter(|(_, columns)| columns.iter().any(|(name, _)| name == column))
         .map(|(table, _)| {
             let count: Count = diesel::sql_query(format!(
-                "SELECT count(*) AS n FROM {table} WHERE {column} = {literal}"
+                "SELECT count(*) AS n FROM {table} WHERE {condition}"
             ))
             .get_result(&mut *conn)
             .expect("count rows");
