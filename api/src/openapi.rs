@@ -2,8 +2,8 @@
 
 use actix_web::http::Method;
 use actix_web::App;
-use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{Schema, SchemaType, Type};
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Spec, PathItem, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -66,8 +66,15 @@ impl Modify for CommonResponses {
             for operation in operations(item) {
                 add_common_responses(path, operation);
                 for parameter in operation.parameters.iter_mut().flatten() {
+                    let in_url = matches!(
+                        parameter.parameter_in,
+                        ParameterIn::Path | ParameterIn::Query
+                    );
                     if let Some(schema) = parameter.schema.as_mut() {
                         never_null(schema);
+                        if in_url {
+                            no_control_characters(schema);
+                        }
                     }
                 }
             }
@@ -123,25 +130,50 @@ fn never_null(schema: &mut RefOr<Schema>) {
     }
 }
 
+/// What `extract::control_characters_in_url` refuses, said in the schema of
+/// every free-text path and query parameter (and of the items of a list one),
+/// so that a client knows the value is refused before sending it.
+const NO_CONTROL_CHARACTERS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
+fn no_control_characters(schema: &mut RefOr<Schema>) {
+    let RefOr::T(inner) = schema else { return };
+    match inner {
+        Schema::Object(object)
+            if object.schema_type == SchemaType::Type(Type::String)
+                && object.format.is_none()
+                && object.enum_values.is_none()
+                && object.pattern.is_none() =>
+        {
+            object.pattern = Some(NO_CONTROL_CHARACTERS.to_owned());
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                no_control_characters(items);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn add_common_responses(path: &str, operation: &mut Operation) {
     let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
     let has_body = operation.request_body.is_some();
     let has_query = operation.parameters.as_ref().is_some_and(|ps| {
         ps.iter()
-            .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+            .any(|p| matches!(p.parameter_in, ParameterIn::Query))
     });
     // Headers whose syntax is checked (400 when malformed).
     let has_checked_header = operation.parameters.as_ref().is_some_and(|ps| {
         ps.iter().any(|p| {
-            matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Header)
+            matches!(p.parameter_in, ParameterIn::Header)
                 && (p.name == "If-Match" || p.name == "Idempotency-Key")
         })
     });
     let mut common: Vec<(&str, &str)> = Vec::new();
-    if has_body || has_query || has_checked_header {
+    if has_body || has_query || has_checked_header || path.contains('{') {
         common.push((
             "400",
-            "Malformed request: unreadable JSON (with line and column), query string, or `If-Match` / `Idempotency-Key` header",
+            "Malformed request: unreadable JSON (with line and column), query string, `If-Match` / `Idempotency-Key` header, or a path or query string holding a control character",
         ));
     }
     if has_body {
