@@ -18,6 +18,7 @@ mod connection;
 pub mod consent;
 pub mod erasure;
 mod error;
+pub mod events;
 pub mod export;
 pub mod google;
 pub mod idempotency;
@@ -36,6 +37,7 @@ pub mod shifts;
 pub mod types;
 mod url;
 pub mod users;
+pub mod webhooks;
 
 pub use connection::{init_tls, DbConnection, MultiBackend};
 pub use error::DbError;

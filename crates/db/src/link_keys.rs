@@ -9,12 +9,16 @@ use crate::{DbResult, Ts};
 /// The id of the key kept in the database, as it appears in the links it signs.
 pub const STORED_KEY_ID: &str = "db";
 
-/// The stored key, made from `candidate` by whichever process asks first:
+/// The id of the key that seals webhook secrets when the operator configures
+/// no encryption key.
+pub const SEALING_KEY_ID: &str = "db-seal";
+
+/// The stored key `id`, made from `candidate` by whichever process asks first:
 /// every process then reads the same one.
-pub fn get_or_create(conn: &mut DbConnection, candidate: &[u8]) -> DbResult<Vec<u8>> {
+pub fn get_or_create(conn: &mut DbConnection, id: &str, candidate: &[u8]) -> DbResult<Vec<u8>> {
     let insert = diesel::insert_into(link_keys::table)
         .values((
-            link_keys::id.eq(STORED_KEY_ID),
+            link_keys::id.eq(id),
             link_keys::key.eq(candidate),
             link_keys::created_at.eq(Ts::now()),
         ))
@@ -26,7 +30,7 @@ pub fn get_or_create(conn: &mut DbConnection, candidate: &[u8]) -> DbResult<Vec<
         DbConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
     };
     Ok(link_keys::table
-        .find(STORED_KEY_ID)
+        .find(id)
         .select(link_keys::key)
         .first(conn)?)
 }

@@ -434,6 +434,63 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    events (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        #[sql_name = "type"]
+        event_type -> Text,
+        occurred_at -> DbTimestamp,
+        actor -> Text,
+        data -> Text,
+        person_id -> Nullable<DbUuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    webhook_endpoints (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        url -> Text,
+        description -> Nullable<Text>,
+        event_types -> Nullable<Text>,
+        payload -> Text,
+        enabled -> Bool,
+        secret_sealed -> Text,
+        previous_secret_sealed -> Nullable<Text>,
+        previous_secret_until -> Nullable<DbTimestamp>,
+        failing_since -> Nullable<DbTimestamp>,
+        disabled_reason -> Nullable<Text>,
+        created_at -> DbTimestamp,
+        updated_at -> DbTimestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    webhook_deliveries (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        endpoint_id -> DbUuid,
+        event_id -> DbUuid,
+        event_type -> Text,
+        attempt -> Integer,
+        status_code -> Nullable<Integer>,
+        duration_ms -> Integer,
+        error -> Nullable<Text>,
+        attempted_at -> DbTimestamp,
+    }
+}
+
 diesel::joinable!(users -> accounts (account_id));
 diesel::joinable!(shifts -> users (user_id));
 diesel::joinable!(shifts -> accounts (account_id));
@@ -467,4 +524,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     google_integrations,
     google_oauth_states,
     google_events,
+    events,
+    webhook_endpoints,
+    webhook_deliveries,
 );
