@@ -122,6 +122,13 @@ pub struct Settings {
     pub outbound_timeout_secs: u64,
     /// Run background jobs (reminders, messages) in this process.
     pub jobs_enabled: bool,
+    /// Days the events feed keeps an event (and the webhook delivery log an attempt).
+    pub events_retention_days: u32,
+    /// Lets webhook endpoints be plain `http` and on loopback, private or
+    /// link-local addresses: for tests and receivers on the operator's own network.
+    pub webhooks_allow_private_targets: bool,
+    /// Seconds a webhook receiver may take to answer.
+    pub webhook_timeout_secs: u64,
     /// Milliseconds between looks for due jobs when the queue is empty.
     pub job_poll_interval_ms: u64,
     /// Seconds a claimed job is held before another process may take it over.
@@ -223,6 +230,9 @@ impl Default for Settings {
             email_from: None,
             outbound_timeout_secs: 30,
             jobs_enabled: true,
+            events_retention_days: 30,
+            webhooks_allow_private_targets: false,
+            webhook_timeout_secs: 10,
             job_poll_interval_ms: 1000,
             job_lease_secs: 300,
             job_retry_base_ms: 30_000,
@@ -340,10 +350,22 @@ impl Settings {
                     .into(),
             ));
         }
-        // A send must end before its lease does, or a second process could start it again.
-        if self.job_lease_secs < 2 * self.outbound_timeout_secs + 10 {
+        // A send or a delivery must end before its lease does, or a second
+        // process could start it again.
+        if self.job_lease_secs < 2 * self.outbound_timeout_secs.max(self.webhook_timeout_secs) + 10
+        {
             return Err(ConfigError(
-                "FIELDCRM_JOB_LEASE_SECS must be at least twice FIELDCRM_OUTBOUND_TIMEOUT_SECS plus 10".into(),
+                "FIELDCRM_JOB_LEASE_SECS must be at least twice the longer of FIELDCRM_OUTBOUND_TIMEOUT_SECS and FIELDCRM_WEBHOOK_TIMEOUT_SECS, plus 10".into(),
+            ));
+        }
+        if !(1..=60).contains(&self.webhook_timeout_secs) {
+            return Err(ConfigError(
+                "FIELDCRM_WEBHOOK_TIMEOUT_SECS must be 1 to 60".into(),
+            ));
+        }
+        if self.events_retention_days == 0 {
+            return Err(ConfigError(
+                "FIELDCRM_EVENTS_RETENTION_DAYS must be at least 1".into(),
             ));
         }
         if let Some(keys) = &self.link_keys {

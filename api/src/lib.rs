@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod config;
 pub mod docs;
+pub mod event_docs;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;

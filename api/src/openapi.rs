@@ -21,7 +21,7 @@ Every error is an RFC 9457 `application/problem+json` document (schema `Problem`
 Timestamps are RFC 3339 in UTC; ids are UUIDs.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, routes::tracking::PingDoc)),
     tags(
         (name = "auth", description = "Sign up, sign in, tokens and the caller"),
         (name = "account", description = "The account and its settings"),
@@ -33,6 +33,8 @@ Timestamps are RFC 3339 in UTC; ids are UUIDs.",
         (name = "messages", description = "SMS and email: sending, the log, Twilio webhooks, one-click unsubscribe"),
         (name = "integrations", description = "Google: OAuth 2.0 connect, two-way Calendar sync, push notifications"),
         (name = "time clock", description = "Shifts, GPS pings (kept only inside shifts), timesheets, routes, live positions"),
+        (name = "events", description = "The change feed: what changed in the account, oldest first"),
+        (name = "webhooks", description = "Signed webhooks (Standard Webhooks 1.0): endpoints, secrets, the delivery log"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),
 )]
@@ -62,6 +64,16 @@ impl Modify for CommonResponses {
                     .build(),
             ),
         );
+        // The rule of `extract::control_characters`, for every text field of
+        // what requests send (answers may quote refused text back).
+        let sent = request_schemas(&spec.paths.paths, &components.schemas);
+        for (name, schema) in components.schemas.iter_mut() {
+            if let (true, RefOr::T(Schema::Object(object))) = (sent.contains(name), schema) {
+                for property in object.properties.values_mut() {
+                    text_without_control_characters(property);
+                }
+            }
+        }
         for (path, item) in spec.paths.paths.iter_mut() {
             for operation in operations(item) {
                 add_common_responses(path, operation);
@@ -135,15 +147,85 @@ fn never_null(schema: &mut RefOr<Schema>) {
 /// so that a client knows the value is refused before sending it.
 const NO_CONTROL_CHARACTERS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
 
+/// What `extract::control_characters` refuses in a JSON body's text: control
+/// characters other than tab and line breaks.
+const TEXT_WITHOUT_CONTROL_CHARACTERS: &str =
+    "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+
+/// The names of the component schemas request bodies use, directly or
+/// through others.
+fn request_schemas(
+    paths: &std::collections::BTreeMap<String, PathItem>,
+    schemas: &std::collections::BTreeMap<String, RefOr<Schema>>,
+) -> std::collections::BTreeSet<String> {
+    fn refs(value: &serde_json::Value, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(target)) = map.get("$ref") {
+                    if let Some(name) = target.strip_prefix("#/components/schemas/") {
+                        out.push(name.to_owned());
+                    }
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut pending = Vec::new();
+    for item in paths.values() {
+        let item = serde_json::to_value(item).unwrap_or_default();
+        for operation in item.as_object().into_iter().flat_map(|o| o.values()) {
+            refs(&operation["requestBody"], &mut pending);
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if seen.insert(name.clone()) {
+            if let Some(schema) = schemas.get(&name) {
+                refs(
+                    &serde_json::to_value(schema).unwrap_or_default(),
+                    &mut pending,
+                );
+            }
+        }
+    }
+    seen
+}
+
+fn is_text(object: &utoipa::openapi::schema::Object) -> bool {
+    let text = match &object.schema_type {
+        SchemaType::Type(Type::String) => true,
+        SchemaType::Array(types) => types.contains(&Type::String),
+        _ => false,
+    };
+    text && object.format.is_none() && object.enum_values.is_none() && object.pattern.is_none()
+}
+
+fn text_without_control_characters(schema: &mut RefOr<Schema>) {
+    match schema {
+        RefOr::T(Schema::Object(object)) if is_text(object) => {
+            object.pattern = Some(TEXT_WITHOUT_CONTROL_CHARACTERS.to_owned());
+        }
+        RefOr::T(Schema::Array(array)) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                text_without_control_characters(items);
+            }
+        }
+        RefOr::T(Schema::OneOf(one_of)) => {
+            one_of
+                .items
+                .iter_mut()
+                .for_each(text_without_control_characters);
+        }
+        _ => {}
+    }
+}
+
 fn no_control_characters(schema: &mut RefOr<Schema>) {
     let RefOr::T(inner) = schema else { return };
     match inner {
-        Schema::Object(object)
-            if object.schema_type == SchemaType::Type(Type::String)
-                && object.format.is_none()
-                && object.enum_values.is_none()
-                && object.pattern.is_none() =>
-        {
+        Schema::Object(object) if is_text(object) => {
             object.pattern = Some(NO_CONTROL_CHARACTERS.to_owned());
         }
         Schema::Array(array) => {
@@ -224,6 +306,10 @@ pub fn spec() -> Spec {
         .split_for_parts();
     let mut spec = spec;
     CommonResponses.modify(&mut spec);
+    // OpenAPI 3.1's `webhooks`, at the root of the document.
+    spec.extensions
+        .get_or_insert_with(Default::default)
+        .insert("webhooks".into(), crate::event_docs::webhooks());
     spec
 }
 

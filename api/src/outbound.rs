@@ -15,6 +15,9 @@ use fieldcrm_notify::{
     EmailSender, SmsSender, SmtpAuth, SmtpConfig, SmtpRelay, SmtpTls, Twilio, TwilioConfig,
 };
 
+use base64::Engine;
+use fieldcrm_webhooks::{Deliverer, DeliveryConfig, TargetPolicy};
+
 use crate::config::{Settings, SmtpTlsMode};
 
 /// Google, when this service has an OAuth client.
@@ -53,10 +56,20 @@ pub struct Outbound {
     /// Signs Twilio's webhooks.
     pub twilio_auth_token: Option<SecretString>,
     pub google: Option<Arc<Google>>,
+    /// Delivers webhooks (one client, its connections kept between deliveries).
+    pub webhooks: Deliverer,
+    /// Seals webhook signing secrets: with the configured encryption keys (the
+    /// first seals), and with the key kept in the database, which seals when
+    /// none is configured and still opens what it sealed once one is.
+    pub sealer: TokenCipher,
 }
 
 impl Outbound {
-    pub fn from_settings(settings: &Settings, bound_port: u16) -> anyhow::Result<Self> {
+    pub fn from_settings(
+        settings: &Settings,
+        bound_port: u16,
+        stored_sealing_key: &[u8],
+    ) -> anyhow::Result<Self> {
         let timeout = Duration::from_secs(settings.outbound_timeout_secs.max(1));
         let sms: Option<Arc<dyn SmsSender>> =
             match (&settings.twilio_account_sid, &settings.twilio_auth_token) {
@@ -131,7 +144,25 @@ impl Outbound {
             }
             _ => None,
         };
+        let webhooks = Deliverer::new(DeliveryConfig {
+            timeout: Duration::from_secs(settings.webhook_timeout_secs),
+            policy: TargetPolicy {
+                allow_private_targets: settings.webhooks_allow_private_targets,
+            },
+            ..DeliveryConfig::default()
+        })?;
+        let stored = format!(
+            "{}:{}",
+            fieldcrm_db::link_keys::SEALING_KEY_ID,
+            base64::engine::general_purpose::STANDARD.encode(stored_sealing_key)
+        );
+        let sealer = TokenCipher::from_spec(&match &settings.token_encryption_keys {
+            Some(keys) => format!("{},{stored}", keys.expose_secret()),
+            None => stored,
+        })?;
         Ok(Outbound {
+            webhooks,
+            sealer,
             google,
             sms,
             email,

@@ -41,7 +41,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let url = settings.database()?;
         let pool = DbPool::new(&url, &settings.pool_options())?;
-        let (applied, links) = migrate_and_read_link_keys(&pool, &settings).await?;
+        let (applied, keys) = migrate_and_read_keys(&pool, &settings).await?;
         tracing::info!(backend = %url.backend(), database = %url, applied = applied.len(), "database ready");
 
         let listener = TcpListener::bind((settings.host, settings.port)).map_err(|err| {
@@ -52,7 +52,7 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        let state = app_state(pool, settings, port, links)?;
+        let state = app_state(pool, settings, port, keys)?;
         if state.settings.session_cache {
             state.sessions.start_listener(url)?;
         }
@@ -83,12 +83,19 @@ impl Application {
     }
 }
 
-/// Applies pending migrations, then reads the link keys (the database's own
-/// is made there by the first process that needs it).
-async fn migrate_and_read_link_keys(
+/// The keys kept in the database: the link key (when none is configured) and
+/// the key that seals webhook secrets.
+struct StoredKeys {
+    links: LinkKeys,
+    sealing: Vec<u8>,
+}
+
+/// Applies pending migrations, then reads the stored keys (each is made by
+/// the first process that needs it).
+async fn migrate_and_read_keys(
     pool: &DbPool,
     settings: &Settings,
-) -> anyhow::Result<(Vec<String>, LinkKeys)> {
+) -> anyhow::Result<(Vec<String>, StoredKeys)> {
     let pool = pool.clone();
     let settings = settings.clone();
     tokio::task::spawn_blocking(move || {
@@ -97,10 +104,16 @@ async fn migrate_and_read_link_keys(
         let links = LinkKeys::new(&settings, || {
             Ok(fieldcrm_db::link_keys::get_or_create(
                 &mut conn,
+                fieldcrm_db::link_keys::STORED_KEY_ID,
                 &LinkKeys::candidate(),
             )?)
         })?;
-        Ok((applied, links))
+        let sealing = fieldcrm_db::link_keys::get_or_create(
+            &mut conn,
+            fieldcrm_db::link_keys::SEALING_KEY_ID,
+            &LinkKeys::candidate(),
+        )?;
+        Ok((applied, StoredKeys { links, sealing }))
     })
     .await?
 }
@@ -109,18 +122,18 @@ fn app_state(
     pool: DbPool,
     settings: Settings,
     port: u16,
-    links: LinkKeys,
+    keys: StoredKeys,
 ) -> anyhow::Result<AppState> {
     Ok(AppState {
         db_threads: Arc::new(DbThreads::new(settings.database_pool_size as usize)?),
         pool,
-        tokens: Arc::new(Tokens::new(&settings, links)),
+        tokens: Arc::new(Tokens::new(&settings, keys.links)),
         sessions: Arc::new(SessionCache::default()),
         exports: Arc::new(tokio::sync::Semaphore::new(
             settings.max_concurrent_exports as usize,
         )),
         passwords: Arc::new(PasswordWork::new(settings.password_hashes_at_once)),
-        outbound: Arc::new(Outbound::from_settings(&settings, port)?),
+        outbound: Arc::new(Outbound::from_settings(&settings, port, &keys.sealing)?),
         settings: Arc::new(settings),
     })
 }
@@ -142,7 +155,7 @@ fn start_background_work(state: &AppState) {
 pub async fn run_worker(settings: Settings) -> anyhow::Result<()> {
     let url = settings.database()?;
     let pool = DbPool::new(&url, &settings.pool_options())?;
-    let (_, links) = migrate_and_read_link_keys(&pool, &settings).await?;
+    let (_, keys) = migrate_and_read_keys(&pool, &settings).await?;
     let port = settings.port;
     let state = app_state(
         pool,
@@ -151,7 +164,7 @@ pub async fn run_worker(settings: Settings) -> anyhow::Result<()> {
             ..settings
         },
         port,
-        links,
+        keys,
     )?;
     start_background_work(&state);
     stop_signal().await?;
@@ -193,11 +206,12 @@ async fn upkeep(state: AppState, interval: Duration) {
             )
         });
         let max_attempts = state.settings.job_max_attempts;
+        let retention_days = state.settings.events_retention_days;
         let outcome = tokio::task::spawn_blocking(move || {
             let mut conn = pool.get().map_err(Problem::from)?;
             // Its purges may be as large as what piled up while it was off.
             fieldcrm_db::without_statement_timeout(&mut conn, |conn| {
-                Ok(upkeep_once(conn, google, max_attempts))
+                Ok(upkeep_once(conn, google, max_attempts, retention_days))
             })?
         })
         .await;
@@ -219,10 +233,12 @@ fn upkeep_once(
     conn: &mut fieldcrm_db::DbConnection,
     google: Option<(chrono::Duration, bool)>,
     max_attempts: u32,
+    events_retention_days: u32,
 ) -> Result<(usize, usize), Problem> {
     let (closed, purged) = crate::services::time_clock::maintain(conn)?;
     let now = fieldcrm_db::Ts::now();
     crate::services::messages::purge_bodies(conn, now)?;
+    crate::services::events::purge(conn, events_retention_days, now)?;
     crate::services::idempotency::forget_expired(conn, now)?;
     if let Some((sync_every, push)) = google {
         crate::services::google::schedule_periodic(conn, sync_every, push, max_attempts, now)?;

@@ -86,6 +86,100 @@ pub enum RouteFormat {
     Gpx,
 }
 
+/// The type of an event (`GET /v1/events`, webhooks).
+#[derive(Serialize, ToSchema, Clone, Copy)]
+pub enum EventTypeName {
+    #[serde(rename = "customer.created")]
+    CustomerCreated,
+    #[serde(rename = "customer.updated")]
+    CustomerUpdated,
+    #[serde(rename = "customer.deleted")]
+    CustomerDeleted,
+    #[serde(rename = "prospect.created")]
+    ProspectCreated,
+    #[serde(rename = "prospect.updated")]
+    ProspectUpdated,
+    #[serde(rename = "prospect.deleted")]
+    ProspectDeleted,
+    #[serde(rename = "prospect.converted")]
+    ProspectConverted,
+    #[serde(rename = "consent.changed")]
+    ConsentChanged,
+    #[serde(rename = "appointment.created")]
+    AppointmentCreated,
+    #[serde(rename = "appointment.updated")]
+    AppointmentUpdated,
+    #[serde(rename = "appointment.rescheduled")]
+    AppointmentRescheduled,
+    #[serde(rename = "appointment.status_changed")]
+    AppointmentStatusChanged,
+    #[serde(rename = "appointment.deleted")]
+    AppointmentDeleted,
+    #[serde(rename = "shift.clocked_in")]
+    ShiftClockedIn,
+    #[serde(rename = "shift.clocked_out")]
+    ShiftClockedOut,
+    #[serde(rename = "message.queued")]
+    MessageQueued,
+    #[serde(rename = "message.sent")]
+    MessageSent,
+    #[serde(rename = "message.delivered")]
+    MessageDelivered,
+    #[serde(rename = "message.failed")]
+    MessageFailed,
+    #[serde(rename = "message.suppressed")]
+    MessageSuppressed,
+    #[serde(rename = "user.created")]
+    UserCreated,
+    #[serde(rename = "user.updated")]
+    UserUpdated,
+    #[serde(rename = "user.deleted")]
+    UserDeleted,
+    #[serde(rename = "account.deleted")]
+    AccountDeleted,
+    #[serde(rename = "webhook.test")]
+    WebhookTest,
+}
+
+impl EventTypeName {
+    pub const ALL: [EventTypeName; 25] = [
+        EventTypeName::CustomerCreated,
+        EventTypeName::CustomerUpdated,
+        EventTypeName::CustomerDeleted,
+        EventTypeName::ProspectCreated,
+        EventTypeName::ProspectUpdated,
+        EventTypeName::ProspectDeleted,
+        EventTypeName::ProspectConverted,
+        EventTypeName::ConsentChanged,
+        EventTypeName::AppointmentCreated,
+        EventTypeName::AppointmentUpdated,
+        EventTypeName::AppointmentRescheduled,
+        EventTypeName::AppointmentStatusChanged,
+        EventTypeName::AppointmentDeleted,
+        EventTypeName::ShiftClockedIn,
+        EventTypeName::ShiftClockedOut,
+        EventTypeName::MessageQueued,
+        EventTypeName::MessageSent,
+        EventTypeName::MessageDelivered,
+        EventTypeName::MessageFailed,
+        EventTypeName::MessageSuppressed,
+        EventTypeName::UserCreated,
+        EventTypeName::UserUpdated,
+        EventTypeName::UserDeleted,
+        EventTypeName::AccountDeleted,
+        EventTypeName::WebhookTest,
+    ];
+}
+
+/// What a webhook endpoint receives in `data`: `thin` (the event) or `full`
+/// (the event and the record as `GET` returns it at delivery).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookPayloadName {
+    Thin,
+    Full,
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -107,6 +201,18 @@ mod tests {
                     .to_owned()
             })
             .collect()
+    }
+
+    #[test]
+    fn event_types_are_the_ones_published() {
+        let names = words(&EventTypeName::ALL);
+        assert_eq!(names, crate::services::events::EVENT_TYPES.to_vec());
+        for word in words(&[WebhookPayloadName::Thin, WebhookPayloadName::Full]) {
+            assert!(
+                crate::services::webhooks::PayloadKind::parse(&word).is_ok(),
+                "{word}"
+            );
+        }
     }
 
     #[test]

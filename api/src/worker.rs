@@ -11,7 +11,7 @@ use fieldcrm_db::jobs::{self, Job, LeaseId, Outcome};
 use fieldcrm_db::{Id, Ts};
 
 use crate::problem::Problem;
-use crate::services::{google, messages, privacy};
+use crate::services::{events, google, messages, privacy, webhooks};
 use crate::state::AppState;
 
 /// Jobs claimed at once; they run concurrently.
@@ -59,6 +59,8 @@ async fn run_one(state: &AppState, job: Job, lease: LeaseId) {
         google::WATCH => google::run_watch_job(state, &job).await,
         google::CLEANUP => google::run_cleanup_job(state, &job).await,
         privacy::SCRUB_DELETION => privacy::run_scrub_job(state, &job).await,
+        events::DELIVER => webhooks::run_delivery_job(state, &job).await,
+        webhooks::DELIVER_FINAL => webhooks::run_final_delivery_job(state, &job).await,
         other => Ok(Outcome::Failed(format!(
             "no handler for jobs of kind {other}"
         ))),

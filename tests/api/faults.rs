@@ -226,6 +226,7 @@ async fn a_worker_killed_while_sending_loses_nothing_and_sends_nothing_twice() {
             .env("FIELDCRM_JOB_POLL_INTERVAL_MS", "20")
             // The shortest lease allowed, so the next worker takes over soon.
             .env("FIELDCRM_OUTBOUND_TIMEOUT_SECS", "1")
+            .env("FIELDCRM_WEBHOOK_TIMEOUT_SECS", "1")
             .env("FIELDCRM_JOB_LEASE_SECS", "12")
             .env("FIELDCRM_LOG_LEVEL", "warn")
             .stdout(Stdio::null())

@@ -6,7 +6,8 @@ use fieldcrm_test_support::{problem, spawn_app, Day};
 use reqwest::Method;
 use serde_json::Value;
 
-/// `{user}`, `{key}`, `{customer}` and `{prospect}` stand for ids of the other account.
+/// `{user}`, `{key}`, `{customer}`, `{prospect}`, `{endpoint}` (a webhook
+/// endpoint) and `{delivery}` stand for ids of the other account.
 const FOREIGN_ID_CALLS: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/v1/customers/{customer}", None),
     (
@@ -54,6 +55,25 @@ const FOREIGN_ID_CALLS: &[(&str, &str, Option<&str>)] = &[
     ("PATCH", "/v1/users/{user}", Some(r#"{"name": "Hijacked"}"#)),
     ("DELETE", "/v1/users/{user}", None),
     ("DELETE", "/v1/api-keys/{key}", None),
+    ("GET", "/v1/webhook-endpoints/{endpoint}", None),
+    (
+        "PATCH",
+        "/v1/webhook-endpoints/{endpoint}",
+        Some(r#"{"description": "Hijacked", "url": "http://127.0.0.1:9/mine"}"#),
+    ),
+    (
+        "POST",
+        "/v1/webhook-endpoints/{endpoint}/rotate-secret",
+        None,
+    ),
+    ("POST", "/v1/webhook-endpoints/{endpoint}/test", None),
+    ("GET", "/v1/webhook-endpoints/{endpoint}/deliveries", None),
+    (
+        "POST",
+        "/v1/webhook-endpoints/{endpoint}/deliveries/{delivery}/retry",
+        None,
+    ),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint}", None),
 ];
 
 #[tokio::test]
@@ -116,6 +136,39 @@ async fn another_accounts_rows_are_404_and_untouched() {
         their_people.push(body["id"].as_str().unwrap().to_owned());
     }
 
+    let their_endpoint: Value = app
+        .call(
+            Method::POST,
+            "/v1/webhook-endpoints",
+            &theirs.access,
+            Some(serde_json::json!({"url": "http://127.0.0.1:9/theirs", "event_types": ["webhook.test"]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let their_endpoint = their_endpoint["id"].as_str().unwrap().to_owned();
+    app.call(
+        Method::POST,
+        &format!("/v1/webhook-endpoints/{their_endpoint}/test"),
+        &theirs.access,
+        None,
+    )
+    .await;
+    app.run_jobs().await;
+    let their_log: Value = app
+        .call(
+            Method::GET,
+            &format!("/v1/webhook-endpoints/{their_endpoint}/deliveries"),
+            &theirs.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let their_delivery = their_log["data"][0]["id"].as_str().unwrap().to_owned();
+
     for (method, template, body) in FOREIGN_ID_CALLS {
         let path = template
             .replace("{user}", &their_tech.user_id)
@@ -123,7 +176,9 @@ async fn another_accounts_rows_are_404_and_untouched() {
             .replace("{customer}", &their_people[0])
             .replace("{prospect}", &their_people[1])
             .replace("{shift}", &their_shift)
-            .replace("{appointment}", &their_appointment);
+            .replace("{appointment}", &their_appointment)
+            .replace("{endpoint}", &their_endpoint)
+            .replace("{delivery}", &their_delivery);
         assert!(!path.contains('{'), "every placeholder is filled: {path}");
         let mut request = app.authed(
             Method::from_bytes(method.as_bytes()).unwrap(),
@@ -226,6 +281,7 @@ async fn another_accounts_rows_are_404_and_untouched() {
         their_people[1].as_str(),
         their_shift.as_str(),
         their_appointment.as_str(),
+        their_endpoint.as_str(),
     ];
     for (list, theirs_see) in [
         ("/v1/users", Some(&their_tech.user_id)),
@@ -237,6 +293,8 @@ async fn another_accounts_rows_are_404_and_untouched() {
         ("/v1/appointments", Some(&their_appointment)),
         // api_key.created names their key, user.created their technician.
         ("/v1/audit", Some(&their_key_id)),
+        ("/v1/webhook-endpoints", Some(&their_endpoint)),
+        ("/v1/events", Some(&their_appointment)),
     ] {
         if let Some(id) = theirs_see {
             let response = app.call(Method::GET, list, &theirs.access, None).await;

@@ -28,3 +28,4 @@ mod roles;
 mod roles_matrix;
 mod text;
 mod tracking;
+mod webhooks;

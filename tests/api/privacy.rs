@@ -13,7 +13,12 @@ use crate::messages::{app_with, app_with_settings, customer, owner, queued, twil
 
 /// Tables without an `account_id`: the accounts themselves, and those that hold
 /// no row of any one account.
-const NOT_PER_ACCOUNT: [&str; 4] = ["accounts", "deletion_receipts", "link_keys", "login_failures"];
+const NOT_PER_ACCOUNT: [&str; 4] = [
+    "accounts",
+    "deletion_receipts",
+    "link_keys",
+    "login_failures",
+];
 
 struct Filled {
     person: String,
@@ -102,6 +107,36 @@ async fn fill(app: &TestApp, google: &GoogleStandIn) -> Filled {
         )
         .await;
     assert_eq!(pings.json::<Value>().await.unwrap()["accepted"], 1);
+    // A webhook endpoint, with a delivery in its log; only for tests, so the
+    // events that follow are not sent to a receiver that is gone by then.
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let endpoint: Value = app
+        .call(
+            Method::POST,
+            "/v1/webhook-endpoints",
+            &owner.access,
+            Some(json!({"url": format!("{}/hooks", receiver.uri()), "event_types": ["webhook.test"]})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let endpoint = endpoint["id"].as_str().expect("an endpoint").to_owned();
+    let tested = app
+        .call(
+            Method::POST,
+            &format!("/v1/webhook-endpoints/{endpoint}/test"),
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(tested.status(), 202);
+    app.run_jobs().await;
+    assert_eq!(receiver.received_requests().await.unwrap().len(), 1);
     Filled {
         owner,
         technician,
@@ -765,7 +800,9 @@ async fn erasing_a_person_leaves_no_copy_in_any_column() {
         );
     }
     // What may keep an id: the key of a create, so a replay answers that the
-    // record is gone, and the audit trail's record of the erasure.
+    // record is gone, the audit trail's record of the erasure, and the
+    // `customer.deleted` event that tells subscribers to erase it too (every
+    // earlier event about the person went with them).
     let kept = |id: &str| {
         let mut holders = holders_of(&app, id);
         holders.retain(|h| h != "idempotency_keys.resource_id");
@@ -779,7 +816,7 @@ async fn erasing_a_person_leaves_no_copy_in_any_column() {
     {
         assert_eq!(kept(id), Vec::<String>::new(), "{id} left behind");
     }
-    assert_eq!(kept(&person), ["audit_events.subject_id"]);
+    assert_eq!(kept(&person), ["audit_events.subject_id", "events.data"]);
 
     for (path, key, body) in [
         ("/v1/customers", "create-quillon", &body),

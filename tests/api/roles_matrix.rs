@@ -110,6 +110,8 @@ struct World {
     appointment: String,
     shift: String,
     message: String,
+    endpoint: String,
+    delivery: String,
     starts: String,
     ends: String,
     _twilio: MockServer,
@@ -131,6 +133,8 @@ impl World {
             appointment: String::new(),
             shift: String::new(),
             message: String::new(),
+            endpoint: String::new(),
+            delivery: String::new(),
             starts,
             ends,
             app,
@@ -150,7 +154,35 @@ impl World {
         )
         .await;
         world.shift = world.clocked_in(&world.tech).await;
+        world.endpoint = world.webhook_endpoint().await;
         world
+            .ok(
+                Method::POST,
+                &format!("/v1/webhook-endpoints/{}/test", world.endpoint),
+                None,
+            )
+            .await;
+        world.app.run_jobs().await;
+        let log = world
+            .ok(
+                Method::GET,
+                &format!("/v1/webhook-endpoints/{}/deliveries", world.endpoint),
+                None,
+            )
+            .await;
+        world.delivery = Self::id(&log["data"][0]);
+        world
+    }
+
+    /// A fresh webhook endpoint for tests only, on the discard port: its
+    /// deliveries fail, which is all the log needs.
+    async fn webhook_endpoint(&self) -> String {
+        let body = json!({"url": "http://127.0.0.1:9/hooks", "event_types": ["webhook.test"]});
+        Self::id(
+            &self
+                .ok(Method::POST, "/v1/webhook-endpoints", Some(body))
+                .await,
+        )
     }
 
     async fn ok(&self, method: Method, path: &str, body: Option<Value>) -> Value {
@@ -233,6 +265,51 @@ impl World {
             ),
             "export_account" => (M::GET, "/v1/account/export".into(), None),
             "audit_trail" => (M::GET, "/v1/audit".into(), None),
+            "list_events" => (M::GET, "/v1/events".into(), None),
+            "list_webhook_endpoints" => (M::GET, "/v1/webhook-endpoints".into(), None),
+            "create_webhook_endpoint" => (
+                M::POST,
+                "/v1/webhook-endpoints".into(),
+                Some(json!({"url": "http://127.0.0.1:9/new", "event_types": ["webhook.test"]})),
+            ),
+            "get_webhook_endpoint" => (
+                M::GET,
+                format!("/v1/webhook-endpoints/{}", self.endpoint),
+                None,
+            ),
+            "update_webhook_endpoint" => (
+                M::PATCH,
+                format!("/v1/webhook-endpoints/{}", self.endpoint),
+                Some(json!({"description": "Accounting"})),
+            ),
+            "delete_webhook_endpoint" => (
+                M::DELETE,
+                format!("/v1/webhook-endpoints/{}", self.webhook_endpoint().await),
+                None,
+            ),
+            "rotate_webhook_secret" => (
+                M::POST,
+                format!("/v1/webhook-endpoints/{}/rotate-secret", self.endpoint),
+                None,
+            ),
+            "test_webhook_endpoint" => (
+                M::POST,
+                format!("/v1/webhook-endpoints/{}/test", self.endpoint),
+                None,
+            ),
+            "list_webhook_deliveries" => (
+                M::GET,
+                format!("/v1/webhook-endpoints/{}/deliveries", self.endpoint),
+                None,
+            ),
+            "retry_webhook_delivery" => (
+                M::POST,
+                format!(
+                    "/v1/webhook-endpoints/{}/deliveries/{}/retry",
+                    self.endpoint, self.delivery
+                ),
+                None,
+            ),
             "list_api_keys" => (M::GET, "/v1/api-keys".into(), None),
             "create_api_key" => (
                 M::POST,

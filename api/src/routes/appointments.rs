@@ -182,7 +182,7 @@ fn view(
     }
 }
 
-fn detail_view(d: Detail) -> AppointmentView {
+pub(crate) fn detail_view(d: Detail) -> AppointmentView {
     let history = d
         .history
         .into_iter()

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod appointments;
 pub mod audit;
 pub mod auth;
+pub mod events;
 pub mod health;
 pub mod integrations;
 pub mod me;
@@ -12,6 +13,7 @@ pub mod messages;
 pub mod people;
 pub mod tracking;
 pub mod users;
+pub mod webhook_endpoints;
 
 use actix_web::http::header::{ETAG, LOCATION};
 use actix_web::{web, HttpResponse};
@@ -46,6 +48,51 @@ pub fn to_json<T: Serialize>(view: &T) -> Result<serde_json::Value, Problem> {
     serde_json::to_value(view).map_err(|err| Problem::internal_from(&err))
 }
 
+/// The record an event is about, as `GET` returns it now, for full webhook
+/// payloads; `None` when it is gone or the type has none.
+pub fn full_object(
+    conn: &mut fieldcrm_db::DbConnection,
+    event: &fieldcrm_db::events::Event,
+) -> Result<Option<serde_json::Value>, Problem> {
+    if !has_full_object(&event.event_type) {
+        return Ok(None);
+    }
+    let data: serde_json::Value = serde_json::from_str(&event.data).unwrap_or_default();
+    let Some(id) = data["id"]
+        .as_str()
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+    else {
+        return Ok(None);
+    };
+    let account = event.account_id;
+    let object = match event.event_type.split('.').next() {
+        Some("customer" | "prospect") => {
+            crate::services::people::record_of(conn, account, fieldcrm_db::Id::from_uuid(id))?
+                .map(|record| to_json(&crate::views::PersonView::from(record)))
+                .transpose()?
+        }
+        Some("appointment") => {
+            crate::services::appointments::detail_of(conn, account, fieldcrm_db::Id::from_uuid(id))?
+                .map(|detail| to_json(&appointments::detail_view(detail)))
+                .transpose()?
+        }
+        Some("user") => fieldcrm_db::users::find(conn, account, fieldcrm_db::Id::from_uuid(id))?
+            .map(|user| to_json(&crate::views::UserView::from(user)))
+            .transpose()?,
+        _ => None,
+    };
+    Ok(object)
+}
+
+/// Whether events of this type carry `object` in full payloads: those about
+/// a customer, prospect, appointment or user that still exists.
+pub fn has_full_object(event_type: &str) -> bool {
+    matches!(
+        event_type.split('.').next(),
+        Some("customer" | "prospect" | "appointment" | "user")
+    ) && !event_type.ends_with(".deleted")
+}
+
 /// Registers every documented endpoint. Used by the server and by `fieldcrm
 /// openapi`, so the published spec is the one the handlers declare.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -69,6 +116,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(account::export_account)
         .service(account::deletion_receipt)
         .service(audit::audit_trail)
+        .service(events::list_events)
+        .service(webhook_endpoints::create_webhook_endpoint)
+        .service(webhook_endpoints::list_webhook_endpoints)
+        .service(webhook_endpoints::get_webhook_endpoint)
+        .service(webhook_endpoints::update_webhook_endpoint)
+        .service(webhook_endpoints::delete_webhook_endpoint)
+        .service(webhook_endpoints::rotate_webhook_secret)
+        .service(webhook_endpoints::test_webhook_endpoint)
+        .service(webhook_endpoints::list_webhook_deliveries)
+        .service(webhook_endpoints::retry_webhook_delivery)
         .service(integrations::connect_google)
         .service(integrations::google_callback)
         .service(integrations::confirm_google)

@@ -362,11 +362,33 @@ pub async fn shift_route(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PingBatch {
-    /// Up to 1000 pings, each `{id, recorded_at, lat, lon, accuracy_m?, speed_mps?, heading_deg?}`;
+    /// Up to 1000 pings, each a `Ping`:
+    /// `{id, recorded_at, lat, lon, accuracy_m?, speed_mps?, heading_deg?}`;
     /// `id` is a UUID made by the device so a resend is stored once. Any item is
     /// taken: one that is not such a ping is refused on its own (`malformed`).
     #[schema(value_type = Vec<serde_json::Value>, max_items = 1000)]
     pub pings: Vec<PingItem>,
+}
+
+/// One GPS fix as a device sends it: what each item of `PingBatch` should be.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Ping)]
+#[allow(dead_code)] // only describes the items of `PingBatch` to clients
+pub struct PingDoc {
+    /// Made by the device, so a resend is stored once.
+    id: Uuid,
+    /// When the fix was taken (RFC 3339).
+    recorded_at: DateTime<Utc>,
+    #[schema(minimum = -90, maximum = 90)]
+    lat: f64,
+    #[schema(minimum = -180, maximum = 180)]
+    lon: f64,
+    /// Horizontal accuracy in metres.
+    accuracy_m: Option<f64>,
+    speed_mps: Option<f64>,
+    #[schema(minimum = 0, maximum = 360)]
+    heading_deg: Option<f64>,
 }
 
 #[derive(Serialize, ToSchema)]

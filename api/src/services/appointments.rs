@@ -16,6 +16,7 @@ use fieldcrm_domain::{Action, Address, Role};
 use crate::auth::Caller;
 use crate::preconditions::{precondition_failed, IfMatch};
 use crate::problem::Problem;
+use crate::services::events::{self, Actor, Change};
 use crate::services::{google, messages};
 use crate::state::AppState;
 
@@ -220,6 +221,18 @@ fn detail(conn: &mut DbConnection, appointment: Appointment) -> Result<Detail, P
     })
 }
 
+/// The appointment as `GET` shows it, for whoever may see the whole account.
+pub fn detail_of(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    id: Id<Appointment>,
+) -> Result<Option<Detail>, Problem> {
+    match appointments::find(conn, account, id)? {
+        Some(appointment) => Ok(Some(detail(conn, appointment)?)),
+        None => Ok(None),
+    }
+}
+
 fn time_zone(conn: &mut DbConnection, a: &Appointment) -> Result<chrono_tz::Tz, Problem> {
     let account = accounts::find(conn, a.account_id)?.ok_or_else(Problem::unauthorized)?;
     Ok(account.time_zone.parse().unwrap_or(chrono_tz::UTC))
@@ -292,6 +305,12 @@ pub async fn create(
                     max_attempts,
                 )?;
                 google::appointment_changed(conn, &appointment, max_attempts)?;
+                events::publish(
+                    conn,
+                    caller.account_id,
+                    Actor::of(&caller),
+                    Change::of("appointment.created", appointment.id).about(appointment.person_id),
+                )?;
                 detail(conn, appointment)
             })
         })
@@ -403,6 +422,8 @@ pub async fn update(
                 if_match.check(a.version)?;
                 let read_version = a.version;
                 let starts_before = a.starts_at;
+                let before = a.clone();
+                let reminders_given = patch.reminders.is_some();
                 if let Some(title) = patch.title {
                     a.title = title;
                 }
@@ -456,6 +477,40 @@ pub async fn update(
                     )?;
                 }
                 google::appointment_changed(conn, &a, max_attempts)?;
+                let changed = events::changed_fields(&[
+                    ("title", a.title != before.title),
+                    ("notes", a.notes != before.notes),
+                    ("starts_at", a.starts_at != before.starts_at),
+                    ("ends_at", a.ends_at != before.ends_at),
+                    ("technician_id", a.technician_id != before.technician_id),
+                    (
+                        "address",
+                        (
+                            &a.address_line1,
+                            &a.city,
+                            &a.postal_code,
+                            a.lat.map(f64::to_bits),
+                        ) != (
+                            &before.address_line1,
+                            &before.city,
+                            &before.postal_code,
+                            before.lat.map(f64::to_bits),
+                        ),
+                    ),
+                    ("reminders", reminders_given),
+                ]);
+                // A new time is what calendars and customers act on: its own type.
+                let event_type = if a.starts_at != before.starts_at || a.ends_at != before.ends_at {
+                    "appointment.rescheduled"
+                } else {
+                    "appointment.updated"
+                };
+                events::publish(
+                    conn,
+                    caller.account_id,
+                    Actor::of(&caller),
+                    Change::updated(event_type, a.id, &changed).about(a.person_id),
+                )?;
                 detail(conn, a)
             })
         })
@@ -472,6 +527,7 @@ pub async fn delete(
     let account = caller.account_id;
     let google = state.outbound.google.clone();
     let max_attempts = state.settings.job_max_attempts;
+    let actor = Actor::of(caller);
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
@@ -485,6 +541,12 @@ pub async fn delete(
                     max_attempts,
                 )?;
                 appointments::delete(conn, account, id)?;
+                events::publish(
+                    conn,
+                    account,
+                    actor,
+                    Change::of("appointment.deleted", id).about(a.person_id),
+                )?;
                 Ok(())
             })
         })
@@ -544,6 +606,16 @@ pub async fn change_status(
                 }
                 messages::notify_status(conn, &a, to, caller.actor(), max_attempts)?;
                 google::appointment_changed(conn, &a, max_attempts)?;
+                events::publish(
+                    conn,
+                    a.account_id,
+                    Actor::of(&caller),
+                    Change::new(
+                        "appointment.status_changed",
+                        json!({ "id": a.id.uuid(), "from": from.as_str(), "to": to.as_str() }),
+                    )
+                    .about(a.person_id),
+                )?;
                 detail(conn, a)
             })
         })
@@ -600,6 +672,12 @@ pub(crate) fn insert_from_google(
             changed_at: now,
         },
     )?;
+    events::publish(
+        conn,
+        appointment.account_id,
+        Actor::System,
+        Change::of("appointment.created", appointment.id).about(appointment.person_id),
+    )?;
     if person.is_none() {
         // Nobody to remind.
         return Ok(appointment);
@@ -633,6 +711,7 @@ pub(crate) fn apply_from_google(
     let read_version = a.version;
     let from = status(&a);
     let starts_before = a.starts_at;
+    let before = a.clone();
     if cancelled {
         if !from.can_become(Status::Cancelled) {
             return Ok(Some(a));
@@ -668,6 +747,36 @@ pub(crate) fn apply_from_google(
     } else if a.starts_at != starts_before {
         let rules = pending_rules(conn, a.id)?;
         messages::replace_reminders(conn, a.id, &reminders_for(&a, &rules, now), max_attempts)?;
+    }
+    if cancelled {
+        events::publish(
+            conn,
+            a.account_id,
+            Actor::System,
+            Change::new(
+                "appointment.status_changed",
+                json!({ "id": a.id.uuid(), "from": from.as_str(), "to": a.status }),
+            )
+            .about(a.person_id),
+        )?;
+    }
+    let changed = events::changed_fields(&[
+        ("title", a.title != before.title),
+        ("starts_at", a.starts_at != before.starts_at),
+        ("ends_at", a.ends_at != before.ends_at),
+    ]);
+    if !changed.is_empty() {
+        let event_type = if a.starts_at != before.starts_at || a.ends_at != before.ends_at {
+            "appointment.rescheduled"
+        } else {
+            "appointment.updated"
+        };
+        events::publish(
+            conn,
+            a.account_id,
+            Actor::System,
+            Change::updated(event_type, a.id, &changed).about(a.person_id),
+        )?;
     }
     Ok(Some(a))
 }

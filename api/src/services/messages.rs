@@ -23,6 +23,7 @@ use fieldcrm_notify::{OutgoingEmail, OutgoingSms, SendError};
 
 use crate::auth::Caller;
 use crate::problem::Problem;
+use crate::services::events::{self, Actor, Change};
 use crate::services::google;
 use crate::services::people::apply_consent;
 use crate::state::AppState;
@@ -172,9 +173,31 @@ fn new_message(
     }
 }
 
+/// What events say of a message: ids, channel and status, never the text.
+fn message_event_data(message: &Message) -> serde_json::Value {
+    serde_json::json!({
+        "id": message.id.uuid(),
+        "customer_id": message.person_id.uuid(),
+        "appointment_id": message.appointment_id.map(|a| a.uuid()),
+        "channel": message.channel,
+        "status": message.status,
+    })
+}
+
 /// Stores the message and its sending job.
 fn enqueue(conn: &mut DbConnection, message: &Message, max_attempts: u32) -> Result<(), Problem> {
     messages::insert(conn, message)?;
+    let actor = match message.created_by.split(':').next() {
+        Some("user") => Actor::User,
+        Some("api_key") => Actor::ApiKey,
+        _ => Actor::System,
+    };
+    events::publish(
+        conn,
+        message.account_id,
+        actor,
+        Change::new("message.queued", message_event_data(message)).about(Some(message.person_id)),
+    )?;
     jobs::enqueue(
         conn,
         &Job::new(
@@ -656,6 +679,18 @@ fn finish(
     message.send_after = None;
     message.updated_at = now;
     messages::save(conn, message)?;
+    let event_type = match status {
+        "sent" => "message.sent",
+        "delivered" => "message.delivered",
+        "suppressed" => "message.suppressed",
+        _ => "message.failed",
+    };
+    events::publish(
+        conn,
+        message.account_id,
+        Actor::System,
+        Change::new(event_type, message_event_data(message)).about(Some(message.person_id)),
+    )?;
     if let Some(reminder) = message.reminder_id {
         let reminder_status = match status {
             "sent" | "delivered" => "sent",
@@ -683,6 +718,7 @@ fn opt_out_person(
                 ConsentStatus::OptedOut,
                 source,
                 by.to_owned(),
+                Actor::Contact,
             )?;
         }
     }
@@ -778,6 +814,7 @@ pub async fn inbound_sms(state: &AppState, from: String, body: String) -> Result
                         status,
                         ConsentSource::InboundStop,
                         "system".into(),
+                        Actor::Contact,
                     )?;
                     changed += 1;
                 }
@@ -818,6 +855,7 @@ pub async fn unsubscribe(state: &AppState, person: Id<Person>) -> Result<(), Pro
                     ConsentStatus::OptedOut,
                     ConsentSource::UnsubscribeLink,
                     "system".into(),
+                    Actor::Contact,
                 )?;
                 Ok(())
             })

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod appointments;
 pub mod auth;
 pub mod calendar_feed;
+pub mod events;
 pub mod google;
 pub mod idempotency;
 pub mod messages;
@@ -14,6 +15,7 @@ pub mod people;
 pub mod privacy;
 pub mod time_clock;
 pub mod users;
+pub mod webhooks;
 
 use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::http::StatusCode;

@@ -15,6 +15,7 @@ use fieldcrm_domain::{
 use crate::auth::Caller;
 use crate::preconditions::{precondition_failed, IfMatch};
 use crate::problem::Problem;
+use crate::services::events::{self, Actor, Change};
 use crate::services::privacy::{self, actions};
 use crate::state::AppState;
 
@@ -29,6 +30,19 @@ impl Stage {
         match self {
             Stage::Customer => "customer",
             Stage::Prospect => "prospect",
+        }
+    }
+
+    /// The event type of `what` (`created`, `updated`, `deleted`) happening
+    /// to a person of this stage.
+    fn event(self, what: &str) -> &'static str {
+        match (self, what) {
+            (Stage::Customer, "created") => "customer.created",
+            (Stage::Customer, "updated") => "customer.updated",
+            (Stage::Customer, _) => "customer.deleted",
+            (Stage::Prospect, "created") => "prospect.created",
+            (Stage::Prospect, "updated") => "prospect.updated",
+            (Stage::Prospect, _) => "prospect.deleted",
         }
     }
 }
@@ -190,14 +204,19 @@ pub fn create_in(
     set_address(&mut person, input.address);
     derive(&mut person);
     let tags: Vec<String> = input.tags.iter().map(|t| t.as_str().to_owned()).collect();
-    if tags.is_empty() {
+    conn.write_transaction(|conn| {
         people::insert(conn, &person)?;
-    } else {
-        conn.write_transaction(|conn| {
-            people::insert(conn, &person)?;
-            people::add_tags(conn, caller.account_id, person.id, &tags)
-        })?;
-    }
+        if !tags.is_empty() {
+            people::add_tags(conn, caller.account_id, person.id, &tags)?;
+        }
+        events::publish(
+            conn,
+            caller.account_id,
+            Actor::of(caller),
+            Change::of(stage.event("created"), person.id).about(Some(person.id)),
+        )?;
+        Ok::<_, Problem>(())
+    })?;
     Ok(Record { person, tags })
 }
 
@@ -326,21 +345,58 @@ pub async fn update(
                 }
                 let now = Ts::now();
                 let by = caller.actor();
+                let actor = Actor::of(&caller);
                 if person.phone != before.phone {
-                    reset_consent(conn, &mut person, Channel::Sms, &by, now)?;
+                    reset_consent(conn, &mut person, Channel::Sms, &by, actor, now)?;
                 }
                 if person.email != before.email {
-                    reset_consent(conn, &mut person, Channel::Email, &by, now)?;
+                    reset_consent(conn, &mut person, Channel::Email, &by, actor, now)?;
                 }
                 save(conn, &mut person, before.version, now)?;
+                let mut tags_changed = false;
                 if let Some(tags) = patch.tags {
                     let tags: Vec<String> = tags.iter().map(|t| t.as_str().to_owned()).collect();
+                    let old = people::tags_of(conn, caller.account_id, &[id])?;
+                    let mut old: Vec<String> = old.into_iter().map(|(_, t)| t).collect();
+                    let mut new = tags.clone();
+                    old.sort();
+                    new.sort();
+                    tags_changed = old != new;
                     people::set_tags(conn, caller.account_id, id, &tags)?;
                 }
+                let changed = events::changed_fields(&[
+                    ("name", person.name != before.name),
+                    ("company", person.company != before.company),
+                    ("email", person.email != before.email),
+                    ("phone", person.phone != before.phone),
+                    ("address", address_of(&person) != address_of(&before)),
+                    ("notes", person.notes != before.notes),
+                    ("tags", tags_changed),
+                ]);
+                events::publish(
+                    conn,
+                    caller.account_id,
+                    actor,
+                    Change::updated(stage.event("updated"), id, &changed).about(Some(id)),
+                )?;
                 with_tags(conn, person)
             })
         })
         .await
+}
+
+/// The columns of a person's address, for telling whether it changed.
+fn address_of(p: &Person) -> impl PartialEq + '_ {
+    (
+        &p.address_line1,
+        &p.address_line2,
+        &p.city,
+        &p.region,
+        &p.postal_code,
+        &p.country,
+        p.lat.map(f64::to_bits),
+        p.lon.map(f64::to_bits),
+    )
 }
 
 fn reset_consent(
@@ -348,6 +404,7 @@ fn reset_consent(
     person: &mut Person,
     channel: Channel,
     by: &str,
+    actor: Actor,
     now: Ts,
 ) -> Result<(), Problem> {
     let current = match channel {
@@ -368,7 +425,35 @@ fn reset_consent(
                 recorded_at: now,
             },
         )?;
+        publish_consent(conn, person, channel, "reset", "contact_changed", actor)?;
     }
+    Ok(())
+}
+
+fn publish_consent(
+    conn: &mut DbConnection,
+    person: &Person,
+    channel: Channel,
+    status: &str,
+    source: &str,
+    actor: Actor,
+) -> Result<(), Problem> {
+    events::publish(
+        conn,
+        person.account_id,
+        actor,
+        Change::new(
+            "consent.changed",
+            serde_json::json!({
+                "customer_id": person.id.uuid(),
+                "stage": person.stage,
+                "channel": channel.as_str(),
+                "status": status,
+                "source": source,
+            }),
+        )
+        .about(Some(person.id)),
+    )?;
     Ok(())
 }
 
@@ -417,6 +502,12 @@ pub async fn delete(
                     max_attempts,
                 )?;
                 people::delete(conn, account, id)?;
+                events::publish(
+                    conn,
+                    account,
+                    Actor::of(&caller),
+                    Change::of(stage.event("deleted"), id),
+                )?;
                 privacy::audit(
                     conn,
                     &caller,
@@ -439,6 +530,7 @@ pub async fn convert(
 ) -> Result<Record, Problem> {
     caller.require(Action::ManageCustomers)?;
     let account = caller.account_id;
+    let actor = Actor::of(caller);
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
@@ -452,6 +544,12 @@ pub async fn convert(
                 person.stage = Stage::Customer.as_str().to_owned();
                 person.converted_at = Some(now);
                 save(conn, &mut person, read_version, now)?;
+                events::publish(
+                    conn,
+                    account,
+                    actor,
+                    Change::of("prospect.converted", id).about(Some(id)),
+                )?;
                 with_tags(conn, person)
             })
         })
@@ -486,6 +584,7 @@ pub fn apply_consent(
     status: ConsentStatus,
     source: ConsentSource,
     by: String,
+    actor: Actor,
 ) -> Result<ConsentEvent, Problem> {
     let current = match channel {
         Channel::Sms => &mut person.sms_consent,
@@ -506,6 +605,14 @@ pub fn apply_consent(
     consent::record(conn, &event)?;
     let read_version = person.version;
     save(conn, person, read_version, now)?;
+    publish_consent(
+        conn,
+        person,
+        channel,
+        status.as_str(),
+        source.as_str(),
+        actor,
+    )?;
     Ok(event)
 }
 
@@ -539,8 +646,15 @@ pub async fn record_consent(
                         format!("the person has no {field} to consent for"),
                     ));
                 }
-                let event =
-                    apply_consent(conn, &mut person, channel, status, source, caller.actor())?;
+                let event = apply_consent(
+                    conn,
+                    &mut person,
+                    channel,
+                    status,
+                    source,
+                    caller.actor(),
+                    Actor::of(&caller),
+                )?;
                 Ok((person, event))
             })
         })

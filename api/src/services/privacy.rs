@@ -20,7 +20,7 @@ use fieldcrm_domain::Action;
 
 use crate::auth::Caller;
 use crate::problem::Problem;
-use crate::services::{auth, google};
+use crate::services::{auth, google, webhooks};
 use crate::state::AppState;
 
 /// What the audit trail records.
@@ -136,6 +136,7 @@ pub async fn delete_account(
     let tokens = state.tokens.clone();
     let google_config = state.outbound.google.clone();
     let max_attempts = state.settings.job_max_attempts;
+    let sealing = state.clone();
     let receipt = state
         .db(move |conn| {
             let now = Ts::now();
@@ -150,6 +151,8 @@ pub async fn delete_account(
                         _ => break,
                     }
                 }
+                // Queued before the rows go: the endpoints are read from them.
+                webhooks::queue_account_deleted(&sealing, conn, account_id)?;
                 // Queued before the rows go: the grant is read from them.
                 google::account_removed(
                     conn,

@@ -19,6 +19,7 @@ use fieldcrm_geo_track::Fix;
 
 use crate::auth::Caller;
 use crate::problem::Problem;
+use crate::services::events::{self, Actor, Change};
 use crate::state::AppState;
 
 /// The person behind a caller who clocks in or sends pings (never an API key).
@@ -55,15 +56,23 @@ pub async fn clock_in(
                 created_at: now,
                 updated_at: now,
             };
-            // The unique index on open shifts decides between concurrent clock-ins.
-            shifts::insert(conn, &shift).map_err(|err| {
-                if shifts::is_already_open(&err) {
-                    Problem::conflict("you are clocked in already; clock out first")
-                } else {
-                    err.into()
-                }
-            })?;
-            Ok(shift)
+            conn.write_transaction(|conn| {
+                // The unique index on open shifts decides between concurrent clock-ins.
+                shifts::insert(conn, &shift).map_err(|err| {
+                    if shifts::is_already_open(&err) {
+                        Problem::conflict("you are clocked in already; clock out first")
+                    } else {
+                        err.into()
+                    }
+                })?;
+                events::publish(
+                    conn,
+                    account,
+                    Actor::User,
+                    Change::new("shift.clocked_in", shift_event_data(&shift)),
+                )?;
+                Ok(shift)
+            })
         })
         .await
 }
@@ -79,7 +88,7 @@ pub async fn clock_out(
             conn.write_transaction(|conn| {
                 let shift = shifts::open_of_for_close(conn, user)?
                     .ok_or_else(|| Problem::conflict("you are not clocked in"))?;
-                close(conn, shift, Ts::now(), at, "self")
+                close(conn, shift, Ts::now(), at, "self", Actor::User)
             })
         })
         .await
@@ -101,7 +110,7 @@ pub async fn close_for(state: &AppState, caller: &Caller, id: Id<Shift>) -> Resu
                     .user()
                     .map(|(id, _)| format!("user:{id}"))
                     .unwrap_or_default();
-                close(conn, shift, Ts::now(), None, &by)
+                close(conn, shift, Ts::now(), None, &by, Actor::of(&caller))
             })
         })
         .await
@@ -113,6 +122,7 @@ fn close(
     at: Ts,
     location: Option<Coordinates>,
     by: &str,
+    actor: Actor,
 ) -> Result<Shift, Problem> {
     shift.clock_out_at = Some(at);
     shift.clock_out_lat = location.map(|c| c.lat);
@@ -123,7 +133,24 @@ fn close(
     shift.distance_m = Some(fieldcrm_geo_track::distance_m(&trail(conn, &shift)?));
     shift.updated_at = Ts::now();
     shifts::save(conn, &shift)?;
+    events::publish(
+        conn,
+        shift.account_id,
+        actor,
+        Change::new("shift.clocked_out", shift_event_data(&shift)),
+    )?;
     Ok(shift)
+}
+
+/// What events say of a shift: ids and times, never a position.
+fn shift_event_data(shift: &Shift) -> serde_json::Value {
+    serde_json::json!({
+        "id": shift.id.uuid(),
+        "user_id": shift.user_id.uuid(),
+        "clock_in_at": shift.clock_in_at.get(),
+        "clock_out_at": shift.clock_out_at.map(|t| t.get()),
+        "closed_by": shift.closed_by,
+    })
 }
 
 fn trail(conn: &mut DbConnection, shift: &Shift) -> Result<Vec<Fix>, Problem> {
@@ -617,7 +644,7 @@ pub fn maintain(conn: &mut DbConnection) -> Result<(usize, usize), Problem> {
             // Someone may have clocked out meanwhile.
             if let Some(current) = shifts::find_for_close(conn, shift.account_id, shift.id)? {
                 if current.clock_out_at.is_none() {
-                    close(conn, current, limit, None, "auto")?;
+                    close(conn, current, limit, None, "auto", Actor::System)?;
                     closed += 1;
                 }
             }

@@ -11,6 +11,7 @@ use super::auth::{count_now, counted_now, email_conflict, email_taken, rate_limi
 use crate::auth::Caller;
 use crate::paging::PageRequest;
 use crate::problem::Problem;
+use crate::services::events::{self, Actor, Change};
 use crate::services::privacy::{self, actions};
 use crate::state::AppState;
 
@@ -130,6 +131,12 @@ pub fn create_by(
             Some(user.id.uuid()),
             Some(user.role.clone()),
         )?;
+        events::publish(
+            conn,
+            caller.account_id,
+            Actor::of(caller),
+            Change::of("user.created", user.id),
+        )?;
         Ok(user)
     })
 }
@@ -237,6 +244,18 @@ pub async fn update(
                         Some(format!("{} -> {}", target.role, updated.role)),
                     )?;
                 }
+                let changed = events::changed_fields(&[
+                    ("name", updated.name != target.name),
+                    ("email", updated.email != target.email),
+                    ("role", updated.role != target.role),
+                    ("password", password_changed),
+                ]);
+                events::publish(
+                    conn,
+                    caller.account_id,
+                    Actor::of(&caller),
+                    Change::updated("user.updated", id, &changed),
+                )?;
                 if password_changed {
                     // A new password ends every session and access token of the user.
                     users::bump_token_version(conn, id)?;
@@ -266,6 +285,12 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
                 // tokens fail at the next request, which finds no such user
                 // (every process's session cache drops them: `auth::sessions`).
                 users::delete(conn, caller.account_id, id)?;
+                events::publish(
+                    conn,
+                    caller.account_id,
+                    Actor::of(&caller),
+                    Change::of("user.deleted", id),
+                )?;
                 privacy::audit(
                     conn,
                     &caller,

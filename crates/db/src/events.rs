@@ -3,8 +3,8 @@
 use diesel::prelude::*;
 
 use crate::accounts::Account;
-use crate::people::Person;
 use crate::connection::{DbConnection, MultiBackend};
+use crate::people::Person;
 use crate::schema::events;
 use crate::{DbResult, Id, Ts};
 

@@ -441,7 +441,6 @@ diesel::table! {
     events (id) {
         id -> DbUuid,
         account_id -> DbUuid,
-        #[sql_name = "type"]
         event_type -> Text,
         occurred_at -> DbTimestamp,
         actor -> Text,

@@ -206,6 +206,8 @@ pub fn purge_deliveries_before(conn: &mut DbConnection, before: Ts, batch: i64) 
     if ids.is_empty() {
         return Ok(0);
     }
-    Ok(diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(ids)))
-        .execute(conn)?)
+    Ok(
+        diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(ids)))
+            .execute(conn)?,
+    )
 }

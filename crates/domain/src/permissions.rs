@@ -111,10 +111,14 @@ pub enum Action {
     ManageShifts,
     /// See where clocked-in technicians are now.
     ViewLiveLocations,
+    /// Read the events feed.
+    ViewEvents,
+    /// Register, change and remove webhook endpoints, and read their deliveries.
+    ManageWebhooks,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 18] = [
         Action::ManageUsers,
         Action::ManageApiKeys,
         Action::ViewAccount,
@@ -131,13 +135,19 @@ impl Action {
         Action::ViewShifts,
         Action::ManageShifts,
         Action::ViewLiveLocations,
+        Action::ViewEvents,
+        Action::ManageWebhooks,
     ];
 
     /// The roles allowed to perform the action.
     pub fn roles(self) -> &'static [Role] {
         use Role::*;
         match self {
-            Action::ManageUsers | Action::ManageApiKeys | Action::ManageAccount => &[Owner, Admin],
+            Action::ManageUsers
+            | Action::ManageApiKeys
+            | Action::ManageAccount
+            | Action::ViewEvents
+            | Action::ManageWebhooks => &[Owner, Admin],
             Action::ExportOrDeleteAccount => &[Owner],
             Action::ViewAccount => &[Owner, Admin, Dispatcher, Technician],
             Action::ViewCustomers | Action::ViewAppointments | Action::UpdateAppointmentStatus => {
@@ -162,8 +172,10 @@ impl Action {
             | Action::ViewAppointments
             | Action::ViewMessages
             | Action::ViewShifts
-            | Action::ViewLiveLocations => Some(ApiKeyScope::Read),
-            Action::ManageCustomers
+            | Action::ViewLiveLocations
+            | Action::ViewEvents => Some(ApiKeyScope::Read),
+            Action::ManageWebhooks
+            | Action::ManageCustomers
             | Action::ManageAppointments
             | Action::UpdateAppointmentStatus
             | Action::SendMessages => Some(ApiKeyScope::Write),
@@ -248,6 +260,8 @@ impl Action {
             Action::ViewShifts => "view shifts and routes (technicians: their own)",
             Action::ManageShifts => "close others' forgotten shifts",
             Action::ViewLiveLocations => "see live positions of clocked-in technicians",
+            Action::ViewEvents => "read the events feed",
+            Action::ManageWebhooks => "manage webhook endpoints and read their deliveries",
         }
     }
 }

@@ -51,6 +51,8 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
         // not race a background worker; one test turns it on.
         jobs_enabled: false,
         job_retry_base_ms: 1,
+        // Webhook receivers in tests listen on loopback.
+        webhooks_allow_private_targets: true,
         ..Settings::default()
     };
     customize(&mut settings);

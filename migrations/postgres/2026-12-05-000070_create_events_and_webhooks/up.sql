@@ -3,7 +3,7 @@
 CREATE TABLE events (
     id uuid NOT NULL PRIMARY KEY,
     account_id uuid NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-    type text NOT NULL,
+    event_type text NOT NULL,
     occurred_at timestamptz NOT NULL,
     -- user, api_key, system or contact (a reply or an unsubscribe link)
     actor text NOT NULL,

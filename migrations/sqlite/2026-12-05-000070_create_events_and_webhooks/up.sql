@@ -3,7 +3,7 @@
 CREATE TABLE events (
     id BLOB NOT NULL PRIMARY KEY CHECK (length(id) = 16),
     account_id BLOB NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
-    type TEXT NOT NULL,
+    event_type TEXT NOT NULL,
     occurred_at TEXT NOT NULL,
     -- user, api_key, system or contact (a reply or an unsubscribe link)
     actor TEXT NOT NULL,
