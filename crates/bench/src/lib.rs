@@ -2,6 +2,7 @@
 //! pgbench), what a run measures, and the report. The driver is `main.rs`.
 
 pub mod load;
+pub mod receiver;
 pub mod report;
 
 use load::Latency;
@@ -67,6 +68,10 @@ pub struct BackendRun {
     pub startup_migrated_ms: f64,
     pub get_by_id: Latency,
     pub create: Latency,
+    /// POST create with events on and one endpoint subscribed to them.
+    pub create_with_webhook: Latency,
+    /// Deliveries of those events to a receiver on loopback.
+    pub deliveries: receiver::Received,
     pub search: Latency,
     /// The same searches one at a time: the query's own latency, no queueing.
     pub search_alone: Latency,
@@ -93,6 +98,8 @@ pub struct Limits {
     pub search_tps: f64,
     pub search_p50_ms: f64,
     pub insert_tps: f64,
+    /// The insert again, paired with the creates that publish events.
+    pub insert_tps_beside_webhook: f64,
     pub ping_rows_per_sec: f64,
 }
 

@@ -161,7 +161,11 @@ async fn start(bin: &Path, database_url: &str, logs: &Path) -> Result<(Server, f
         // of reach. Both are anti-abuse limits, not what is measured.
         .env("FIELDCRM_PING_MIN_INTERVAL_MS", "1")
         .env("FIELDCRM_PING_QUOTA_PER_ACCOUNT_PER_DAY", "1000000000")
-        .env("FIELDCRM_JOBS_ENABLED", "false")
+        // The worker delivers the webhooks of the events measure; no other
+        // job is queued by what the benchmark does.
+        .env("FIELDCRM_JOBS_ENABLED", "true")
+        .env("FIELDCRM_JOB_POLL_INTERVAL_MS", "50")
+        .env("FIELDCRM_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -584,6 +588,47 @@ async fn run_backend(
         },
         DatabaseProbe::insert_tps,
     )?;
+
+    // Events out: the same creates with one endpoint subscribed to their
+    // events, delivered by the server's own worker to a receiver here.
+    let created_events = || {
+        count(
+            database_url,
+            "SELECT count(*) AS n FROM events WHERE event_type = 'customer.created'",
+        )
+    };
+    let before = created_events()?;
+    let receiver = fieldcrm_bench::receiver::Receiver::start().await?;
+    api.call(
+        reqwest::Method::POST,
+        "/v1/webhook-endpoints",
+        Some(token),
+        Some(json!({"url": receiver.url, "event_types": ["customer.created"]})),
+    )
+    .await?;
+    (run.create_with_webhook, found.insert_tps_beside_webhook) = against_limit(
+        probe.as_ref(),
+        || {
+            let create = load::wrk(&server.base, &create_script, c, secs)?;
+            eprintln!(
+                "   POST customer, webhook on: {:.0} req/s",
+                create.requests_per_sec
+            );
+            Ok(create)
+        },
+        DatabaseProbe::insert_tps,
+    )?;
+    // Every create made one delivery; wait for the last of them.
+    let expected = usize::try_from(created_events()? - before).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while receiver.count() < expected && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    run.deliveries = receiver.summary();
+    eprintln!(
+        "   deliveries: {} of {expected}, {:.0}/s, p99 {:.0} ms from event to receipt",
+        run.deliveries.count, run.deliveries.per_sec, run.deliveries.p99_ms
+    );
 
     // Recorded from where the pinging technician's shift began, on.
     let since = chrono::Utc::now() - chrono::Duration::hours(PING_SHIFT_HOURS)

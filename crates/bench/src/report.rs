@@ -130,6 +130,39 @@ pub fn markdown(
             met: Some(p.create.requests_per_sec >= 0.60 * limits.insert_tps),
         },
         Row {
+            figure: "POST create customer, events on, one webhook endpoint subscribed (req/s)",
+            sqlite: rate(s.create_with_webhook.requests_per_sec),
+            postgres: rate(p.create_with_webhook.requests_per_sec),
+            limit: format!("{} tps insert", rate(limits.insert_tps_beside_webhook)),
+            ratio: ratio(
+                p.create_with_webhook.requests_per_sec,
+                Some(limits.insert_tps_beside_webhook),
+            ),
+            target: "ratio ≥ 90% of the plain POST's",
+            met: Some(
+                p.create_with_webhook.requests_per_sec / limits.insert_tps_beside_webhook.max(1.0)
+                    >= 0.9 * p.create.requests_per_sec / limits.insert_tps.max(1.0),
+            ),
+        },
+        Row {
+            figure: "Webhook deliveries to a receiver on loopback, during those creates (per s)",
+            sqlite: rate(s.deliveries.per_sec),
+            postgres: rate(p.deliveries.per_sec),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "≥ 500 per second",
+            met: Some(s.deliveries.per_sec >= 500.0 && p.deliveries.per_sec >= 500.0),
+        },
+        Row {
+            figure: "Webhook delivery, event to receipt, p99",
+            sqlite: ms(s.deliveries.p99_ms),
+            postgres: ms(p.deliveries.p99_ms),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "< 2 s",
+            met: Some(s.deliveries.p99_ms < 2000.0 && p.deliveries.p99_ms < 2000.0),
+        },
+        Row {
             figure: "Customer search `q=` on the customers, p50",
             sqlite: ms(s.search.p50_ms),
             postgres: ms(p.search.p50_ms),
