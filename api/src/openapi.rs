@@ -4,8 +4,12 @@ use actix_web::http::Method;
 use actix_web::App;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi as Spec, PathItem, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
+use utoipa::openapi::{
+    ContactBuilder, ContentBuilder, OpenApi as Spec, PathItem, Ref, RefOr, ResponseBuilder,
+};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
@@ -21,7 +25,7 @@ Every error is an RFC 9457 `application/problem+json` document (schema `Problem`
 Timestamps are RFC 3339 in UTC; ids are UUIDs.",
         license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
     ),
-    components(schemas(Problem, FieldError, routes::tracking::PingDoc)),
+    components(schemas(Problem, FieldError)),
     tags(
         (name = "auth", description = "Sign up, sign in, tokens and the caller"),
         (name = "account", description = "The account and its settings"),
@@ -36,6 +40,7 @@ Timestamps are RFC 3339 in UTC; ids are UUIDs.",
         (name = "events", description = "The change feed: what changed in the account, oldest first"),
         (name = "webhooks", description = "Signed webhooks (Standard Webhooks 1.0): endpoints, secrets, the delivery log"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
+        (name = "callbacks", description = "Called by outside services and browsers, not by integrators: Twilio's and Google's webhooks, the unsubscribe pages, the Google OAuth callback, the calendar feed. Client generators can leave this tag out."),
     ),
 )]
 struct ApiDoc;
@@ -48,18 +53,32 @@ impl Modify for CommonResponses {
     fn modify(&self, spec: &mut Spec) {
         let components = spec.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "bearer",
+            USER_TOKEN,
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "An access token from `/v1/auth/login` (JWT, 15 minutes) or an API key \
-                         (`fcrm_key_...`) for integrations. A token ends when its user is \
-                         removed or changes password or its session ends (sign-out), and \
-                         follows the user's current role; \
-                         on PostgreSQL, a change made through another server process holds \
-                         about 10 ms after it commits.",
+                        "A person's access token from `/v1/auth/login` or `/v1/auth/signup` \
+                         (JWT, 15 minutes; renew it with `/v1/auth/refresh`). It ends when its \
+                         user is removed or changes password or its session ends (sign-out), \
+                         and follows the user's current role; on PostgreSQL, a change made \
+                         through another server process holds about 10 ms after it commits.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            API_KEY,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("fcrm_key_...")
+                    .description(Some(
+                        "An integration's API key (`fcrm_key_...`, from `POST /v1/api-keys`), \
+                         sent as `Authorization: Bearer <key>`. Its scope is `read` or \
+                         `write`: an operation lists the scope it needs as this scheme's \
+                         scope, and does not list this scheme when keys are not accepted.",
                     ))
                     .build(),
             ),
@@ -74,8 +93,39 @@ impl Modify for CommonResponses {
                 }
             }
         }
+        list_items_by_reference(&mut components.schemas);
+        for schema in components.schemas.values_mut() {
+            if let RefOr::T(Schema::Object(object)) = schema {
+                object
+                    .properties
+                    .values_mut()
+                    .for_each(unwrap_single_one_of);
+            }
+        }
+        spec.servers = Some(vec![ServerBuilder::new()
+            .url("{base_url}")
+            .description(Some(
+                "Where the service runs: its `FIELDCRM_PUBLIC_BASE_URL`",
+            ))
+            .parameter(
+                "base_url",
+                ServerVariableBuilder::new()
+                    .default_value("http://127.0.0.1:8080")
+                    .description(Some("Scheme, host and port, without a trailing slash")),
+            )
+            .build()]);
+        spec.info.contact = Some(
+            ContactBuilder::new()
+                .name(Some("fieldcrm maintainers"))
+                .url(Some("https://github.com/fieldcrm/fieldcrm"))
+                .build(),
+        );
         for (path, item) in spec.paths.paths.iter_mut() {
             for operation in operations(item) {
+                split_security(operation);
+                if is_callback(path) {
+                    operation.tags = Some(vec![CALLBACKS.to_owned()]);
+                }
                 add_common_responses(path, operation);
                 for parameter in operation.parameters.iter_mut().flatten() {
                     let in_url = matches!(
@@ -90,6 +140,92 @@ impl Modify for CommonResponses {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The two security schemes: a person's token, and an integration's key.
+const USER_TOKEN: &str = "user_token";
+const API_KEY: &str = "api_key";
+
+/// The tag of what outside services and browsers call, not integrators:
+/// client generators can leave these operations out.
+const CALLBACKS: &str = "callbacks";
+
+fn is_callback(path: &str) -> bool {
+    path.starts_with("/v1/webhooks/")
+        || path.starts_with("/v1/unsubscribe")
+        || path == "/v1/integrations/google/callback"
+        || path.starts_with("/v1/calendar-feeds/")
+}
+
+/// Handlers declare one `bearer` requirement and say in their description
+/// which API key scope, if any, they accept (`Action::describe`); the
+/// document says it as requirements: a person's token, or a key with that
+/// scope. Public operations say `security: []`.
+fn split_security(operation: &mut Operation) {
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    if !secured {
+        operation.security = Some(Vec::new());
+        return;
+    }
+    let description = operation.description.clone().unwrap_or_default();
+    let scope = if description.contains("API keys: `read`") {
+        Some("read")
+    } else if description.contains("API keys: `write`") {
+        Some("write")
+    } else {
+        None
+    };
+    let mut requirements = vec![SecurityRequirement::new::<_, _, &str>(USER_TOKEN, [])];
+    if let Some(scope) = scope {
+        requirements.push(SecurityRequirement::new(API_KEY, [scope]));
+    }
+    operation.security = Some(requirements);
+}
+
+/// `Page<T>` inlines `T` as its items; generated clients then have one class
+/// per list. Each `Page_T` refers to `T` instead.
+fn list_items_by_reference(schemas: &mut std::collections::BTreeMap<String, RefOr<Schema>>) {
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    for name in names {
+        let Some(item) = name.strip_prefix("Page_") else {
+            continue;
+        };
+        if !schemas.contains_key(item) {
+            continue;
+        }
+        if let Some(RefOr::T(Schema::Object(page))) = schemas.get_mut(&name) {
+            if let Some(RefOr::T(Schema::Array(data))) = page.properties.get_mut("data") {
+                data.items = ArrayItems::RefOrSchema(Box::new(Ref::from_schema_name(item).into()));
+            }
+        }
+    }
+}
+
+/// A `oneOf` of one member (an enum with a description, an `Option` of a
+/// reference) is that member: generators make a class of each wrapper.
+fn unwrap_single_one_of(schema: &mut RefOr<Schema>) {
+    let RefOr::T(Schema::OneOf(one_of)) = schema else {
+        return;
+    };
+    let members: Vec<RefOr<Schema>> = one_of
+        .items
+        .iter()
+        .filter(|m| {
+            !matches!(m, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
+        })
+        .cloned()
+        .collect();
+    if one_of.items.len() == 1 {
+        if let [only] = members.as_slice() {
+            let mut only = only.clone();
+            if let (RefOr::T(Schema::Object(object)), Some(description)) =
+                (&mut only, one_of.description.clone())
+            {
+                object.description.get_or_insert(description);
+            }
+            *schema = only;
         }
     }
 }
@@ -317,7 +453,41 @@ pub fn spec() -> Spec {
 pub fn yaml() -> String {
     spec()
         .to_yaml()
+        .map(|text| quote_clock_times(&text))
         .unwrap_or_else(|err| format!("# could not render: {err}\n"))
+}
+
+/// YAML 1.1 readers take a plain `21:00` for the sexagesimal integer 1260:
+/// such values are written quoted, so every reader gets the string.
+fn quote_clock_times(yaml: &str) -> String {
+    let is_clock_time = |value: &str| {
+        let mut parts = value.split(':');
+        let hours = parts.next().unwrap_or_default();
+        (1..=2).contains(&hours.len())
+            && hours.bytes().all(|b| b.is_ascii_digit())
+            && parts.clone().count() >= 1
+            && parts.all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let mut out = String::with_capacity(yaml.len() + 64);
+    for line in yaml.lines() {
+        let split = line.rfind(": ").map(|at| at + 2).or_else(|| {
+            let trimmed = line.trim_start();
+            trimmed
+                .starts_with("- ")
+                .then(|| line.len() - trimmed.len() + 2)
+        });
+        match split {
+            Some(at) if is_clock_time(&line[at..]) => {
+                out.push_str(&line[..at]);
+                out.push('\'');
+                out.push_str(&line[at..]);
+                out.push('\'');
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The methods the document declares for each path, for answering 405 with `Allow`.

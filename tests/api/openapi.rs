@@ -34,7 +34,9 @@ fn every_error_response_is_documented_as_problem_json() {
 #[test]
 fn every_secured_operation_says_who_may_call_it() {
     let spec = serde_json::to_value(fieldcrm::openapi::spec()).unwrap();
-    assert!(spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer");
+    let schemes = &spec["components"]["securitySchemes"];
+    assert!(schemes["user_token"]["scheme"] == "bearer");
+    assert!(schemes["api_key"]["scheme"] == "bearer");
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let secured = operation["security"]
@@ -45,6 +47,20 @@ fn every_secured_operation_says_who_may_call_it() {
                 assert!(
                     text.contains("Roles:"),
                     "{method} {path} must name its roles"
+                );
+                // The key scope in the requirements is the one the roles line names.
+                let key_scope = operation["security"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find_map(|r| r["api_key"].as_array().map(|s| s[0].clone()));
+                let named = ["read", "write"]
+                    .into_iter()
+                    .find(|scope| text.contains(&format!("API keys: `{scope}`")));
+                assert_eq!(
+                    key_scope.as_ref().and_then(|s| s.as_str()),
+                    named,
+                    "{method} {path}: the api_key requirement and the roles line differ"
                 );
                 assert!(
                     operation["responses"]["401"].is_object(),

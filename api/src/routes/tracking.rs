@@ -366,7 +366,7 @@ pub struct PingBatch {
     /// `{id, recorded_at, lat, lon, accuracy_m?, speed_mps?, heading_deg?}`;
     /// `id` is a UUID made by the device so a resend is stored once. Any item is
     /// taken: one that is not such a ping is refused on its own (`malformed`).
-    #[schema(value_type = Vec<serde_json::Value>, max_items = 1000)]
+    #[schema(value_type = Vec<PingDoc>, max_items = 1000)]
     pub pings: Vec<PingItem>,
 }
 

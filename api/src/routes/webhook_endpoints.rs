@@ -3,7 +3,7 @@
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use fieldcrm_db::webhooks::{Delivery, Endpoint};
@@ -152,13 +152,6 @@ impl From<Delivery> for WebhookDeliveryView {
 #[derive(Serialize, ToSchema)]
 pub struct QueuedEvent {
     pub event_id: Uuid,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct EndpointPath {
-    /// The endpoint's id.
-    pub id: Uuid,
 }
 
 fn description(fields: &mut Fields, raw: Option<&str>) -> Option<Option<String>> {
@@ -311,7 +304,7 @@ pub async fn list_webhook_endpoints(
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
-    params(EndpointPath),
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
     responses(
         (status = 200, description = "The endpoint", body = WebhookEndpointView),
         (status = 403, description = "The caller may not manage webhooks", body = Problem, content_type = "application/problem+json"),
@@ -334,7 +327,7 @@ pub async fn get_webhook_endpoint(
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
-    params(EndpointPath),
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
     request_body = UpdateWebhookEndpointRequest,
     responses(
         (status = 200, description = "The changed endpoint", body = WebhookEndpointView),
@@ -361,7 +354,7 @@ pub async fn update_webhook_endpoint(
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
-    params(EndpointPath),
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
     responses(
         (status = 204, description = "Removed"),
         (status = 403, description = "The caller may not manage webhooks", body = Problem, content_type = "application/problem+json"),
@@ -385,7 +378,7 @@ pub async fn delete_webhook_endpoint(
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
-    params(EndpointPath),
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
     responses(
         (status = 200, description = "The endpoint and its new secret", body = WebhookEndpointWithSecret),
         (status = 403, description = "The caller may not manage webhooks", body = Problem, content_type = "application/problem+json"),
@@ -412,7 +405,7 @@ pub async fn rotate_webhook_secret(
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
-    params(EndpointPath),
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
     responses(
         (status = 202, description = "Queued", body = QueuedEvent),
         (status = 403, description = "The caller may not manage webhooks", body = Problem, content_type = "application/problem+json"),
@@ -437,7 +430,7 @@ pub async fn test_webhook_endpoint(
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
-    params(EndpointPath, PageQuery),
+    params(("id" = Uuid, Path, description = "The endpoint's id"), PageQuery),
     responses(
         (status = 200, description = "A page of attempts", body = Page<WebhookDeliveryView>),
         (status = 403, description = "The caller may not manage webhooks", body = Problem, content_type = "application/problem+json"),
@@ -467,15 +460,6 @@ pub async fn list_webhook_deliveries(
     )))
 }
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct DeliveryPath {
-    /// The endpoint's id.
-    pub id: Uuid,
-    /// The delivery's id.
-    pub delivery_id: Uuid,
-}
-
 /// Send a delivery's event to the endpoint again, now (a new attempt with
 /// the same `webhook-id`). 409 once the event is older than the retention.
 ///
@@ -483,7 +467,10 @@ pub struct DeliveryPath {
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
-    params(DeliveryPath),
+    params(
+        ("id" = Uuid, Path, description = "The endpoint's id"),
+        ("delivery_id" = Uuid, Path, description = "The delivery's id"),
+    ),
     responses(
         (status = 202, description = "Queued", body = QueuedEvent),
         (status = 403, description = "The caller may not manage webhooks", body = Problem, content_type = "application/problem+json"),
