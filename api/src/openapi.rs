@@ -2,8 +2,9 @@
 
 use actix_web::http::Method;
 use actix_web::App;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
@@ -127,6 +128,7 @@ impl Modify for CommonResponses {
                     operation.tags = Some(vec![CALLBACKS.to_owned()]);
                 }
                 add_common_responses(path, operation);
+                declare_headers(path, operation);
                 for parameter in operation.parameters.iter_mut().flatten() {
                     let in_url = matches!(
                         parameter.parameter_in,
@@ -275,6 +277,88 @@ fn never_null(schema: &mut RefOr<Schema>) {
             }
         }
         _ => {}
+    }
+}
+
+/// Creates that answer `Location` with the new resource's URL.
+const LOCATED_CREATES: [&str; 7] = [
+    "/v1/customers",
+    "/v1/prospects",
+    "/v1/messages",
+    "/v1/users",
+    "/v1/appointments",
+    "/v1/webhook-endpoints",
+    "/v1/shifts/clock-in",
+];
+
+/// Bodies sent with their version as `ETag`.
+const VERSIONED_VIEWS: [&str; 2] = ["PersonView", "AppointmentView"];
+
+/// The response headers the server sends: `X-Request-Id` on every answer,
+/// `Retry-After` on 429 and 503, `Location` on the creates that name their
+/// resource, `ETag` with versioned records, `Idempotency-Replayed` where an
+/// `Idempotency-Key` is taken.
+fn declare_headers(path: &str, operation: &mut Operation) {
+    let keyed = operation.parameters.as_ref().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| matches!(p.parameter_in, ParameterIn::Header) && p.name == "Idempotency-Key")
+    });
+    let text = |description: &str| {
+        HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(description))
+            .build()
+    };
+    for (status, response) in operation.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let success = status.starts_with('2');
+        let body_ref = response
+            .content
+            .get("application/json")
+            .and_then(|c| c.schema.as_ref())
+            .and_then(|s| match s {
+                RefOr::Ref(r) => r.ref_location.rsplit('/').next().map(str::to_owned),
+                RefOr::T(_) => None,
+            });
+        let headers = &mut response.headers;
+        headers.insert(
+            "X-Request-Id".into(),
+            text("This request's id, also in the server's log lines: quote it when reporting a problem"),
+        );
+        if status == "429" || status == "503" {
+            headers.insert(
+                "Retry-After".into(),
+                HeaderBuilder::new()
+                    .schema(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(0)),
+                    )
+                    .description(Some("Seconds to wait before trying again"))
+                    .build(),
+            );
+        }
+        if status == "201" && LOCATED_CREATES.contains(&path) {
+            headers.insert("Location".into(), text("The path of the new resource"));
+        }
+        if success
+            && body_ref
+                .as_deref()
+                .is_some_and(|r| VERSIONED_VIEWS.contains(&r))
+        {
+            headers.insert(
+                "ETag".into(),
+                text("The record's version, as an entity tag: send it back in `If-Match`"),
+            );
+        }
+        if success && keyed {
+            headers.insert(
+                "Idempotency-Replayed".into(),
+                text("`true` when this answers a retry of an earlier request with the same `Idempotency-Key`"),
+            );
+        }
     }
 }
 
