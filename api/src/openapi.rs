@@ -95,6 +95,9 @@ impl Modify for CommonResponses {
             }
         }
         list_items_by_reference(&mut components.schemas);
+        if let Some(RefOr::T(Schema::Object(problem))) = components.schemas.get_mut("Problem") {
+            describe_problem(problem);
+        }
         for schema in components.schemas.values_mut() {
             if let RefOr::T(Schema::Object(object)) = schema {
                 object
@@ -124,6 +127,7 @@ impl Modify for CommonResponses {
         for (path, item) in spec.paths.paths.iter_mut() {
             for operation in operations(item) {
                 split_security(operation);
+                one_line_summary(operation);
                 if is_callback(path) {
                     operation.tags = Some(vec![CALLBACKS.to_owned()]);
                 }
@@ -278,6 +282,72 @@ fn never_null(schema: &mut RefOr<Schema>) {
         }
         _ => {}
     }
+}
+
+/// `code`'s closed set, and the members some kinds of problem add.
+fn describe_problem(problem: &mut utoipa::openapi::schema::Object) {
+    if let Some(RefOr::T(Schema::Object(code))) = problem.properties.get_mut("code") {
+        code.enum_values = Some(crate::problem::CODES.iter().map(|c| (*c).into()).collect());
+    }
+    problem.properties.insert(
+        "conflicting_id".into(),
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Uuid,
+            )))
+            .description(Some(
+                "For `double_booked`: the appointment the new time overlaps",
+            ))
+            .into(),
+    );
+    problem.properties.insert(
+        "allowed".into(),
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(
+                "For a status change the lifecycle refuses (`validation` on `status`): the statuses the appointment can move to",
+            ))
+            .into(),
+    );
+}
+
+/// A summary is one short line: the first sentence of the handler's first
+/// paragraph. The paragraph itself leads the description.
+fn one_line_summary(operation: &mut Operation) {
+    let Some(summary) = operation.summary.clone() else {
+        return;
+    };
+    let flat = summary.split_whitespace().collect::<Vec<_>>().join(" ");
+    let first = flat
+        .find(". ")
+        .map(|end| &flat[..end])
+        .unwrap_or(flat.trim_end_matches('.'));
+    if first.len() == flat.trim_end_matches('.').len() && !summary.contains('\n') {
+        return;
+    }
+    // Long first sentences are cut at the first colon or semicolon.
+    let mut short = first
+        .split_once([':', ';'])
+        .map(|(head, _)| head)
+        .filter(|head| head.len() >= 12)
+        .unwrap_or(first);
+    // and a sentence still long, at its first aside.
+    if short.len() > 90 {
+        if let Some(at) = [" (", ", "]
+            .iter()
+            .filter_map(|s| short.find(s))
+            .filter(|at| *at >= 20)
+            .min()
+        {
+            short = &short[..at];
+        }
+    }
+    operation.summary = Some(short.trim().to_owned());
+    operation.description = Some(match operation.description.take() {
+        Some(rest) if !rest.is_empty() => format!("{summary}\n\n{rest}"),
+        _ => summary,
+    });
 }
 
 /// Creates that answer `Location` with the new resource's URL.

@@ -19,6 +19,44 @@ use fieldcrm_db::DbError;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
+/// Every `code` a problem can have. A test keeps the list and the codes the
+/// source gives to `Problem::new` the same; the API reference lists them.
+pub const CODES: [&str; 33] = [
+    "busy",
+    "calendar_not_granted",
+    "channel_unavailable",
+    "conflict",
+    "consent_refused",
+    "consent_required",
+    "double_booked",
+    "error",
+    "forbidden",
+    "google_not_configured",
+    "google_unavailable",
+    "idempotency_key_reused",
+    "internal",
+    "invalid_channel_token",
+    "invalid_code",
+    "invalid_confirmation",
+    "invalid_link",
+    "invalid_state",
+    "malformed",
+    "method_not_allowed",
+    "needs_reconnect",
+    "not_connected",
+    "not_found",
+    "payload_too_large",
+    "precondition_failed",
+    "rate_limited",
+    "request_timeout",
+    "storage_full",
+    "unauthorized",
+    "unavailable",
+    "unsupported_media_type",
+    "validation",
+    "wrong_password",
+];
+
 /// An RFC 9457 problem document.
 #[derive(Clone, ToSchema)]
 #[schema(example = json!({
@@ -401,5 +439,58 @@ impl Fields {
 impl From<diesel_error::Error> for Problem {
     fn from(err: diesel_error::Error) -> Self {
         DbError::from(err).into()
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+
+    /// The codes given to `Problem::new` (or `Self::new` here) anywhere in
+    /// the source, read from the files.
+    fn codes_in_source() -> std::collections::BTreeSet<String> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut codes = std::collections::BTreeSet::new();
+        for text in files {
+            for (at, _) in text.match_indices("::new(") {
+                let before = &text[..at];
+                if !(before.ends_with("Problem") || before.ends_with("Self")) {
+                    continue;
+                }
+                // `new(status, "code", ...)`: the first string literal after the comma.
+                let rest = &text[at..];
+                let Some(comma) = rest.find(',') else {
+                    continue;
+                };
+                let after = rest[comma + 1..].trim_start();
+                if let Some(literal) = after.strip_prefix('"') {
+                    if let Some(end) = literal.find('"') {
+                        codes.insert(literal[..end].to_owned());
+                    }
+                }
+            }
+        }
+        codes
+    }
+
+    #[test]
+    fn every_code_the_source_gives_is_listed() {
+        let listed: std::collections::BTreeSet<String> =
+            CODES.iter().map(|c| (*c).to_owned()).collect();
+        assert_eq!(codes_in_source(), listed);
     }
 }

@@ -34,8 +34,8 @@ pub struct AccountView {
     /// Within this many metres of an appointment's place a technician has arrived.
     #[schema(example = 150.0)]
     pub arrival_radius_m: f64,
-    /// Reminders of appointments booked without their own: `[{channel, minutes_before}]`.
-    #[schema(value_type = Vec<Object>)]
+    /// Reminders of appointments booked without their own.
+    #[schema(value_type = Vec<crate::routes::appointments::ReminderBody>)]
     pub default_reminders: serde_json::Value,
     /// Local time from which SMS wait (HH:MM); equal to `quiet_hours_end` for none.
     #[schema(example = "21:00")]
@@ -46,7 +46,7 @@ pub struct AccountView {
     /// The text of each automatic message: `reminder`, `confirmation`,
     /// `on_my_way`, with placeholders `{customer_name}`, `{time}`, `{address}`,
     /// `{business_name}`, `{title}`. The account's own or the built-in.
-    #[schema(value_type = Object)]
+    #[schema(value_type = MessageTemplates)]
     pub message_templates: serde_json::Value,
     /// Printed in the footer of every email.
     pub postal_address: Option<String>,
@@ -55,6 +55,16 @@ pub struct AccountView {
     pub message_body_retention_days: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The text of each automatic message.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // describes `AccountView::message_templates` to clients
+pub struct MessageTemplates {
+    #[schema(example = "Hi {customer_name}, a reminder of {title} at {time}. {business_name}")]
+    pub reminder: String,
+    pub confirmation: String,
+    pub on_my_way: String,
 }
 
 impl From<Account> for AccountView {
@@ -96,8 +106,7 @@ pub struct UserView {
     pub account_id: Uuid,
     pub name: String,
     pub email: String,
-    /// `owner`, `admin`, `dispatcher` or `technician`.
-    #[schema(example = "dispatcher")]
+    #[schema(value_type = crate::vocabulary::RoleName, example = "dispatcher")]
     pub role: String,
     /// Whether the user has a password and so can sign in.
     pub has_password: bool,
@@ -124,8 +133,7 @@ impl From<User> for UserView {
 pub struct ApiKeyView {
     pub id: Uuid,
     pub name: String,
-    /// `read` or `write`.
-    #[schema(example = "read")]
+    #[schema(value_type = crate::vocabulary::ApiKeyScopeName, example = "read")]
     pub scope: String,
     /// The first characters of the secret, to tell keys apart.
     #[schema(example = "fcrm_key_Xb4d")]
@@ -169,8 +177,9 @@ pub struct AddressView {
 /// Current consent per channel: `opted_in`, `opted_out`, or `null` (never given).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentSummary {
-    #[schema(example = "opted_in")]
+    #[schema(value_type = Option<crate::vocabulary::ConsentStatusName>, example = "opted_in")]
     pub sms: Option<String>,
+    #[schema(value_type = Option<crate::vocabulary::ConsentStatusName>)]
     pub email: Option<String>,
 }
 

@@ -180,6 +180,49 @@ pub enum WebhookPayloadName {
     Full,
 }
 
+/// What became of a reminder.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReminderStatusName {
+    Scheduled,
+    Cancelled,
+    Sent,
+    Failed,
+    Suppressed,
+}
+
+/// Why a message was sent.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKindName {
+    Manual,
+    Reminder,
+    Confirmation,
+    OnMyWay,
+}
+
+/// A consent decision as the history records it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentChangeName {
+    OptedIn,
+    OptedOut,
+    Reset,
+}
+
+/// Every source a consent decision can have: the clients' and the service's own.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentSourceRecordedName {
+    Form,
+    Verbal,
+    Import,
+    Api,
+    InboundStop,
+    UnsubscribeLink,
+    ContactChanged,
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -201,6 +244,39 @@ mod tests {
                     .to_owned()
             })
             .collect()
+    }
+
+    #[test]
+    fn recorded_words_are_the_domains() {
+        use fieldcrm_domain::messaging::MessageKind;
+        let sources = [
+            ConsentSource::Form,
+            ConsentSource::Verbal,
+            ConsentSource::Import,
+            ConsentSource::Api,
+            ConsentSource::InboundStop,
+            ConsentSource::UnsubscribeLink,
+        ]
+        .map(ConsentSource::as_str);
+        assert_eq!(
+            words(&[
+                ConsentSourceRecordedName::Form,
+                ConsentSourceRecordedName::Verbal,
+                ConsentSourceRecordedName::Import,
+                ConsentSourceRecordedName::Api,
+                ConsentSourceRecordedName::InboundStop,
+                ConsentSourceRecordedName::UnsubscribeLink,
+            ]),
+            sources
+        );
+        for word in words(&[
+            MessageKindName::Manual,
+            MessageKindName::Reminder,
+            MessageKindName::Confirmation,
+            MessageKindName::OnMyWay,
+        ]) {
+            assert!(MessageKind::from_str(&word).is_ok(), "{word}");
+        }
     }
 
     #[test]

@@ -759,3 +759,43 @@ async fn the_calendar_feed_url_is_the_public_base_url_whatever_the_host_header()
     let path = path.unwrap_or_else(|| panic!("{url} is not under the public base URL"));
     assert_eq!(app.get(&path).await.status(), 200, "the link's path works");
 }
+
+#[tokio::test]
+async fn a_booking_retried_with_its_idempotency_key_books_once() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let ada = customer(&app, &owner, json!({"name": "Ada"})).await;
+    let day = Day::ahead(5);
+    let body = json!({"customer_id": ada, "title": "Visit",
+        "starts_at": day.at("09:00"), "ends_at": day.at("10:00"), "reminders": []});
+    let send = |body: Value| {
+        app.authed(Method::POST, "/v1/appointments", &owner.access)
+            .header("Idempotency-Key", "booking-ada-1")
+            .json(&body)
+            .send()
+    };
+    let first = send(body.clone()).await.unwrap();
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotency-replayed").is_none());
+    let location = first.headers()["location"].to_str().unwrap().to_owned();
+    let first: Value = first.json().await.unwrap();
+    let again = send(body.clone()).await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotency-replayed"], "true");
+    assert_eq!(again.headers()["location"].to_str().unwrap(), location);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+
+    let list: Value = app
+        .call(Method::GET, "/v1/appointments", &owner.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "booked once");
+
+    let mut other = body;
+    other["title"] = json!("Another visit");
+    let reused = send(other).await.unwrap();
+    assert_eq!(reused.status(), 422, "the same key with another body");
+}

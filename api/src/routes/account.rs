@@ -254,7 +254,7 @@ pub struct DeletionReceiptView {
     pub receipt_id: Uuid,
     pub deleted_at: DateTime<Utc>,
     /// Rows removed per kind of record (table), e.g. `{"people": 120, "pings": 53000}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, i64>)]
     pub counts: BTreeMap<String, i64>,
     pub scrub: ScrubView,
 }

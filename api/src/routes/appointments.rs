@@ -1,4 +1,5 @@
 use actix_web::http::header::{ETAG, LOCATION};
+use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,10 +14,12 @@ use fieldcrm_domain::{parse_notes, single_line};
 use crate::auth::Caller;
 use crate::extract::Json;
 use crate::paging::{Page, PageQuery};
-use crate::preconditions::{etag, IfMatch};
+use crate::preconditions::{etag, IdempotencyKey, IfMatch};
 use crate::problem::{FieldError, Fields, Problem};
 use crate::routes::people::{parse_address, AddressBody};
+use crate::routes::{created_response, to_json};
 use crate::services::appointments::{self, AppointmentPatch, Detail, ListRequest, NewAppointment};
+use crate::services::idempotency;
 use crate::state::AppState;
 use crate::views::AddressView;
 
@@ -84,11 +87,12 @@ pub struct StatusRequest {
 
 #[derive(Serialize, ToSchema)]
 pub struct ReminderView {
+    #[schema(value_type = crate::vocabulary::ChannelName)]
     pub channel: String,
     pub minutes_before: i32,
     /// When it goes out.
     pub due_at: DateTime<Utc>,
-    /// `scheduled`, `cancelled`, `sent`, `failed` or `suppressed`.
+    #[schema(value_type = crate::vocabulary::ReminderStatusName)]
     pub status: String,
 }
 
@@ -119,6 +123,7 @@ pub struct AppointmentView {
     /// The account's IANA time zone.
     pub time_zone: String,
     pub address: Option<AddressView>,
+    #[schema(value_type = crate::vocabulary::AppointmentStatusName)]
     pub status: String,
     /// When the technician's GPS first came within the account's radius
     /// (150 m by default) of the place that day.
@@ -228,26 +233,32 @@ fn rules(fields: &mut Fields, raw: Option<&[ReminderBody]>) -> Option<Vec<Remind
 /// Create an appointment. Booking a technician into an overlapping open
 /// appointment is 409 (with `conflicting_id`) unless `allow_overlap` is true.
 /// Its reminders (given, or the account's defaults) are scheduled at once.
+/// Send an `Idempotency-Key` to make retries safe: the same key and body
+/// return the first response again (with `Idempotency-Replayed: true`) for
+/// 24 hours, and book once; the same key with another body is 422.
 ///
 /// Roles: owner, admin, dispatcher. API keys: `write` scope.
 #[utoipa::path(
     tag = "appointments",
     security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "A unique key per intended creation, e.g. a UUID")),
     request_body = CreateAppointmentRequest,
     responses(
         (status = 201, description = "The appointment, with its reminders", body = AppointmentView),
         (status = 403, description = "The caller may not schedule", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The technician is booked then (`conflicting_id`)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose appointment has since been deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The technician is booked then (`conflicting_id`), or a request with this Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/appointments")]
 pub async fn create_appointment(
     state: web::Data<AppState>,
     caller: Caller,
-    body: Json<CreateAppointmentRequest>,
+    key: IdempotencyKey,
+    raw: Json<CreateAppointmentRequest>,
 ) -> Result<HttpResponse, Problem> {
     appointments::authorize_changes(&caller)?;
-    let body = body.0;
+    let body = &raw.0;
     let mut fields = Fields::default();
     let title = fields.check("title", single_line(&body.title, 200));
     let notes = fields.check(
@@ -263,23 +274,35 @@ pub async fn create_appointment(
     let (Some(title), Some(notes)) = (title, notes) else {
         return Err(Problem::internal());
     };
-    let detail = appointments::create(
+    let input = NewAppointment {
+        person_id: Id::from_uuid(body.customer_id),
+        technician_id: body.technician_id.map(Id::from_uuid),
+        title,
+        notes,
+        starts_at: Ts::from(body.starts_at),
+        ends_at: Ts::from(body.ends_at),
+        address,
+        reminders,
+        allow_overlap: body.allow_overlap,
+    };
+    let account = caller.account_id;
+    let max_attempts = state.settings.job_max_attempts;
+    let result = idempotency::run(
         &state,
-        &caller,
-        NewAppointment {
-            person_id: Id::from_uuid(body.customer_id),
-            technician_id: body.technician_id.map(Id::from_uuid),
-            title,
-            notes,
-            starts_at: Ts::from(body.starts_at),
-            ends_at: Ts::from(body.ends_at),
-            address,
-            reminders,
-            allow_overlap: body.allow_overlap,
+        account,
+        key.with_body(&raw.1),
+        move |conn| {
+            let detail = appointments::create_in(conn, &caller, input, max_attempts)?;
+            Ok((StatusCode::CREATED, to_json(&detail_view(detail))?))
+        },
+        move |conn, id| {
+            appointments::detail_of(conn, account, Id::from_uuid(id))?
+                .map(|detail| to_json(&detail_view(detail)))
+                .transpose()
         },
     )
     .await?;
-    Ok(respond(actix_web::http::StatusCode::CREATED, detail))
+    Ok(created_response(&result, "/v1/appointments"))
 }
 
 #[derive(Deserialize, IntoParams)]

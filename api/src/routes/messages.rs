@@ -32,9 +32,9 @@ pub struct MessageView {
     /// The customer or prospect.
     pub customer_id: Uuid,
     pub appointment_id: Option<Uuid>,
-    /// `manual`, `reminder`, `confirmation` or `on_my_way`.
+    #[schema(value_type = crate::vocabulary::MessageKindName)]
     pub kind: String,
-    /// `sms` or `email`.
+    #[schema(value_type = crate::vocabulary::ChannelName)]
     pub channel: String,
     /// The number or address it went to; set once sending starts.
     pub recipient: Option<String>,
@@ -43,7 +43,7 @@ pub struct MessageView {
     pub body: Option<String>,
     /// `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed` or `suppressed`
     /// (never sent: the person had not opted in when it was due).
-    #[schema(example = "sent")]
+    #[schema(value_type = crate::vocabulary::MessageStatusName, example = "sent")]
     pub status: String,
     /// Why it is in that status, e.g. `no_consent`, `quiet_hours`, the provider's error.
     pub status_reason: Option<String>,

@@ -114,10 +114,12 @@ pub struct ConsentRequest {
 #[derive(Serialize, ToSchema)]
 pub struct ConsentEventView {
     pub id: Uuid,
+    #[schema(value_type = crate::vocabulary::ChannelName)]
     pub channel: String,
-    /// `opted_in`, `opted_out`, or `reset` (the phone number or email address changed).
+    /// `reset`: the phone number or email address changed.
+    #[schema(value_type = crate::vocabulary::ConsentChangeName)]
     pub status: String,
-    /// `form`, `verbal`, `import`, `api`, `inbound_stop`, `unsubscribe_link`, or `contact_changed`.
+    #[schema(value_type = crate::vocabulary::ConsentSourceRecordedName)]
     pub source: String,
     pub at: DateTime<Utc>,
     /// `user:<id>`, `api_key:<id>` or `system`.

@@ -242,79 +242,75 @@ pub fn authorize_changes(caller: &Caller) -> Result<(), Problem> {
     caller.require(Action::ManageAppointments)
 }
 
-pub async fn create(
-    state: &AppState,
+/// Books an appointment in one transaction (with its reminders and its export
+/// to Google), inside the caller's connection: for the idempotency store.
+pub fn create_in(
+    conn: &mut DbConnection,
     caller: &Caller,
     input: NewAppointment,
+    max_attempts: u32,
 ) -> Result<Detail, Problem> {
     authorize_changes(caller)?;
-    let caller = caller.clone();
-    let max_attempts = state.settings.job_max_attempts;
-    state
-        .db(move |conn| {
-            conn.write_transaction(|conn| {
-                let person =
-                    people::find(conn, caller.account_id, input.person_id)?.ok_or_else(|| {
-                        Problem::invalid_field(
-                            "customer_id",
-                            "is not a customer or prospect of this account",
-                        )
-                    })?;
-                check_technician(conn, &caller, input.technician_id)?;
-                let now = Ts::now();
-                let mut appointment = scheduled(
-                    caller.account_id,
-                    Some(person.id),
-                    input.title,
-                    input.starts_at,
-                    input.ends_at,
-                    now,
-                );
-                appointment.technician_id = input.technician_id;
-                appointment.notes = input.notes;
-                match &input.address {
-                    Some(address) => set_address(&mut appointment, Some(address)),
-                    None => address_of_person(&mut appointment, &person),
-                }
-                check_overlap(conn, &appointment, input.allow_overlap)?;
-                appointments::insert(conn, &appointment)?;
-                appointments::record_change(
-                    conn,
-                    &StatusChange {
-                        id: Id::new(),
-                        account_id: caller.account_id,
-                        appointment_id: appointment.id,
-                        from_status: None,
-                        to_status: appointment.status.clone(),
-                        changed_by: caller.actor(),
-                        changed_at: now,
-                    },
-                )?;
-                let rules = match input.reminders {
-                    Some(rules) => rules,
-                    None => {
-                        let account = accounts::find(conn, caller.account_id)?
-                            .ok_or_else(Problem::unauthorized)?;
-                        default_rules(&account.default_reminders)
-                    }
-                };
-                messages::replace_reminders(
-                    conn,
-                    appointment.id,
-                    &reminders_for(&appointment, &rules, now),
-                    max_attempts,
-                )?;
-                google::appointment_changed(conn, &appointment, max_attempts)?;
-                events::publish(
-                    conn,
-                    caller.account_id,
-                    Actor::of(&caller),
-                    Change::of("appointment.created", appointment.id).about(appointment.person_id),
-                )?;
-                detail(conn, appointment)
-            })
-        })
-        .await
+    conn.write_transaction(|conn| {
+        let person = people::find(conn, caller.account_id, input.person_id)?.ok_or_else(|| {
+            Problem::invalid_field(
+                "customer_id",
+                "is not a customer or prospect of this account",
+            )
+        })?;
+        check_technician(conn, caller, input.technician_id)?;
+        let now = Ts::now();
+        let mut appointment = scheduled(
+            caller.account_id,
+            Some(person.id),
+            input.title,
+            input.starts_at,
+            input.ends_at,
+            now,
+        );
+        appointment.technician_id = input.technician_id;
+        appointment.notes = input.notes;
+        match &input.address {
+            Some(address) => set_address(&mut appointment, Some(address)),
+            None => address_of_person(&mut appointment, &person),
+        }
+        check_overlap(conn, &appointment, input.allow_overlap)?;
+        appointments::insert(conn, &appointment)?;
+        appointments::record_change(
+            conn,
+            &StatusChange {
+                id: Id::new(),
+                account_id: caller.account_id,
+                appointment_id: appointment.id,
+                from_status: None,
+                to_status: appointment.status.clone(),
+                changed_by: caller.actor(),
+                changed_at: now,
+            },
+        )?;
+        let rules = match input.reminders {
+            Some(rules) => rules,
+            None => {
+                let account =
+                    accounts::find(conn, caller.account_id)?.ok_or_else(Problem::unauthorized)?;
+                default_rules(&account.default_reminders)
+            }
+        };
+        messages::replace_reminders(
+            conn,
+            appointment.id,
+            &reminders_for(&appointment, &rules, now),
+            max_attempts,
+        )?;
+        google::appointment_changed(conn, &appointment, max_attempts)?;
+        events::publish(
+            conn,
+            caller.account_id,
+            Actor::of(caller),
+            Change::of("appointment.created", appointment.id).about(appointment.person_id),
+        )?;
+        detail(conn, appointment)
+    })
 }
 
 fn load_visible(
