@@ -1060,7 +1060,7 @@ async fn postgres_connections_have_timeouts() {
     })
     .await;
     if app.backend() != Backend::Postgres {
-        return;
+        return fieldcrm_test_support::skipped("statement timeouts are PostgreSQL settings");
     }
     let mut conn = app.pool.get().unwrap();
     let show = |conn: &mut fieldcrm_db::DbConnection, name: &str| {
