@@ -406,6 +406,10 @@ async fn an_export_holds_every_record_without_secrets_and_is_rate_limited() {
         !text.contains("refresh-token") && !text.contains("ya29") && !text.contains("v1:k1:"),
         "no Google tokens, sealed or not"
     );
+    assert!(
+        !text.contains("whsec_") && !text.contains("v1:db-seal:"),
+        "no webhook secrets, sealed or not"
+    );
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(doc["format"], "fieldcrm-export/1");
     assert_eq!(doc["account"]["id"], filled.owner.account_id.as_str());
@@ -423,6 +427,9 @@ async fn an_export_holds_every_record_without_secrets_and_is_rate_limited() {
         ("messages", "messages"),
         ("google_integrations", "google_integrations"),
         ("google_events", "google_events"),
+        ("events", "events"),
+        ("webhook_endpoints", "webhook_endpoints"),
+        ("webhook_deliveries", "webhook_deliveries"),
     ] {
         assert_eq!(
             doc[section].as_array().unwrap().len() as i64,

@@ -405,6 +405,15 @@ pub struct ExportDocument {
     pub google_events: Vec<serde_json::Value>,
     #[schema(value_type = Vec<Object>)]
     pub audit_events: Vec<serde_json::Value>,
+    /// The events feed as it is kept.
+    #[schema(value_type = Vec<Object>)]
+    pub events: Vec<serde_json::Value>,
+    /// Webhook endpoints, never their secrets, sealed or not.
+    #[schema(value_type = Vec<Object>)]
+    pub webhook_endpoints: Vec<serde_json::Value>,
+    /// The delivery log.
+    #[schema(value_type = Vec<Object>)]
+    pub webhook_deliveries: Vec<serde_json::Value>,
 }
 
 /// Everything the account holds, as one JSON document streamed as it is read

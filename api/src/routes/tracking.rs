@@ -298,7 +298,7 @@ pub struct RouteQuery {
     params(("id" = Uuid, Path, description = "The shift's id"), RouteQuery),
     responses(
         (status = 200, description = "The route", content(
-            (serde_json::Value = "application/geo+json"),
+            (RouteFeature = "application/geo+json"),
             (String = "application/gpx+xml"),
         )),
         (status = 403, description = "The caller may not see shifts", body = Problem, content_type = "application/problem+json"),
@@ -505,4 +505,51 @@ pub async fn live_locations(
             })
             .collect(),
     }))
+}
+
+/// A shift's route as GeoJSON (RFC 7946): one Feature whose LineString is the
+/// trail, positions `[lon, lat]`, oldest first.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // describes the GeoJSON answer of `shift_route` to clients
+pub struct RouteFeature {
+    #[serde(rename = "type")]
+    #[schema(value_type = String, pattern = "^Feature$", example = "Feature")]
+    kind: (),
+    geometry: RouteGeometry,
+    properties: RouteProperties,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RouteGeometry {
+    #[serde(rename = "type")]
+    #[schema(value_type = String, pattern = "^LineString$", example = "LineString")]
+    kind: (),
+    /// `[lon, lat]` per stored ping.
+    #[schema(value_type = Vec<Vec<f64>>, example = json!([[-97.7431, 30.2672], [-97.7402, 30.2690]]))]
+    coordinates: (),
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RouteProperties {
+    shift_id: Uuid,
+    user_id: Uuid,
+    /// Along the trail, in metres.
+    distance_m: f64,
+    /// From clock-in to clock-out (or now), in seconds.
+    duration_s: i64,
+    ping_count: u64,
+    /// Places the technician stayed a while.
+    stops: Vec<RouteStop>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RouteStop {
+    lat: f64,
+    lon: f64,
+    arrived_at: DateTime<Utc>,
+    left_at: DateTime<Utc>,
+    duration_s: i64,
 }

@@ -525,6 +525,27 @@ fn write_export(
         |c, after| export::audit_page(c, a, after, n),
         |r| r.id,
     )?;
+    section(
+        out,
+        "events",
+        pool,
+        |c, after| export::events_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "webhook_endpoints",
+        pool,
+        |c, after| export::webhook_endpoints_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "webhook_deliveries",
+        pool,
+        |c, after| export::webhook_deliveries_page(c, a, after, n),
+        |r| r.id,
+    )?;
     out.write_all(b"}")
 }
 

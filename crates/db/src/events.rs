@@ -8,7 +8,7 @@ use crate::people::Person;
 use crate::schema::events;
 use crate::{DbResult, Id, Ts};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = events, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct Event {
     /// UUIDv7: the order of occurrence.

@@ -9,16 +9,19 @@ use crate::appointments::{Appointment, Reminder, StatusChange};
 use crate::audit::AuditEvent;
 use crate::connection::DbConnection;
 use crate::consent::ConsentEvent;
+use crate::events::Event;
 use crate::jobs::Job;
 use crate::messages::Message;
 use crate::people::Person;
 use crate::pings::Ping;
 use crate::schema::{
-    api_keys, appointment_status_changes, appointments, audit_events, consent_events, jobs,
-    messages, people, person_tags, pings, reminders, shifts, users,
+    api_keys, appointment_status_changes, appointments, audit_events, consent_events, events, jobs,
+    messages, people, person_tags, pings, reminders, shifts, users, webhook_deliveries,
+    webhook_endpoints,
 };
 use crate::shifts::Shift;
 use crate::users::User;
+use crate::webhooks::{Delivery, Endpoint};
 use crate::{DbResult, Id};
 
 macro_rules! pages_by_id {
@@ -60,6 +63,9 @@ pages_by_id!(shifts_page, shifts, Shift);
 pages_by_id!(messages_page, messages, Message);
 pages_by_id!(audit_page, audit_events, AuditEvent);
 pages_by_id!(jobs_page, jobs, Job);
+pages_by_id!(events_page, events, Event);
+pages_by_id!(webhook_endpoints_page, webhook_endpoints, Endpoint);
+pages_by_id!(webhook_deliveries_page, webhook_deliveries, Delivery);
 
 /// Which Google event each appointment is, in appointment order.
 pub fn google_events_page(

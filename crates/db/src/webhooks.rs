@@ -8,7 +8,9 @@ use crate::events::Event;
 use crate::schema::{webhook_deliveries, webhook_endpoints};
 use crate::{DbResult, Id, Ts};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset, serde::Serialize,
+)]
 #[diesel(
     table_name = webhook_endpoints,
     check_for_backend(MultiBackend),
@@ -25,7 +27,10 @@ pub struct Endpoint {
     /// `thin` or `full`.
     pub payload: String,
     pub enabled: bool,
+    /// Never exported, even sealed.
+    #[serde(skip)]
     pub secret_sealed: String,
+    #[serde(skip)]
     pub previous_secret_sealed: Option<String>,
     pub previous_secret_until: Option<Ts>,
     /// The first failed attempt since the last success.
@@ -36,7 +41,7 @@ pub struct Endpoint {
     pub version: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, serde::Serialize)]
 #[diesel(table_name = webhook_deliveries, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
 pub struct Delivery {
     pub id: Id<Delivery>,
