@@ -22,6 +22,8 @@ pub struct Scale {
     pub pings_per_shift: usize,
     pub connections: u32,
     pub secs: u64,
+    /// Creates per second while webhook delivery latency is measured.
+    pub paced_per_sec: u32,
 }
 
 impl Scale {
@@ -33,6 +35,7 @@ impl Scale {
             pings_per_shift: 10_000,
             connections: 32,
             secs: 10,
+            paced_per_sec: 500,
         }
     }
 
@@ -44,6 +47,7 @@ impl Scale {
             pings_per_shift: 1_000,
             connections: 4,
             secs: 1,
+            paced_per_sec: 50,
         }
     }
 }
@@ -72,6 +76,8 @@ pub struct BackendRun {
     pub create_with_webhook: Latency,
     /// Deliveries of those events to a receiver on loopback.
     pub deliveries: receiver::Received,
+    /// Deliveries of creates made at a steady `Scale::paced_per_sec`.
+    pub deliveries_paced: receiver::Received,
     pub search: Latency,
     /// The same searches one at a time: the query's own latency, no queueing.
     pub search_alone: Latency,

@@ -145,7 +145,7 @@ pub fn markdown(
             ),
         },
         Row {
-            figure: "Webhook deliveries to a receiver on loopback, during those creates (per s)",
+            figure: "Webhook deliveries to a receiver on loopback, during those creates (per s; the backlog drains at this rate)",
             sqlite: rate(s.deliveries.per_sec),
             postgres: rate(p.deliveries.per_sec),
             limit: "—".into(),
@@ -154,13 +154,13 @@ pub fn markdown(
             met: Some(s.deliveries.per_sec >= 500.0 && p.deliveries.per_sec >= 500.0),
         },
         Row {
-            figure: "Webhook delivery, event to receipt, p99",
-            sqlite: ms(s.deliveries.p99_ms),
-            postgres: ms(p.deliveries.p99_ms),
+            figure: "Webhook delivery, event to receipt, p99, creates at a steady 500/s",
+            sqlite: ms(s.deliveries_paced.p99_ms),
+            postgres: ms(p.deliveries_paced.p99_ms),
             limit: "—".into(),
             ratio: "—".into(),
             target: "< 2 s",
-            met: Some(s.deliveries.p99_ms < 2000.0 && p.deliveries.p99_ms < 2000.0),
+            met: Some(s.deliveries_paced.p99_ms < 2000.0 && p.deliveries_paced.p99_ms < 2000.0),
         },
         Row {
             figure: "Customer search `q=` on the customers, p50",
