@@ -242,7 +242,15 @@ fn rules(fields: &mut Fields, raw: Option<&[ReminderBody]>) -> Option<Vec<Remind
     tag = "appointments",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "A unique key per intended creation, e.g. a UUID")),
-    request_body = CreateAppointmentRequest,
+    request_body(content = CreateAppointmentRequest, example = json!({
+        "customer_id": "0193a5c4-0a4e-7c1d-9f0e-3c2b1a0f9e8d",
+        "technician_id": "0193a5c4-1b2c-7d3e-8f40-5a6b7c8d9e0f",
+        "title": "Boiler service",
+        "starts_at": "2026-12-08T15:00:00Z",
+        "ends_at": "2026-12-08T16:30:00Z",
+        "notes": "Side gate code 4417",
+        "reminders": [{"channel": "sms", "minutes_before": 1440}]
+    })),
     responses(
         (status = 201, description = "The appointment, with its reminders", body = AppointmentView),
         (status = 403, description = "The caller may not schedule", body = Problem, content_type = "application/problem+json"),
@@ -312,8 +320,11 @@ pub struct AppointmentQuery {
     pub from: Option<DateTime<Utc>>,
     /// Appointments that start before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// Only appointments assigned to this technician.
     pub technician_id: Option<Uuid>,
+    /// Only appointments of this customer or prospect.
     pub customer_id: Option<Uuid>,
+    /// Only appointments in this status.
     #[param(value_type = Option<crate::vocabulary::AppointmentStatusName>, inline)]
     pub status: Option<String>,
 }

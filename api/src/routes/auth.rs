@@ -48,7 +48,14 @@ pub struct SignupResponse {
 /// and so is password hashing at once: 429 with `Retry-After` beyond either.
 #[utoipa::path(
     tag = "auth",
-    request_body = SignupRequest,
+    request_body(content = SignupRequest, example = json!({
+        "account_name": "Acme Plumbing",
+        "name": "Dana Reyes",
+        "email": "dana@acme-plumbing.example",
+        "password": "correct horse battery staple",
+        "time_zone": "America/Chicago",
+        "default_country": "US"
+    })),
     responses(
         (status = 201, description = "The account, its owner and a token pair", body = SignupResponse),
         (status = 409, description = "A user with this email address exists", body = Problem, content_type = "application/problem+json"),

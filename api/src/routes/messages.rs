@@ -105,7 +105,11 @@ pub struct SendMessageRequest {
     tag = "messages",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "A unique key per intended message, e.g. a UUID")),
-    request_body = SendMessageRequest,
+    request_body(content = SendMessageRequest, example = json!({
+        "customer_id": "0193a5c4-0a4e-7c1d-9f0e-3c2b1a0f9e8d",
+        "channel": "sms",
+        "body": "Hi Ada, Sam is on the way and should be with you by 3:15."
+    })),
     responses(
         (status = 202, description = "Queued; follow it at `Location`", body = MessageView),
         (status = 403, description = "The caller may not send messages", body = Problem, content_type = "application/problem+json"),
@@ -176,6 +180,7 @@ pub struct MessagesQuery {
     /// Only messages in this status.
     #[param(value_type = Option<crate::vocabulary::MessageStatusName>, inline)]
     pub status: Option<String>,
+    /// Only messages sent by SMS, or only by email.
     #[param(value_type = Option<crate::vocabulary::ChannelName>, inline)]
     pub channel: Option<String>,
     /// Only messages to this customer or prospect.

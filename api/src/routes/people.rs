@@ -591,7 +591,14 @@ pub async fn list_customers(
     tag = "customers",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "A unique key per intended creation, e.g. a UUID")),
-    request_body = CreatePersonRequest,
+    request_body(content = CreatePersonRequest, example = json!({
+        "name": "Ada Example",
+        "company": "Example Bakery",
+        "email": "ada@example.com",
+        "phone": "+1 512 555 0100",
+        "address": {"line1": "1200 Congress Ave", "city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"},
+        "tags": ["vip"]
+    })),
     responses(
         (status = 201, description = "The new customer; `ETag` holds its version", body = PersonView),
         (status = 403, description = "The caller may not create customers", body = Problem, content_type = "application/problem+json"),
@@ -769,7 +776,14 @@ pub async fn list_prospects(
     tag = "prospects",
     security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "A unique key per intended creation, e.g. a UUID")),
-    request_body = CreatePersonRequest,
+    request_body(content = CreatePersonRequest, example = json!({
+        "name": "Ada Example",
+        "company": "Example Bakery",
+        "email": "ada@example.com",
+        "phone": "+1 512 555 0100",
+        "address": {"line1": "1200 Congress Ave", "city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"},
+        "tags": ["vip"]
+    })),
     responses(
         (status = 201, description = "The new prospect; `ETag` holds its version", body = PersonView),
         (status = 403, description = "The caller may not create prospects", body = Problem, content_type = "application/problem+json"),

@@ -421,7 +421,10 @@ pub struct PingResult {
 #[utoipa::path(
     tag = "time clock",
     security(("bearer" = [])),
-    request_body = PingBatch,
+    request_body(content = PingBatch, example = json!({"pings": [
+        {"id": "0193a5c5-2f10-7a3b-9c4d-1e2f3a4b5c6d", "recorded_at": "2026-12-08T15:02:11Z",
+         "lat": 30.2672, "lon": -97.7431, "accuracy_m": 8.0, "speed_mps": 12.4, "heading_deg": 270.0}
+    ]})),
     responses(
         (status = 200, description = "What was stored and what was refused", body = PingResult),
         (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
