@@ -33,6 +33,7 @@ Timestamps are RFC 3339 in UTC; ids are UUIDs.",
         (name = "messages", description = "SMS and email: sending, the log, Twilio webhooks, one-click unsubscribe"),
         (name = "integrations", description = "Google: OAuth 2.0 connect, two-way Calendar sync, push notifications"),
         (name = "time clock", description = "Shifts, GPS pings (kept only inside shifts), timesheets, routes, live positions"),
+        (name = "device protocols", description = "What tracker apps on technicians' phones send (Traccar Client, GPSLogger, Overland, OwnTracks), with a device token"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),
 )]

@@ -102,6 +102,15 @@ async fn fill(app: &TestApp, google: &GoogleStandIn) -> Filled {
         )
         .await;
     assert_eq!(pings.json::<Value>().await.unwrap()["accepted"], 1);
+    let device = app
+        .call(
+            Method::POST,
+            &format!("/v1/users/{}/devices", technician.user_id),
+            &owner.access,
+            Some(json!({"label": "Van phone"})),
+        )
+        .await;
+    assert_eq!(device.status(), 201);
     Filled {
         owner,
         technician,

@@ -327,6 +327,34 @@ impl World {
                 format!("/v1/users/{}", self.tech.user_id),
                 Some(json!({"name": "A technician"})),
             ),
+            "create_device" => (
+                M::POST,
+                format!("/v1/users/{}/devices", self.tech.user_id),
+                Some(json!({"label": "Van phone"})),
+            ),
+            "list_devices" => (
+                M::GET,
+                format!("/v1/users/{}/devices", self.tech.user_id),
+                None,
+            ),
+            "revoke_device" => {
+                let device = self
+                    .ok(
+                        M::POST,
+                        &format!("/v1/users/{}/devices", self.tech.user_id),
+                        Some(json!({"label": "Spare phone"})),
+                    )
+                    .await;
+                (
+                    M::DELETE,
+                    format!(
+                        "/v1/users/{}/devices/{}",
+                        self.tech.user_id,
+                        Self::id(&device)
+                    ),
+                    None,
+                )
+            }
             "delete_user" => {
                 let someone = self.app.user_with_role(&self.owner, "technician").await;
                 (M::DELETE, format!("/v1/users/{}", someone.user_id), None)

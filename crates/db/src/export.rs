@@ -9,13 +9,14 @@ use crate::appointments::{Appointment, Reminder, StatusChange};
 use crate::audit::AuditEvent;
 use crate::connection::DbConnection;
 use crate::consent::ConsentEvent;
+use crate::devices::Device;
 use crate::jobs::Job;
 use crate::messages::Message;
 use crate::people::Person;
 use crate::pings::Ping;
 use crate::schema::{
-    api_keys, appointment_status_changes, appointments, audit_events, consent_events, jobs,
-    messages, people, person_tags, pings, reminders, shifts, users,
+    api_keys, appointment_status_changes, appointments, audit_events, consent_events, devices,
+    jobs, messages, people, person_tags, pings, reminders, shifts, users,
 };
 use crate::shifts::Shift;
 use crate::users::User;
@@ -47,6 +48,7 @@ macro_rules! pages_by_id {
 
 pages_by_id!(users_page, users, User);
 pages_by_id!(api_keys_page, api_keys, ApiKey);
+pages_by_id!(devices_page, devices, Device);
 pages_by_id!(people_page, people, Person);
 pages_by_id!(consent_page, consent_events, ConsentEvent);
 pages_by_id!(appointments_page, appointments, Appointment);

@@ -111,10 +111,13 @@ pub enum Action {
     ManageShifts,
     /// See where clocked-in technicians are now.
     ViewLiveLocations,
+    /// Issue, list and revoke the device tokens of tracker apps (technicians:
+    /// their own).
+    ManageDevices,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::ManageUsers,
         Action::ManageApiKeys,
         Action::ViewAccount,
@@ -131,6 +134,7 @@ impl Action {
         Action::ViewShifts,
         Action::ManageShifts,
         Action::ViewLiveLocations,
+        Action::ManageDevices,
     ];
 
     /// The roles allowed to perform the action.
@@ -151,6 +155,7 @@ impl Action {
             Action::TrackOwnTime => &[Owner, Admin, Dispatcher, Technician],
             Action::ViewShifts => &[Owner, Admin, Dispatcher, Technician],
             Action::ManageShifts => &[Owner, Admin],
+            Action::ManageDevices => &[Owner, Admin, Technician],
         }
     }
 
@@ -172,7 +177,8 @@ impl Action {
             | Action::ManageAccount
             | Action::ExportOrDeleteAccount
             | Action::TrackOwnTime
-            | Action::ManageShifts => None,
+            | Action::ManageShifts
+            | Action::ManageDevices => None,
         }
     }
 
@@ -248,6 +254,9 @@ impl Action {
             Action::ViewShifts => "view shifts and routes (technicians: their own)",
             Action::ManageShifts => "close others' forgotten shifts",
             Action::ViewLiveLocations => "see live positions of clocked-in technicians",
+            Action::ManageDevices => {
+                "issue and revoke tracker apps' device tokens (technicians: their own)"
+            }
         }
     }
 }
