@@ -982,7 +982,7 @@ async fn another_accounts_device_writes_nothing_here() {
     let fix = format!(
         "id={}&lat=52.52&lon=13.40&timestamp={}&accuracy=5",
         my_tech.user_id,
-        Utc::now().timestamp()
+        Utc::now().timestamp() + 1
     );
     let response = Send::post(
         format!("/v1/ingest/osmand/{}", token(&their_device)),
@@ -991,7 +991,8 @@ async fn another_accounts_device_writes_nothing_here() {
     )
     .to(&app)
     .await;
-    // Taken, as for any position of a person not clocked in; stored nowhere.
+    // Inside my technician's shift, but the token is theirs: taken, as for
+    // any position of a person not clocked in, and stored nowhere.
     assert_eq!(response.status(), 200);
     assert_eq!(positions_of(&app, &my_tech.user_id), 0);
     assert_eq!(positions_of(&app, &their_tech.user_id), 0);
@@ -1041,4 +1042,52 @@ async fn a_device_past_its_rate_is_told_when_to_come_back() {
     .to(&app)
     .await;
     assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn while_the_database_is_down_the_phone_is_told_to_come_back() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let app = app().await;
+    let owner = app.signup().await;
+    clock_in(&app, &owner).await;
+    let device = issue(&app, &owner, &owner.user_id, "Phone").await;
+    // A second on: the clock-in was within this second.
+    let fix = format!(
+        "id=phone&lat=52.52&lon=13.40&timestamp={}&accuracy=5",
+        Utc::now().timestamp() + 1
+    );
+    let send = || {
+        Send::post(
+            format!("/v1/ingest/osmand/{}", token(&device)),
+            Some(FORM_UTF8),
+            fix.as_bytes(),
+        )
+        .to(&app)
+    };
+    // PostgreSQL goes away; SQLite is held by another writer past the wait.
+    let writer = match app.backend() {
+        fieldcrm_test_support::Backend::Postgres => {
+            app.db.set_reachable(false);
+            None
+        }
+        fieldcrm_test_support::Backend::Sqlite => {
+            let path = app.db.sqlite_path().unwrap().to_str().unwrap().to_owned();
+            let mut other = diesel::SqliteConnection::establish(&path).unwrap();
+            other
+                .batch_execute("PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE")
+                .unwrap();
+            Some(other)
+        }
+    };
+    let response = send().await;
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    match writer {
+        None => app.db.set_reachable(true),
+        Some(mut other) => other.batch_execute("ROLLBACK").unwrap(),
+    }
+    // The phone's retry is stored.
+    assert_answer(send().await, App::OsmAnd, "retry").await;
+    assert_eq!(positions_of(&app, &owner.user_id), 1);
 }
