@@ -31,6 +31,20 @@ async fn issue(app: &TestApp, by: &Signed, user_id: &str, label: &str) -> Value 
     response.json().await.unwrap()
 }
 
+/// The first page of a person's devices, as `who` sees it.
+async fn devices_of(app: &TestApp, who: &Signed, user_id: &str) -> Value {
+    let response = app
+        .call(
+            Method::GET,
+            &format!("/v1/users/{user_id}/devices"),
+            &who.access,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
 fn token(device: &Value) -> String {
     device["token"].as_str().unwrap().to_owned()
 }
@@ -202,6 +216,73 @@ fn overland_batch(start: DateTime<Utc>) -> (String, usize) {
     (body, positions)
 }
 
+/// Where an app puts its device token.
+#[derive(Clone, Copy)]
+enum Auth {
+    InPath,
+    Bearer,
+    Basic,
+}
+
+/// One request an app sends, and how many positions it stores.
+struct Case {
+    name: &'static str,
+    app: App,
+    method: Method,
+    auth: Auth,
+    content_type: Option<&'static str>,
+    /// The query string (the legacy Traccar apps' and GPSLogger's GET).
+    query: Vec<u8>,
+    body: Vec<u8>,
+    stored: i64,
+}
+
+impl Case {
+    fn new(
+        name: &'static str,
+        app: App,
+        auth: Auth,
+        content_type: Option<&'static str>,
+        body: &[u8],
+        stored: i64,
+    ) -> Self {
+        Self {
+            name,
+            app,
+            method: Method::POST,
+            auth,
+            content_type,
+            query: Vec::new(),
+            body: body.to_vec(),
+            stored,
+        }
+    }
+
+    fn send(&self, token: &str) -> Send<'static> {
+        let endpoint = match self.app {
+            App::OsmAnd => "osmand",
+            App::Overland => "overland",
+            App::OwnTracks => "owntracks",
+        };
+        let mut path = match self.auth {
+            Auth::InPath => format!("/v1/ingest/{endpoint}/{token}"),
+            _ => format!("/v1/ingest/{endpoint}"),
+        };
+        if !self.query.is_empty() {
+            path = format!("{path}?{}", std::str::from_utf8(&self.query).unwrap());
+        }
+        let send = Send {
+            method: self.method.clone(),
+            ..Send::post(path, self.content_type, &self.body)
+        };
+        match self.auth {
+            Auth::InPath => send,
+            Auth::Bearer => send.auth(format!("Bearer {token}")),
+            Auth::Basic => send.auth(basic(token)),
+        }
+    }
+}
+
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
 }
@@ -230,236 +311,46 @@ async fn each_app_is_answered_in_its_shape_and_exactly_its_positions_are_stored(
     assert!(batch.len() > 500_000, "{} bytes", batch.len());
     assert_eq!(batch_positions, 941);
 
-    // (case, app, request for a token, positions stored)
-    type Case = (&'static str, App, Box<dyn Fn(&str) -> Send<'static>>, i64);
-    let osmand = |t: &str| format!("/v1/ingest/osmand/{t}");
+    use Auth::{Basic, Bearer, InPath};
+    let form = Some(FORM_UTF8);
+    let json = Some("application/json");
+    let owntracks = Some(OWNTRACKS_JSON);
+    let no_type = None;
+    #[rustfmt::skip]
     let cases: Vec<Case> = vec![
-        (
-            "Traccar 10.x form",
-            App::OsmAnd,
-            Box::new(move |t| {
-                Send::post(osmand(t), Some(FORM_UTF8), fixture!("traccar10_form.txt"))
-            }),
-            1,
-        ),
-        (
-            "Traccar 10.x heartbeat without a fix",
-            App::OsmAnd,
-            Box::new(move |t| {
-                Send::post(
-                    osmand(t),
-                    Some(FORM_UTF8),
-                    fixture!("traccar10_heartbeat.txt"),
-                )
-            }),
-            0,
-        ),
-        (
-            "Traccar SDK JSON array",
-            App::OsmAnd,
-            Box::new(move |t| {
-                Send::post(
-                    osmand(t),
-                    Some("application/json"),
-                    fixture!("traccar10_array.json"),
-                )
-            }),
-            2,
-        ),
+        Case::new("Traccar 10.x form", App::OsmAnd, InPath, form, fixture!("traccar10_form.txt"), 1),
+        Case::new("Traccar 10.x heartbeat without a fix", App::OsmAnd, InPath, form, fixture!("traccar10_heartbeat.txt"), 0),
+        Case::new("Traccar SDK JSON array", App::OsmAnd, InPath, json, fixture!("traccar10_array.json"), 2),
         // Recorded in June and May 2025: outside every shift, answered all the same.
-        (
-            "Traccar 9.x Android JSON",
-            App::OsmAnd,
-            Box::new(move |t| {
-                Send::post(
-                    osmand(t),
-                    Some("application/json"),
-                    fixture!("traccar9_android.json"),
-                )
-            }),
-            0,
-        ),
-        (
-            "Traccar 9.x iOS JSON",
-            App::OsmAnd,
-            Box::new(move |t| {
-                Send::post(
-                    osmand(t),
-                    Some("application/json"),
-                    fixture!("traccar9_ios.json"),
-                )
-            }),
-            0,
-        ),
-        (
-            "legacy Android query, accuracy=0",
-            App::OsmAnd,
-            Box::new(move |t| {
-                let query = std::str::from_utf8(fixture!("traccar_android_query.txt")).unwrap();
-                Send::post(format!("{}?{query}", osmand(t)), Some(FORM_UTF8), b"")
-            }),
-            1,
-        ),
-        (
-            "legacy iOS query, accuracy=-1, no Content-Type",
-            App::OsmAnd,
-            Box::new(move |t| {
-                let query = std::str::from_utf8(fixture!("traccar_ios_query.txt")).unwrap();
-                Send::post(format!("{}?{query}", osmand(t)), None, b"")
-            }),
-            1,
-        ),
-        (
-            "GPSLogger template, no Content-Type",
-            App::OsmAnd,
-            Box::new(move |t| Send::post(osmand(t), None, fixture!("gpslogger_body.txt"))),
-            1,
-        ),
-        (
-            "GPSLogger GET",
-            App::OsmAnd,
-            Box::new(move |t| {
-                let query = std::str::from_utf8(fixture!("gpslogger_body.txt")).unwrap();
-                Send {
-                    method: Method::GET,
-                    ..Send::post(format!("{}?{query}", osmand(t)), None, b"")
-                }
-            }),
-            1,
-        ),
-        (
-            "Overland, events and current",
-            App::Overland,
-            Box::new(|t| {
-                Send::post(
-                    "/v1/ingest/overland".into(),
-                    Some("application/json"),
-                    fixture!("overland_small.json"),
-                )
-                .auth(format!("Bearer {t}"))
-            }),
-            3,
-        ),
-        (
-            "Overland 1000 features",
-            App::Overland,
-            Box::new(move |t| {
-                Send::post(
-                    "/v1/ingest/overland".into(),
-                    Some("application/json"),
-                    batch.as_bytes(),
-                )
-                .auth(format!("Bearer {t}"))
-            }),
-            batch_positions as i64,
-        ),
-        (
-            "Overland, token in the path",
-            App::Overland,
-            Box::new(|t| {
-                Send::post(
-                    format!("/v1/ingest/overland/{t}"),
-                    Some("application/json"),
-                    fixture!("overland_small.json"),
-                )
-            }),
-            3,
-        ),
-        (
-            "OwnTracks Android location",
-            App::OwnTracks,
-            Box::new(|t| {
-                Send::post(
-                    "/v1/ingest/owntracks".into(),
-                    Some(OWNTRACKS_JSON),
-                    fixture!("owntracks_location.json"),
-                )
-                .auth(basic(t))
-            }),
-            1,
-        ),
-        (
-            "OwnTracks iOS location, Bearer",
-            App::OwnTracks,
-            Box::new(|t| {
-                Send::post(
-                    "/v1/ingest/owntracks".into(),
-                    Some(OWNTRACKS_JSON),
-                    fixture!("owntracks_location_ios.json"),
-                )
-                .auth(format!("Bearer {t}"))
-            }),
-            1,
-        ),
-        (
-            "OwnTracks, token in the path",
-            App::OwnTracks,
-            Box::new(|t| {
-                Send::post(
-                    format!("/v1/ingest/owntracks/{t}"),
-                    Some(OWNTRACKS_JSON),
-                    fixture!("owntracks_location.json"),
-                )
-            }),
-            1,
-        ),
-        (
-            "OwnTracks transition",
-            App::OwnTracks,
-            Box::new(|t| {
-                Send::post(
-                    "/v1/ingest/owntracks".into(),
-                    Some(OWNTRACKS_JSON),
-                    fixture!("owntracks_transition.json"),
-                )
-                .auth(basic(t))
-            }),
-            0,
-        ),
-        (
-            "OwnTracks waypoint",
-            App::OwnTracks,
-            Box::new(|t| {
-                Send::post(
-                    "/v1/ingest/owntracks".into(),
-                    Some(OWNTRACKS_JSON),
-                    fixture!("owntracks_waypoint.json"),
-                )
-                .auth(basic(t))
-            }),
-            0,
-        ),
-        (
-            "OwnTracks empty body",
-            App::OwnTracks,
-            Box::new(|t| {
-                Send::post("/v1/ingest/owntracks".into(), Some(OWNTRACKS_JSON), b"").auth(basic(t))
-            }),
-            0,
-        ),
+        Case::new("Traccar 9.x Android JSON", App::OsmAnd, InPath, json, fixture!("traccar9_android.json"), 0),
+        Case::new("Traccar 9.x iOS JSON", App::OsmAnd, InPath, json, fixture!("traccar9_ios.json"), 0),
+        Case { query: Vec::from(fixture!("traccar_android_query.txt")), ..Case::new("legacy Android query, accuracy=0", App::OsmAnd, InPath, form, b"", 1) },
+        Case { query: Vec::from(fixture!("traccar_ios_query.txt")), ..Case::new("legacy iOS query, accuracy=-1, no Content-Type", App::OsmAnd, InPath, no_type, b"", 1) },
+        Case::new("GPSLogger template, no Content-Type", App::OsmAnd, InPath, no_type, fixture!("gpslogger_body.txt"), 1),
+        Case { method: Method::GET, query: Vec::from(fixture!("gpslogger_body.txt")), ..Case::new("GPSLogger GET", App::OsmAnd, InPath, no_type, b"", 1) },
+        Case::new("Overland, events and current", App::Overland, Bearer, json, fixture!("overland_small.json"), 3),
+        Case::new("Overland 1000 features", App::Overland, Bearer, json, batch.as_bytes(), batch_positions as i64),
+        Case::new("Overland, token in the path", App::Overland, InPath, json, fixture!("overland_small.json"), 3),
+        Case::new("OwnTracks Android location", App::OwnTracks, Basic, owntracks, fixture!("owntracks_location.json"), 1),
+        Case::new("OwnTracks iOS location, Bearer", App::OwnTracks, Bearer, owntracks, fixture!("owntracks_location_ios.json"), 1),
+        Case::new("OwnTracks, token in the path", App::OwnTracks, InPath, owntracks, fixture!("owntracks_location.json"), 1),
+        Case::new("OwnTracks transition", App::OwnTracks, Basic, owntracks, fixture!("owntracks_transition.json"), 0),
+        Case::new("OwnTracks waypoint", App::OwnTracks, Basic, owntracks, fixture!("owntracks_waypoint.json"), 0),
+        Case::new("OwnTracks empty body", App::OwnTracks, Basic, owntracks, b"", 0),
     ];
     let mut total = 0;
-    for (case, kind, request, stored) in &cases {
+    for request in &cases {
+        let (case, kind, stored) = (request.name, &request.app, &request.stored);
         let device = issue(&app, &owner, &tech.user_id, case).await;
         let token = token(&device);
-        assert_answer(request(&token).to(&app).await, *kind, case).await;
+        assert_answer(request.send(&token).to(&app).await, *kind, case).await;
         total += stored;
         assert_eq!(positions_of(&app, &tech.user_id), total, "{case}");
         // The same request again, as a retrying phone sends it: stored once.
-        assert_answer(request(&token).to(&app).await, *kind, case).await;
+        assert_answer(request.send(&token).to(&app).await, *kind, case).await;
         assert_eq!(positions_of(&app, &tech.user_id), total, "{case}, resent");
         // Counted on the device, by kind only.
-        let list: Value = app
-            .call(
-                Method::GET,
-                &format!("/v1/users/{}/devices", tech.user_id),
-                &owner.access,
-                None,
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let list = devices_of(&app, &owner, &tech.user_id).await;
         let row = list["data"]
             .as_array()
             .unwrap()
@@ -471,17 +362,7 @@ async fn each_app_is_answered_in_its_shape_and_exactly_its_positions_are_stored(
         assert!(row["last_seen_at"].is_string(), "{case}");
     }
     // Outside the shift is counted, and kept nowhere.
-    let list: Value = app
-        .call(
-            Method::GET,
-            &format!("/v1/users/{}/devices", tech.user_id),
-            &owner.access,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = devices_of(&app, &owner, &tech.user_id).await;
     let outside: i64 = list["data"]
         .as_array()
         .unwrap()
@@ -576,17 +457,7 @@ async fn the_phone_tracks_all_day_and_only_positions_inside_shifts_stay() {
     for lat in &off_shift {
         assert_eq!(holders_of(&app, lat), Vec::<String>::new(), "{lat}");
     }
-    let list: Value = app
-        .call(
-            Method::GET,
-            &format!("/v1/users/{}/devices", tech.user_id),
-            &tech.access,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list = devices_of(&app, &tech, &tech.user_id).await;
     let counters = &list["data"][0]["counters"];
     assert_eq!(counters["stored"], in_shift, "{list}");
     assert_eq!(counters["duplicates"], in_shift, "{list}");

@@ -451,10 +451,11 @@ async fn ingest(
     state: &AppState,
     req: &HttpRequest,
     payload: web::Payload,
-    token: Option<String>,
+    in_path: Option<web::Path<String>>,
     protocol: Protocol,
 ) -> Result<HttpResponse, Problem> {
-    let device = devices::authenticate(state, token_of(req, token)).await?;
+    let token = token_of(req, in_path.map(web::Path::into_inner));
+    let device = devices::authenticate(state, token).await?;
     state.device_rates.admit(device.id)?;
     let limit = match protocol {
         Protocol::Overland => OVERLAND_BODY_BYTES.max(state.settings.max_body_bytes),
@@ -484,16 +485,11 @@ async fn ingest(
     Ok(response.body(answer.body))
 }
 
-/// Traccar Client and GPSLogger, one fix in the query string (legacy Traccar
-/// Client, GPSLogger's default GET). `speed` is in knots; `speed_mps` in m/s
-/// is taken too. The device token is the path's last segment.
+/// Traccar Client and GPSLogger with one fix in the query string (GPSLogger's
+/// default method).
 ///
-/// Public: the device token is the credential. Answered `200` with an empty
-/// body for every report of a valid token,
-/// stored or not: positions outside the person's shifts, too inaccurate, or
-/// without a fix are answered the same and kept nowhere, so the phone's queue
-/// moves on. 401 only for an unknown or revoked token; 429 with
-/// `Retry-After` past the device's rate.
+/// Public: the device token is the credential. Answered as
+/// `POST /v1/ingest/osmand/{token}`.
 #[utoipa::path(
     tag = "device protocols",
     params(("token" = String, Path, description = "The device token (`fcrm_dev_...`)")),
@@ -510,14 +506,7 @@ pub async fn osmand_get(
     token: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    ingest(
-        &state,
-        &req,
-        payload,
-        Some(token.into_inner()),
-        Protocol::OsmAnd,
-    )
-    .await
+    ingest(&state, &req, payload, Some(token), Protocol::OsmAnd).await
 }
 
 /// Traccar Client 10.x (a form body), 9.x (a JSON object), the SDK's JSON
@@ -527,11 +516,11 @@ pub async fn osmand_get(
 /// segment.
 ///
 /// Public: the device token is the credential. Answered `200` with an empty
-/// body for every report of a valid token,
-/// stored or not: positions outside the person's shifts, too inaccurate, or
-/// without a fix (heartbeats) are answered the same and kept nowhere, so the
-/// phone's queue moves on. 401 only for an unknown or revoked token; 429 with
-/// `Retry-After` past the device's rate.
+/// body for every report of a valid token, stored or not: positions outside
+/// the person's shifts, too inaccurate, or without a fix (heartbeats) are
+/// answered the same and kept nowhere, so the phone's queue moves on. 401
+/// only for an unknown or revoked token; 429 with `Retry-After` past the
+/// device's rate.
 #[utoipa::path(
     tag = "device protocols",
     params(("token" = String, Path, description = "The device token (`fcrm_dev_...`)")),
@@ -549,14 +538,7 @@ pub async fn osmand_post(
     token: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    ingest(
-        &state,
-        &req,
-        payload,
-        Some(token.into_inner()),
-        Protocol::OsmAnd,
-    )
-    .await
+    ingest(&state, &req, payload, Some(token), Protocol::OsmAnd).await
 }
 
 /// Overland (iOS): a batch of up to 1000 GeoJSON features plus `current`,
@@ -564,11 +546,10 @@ pub async fn osmand_post(
 /// positions (`action`, `visit`, `trip`) are skipped.
 ///
 /// Public: the device token is the credential. Answered `200` with
-/// `{"result":"ok"}` for every batch of a valid token,
-/// whatever became of each position (stored, a duplicate, or discarded
-/// outside a shift), so the app deletes the batch. 401 only for an unknown or
-/// revoked token; 429 with `Retry-After` past the device's rate. Bodies up to
-/// 2 MiB.
+/// `{"result":"ok"}` for every batch of a valid token, whatever became of
+/// each position (stored, a duplicate, or discarded outside a shift), so the
+/// app deletes the batch. 401 only for an unknown or revoked token; 429 with
+/// `Retry-After` past the device's rate. Bodies up to 2 MiB.
 #[utoipa::path(
     tag = "device protocols",
     request_body(content = serde_json::Value, description = "`{\"locations\": [Feature...], \"current\": Feature}`"),
@@ -609,14 +590,7 @@ pub async fn overland_path(
     token: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    ingest(
-        &state,
-        &req,
-        payload,
-        Some(token.into_inner()),
-        Protocol::Overland,
-    )
-    .await
+    ingest(&state, &req, payload, Some(token), Protocol::Overland).await
 }
 
 /// OwnTracks in HTTP mode: one JSON message per request, with
@@ -668,12 +642,5 @@ pub async fn owntracks_path(
     token: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    ingest(
-        &state,
-        &req,
-        payload,
-        Some(token.into_inner()),
-        Protocol::OwnTracks,
-    )
-    .await
+    ingest(&state, &req, payload, Some(token), Protocol::OwnTracks).await
 }
