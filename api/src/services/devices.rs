@@ -201,7 +201,7 @@ pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<Dev
 /// counters. Positions not stored leave nothing behind but those counters.
 pub async fn ingest(state: &AppState, device: &Device, parsed: Parsed) -> Result<(), Problem> {
     let limits = IngestLimits::from(&*state.settings);
-    let mut counts = Counts {
+    let counts = Counts {
         unparseable: parsed
             .skipped
             .iter()
@@ -217,18 +217,24 @@ pub async fn ingest(state: &AppState, device: &Device, parsed: Parsed) -> Result
     let (account, user, id) = (device.account_id, device.user_id, device.id);
     state
         .db(move |conn| {
-            if !readings.is_empty() {
-                let outcome = time_clock::judge_and_store(
-                    conn,
-                    account,
-                    user,
-                    limits,
-                    readings,
-                    Ingested::default(),
-                )?;
-                add_outcome(&mut counts, &outcome);
+            // The counters in the same transaction as the positions.
+            let record = move |conn: &mut DbConnection, outcome: &Ingested| {
+                let mut counts = counts;
+                add_outcome(&mut counts, outcome);
+                Ok(devices::record_use(conn, id, Ts::now(), counts)?)
+            };
+            if readings.is_empty() {
+                return record(conn, &Ingested::default());
             }
-            devices::record_use(conn, id, Ts::now(), counts)?;
+            time_clock::judge_and_store(
+                conn,
+                account,
+                user,
+                limits,
+                readings,
+                Ingested::default(),
+                record,
+            )?;
             Ok(())
         })
         .await

@@ -228,7 +228,17 @@ pub async fn ingest(
         }
     }
     state
-        .db(move |conn| judge_and_store(conn, account, user, limits, readings, outcome))
+        .db(move |conn| {
+            judge_and_store(
+                conn,
+                account,
+                user,
+                limits,
+                readings,
+                outcome,
+                |_, _| Ok(()),
+            )
+        })
         .await
 }
 
@@ -236,6 +246,8 @@ pub async fn ingest(
 /// positions their tracker apps send: the checks of each reading, the shift
 /// window, deduplication, the per-person rate and the account's quota, then
 /// one insert. `outcome` may hold refusals made before (unreadable items).
+/// `finish` writes what else the caller records of the outcome, in the same
+/// transaction (one commit a request).
 pub(crate) fn judge_and_store(
     conn: &mut DbConnection,
     account: Id<accounts::Account>,
@@ -243,6 +255,7 @@ pub(crate) fn judge_and_store(
     limits: IngestLimits,
     readings: Vec<(Uuid, Reading)>,
     mut outcome: Ingested,
+    finish: impl FnOnce(&mut DbConnection, &Ingested) -> Result<(), Problem>,
 ) -> Result<Ingested, Problem> {
     let account = accounts::find(conn, account)?.ok_or_else(Problem::unauthorized)?;
     let now = Utc::now();
@@ -257,6 +270,7 @@ pub(crate) fn judge_and_store(
         valid.iter().map(|(_, r)| r.recorded_at).min(),
         valid.iter().map(|(_, r)| r.recorded_at).max(),
     ) else {
+        finish(conn, &outcome)?;
         return Ok(outcome);
     };
     conn.write_transaction(|conn| {
@@ -355,6 +369,7 @@ pub(crate) fn judge_and_store(
                 shifts::save(conn, &shift)?;
             }
         }
+        finish(conn, &outcome)?;
         Ok(outcome)
     })
 }

@@ -175,6 +175,24 @@ pub fn markdown(
             met: Some(p.pings_1000 >= 50_000.0 && p.pings_1000 >= 0.30 * limits.ping_rows_per_sec),
         },
         Row {
+            figure: "Traccar Client (OsmAnd), one fix a request (req/s)",
+            sqlite: rate(s.osmand.requests_per_sec),
+            postgres: rate(p.osmand.requests_per_sec),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "≥ 50% of GET by id",
+            met: Some(p.osmand.requests_per_sec >= 0.5 * p.get_by_id.requests_per_sec),
+        },
+        Row {
+            figure: "Overland, batches of 1000 (pings/s)",
+            sqlite: rate(s.overland_1000),
+            postgres: rate(p.overland_1000),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "≥ pings ×1000",
+            met: Some(p.overland_1000 >= p.pings_1000),
+        },
+        Row {
             figure: "GET /v1/locations/live (req/s)",
             sqlite: rate(s.live.requests_per_sec),
             postgres: rate(p.live.requests_per_sec),
@@ -355,6 +373,12 @@ fn endpoints<'a>(s: &'a BackendRun, p: &'a BackendRun) -> Vec<(&'static str, Lat
         ("search q=", s.search, p.search),
         ("pings ×100", s.pings_100_latency, p.pings_100_latency),
         ("pings ×1000", s.pings_1000_latency, p.pings_1000_latency),
+        ("OsmAnd fix", s.osmand, p.osmand),
+        (
+            "Overland ×1000",
+            s.overland_1000_latency,
+            p.overland_1000_latency,
+        ),
         ("live positions", s.live, p.live),
         ("shift route", s.route, p.route),
     ]
