@@ -43,6 +43,9 @@ pub struct Settings {
     pub ping_min_interval_ms: u64,
     /// Pings one account may store per day (UTC); beyond, `over_quota`.
     pub ping_quota_per_account_per_day: u64,
+    /// Requests one tracker device may send per minute (429 with `Retry-After`
+    /// beyond; 0: no limit). Counted per server process.
+    pub device_requests_per_minute: u32,
     /// On PostgreSQL, keep what access tokens are checked against between
     /// requests, dropped when the database notifies a change
     /// (`auth::sessions`). Off: every request reads it.
@@ -196,6 +199,7 @@ impl Default for Settings {
             export_stall_timeout_secs: 60,
             ping_min_interval_ms: 1000,
             ping_quota_per_account_per_day: 500_000,
+            device_requests_per_minute: 240,
             max_body_bytes: 1024 * 1024,
             cors_allowed_origins: String::new(),
             log_format: LogFormat::Json,

@@ -77,14 +77,25 @@ fn read_json_body(
     req: &HttpRequest,
     payload: &mut Payload,
 ) -> Pin<Box<dyn Future<Output = Result<web::Bytes, Problem>>>> {
-    let (limit, read_timeout) = req
+    let limit = req
         .app_data::<web::Data<BodyLimits>>()
-        .map_or((1024 * 1024, std::time::Duration::from_secs(30)), |l| {
-            (l.max_bytes, l.read_timeout)
-        });
+        .map_or(1024 * 1024, |l| l.max_bytes);
     if !is_json(req) {
         return Box::pin(ready(Err(Problem::unsupported_media_type())));
     }
+    read_body(req, payload, limit)
+}
+
+/// Reads a body of any type up to `limit` bytes (413 beyond, without reading
+/// past it), arriving within the configured time (408 after).
+pub fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> Pin<Box<dyn Future<Output = Result<web::Bytes, Problem>>>> {
+    let read_timeout = req
+        .app_data::<web::Data<BodyLimits>>()
+        .map_or(std::time::Duration::from_secs(30), |l| l.read_timeout);
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

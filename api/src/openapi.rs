@@ -40,6 +40,7 @@ Timestamps are RFC 3339 in UTC; ids are UUIDs.",
         (name = "time clock", description = "Shifts, GPS pings (kept only inside shifts), timesheets, routes, live positions"),
         (name = "events", description = "The change feed: what changed in the account, oldest first"),
         (name = "webhooks", description = "Signed webhooks (Standard Webhooks 1.0): endpoints, secrets, the delivery log"),
+        (name = "device protocols", description = "What tracker apps on technicians' phones send (Traccar Client, GPSLogger, Overland, OwnTracks), with a device token"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "callbacks", description = "Called by outside services and browsers, not by integrators: Twilio's and Google's webhooks, the unsubscribe pages, the Google OAuth callback, the calendar feed. Client generators can leave this tag out."),
     ),
@@ -80,6 +81,31 @@ impl Modify for CommonResponses {
                          sent as `Authorization: Bearer <key>`. Its scope is `read` or \
                          `write`: an operation lists the scope it needs as this scheme's \
                          scope, and does not list this scheme when keys are not accepted.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            DEVICE_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("fcrm_dev_...")
+                    .description(Some(
+                        "A tracker app's device token (`fcrm_dev_...`, from \
+                         `POST /v1/users/{id}/devices`): it only sends that person's positions to \
+                         the ingest endpoints and is refused everywhere else.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            DEVICE_BASIC,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "OwnTracks' HTTP mode: any user name, the device token as password.",
                     ))
                     .build(),
             ),
@@ -126,7 +152,7 @@ impl Modify for CommonResponses {
         );
         for (path, item) in spec.paths.paths.iter_mut() {
             for operation in operations(item) {
-                split_security(operation);
+                split_security(path, operation);
                 one_line_summary(operation);
                 if is_callback(path) {
                     operation.tags = Some(vec![CALLBACKS.to_owned()]);
@@ -153,6 +179,9 @@ impl Modify for CommonResponses {
 /// The two security schemes: a person's token, and an integration's key.
 const USER_TOKEN: &str = "user_token";
 const API_KEY: &str = "api_key";
+/// Tracker apps: a device token, as a bearer token or OwnTracks' Basic password.
+const DEVICE_TOKEN: &str = "device_token";
+const DEVICE_BASIC: &str = "device_basic";
 
 /// The tag of what outside services and browsers call, not integrators:
 /// client generators can leave these operations out.
@@ -169,7 +198,16 @@ fn is_callback(path: &str) -> bool {
 /// which API key scope, if any, they accept (`Action::describe`); the
 /// document says it as requirements: a person's token, or a key with that
 /// scope. Public operations say `security: []`.
-fn split_security(operation: &mut Operation) {
+fn split_security(path: &str, operation: &mut Operation) {
+    // Tracker apps send their device token in a header where the path has none.
+    if path.starts_with("/v1/ingest/") && !path.contains('{') {
+        let mut requirements = vec![SecurityRequirement::new::<_, _, &str>(DEVICE_TOKEN, [])];
+        if path.starts_with("/v1/ingest/owntracks") {
+            requirements.push(SecurityRequirement::new::<_, _, &str>(DEVICE_BASIC, []));
+        }
+        operation.security = Some(requirements);
+        return;
+    }
     let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
     if !secured {
         operation.security = Some(Vec::new());

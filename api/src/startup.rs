@@ -133,6 +133,9 @@ fn app_state(
             settings.max_concurrent_exports as usize,
         )),
         passwords: Arc::new(PasswordWork::new(settings.password_hashes_at_once)),
+        device_rates: Arc::new(crate::services::devices::DeviceRates::new(
+            settings.device_requests_per_minute,
+        )),
         outbound: Arc::new(Outbound::from_settings(&settings, port, &keys.sealing)?),
         settings: Arc::new(settings),
     })

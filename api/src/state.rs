@@ -6,6 +6,7 @@ use crate::auth::{SessionCache, Tokens};
 use crate::config::Settings;
 use crate::outbound::Outbound;
 use crate::problem::Problem;
+use crate::services::devices::DeviceRates;
 use crate::services::PasswordWork;
 
 /// What every handler can reach.
@@ -22,6 +23,8 @@ pub struct AppState {
     pub exports: Arc<tokio::sync::Semaphore>,
     /// The bound on password hashing and checking.
     pub passwords: Arc<PasswordWork>,
+    /// Each tracker device's requests in the current minute.
+    pub device_rates: Arc<DeviceRates>,
 }
 
 impl AppState {

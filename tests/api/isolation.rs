@@ -6,8 +6,8 @@ use fieldcrm_test_support::{problem, spawn_app, Day};
 use reqwest::Method;
 use serde_json::Value;
 
-/// `{user}`, `{key}`, `{customer}`, `{prospect}`, `{endpoint}` (a webhook
-/// endpoint) and `{delivery}` stand for ids of the other account.
+/// `{user}`, `{key}`, `{device}`, `{customer}`, `{prospect}`, `{endpoint}` (a
+/// webhook endpoint) and `{delivery}` stand for ids of the other account.
 const FOREIGN_ID_CALLS: &[(&str, &str, Option<&str>)] = &[
     ("GET", "/v1/customers/{customer}", None),
     (
@@ -74,6 +74,13 @@ const FOREIGN_ID_CALLS: &[(&str, &str, Option<&str>)] = &[
         None,
     ),
     ("DELETE", "/v1/webhook-endpoints/{endpoint}", None),
+    ("GET", "/v1/users/{user}/devices", None),
+    (
+        "POST",
+        "/v1/users/{user}/devices",
+        Some(r#"{"label": "Hijacked"}"#),
+    ),
+    ("DELETE", "/v1/users/{user}/devices/{device}", None),
 ];
 
 #[tokio::test]
@@ -122,6 +129,18 @@ async fn another_accounts_rows_are_404_and_untouched() {
         .await
         .unwrap();
     let their_shift = their_shift["id"].as_str().unwrap().to_owned();
+    let their_device: Value = app
+        .call(
+            Method::POST,
+            &format!("/v1/users/{}/devices", their_tech.user_id),
+            &theirs.access,
+            Some(serde_json::json!({"label": "Their phone"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let their_device = their_device["id"].as_str().unwrap().to_owned();
     let mut their_people = Vec::new();
     for collection in ["customers", "prospects"] {
         let response = app
@@ -173,6 +192,7 @@ async fn another_accounts_rows_are_404_and_untouched() {
         let path = template
             .replace("{user}", &their_tech.user_id)
             .replace("{key}", &their_key_id)
+            .replace("{device}", &their_device)
             .replace("{customer}", &their_people[0])
             .replace("{prospect}", &their_people[1])
             .replace("{shift}", &their_shift)
@@ -258,6 +278,19 @@ async fn another_accounts_rows_are_404_and_untouched() {
         ),
         (Some("Theirs"), Some("scheduled"))
     );
+    let devices: Value = app
+        .call(
+            Method::GET,
+            &format!("/v1/users/{}/devices", their_tech.user_id),
+            &theirs.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(devices["data"].as_array().unwrap().len(), 1, "{devices}");
+    assert!(devices["data"][0]["revoked_at"].is_null(), "{devices}");
     // Booking their customer from my account is refused like any unknown id.
     let borrowed = app
         .call(
@@ -282,6 +315,7 @@ async fn another_accounts_rows_are_404_and_untouched() {
         their_shift.as_str(),
         their_appointment.as_str(),
         their_endpoint.as_str(),
+        their_device.as_str(),
     ];
     for (list, theirs_see) in [
         ("/v1/users", Some(&their_tech.user_id)),

@@ -22,6 +22,9 @@ const CUSTOMER_EMAIL: &str = "philippa.q@customers.example";
 const CUSTOMER_PHONE: &str = "+1 512 555 0187";
 const CUSTOMER_PHONE_E164: &str = "+15125550187";
 const STREET: &str = "4417 Larkspur Lane";
+/// Where the technician's phone was before the shift.
+const OFF_SHIFT_LAT: &str = "30.4187613";
+const OFF_SHIFT_LON: &str = "-97.6931846";
 
 async fn start(db: &TestDatabase, twilio: &str, smtp_port: u16) -> ServerProcess {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fieldcrm"));
@@ -306,6 +309,68 @@ async fn no_secret_or_personal_data_reaches_the_logs() {
         )
         .await;
     assert_eq!(status, 201);
+    // The technician's phone: its token travels in the path and in headers,
+    // and its positions outside the shift must leave no trace.
+    let (status, device) = api
+        .c(
+            Method::POST,
+            &format!("/v1/users/{}/devices", tech["id"].as_str().unwrap()),
+            token,
+            Some(json!({"label": "Tomas' phone"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{device}");
+    let device_token = device["token"].as_str().unwrap().to_owned();
+    let now = chrono::Utc::now().timestamp();
+    for (auth, path, body) in [
+        (
+            None,
+            format!("/v1/ingest/osmand/{device_token}"),
+            format!("id=tomas&lat=30.2672&lon=-97.7431&timestamp={now}&accuracy=5"),
+        ),
+        (
+            None,
+            format!("/v1/ingest/osmand/{device_token}"),
+            format!(
+                "id=tomas&lat={OFF_SHIFT_LAT}&lon={OFF_SHIFT_LON}&timestamp={}&accuracy=5",
+                now - 3 * 3600
+            ),
+        ),
+        (
+            Some(format!("Bearer {device_token}")),
+            "/v1/ingest/owntracks".to_owned(),
+            format!(
+                r#"{{"_type":"location","lat":{OFF_SHIFT_LAT},"lon":{OFF_SHIFT_LON},"tst":{},"acc":5}}"#,
+                now - 3 * 3600 + 60
+            ),
+        ),
+        (
+            None,
+            format!("/v1/ingest/osmand/{device_token}?lat={OFF_SHIFT_LAT}&lon={OFF_SHIFT_LON}&timestamp=bogus"),
+            String::new(),
+        ),
+    ] {
+        let mut request = client.post(format!("{base}{path}")).body(body);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        assert_eq!(request.send().await.unwrap().status(), 200, "{path}");
+    }
+    // A device token where it is no credential, and a token nobody issued.
+    let (status, _) = api
+        .c(Method::GET, "/v1/me", Some(&device_token), None)
+        .await;
+    assert_eq!(status, 401);
+    let forged = format!(
+        "fcrm_dev_{}",
+        &device_token[9..].chars().rev().collect::<String>()
+    );
+    let response = client
+        .post(format!("{base}/v1/ingest/osmand/{forged}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
     let (status, _) = api
         .c(Method::POST, "/v1/auth/logout", Some(&tech_token), None)
         .await;
@@ -339,6 +404,11 @@ async fn no_secret_or_personal_data_reaches_the_logs() {
             api_key[api_key.len() - 16..].to_owned(),
         ),
         ("JWT secret", JWT_SECRET.to_owned()),
+        ("device token", device_token.clone()),
+        ("device token's secret part", device_token[9..25].to_owned()),
+        ("forged device token", forged[9..25].to_owned()),
+        ("off-shift latitude", OFF_SHIFT_LAT.to_owned()),
+        ("off-shift longitude", OFF_SHIFT_LON.to_owned()),
         ("Twilio auth token", TWILIO_AUTH_TOKEN.to_owned()),
         ("SMTP OAuth token", MAIL_TOKEN.to_owned()),
         ("unsubscribe token", unsubscribe_token),

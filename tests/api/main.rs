@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod consent_at_send;
 mod db_types;
+mod devices;
 mod edge;
 mod faults;
 mod google;

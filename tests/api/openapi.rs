@@ -43,7 +43,15 @@ fn every_secured_operation_says_who_may_call_it() {
                 .as_array()
                 .is_some_and(|s| !s.is_empty());
             let text = format!("{} {}", operation["summary"], operation["description"]);
-            if secured {
+            let by_device = operation["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("device_token").is_some()));
+            if by_device {
+                assert!(
+                    text.contains("device token") && operation["responses"]["401"].is_object(),
+                    "{method} {path} must say it takes a device token, and document 401"
+                );
+            } else if secured {
                 assert!(
                     text.contains("Roles:"),
                     "{method} {path} must name its roles"

@@ -137,6 +137,15 @@ async fn fill(app: &TestApp, google: &GoogleStandIn) -> Filled {
     assert_eq!(tested.status(), 202);
     app.run_jobs().await;
     assert_eq!(receiver.received_requests().await.unwrap().len(), 1);
+    let device = app
+        .call(
+            Method::POST,
+            &format!("/v1/users/{}/devices", technician.user_id),
+            &owner.access,
+            Some(json!({"label": "Van phone"})),
+        )
+        .await;
+    assert_eq!(device.status(), 201);
     Filled {
         owner,
         technician,

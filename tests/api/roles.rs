@@ -58,33 +58,49 @@ fn cases() -> Vec<Case> {
             body: Some(json!({"name": "Sync", "scope": "read"})),
             allowed: [true, true, false, false, false, false],
         },
+        // `{technician}` is the technician caller: theirs to manage.
+        Case {
+            method: Method::GET,
+            path: "/v1/users/{technician}/devices",
+            body: None,
+            allowed: [true, true, false, true, false, false],
+        },
+        Case {
+            method: Method::POST,
+            path: "/v1/users/{technician}/devices",
+            body: Some(json!({"label": "Van phone"})),
+            allowed: [true, true, false, true, false, false],
+        },
     ]
 }
 
-async fn callers(app: &TestApp) -> Vec<(&'static str, String)> {
+/// The callers, and the technician's user id.
+async fn callers(app: &TestApp) -> (Vec<(&'static str, String)>, String) {
     let owner = app.signup().await;
     let admin = app.user_with_role(&owner, "admin").await;
     let dispatcher = app.user_with_role(&owner, "dispatcher").await;
     let technician = app.user_with_role(&owner, "technician").await;
     let (_, read_key) = app.api_key(&owner, "read").await;
     let (_, write_key) = app.api_key(&owner, "write").await;
-    vec![
+    let callers = vec![
         ("owner", owner.access),
         ("admin", admin.access),
         ("dispatcher", dispatcher.access),
         ("technician", technician.access),
         ("read key", read_key),
         ("write key", write_key),
-    ]
+    ];
+    (callers, technician.user_id)
 }
 
 #[tokio::test]
 async fn every_role_and_scope_gets_what_the_permission_table_says() {
     let app = spawn_app().await;
-    let callers = callers(&app).await;
+    let (callers, technician) = callers(&app).await;
     for case in cases() {
+        let path = case.path.replace("{technician}", &technician);
         for ((who, token), allowed) in callers.iter().zip(case.allowed) {
-            let mut request = app.authed(case.method.clone(), case.path, token);
+            let mut request = app.authed(case.method.clone(), &path, token);
             if let Some(body) = &case.body {
                 let email = format!("u{}@example.com", uuid::Uuid::new_v4().simple());
                 let body = body.to_string().replace("{email}", &email);

@@ -17,6 +17,7 @@ from fieldcrm_client.api.customers import create_customer, get_customer, list_cu
 from fieldcrm_client.api.time_clock import clock_in, shift_route, upload_pings
 from fieldcrm_client.models import (
     AppointmentView,
+    ClockedShift,
     ClockRequest,
     CreateAppointmentRequest,
     CreatePersonRequest,
@@ -26,7 +27,6 @@ from fieldcrm_client.models import (
     Ping,
     PingBatch,
     PingResult,
-    ShiftView,
     SignupRequest,
     SignupResponse,
     UpdatePersonRequest,
@@ -104,7 +104,7 @@ def main(base_url: str) -> None:
         AppointmentView,
         "book an appointment",
     )
-    shift = expect(clock_in.sync(client=api, body=ClockRequest()), ShiftView, "clock in")
+    shift = expect(clock_in.sync(client=api, body=ClockRequest()), ClockedShift, "clock in")
     stored = expect(
         upload_pings.sync(
             client=api,

@@ -91,6 +91,11 @@ impl FromRequest for Caller {
         Box::pin(async move {
             let state = state.ok_or_else(|| Problem::internal_from(&"AppState missing"))?;
             let token = token?;
+            if token.starts_with(fieldcrm_trackers::token::DEVICE_TOKEN_PREFIX) {
+                return Err(invalid_token(
+                    "a device token only sends positions, to /v1/ingest/...",
+                ));
+            }
             if token.starts_with(API_KEY_PREFIX) {
                 authenticate_key(&state, &token).await
             } else {

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod appointments;
 pub mod audit;
 pub mod auth;
+pub mod devices;
 pub mod events;
 pub mod health;
 pub mod integrations;
@@ -138,6 +139,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::get_user)
         .service(users::update_user)
         .service(users::delete_user)
+        .service(devices::create_device)
+        .service(devices::list_devices)
+        .service(devices::revoke_device)
+        .service(devices::device_setup_page)
+        .service(devices::osmand_get)
+        .service(devices::osmand_post)
+        .service(devices::overland_bearer)
+        .service(devices::overland_path)
+        .service(devices::owntracks_auth)
+        .service(devices::owntracks_path)
         .service(api_keys::create_api_key)
         .service(api_keys::list_api_keys)
         .service(api_keys::revoke_api_key)

@@ -12,6 +12,7 @@ use fieldcrm_db::shifts::Shift;
 use fieldcrm_db::{Id, Ts};
 use fieldcrm_domain::tracking::MAX_PINGS_PER_BATCH;
 use fieldcrm_domain::Coordinates;
+use fieldcrm_trackers::setup::{TRACCAR_START_LINK, TRACCAR_STOP_LINK};
 
 use crate::auth::Caller;
 use crate::extract::{Json, OptionalJson};
@@ -78,6 +79,20 @@ impl From<ShiftSummary> for ShiftView {
     }
 }
 
+/// A clock-in or clock-out answer: the shift, and the link that starts or
+/// stops Traccar Client with it.
+#[derive(Serialize, ToSchema)]
+pub struct ClockedShift {
+    #[serde(flatten)]
+    pub shift: ShiftView,
+    /// `org.traccar.client://action/start` on clock-in, `.../stop` on
+    /// clock-out: a client may open it to run the tracker app only during the
+    /// shift, for the battery. The server never relies on it: positions
+    /// outside a shift are discarded anyway.
+    #[schema(example = "org.traccar.client://action/start")]
+    pub traccar_link: &'static str,
+}
+
 fn just_closed(shift: Shift) -> ShiftView {
     let distance_m = shift.distance_m.unwrap_or(0.0);
     let end = shift.clock_out_at.unwrap_or_else(Ts::now).get();
@@ -98,7 +113,7 @@ fn just_closed(shift: Shift) -> ShiftView {
     security(("bearer" = [])),
     request_body(content = Option<ClockRequest>, description = "Optional location"),
     responses(
-        (status = 201, description = "The open shift", body = ShiftView),
+        (status = 201, description = "The open shift", body = ClockedShift),
         (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A shift is open already", body = Problem, content_type = "application/problem+json"),
     )
@@ -113,7 +128,10 @@ pub async fn clock_in(
     let shift = time_clock::clock_in(&state, &caller, at).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/shifts/{}", shift.id)))
-        .json(just_closed(shift)))
+        .json(ClockedShift {
+            shift: just_closed(shift),
+            traccar_link: TRACCAR_START_LINK,
+        }))
 }
 
 /// Clock out: ends the open shift. Pings recorded after this are refused;
@@ -125,7 +143,7 @@ pub async fn clock_in(
     security(("bearer" = [])),
     request_body(content = Option<ClockRequest>, description = "Optional location"),
     responses(
-        (status = 200, description = "The closed shift", body = ShiftView),
+        (status = 200, description = "The closed shift", body = ClockedShift),
         (status = 403, description = "Called with an API key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No shift is open", body = Problem, content_type = "application/problem+json"),
     )
@@ -138,7 +156,10 @@ pub async fn clock_out(
 ) -> Result<HttpResponse, Problem> {
     let at = location(body)?;
     let shift = time_clock::clock_out(&state, &caller, at).await?;
-    Ok(HttpResponse::Ok().json(just_closed(shift)))
+    Ok(HttpResponse::Ok().json(ClockedShift {
+        shift: just_closed(shift),
+        traccar_link: TRACCAR_STOP_LINK,
+    }))
 }
 
 /// Close someone's forgotten shift now.

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod appointments;
 pub mod auth;
 pub mod calendar_feed;
+pub mod devices;
 pub mod events;
 pub mod google;
 pub mod idempotency;

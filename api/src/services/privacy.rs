@@ -32,6 +32,8 @@ pub mod actions {
     pub const USER_DELETED: &str = "user.deleted";
     pub const API_KEY_CREATED: &str = "api_key.created";
     pub const API_KEY_REVOKED: &str = "api_key.revoked";
+    pub const DEVICE_ISSUED: &str = "device.issued";
+    pub const DEVICE_REVOKED: &str = "device.revoked";
 }
 
 /// Appends to the audit trail inside the caller's transaction: who, what, on
@@ -419,6 +421,13 @@ fn write_export(
         "api_keys",
         pool,
         |c, after| export::api_keys_page(c, a, after, n),
+        |r| r.id,
+    )?;
+    section(
+        out,
+        "devices",
+        pool,
+        |c, after| export::devices_page(c, a, after, n),
         |r| r.id,
     )?;
     section(

@@ -201,7 +201,7 @@ pub struct Ingested {
 
 /// The server's limits on what one person and one account may store.
 #[derive(Debug, Clone, Copy)]
-struct IngestLimits {
+pub(crate) struct IngestLimits {
     /// Pings of one person closer in recorded time than this are too frequent.
     min_interval: Duration,
     /// Pings one account may store per day (UTC, by arrival).
@@ -239,137 +239,166 @@ pub async fn ingest(
     let mut readings = Vec::with_capacity(batch.len());
     for item in batch {
         match item {
-            PingItem::Ping(body) => readings.push(body),
-            PingItem::Malformed { id } => outcome.rejected.push((id, Rejection::Malformed)),
-            PingItem::Other(_) => outcome.rejected.push((None, Rejection::Malformed)),
-        }
-    }
-    state
-        .db(move |conn| {
-            let account = accounts::find(conn, account)?.ok_or_else(Problem::unauthorized)?;
-            let now = Utc::now();
-            let mut valid = Vec::with_capacity(readings.len());
-            for body in readings {
-                let reading = Reading {
+            PingItem::Ping(body) => readings.push((
+                body.id,
+                Reading {
                     recorded_at: body.recorded_at,
                     lat: body.lat,
                     lon: body.lon,
                     accuracy_m: body.accuracy_m,
                     speed_mps: body.speed_mps,
                     heading_deg: body.heading_deg,
-                };
-                match reading.check(now, account.ping_accuracy_limit_m) {
-                    Ok(()) => valid.push((body.id, reading)),
-                    Err(why) => outcome.rejected.push((Some(body.id.to_string()), why)),
-                }
-            }
-            let (Some(first), Some(last)) = (
-                valid.iter().map(|(_, r)| r.recorded_at).min(),
-                valid.iter().map(|(_, r)| r.recorded_at).max(),
-            ) else {
-                return Ok(outcome);
-            };
-            conn.write_transaction(|conn| {
-                let shifts = shifts::of_user_between(conn, user, Ts::from(first), Ts::from(last))?;
-                let windows: Vec<Window> = shifts
-                    .iter()
-                    .map(|s| Window {
-                        start: s.clock_in_at.get(),
-                        end: s.clock_out_at.map(|t| t.get()),
-                    })
-                    .collect();
-                let mut in_shift = Vec::with_capacity(valid.len());
-                for (id, reading) in valid {
-                    match window_of(&windows, reading.recorded_at) {
-                        Some(index) => in_shift.push((id, reading, index)),
-                        None => outcome
-                            .rejected
-                            .push((Some(id.to_string()), Rejection::OutsideShift)),
-                    }
-                }
-                // Judged against what is stored around the same times: resends,
-                // the per-person rate, and what the account's quota has left.
-                let shift_ids: Vec<_> = shifts.iter().map(|s| s.id).collect();
-                let stored: Vec<(Uuid, DateTime<Utc>)> = if in_shift.is_empty() {
-                    Vec::new()
-                } else {
-                    pings::recorded_between(
-                        conn,
-                        &shift_ids,
-                        Ts::from(first - limits.min_interval),
-                        Ts::from(last + limits.min_interval),
-                    )?
-                    .into_iter()
-                    .map(|(id, at)| (id.uuid(), at.get()))
-                    .collect()
-                };
-                let today = day_start(now);
-                let used = pings::stored_by_account_since(conn, account.id, Ts::from(today))?;
-                let room = limits
-                    .daily_quota
-                    .saturating_sub(u64::try_from(used).unwrap_or(0));
-                let judged: Vec<(Uuid, DateTime<Utc>)> = in_shift
-                    .iter()
-                    .map(|(id, r, _)| (*id, r.recorded_at))
-                    .collect();
-                let verdicts = admit(&judged, &stored, limits.min_interval, room);
-                let received_at = Ts::now();
-                let mut rows = Vec::with_capacity(in_shift.len());
-                let mut closed_touched = BTreeSet::new();
-                for ((id, reading, index), verdict) in in_shift.into_iter().zip(verdicts) {
-                    match verdict {
-                        Admission::Store => {}
-                        Admission::Duplicate => {
-                            outcome.duplicates += 1;
-                            continue;
-                        }
-                        Admission::Refused(why) => {
-                            outcome.rejected.push((Some(id.to_string()), why));
-                            continue;
-                        }
-                    }
-                    let shift = &shifts[index];
-                    if shift.clock_out_at.is_some() {
-                        closed_touched.insert(index);
-                    }
-                    rows.push(Ping {
-                        user_id: user,
-                        id: Id::from_uuid(id),
-                        account_id: account.id,
-                        shift_id: shift.id,
-                        recorded_at: Ts::from(reading.recorded_at),
-                        lat: reading.lat,
-                        lon: reading.lon,
-                        accuracy_m: reading.accuracy_m,
-                        speed_mps: reading.speed_mps,
-                        heading_deg: reading.heading_deg,
-                        received_at,
-                    });
-                }
-                let inserted = pings::insert_new(conn, &rows)?;
-                if inserted > 0 {
-                    detect_visits(conn, &account, user, &rows)?;
-                }
-                if inserted > 0 {
-                    let n = i64::try_from(inserted).unwrap_or(i64::MAX);
-                    pings::count_stored(conn, account.id, user, Ts::from(today), n)?;
-                }
-                outcome.accepted = inserted;
-                // A resend racing its first upload.
-                outcome.duplicates += rows.len() - inserted;
-                // Late uploads into a closed shift change its stored distance.
-                if inserted > 0 {
-                    for index in closed_touched {
-                        let mut shift = shifts[index].clone();
-                        shift.distance_m =
-                            Some(fieldcrm_geo_track::distance_m(&trail(conn, &shift)?));
-                        shifts::save(conn, &shift)?;
-                    }
-                }
-                Ok(outcome)
-            })
+                },
+            )),
+            PingItem::Malformed { id } => outcome.rejected.push((id, Rejection::Malformed)),
+            PingItem::Other(_) => outcome.rejected.push((None, Rejection::Malformed)),
+        }
+    }
+    state
+        .db(move |conn| {
+            judge_and_store(
+                conn,
+                account,
+                user,
+                limits,
+                readings,
+                outcome,
+                |_, _| Ok(()),
+            )
         })
         .await
+}
+
+/// The one ingest path, for pings uploaded by a signed-in person and for the
+/// positions their tracker apps send: the checks of each reading, the shift
+/// window, deduplication, the per-person rate and the account's quota, then
+/// one insert. `outcome` may hold refusals made before (unreadable items).
+/// `finish` writes what else the caller records of the outcome, in the same
+/// transaction (one commit a request).
+pub(crate) fn judge_and_store(
+    conn: &mut DbConnection,
+    account: Id<accounts::Account>,
+    user: Id<User>,
+    limits: IngestLimits,
+    readings: Vec<(Uuid, Reading)>,
+    mut outcome: Ingested,
+    finish: impl FnOnce(&mut DbConnection, &Ingested) -> Result<(), Problem>,
+) -> Result<Ingested, Problem> {
+    let account = accounts::find(conn, account)?.ok_or_else(Problem::unauthorized)?;
+    let now = Utc::now();
+    let mut valid = Vec::with_capacity(readings.len());
+    for (id, reading) in readings {
+        match reading.check(now, account.ping_accuracy_limit_m) {
+            Ok(()) => valid.push((id, reading)),
+            Err(why) => outcome.rejected.push((Some(id.to_string()), why)),
+        }
+    }
+    let (Some(first), Some(last)) = (
+        valid.iter().map(|(_, r)| r.recorded_at).min(),
+        valid.iter().map(|(_, r)| r.recorded_at).max(),
+    ) else {
+        finish(conn, &outcome)?;
+        return Ok(outcome);
+    };
+    conn.write_transaction(|conn| {
+        let shifts = shifts::of_user_between(conn, user, Ts::from(first), Ts::from(last))?;
+        let windows: Vec<Window> = shifts
+            .iter()
+            .map(|s| Window {
+                start: s.clock_in_at.get(),
+                end: s.clock_out_at.map(|t| t.get()),
+            })
+            .collect();
+        let mut in_shift = Vec::with_capacity(valid.len());
+        for (id, reading) in valid {
+            match window_of(&windows, reading.recorded_at) {
+                Some(index) => in_shift.push((id, reading, index)),
+                None => outcome
+                    .rejected
+                    .push((Some(id.to_string()), Rejection::OutsideShift)),
+            }
+        }
+        // Judged against what is stored around the same times: resends,
+        // the per-person rate, and what the account's quota has left.
+        let shift_ids: Vec<_> = shifts.iter().map(|s| s.id).collect();
+        let stored: Vec<(Uuid, DateTime<Utc>)> = if in_shift.is_empty() {
+            Vec::new()
+        } else {
+            pings::recorded_between(
+                conn,
+                &shift_ids,
+                Ts::from(first - limits.min_interval),
+                Ts::from(last + limits.min_interval),
+            )?
+            .into_iter()
+            .map(|(id, at)| (id.uuid(), at.get()))
+            .collect()
+        };
+        let today = day_start(now);
+        let used = pings::stored_by_account_since(conn, account.id, Ts::from(today))?;
+        let room = limits
+            .daily_quota
+            .saturating_sub(u64::try_from(used).unwrap_or(0));
+        let judged: Vec<(Uuid, DateTime<Utc>)> = in_shift
+            .iter()
+            .map(|(id, r, _)| (*id, r.recorded_at))
+            .collect();
+        let verdicts = admit(&judged, &stored, limits.min_interval, room);
+        let received_at = Ts::now();
+        let mut rows = Vec::with_capacity(in_shift.len());
+        let mut closed_touched = BTreeSet::new();
+        for ((id, reading, index), verdict) in in_shift.into_iter().zip(verdicts) {
+            match verdict {
+                Admission::Store => {}
+                Admission::Duplicate => {
+                    outcome.duplicates += 1;
+                    continue;
+                }
+                Admission::Refused(why) => {
+                    outcome.rejected.push((Some(id.to_string()), why));
+                    continue;
+                }
+            }
+            let shift = &shifts[index];
+            if shift.clock_out_at.is_some() {
+                closed_touched.insert(index);
+            }
+            rows.push(Ping {
+                user_id: user,
+                id: Id::from_uuid(id),
+                account_id: account.id,
+                shift_id: shift.id,
+                recorded_at: Ts::from(reading.recorded_at),
+                lat: reading.lat,
+                lon: reading.lon,
+                accuracy_m: reading.accuracy_m,
+                speed_mps: reading.speed_mps,
+                heading_deg: reading.heading_deg,
+                received_at,
+            });
+        }
+        let inserted = pings::insert_new(conn, &rows)?;
+        if inserted > 0 {
+            detect_visits(conn, &account, user, &rows)?;
+        }
+        if inserted > 0 {
+            let n = i64::try_from(inserted).unwrap_or(i64::MAX);
+            pings::count_stored(conn, account.id, user, Ts::from(today), n)?;
+        }
+        outcome.accepted = inserted;
+        // A resend racing its first upload.
+        outcome.duplicates += rows.len() - inserted;
+        // Late uploads into a closed shift change its stored distance.
+        if inserted > 0 {
+            for index in closed_touched {
+                let mut shift = shifts[index].clone();
+                shift.distance_m = Some(fieldcrm_geo_track::distance_m(&trail(conn, &shift)?));
+                shifts::save(conn, &shift)?;
+            }
+        }
+        finish(conn, &outcome)?;
+        Ok(outcome)
+    })
 }
 
 /// Records arrival at and departure from the person's appointments of the

@@ -281,6 +281,7 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
                     users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
                 guard_owners(&owners, &caller, &target, None)?;
                 revoke_keys_made_by(conn, &caller, id, "creator removed")?;
+                super::devices::revoke_all_of(conn, &caller, id, "user removed")?;
                 // Their refresh tokens go with them (cascade); their access
                 // tokens fail at the next request, which finds no such user
                 // (every process's session cache drops them: `auth::sessions`).

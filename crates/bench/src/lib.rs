@@ -85,6 +85,11 @@ pub struct BackendRun {
     pub pings_100_latency: Latency,
     pub pings_1000: f64,
     pub pings_1000_latency: Latency,
+    /// Traccar Client's one fix per request, on the OsmAnd endpoint.
+    pub osmand: Latency,
+    /// Positions stored per second from Overland's 1000-point batches.
+    pub overland_1000: f64,
+    pub overland_1000_latency: Latency,
     pub live: Latency,
     pub route: Latency,
     pub export_secs: f64,

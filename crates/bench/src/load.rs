@@ -277,3 +277,68 @@ end
         token = lua_string(token),
     )
 }
+
+/// The part of the scripts below that gives each wrk thread its own stretch
+/// of time from `since_ms`, `stretch_ms` long, a millisecond a fix: no two
+/// fixes share a time, so none is a duplicate of another.
+fn thread_stretch(since_ms: i64, stretch_ms: i64) -> String {
+    format!(
+        r#"local counter = 0
+local threads = 0
+local since = nil
+setup = function(thread)
+  threads = threads + 1
+  thread:set("thread_no", threads)
+end
+local function next_ms()
+  if since == nil then
+    since = {since_ms} + (thread_no - 1) * {stretch_ms}
+  end
+  counter = counter + 1
+  return since + counter
+end
+"#
+    )
+}
+
+/// POST one fix per request to the OsmAnd endpoint, as Traccar Client 10.x
+/// sends it (a form; `timestamp` in milliseconds, which the decoder reads as
+/// such from 2^31 on).
+pub fn osmand_script(token: &str, since_ms: i64) -> String {
+    format!(
+        r#"{stretch}local path = "/v1/ingest/osmand/" .. {token}
+local headers = {{["Content-Type"] = "application/x-www-form-urlencoded; charset=UTF-8"}}
+request = function()
+  local ms = next_ms()
+  local body = string.format("id=bench&lat=30.%06d&lon=-97.%06d&timestamp=%d&accuracy=5.0&altitude=41.0&speed=11.66&bearing=270.0&batt=76&charge=false",
+    counter % 1000000, counter % 1000000, ms)
+  return wrk.format("POST", path, headers, body)
+end
+"#,
+        stretch = thread_stretch(since_ms, 2_000_000),
+        token = lua_string(token),
+    )
+}
+
+/// POST Overland batches of `batch` features (the app's largest setting is
+/// 1000) with the token as Bearer, times with milliseconds.
+pub fn overland_script(token: &str, batch: usize, since_ms: i64) -> String {
+    format!(
+        r#"{stretch}local headers = {{["Authorization"] = "Bearer " .. {token}, ["Content-Type"] = "application/json"}}
+local function iso(ms)
+  return os.date("!%Y-%m-%dT%H:%M:%S", math.floor(ms / 1000)) .. string.format(".%03dZ", ms % 1000)
+end
+request = function()
+  local parts = {{}}
+  for i = 1, {batch} do
+    local ms = next_ms()
+    parts[i] = string.format('{{"type":"Feature","geometry":{{"type":"Point","coordinates":[-97.%06d,30.%06d]}},"properties":{{"timestamp":"%s","altitude":41,"speed":13,"course":271,"horizontal_accuracy":5,"vertical_accuracy":3,"motion":["driving"],"device_id":"bench","battery_state":"unplugged","battery_level":0.81}}}}',
+      counter % 1000000, counter % 1000000, iso(ms))
+  end
+  return wrk.format("POST", "/v1/ingest/overland", headers, '{{"locations":[' .. table.concat(parts, ",") .. ']}}')
+end
+"#,
+        stretch = thread_stretch(since_ms, 8_000_000),
+        token = lua_string(token),
+    )
+}

@@ -166,6 +166,8 @@ async fn start(bin: &Path, database_url: &str, logs: &Path) -> Result<(Server, f
         .env("FIELDCRM_JOBS_ENABLED", "true")
         .env("FIELDCRM_JOB_POLL_INTERVAL_MS", "50")
         .env("FIELDCRM_WEBHOOKS_ALLOW_PRIVATE_TARGETS", "true")
+        // One device sends the tracker load from 32 connections.
+        .env("FIELDCRM_DEVICE_REQUESTS_PER_MINUTE", "0")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -682,6 +684,17 @@ async fn run_backend(
     if let Some(probe) = &probe {
         found.ping_rows_per_sec = probe.ping_rows_per_sec()?;
     }
+    tracker_load(
+        &api,
+        &server.base,
+        &seeded,
+        database_url,
+        since,
+        scale,
+        &script,
+        &mut run,
+    )
+    .await?;
 
     run.live = load::wrk(
         &server.base,
@@ -810,6 +823,69 @@ async fn paced_creates(api: &Api, token: &str, per_sec: u32, secs: u64) -> Resul
         }
     }
     ensure!(failed == 0, "{failed} paced creates failed");
+    Ok(())
+}
+
+/// The tracker apps' load, from one device of the pinging technician: Traccar
+/// Client's single fixes on the OsmAnd endpoint, then Overland's 1000-point
+/// batches. Their fixes are recorded hours after the `POST /v1/pings` load's,
+/// still inside the shift, so none is refused as too close to another.
+#[allow(clippy::too_many_arguments)]
+async fn tracker_load(
+    api: &Api,
+    base: &str,
+    seeded: &Seeded,
+    database_url: &str,
+    since: chrono::DateTime<chrono::Utc>,
+    scale: &Scale,
+    script: &dyn Fn(&str, String) -> Result<PathBuf>,
+    run: &mut BackendRun,
+) -> Result<()> {
+    let device = api
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/users/{}/devices", seeded.pinging_user),
+            Some(&seeded.owner_token),
+            Some(json!({"label": "Bench phone"})),
+        )
+        .await?;
+    let token = device["token"].as_str().context("device token")?;
+    let (c, secs) = (scale.connections, scale.secs);
+    let at = |hours: i64| (since + chrono::Duration::hours(hours)).timestamp_millis();
+
+    let before = pings_stored(database_url)?;
+    run.osmand = load::wrk(
+        base,
+        &script("osmand.lua", load::osmand_script(token, at(2)))?,
+        c,
+        secs,
+    )?;
+    let stored = pings_stored(database_url)? - before;
+    ensure!(
+        stored > 0 && run.osmand.non_2xx == 0,
+        "OsmAnd: {stored} stored, {} answers not 2xx",
+        run.osmand.non_2xx
+    );
+    eprintln!(
+        "   OsmAnd: {:.0} req/s ({stored} stored of {} requests)",
+        run.osmand.requests_per_sec, run.osmand.requests
+    );
+
+    let before = pings_stored(database_url)?;
+    let started = Instant::now();
+    run.overland_1000_latency = load::wrk(
+        base,
+        &script("overland.lua", load::overland_script(token, 1000, at(6)))?,
+        c,
+        secs,
+    )?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let stored = pings_stored(database_url)? - before;
+    run.overland_1000 = stored as f64 / elapsed;
+    eprintln!(
+        "   Overland ×1000: {:.0}/s ({stored} stored, {} requests)",
+        run.overland_1000, run.overland_1000_latency.requests
+    );
     Ok(())
 }
 

@@ -9,15 +9,16 @@ use crate::appointments::{Appointment, Reminder, StatusChange};
 use crate::audit::AuditEvent;
 use crate::connection::DbConnection;
 use crate::consent::ConsentEvent;
+use crate::devices::Device;
 use crate::events::Event;
 use crate::jobs::Job;
 use crate::messages::Message;
 use crate::people::Person;
 use crate::pings::Ping;
 use crate::schema::{
-    api_keys, appointment_status_changes, appointments, audit_events, consent_events, events, jobs,
-    messages, people, person_tags, pings, reminders, shifts, users, webhook_deliveries,
-    webhook_endpoints,
+    api_keys, appointment_status_changes, appointments, audit_events, consent_events, devices,
+    events, jobs, messages, people, person_tags, pings, reminders, shifts, users,
+    webhook_deliveries, webhook_endpoints,
 };
 use crate::shifts::Shift;
 use crate::users::User;
@@ -50,6 +51,7 @@ macro_rules! pages_by_id {
 
 pages_by_id!(users_page, users, User);
 pages_by_id!(api_keys_page, api_keys, ApiKey);
+pages_by_id!(devices_page, devices, Device);
 pages_by_id!(people_page, people, Person);
 pages_by_id!(consent_page, consent_events, ConsentEvent);
 pages_by_id!(appointments_page, appointments, Appointment);

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod calendar_feeds;
 mod connection;
 pub mod consent;
+pub mod devices;
 pub mod erasure;
 mod error;
 pub mod events;

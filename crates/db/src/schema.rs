@@ -202,6 +202,29 @@ diesel::table! {
 
 diesel::table! {
     use diesel::sql_types::*;
+    use crate::types::sql::{DbTimestamp, DbUuid};
+
+    devices (id) {
+        id -> DbUuid,
+        account_id -> DbUuid,
+        user_id -> DbUuid,
+        label -> Text,
+        prefix -> Text,
+        token_hash -> Binary,
+        created_by -> Nullable<DbUuid>,
+        created_at -> DbTimestamp,
+        last_seen_at -> Nullable<DbTimestamp>,
+        stored -> BigInt,
+        duplicates -> BigInt,
+        outside_shift -> BigInt,
+        low_accuracy -> BigInt,
+        unparseable -> BigInt,
+        revoked_at -> Nullable<DbTimestamp>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
     use crate::types::sql::DbTimestamp;
 
     link_keys (id) {
@@ -498,7 +521,9 @@ diesel::joinable!(person_tags -> people (person_id));
 diesel::joinable!(consent_events -> people (person_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(api_keys -> accounts (account_id));
+diesel::joinable!(devices -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    devices,
     link_keys,
     ping_counts,
     accounts,

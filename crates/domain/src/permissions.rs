@@ -115,10 +115,13 @@ pub enum Action {
     ViewEvents,
     /// Register, change and remove webhook endpoints, and read their deliveries.
     ManageWebhooks,
+    /// Issue, list and revoke the device tokens of tracker apps (technicians:
+    /// their own).
+    ManageDevices,
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::ManageUsers,
         Action::ManageApiKeys,
         Action::ViewAccount,
@@ -137,6 +140,7 @@ impl Action {
         Action::ViewLiveLocations,
         Action::ViewEvents,
         Action::ManageWebhooks,
+        Action::ManageDevices,
     ];
 
     /// The roles allowed to perform the action.
@@ -161,6 +165,7 @@ impl Action {
             Action::TrackOwnTime => &[Owner, Admin, Dispatcher, Technician],
             Action::ViewShifts => &[Owner, Admin, Dispatcher, Technician],
             Action::ManageShifts => &[Owner, Admin],
+            Action::ManageDevices => &[Owner, Admin, Technician],
         }
     }
 
@@ -184,7 +189,8 @@ impl Action {
             | Action::ManageAccount
             | Action::ExportOrDeleteAccount
             | Action::TrackOwnTime
-            | Action::ManageShifts => None,
+            | Action::ManageShifts
+            | Action::ManageDevices => None,
         }
     }
 
@@ -262,6 +268,9 @@ impl Action {
             Action::ViewLiveLocations => "see live positions of clocked-in technicians",
             Action::ViewEvents => "read the events feed",
             Action::ManageWebhooks => "manage webhook endpoints and read their deliveries",
+            Action::ManageDevices => {
+                "issue and revoke tracker apps' device tokens (technicians: their own)"
+            }
         }
     }
 }
