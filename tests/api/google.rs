@@ -1020,6 +1020,55 @@ async fn connecting_again_writes_nothing_to_events_made_in_google() {
         fields_written(&google, "googlemade1").await,
         vec![vec!["end".to_owned(), "start".to_owned()]]
     );
+
+    // Deleting the account with its calendar events removes what fieldcrm
+    // made, and leaves the event made in Google as it is.
+    let ours = Utc::now() + Duration::days(4);
+    let booked = app
+        .call(
+            Method::POST,
+            "/v1/appointments",
+            &owner.access,
+            Some(json!({"customer_id": customer_id(&app, &owner).await, "title": "Our visit",
+                "starts_at": ours.to_rfc3339(), "ends_at": (ours + Duration::hours(1)).to_rfc3339()})),
+        )
+        .await;
+    assert_eq!(booked.status(), 201);
+    app.run_jobs().await;
+    assert_eq!(google.events().len(), 2, "ours was exported beside theirs");
+    let kept = google.event("googlemade1").unwrap();
+    let deleted = app
+        .call(
+            Method::DELETE,
+            "/v1/account",
+            &owner.access,
+            Some(
+                json!({"password": fieldcrm_test_support::PASSWORD, "confirm": "Acme Plumbing",
+                "delete_calendar_events": true}),
+            ),
+        )
+        .await;
+    assert_eq!(deleted.status(), 200);
+    app.run_jobs().await;
+    let left = google.events();
+    assert_eq!(
+        left.len(),
+        1,
+        "only the event made in Google is left: {left:?}"
+    );
+    assert_eq!(google.event("googlemade1").unwrap(), kept);
+}
+
+/// The id of the account's one customer.
+async fn customer_id(app: &TestApp, owner: &Signed) -> String {
+    app.call(Method::GET, "/v1/customers", &owner.access, None)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
