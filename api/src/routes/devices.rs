@@ -30,7 +30,7 @@ const MAX_LABEL_CHARS: usize = 64;
 pub struct CreateDeviceRequest {
     /// A name for the phone, shown in lists and written into the apps'
     /// settings (1 to 64 characters).
-    #[schema(example = "Anna's iPhone")]
+    #[schema(example = "Anna's iPhone", min_length = 1, max_length = 64)]
     pub label: String,
 }
 
