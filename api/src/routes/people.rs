@@ -293,9 +293,11 @@ pub struct PeopleQuery {
     /// Case-insensitive text to find in name, company, email or phone.
     #[serde(default, deserialize_with = "crate::extract::non_empty")]
     pub q: Option<String>,
-    /// Only people with this tag.
+    /// Only people with this tag: 1 to 50 characters, no comma.
     #[serde(default, deserialize_with = "crate::extract::non_empty")]
-    #[param(pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
+    #[param(
+        pattern = r"^[^,\s\x00-\x1f\x7f-\x9f]([^,\x00-\x1f\x7f-\x9f]{0,48}[^,\s\x00-\x1f\x7f-\x9f])?$"
+    )]
     pub tag: Option<String>,
     /// Only people changed at or after this time (RFC 3339): for mobile sync.
     #[param(format = DateTime)]
