@@ -112,3 +112,29 @@ async fn a_key_used_by_one_operation_is_refused_by_another() {
     );
     assert_eq!(names(&app, &owner, "customers").await, ["Paulo Prospect"]);
 }
+
+/// A replay answers the record as it is now, where it is now: a prospect
+/// converted since is no longer at `/v1/prospects`, so its create's replay
+/// is 404 there, not a customer.
+#[tokio::test]
+async fn a_prospects_create_replayed_after_its_conversion_is_404() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let body = json!({"name": "Pia Prospect"});
+    let created = post(&app, &owner, "/v1/prospects", "pia-1", &body).await;
+    assert_eq!(created.status(), 201);
+    let prospect: Value = created.json().await.unwrap();
+    let id = prospect["id"].as_str().unwrap();
+    let converted = app
+        .call(
+            Method::POST,
+            &format!("/v1/prospects/{id}/convert"),
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(converted.status(), 200);
+    let replay = post(&app, &owner, "/v1/prospects", "pia-1", &body).await;
+    assert_eq!(replay.status(), 404);
+    problem(replay).await;
+}

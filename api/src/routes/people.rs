@@ -293,10 +293,10 @@ pub struct PeopleQuery {
     /// Case-insensitive text to find in name, company, email or phone.
     #[serde(default, deserialize_with = "crate::extract::non_empty")]
     pub q: Option<String>,
-    /// Only people with this tag: 1 to 50 characters, no comma.
+    /// Only people with this tag: 1 to 50 characters, no comma (empty: any).
     #[serde(default, deserialize_with = "crate::extract::non_empty")]
     #[param(
-        pattern = r"^[^,\s\x00-\x1f\x7f-\x9f]([^,\x00-\x1f\x7f-\x9f]{0,48}[^,\s\x00-\x1f\x7f-\x9f])?$"
+        pattern = r"^([^,\s\x00-\x1f\x7f-\x9f]([^,\x00-\x1f\x7f-\x9f]{0,48}[^,\s\x00-\x1f\x7f-\x9f])?)?$"
     )]
     pub tag: Option<String>,
     /// Only people changed at or after this time (RFC 3339): for mobile sync.
@@ -458,8 +458,11 @@ async fn create(
             let record = people::create_in(conn, &caller, stage, input)?;
             Ok((StatusCode::CREATED, to_json(&PersonView::from(record))?))
         },
+        // A replay answers the record if it is still of this stage: a
+        // prospect converted since is no longer at `/v1/prospects` (404).
         move |conn, id| {
             people::record_of(conn, account, Id::from_uuid(id))?
+                .filter(|record| record.person.stage == stage.as_str())
                 .map(|record| to_json(&PersonView::from(record)))
                 .transpose()
         },
@@ -604,7 +607,7 @@ pub async fn list_customers(
     responses(
         (status = 201, description = "The new customer; `ETag` holds its version", body = PersonView),
         (status = 403, description = "The caller may not create customers", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose record has since been deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose record has since been deleted (or, for a prospect, converted)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -789,7 +792,7 @@ pub async fn list_prospects(
     responses(
         (status = 201, description = "The new prospect; `ETag` holds its version", body = PersonView),
         (status = 403, description = "The caller may not create prospects", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose record has since been deleted", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose record has since been deleted (or, for a prospect, converted)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
     )
 )]
