@@ -133,6 +133,7 @@ fn app_state(
             settings.max_concurrent_exports as usize,
         )),
         passwords: Arc::new(PasswordWork::new(settings.password_hashes_at_once)),
+        full_object: crate::routes::full_object,
         device_rates: Arc::new(crate::services::devices::DeviceRates::new(
             settings.device_requests_per_minute,
         )),

@@ -25,7 +25,17 @@ pub struct AppState {
     pub passwords: Arc<PasswordWork>,
     /// Each tracker device's requests in the current minute.
     pub device_rates: Arc<DeviceRates>,
+    /// The record an event is about as `GET` shows it, for full webhook
+    /// payloads: the views are the HTTP layer's, so it is handed in here
+    /// rather than called from the services.
+    pub full_object: FullObject,
 }
+
+/// Reads the record an event is about, as its `GET` answers it.
+pub type FullObject = fn(
+    &mut fieldcrm_db::DbConnection,
+    &fieldcrm_db::events::Event,
+) -> Result<Option<serde_json::Value>, crate::problem::Problem>;
 
 impl AppState {
     /// Runs blocking database work with a pooled connection on the database

@@ -35,7 +35,7 @@ pub struct AccountView {
     #[schema(example = 150.0)]
     pub arrival_radius_m: f64,
     /// Reminders of appointments booked without their own.
-    #[schema(value_type = Vec<crate::routes::appointments::ReminderBody>)]
+    #[schema(value_type = Vec<DefaultReminder>)]
     pub default_reminders: serde_json::Value,
     /// Local time from which SMS wait (HH:MM); equal to `quiet_hours_end` for none.
     #[schema(example = "21:00")]
@@ -55,6 +55,16 @@ pub struct AccountView {
     pub message_body_retention_days: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// One reminder the account gives appointments booked without their own.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // describes `AccountView::default_reminders` to clients
+pub struct DefaultReminder {
+    #[schema(value_type = crate::vocabulary::ChannelName)]
+    pub channel: String,
+    /// 0 to 43200 (30 days).
+    pub minutes_before: i64,
 }
 
 /// The text of each automatic message.

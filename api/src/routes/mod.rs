@@ -55,7 +55,7 @@ pub fn full_object(
     conn: &mut fieldcrm_db::DbConnection,
     event: &fieldcrm_db::events::Event,
 ) -> Result<Option<serde_json::Value>, Problem> {
-    if !has_full_object(&event.event_type) {
+    if !crate::services::events::has_full_object(&event.event_type) {
         return Ok(None);
     }
     let data: serde_json::Value = serde_json::from_str(&event.data).unwrap_or_default();
@@ -83,15 +83,6 @@ pub fn full_object(
         _ => None,
     };
     Ok(object)
-}
-
-/// Whether events of this type carry `object` in full payloads: those about
-/// a customer, prospect, appointment or user that still exists.
-pub fn has_full_object(event_type: &str) -> bool {
-    matches!(
-        event_type.split('.').next(),
-        Some("customer" | "prospect" | "appointment" | "user")
-    ) && !event_type.ends_with(".deleted")
 }
 
 /// Registers every documented endpoint. Used by the server and by `fieldcrm

@@ -176,6 +176,15 @@ pub fn subscribes(event_types: Option<&str>, event_type: &str) -> bool {
     }
 }
 
+/// Whether events of this type carry `object` in full payloads: those about
+/// a customer, prospect, appointment or user that still exists.
+pub fn has_full_object(event_type: &str) -> bool {
+    matches!(
+        event_type.split('.').next(),
+        Some("customer" | "prospect" | "appointment" | "user")
+    ) && !event_type.ends_with(".deleted")
+}
+
 /// The names of the fields whose values differ, from `(name, changed)` pairs.
 pub fn changed_fields(fields: &[(&'static str, bool)]) -> Vec<&'static str> {
     fields

@@ -19,7 +19,7 @@ use fieldcrm_webhooks::{self as signing, Attempt, Failure, Message, Secret};
 use crate::auth::Caller;
 use crate::problem::Problem;
 use crate::services::events::{self as feed, Actor, Change, EVENT_TYPES};
-use crate::state::AppState;
+use crate::state::{AppState, FullObject};
 
 /// Endpoints one account may have.
 pub const MAX_ENDPOINTS: i64 = 20;
@@ -377,12 +377,13 @@ fn data_for(
     conn: &mut DbConnection,
     event: &Event,
     payload: PayloadKind,
+    full_object: FullObject,
 ) -> Result<Value, Problem> {
     let mut data: Value = serde_json::from_str(&event.data).unwrap_or_else(|_| json!({}));
     if payload == PayloadKind::Full {
-        if let Some(object) = crate::routes::full_object(conn, event)? {
+        if let Some(object) = full_object(conn, event)? {
             data["object"] = object;
-        } else if crate::routes::has_full_object(&event.event_type) {
+        } else if feed::has_full_object(&event.event_type) {
             data["object"] = Value::Null;
         }
     }
@@ -403,6 +404,7 @@ pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, Pr
         return Ok(Outcome::Failed("the job names no event".into()));
     };
     let endpoint_id: Id<Endpoint> = Id::from_uuid(subject.uuid());
+    let full_object = state.full_object;
     let found = state
         .db(move |conn| {
             let Some(endpoint) = webhooks::find(conn, account, endpoint_id)? else {
@@ -412,7 +414,7 @@ pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, Pr
                 return Ok(None);
             };
             let payload = PayloadKind::parse(&endpoint.payload).unwrap_or(PayloadKind::Thin);
-            let data = data_for(conn, &event, payload)?;
+            let data = data_for(conn, &event, payload, full_object)?;
             Ok(Some((endpoint, event, data)))
         })
         .await?;
