@@ -5,6 +5,7 @@ pub mod config;
 pub mod docs;
 pub mod event_docs;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod outbound;

@@ -7,12 +7,10 @@ use std::time::Duration;
 
 use actix_cors::Cors;
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::ResourceDef;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::http::Method;
 use actix_web::middleware::{from_fn, DefaultHeaders, ErrorHandlers, Next};
-use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer};
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa_actix_web::AppExt;
 
@@ -22,9 +20,10 @@ use crate::auth::tokens::LinkKeys;
 use crate::auth::{SessionCache, Tokens};
 use crate::config::Settings;
 use crate::extract::BodyLimits;
+use crate::limits::{DeviceRates, PasswordWork};
 use crate::outbound::Outbound;
 use crate::problem::{ensure_problem_json, Problem};
-use crate::services::PasswordWork;
+use crate::routes::fallback::RouteTable;
 use crate::state::{AppState, DbThreads};
 use crate::telemetry::RequestSpan;
 use crate::{docs, metrics, openapi, routes, worker};
@@ -134,9 +133,7 @@ fn app_state(
         )),
         passwords: Arc::new(PasswordWork::new(settings.password_hashes_at_once)),
         full_object: crate::routes::full_object,
-        device_rates: Arc::new(crate::services::devices::DeviceRates::new(
-            settings.device_requests_per_minute,
-        )),
+        device_rates: Arc::new(DeviceRates::new(settings.device_requests_per_minute)),
         outbound: Arc::new(Outbound::from_settings(&settings, port, &keys.sealing)?),
         settings: Arc::new(settings),
     })
@@ -261,7 +258,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let pool = state.pool.clone();
     let spec = openapi::spec();
     let spec_json = web::Data::new(spec.to_json()?);
-    let routes = web::Data::new(RouteTable::new(&spec));
+    let routes = web::Data::new(RouteTable::new(openapi::methods_by_path(&spec)));
     let state = web::Data::new(state);
     let body_limit = web::Data::new(BodyLimits {
         max_bytes: settings.max_body_bytes,
@@ -286,7 +283,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         app.route("/openapi.json", web::get().to(openapi_json))
             .route("/docs", web::get().to(docs::page))
             .route("/docs/{file}", web::get().to(docs::asset))
-            .default_service(web::to(no_route))
+            .default_service(web::to(routes::fallback::no_route))
             .wrap(from_fn(refuse_control_characters))
             .wrap(cors(&cors_settings))
             .wrap(
@@ -387,62 +384,4 @@ async fn openapi_json(spec: web::Data<String>) -> HttpResponse {
         .content_type("application/json")
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .body(spec.get_ref().clone())
-}
-
-/// The documented paths with their methods, to tell an unknown path (404) from
-/// a known path asked with the wrong method (405 with `Allow`).
-pub(crate) struct RouteTable(Vec<(ResourceDef, bool, Vec<Method>)>);
-
-impl RouteTable {
-    fn new(spec: &utoipa::openapi::OpenApi) -> Self {
-        Self(
-            openapi::methods_by_path(spec)
-                .into_iter()
-                .map(|(path, methods)| {
-                    let literal = !path.contains('{');
-                    (ResourceDef::new(path), literal, methods)
-                })
-                .collect(),
-        )
-    }
-
-    /// A literal path (`/v1/shifts/clock-in`) wins over a template that also
-    /// matches it (`/v1/shifts/{id}`), as in the router.
-    fn allowed(&self, path: &str) -> Vec<&'static str> {
-        let matches: Vec<_> = self
-            .0
-            .iter()
-            .filter(|(def, ..)| def.is_match(path))
-            .collect();
-        let literal = matches.iter().any(|(_, literal, _)| *literal);
-        let mut allowed: Vec<&'static str> = matches
-            .into_iter()
-            .filter(|(_, is_literal, _)| *is_literal || !literal)
-            .flat_map(|(.., methods)| methods.iter().map(method_name))
-            .collect();
-        allowed.sort_unstable();
-        allowed.dedup();
-        allowed
-    }
-}
-
-fn method_name(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        _ => "DELETE",
-    }
-}
-
-/// 404, or 405 with `Allow` for a documented path asked with another method.
-pub(crate) async fn no_route(req: HttpRequest, routes: web::Data<RouteTable>) -> HttpResponse {
-    let allowed = routes.allowed(req.path());
-    let problem = if allowed.is_empty() {
-        Problem::not_found().with_detail("no such endpoint; see /docs for the API reference")
-    } else {
-        Problem::method_not_allowed(&allowed)
-    };
-    actix_web::ResponseError::error_response(&problem)
 }

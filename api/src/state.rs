@@ -4,10 +4,9 @@ use fieldcrm_db::{DbConnection, DbPool};
 
 use crate::auth::{SessionCache, Tokens};
 use crate::config::Settings;
+use crate::limits::{DeviceRates, PasswordWork};
 use crate::outbound::Outbound;
 use crate::problem::Problem;
-use crate::services::devices::DeviceRates;
-use crate::services::PasswordWork;
 
 /// What every handler can reach.
 #[derive(Clone)]

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod events;
+pub mod fallback;
 pub mod health;
 pub mod integrations;
 pub mod me;
@@ -165,7 +166,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .map(|cfg| {
             cfg.service(
                 web::resource(["/v1/shifts/clock-in", "/v1/shifts/clock-out"])
-                    .to(crate::startup::no_route),
+                    .to(fallback::no_route),
             )
         })
         .service(tracking::list_shifts)

@@ -6,13 +6,6 @@
 //! A device token only ever sends positions for its person: it reads
 //! nothing, never opens or closes a shift, and is refused everywhere else.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-use actix_web::http::header::{HeaderValue, RETRY_AFTER};
-use actix_web::http::StatusCode;
-
 use fieldcrm_db::devices::{self, Counts, Device};
 use fieldcrm_db::users::{self, User};
 use fieldcrm_db::{DbConnection, Id, Ts};
@@ -253,61 +246,5 @@ fn add_outcome(counts: &mut Counts, outcome: &Ingested) {
             Rejection::LowAccuracy => counts.low_accuracy += 1,
             _ => counts.unparseable += 1,
         }
-    }
-}
-
-/// Requests per device per minute, in this process: a fixed window per
-/// device, forgotten once it is over.
-pub struct DeviceRates {
-    per_minute: u32,
-    windows: Mutex<HashMap<Id<Device>, (Instant, u32)>>,
-}
-
-const WINDOW: Duration = Duration::from_secs(60);
-
-impl DeviceRates {
-    pub fn new(per_minute: u32) -> Self {
-        Self {
-            per_minute,
-            windows: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Counts a request of `device`: 429 with `Retry-After` past the rate.
-    pub fn admit(&self, device: Id<Device>) -> Result<(), Problem> {
-        if self.per_minute == 0 {
-            return Ok(());
-        }
-        let now = Instant::now();
-        let mut windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if windows.len() > 10_000 {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-        }
-        let (start, count) = windows.entry(device).or_insert((now, 0));
-        if now.duration_since(*start) >= WINDOW {
-            *start = now;
-            *count = 0;
-        }
-        if *count >= self.per_minute {
-            let wait = WINDOW
-                .saturating_sub(now.duration_since(*start))
-                .as_secs()
-                .max(1);
-            return Err(Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "Too many requests from this device",
-            )
-            .with_detail(format!(
-                "the device sent more than {} requests in a minute; try again in {wait} seconds",
-                self.per_minute
-            ))
-            .with_header(RETRY_AFTER, HeaderValue::from(wait)));
-        }
-        *count += 1;
-        Ok(())
     }
 }

@@ -1,0 +1,118 @@
+//! Bounds on work this process takes on at once, kept in the app state.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::http::StatusCode;
+use tokio::sync::Semaphore;
+
+use fieldcrm_db::devices::Device;
+use fieldcrm_db::Id;
+
+use crate::problem::Problem;
+
+/// Requests that may wait for password work, per one running.
+const WAITING_PER_RUNNING: usize = 4;
+
+/// Bounds password hashing and checking (argon2id: 19 MiB and tens of
+/// milliseconds each): so many run at once, a few times as many wait, and
+/// beyond that a request is refused with 429 rather than adding to a pile
+/// whose memory and latency have no bound.
+pub struct PasswordWork {
+    admitted: Semaphore,
+    running: Semaphore,
+}
+
+impl PasswordWork {
+    /// `at_once` 0 means one per CPU core.
+    pub fn new(at_once: usize) -> Self {
+        let at_once = match at_once {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
+        Self {
+            admitted: Semaphore::new(at_once * (1 + WAITING_PER_RUNNING)),
+            running: Semaphore::new(at_once),
+        }
+    }
+
+    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, Problem>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let Ok(_admitted) = self.admitted.try_acquire() else {
+            return Err(Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "busy",
+                "Too many password checks at once",
+            )
+            .with_detail("the server is checking too many passwords at once; try again shortly")
+            .with_header(RETRY_AFTER, HeaderValue::from(1)));
+        };
+        let _running = self
+            .running
+            .acquire()
+            .await
+            .map_err(|err| Problem::internal_from(&err))?;
+        Ok(actix_web::web::block(work).await?)
+    }
+}
+
+/// Requests per device per minute, in this process: a fixed window per
+/// device, forgotten once it is over.
+pub struct DeviceRates {
+    per_minute: u32,
+    windows: Mutex<HashMap<Id<Device>, (Instant, u32)>>,
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+impl DeviceRates {
+    pub fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute,
+            windows: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts a request of `device`: 429 with `Retry-After` past the rate.
+    pub fn admit(&self, device: Id<Device>) -> Result<(), Problem> {
+        if self.per_minute == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if windows.len() > 10_000 {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+        }
+        let (start, count) = windows.entry(device).or_insert((now, 0));
+        if now.duration_since(*start) >= WINDOW {
+            *start = now;
+            *count = 0;
+        }
+        if *count >= self.per_minute {
+            let wait = WINDOW
+                .saturating_sub(now.duration_since(*start))
+                .as_secs()
+                .max(1);
+            return Err(Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests from this device",
+            )
+            .with_detail(format!(
+                "the device sent more than {} requests in a minute; try again in {wait} seconds",
+                self.per_minute
+            ))
+            .with_header(RETRY_AFTER, HeaderValue::from(wait)));
+        }
+        *count += 1;
+        Ok(())
+    }
+}
