@@ -1,10 +1,10 @@
 //! Prometheus metrics: request counts and latency histograms by route and status
-//! (actix-web-prom), and database pool usage read at scrape time.
+//! (actix-web-prom), and database pool usage and statements read at scrape time.
 
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
-use prometheus::{IntGauge, Opts, Registry};
+use prometheus::{IntCounter, IntGauge, Opts, Registry};
 
 use fieldcrm_db::DbPool;
 
@@ -26,6 +26,8 @@ struct PoolCollector {
     connections: IntGauge,
     idle: IntGauge,
     max: IntGauge,
+    statements: IntCounter,
+    checks: IntCounter,
 }
 
 impl PoolCollector {
@@ -44,6 +46,20 @@ impl PoolCollector {
                 "db_pool_max_connections",
                 "Most database connections the pool may open",
             )?,
+            statements: IntCounter::with_opts(
+                Opts::new(
+                    "db_statements_total",
+                    "Statements sent to the database, transaction control and connection checks included",
+                )
+                .namespace("fieldcrm"),
+            )?,
+            checks: IntCounter::with_opts(
+                Opts::new(
+                    "db_connection_checks_total",
+                    "Liveness checks of connections handed out after an error or a rest",
+                )
+                .namespace("fieldcrm"),
+            )?,
         })
     }
 }
@@ -53,6 +69,8 @@ impl Collector for PoolCollector {
         [&self.connections, &self.idle, &self.max]
             .into_iter()
             .flat_map(|g| g.desc())
+            .chain(self.statements.desc())
+            .chain(self.checks.desc())
             .collect()
     }
 
@@ -61,9 +79,17 @@ impl Collector for PoolCollector {
         self.connections.set(i64::from(status.size));
         self.idle.set(i64::from(status.idle));
         self.max.set(i64::from(status.max_size));
+        for (counter, now) in [
+            (&self.statements, self.pool.statements_run()),
+            (&self.checks, self.pool.checks_run()),
+        ] {
+            counter.inc_by(now.saturating_sub(counter.get()));
+        }
         [&self.connections, &self.idle, &self.max]
             .into_iter()
             .flat_map(|g| g.collect())
+            .chain(self.statements.collect())
+            .chain(self.checks.collect())
             .collect()
     }
 }

@@ -203,6 +203,20 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
         "{text}"
     );
     assert!(text.contains("fieldcrm_db_pool_connections"), "{text}");
+    let counter = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    assert_eq!(
+        counter("fieldcrm_db_statements_total "),
+        app.pool.statements_run(),
+        "the statements the pool counted"
+    );
+    assert_eq!(
+        counter("fieldcrm_db_connection_checks_total "),
+        app.pool.checks_run()
+    );
 }
 
 #[tokio::test]

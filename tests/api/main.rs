@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod concurrency;
 mod consent_at_send;
+mod cost;
 mod db_types;
 mod devices;
 mod edge;

@@ -223,6 +223,51 @@ fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
+type Condition = Box<
+    dyn diesel::BoxableExpression<people::table, MultiBackend, SqlType = diesel::sql_types::Bool>,
+>;
+
+/// The search text holds `term`. With `keyed`, the account's search keys
+/// that any match must have narrow the rows first (migration
+/// `…000080_search_keys_per_account`), so the cost follows the account's
+/// rows, not the table's.
+fn contains(keyed: Option<Id<Account>>, term: &str) -> Condition {
+    let like = people::search_text
+        .like(contains_pattern(term))
+        .escape('\\');
+    let keys = keyed.map_or_else(Vec::new, |account| search_keys(account, term));
+    if keys.is_empty() {
+        return Box::new(like);
+    }
+    Box::new(
+        diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "people_search_keys(people.account_id, people.search_text) @> string_to_array(",
+        )
+        .bind::<diesel::sql_types::Text, _>(keys.join(" "))
+        .sql(", ' ')")
+        .and(like),
+    )
+}
+
+/// The keys `people_search_keys` gives every row whose search text contains
+/// `term`: the trigrams of its runs of lower-case ASCII letters and digits.
+/// Those three characters sit inside one word wherever the term occurs, and
+/// pg_trgm keeps such a trigram as it is; other characters are left to the
+/// LIKE (pg_trgm hashes some and pads word edges, which a part of a word in
+/// the term would not match).
+pub fn search_keys(account: Id<Account>, term: &str) -> Vec<String> {
+    let plain = |c: &char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let chars: Vec<char> = term.chars().collect();
+    let mut keys: Vec<String> = chars
+        .windows(3)
+        .filter(|w| w.iter().all(plain))
+        .map(|w| format!("{}:{}", account.uuid(), w.iter().collect::<String>()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
 pub fn list(conn: &mut DbConnection, filter: &Filter) -> DbResult<Vec<Person>> {
     let mut query = people::table
         .filter(people::account_id.eq(filter.account))
@@ -231,16 +276,12 @@ pub fn list(conn: &mut DbConnection, filter: &Filter) -> DbResult<Vec<Person>> {
         .limit(filter.limit)
         .into_boxed();
     if let Some(search) = &filter.search {
-        let text = people::search_text
-            .like(contains_pattern(search))
-            .escape('\\');
+        // Keys only on PostgreSQL: SQLite reaches the account's rows through
+        // the account's index and has no trigram index to narrow.
+        let keyed = matches!(conn, DbConnection::Pg(_)).then_some(filter.account);
         query = match &filter.search_digits {
-            Some(digits) => query.filter(
-                text.or(people::search_text
-                    .like(contains_pattern(digits))
-                    .escape('\\')),
-            ),
-            None => query.filter(text),
+            Some(digits) => query.filter(contains(keyed, search).or(contains(keyed, digits))),
+            None => query.filter(contains(keyed, search)),
         };
     }
     if let Some(tag) = &filter.tag {
