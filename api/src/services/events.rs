@@ -137,10 +137,11 @@ pub fn publish(
         data: change.data.to_string(),
         person_id: change.person,
     };
-    events::record(conn, &event)?;
-    for endpoint in webhooks::enabled(conn, account)? {
-        if subscribes(endpoint.event_types.as_deref(), change.event_type) {
-            queue_delivery(conn, account, endpoint.id, event.id, now)?;
+    if events::record(conn, &event)? {
+        for endpoint in webhooks::enabled(conn, account)? {
+            if subscribes(endpoint.event_types.as_deref(), change.event_type) {
+                queue_delivery(conn, account, endpoint.id, event.id, now)?;
+            }
         }
     }
     Ok(event.id)

@@ -24,11 +24,18 @@ pub struct Event {
     pub person_id: Option<Id<Person>>,
 }
 
-pub fn record(conn: &mut DbConnection, event: &Event) -> DbResult<()> {
-    diesel::insert_into(events::table)
+/// Stores the event, and answers in the same statement whether its account
+/// has an enabled webhook endpoint: a write in an account without one (most
+/// of them) sends no second query to find out.
+pub fn record(conn: &mut DbConnection, event: &Event) -> DbResult<bool> {
+    Ok(diesel::insert_into(events::table)
         .values(event)
-        .execute(conn)?;
-    Ok(())
+        .returning(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "EXISTS (SELECT 1 FROM webhook_endpoints \
+             WHERE webhook_endpoints.account_id = events.account_id \
+             AND webhook_endpoints.enabled)",
+        ))
+        .get_result(conn)?)
 }
 
 pub fn find(
