@@ -93,6 +93,29 @@ fn data_of(event_type: &str) -> (Value, Option<&'static str>) {
     }
 }
 
+/// The shapes `data` takes in the events feed, by schema name: the feed is
+/// thin (no `object`), and which shape an event has follows from its `type`
+/// (each type's own is in `webhooks`).
+pub fn feed_data_shapes() -> Vec<(&'static str, Value)> {
+    let thin = |event_type: &str| {
+        let (mut data, _) = data_of(event_type);
+        if let Some(properties) = data["properties"].as_object_mut() {
+            properties.remove("object");
+        }
+        data
+    };
+    let mut record = thin("appointment.status_changed");
+    record["properties"]["changed"] = thin("appointment.updated")["properties"]["changed"].clone();
+    record["description"] = json!("A record's change: `changed` for updates and reschedules, `from` and `to` for a status change");
+    vec![
+        ("RecordEventData", record),
+        ("ConsentEventData", thin("consent.changed")),
+        ("ShiftEventData", thin("shift.clocked_in")),
+        ("MessageEventData", thin("message.sent")),
+        ("WebhookTestEventData", thin("webhook.test")),
+    ]
+}
+
 fn describe(event_type: &str) -> &'static str {
     match event_type {
         "customer.deleted" | "prospect.deleted" => {
@@ -166,6 +189,24 @@ pub fn webhooks() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_event_types_feed_data_has_a_shape() {
+        let shapes = feed_data_shapes();
+        for event_type in EVENT_TYPES {
+            let (data, _) = data_of(event_type);
+            let fits = shapes.iter().any(|(_, shape)| {
+                data["required"] == shape["required"]
+                    && data["properties"]
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .filter(|(name, _)| *name != "object")
+                        .all(|(name, schema)| shape["properties"][name] == *schema)
+            });
+            assert!(fits, "{event_type}: {data}");
+        }
+    }
 
     #[test]
     fn every_event_type_is_documented_with_its_own_type() {

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 pub mod docs;
 pub mod event_docs;
+pub mod export_docs;
 pub mod extract;
 pub mod limits;
 pub mod metrics;

@@ -4,7 +4,7 @@ use actix_web::http::Method;
 use actix_web::App;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{AnyOfBuilder, ArrayItems, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::{ServerBuilder, ServerVariableBuilder};
@@ -121,6 +121,7 @@ impl Modify for CommonResponses {
             }
         }
         list_items_by_reference(&mut components.schemas);
+        type_event_data(&mut components.schemas);
         if let Some(RefOr::T(Schema::Object(problem))) = components.schemas.get_mut("Problem") {
             describe_problem(problem);
         }
@@ -622,6 +623,29 @@ fn add_common_responses(path: &str, operation: &mut Operation) {
                 )
                 .into()
         });
+    }
+}
+
+/// The feed's `EventView.data`: one of the shapes events carry, named, so
+/// generated clients get types rather than an open object.
+fn type_event_data(schemas: &mut std::collections::BTreeMap<String, RefOr<Schema>>) {
+    let mut shapes = Vec::new();
+    for (name, shape) in crate::event_docs::feed_data_shapes() {
+        if let Ok(schema) = serde_json::from_value::<RefOr<Schema>>(shape) {
+            schemas.insert(name.to_owned(), schema);
+            shapes.push(RefOr::Ref(Ref::from_schema_name(name)));
+        }
+    }
+    let data = shapes
+        .into_iter()
+        .fold(AnyOfBuilder::new(), AnyOfBuilder::item)
+        .description(Some(
+            "The ids the event concerns; its `type` says which shape (the `webhooks` section gives each type's own)",
+        ))
+        .build();
+    if let Some(RefOr::T(Schema::Object(view))) = schemas.get_mut("EventView") {
+        view.properties
+            .insert("data".into(), RefOr::T(Schema::AnyOf(data)));
     }
 }
 

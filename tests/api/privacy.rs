@@ -426,6 +426,7 @@ async fn an_export_holds_every_record_without_secrets_and_is_rate_limited() {
     for (section, table) in [
         ("users", "users"),
         ("api_keys", "api_keys"),
+        ("devices", "devices"),
         ("people", "people"),
         ("consent_events", "consent_events"),
         ("appointments", "appointments"),
@@ -459,6 +460,22 @@ async fn an_export_holds_every_record_without_secrets_and_is_rate_limited() {
         .unwrap()
         .iter()
         .any(|e| e["action"] == "account.exported"));
+
+    // The document is what the OpenAPI description says, record by record.
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let described = &spec["components"]["schemas"]["ExportDocument"];
+    assert_eq!(misfit(&doc, described, &spec, "export"), None);
+    let empty: Vec<&String> = doc
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, v)| v.as_array().is_some_and(Vec::is_empty))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        empty.is_empty(),
+        "every list was filled and checked: {empty:?} empty"
+    );
 
     let again = app
         .call(
@@ -1363,5 +1380,78 @@ async fn an_export_and_the_audit_trail_hold_nothing_of_another_account() {
             !text.contains(id.as_str()),
             "my audit trail holds their {id}"
         );
+    }
+}
+
+/// Where `value` departs from `schema` (of the served OpenAPI document
+/// `spec`): a type, a required member missing, a member not described, in
+/// the value or any record in it.
+fn misfit(value: &Value, schema: &Value, spec: &Value, at: &str) -> Option<String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return misfit(value, &spec["components"]["schemas"][name], spec, at);
+    }
+    if let Some(choices) = schema["oneOf"].as_array().or(schema["anyOf"].as_array()) {
+        return choices
+            .iter()
+            .all(|choice| misfit(value, choice, spec, at).is_some())
+            .then(|| format!("{at}: fits none of {choices:?}"));
+    }
+    let kind = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let fits = types.is_empty()
+        || types.contains(&kind)
+        || (kind == "integer" && types.contains(&"number"));
+    if !fits {
+        return Some(format!("{at}: a {kind}, described as {types:?}"));
+    }
+    match (value, schema["format"].as_str()) {
+        (Value::String(s), Some("uuid")) if uuid::Uuid::parse_str(s).is_err() => {
+            return Some(format!("{at}: {s:?} is not a uuid"));
+        }
+        (Value::String(s), Some("date-time"))
+            if chrono::DateTime::parse_from_rfc3339(s).is_err() =>
+        {
+            return Some(format!("{at}: {s:?} is not a date-time"));
+        }
+        _ => {}
+    }
+    match value {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| misfit(item, &schema["items"], spec, &format!("{at}[{i}]"))),
+        Value::Object(members) => {
+            let properties = schema["properties"].as_object()?;
+            let required = schema["required"].as_array().cloned().unwrap_or_default();
+            required
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|name| !members.contains_key(*name))
+                .map(|name| format!("{at}: no {name}"))
+                .or_else(|| {
+                    members
+                        .iter()
+                        .find_map(|(name, member)| match properties.get(name) {
+                            None => Some(format!("{at}.{name}: not described")),
+                            Some(described) => {
+                                misfit(member, described, spec, &format!("{at}.{name}"))
+                            }
+                        })
+                })
+        }
+        _ => None,
     }
 }

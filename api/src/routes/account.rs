@@ -13,6 +13,7 @@ use fieldcrm_domain::{AccountName, CountryCode, TimeZoneName};
 use fieldcrm_db::Id;
 
 use crate::auth::Caller;
+use crate::export_docs;
 use crate::extract::Json;
 use crate::problem::{FieldError, Fields, Problem};
 use crate::routes::appointments::ReminderBody;
@@ -362,57 +363,60 @@ pub async fn deletion_receipt(
     Ok(HttpResponse::Ok().json(DeletionReceiptView::from(receipt)))
 }
 
-/// The export document's top-level shape; each list holds the records as the
-/// API shows them, without password hashes, key or token hashes, or secrets.
+/// The export document: the account, then each list of its records as they
+/// are stored, without password hashes, key or token hashes, or secrets.
 #[derive(Serialize, ToSchema)]
 pub struct ExportDocument {
     /// `fieldcrm-export/1`
     pub format: String,
     pub exported_at: DateTime<Utc>,
     /// The account and its settings.
-    #[schema(value_type = Object)]
+    #[schema(value_type = export_docs::ExportedAccount)]
     pub account: serde_json::Value,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedUser>)]
     pub users: Vec<serde_json::Value>,
     /// Name, scope, prefix and use; never the secret.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedApiKey>)]
     pub api_keys: Vec<serde_json::Value>,
+    /// Tracker devices, never their token.
+    #[schema(value_type = Vec<export_docs::ExportedDevice>)]
+    pub devices: Vec<serde_json::Value>,
     /// Customers and prospects (`stage`), with their `tags`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedPerson>)]
     pub people: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedConsentEvent>)]
     pub consent_events: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedAppointment>)]
     pub appointments: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedStatusChange>)]
     pub appointment_status_changes: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedReminder>)]
     pub reminders: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedShift>)]
     pub shifts: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedPing>)]
     pub pings: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedMessage>)]
     pub messages: Vec<serde_json::Value>,
     /// Background work of the account (sending, reminders), without payloads.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedJob>)]
     pub jobs: Vec<serde_json::Value>,
     /// The Google connection (address, scopes, calendar, sync times), never its tokens.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedGoogleIntegration>)]
     pub google_integrations: Vec<serde_json::Value>,
     /// Which Google event each appointment is.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedGoogleEvent>)]
     pub google_events: Vec<serde_json::Value>,
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedAuditEvent>)]
     pub audit_events: Vec<serde_json::Value>,
     /// The events feed as it is kept.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedEvent>)]
     pub events: Vec<serde_json::Value>,
     /// Webhook endpoints, never their secrets, sealed or not.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedWebhookEndpoint>)]
     pub webhook_endpoints: Vec<serde_json::Value>,
     /// The delivery log.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<export_docs::ExportedWebhookDelivery>)]
     pub webhook_deliveries: Vec<serde_json::Value>,
 }
 

@@ -32,7 +32,8 @@ pub struct EventView {
     /// The object's `id`, and per type: `changed` (field names) for updates,
     /// `from` and `to` for a status change, `customer_id`, `channel`,
     /// `status` and `source` for consent, `user_id` for shifts.
-    #[schema(value_type = Object, example = json!({"id": "0193a5c4-0a4e-7c1d-9f0e-3c2b1a0f9e8d", "changed": ["phone"]}))]
+    // Typed in the document by `openapi::type_event_data`.
+    #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
 
