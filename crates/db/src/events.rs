@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
 use crate::people::Person;
-use crate::schema::events;
+use crate::schema::{events, webhook_endpoints};
 use crate::{DbResult, Id, Ts};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, serde::Serialize)]
@@ -28,14 +28,15 @@ pub struct Event {
 /// has an enabled webhook endpoint: a write in an account without one (most
 /// of them) sends no second query to find out.
 pub fn record(conn: &mut DbConnection, event: &Event) -> DbResult<bool> {
-    Ok(diesel::insert_into(events::table)
-        .values(event)
-        .returning(diesel::dsl::sql::<diesel::sql_types::Bool>(
-            "EXISTS (SELECT 1 FROM webhook_endpoints \
-             WHERE webhook_endpoints.account_id = events.account_id \
-             AND webhook_endpoints.enabled)",
-        ))
-        .get_result(conn)?)
+    let listening = webhook_endpoints::table
+        .filter(webhook_endpoints::account_id.eq(event.account_id))
+        .filter(webhook_endpoints::enabled.eq(true));
+    Ok(crate::natively!(conn, |c| diesel::insert_into(
+        events::table
+    )
+    .values(event)
+    .returning(diesel::dsl::exists(listening))
+    .get_result(c))?)
 }
 
 pub fn find(

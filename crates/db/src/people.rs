@@ -77,9 +77,9 @@ pub struct Filter {
 }
 
 pub fn insert(conn: &mut DbConnection, person: &Person) -> DbResult<()> {
-    diesel::insert_into(people::table)
+    crate::natively!(conn, |c| diesel::insert_into(people::table)
         .values(person)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -103,13 +103,13 @@ pub fn find_with_tags(
     account: Id<Account>,
     id: Id<Person>,
 ) -> DbResult<Option<(Person, Vec<String>)>> {
-    let rows: Vec<(Person, Option<String>)> = people::table
+    let rows: Vec<(Person, Option<String>)> = crate::natively!(conn, |c| people::table
         .left_join(person_tags::table)
         .filter(people::account_id.eq(account))
         .filter(people::id.eq(id))
         .select((Person::as_select(), person_tags::tag.nullable()))
         .order(person_tags::tag)
-        .load(conn)?;
+        .load(c))?;
     let mut rows = rows.into_iter();
     Ok(rows.next().map(|(person, first)| {
         let tags = first
