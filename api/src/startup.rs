@@ -264,7 +264,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
         max_bytes: settings.max_body_bytes,
         read_timeout: Duration::from_secs(settings.client_body_timeout_secs),
     });
-    let prometheus = metrics::middleware(pool)?;
+    let metrics = web::Data::new(metrics::Metrics::new(pool)?);
     let cors_settings = settings.clone();
 
     let mut server = HttpServer::new(move || {
@@ -273,6 +273,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(body_limit.clone())
             .app_data(spec_json.clone())
             .app_data(routes.clone())
+            .app_data(metrics.clone())
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 Problem::bad_request(format!("invalid query string: {err}")).into()
             }))
@@ -281,6 +282,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .configure(routes::configure)
             .split_for_parts();
         app.route("/openapi.json", web::get().to(openapi_json))
+            .route("/metrics", web::get().to(metrics::page))
             .route("/docs", web::get().to(docs::page))
             .route("/docs/{file}", web::get().to(docs::asset))
             .default_service(web::to(routes::fallback::no_route))
@@ -293,7 +295,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             )
             .wrap(security_headers())
             .wrap(from_fn(request_id_header))
-            .wrap(prometheus.clone())
+            .wrap(from_fn(metrics::record))
             .wrap(TracingLogger::<RequestSpan>::new())
     })
     .client_request_timeout(Duration::from_secs(settings.client_request_timeout_secs))

@@ -45,9 +45,7 @@ impl RootSpanBuilder for RequestSpan {
             .get::<RequestId>()
             .map(ToString::to_string)
             .unwrap_or_default();
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
+        let route = crate::metrics::route_of(request.request());
         tracing::info_span!(
             "request",
             request_id = %request_id,
