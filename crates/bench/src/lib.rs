@@ -81,6 +81,11 @@ pub struct BackendRun {
     pub search: Latency,
     /// The same searches one at a time: the query's own latency, no queueing.
     pub search_alone: Latency,
+    /// One at a time, a word none of the account's customers hold.
+    pub search_miss_alone: Latency,
+    /// The same two once nine other accounts as large hold the words.
+    pub search_alone_beside_others: Latency,
+    pub search_miss_alone_beside_others: Latency,
     pub pings_100: f64,
     pub pings_100_latency: Latency,
     pub pings_1000: f64,
@@ -99,6 +104,26 @@ pub struct BackendRun {
     pub deleted_pings: i64,
     pub rss_idle_kib: u64,
     pub rss_peak_kib: u64,
+    /// The peak resident memory so far after each phase, to tell which one
+    /// raised it.
+    pub peak_by_phase: Vec<(&'static str, u64)>,
+}
+
+impl BackendRun {
+    /// Records the server's peak resident memory so far, after `phase`.
+    pub fn peak_after(&mut self, phase: &'static str, pid: u32) {
+        self.peak_by_phase.push((phase, peak_rss_kib(pid)));
+    }
+}
+
+/// The process's peak resident memory so far, in KiB, from /proc.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// PostgreSQL's own rates for the same work.

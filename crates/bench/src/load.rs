@@ -18,6 +18,12 @@ pub struct Latency {
     /// Answers that were not 2xx: a benchmark of errors is no benchmark.
     pub non_2xx: u64,
     pub requests: u64,
+    /// The server process's CPU time per request (user and system), in µs.
+    pub cpu_us: f64,
+    /// Statements the server sent to its database per request, connection
+    /// checks included, and of those the connection checks.
+    pub statements: f64,
+    pub checks: f64,
 }
 
 /// Runs wrk with `script` against `base_url`.

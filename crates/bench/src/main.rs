@@ -193,6 +193,71 @@ async fn start(bin: &Path, database_url: &str, logs: &Path) -> Result<(Server, f
     Ok((server, started.elapsed().as_secs_f64() * 1000.0))
 }
 
+/// CPU time the process has used so far (user and system), in seconds.
+fn cpu_secs(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .context("a /proc stat line")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| -> Result<f64> {
+        Ok(fields
+            .get(i)
+            .context("a /proc stat field")?
+            .parse::<f64>()?)
+    };
+    // utime and stime are the 14th and 15th fields; the state (3rd) is first here.
+    Ok((ticks(11)? + ticks(12)?) / clock_ticks_per_sec())
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// The server's own count of statements sent to its database and of the
+/// connection checks among them, from `/metrics`.
+fn statements_sent(base: &str) -> Result<(f64, f64)> {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address)?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    let counter = |name: &str| -> Result<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .with_context(|| format!("{name} in /metrics"))
+    };
+    Ok((
+        counter("fieldcrm_db_statements_total ")?,
+        counter("fieldcrm_db_connection_checks_total ")?,
+    ))
+}
+
+/// Runs `load` and adds to its figures what each request cost: the server's
+/// CPU time and the statements it sent.
+fn costed(pid: u32, base: &str, load: impl FnOnce() -> Result<Latency>) -> Result<Latency> {
+    let (cpu, (statements, checks)) = (cpu_secs(pid)?, statements_sent(base)?);
+    let mut latency = load()?;
+    let (cpu_after, (statements_after, checks_after)) = (cpu_secs(pid)?, statements_sent(base)?);
+    let requests = latency.requests.max(1) as f64;
+    latency.cpu_us = (cpu_after - cpu) * 1e6 / requests;
+    latency.statements = (statements_after - statements) / requests;
+    latency.checks = (checks_after - checks) / requests;
+    Ok(latency)
+}
+
 /// Resident memory now and at its peak, in KiB, from /proc.
 fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -464,6 +529,54 @@ async fn seed(api: &Api, scale: &Scale, database_url: &str) -> Result<Seeded> {
     })
 }
 
+/// Accounts besides the measured one, each as large as it.
+const OTHER_ACCOUNTS: usize = 9;
+/// A word in every customer of the other accounts and in none of the first's.
+const OTHER_WORD: &str = "marconi";
+
+/// Signs up `OTHER_ACCOUNTS` accounts and gives each a copy of `account`'s
+/// customers with `OTHER_WORD` added to their names, in bulk.
+async fn add_other_accounts(api: &Api, database_url: &str, account: &str) -> Result<()> {
+    let pool = DbPool::new(&DatabaseUrl::parse(database_url)?, &PoolOptions::default())?;
+    let postgres = database_url.starts_with("postgres");
+    let columns = "stage, name, sort_name, company, email, phone, address_line1, address_line2, \
+                   city, region, postal_code, country, lat, lon, notes, search_text, sms_consent, \
+                   email_consent, version, converted_at, created_at, updated_at";
+    let copied = format!(
+        "stage, name || ' Marconi', sort_name || ' {OTHER_WORD}', company, email, phone, \
+         address_line1, address_line2, city, region, postal_code, country, lat, lon, notes, \
+         search_text || ' {OTHER_WORD}', sms_consent, email_consent, version, converted_at, \
+         created_at, updated_at"
+    );
+    for i in 0..OTHER_ACCOUNTS {
+        let signup = api
+            .call(
+                reqwest::Method::POST,
+                "/v1/auth/signup",
+                None,
+                Some(json!({"account_name": format!("Other {i}"), "name": "Owner", "email": format!("owner{i}@other.example"), "password": PASSWORD})),
+            )
+            .await?;
+        let other = signup["account"]["id"].as_str().context("account id")?;
+        let sql = if postgres {
+            format!(
+                "INSERT INTO people (id, account_id, {columns})
+                 SELECT gen_random_uuid(), '{other}', {copied} FROM people WHERE account_id = '{account}'"
+            )
+        } else {
+            let hex = |id: &str| id.replace('-', "");
+            format!(
+                "INSERT INTO people (id, account_id, {columns})
+                 SELECT randomblob(16), x'{}', {copied} FROM people WHERE account_id = x'{}'",
+                hex(other),
+                hex(account)
+            )
+        };
+        pool.get()?.batch_execute(&sql)?;
+    }
+    Ok(())
+}
+
 fn count(database_url: &str, sql: &str) -> Result<i64> {
     use diesel::prelude::*;
     #[derive(QueryableByName)]
@@ -534,6 +647,7 @@ async fn run_backend(
     let mut found = Limits::default();
     tokio::time::sleep(Duration::from_millis(500)).await;
     run.rss_idle_kib = rss_kib(pid).0;
+    run.peak_after("seeding", pid);
 
     let script = |name: &str, text: String| -> Result<PathBuf> {
         let path = work.join(name);
@@ -553,7 +667,9 @@ async fn run_backend(
     (run.get_by_id, found.select_tps) = against_limit(
         probe.as_ref(),
         || {
-            let get = load::wrk(&server.base, &get_script, c, secs)?;
+            let get = costed(pid, &server.base, || {
+                load::wrk(&server.base, &get_script, c, secs)
+            })?;
             eprintln!(
                 "   GET by id: {:.0} req/s, p99 {:.1} ms",
                 get.requests_per_sec, get.p99_ms
@@ -562,6 +678,8 @@ async fn run_backend(
         },
         DatabaseProbe::select_tps,
     )?;
+
+    run.peak_after("GET by id", pid);
 
     // Before the creates, so it searches the seeded customers only.
     let searches: Vec<String> = search_terms()
@@ -580,16 +698,46 @@ async fn run_backend(
         (found.search_tps, found.search_p50_ms) = (search.tps, search.p50_ms);
     }
 
+    // One account's search beside nine others of the same size, whose rows
+    // hold the same words and one the first account's rows never hold.
+    let miss_script = script(
+        "miss.lua",
+        load::get_script(token, &[format!("/v1/customers?q={OTHER_WORD}")]),
+    )?;
+    run.search_miss_alone = load::wrk(&server.base, &miss_script, 1, secs)?;
+    let started = Instant::now();
+    add_other_accounts(&api, database_url, &seeded.account_id).await?;
+    settle_if_postgres(database_url)?;
+    eprintln!(
+        "   {OTHER_ACCOUNTS} other accounts of {} customers in {:.1} s",
+        scale.customers,
+        started.elapsed().as_secs_f64()
+    );
+    run.search_alone_beside_others = load::wrk(&server.base, &search_script, 1, secs)?;
+    run.search_miss_alone_beside_others = load::wrk(&server.base, &miss_script, 1, secs)?;
+    eprintln!(
+        "   search one at a time beside them: p50 {:.1} ms (was {:.1}); a miss {:.1} ms (was {:.1})",
+        run.search_alone_beside_others.p50_ms,
+        run.search_alone.p50_ms,
+        run.search_miss_alone_beside_others.p50_ms,
+        run.search_miss_alone.p50_ms
+    );
+    run.peak_after("search", pid);
+
     let create_script = script("create.lua", load::create_script(token))?;
     (run.create, found.insert_tps) = against_limit(
         probe.as_ref(),
         || {
-            let create = load::wrk(&server.base, &create_script, c, secs)?;
+            let create = costed(pid, &server.base, || {
+                load::wrk(&server.base, &create_script, c, secs)
+            })?;
             eprintln!("   POST customer: {:.0} req/s", create.requests_per_sec);
             Ok(create)
         },
         DatabaseProbe::insert_tps,
     )?;
+
+    run.peak_after("POST create", pid);
 
     // Events out: the same creates with one endpoint subscribed to their
     // events, delivered by the server's own worker to a receiver here.
@@ -650,21 +798,21 @@ async fn run_backend(
         run.deliveries_paced.p99_ms
     );
 
+    run.peak_after("webhooks", pid);
+
     // Recorded from where the pinging technician's shift began, on.
     let since = chrono::Utc::now() - chrono::Duration::hours(PING_SHIFT_HOURS)
         + chrono::Duration::minutes(1);
     for batch in [100usize, 1000] {
         let before = pings_stored(database_url)?;
         let started = Instant::now();
-        let latency = load::wrk(
-            &server.base,
-            &script(
-                "pings.lua",
-                load::pings_script(&seeded.pinging_token, batch, since.timestamp_millis()),
-            )?,
-            c,
-            secs,
+        let pings_script = script(
+            "pings.lua",
+            load::pings_script(&seeded.pinging_token, batch, since.timestamp_millis()),
         )?;
+        let latency = costed(pid, &server.base, || {
+            load::wrk(&server.base, &pings_script, c, secs)
+        })?;
         let elapsed = started.elapsed().as_secs_f64();
         let stored = pings_stored(database_url)? - before;
         // What was stored, not what was sent: a refused ping is no ping.
@@ -684,6 +832,7 @@ async fn run_backend(
     if let Some(probe) = &probe {
         found.ping_rows_per_sec = probe.ping_rows_per_sec()?;
     }
+    run.peak_after("pings", pid);
     tracker_load(
         &api,
         &server.base,
@@ -696,6 +845,7 @@ async fn run_backend(
     )
     .await?;
 
+    run.peak_after("trackers", pid);
     run.live = load::wrk(
         &server.base,
         &script(
@@ -723,6 +873,8 @@ async fn run_backend(
         *limits = found;
         probe.finish()?;
     }
+
+    run.peak_after("live and route", pid);
 
     // The export: timed, its size counted, the server's memory watched.
     let before = rss_kib(pid).0;
@@ -763,6 +915,8 @@ async fn run_backend(
         run.export_rss_growth_kib
     );
 
+    run.peak_after("export", pid);
+
     let pings = pings_stored(database_url)?;
     let started = Instant::now();
     let receipt = api
@@ -789,6 +943,7 @@ async fn run_backend(
         run.deleted_pings, run.delete_secs
     );
 
+    run.peak_after("delete", pid);
     run.rss_peak_kib = rss_kib(pid).1;
     Ok(run)
 }

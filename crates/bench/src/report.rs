@@ -66,6 +66,24 @@ fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
+fn us(value: f64) -> String {
+    format!("{value:.0} µs")
+}
+
+/// Statements per request, with the connection checks among them.
+fn statements(l: Latency) -> String {
+    format!("{:.2} ({:.2})", l.statements, l.checks)
+}
+
+/// A p50 beside other accounts, with how many times the one-account p50 it is.
+fn beside(now: Latency, alone: Latency) -> String {
+    format!(
+        "{} ({:.1}×)",
+        ms(now.p50_ms),
+        now.p50_ms / alone.p50_ms.max(f64::MIN_POSITIVE)
+    )
+}
+
 fn ratio(value: f64, limit: Option<f64>) -> String {
     match limit {
         Some(limit) if limit > 0.0 => format!("{:.0}%", 100.0 * value / limit),
@@ -201,6 +219,39 @@ pub fn markdown(
             met: Some(p.search_alone.p50_ms < 10.0),
         },
         Row {
+            figure: "A search that matches none of the account's customers, one request at a time, p50",
+            sqlite: ms(s.search_miss_alone.p50_ms),
+            postgres: ms(p.search_miss_alone.p50_ms),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "—",
+            met: None,
+        },
+        Row {
+            figure: "The same searches one at a time beside nine other accounts as large, whose customers hold the words, p50",
+            sqlite: beside(s.search_alone_beside_others, s.search_alone),
+            postgres: beside(p.search_alone_beside_others, p.search_alone),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "≤ 2× the one-account p50",
+            met: Some(
+                p.search_alone_beside_others.p50_ms <= 2.0 * p.search_alone.p50_ms
+                    && p.search_miss_alone_beside_others.p50_ms
+                        <= 2.0 * p.search_miss_alone.p50_ms,
+            ),
+        },
+        Row {
+            figure: "The search that matches none of the account's customers, beside them (every customer of theirs matches), p50",
+            sqlite: beside(s.search_miss_alone_beside_others, s.search_miss_alone),
+            postgres: beside(p.search_miss_alone_beside_others, p.search_miss_alone),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "≤ 2× the one-account p50",
+            met: Some(
+                p.search_miss_alone_beside_others.p50_ms <= 2.0 * p.search_miss_alone.p50_ms,
+            ),
+        },
+        Row {
             figure: "Ping ingest, batches of 100 (pings/s)",
             sqlite: rate(s.pings_100),
             postgres: rate(p.pings_100),
@@ -249,6 +300,60 @@ pub fn markdown(
             figure: "Route of a shift's pings as GeoJSON (req/s)",
             sqlite: rate(s.route.requests_per_sec),
             postgres: rate(p.route.requests_per_sec),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "—",
+            met: None,
+        },
+        Row {
+            figure: "API process CPU per GET by id (µs)",
+            sqlite: us(s.get_by_id.cpu_us),
+            postgres: us(p.get_by_id.cpu_us),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "≤ 25 µs",
+            met: Some(p.get_by_id.cpu_us <= 25.0),
+        },
+        Row {
+            figure: "API process CPU per POST create (µs)",
+            sqlite: us(s.create.cpu_us),
+            postgres: us(p.create.cpu_us),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "≤ 40 µs",
+            met: Some(p.create.cpu_us <= 40.0),
+        },
+        Row {
+            figure: "API process CPU per ping batch of 100, of 1000 (µs)",
+            sqlite: format!("{}, {}", us(s.pings_100_latency.cpu_us), us(s.pings_1000_latency.cpu_us)),
+            postgres: format!("{}, {}", us(p.pings_100_latency.cpu_us), us(p.pings_1000_latency.cpu_us)),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "—",
+            met: None,
+        },
+        Row {
+            figure: "Statements per GET by id (of them, connection checks)",
+            sqlite: statements(s.get_by_id),
+            postgres: statements(p.get_by_id),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "1",
+            met: Some(p.get_by_id.statements < 1.05),
+        },
+        Row {
+            figure: "Statements per POST create (of them, connection checks)",
+            sqlite: statements(s.create),
+            postgres: statements(p.create),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "1",
+            met: Some(p.create.statements < 1.05),
+        },
+        Row {
+            figure: "Statements per ping batch of 100, of 1000",
+            sqlite: format!("{:.2}, {:.2}", s.pings_100_latency.statements, s.pings_1000_latency.statements),
+            postgres: format!("{:.2}, {:.2}", p.pings_100_latency.statements, p.pings_1000_latency.statements),
             limit: "—".into(),
             ratio: "—".into(),
             target: "—",
@@ -312,8 +417,10 @@ pub fn markdown(
             postgres: mib(p.rss_peak_kib),
             limit: "—".into(),
             ratio: "—".into(),
-            target: "< 100 MB",
-            met: Some(p.rss_peak_kib * 1024 < 100_000_000),
+            target: "< 100 MB on both",
+            met: Some(
+                p.rss_peak_kib * 1024 < 100_000_000 && s.rss_peak_kib * 1024 < 100_000_000,
+            ),
         },
         Row {
             figure: "Start-up to /readyz, empty database",
@@ -361,7 +468,11 @@ pub fn markdown(
     let _ = writeln!(
         out,
         "Data: {} customers, {} technicians (all clocked in, one sending the pings), {} pings in \
-         {} past shifts of {} pings each.\n",
+         {} past shifts of {} pings each. After the first searches, nine other accounts get a copy \
+         of the customers each, with one more word in every name, and the searches run again. CPU per \
+         request is the server process's user and system time (from /proc) over the figure's requests; \
+         statements per request are the server's own count (`fieldcrm_db_statements_total` on \
+         `/metrics`: transaction control and connection checks included).\n",
         scale.customers,
         scale.technicians,
         scale.technicians * scale.shifts_per_technician * scale.pings_per_shift,
@@ -406,6 +517,13 @@ pub fn markdown(
                 l.non_2xx
             );
         }
+    }
+    let _ = writeln!(
+        out,
+        "\n## Peak resident memory after each phase\n\nThe server's peak resident memory (VmHWM) so far, read after each phase: the phase where it rises is the one that needs the memory.\n\n| Phase | SQLite | PostgreSQL |\n|---|---|---|"
+    );
+    for ((phase, s_kib), (_, p_kib)) in sqlite.peak_by_phase.iter().zip(&postgres.peak_by_phase) {
+        let _ = writeln!(out, "| {phase} | {} | {} |", mib(*s_kib), mib(*p_kib));
     }
     out
 }
