@@ -118,6 +118,19 @@ impl Change {
     }
 }
 
+/// The event `change` makes, as `publish` stores it.
+pub fn event_of(account: Id<Account>, actor: Actor, change: Change) -> Event {
+    Event {
+        id: Id::new(),
+        account_id: account,
+        event_type: change.event_type.to_owned(),
+        occurred_at: Ts::now(),
+        actor: actor.as_str().to_owned(),
+        data: change.data.to_string(),
+        person_id: change.person,
+    }
+}
+
 /// Records `change` and queues its delivery to every enabled endpoint of the
 /// account that subscribes to its type. Call inside the transaction that
 /// makes the change, so both happen or neither does.
@@ -127,20 +140,11 @@ pub fn publish(
     actor: Actor,
     change: Change,
 ) -> Result<Id<Event>, Problem> {
-    let now = Ts::now();
-    let event = Event {
-        id: Id::new(),
-        account_id: account,
-        event_type: change.event_type.to_owned(),
-        occurred_at: now,
-        actor: actor.as_str().to_owned(),
-        data: change.data.to_string(),
-        person_id: change.person,
-    };
+    let event = event_of(account, actor, change);
     if events::record(conn, &event)? {
         for endpoint in webhooks::enabled(conn, account)? {
-            if subscribes(endpoint.event_types.as_deref(), change.event_type) {
-                queue_delivery(conn, account, endpoint.id, event.id, now)?;
+            if subscribes(endpoint.event_types.as_deref(), &event.event_type) {
+                queue_delivery(conn, account, endpoint.id, event.id, event.occurred_at)?;
             }
         }
     }

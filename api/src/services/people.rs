@@ -204,17 +204,21 @@ pub fn create_in(
     set_address(&mut person, input.address);
     derive(&mut person);
     let tags: Vec<String> = input.tags.iter().map(|t| t.as_str().to_owned()).collect();
+    let created = Change::of(stage.event("created"), person.id).about(Some(person.id));
+    // The common create (no tags, no webhook endpoint to queue deliveries
+    // for) is one statement on PostgreSQL: one round trip instead of four.
+    if let (DbConnection::Pg(pg), true) = (&mut *conn, tags.is_empty()) {
+        let event = events::event_of(caller.account_id, Actor::of(caller), created.clone());
+        if people::insert_with_event_unless_listened(pg, &person, &event)? {
+            return Ok(Record { person, tags });
+        }
+    }
     conn.write_transaction(|conn| {
         people::insert(conn, &person)?;
         if !tags.is_empty() {
             people::add_tags(conn, caller.account_id, person.id, &tags)?;
         }
-        events::publish(
-            conn,
-            caller.account_id,
-            Actor::of(caller),
-            Change::of(stage.event("created"), person.id).about(Some(person.id)),
-        )?;
+        events::publish(conn, caller.account_id, Actor::of(caller), created)?;
         Ok::<_, Problem>(())
     })?;
     Ok(Record { person, tags })

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
+use crate::events::Event;
 use crate::schema::{people, person_tags};
 use crate::types::sql::DbUuid;
 use crate::{DbResult, Id, Ts};
@@ -410,4 +411,119 @@ pub fn is_assigned_to(
         .count()
         .get_result(conn)?;
     Ok(count > 0)
+}
+
+/// On PostgreSQL, in one statement (so in one round trip, atomic without a
+/// transaction of its own): the person and `event` about them, unless the
+/// account has an enabled webhook endpoint. Answers whether they were stored;
+/// when they were not, the caller takes the path that queues deliveries.
+pub fn insert_with_event_unless_listened(
+    conn: &mut diesel::PgConnection,
+    person: &Person,
+    event: &Event,
+) -> DbResult<bool> {
+    Ok(CreateWithEvent { person, event }.get_result(conn)?)
+}
+
+/// The statement of `insert_with_event_unless_listened`, built by hand since
+/// diesel writes no `WITH`; its text never varies, so its prepared statement
+/// is kept like any typed query's.
+struct CreateWithEvent<'a> {
+    person: &'a Person,
+    event: &'a Event,
+}
+
+impl diesel::query_builder::QueryId for CreateWithEvent<'_> {
+    type QueryId = CreateWithEvent<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for CreateWithEvent<'_> {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl RunQueryDsl<diesel::PgConnection> for CreateWithEvent<'_> {}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CreateWithEvent<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Double, Integer, Nullable, Text};
+
+        use crate::types::sql::DbTimestamp;
+        let (p, e) = (self.person, self.event);
+        out.push_sql(
+            "WITH listened AS (SELECT EXISTS (SELECT 1 FROM webhook_endpoints \
+             WHERE account_id = ",
+        );
+        out.push_bind_param::<DbUuid, _>(&p.account_id)?;
+        out.push_sql(
+            " AND enabled) AS yes), person AS (INSERT INTO people (id, account_id, stage, \
+             name, sort_name, company, email, phone, address_line1, address_line2, city, \
+             region, postal_code, country, lat, lon, notes, search_text, sms_consent, \
+             email_consent, version, converted_at, created_at, updated_at) SELECT ",
+        );
+        out.push_bind_param::<DbUuid, _>(&p.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<DbUuid, _>(&p.account_id)?;
+        for text in [&p.stage, &p.name, &p.sort_name] {
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(text)?;
+        }
+        for text in [
+            &p.company,
+            &p.email,
+            &p.phone,
+            &p.address_line1,
+            &p.address_line2,
+            &p.city,
+            &p.region,
+            &p.postal_code,
+            &p.country,
+        ] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(text)?;
+        }
+        for number in [&p.lat, &p.lon] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Double>, _>(number)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&p.notes)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&p.search_text)?;
+        for consent in [&p.sms_consent, &p.email_consent] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(consent)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&p.version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<DbTimestamp>, _>(&p.converted_at)?;
+        for at in [&p.created_at, &p.updated_at] {
+            out.push_sql(", ");
+            out.push_bind_param::<DbTimestamp, _>(at)?;
+        }
+        out.push_sql(
+            " FROM listened WHERE NOT listened.yes RETURNING id), stored AS \
+             (INSERT INTO events (id, account_id, event_type, occurred_at, actor, data, \
+             person_id) SELECT ",
+        );
+        out.push_bind_param::<DbUuid, _>(&e.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<DbUuid, _>(&e.account_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&e.event_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<DbTimestamp, _>(&e.occurred_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&e.actor)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&e.data)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<DbUuid>, _>(&e.person_id)?;
+        out.push_sql(" FROM person) SELECT NOT yes FROM listened");
+        Ok(())
+    }
 }
