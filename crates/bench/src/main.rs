@@ -1104,14 +1104,26 @@ impl DatabaseProbe {
         )?;
         // The API's search query with each term written in, one script per
         // term, picked at random as the API's load picks them.
+        let keyed_by: fieldcrm_db::Id<fieldcrm_db::accounts::Account> =
+            fieldcrm_db::Id::from_uuid(uuid::Uuid::parse_str(account)?);
         let searches = search_terms()
             .iter()
             .enumerate()
             .map(|(i, term)| {
+                // pgbench reads `:name` as a variable: the keys' colon is written as chr(58).
+                let keys = fieldcrm_db::people::search_keys(keyed_by, term)
+                    .iter()
+                    .map(|key| {
+                        let (account, trigram) = key.split_once(':').unwrap_or_default();
+                        format!("'{account}' || chr(58) || '{trigram}'")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 script(
                     &format!("search-{i}.sql"),
                     format!(
                         "SELECT * FROM people WHERE account_id = '{account}' AND stage = 'customer' \
+                         AND people_search_keys(people.account_id, people.search_text) @> ARRAY[{keys}] \
                          AND search_text LIKE '%{term}%' ESCAPE '\\' ORDER BY id LIMIT 51;\n"
                     ),
                 )
