@@ -495,8 +495,7 @@ async fn ingest(
     params(("token" = String, Path, description = "The device token (`fcrm_dev_...`)")),
     responses(
         (status = 200, description = "Taken (stored, a duplicate, or discarded)"),
-        (status = 401, description = "Unknown or revoked device token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this device; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        DeviceRefusals,
     )
 )]
 #[get("/v1/ingest/osmand/{token}")]
@@ -528,8 +527,7 @@ pub async fn osmand_get(
         description = "A form (also sent without a Content-Type); Traccar Client 9.x's JSON object and the SDK's JSON array are taken too, or no body"),
     responses(
         (status = 200, description = "Taken (stored, a duplicate, or discarded)"),
-        (status = 401, description = "Unknown or revoked device token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this device; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        DeviceRefusals,
     )
 )]
 #[post("/v1/ingest/osmand/{token}")]
@@ -556,8 +554,7 @@ pub async fn osmand_post(
     request_body(content = serde_json::Value, description = "`{\"locations\": [Feature...], \"current\": Feature}`"),
     responses(
         (status = 200, description = "Taken", body = serde_json::Value, example = json!({"result": "ok"})),
-        (status = 401, description = "Unknown or revoked device token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this device; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        DeviceRefusals,
     )
 )]
 #[post("/v1/ingest/overland")]
@@ -580,8 +577,7 @@ pub async fn overland_bearer(
     request_body(content = serde_json::Value, description = "`{\"locations\": [Feature...], \"current\": Feature}`"),
     responses(
         (status = 200, description = "Taken", body = serde_json::Value, example = json!({"result": "ok"})),
-        (status = 401, description = "Unknown or revoked device token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this device; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        DeviceRefusals,
     )
 )]
 #[post("/v1/ingest/overland/{token}")]
@@ -609,8 +605,7 @@ pub async fn overland_path(
     request_body(content = serde_json::Value, description = "An OwnTracks message"),
     responses(
         (status = 200, description = "Taken", body = serde_json::Value, example = json!([])),
-        (status = 401, description = "Unknown or revoked device token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this device; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        DeviceRefusals,
     )
 )]
 #[post("/v1/ingest/owntracks")]
@@ -632,8 +627,7 @@ pub async fn owntracks_auth(
     request_body(content = serde_json::Value, description = "An OwnTracks message"),
     responses(
         (status = 200, description = "Taken", body = serde_json::Value, example = json!([])),
-        (status = 401, description = "Unknown or revoked device token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests from this device; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        DeviceRefusals,
     )
 )]
 #[post("/v1/ingest/owntracks/{token}")]
@@ -644,6 +638,18 @@ pub async fn owntracks_path(
     payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
     ingest(&state, &req, payload, Some(token), Protocol::OwnTracks).await
+}
+
+/// What every tracker endpoint may refuse: the device, or its pace.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // describes the refusals of the ingest endpoints to clients
+enum DeviceRefusals {
+    /// Unknown or revoked device token
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unknown(Problem),
+    /// Too many requests from this device; see `Retry-After`
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooMany(Problem),
 }
 
 /// One fix as Traccar Client and GPSLogger send it to the OsmAnd endpoint:
