@@ -1,0 +1,1 @@
+DROP INDEX shifts_account_id_idx;
