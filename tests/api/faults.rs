@@ -333,7 +333,7 @@ async fn a_full_disk_refuses_writes_clearly_and_corrupts_nothing() {
     // The shell stops the server on SIGTERM, then copies the database out of
     // the namespace's filesystem for inspection.
     let script = r#"
-        mount -t tmpfs -o size=1536k tmpfs "$DISK" || exit 97
+        mount -t tmpfs -o size=2048k tmpfs "$DISK" || exit 97
         "$BIN" serve & server=$!
         trap 'kill -TERM $server' TERM
         wait $server
