@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::services::events::EVENT_TYPES;
+use fieldcrm_app::events::EVENT_TYPES;
 
 const VERIFY: &str = "Every delivery is signed as Standard Webhooks 1.0 says: compute \
 HMAC-SHA256, keyed with the base64-decoded part of the endpoint's secret after `whsec_`, of \

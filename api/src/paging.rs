@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use fieldcrm_db::Id;
+pub use fieldcrm_app::paging::PageRequest;
 
 use crate::problem::Problem;
 
@@ -26,13 +26,6 @@ pub struct PageQuery {
     /// `next_cursor` of the previous page.
     #[serde(default, deserialize_with = "crate::extract::non_empty")]
     pub cursor: Option<String>,
-}
-
-/// A parsed page request.
-#[derive(Debug, Clone, Copy)]
-pub struct PageRequest {
-    pub after: Option<Uuid>,
-    pub limit: i64,
 }
 
 impl PageQuery {
@@ -51,18 +44,6 @@ impl PageQuery {
             })?),
         };
         Ok(PageRequest { after, limit })
-    }
-}
-
-impl PageRequest {
-    /// The cursor as a typed id, for the query.
-    pub fn after<T>(&self) -> Option<Id<T>> {
-        self.after.map(Id::from_uuid)
-    }
-
-    /// Rows to fetch: one more than the limit tells whether a next page exists.
-    pub fn fetch(&self) -> i64 {
-        self.limit + 1
     }
 }
 

@@ -5,57 +5,26 @@ use std::future::{ready, Ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderName};
-use actix_web::http::{Method, StatusCode};
+
 use actix_web::{FromRequest, HttpRequest};
-use sha2::{Digest, Sha256};
 
 use crate::problem::Problem;
 
-/// The strong entity tag of a version: `"7"`.
-pub fn etag(version: i32) -> String {
-    format!("\"{version}\"")
-}
+use fieldcrm_app::idempotency::Idempotency;
+pub use fieldcrm_app::preconditions::etag;
+use fieldcrm_app::preconditions::IfMatch as Precondition;
 
-/// What `If-Match` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IfMatch {
-    /// No header: the write goes ahead whatever the version.
-    Absent,
-    /// `*`: the resource must exist.
-    Any,
-    /// The version the client last saw.
-    Version(i32),
-    /// A tag this API never issues (weak, or not ours): never matches.
-    Never,
-}
+/// `If-Match`, as an extractor: 400 for a header that is not `*` or entity
+/// tags. Dereferences to the precondition the use cases check.
+#[derive(Debug, Clone, Copy)]
+pub struct IfMatch(pub Precondition);
 
-impl IfMatch {
-    /// 412 unless `current` satisfies the precondition.
-    pub fn check(self, current: i32) -> Result<(), Problem> {
-        match self {
-            IfMatch::Absent | IfMatch::Any => Ok(()),
-            IfMatch::Version(v) if v == current => Ok(()),
-            _ => Err(precondition_failed(Some(current))),
-        }
+impl std::ops::Deref for IfMatch {
+    type Target = Precondition;
+
+    fn deref(&self) -> &Precondition {
+        &self.0
     }
-}
-
-/// 412: the resource changed since the client read it (`current`, if known).
-pub fn precondition_failed(current: Option<i32>) -> Problem {
-    let detail = match current {
-        Some(version) => format!(
-            "If-Match does not match the current version {}; read it again and retry",
-            etag(version)
-        ),
-        None => "the resource changed while this request was applied; read it again and retry"
-            .to_owned(),
-    };
-    Problem::new(
-        StatusCode::PRECONDITION_FAILED,
-        "precondition_failed",
-        "The resource has changed",
-    )
-    .with_detail(detail)
 }
 
 impl FromRequest for IfMatch {
@@ -64,7 +33,7 @@ impl FromRequest for IfMatch {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let Some(value) = req.headers().get(header::IF_MATCH) else {
-            return ready(Ok(IfMatch::Absent));
+            return ready(Ok(IfMatch(Precondition::Absent)));
         };
         let value = value.to_str().unwrap_or_default().trim();
         let well_formed = value == "*"
@@ -82,7 +51,7 @@ impl FromRequest for IfMatch {
             )));
         }
         let parsed = if value == "*" {
-            IfMatch::Any
+            Precondition::Any
         } else {
             // A list of tags matches if any does; we only ever issue one.
             value
@@ -94,22 +63,13 @@ impl FromRequest for IfMatch {
                         .parse::<i32>()
                         .ok()
                 })
-                .map_or(IfMatch::Never, IfMatch::Version)
+                .map_or(Precondition::Never, Precondition::Version)
         };
-        ready(Ok(parsed))
+        ready(Ok(IfMatch(parsed)))
     }
 }
 
 static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-
-/// The `Idempotency-Key` of a creating POST, with a fingerprint of the request
-/// it came with.
-#[derive(Debug, Clone)]
-pub struct Idempotency {
-    pub key: String,
-    method: Method,
-    path: String,
-}
 
 /// Present when the client sent the header.
 pub struct IdempotencyKey(pub Option<Idempotency>);
@@ -140,22 +100,8 @@ impl FromRequest for IdempotencyKey {
         }
         ready(Ok(IdempotencyKey(Some(Idempotency {
             key: key.to_owned(),
-            method: req.method().clone(),
+            method: req.method().to_string(),
             path: req.path().to_owned(),
         }))))
-    }
-}
-
-impl Idempotency {
-    /// SHA-256 of method, path and body: what a replay must match.
-    pub fn fingerprint(&self, body: &[u8]) -> Vec<u8> {
-        Sha256::new()
-            .chain_update(self.method.as_str().as_bytes())
-            .chain_update(b" ")
-            .chain_update(self.path.as_bytes())
-            .chain_update(b"\n")
-            .chain_update(body)
-            .finalize()
-            .to_vec()
     }
 }

@@ -15,6 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use diesel::result as diesel_error;
+use fieldcrm_app::{AppError, Failure};
 use fieldcrm_db::DbError;
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
@@ -349,23 +350,131 @@ impl ResponseError for Problem {
     }
 }
 
+/// The one table from the use cases' failures to statuses and problem codes.
+impl From<AppError> for Problem {
+    fn from(err: AppError) -> Self {
+        let AppError { failure, detail } = err;
+        let problem = match failure {
+            Failure::Malformed => Problem::bad_request("the request could not be read"),
+            Failure::Unauthorized => Problem::unauthorized(),
+            Failure::InvalidToken => Problem::unauthorized().with_header(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer error=\"invalid_token\""),
+            ),
+            Failure::WrongPassword => {
+                Problem::new(StatusCode::UNAUTHORIZED, "wrong_password", "Wrong password")
+            }
+            Failure::Forbidden => Problem::forbidden("you may not do this"),
+            Failure::NotFound => Problem::not_found(),
+            Failure::InvalidLink => {
+                Problem::new(StatusCode::NOT_FOUND, "invalid_link", "Invalid link")
+            }
+            Failure::Invalid { field, message } => Problem::invalid_field(&field, message),
+            Failure::StatusNotAllowed { message, allowed } => {
+                Problem::invalid_field("status", message)
+                    .with_extension("allowed", serde_json::json!(allowed))
+            }
+            Failure::Conflict => Problem::conflict("a record with these details already exists"),
+            Failure::DoubleBooked { conflicting } => Problem::new(
+                StatusCode::CONFLICT,
+                "double_booked",
+                "The technician is booked then",
+            )
+            .with_extension("conflicting_id", serde_json::json!(conflicting)),
+            Failure::Stale => Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "The resource has changed",
+            ),
+            Failure::IdempotencyKeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "Idempotency-Key reused",
+            ),
+            Failure::ConsentRequired => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "consent_required",
+                "Consent required",
+            ),
+            Failure::ChannelUnavailable => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "channel_unavailable",
+                "Channel unavailable",
+            ),
+            Failure::RateLimited { title, retry_after } => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", title)
+                    .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after))
+            }
+            Failure::Busy { retry_after } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "busy",
+                "Too many password checks at once",
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after)),
+            Failure::GoogleNotConfigured => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "google_not_configured",
+                "Google is not configured",
+            ),
+            Failure::InvalidState => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_state",
+                "This sign-in is not valid",
+            ),
+            Failure::ConsentRefused => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "consent_refused",
+                "Google did not grant access",
+            ),
+            Failure::InvalidConfirmation => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_confirmation",
+                "This confirmation is not valid",
+            ),
+            Failure::InvalidCode => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_code",
+                "Google refused the sign-in code",
+            ),
+            Failure::CalendarNotGranted => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "calendar_not_granted",
+                "Calendar access was not granted",
+            ),
+            Failure::GoogleUnavailable => Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "google_unavailable",
+                "Google could not complete the sign-in",
+            ),
+            Failure::NotConnected => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not_connected",
+                "No Google account is connected",
+            ),
+            Failure::NeedsReconnect => Problem::new(
+                StatusCode::CONFLICT,
+                "needs_reconnect",
+                "The Google connection must be renewed",
+            ),
+            Failure::InvalidChannelToken => Problem::new(
+                StatusCode::FORBIDDEN,
+                "invalid_channel_token",
+                "The channel token is wrong",
+            ),
+            Failure::Unavailable => Problem::unavailable(),
+            Failure::StorageFull => Problem::storage_full(),
+            Failure::Internal(cause) => return Problem::internal_from(&cause),
+        };
+        match detail {
+            Some(detail) => problem.with_detail(detail),
+            None => problem,
+        }
+    }
+}
+
 impl From<DbError> for Problem {
     fn from(err: DbError) -> Self {
-        match err {
-            DbError::NotFound => Problem::not_found(),
-            DbError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
-                Problem::unavailable()
-            }
-            DbError::StorageFull(cause) => {
-                tracing::error!(error = %cause, "the database cannot write");
-                Problem::storage_full()
-            }
-            DbError::UniqueViolation { .. } => {
-                Problem::conflict("a record with these details already exists")
-            }
-            other => Problem::internal_from(&other),
-        }
+        AppError::from(err).into()
     }
 }
 

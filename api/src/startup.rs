@@ -16,17 +16,18 @@ use utoipa_actix_web::AppExt;
 
 use fieldcrm_db::{migrations, DbPool};
 
-use crate::auth::tokens::LinkKeys;
-use crate::auth::{SessionCache, Tokens};
-use crate::config::Settings;
 use crate::extract::BodyLimits;
-use crate::limits::{DeviceRates, PasswordWork};
-use crate::outbound::Outbound;
 use crate::problem::{ensure_problem_json, Problem};
 use crate::routes::fallback::RouteTable;
-use crate::state::{AppState, DbThreads};
 use crate::telemetry::RequestSpan;
-use crate::{docs, metrics, openapi, routes, worker};
+use crate::{docs, metrics, openapi, routes};
+use fieldcrm_app::accounts::tokens::LinkKeys;
+use fieldcrm_app::accounts::{sessions::SessionCache, tokens::Tokens};
+use fieldcrm_app::config::Settings;
+use fieldcrm_app::jobs as worker;
+use fieldcrm_app::limits::{DeviceRates, PasswordWork};
+use fieldcrm_app::outbound::Outbound;
+use fieldcrm_app::state::{AppState, DbThreads};
 
 pub struct Application {
     port: u16,
@@ -236,13 +237,13 @@ fn upkeep_once(
     max_attempts: u32,
     events_retention_days: u32,
 ) -> Result<(usize, usize), Problem> {
-    let (closed, purged) = crate::services::time_clock::maintain(conn)?;
+    let (closed, purged) = fieldcrm_app::time_clock::maintain(conn)?;
     let now = fieldcrm_db::Ts::now();
-    crate::services::messages::purge_bodies(conn, now)?;
-    crate::services::events::purge(conn, events_retention_days, now)?;
-    crate::services::idempotency::forget_expired(conn, now)?;
+    fieldcrm_app::messaging::purge_bodies(conn, now)?;
+    fieldcrm_app::events::purge(conn, events_retention_days, now)?;
+    fieldcrm_app::idempotency::forget_expired(conn, now)?;
     if let Some((sync_every, push)) = google {
-        crate::services::google::schedule_periodic(conn, sync_every, push, max_attempts, now)?;
+        fieldcrm_app::google_sync::schedule_periodic(conn, sync_every, push, max_attempts, now)?;
     }
     Ok((closed, purged))
 }

@@ -12,7 +12,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, Settings};
+use fieldcrm_app::config::{LogFormat, Settings};
 
 /// Installs the global subscriber. `RUST_LOG` overrides the configured level.
 /// Safe to call more than once (tests do): later calls change nothing.

@@ -10,7 +10,7 @@ use fieldcrm_db::api_keys::ApiKey;
 use fieldcrm_db::users::User;
 use fieldcrm_domain::messaging::MessageKind;
 
-use crate::services::messages::template_of;
+use fieldcrm_app::messaging::template_of;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccountView {
@@ -217,8 +217,8 @@ pub struct PersonView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<crate::services::people::Record> for PersonView {
-    fn from(record: crate::services::people::Record) -> Self {
+impl From<fieldcrm_app::people::Record> for PersonView {
+    fn from(record: fieldcrm_app::people::Record) -> Self {
         let p = record.person;
         let address = p.address_line1.map(|line1| AddressView {
             line1,

@@ -282,10 +282,10 @@ mod tests {
     #[test]
     fn event_types_are_the_ones_published() {
         let names = words(&EventTypeName::ALL);
-        assert_eq!(names, crate::services::events::EVENT_TYPES.to_vec());
+        assert_eq!(names, fieldcrm_app::events::EVENT_TYPES.to_vec());
         for word in words(&[WebhookPayloadName::Thin, WebhookPayloadName::Full]) {
             assert!(
-                crate::services::webhooks::PayloadKind::parse(&word).is_ok(),
+                fieldcrm_app::webhooks::PayloadKind::parse(&word).is_ok(),
                 "{word}"
             );
         }

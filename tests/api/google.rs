@@ -753,7 +753,7 @@ async fn channels_are_renewed_before_they_end_and_quiet_accounts_are_polled() {
     // A fresh channel and sync: the upkeep has nothing to do.
     let mut conn = app.pool.get().unwrap();
     let now = fieldcrm_db::Ts::now();
-    fieldcrm::services::google::schedule_periodic(&mut conn, Duration::minutes(15), true, 4, now)
+    fieldcrm_app::google_sync::schedule_periodic(&mut conn, Duration::minutes(15), true, 4, now)
         .unwrap();
     drop(conn);
     assert_eq!(app.jobs_due_soon(), 0);
@@ -782,7 +782,7 @@ async fn channels_are_renewed_before_they_end_and_quiet_accounts_are_polled() {
         now,
     )
     .unwrap();
-    fieldcrm::services::google::schedule_periodic(&mut conn, Duration::minutes(15), true, 4, now)
+    fieldcrm_app::google_sync::schedule_periodic(&mut conn, Duration::minutes(15), true, 4, now)
         .unwrap();
     drop(conn);
     assert_eq!(app.jobs_due_soon(), 2);

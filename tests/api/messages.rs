@@ -1137,7 +1137,7 @@ async fn bodies_of_sent_messages_are_cleared_after_the_accounts_retention() {
     let upkeep = |days: i64| {
         let mut conn = app.pool.get().unwrap();
         let at = fieldcrm_db::Ts::from(Utc::now() + chrono::Duration::days(days));
-        fieldcrm::services::messages::purge_bodies(&mut conn, at).unwrap()
+        fieldcrm_app::messaging::purge_bodies(&mut conn, at).unwrap()
     };
     assert_eq!(upkeep(29), 0);
     assert_eq!(message(&app, &owner, &id).await["body"], "Gate code 4411");

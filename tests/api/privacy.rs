@@ -918,7 +918,7 @@ async fn a_replay_reads_the_record_as_it_is_now() {
     let mut conn = app.pool.get().unwrap();
     let later = fieldcrm_db::Ts::from(chrono::Utc::now() + chrono::Duration::days(91));
     assert_eq!(
-        fieldcrm::services::messages::purge_bodies(&mut conn, later).unwrap(),
+        fieldcrm_app::messaging::purge_bodies(&mut conn, later).unwrap(),
         1
     );
     drop(conn);

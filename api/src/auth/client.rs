@@ -3,7 +3,7 @@
 use actix_web::http::header::HeaderMap;
 use actix_web::HttpRequest;
 
-use crate::config::Settings;
+use fieldcrm_app::config::Settings;
 
 /// The client's address: the peer's, or behind trusted proxies the entry of
 /// `X-Forwarded-For` that the outermost of them appended. Entries to the left

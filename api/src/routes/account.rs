@@ -17,10 +17,10 @@ use crate::export_docs;
 use crate::extract::Json;
 use crate::problem::{FieldError, Fields, Problem};
 use crate::routes::appointments::ReminderBody;
-use crate::services::account::{self, SettingsPatch};
-use crate::services::privacy;
-use crate::state::AppState;
 use crate::views::AccountView;
+use fieldcrm_app::accounts::privacy;
+use fieldcrm_app::accounts::settings::{self, SettingsPatch};
+use fieldcrm_app::state::AppState;
 
 /// The account and its settings.
 ///
@@ -35,7 +35,7 @@ pub async fn get_account(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, Problem> {
-    let account = account::get(&state, &caller).await?;
+    let account = settings::get(&state, &caller).await?;
     Ok(HttpResponse::Ok().json(AccountView::from(account)))
 }
 
@@ -127,7 +127,7 @@ pub async fn update_account(
     caller: Caller,
     body: Json<UpdateAccountRequest>,
 ) -> Result<HttpResponse, Problem> {
-    account::authorize_changes(&caller)?;
+    settings::authorize_changes(&caller)?;
     let body = body.0;
     let mut fields = Fields::default();
     let mut patch = SettingsPatch {
@@ -231,7 +231,7 @@ pub async fn update_account(
         }
     }
     fields.finish()?;
-    let account = account::update(&state, &caller, patch).await?;
+    let account = settings::update(&state, &caller, patch).await?;
     Ok(HttpResponse::Ok().json(AccountView::from(account)))
 }
 

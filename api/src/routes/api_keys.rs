@@ -10,9 +10,9 @@ use crate::auth::Caller;
 use crate::extract::Json;
 use crate::paging::{Page, PageQuery};
 use crate::problem::{Fields, Problem};
-use crate::services::api_keys;
-use crate::state::AppState;
 use crate::views::ApiKeyView;
+use fieldcrm_app::accounts::api_keys;
+use fieldcrm_app::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -18,10 +18,12 @@ use crate::preconditions::{etag, IdempotencyKey, IfMatch};
 use crate::problem::{FieldError, Fields, Problem};
 use crate::routes::people::{parse_address, AddressBody};
 use crate::routes::{created_response, to_json};
-use crate::services::appointments::{self, AppointmentPatch, Detail, ListRequest, NewAppointment};
-use crate::services::idempotency;
-use crate::state::AppState;
 use crate::views::AddressView;
+use fieldcrm_app::idempotency;
+use fieldcrm_app::scheduling::appointments::{
+    self, AppointmentPatch, Detail, ListRequest, NewAppointment,
+};
+use fieldcrm_app::state::AppState;
 
 #[derive(Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
@@ -301,7 +303,7 @@ pub async fn create_appointment(
         key.with_body(&raw.1),
         move |conn| {
             let detail = appointments::create_in(conn, &caller, input, max_attempts)?;
-            Ok((StatusCode::CREATED, to_json(&detail_view(detail))?))
+            Ok((StatusCode::CREATED.as_u16(), to_json(&detail_view(detail))?))
         },
         move |conn, id| {
             appointments::detail_of(conn, account, Id::from_uuid(id))?
@@ -450,7 +452,8 @@ pub async fn update_appointment(
     }
     patch.reminders = rules(&mut fields, body.reminders.as_deref());
     fields.finish()?;
-    let detail = appointments::update(&state, &caller, Id::from_uuid(*id), if_match, patch).await?;
+    let detail =
+        appointments::update(&state, &caller, Id::from_uuid(*id), *if_match, patch).await?;
     Ok(respond(actix_web::http::StatusCode::OK, detail))
 }
 
@@ -477,7 +480,7 @@ pub async fn delete_appointment(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, Problem> {
-    appointments::delete(&state, &caller, Id::from_uuid(*id), if_match).await?;
+    appointments::delete(&state, &caller, Id::from_uuid(*id), *if_match).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -515,7 +518,7 @@ pub async fn change_status(
         .parse::<Status>()
         .map_err(|e| Problem::invalid_field("status", e.0))?;
     let detail =
-        appointments::change_status(&state, &caller, Id::from_uuid(*id), to, if_match).await?;
+        appointments::change_status(&state, &caller, Id::from_uuid(*id), to, *if_match).await?;
     Ok(respond(actix_web::http::StatusCode::OK, detail))
 }
 
@@ -545,7 +548,7 @@ pub async fn rotate_calendar_feed(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, Problem> {
-    let token = crate::services::calendar_feed::rotate(&state, &caller).await?;
+    let token = fieldcrm_app::scheduling::calendar_feed::rotate(&state, &caller).await?;
     // Never from the request's `Host` or scheme: a forged one would put
     // another site into the link a technician subscribes to.
     let url = format!(
@@ -571,7 +574,7 @@ pub async fn revoke_calendar_feed(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, Problem> {
-    crate::services::calendar_feed::revoke(&state, &caller).await?;
+    fieldcrm_app::scheduling::calendar_feed::revoke(&state, &caller).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -590,7 +593,7 @@ pub async fn calendar_feed(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let ics = crate::services::calendar_feed::render(&state, token.into_inner()).await?;
+    let ics = fieldcrm_app::scheduling::calendar_feed::render(&state, token.into_inner()).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
         .insert_header((

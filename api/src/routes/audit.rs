@@ -11,8 +11,8 @@ use fieldcrm_db::audit::AuditEvent;
 use crate::auth::Caller;
 use crate::paging::{Page, PageQuery};
 use crate::problem::Problem;
-use crate::services::privacy;
-use crate::state::AppState;
+use fieldcrm_app::accounts::privacy;
+use fieldcrm_app::state::AppState;
 
 /// One privacy-relevant action: who, what, on which record, when. Never the
 /// record's content.

@@ -4,12 +4,37 @@ use utoipa::ToSchema;
 
 use fieldcrm_domain::{AccountName, CountryCode, Email, Password, PersonName, TimeZoneName};
 
-use crate::auth::{client_address, Caller, TokenPair};
+use crate::auth::{client_address, Caller};
 use crate::extract::Json;
 use crate::problem::{Fields, Problem};
-use crate::services::auth::{self, Signup};
-use crate::state::AppState;
 use crate::views::{AccountView, UserView};
+use fieldcrm_app::accounts::auth::{self, Signup};
+use fieldcrm_app::state::AppState;
+
+/// A new access and refresh token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    /// Send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Exchange at `POST /v1/auth/refresh` for a new pair; works once.
+    pub refresh_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+}
+
+impl From<fieldcrm_app::accounts::tokens::TokenPair> for TokenPair {
+    fn from(pair: fieldcrm_app::accounts::tokens::TokenPair) -> Self {
+        Self {
+            access_token: pair.access_token,
+            refresh_token: pair.refresh_token,
+            token_type: "Bearer",
+            expires_in: pair.expires_in,
+        }
+    }
+}
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -119,7 +144,7 @@ pub async fn signup(
     Ok(HttpResponse::Created().json(SignupResponse {
         account: signed_up.account.into(),
         user: signed_up.user.into(),
-        tokens: signed_up.tokens,
+        tokens: signed_up.tokens.into(),
     }))
 }
 
@@ -155,7 +180,7 @@ pub async fn login(
     let client = client_address(&req, &state.settings);
     let LoginRequest { email, password } = body.0;
     let pair = auth::login(&state, &email, password, client).await?;
-    Ok(HttpResponse::Ok().json(pair))
+    Ok(HttpResponse::Ok().json(TokenPair::from(pair)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -182,7 +207,7 @@ pub async fn refresh(
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, Problem> {
     let pair = auth::refresh(&state, body.0.refresh_token).await?;
-    Ok(HttpResponse::Ok().json(pair))
+    Ok(HttpResponse::Ok().json(TokenPair::from(pair)))
 }
 
 /// End the caller's session: its refresh tokens and access tokens stop working

@@ -19,8 +19,8 @@ use crate::auth::Caller;
 use crate::extract::{read_body, Json};
 use crate::paging::{Page, PageQuery};
 use crate::problem::Problem;
-use crate::services::devices;
-use crate::state::AppState;
+use fieldcrm_app::state::AppState;
+use fieldcrm_app::time_clock::devices;
 
 /// Most characters of a device's label.
 const MAX_LABEL_CHARS: usize = 64;

@@ -11,8 +11,8 @@ use fieldcrm_db::events::Event;
 use crate::auth::Caller;
 use crate::paging::{Page, PageQuery};
 use crate::problem::Problem;
-use crate::services::events::{self, EVENT_TYPES};
-use crate::state::AppState;
+use fieldcrm_app::events::{self, EVENT_TYPES};
+use fieldcrm_app::state::AppState;
 
 /// One change: its type, when it occurred, who made it and the ids (and
 /// changed field names) it concerns. Never a name, contact detail, message

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::problem::Problem;
-use crate::state::AppState;
+use fieldcrm_app::state::AppState;
 
 /// How long readiness waits for a database connection before it answers 503.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(1);

@@ -12,8 +12,8 @@ use fieldcrm_db::google::Integration;
 use crate::auth::Caller;
 use crate::extract::{Json, OptionalJson};
 use crate::problem::Problem;
-use crate::services::google::{self, CallbackInput};
-use crate::state::AppState;
+use fieldcrm_app::google_sync::{self, CallbackInput};
+use fieldcrm_app::state::AppState;
 
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
@@ -135,7 +135,7 @@ pub async fn connect_google(
     body: OptionalJson<ConnectRequest>,
 ) -> Result<HttpResponse, Problem> {
     let request = body.0.unwrap_or_default();
-    let url = google::connect(&state, &caller, request.send_email, request.return_url).await?;
+    let url = google_sync::connect(&state, &caller, request.send_email, request.return_url).await?;
     Ok(HttpResponse::Ok().json(ConnectView {
         authorization_url: url,
     }))
@@ -180,7 +180,7 @@ pub async fn google_callback(
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, Problem> {
     let query = query.into_inner();
-    let answered = google::callback(
+    let answered = google_sync::callback(
         &state,
         CallbackInput {
             state: query.state,
@@ -238,7 +238,7 @@ pub async fn confirm_google(
     caller: Caller,
     body: Json<ConfirmRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let integration = google::confirm(&state, &caller, &body.0.confirmation).await?;
+    let integration = google_sync::confirm(&state, &caller, &body.0.confirmation).await?;
     Ok(HttpResponse::Ok().json(IntegrationView::from(Some(integration))))
 }
 
@@ -258,7 +258,7 @@ pub async fn google_status(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, Problem> {
-    let integration = google::status(&state, &caller).await?;
+    let integration = google_sync::status(&state, &caller).await?;
     Ok(HttpResponse::Ok().json(IntegrationView::from(integration)))
 }
 
@@ -280,7 +280,7 @@ pub async fn sync_google(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, Problem> {
-    google::sync_now(&state, &caller).await?;
+    google_sync::sync_now(&state, &caller).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -304,7 +304,7 @@ pub async fn disconnect_google(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, Problem> {
-    google::disconnect(&state, &caller).await?;
+    google_sync::disconnect(&state, &caller).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -354,7 +354,7 @@ pub async fn google_calendar_notification(
     if channel.len() > 128 || token.len() > 256 {
         return Err(Problem::not_found());
     }
-    if google::notification(&state, channel, token, resource_state).await? {
+    if google_sync::notification(&state, channel, token, resource_state).await? {
         Ok(HttpResponse::Ok().finish())
     } else {
         Err(Problem::not_found())

@@ -6,8 +6,9 @@ use fieldcrm_db::{accounts, api_keys, users};
 
 use crate::auth::{Caller, Principal};
 use crate::problem::Problem;
-use crate::state::AppState;
 use crate::views::{AccountView, ApiKeyView, UserView};
+use fieldcrm_app::state::AppState;
+use fieldcrm_app::AppError;
 
 #[derive(Serialize, ToSchema)]
 pub struct Me {
@@ -34,16 +35,16 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespon
     let me = state
         .db(move |conn| {
             let account =
-                accounts::find(conn, caller.account_id)?.ok_or_else(Problem::unauthorized)?;
+                accounts::find(conn, caller.account_id)?.ok_or_else(AppError::unauthorized)?;
             let (user, api_key, role) = match caller.principal {
                 Principal::User { id, role, .. } => {
                     let user = users::find(conn, caller.account_id, id)?
-                        .ok_or_else(Problem::unauthorized)?;
+                        .ok_or_else(AppError::unauthorized)?;
                     (Some(user.into()), None, Some(role.as_str().to_owned()))
                 }
                 Principal::ApiKey { id, .. } => {
                     let key = api_keys::find(conn, caller.account_id, id)?
-                        .ok_or_else(Problem::unauthorized)?;
+                        .ok_or_else(AppError::unauthorized)?;
                     (None, Some(ApiKeyView::from(key)), None)
                 }
             };

@@ -21,9 +21,9 @@ use crate::paging::{Page, PageQuery};
 use crate::preconditions::IdempotencyKey;
 use crate::problem::{Fields, Problem};
 use crate::routes::{created_response, to_json};
-use crate::services::idempotency;
-use crate::services::messages::{self, NewMessage};
-use crate::state::AppState;
+use fieldcrm_app::idempotency;
+use fieldcrm_app::messaging::{self, NewMessage};
+use fieldcrm_app::state::AppState;
 
 /// One SMS or email and what became of it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -125,7 +125,7 @@ pub async fn send_message(
     key: IdempotencyKey,
     body: Json<SendMessageRequest>,
 ) -> Result<HttpResponse, Problem> {
-    messages::authorize_sending(&caller)?;
+    messaging::authorize_sending(&caller)?;
     let input = parse_new(&body.0)?;
     let account = caller.account_id;
     let app = state.get_ref().clone();
@@ -134,11 +134,14 @@ pub async fn send_message(
         account,
         key.with_body(&body.1),
         move |conn| {
-            let message = messages::queue_in(conn, &app, &caller, input)?;
-            Ok((StatusCode::ACCEPTED, to_json(&MessageView::from(message))?))
+            let message = messaging::queue_in(conn, &app, &caller, input)?;
+            Ok((
+                StatusCode::ACCEPTED.as_u16(),
+                to_json(&MessageView::from(message))?,
+            ))
         },
         move |conn, id| {
-            messages::find_in(conn, account, Id::from_uuid(id))?
+            messaging::find_in(conn, account, Id::from_uuid(id))?
                 .map(|message| to_json(&MessageView::from(message)))
                 .transpose()
         },
@@ -250,7 +253,7 @@ pub async fn list_messages(
         before: page.after(),
         limit: page.fetch(),
     };
-    let rows = messages::list(&state, &caller, filter).await?;
+    let rows = messaging::list(&state, &caller, filter).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         page,
         rows,
@@ -277,7 +280,7 @@ pub async fn get_message(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, Problem> {
-    let message = messages::get(&state, &caller, Id::from_uuid(id.into_inner())).await?;
+    let message = messaging::get(&state, &caller, Id::from_uuid(id.into_inner())).await?;
     Ok(HttpResponse::Ok().json(MessageView::from(message)))
 }
 
@@ -408,7 +411,7 @@ pub async fn twilio_status(
         ));
     };
     let error_code = param(&params, "ErrorCode").filter(|c| !c.is_empty());
-    messages::delivery_report(&state, sid, status, error_code).await?;
+    messaging::delivery_report(&state, sid, status, error_code).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -446,7 +449,7 @@ pub async fn twilio_inbound(
         ));
     };
     let text = param(&params, "Body").unwrap_or_default();
-    let changed = messages::inbound_sms(&state, from, text).await?;
+    let changed = messaging::inbound_sms(&state, from, text).await?;
     if changed > 0 {
         tracing::info!(people = changed, "consent changed by an SMS reply");
     }
@@ -496,7 +499,7 @@ pub async fn unsubscribe_page(
     state: web::Data<AppState>,
     query: web::Query<UnsubscribeQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let person = messages::check_unsubscribe_token(&state, &query.token)?;
+    let person = messaging::check_unsubscribe_token(&state, &query.token)?;
     // Built from the verified id, never from the request's text.
     let action = format!(
         "/v1/unsubscribe?token={}",
@@ -529,8 +532,8 @@ pub async fn unsubscribe(
     state: web::Data<AppState>,
     query: web::Query<UnsubscribeQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let person = messages::check_unsubscribe_token(&state, &query.token)?;
-    messages::unsubscribe(&state, person).await?;
+    let person = messaging::check_unsubscribe_token(&state, &query.token)?;
+    messaging::unsubscribe(&state, person).await?;
     Ok(page(
         "Unsubscribed",
         "You will receive no more emails from this business.",

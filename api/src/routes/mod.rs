@@ -18,18 +18,20 @@ pub mod users;
 pub mod webhook_endpoints;
 
 use actix_web::http::header::{ETAG, LOCATION};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::preconditions::etag;
-use crate::problem::Problem;
-use crate::services::idempotency::Replayable;
+use fieldcrm_app::idempotency::Replayable;
+use fieldcrm_app::AppError;
 
 /// The response of a creating POST, first or replayed: `Location` from the
 /// body's `id`, `ETag` from its `version` when it has one.
 pub fn created_response(result: &Replayable, collection: &str) -> HttpResponse {
-    let mut response = HttpResponse::build(result.status);
+    let status = StatusCode::from_u16(result.status).unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
     if let Some(version) = result.body["version"]
         .as_i64()
         .and_then(|v| i32::try_from(v).ok())
@@ -46,8 +48,8 @@ pub fn created_response(result: &Replayable, collection: &str) -> HttpResponse {
 }
 
 /// A view as JSON, for storing with an idempotency key.
-pub fn to_json<T: Serialize>(view: &T) -> Result<serde_json::Value, Problem> {
-    serde_json::to_value(view).map_err(|err| Problem::internal_from(&err))
+pub fn to_json<T: Serialize>(view: &T) -> Result<serde_json::Value, AppError> {
+    serde_json::to_value(view).map_err(|err| AppError::internal_from(&err))
 }
 
 /// The record an event is about, as `GET` returns it now, for full webhook
@@ -55,8 +57,8 @@ pub fn to_json<T: Serialize>(view: &T) -> Result<serde_json::Value, Problem> {
 pub fn full_object(
     conn: &mut fieldcrm_db::DbConnection,
     event: &fieldcrm_db::events::Event,
-) -> Result<Option<serde_json::Value>, Problem> {
-    if !crate::services::events::has_full_object(&event.event_type) {
+) -> Result<Option<serde_json::Value>, AppError> {
+    if !fieldcrm_app::events::has_full_object(&event.event_type) {
         return Ok(None);
     }
     let data: serde_json::Value = serde_json::from_str(&event.data).unwrap_or_default();
@@ -69,15 +71,17 @@ pub fn full_object(
     let account = event.account_id;
     let object = match event.event_type.split('.').next() {
         Some("customer" | "prospect") => {
-            crate::services::people::record_of(conn, account, fieldcrm_db::Id::from_uuid(id))?
+            fieldcrm_app::people::record_of(conn, account, fieldcrm_db::Id::from_uuid(id))?
                 .map(|record| to_json(&crate::views::PersonView::from(record)))
                 .transpose()?
         }
-        Some("appointment") => {
-            crate::services::appointments::detail_of(conn, account, fieldcrm_db::Id::from_uuid(id))?
-                .map(|detail| to_json(&appointments::detail_view(detail)))
-                .transpose()?
-        }
+        Some("appointment") => fieldcrm_app::scheduling::appointments::detail_of(
+            conn,
+            account,
+            fieldcrm_db::Id::from_uuid(id),
+        )?
+        .map(|detail| to_json(&appointments::detail_view(detail)))
+        .transpose()?,
         Some("user") => fieldcrm_db::users::find(conn, account, fieldcrm_db::Id::from_uuid(id))?
             .map(|user| to_json(&crate::views::UserView::from(user)))
             .transpose()?,

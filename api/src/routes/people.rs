@@ -25,10 +25,10 @@ use crate::paging::{Page, DEFAULT_LIMIT, MAX_LIMIT};
 use crate::preconditions::{etag, IdempotencyKey, IfMatch};
 use crate::problem::{FieldError, Fields, Problem};
 use crate::routes::{created_response, to_json};
-use crate::services::idempotency;
-use crate::services::people::{self, NewPerson, PersonPatch, Record, Stage};
-use crate::state::AppState;
 use crate::views::{ConsentSummary, PersonView};
+use fieldcrm_app::idempotency;
+use fieldcrm_app::people::{self, NewPerson, PersonPatch, Record, Stage};
+use fieldcrm_app::state::AppState;
 
 // ---- request bodies ----------------------------------------------------------
 
@@ -456,7 +456,10 @@ async fn create(
         key.with_body(&body.1),
         move |conn| {
             let record = people::create_in(conn, &caller, stage, input)?;
-            Ok((StatusCode::CREATED, to_json(&PersonView::from(record))?))
+            Ok((
+                StatusCode::CREATED.as_u16(),
+                to_json(&PersonView::from(record))?,
+            ))
         },
         // A replay answers the record if it is still of this stage: a
         // prospect converted since is no longer at `/v1/prospects` (404).
@@ -495,7 +498,7 @@ async fn update(
 ) -> Result<HttpResponse, Problem> {
     people::authorize_changes(caller)?;
     let patch = parse_patch(body, caller.default_country)?;
-    let record = people::update(state, caller, stage, Id::from_uuid(id), if_match, patch).await?;
+    let record = people::update(state, caller, stage, Id::from_uuid(id), *if_match, patch).await?;
     Ok(person_response(StatusCode::OK, &PersonView::from(record)))
 }
 
@@ -506,7 +509,7 @@ async fn remove(
     id: Uuid,
     if_match: IfMatch,
 ) -> Result<HttpResponse, Problem> {
-    people::delete(state, caller, stage, Id::from_uuid(id), if_match).await?;
+    people::delete(state, caller, stage, Id::from_uuid(id), *if_match).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -958,6 +961,6 @@ pub async fn convert_prospect(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, Problem> {
-    let record = people::convert(&state, &caller, Id::from_uuid(*id), if_match).await?;
+    let record = people::convert(&state, &caller, Id::from_uuid(*id), *if_match).await?;
     Ok(person_response(StatusCode::OK, &PersonView::from(record)))
 }

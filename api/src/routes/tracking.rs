@@ -18,8 +18,8 @@ use crate::auth::Caller;
 use crate::extract::{Json, OptionalJson};
 use crate::paging::{Page, PageQuery};
 use crate::problem::{FieldError, Fields, Problem};
-use crate::services::time_clock::{self, PingItem, ShiftSummary, TimesheetRequest};
-use crate::state::AppState;
+use fieldcrm_app::state::AppState;
+use fieldcrm_app::time_clock::{self, PingItem, ShiftSummary, TimesheetRequest};
 
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]

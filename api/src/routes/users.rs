@@ -13,10 +13,10 @@ use crate::paging::{Page, PageQuery};
 use crate::preconditions::IdempotencyKey;
 use crate::problem::{Fields, Problem};
 use crate::routes::{created_response, to_json};
-use crate::services::idempotency;
-use crate::services::users::{self, NewUser, UserPatch};
-use crate::state::AppState;
 use crate::views::UserView;
+use fieldcrm_app::accounts::users::{self, NewUser, UserPatch};
+use fieldcrm_app::idempotency;
+use fieldcrm_app::state::AppState;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -86,7 +86,10 @@ pub async fn create_user(
         key.with_body(&body_bytes),
         move |conn| {
             let user = users::create_by(conn, &caller, prepared)?;
-            Ok((StatusCode::CREATED, to_json(&UserView::from(user))?))
+            Ok((
+                StatusCode::CREATED.as_u16(),
+                to_json(&UserView::from(user))?,
+            ))
         },
         move |conn, id| {
             users::find_in(conn, account, Id::from_uuid(id))?

@@ -14,8 +14,8 @@ use crate::auth::Caller;
 use crate::extract::Json;
 use crate::paging::{Page, PageQuery};
 use crate::problem::{Fields, Problem};
-use crate::services::webhooks::{self, EndpointPatch, NewEndpoint, PayloadKind};
-use crate::state::AppState;
+use fieldcrm_app::state::AppState;
+use fieldcrm_app::webhooks::{self, EndpointPatch, NewEndpoint, PayloadKind};
 
 const MAX_DESCRIPTION: usize = 200;
 

@@ -16,19 +16,19 @@ use fieldcrm_trackers::token::{
 };
 use fieldcrm_trackers::{Parsed, Skip};
 
-use crate::auth::Caller;
+use crate::accounts::privacy::{self, actions};
+use crate::caller::Caller;
+use crate::error::AppError;
 use crate::paging::PageRequest;
-use crate::problem::Problem;
-use crate::services::privacy::{self, actions};
-use crate::services::time_clock::{self, IngestLimits, Ingested};
 use crate::state::AppState;
+use crate::time_clock::{self, IngestLimits, Ingested};
 
 /// 403 unless the caller may manage `user`'s devices: owners and admins
 /// anyone's in the account, technicians their own.
-fn require_for(caller: &Caller, user: Id<User>) -> Result<(), Problem> {
+fn require_for(caller: &Caller, user: Id<User>) -> Result<(), AppError> {
     caller.require(Action::ManageDevices)?;
     match caller.user() {
-        Some((id, Role::Technician)) if id != user => Err(Problem::forbidden(
+        Some((id, Role::Technician)) if id != user => Err(AppError::forbidden(
             "technicians manage only their own devices",
         )),
         _ => Ok(()),
@@ -41,7 +41,7 @@ pub async fn issue(
     caller: &Caller,
     user: Id<User>,
     label: String,
-) -> Result<(Device, String), Problem> {
+) -> Result<(Device, String), AppError> {
     require_for(caller, user)?;
     let token = new_device_token();
     let device = Device {
@@ -65,7 +65,7 @@ pub async fn issue(
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
-                users::find(conn, caller.account_id, user)?.ok_or_else(Problem::not_found)?;
+                users::find(conn, caller.account_id, user)?.ok_or_else(AppError::not_found)?;
                 devices::insert(conn, &device)?;
                 privacy::audit(
                     conn,
@@ -85,12 +85,12 @@ pub async fn list(
     caller: &Caller,
     user: Id<User>,
     page: PageRequest,
-) -> Result<Vec<Device>, Problem> {
+) -> Result<Vec<Device>, AppError> {
     require_for(caller, user)?;
     let account = caller.account_id;
     state
         .db(move |conn| {
-            users::find(conn, account, user)?.ok_or_else(Problem::not_found)?;
+            users::find(conn, account, user)?.ok_or_else(AppError::not_found)?;
             Ok(devices::list(
                 conn,
                 account,
@@ -108,7 +108,7 @@ pub async fn revoke(
     caller: &Caller,
     user: Id<User>,
     id: Id<Device>,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     require_for(caller, user)?;
     let caller = caller.clone();
     state
@@ -118,7 +118,7 @@ pub async fn revoke(
                     // Revoked before: nothing to do; never issued here: 404.
                     return match devices::find(conn, caller.account_id, user, id)? {
                         Some(_) => Ok(()),
-                        None => Err(Problem::not_found()),
+                        None => Err(AppError::not_found()),
                     };
                 }
                 privacy::audit(
@@ -140,7 +140,7 @@ pub(crate) fn revoke_all_of(
     caller: &Caller,
     user: Id<User>,
     why: &str,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     for id in devices::revoke_all_of(conn, caller.account_id, user, Ts::now())? {
         privacy::audit(
             conn,
@@ -160,26 +160,26 @@ pub async fn for_setup(
     user: Id<User>,
     id: Id<Device>,
     token: &str,
-) -> Result<Device, Problem> {
+) -> Result<Device, AppError> {
     if !is_device_token(token) {
-        return Err(Problem::not_found());
+        return Err(AppError::not_found());
     }
     let hash = device_token_hash(token);
     state
         .db(move |conn| Ok(devices::find_live_by_hash(conn, &hash)?))
         .await?
         .filter(|d| d.id == id && d.user_id == user)
-        .ok_or_else(Problem::not_found)
+        .ok_or_else(AppError::not_found)
 }
 
 /// 401 for a request whose token is missing, unknown or revoked. The only
 /// answer an app does not take as delivered, besides 429 and 503.
-pub fn unknown_token() -> Problem {
-    Problem::unauthorized().with_detail("the device token is not valid or was revoked")
+pub fn unknown_token() -> AppError {
+    AppError::unauthorized().with_detail("the device token is not valid or was revoked")
 }
 
 /// The live device of a token; 401 otherwise.
-pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<Device, Problem> {
+pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<Device, AppError> {
     let token = token
         .filter(|t| is_device_token(t))
         .ok_or_else(unknown_token)?;
@@ -192,7 +192,7 @@ pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<Dev
 
 /// Judges and stores what a device sent, and adds it to the device's
 /// counters. Positions not stored leave nothing behind but those counters.
-pub async fn ingest(state: &AppState, device: &Device, parsed: Parsed) -> Result<(), Problem> {
+pub async fn ingest(state: &AppState, device: &Device, parsed: Parsed) -> Result<(), AppError> {
     let limits = IngestLimits::from(&*state.settings);
     let counts = Counts {
         unparseable: parsed

@@ -2,11 +2,11 @@ use std::sync::Arc;
 
 use fieldcrm_db::{DbConnection, DbPool};
 
-use crate::auth::{SessionCache, Tokens};
+use crate::accounts::{sessions::SessionCache, tokens::Tokens};
 use crate::config::Settings;
+use crate::error::AppError;
 use crate::limits::{DeviceRates, PasswordWork};
 use crate::outbound::Outbound;
-use crate::problem::Problem;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -34,14 +34,14 @@ pub struct AppState {
 pub type FullObject = fn(
     &mut fieldcrm_db::DbConnection,
     &fieldcrm_db::events::Event,
-) -> Result<Option<serde_json::Value>, crate::problem::Problem>;
+) -> Result<Option<serde_json::Value>, crate::error::AppError>;
 
 impl AppState {
     /// Runs blocking database work with a pooled connection on the database
     /// threads, so the async workers never wait on the database.
-    pub async fn db<T, F>(&self, work: F) -> Result<T, Problem>
+    pub async fn db<T, F>(&self, work: F) -> Result<T, AppError>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, Problem> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.pool.clone();
@@ -55,7 +55,7 @@ impl AppState {
                 result
             })
             .await
-            .map_err(|err| Problem::internal_from(&err))?
+            .map_err(|err| AppError::internal_from(&err))?
     }
 }
 

@@ -11,8 +11,8 @@ use fieldcrm_domain::messaging::{MessageKind, Template};
 use fieldcrm_domain::scheduling::ReminderRule;
 use fieldcrm_domain::{AccountName, Action, CountryCode, TimeZoneName};
 
-use crate::auth::Caller;
-use crate::problem::Problem;
+use crate::caller::Caller;
+use crate::error::AppError;
 use crate::state::AppState;
 
 #[derive(Default)]
@@ -34,15 +34,15 @@ pub struct SettingsPatch {
     pub message_body_retention_days: Option<i32>,
 }
 
-pub fn authorize_changes(caller: &Caller) -> Result<(), Problem> {
+pub fn authorize_changes(caller: &Caller) -> Result<(), AppError> {
     caller.require(Action::ManageAccount)
 }
 
-pub async fn get(state: &AppState, caller: &Caller) -> Result<Account, Problem> {
+pub async fn get(state: &AppState, caller: &Caller) -> Result<Account, AppError> {
     caller.require(Action::ViewAccount)?;
     let id = caller.account_id;
     state
-        .db(move |conn| accounts::find(conn, id)?.ok_or_else(Problem::unauthorized))
+        .db(move |conn| accounts::find(conn, id)?.ok_or_else(AppError::unauthorized))
         .await
 }
 
@@ -50,13 +50,13 @@ pub async fn update(
     state: &AppState,
     caller: &Caller,
     patch: SettingsPatch,
-) -> Result<Account, Problem> {
+) -> Result<Account, AppError> {
     authorize_changes(caller)?;
     let id = caller.account_id;
     let updated = state
         .db(move |conn| {
             conn.write_transaction(|conn| {
-                let mut account = accounts::find(conn, id)?.ok_or_else(Problem::unauthorized)?;
+                let mut account = accounts::find(conn, id)?.ok_or_else(AppError::unauthorized)?;
                 if let Some(name) = patch.name {
                     account.name = name.as_str().to_owned();
                 }
@@ -101,7 +101,7 @@ pub async fn update(
                         };
                     }
                     account.message_templates =
-                        serde_json::to_string(&stored).map_err(|e| Problem::internal_from(&e))?;
+                        serde_json::to_string(&stored).map_err(|e| AppError::internal_from(&e))?;
                 }
                 if let Some(address) = patch.postal_address {
                     account.postal_address = address;

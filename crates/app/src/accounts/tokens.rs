@@ -16,7 +16,6 @@ use rand::RngCore;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::config::Settings;
@@ -47,16 +46,11 @@ pub struct Claims {
 }
 
 /// A new access and refresh token.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug)]
 pub struct TokenPair {
-    /// Send as `Authorization: Bearer <access_token>`.
     pub access_token: String,
-    /// Exchange at `POST /v1/auth/refresh` for a new pair; works once.
     pub refresh_token: String,
-    #[schema(example = "Bearer")]
-    pub token_type: &'static str,
     /// Seconds until the access token expires.
-    #[schema(example = 900)]
     pub expires_in: u64,
 }
 

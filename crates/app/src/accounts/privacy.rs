@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use actix_web::http::header::{HeaderValue, RETRY_AFTER};
-use actix_web::http::StatusCode;
-use actix_web::web::Bytes;
+use bytes::Bytes;
 use chrono::Duration;
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -18,10 +16,11 @@ use fieldcrm_db::jobs::{self, Job, Outcome};
 use fieldcrm_db::{accounts, export, users, DbConnection, DbPool, Id, Ts};
 use fieldcrm_domain::Action;
 
-use crate::auth::Caller;
-use crate::problem::Problem;
-use crate::services::{auth, google, webhooks};
+use crate::accounts::auth;
+use crate::caller::Caller;
+use crate::error::{AppError, Failure};
 use crate::state::AppState;
+use crate::{google_sync as google, webhooks};
 
 /// What the audit trail records.
 pub mod actions {
@@ -44,7 +43,7 @@ pub fn audit(
     action: &str,
     subject: Option<Uuid>,
     detail: Option<String>,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     audit::record(
         conn,
         &AuditEvent {
@@ -66,7 +65,7 @@ pub async fn audit_trail(
     action: Option<String>,
     before: Option<Id<AuditEvent>>,
     limit: i64,
-) -> Result<Vec<AuditEvent>, Problem> {
+) -> Result<Vec<AuditEvent>, AppError> {
     caller.require(Action::ExportOrDeleteAccount)?;
     let account = caller.account_id;
     state
@@ -105,35 +104,34 @@ pub async fn delete_account(
     confirm: String,
     delete_calendar_events: bool,
     client: Option<String>,
-) -> Result<DeletionReceipt, Problem> {
+) -> Result<DeletionReceipt, AppError> {
     caller.require(Action::ExportOrDeleteAccount)?;
     let Some((user_id, _)) = caller.user() else {
-        return Err(Problem::forbidden(
+        return Err(AppError::forbidden(
             "only a signed-in owner can delete the account",
         ));
     };
     let account_id = caller.account_id;
     let (user, account) = state
         .db(move |conn| {
-            let user = users::find(conn, account_id, user_id)?.ok_or_else(Problem::unauthorized)?;
-            let account = accounts::find(conn, account_id)?.ok_or_else(Problem::unauthorized)?;
+            let user =
+                users::find(conn, account_id, user_id)?.ok_or_else(AppError::unauthorized)?;
+            let account = accounts::find(conn, account_id)?.ok_or_else(AppError::unauthorized)?;
             Ok((user, account))
         })
         .await?;
     // The name first, so a wrong name says nothing about the password; the
     // password counts with sign-ins, so this is no way around their limit.
     if confirm.trim() != account.name {
-        return Err(Problem::invalid_field(
+        return Err(AppError::invalid_field(
             "confirm",
             "must be the account's name exactly as it is shown; nothing was deleted",
         ));
     }
     let (email, stored_hash) = (user.email, user.password_hash);
     if !auth::check_password(state, &email, client.as_deref(), stored_hash, password).await? {
-        return Err(
-            Problem::new(StatusCode::UNAUTHORIZED, "wrong_password", "Wrong password")
-                .with_detail("the password is not correct; nothing was deleted"),
-        );
+        return Err(AppError::new(Failure::WrongPassword)
+            .with_detail("the password is not correct; nothing was deleted"));
     }
     let tokens = state.tokens.clone();
     let google_config = state.outbound.google.clone();
@@ -163,7 +161,7 @@ pub async fn delete_account(
                     delete_calendar_events,
                     max_attempts,
                 )?;
-                Ok::<_, Problem>(erasure::erase_account(conn, account_id, &keys, now)?)
+                Ok::<_, AppError>(erasure::erase_account(conn, account_id, &keys, now)?)
             })?;
             let scrubbed_at = if erasure::scrub(conn, &plan, Ts::now())? {
                 Some(Ts::now())
@@ -188,8 +186,8 @@ pub async fn delete_account(
     Ok(receipt)
 }
 
-fn queue_scrub(conn: &mut DbConnection, plan: &ScrubPlan) -> Result<(), Problem> {
-    let payload = serde_json::to_string(plan).map_err(|e| Problem::internal_from(&e))?;
+fn queue_scrub(conn: &mut DbConnection, plan: &ScrubPlan) -> Result<(), AppError> {
+    let payload = serde_json::to_string(plan).map_err(|e| AppError::internal_from(&e))?;
     // It waits for readers, never gives up, and counts no attempts (`Defer`).
     let job = Job::new(None, SCRUB_DELETION, None, Ts::now(), i32::MAX).with_payload(payload);
     Ok(jobs::enqueue(conn, &job)?)
@@ -197,7 +195,7 @@ fn queue_scrub(conn: &mut DbConnection, plan: &ScrubPlan) -> Result<(), Problem>
 
 /// Tries the scrub of a deletion again; while a reader from before it is still
 /// open, looks again after a tenth of the time waited so far (1 s to 1 min).
-pub async fn run_scrub_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+pub async fn run_scrub_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     let plan: ScrubPlan = match job.payload.as_deref().map(serde_json::from_str) {
         Some(Ok(plan)) => plan,
         _ => return Ok(Outcome::Failed("the job holds no scrub plan".into())),
@@ -218,15 +216,15 @@ pub async fn run_scrub_job(state: &AppState, job: &Job) -> Result<Outcome, Probl
 }
 
 /// A deletion's receipt, for whoever holds its id: figures only.
-pub async fn receipt(state: &AppState, id: Id<Receipt>) -> Result<DeletionReceipt, Problem> {
+pub async fn receipt(state: &AppState, id: Id<Receipt>) -> Result<DeletionReceipt, AppError> {
     state
         .db(move |conn| {
-            let receipt = erasure::receipt(conn, id)?.ok_or_else(Problem::not_found)?;
+            let receipt = erasure::receipt(conn, id)?.ok_or_else(AppError::not_found)?;
             Ok(DeletionReceipt {
                 id: receipt.id,
                 deleted_at: receipt.deleted_at,
                 counts: serde_json::from_str(&receipt.counts)
-                    .map_err(|e| Problem::internal_from(&e))?,
+                    .map_err(|e| AppError::internal_from(&e))?,
                 scrubbed_at: receipt.scrubbed_at,
             })
         })
@@ -240,7 +238,7 @@ pub const EXPORT_EVERY_MINUTES: i64 = 5;
 const EXPORT_PAGE: i64 = 500;
 
 /// Seconds to come back after when this process runs as many exports as it may.
-const EXPORTS_BUSY_RETRY_SECS: u32 = 30;
+const EXPORTS_BUSY_RETRY_SECS: u64 = 30;
 
 /// Starts an export: checks the caller, the process's cap on concurrent
 /// exports and the account's rate limit, records it in the audit trail, and
@@ -252,12 +250,14 @@ const EXPORTS_BUSY_RETRY_SECS: u32 = 30;
 pub async fn export(
     state: &AppState,
     caller: &Caller,
-) -> Result<mpsc::Receiver<Result<Bytes, std::io::Error>>, Problem> {
+) -> Result<mpsc::Receiver<Result<Bytes, std::io::Error>>, AppError> {
     caller.require(Action::ExportOrDeleteAccount)?;
     let permit = state.exports.clone().try_acquire_owned().map_err(|_| {
-        Problem::for_status(StatusCode::TOO_MANY_REQUESTS)
-            .with_detail("this server is busy with other exports; try again shortly")
-            .with_header(RETRY_AFTER, HeaderValue::from(EXPORTS_BUSY_RETRY_SECS))
+        AppError::rate_limited(
+            "Too many requests",
+            EXPORTS_BUSY_RETRY_SECS,
+            "this server is busy with other exports; try again shortly",
+        )
     })?;
     let account = caller.account_id;
     let audit_caller = caller.clone();
@@ -268,14 +268,13 @@ pub async fn export(
                     let next = last.get() + Duration::minutes(EXPORT_EVERY_MINUTES);
                     let wait = (next - Ts::now().get()).num_seconds();
                     if wait > 0 {
-                        return Err(Problem::for_status(StatusCode::TOO_MANY_REQUESTS)
-                            .with_detail(format!(
+                        return Err(AppError::rate_limited(
+                            "Too many requests",
+                            u64::try_from(wait).unwrap_or(60),
+                            format!(
                                 "an export was made in the last {EXPORT_EVERY_MINUTES} minutes; try again later"
-                            ))
-                            .with_header(
-                                RETRY_AFTER,
-                                HeaderValue::from(u64::try_from(wait).unwrap_or(60)),
-                            ));
+                            ),
+                        ));
                     }
                 }
                 audit(conn, &audit_caller, actions::ACCOUNT_EXPORTED, None, None)

@@ -16,9 +16,9 @@ use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::Action;
 use fieldcrm_webhooks::{self as signing, Attempt, Failure, Message, Secret};
 
-use crate::auth::Caller;
-use crate::problem::Problem;
-use crate::services::events::{self as feed, Actor, Change, EVENT_TYPES};
+use crate::caller::Caller;
+use crate::error::AppError;
+use crate::events::{self as feed, Actor, Change, EVENT_TYPES};
 use crate::state::{AppState, FullObject};
 
 /// Endpoints one account may have.
@@ -97,14 +97,14 @@ pub fn parse_event_types(types: &[String]) -> Result<Vec<String>, fieldcrm_domai
     Ok(out)
 }
 
-async fn checked_url(state: &AppState, url: &str) -> Result<String, Problem> {
+async fn checked_url(state: &AppState, url: &str) -> Result<String, AppError> {
     state
         .outbound
         .webhooks
         .check_target(url)
         .await
         .map(|target| target.as_str().to_owned())
-        .map_err(|err| Problem::invalid_field("url", err.to_string()))
+        .map_err(|err| AppError::invalid_field("url", err.to_string()))
 }
 
 fn seal(state: &AppState, endpoint: Id<Endpoint>, secret: &Secret) -> String {
@@ -114,13 +114,13 @@ fn seal(state: &AppState, endpoint: Id<Endpoint>, secret: &Secret) -> String {
     )
 }
 
-fn open(state: &AppState, endpoint: Id<Endpoint>, sealed: &str) -> Result<Secret, Problem> {
+fn open(state: &AppState, endpoint: Id<Endpoint>, sealed: &str) -> Result<Secret, AppError> {
     let text = state
         .outbound
         .sealer
         .open(sealed, endpoint.uuid().as_bytes())
-        .map_err(|err| Problem::internal_from(&err))?;
-    Secret::parse(&text).map_err(|err| Problem::internal_from(&err))
+        .map_err(|err| AppError::internal_from(&err))?;
+    Secret::parse(&text).map_err(|err| AppError::internal_from(&err))
 }
 
 /// Registers an endpoint; returns it and its signing secret, shown this once.
@@ -128,7 +128,7 @@ pub async fn create(
     state: &AppState,
     caller: &Caller,
     new: NewEndpoint,
-) -> Result<(Endpoint, String), Problem> {
+) -> Result<(Endpoint, String), AppError> {
     caller.require(Action::ManageWebhooks)?;
     let url = checked_url(state, &new.url).await?;
     let id: Id<Endpoint> = Id::new();
@@ -156,7 +156,7 @@ pub async fn create(
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 if webhooks::count(conn, saved.account_id)? >= MAX_ENDPOINTS {
-                    return Err(Problem::conflict(format!(
+                    return Err(AppError::conflict(format!(
                         "an account has at most {MAX_ENDPOINTS} webhook endpoints; remove one first"
                     )));
                 }
@@ -172,7 +172,7 @@ pub async fn list(
     caller: &Caller,
     after: Option<Id<Endpoint>>,
     limit: i64,
-) -> Result<Vec<Endpoint>, Problem> {
+) -> Result<Vec<Endpoint>, AppError> {
     caller.require(Action::ManageWebhooks)?;
     let account = caller.account_id;
     state
@@ -180,11 +180,15 @@ pub async fn list(
         .await
 }
 
-pub async fn get(state: &AppState, caller: &Caller, id: Id<Endpoint>) -> Result<Endpoint, Problem> {
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    id: Id<Endpoint>,
+) -> Result<Endpoint, AppError> {
     caller.require(Action::ManageWebhooks)?;
     let account = caller.account_id;
     state
-        .db(move |conn| webhooks::find(conn, account, id)?.ok_or_else(Problem::not_found))
+        .db(move |conn| webhooks::find(conn, account, id)?.ok_or_else(AppError::not_found))
         .await
 }
 
@@ -193,7 +197,7 @@ pub async fn update(
     caller: &Caller,
     id: Id<Endpoint>,
     patch: EndpointPatch,
-) -> Result<Endpoint, Problem> {
+) -> Result<Endpoint, AppError> {
     caller.require(Action::ManageWebhooks)?;
     let url = match &patch.url {
         Some(url) => Some(checked_url(state, url).await?),
@@ -204,7 +208,7 @@ pub async fn update(
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let mut endpoint =
-                    webhooks::find(conn, account, id)?.ok_or_else(Problem::not_found)?;
+                    webhooks::find(conn, account, id)?.ok_or_else(AppError::not_found)?;
                 let read_version = endpoint.version;
                 if let Some(url) = url {
                     endpoint.url = url;
@@ -232,7 +236,7 @@ pub async fn update(
                 endpoint.version = read_version + 1;
                 endpoint.updated_at = Ts::now();
                 if !webhooks::save(conn, &endpoint, read_version)? {
-                    return Err(Problem::conflict(
+                    return Err(AppError::conflict(
                         "the endpoint changed meanwhile; read it again and retry",
                     ));
                 }
@@ -243,14 +247,14 @@ pub async fn update(
 }
 
 /// Removes the endpoint, its delivery log and its queued deliveries.
-pub async fn delete(state: &AppState, caller: &Caller, id: Id<Endpoint>) -> Result<(), Problem> {
+pub async fn delete(state: &AppState, caller: &Caller, id: Id<Endpoint>) -> Result<(), AppError> {
     caller.require(Action::ManageWebhooks)?;
     let account = caller.account_id;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 if !webhooks::delete(conn, account, id)? {
-                    return Err(Problem::not_found());
+                    return Err(AppError::not_found());
                 }
                 jobs::cancel_subjects(conn, &[Id::from_uuid(id.uuid())], Ts::now())?;
                 Ok(())
@@ -265,7 +269,7 @@ pub async fn rotate_secret(
     state: &AppState,
     caller: &Caller,
     id: Id<Endpoint>,
-) -> Result<(Endpoint, String), Problem> {
+) -> Result<(Endpoint, String), AppError> {
     caller.require(Action::ManageWebhooks)?;
     let account = caller.account_id;
     let secret = Secret::generate();
@@ -275,7 +279,7 @@ pub async fn rotate_secret(
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let mut endpoint =
-                    webhooks::find(conn, account, id)?.ok_or_else(Problem::not_found)?;
+                    webhooks::find(conn, account, id)?.ok_or_else(AppError::not_found)?;
                 let read_version = endpoint.version;
                 let now = Ts::now();
                 endpoint.previous_secret_sealed = Some(endpoint.secret_sealed.clone());
@@ -284,7 +288,7 @@ pub async fn rotate_secret(
                 endpoint.version = read_version + 1;
                 endpoint.updated_at = now;
                 if !webhooks::save(conn, &endpoint, read_version)? {
-                    return Err(Problem::conflict(
+                    return Err(AppError::conflict(
                         "the endpoint changed meanwhile; try again",
                     ));
                 }
@@ -300,14 +304,15 @@ pub async fn send_test(
     state: &AppState,
     caller: &Caller,
     id: Id<Endpoint>,
-) -> Result<Event, Problem> {
+) -> Result<Event, AppError> {
     caller.require(Action::ManageWebhooks)?;
     let account = caller.account_id;
     let actor = Actor::of(caller);
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
-                let endpoint = webhooks::find(conn, account, id)?.ok_or_else(Problem::not_found)?;
+                let endpoint =
+                    webhooks::find(conn, account, id)?.ok_or_else(AppError::not_found)?;
                 let now = Ts::now();
                 let event = Event {
                     id: Id::new(),
@@ -332,12 +337,12 @@ pub async fn deliveries(
     endpoint: Id<Endpoint>,
     before: Option<Id<Delivery>>,
     limit: i64,
-) -> Result<Vec<Delivery>, Problem> {
+) -> Result<Vec<Delivery>, AppError> {
     caller.require(Action::ManageWebhooks)?;
     let account = caller.account_id;
     state
         .db(move |conn| {
-            webhooks::find(conn, account, endpoint)?.ok_or_else(Problem::not_found)?;
+            webhooks::find(conn, account, endpoint)?.ok_or_else(AppError::not_found)?;
             Ok(webhooks::deliveries(
                 conn, account, endpoint, before, limit,
             )?)
@@ -351,16 +356,16 @@ pub async fn retry(
     caller: &Caller,
     endpoint: Id<Endpoint>,
     delivery: Id<Delivery>,
-) -> Result<Id<Event>, Problem> {
+) -> Result<Id<Event>, AppError> {
     caller.require(Action::ManageWebhooks)?;
     let account = caller.account_id;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let delivery = webhooks::find_delivery(conn, account, endpoint, delivery)?
-                    .ok_or_else(Problem::not_found)?;
+                    .ok_or_else(AppError::not_found)?;
                 if events::find(conn, account, delivery.event_id)?.is_none() {
-                    return Err(Problem::conflict(
+                    return Err(AppError::conflict(
                         "the event is older than the events' retention and cannot be sent again",
                     ));
                 }
@@ -378,7 +383,7 @@ fn data_for(
     event: &Event,
     payload: PayloadKind,
     full_object: FullObject,
-) -> Result<Value, Problem> {
+) -> Result<Value, AppError> {
     let mut data: Value = serde_json::from_str(&event.data).unwrap_or_else(|_| json!({}));
     if payload == PayloadKind::Full {
         if let Some(object) = full_object(conn, event)? {
@@ -391,7 +396,7 @@ fn data_for(
 }
 
 /// One attempt to deliver an event to an endpoint (a `DELIVER` job).
-pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     let (Some(subject), Some(account)) = (job.subject_id, job.account_id) else {
         return Ok(Outcome::Failed("the job names no endpoint".into()));
     };
@@ -439,7 +444,7 @@ pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, Pr
     }
     let body = signing::envelope(&event.event_type, event.occurred_at.get(), &data);
     let message = Message::new(event.id.uuid().to_string(), body)
-        .map_err(|err| Problem::internal_from(&err))?;
+        .map_err(|err| AppError::internal_from(&err))?;
     let attempt = state.outbound.webhooks.deliver(&target, &message).await;
     let attempts_made = u32::try_from(job.attempts).unwrap_or(1);
     let outcome = outcome_of(&attempt, attempts_made);
@@ -560,7 +565,7 @@ pub fn queue_account_deleted(
     state: &AppState,
     conn: &mut DbConnection,
     account: Id<Account>,
-) -> Result<usize, Problem> {
+) -> Result<usize, AppError> {
     let now = Ts::now();
     let change = Change::of("account.deleted", account.uuid());
     let mut queued = 0;
@@ -577,7 +582,7 @@ pub fn queue_account_deleted(
                 url: endpoint.url.clone(),
                 secret: secret.to_whsec().expose_secret().to_owned(),
                 event_id,
-                body: String::from_utf8(body).map_err(|e| Problem::internal_from(&e))?,
+                body: String::from_utf8(body).map_err(|e| AppError::internal_from(&e))?,
             })
             .to_string(),
             job_id.uuid().as_bytes(),
@@ -593,7 +598,7 @@ pub fn queue_account_deleted(
 
 /// One attempt of a final delivery (a `DELIVER_FINAL` job). No log: the
 /// account it would belong to is gone.
-pub async fn run_final_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+pub async fn run_final_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     let opened = job
         .payload
         .as_deref()
@@ -608,10 +613,10 @@ pub async fn run_final_delivery_job(state: &AppState, job: &Job) -> Result<Outco
     let Some(delivery) = opened else {
         return Ok(Outcome::Failed("the job holds no delivery".into()));
     };
-    let secret = Secret::parse(&delivery.secret).map_err(|err| Problem::internal_from(&err))?;
+    let secret = Secret::parse(&delivery.secret).map_err(|err| AppError::internal_from(&err))?;
     let target = signing::Endpoint::new(delivery.url, secret);
     let message = Message::new(delivery.event_id.to_string(), delivery.body.into_bytes())
-        .map_err(|err| Problem::internal_from(&err))?;
+        .map_err(|err| AppError::internal_from(&err))?;
     let attempt = state.outbound.webhooks.deliver(&target, &message).await;
     Ok(outcome_of(
         &attempt,

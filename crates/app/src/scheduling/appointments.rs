@@ -1,7 +1,6 @@
 //! Appointments: scheduling rules (no double-booking unless asked), the status
 //! lifecycle with its history, and the reminders each appointment will send.
 
-use actix_web::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -13,12 +12,12 @@ use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::scheduling::{imported_title, ReminderRule, Status};
 use fieldcrm_domain::{Action, Address, Role};
 
-use crate::auth::Caller;
-use crate::preconditions::{precondition_failed, IfMatch};
-use crate::problem::Problem;
-use crate::services::events::{self, Actor, Change};
-use crate::services::{google, messages};
+use crate::caller::Caller;
+use crate::error::{AppError, Failure};
+use crate::events::{self, Actor, Change};
+use crate::preconditions::IfMatch;
 use crate::state::AppState;
+use crate::{google_sync as google, messaging as messages};
 
 pub struct NewAppointment {
     pub person_id: Id<Person>,
@@ -113,7 +112,7 @@ fn scheduled(
 fn pending_rules(
     conn: &mut DbConnection,
     id: Id<Appointment>,
-) -> Result<Vec<ReminderRule>, Problem> {
+) -> Result<Vec<ReminderRule>, AppError> {
     Ok(appointments::reminders_of(conn, &[id])?
         .iter()
         .filter(|r| r.status == "scheduled")
@@ -178,10 +177,10 @@ fn check_technician(
     conn: &mut DbConnection,
     caller: &Caller,
     technician: Option<Id<User>>,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     if let Some(id) = technician {
         if users::find(conn, caller.account_id, id)?.is_none() {
-            return Err(Problem::invalid_field(
+            return Err(AppError::invalid_field(
                 "technician_id",
                 "is not a user of this account",
             ));
@@ -190,7 +189,7 @@ fn check_technician(
     Ok(())
 }
 
-fn check_overlap(conn: &mut DbConnection, a: &Appointment, allow: bool) -> Result<(), Problem> {
+fn check_overlap(conn: &mut DbConnection, a: &Appointment, allow: bool) -> Result<(), AppError> {
     let Some(technician) = a.technician_id else {
         return Ok(());
     };
@@ -200,16 +199,15 @@ fn check_overlap(conn: &mut DbConnection, a: &Appointment, allow: bool) -> Resul
     if let Some(other) =
         appointments::first_overlap(conn, technician, a.starts_at, a.ends_at, a.id)?
     {
-        return Err(Problem::new(StatusCode::CONFLICT, "double_booked", "The technician is booked then")
+        return Err(AppError::new(Failure::DoubleBooked { conflicting: other.uuid() })
             .with_detail(format!(
                 "the technician has appointment {other} at that time; send `allow_overlap: true` to book anyway"
-            ))
-            .with_extension("conflicting_id", json!(other.uuid())));
+            )));
     }
     Ok(())
 }
 
-fn detail(conn: &mut DbConnection, appointment: Appointment) -> Result<Detail, Problem> {
+fn detail(conn: &mut DbConnection, appointment: Appointment) -> Result<Detail, AppError> {
     let reminders = appointments::reminders_of(conn, &[appointment.id])?;
     let history = appointments::history(conn, appointment.id)?;
     let time_zone = time_zone(conn, &appointment)?;
@@ -226,19 +224,19 @@ pub fn detail_of(
     conn: &mut DbConnection,
     account: Id<Account>,
     id: Id<Appointment>,
-) -> Result<Option<Detail>, Problem> {
+) -> Result<Option<Detail>, AppError> {
     match appointments::find(conn, account, id)? {
         Some(appointment) => Ok(Some(detail(conn, appointment)?)),
         None => Ok(None),
     }
 }
 
-fn time_zone(conn: &mut DbConnection, a: &Appointment) -> Result<chrono_tz::Tz, Problem> {
-    let account = accounts::find(conn, a.account_id)?.ok_or_else(Problem::unauthorized)?;
+fn time_zone(conn: &mut DbConnection, a: &Appointment) -> Result<chrono_tz::Tz, AppError> {
+    let account = accounts::find(conn, a.account_id)?.ok_or_else(AppError::unauthorized)?;
     Ok(account.time_zone.parse().unwrap_or(chrono_tz::UTC))
 }
 
-pub fn authorize_changes(caller: &Caller) -> Result<(), Problem> {
+pub fn authorize_changes(caller: &Caller) -> Result<(), AppError> {
     caller.require(Action::ManageAppointments)
 }
 
@@ -249,11 +247,11 @@ pub fn create_in(
     caller: &Caller,
     input: NewAppointment,
     max_attempts: u32,
-) -> Result<Detail, Problem> {
+) -> Result<Detail, AppError> {
     authorize_changes(caller)?;
     conn.write_transaction(|conn| {
         let person = people::find(conn, caller.account_id, input.person_id)?.ok_or_else(|| {
-            Problem::invalid_field(
+            AppError::invalid_field(
                 "customer_id",
                 "is not a customer or prospect of this account",
             )
@@ -292,7 +290,7 @@ pub fn create_in(
             Some(rules) => rules,
             None => {
                 let account =
-                    accounts::find(conn, caller.account_id)?.ok_or_else(Problem::unauthorized)?;
+                    accounts::find(conn, caller.account_id)?.ok_or_else(AppError::unauthorized)?;
                 default_rules(&account.default_reminders)
             }
         };
@@ -317,12 +315,12 @@ fn load_visible(
     conn: &mut DbConnection,
     caller: &Caller,
     id: Id<fieldcrm_db::appointments::Appointment>,
-) -> Result<Appointment, Problem> {
+) -> Result<Appointment, AppError> {
     let appointment =
-        appointments::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
+        appointments::find(conn, caller.account_id, id)?.ok_or_else(AppError::not_found)?;
     if let Some(own) = only_assigned(caller) {
         if appointment.technician_id != Some(own) {
-            return Err(Problem::not_found());
+            return Err(AppError::not_found());
         }
     }
     Ok(appointment)
@@ -332,7 +330,7 @@ pub async fn get(
     state: &AppState,
     caller: &Caller,
     id: Id<Appointment>,
-) -> Result<Detail, Problem> {
+) -> Result<Detail, AppError> {
     caller.require(Action::ViewAppointments)?;
     let caller = caller.clone();
     state
@@ -358,7 +356,7 @@ pub async fn list(
     state: &AppState,
     caller: &Caller,
     request: ListRequest,
-) -> Result<(Vec<(Appointment, Vec<Reminder>)>, chrono_tz::Tz), Problem> {
+) -> Result<(Vec<(Appointment, Vec<Reminder>)>, chrono_tz::Tz), AppError> {
     caller.require(Action::ViewAppointments)?;
     let technician = match (only_assigned(caller), request.technician) {
         (Some(own), Some(asked)) if own != asked => return Ok((Vec::new(), chrono_tz::UTC)),
@@ -406,7 +404,7 @@ pub async fn update(
     id: Id<Appointment>,
     if_match: IfMatch,
     patch: AppointmentPatch,
-) -> Result<Detail, Problem> {
+) -> Result<Detail, AppError> {
     authorize_changes(caller)?;
     let caller = caller.clone();
     let max_attempts = state.settings.job_max_attempts;
@@ -414,7 +412,7 @@ pub async fn update(
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let mut a = appointments::find(conn, caller.account_id, id)?
-                    .ok_or_else(Problem::not_found)?;
+                    .ok_or_else(AppError::not_found)?;
                 if_match.check(a.version)?;
                 let read_version = a.version;
                 let starts_before = a.starts_at;
@@ -433,7 +431,10 @@ pub async fn update(
                     a.ends_at = ends_at;
                 }
                 if a.ends_at <= a.starts_at {
-                    return Err(Problem::invalid_field("ends_at", "must be after starts_at"));
+                    return Err(AppError::invalid_field(
+                        "ends_at",
+                        "must be after starts_at",
+                    ));
                 }
                 if let Some(technician) = patch.technician_id {
                     check_technician(conn, &caller, technician)?;
@@ -445,7 +446,7 @@ pub async fn update(
                     Some(None) => match a.person_id {
                         Some(person) => {
                             let person = people::find(conn, caller.account_id, person)?
-                                .ok_or_else(Problem::not_found)?;
+                                .ok_or_else(AppError::not_found)?;
                             address_of_person(&mut a, &person);
                         }
                         None => set_address(&mut a, None),
@@ -456,7 +457,7 @@ pub async fn update(
                 a.version = read_version + 1;
                 a.updated_at = now;
                 if !appointments::save(conn, &a, read_version)? {
-                    return Err(precondition_failed(None));
+                    return Err(AppError::stale(None));
                 }
                 // Rescheduling moves the reminders; new rules replace them.
                 let rules: Option<Vec<ReminderRule>> = match patch.reminders {
@@ -518,7 +519,7 @@ pub async fn delete(
     caller: &Caller,
     id: Id<Appointment>,
     if_match: IfMatch,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     authorize_changes(caller)?;
     let account = caller.account_id;
     let google = state.outbound.google.clone();
@@ -527,7 +528,7 @@ pub async fn delete(
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
-                let a = appointments::find(conn, account, id)?.ok_or_else(Problem::not_found)?;
+                let a = appointments::find(conn, account, id)?.ok_or_else(AppError::not_found)?;
                 if_match.check(a.version)?;
                 google::appointments_removed(
                     conn,
@@ -557,7 +558,7 @@ pub async fn change_status(
     id: Id<Appointment>,
     to: Status,
     if_match: IfMatch,
-) -> Result<Detail, Problem> {
+) -> Result<Detail, AppError> {
     caller.require(Action::UpdateAppointmentStatus)?;
     let caller = caller.clone();
     let max_attempts = state.settings.job_max_attempts;
@@ -568,14 +569,17 @@ pub async fn change_status(
                 if_match.check(a.version)?;
                 let from = status(&a);
                 if !from.can_become(to) {
-                    let allowed: Vec<&str> = from.next().iter().map(|s| s.as_str()).collect();
+                    let allowed: Vec<&'static str> =
+                        from.next().iter().map(|s| s.as_str()).collect();
                     let detail = if allowed.is_empty() {
                         format!("a {from} appointment cannot change status")
                     } else {
                         format!("a {from} appointment can become {}", allowed.join(", "))
                     };
-                    return Err(Problem::invalid_field("status", detail)
-                        .with_extension("allowed", json!(allowed)));
+                    return Err(AppError::new(Failure::StatusNotAllowed {
+                        message: detail,
+                        allowed,
+                    }));
                 }
                 let now = Ts::now();
                 let read_version = a.version;
@@ -583,7 +587,7 @@ pub async fn change_status(
                 a.version = read_version + 1;
                 a.updated_at = now;
                 if !appointments::save(conn, &a, read_version)? {
-                    return Err(precondition_failed(None));
+                    return Err(AppError::stale(None));
                 }
                 appointments::record_change(
                     conn,
@@ -642,7 +646,7 @@ pub(crate) fn insert_from_google(
     starts_at: Ts,
     ends_at: Ts,
     max_attempts: u32,
-) -> Result<Appointment, Problem> {
+) -> Result<Appointment, AppError> {
     let now = Ts::now();
     let mut appointment = scheduled(
         account,
@@ -678,7 +682,7 @@ pub(crate) fn insert_from_google(
         // Nobody to remind.
         return Ok(appointment);
     }
-    let account = accounts::find(conn, account)?.ok_or_else(Problem::not_found)?;
+    let account = accounts::find(conn, account)?.ok_or_else(AppError::not_found)?;
     let rules = default_rules(&account.default_reminders);
     messages::replace_reminders(
         conn,
@@ -702,7 +706,7 @@ pub(crate) fn apply_from_google(
     times: Option<(Ts, Ts)>,
     cancelled: bool,
     max_attempts: u32,
-) -> Result<Option<Appointment>, Problem> {
+) -> Result<Option<Appointment>, AppError> {
     let now = Ts::now();
     let read_version = a.version;
     let from = status(&a);

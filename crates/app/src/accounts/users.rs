@@ -8,11 +8,11 @@ use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::{Action, Email, Password, PersonName, Role};
 
 use super::auth::{count_now, counted_now, email_conflict, email_taken, rate_limited};
-use crate::auth::Caller;
+use crate::accounts::privacy::{self, actions};
+use crate::caller::Caller;
+use crate::error::AppError;
+use crate::events::{self, Actor, Change};
 use crate::paging::PageRequest;
-use crate::problem::Problem;
-use crate::services::events::{self, Actor, Change};
-use crate::services::privacy::{self, actions};
 use crate::state::AppState;
 
 pub struct NewUser {
@@ -30,10 +30,10 @@ pub struct UserPatch {
     pub password: Option<Password>,
 }
 
-fn only_owners_touch_owners(caller: &Caller, involves_owner: bool) -> Result<(), Problem> {
+fn only_owners_touch_owners(caller: &Caller, involves_owner: bool) -> Result<(), AppError> {
     let caller_is_owner = caller.user().is_some_and(|(_, role)| role == Role::Owner);
     if involves_owner && !caller_is_owner {
-        return Err(Problem::forbidden(
+        return Err(AppError::forbidden(
             "only an owner may make, change or remove an owner",
         ));
     }
@@ -41,7 +41,7 @@ fn only_owners_touch_owners(caller: &Caller, involves_owner: bool) -> Result<(),
 }
 
 /// 403 unless the caller may manage users: checked before the body is read.
-pub fn authorize(caller: &Caller) -> Result<(), Problem> {
+pub fn authorize(caller: &Caller) -> Result<(), AppError> {
     caller.require(Action::ManageUsers)
 }
 
@@ -69,7 +69,7 @@ async fn check_email_elsewhere(
     caller: &Caller,
     email: &Email,
     except: Option<Id<User>>,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let account = caller.account_id;
     let key = state
         .tokens
@@ -99,7 +99,7 @@ pub async fn prepare(
     state: &AppState,
     caller: &Caller,
     input: NewUser,
-) -> Result<PreparedUser, Problem> {
+) -> Result<PreparedUser, AppError> {
     caller.require(Action::ManageUsers)?;
     only_owners_touch_owners(caller, input.role == Role::Owner)?;
     check_email_elsewhere(state, caller, &input.email, None).await?;
@@ -121,7 +121,7 @@ pub fn create_by(
     conn: &mut DbConnection,
     caller: &Caller,
     input: PreparedUser,
-) -> Result<User, Problem> {
+) -> Result<User, AppError> {
     conn.write_transaction(|conn| {
         let user = create_in(conn, caller.account_id, input)?;
         privacy::audit(
@@ -145,7 +145,7 @@ pub fn create_in(
     conn: &mut DbConnection,
     account: Id<fieldcrm_db::accounts::Account>,
     input: PreparedUser,
-) -> Result<User, Problem> {
+) -> Result<User, AppError> {
     let now = Ts::now();
     let user = User {
         id: Id::new(),
@@ -166,7 +166,7 @@ pub async fn list(
     state: &AppState,
     caller: &Caller,
     page: PageRequest,
-) -> Result<Vec<User>, Problem> {
+) -> Result<Vec<User>, AppError> {
     caller.require(Action::ManageUsers)?;
     let account = caller.account_id;
     state
@@ -174,11 +174,11 @@ pub async fn list(
         .await
 }
 
-pub async fn get(state: &AppState, caller: &Caller, id: Id<User>) -> Result<User, Problem> {
+pub async fn get(state: &AppState, caller: &Caller, id: Id<User>) -> Result<User, AppError> {
     caller.require(Action::ManageUsers)?;
     let account = caller.account_id;
     state
-        .db(move |conn| find_in(conn, account, id)?.ok_or_else(Problem::not_found))
+        .db(move |conn| find_in(conn, account, id)?.ok_or_else(AppError::not_found))
         .await
 }
 
@@ -186,7 +186,7 @@ pub fn find_in(
     conn: &mut DbConnection,
     account: Id<Account>,
     id: Id<User>,
-) -> Result<Option<User>, Problem> {
+) -> Result<Option<User>, AppError> {
     Ok(users::find(conn, account, id)?)
 }
 
@@ -195,7 +195,7 @@ pub async fn update(
     caller: &Caller,
     id: Id<User>,
     patch: UserPatch,
-) -> Result<User, Problem> {
+) -> Result<User, AppError> {
     caller.require(Action::ManageUsers)?;
     if let Some(email) = &patch.email {
         check_email_elsewhere(state, caller, email, Some(id)).await?;
@@ -210,13 +210,13 @@ pub async fn update(
             conn.write_transaction(|conn| {
                 let owners = users::lock_owners(conn, caller.account_id)?;
                 let target =
-                    users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
+                    users::find(conn, caller.account_id, id)?.ok_or_else(AppError::not_found)?;
                 let role_after = match patch.role {
                     Some(role) => role,
                     None => target
                         .role
                         .parse::<Role>()
-                        .map_err(|e| Problem::internal_from(&e))?,
+                        .map_err(|e| AppError::internal_from(&e))?,
                 };
                 guard_owners(&owners, &caller, &target, Some(role_after))?;
                 if role_after.as_str() != target.role
@@ -234,7 +234,7 @@ pub async fn update(
                 };
                 let updated = users::update(conn, caller.account_id, id, &changes)
                     .map_err(email_taken)?
-                    .ok_or_else(Problem::not_found)?;
+                    .ok_or_else(AppError::not_found)?;
                 if updated.role != target.role {
                     privacy::audit(
                         conn,
@@ -270,7 +270,7 @@ pub async fn update(
     updated
 }
 
-pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(), Problem> {
+pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(), AppError> {
     caller.require(Action::ManageUsers)?;
     let caller = caller.clone();
     let deleted = state
@@ -278,10 +278,10 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
             conn.write_transaction(|conn| {
                 let owners = users::lock_owners(conn, caller.account_id)?;
                 let target =
-                    users::find(conn, caller.account_id, id)?.ok_or_else(Problem::not_found)?;
+                    users::find(conn, caller.account_id, id)?.ok_or_else(AppError::not_found)?;
                 guard_owners(&owners, &caller, &target, None)?;
                 revoke_keys_made_by(conn, &caller, id, "creator removed")?;
-                super::devices::revoke_all_of(conn, &caller, id, "user removed")?;
+                crate::time_clock::devices::revoke_all_of(conn, &caller, id, "user removed")?;
                 // Their refresh tokens go with them (cascade); their access
                 // tokens fail at the next request, which finds no such user
                 // (every process's session cache drops them: `auth::sessions`).
@@ -318,17 +318,19 @@ fn guard_owners(
     caller: &Caller,
     target: &User,
     role_after: Option<Role>,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let is_owner = owners.contains(&target.id);
     let caller_is_owner = caller.user().is_some_and(|(id, _)| owners.contains(&id));
     if (is_owner || role_after == Some(Role::Owner)) && !caller_is_owner {
-        return Err(Problem::forbidden(
+        return Err(AppError::forbidden(
             "only an owner may make, change or remove an owner",
         ));
     }
     let loses_owner = is_owner && role_after != Some(Role::Owner);
     if loses_owner && owners.len() <= 1 {
-        return Err(Problem::conflict("an account must keep at least one owner"));
+        return Err(AppError::conflict(
+            "an account must keep at least one owner",
+        ));
     }
     Ok(())
 }
@@ -340,7 +342,7 @@ fn revoke_keys_made_by(
     caller: &Caller,
     user: Id<User>,
     why: &str,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     for key in api_keys::delete_created_by(conn, caller.account_id, user)? {
         privacy::audit(
             conn,

@@ -7,9 +7,9 @@ use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
 use fieldcrm_db::{appointments, calendar_feeds, Ts};
 use fieldcrm_domain::Action;
 
-use crate::auth::tokens::{new_secret, secret_hash};
-use crate::auth::Caller;
-use crate::problem::Problem;
+use crate::accounts::tokens::{new_secret, secret_hash};
+use crate::caller::Caller;
+use crate::error::AppError;
 use crate::state::AppState;
 
 pub const TOKEN_PREFIX: &str = "fcrm_cal_";
@@ -18,11 +18,11 @@ const KEEP_PAST_DAYS: i64 = 7;
 const MOST_EVENTS: i64 = 1000;
 
 /// Makes a new secret feed token for the caller; any earlier one stops working.
-pub async fn rotate(state: &AppState, caller: &Caller) -> Result<String, Problem> {
+pub async fn rotate(state: &AppState, caller: &Caller) -> Result<String, AppError> {
     caller.require(Action::ViewAppointments)?;
     let (user, _) = caller
         .user()
-        .ok_or_else(|| Problem::forbidden("calendar feeds belong to people, not API keys"))?;
+        .ok_or_else(|| AppError::forbidden("calendar feeds belong to people, not API keys"))?;
     let account = caller.account_id;
     let token = new_secret(TOKEN_PREFIX);
     let hash = secret_hash(&token);
@@ -40,10 +40,10 @@ pub async fn rotate(state: &AppState, caller: &Caller) -> Result<String, Problem
     Ok(token)
 }
 
-pub async fn revoke(state: &AppState, caller: &Caller) -> Result<(), Problem> {
+pub async fn revoke(state: &AppState, caller: &Caller) -> Result<(), AppError> {
     let (user, _) = caller
         .user()
-        .ok_or_else(|| Problem::forbidden("calendar feeds belong to people, not API keys"))?;
+        .ok_or_else(|| AppError::forbidden("calendar feeds belong to people, not API keys"))?;
     state
         .db(move |conn| {
             calendar_feeds::delete(conn, user)?;
@@ -53,12 +53,12 @@ pub async fn revoke(state: &AppState, caller: &Caller) -> Result<(), Problem> {
 }
 
 /// The feed for a token, or 404 for a token that is unknown or was rotated.
-pub async fn render(state: &AppState, token: String) -> Result<String, Problem> {
+pub async fn render(state: &AppState, token: String) -> Result<String, AppError> {
     let hash = secret_hash(&token);
     state
         .db(move |conn| {
             let (account, user) =
-                calendar_feeds::owner_of(conn, &hash)?.ok_or_else(Problem::not_found)?;
+                calendar_feeds::owner_of(conn, &hash)?.ok_or_else(AppError::not_found)?;
             let since = Ts::from(Ts::now().get() - Duration::days(KEEP_PAST_DAYS));
             let mut calendar = Calendar::new();
             calendar.name("fieldcrm appointments");

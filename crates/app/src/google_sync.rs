@@ -10,7 +10,6 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 
@@ -30,12 +29,12 @@ use fieldcrm_google::{
 use fieldcrm_notify::{EmailSender, SendError, SmtpRelay};
 use secrecy::SecretString;
 
-use crate::auth::tokens::{new_secret, secret_hash};
-use crate::auth::Caller;
+use crate::accounts::tokens::{new_secret, secret_hash};
+use crate::caller::Caller;
+use crate::error::{AppError, Failure};
+use crate::messaging::retry_time;
 use crate::outbound::Google;
-use crate::problem::Problem;
-use crate::services::appointments as appointment_rules;
-use crate::services::messages::retry_time;
+use crate::scheduling::appointments as appointment_rules;
 use crate::state::AppState;
 
 pub const EXPORT_EVENT: &str = "google.export_event";
@@ -59,13 +58,9 @@ const RENEW_CHANNEL_BEFORE_HOURS: i64 = 24;
 const EXPORT_PAST_DAYS: i64 = 1;
 const EXPORT_AT_CONNECT: i64 = 5000;
 
-fn configured(state: &AppState) -> Result<Arc<Google>, Problem> {
+fn configured(state: &AppState) -> Result<Arc<Google>, AppError> {
     state.outbound.google.clone().ok_or_else(|| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "google_not_configured",
-            "Google is not configured",
-        )
+        AppError::new(Failure::GoogleNotConfigured)
         .with_detail(
             "this service has no Google OAuth client; the operator sets FIELDCRM_GOOGLE_CLIENT_ID, FIELDCRM_GOOGLE_CLIENT_SECRET and FIELDCRM_TOKEN_ENCRYPTION_KEYS",
         )
@@ -80,8 +75,8 @@ fn subject<T>(id: Id<T>) -> SubjectId {
     Id::from_uuid(id.uuid())
 }
 
-fn sealed_failure(err: fieldcrm_google::CipherError) -> Problem {
-    Problem::internal_from(&format!("a sealed Google token could not be opened: {err}"))
+fn sealed_failure(err: fieldcrm_google::CipherError) -> AppError {
+    AppError::internal_from(&format!("a sealed Google token could not be opened: {err}"))
 }
 
 // ---------------------------------------------------------------- connecting
@@ -94,17 +89,17 @@ pub async fn connect(
     caller: &Caller,
     send_email: bool,
     return_url: Option<String>,
-) -> Result<String, Problem> {
+) -> Result<String, AppError> {
     caller.require(Action::ManageAccount)?;
     let Some((user_id, _)) = caller.user() else {
-        return Err(Problem::forbidden(
+        return Err(AppError::forbidden(
             "connecting Google needs a signed-in person: the consent screen is theirs",
         ));
     };
     let google = configured(state)?;
     if let Some(url) = &return_url {
         if !allowed_return_url(url, state.settings.cors_origins()) {
-            return Err(Problem::invalid_field(
+            return Err(AppError::invalid_field(
                 "return_url",
                 "must be a URL without a fragment on one of the origins in FIELDCRM_CORS_ALLOWED_ORIGINS",
             ));
@@ -174,14 +169,10 @@ pub struct Answered {
 /// is kept sealed, and the browser gets a confirmation that only the person
 /// who started connecting can use, signed in (RFC 6749 §10.12: the grant is
 /// bound to the one who asked for it).
-pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Answered, Problem> {
+pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Answered, AppError> {
     let google = configured(state)?;
     let invalid_state = || {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_state",
-            "This sign-in is not valid",
-        )
+        AppError::new(Failure::InvalidState)
         .with_detail("the consent screen was not started here, was finished already, or is older than 10 minutes; connect again")
     };
     let raw_state = input.state.filter(|s| !s.is_empty() && s.len() <= 512);
@@ -201,17 +192,13 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Answered
             .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
             .take(64)
             .collect();
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "consent_refused",
-            "Google did not grant access",
-        )
-        .with_detail(format!("Google answered `{code}`; nothing was connected")));
+        return Err(AppError::new(Failure::ConsentRefused)
+            .with_detail(format!("Google answered `{code}`; nothing was connected")));
     }
     let code = input
         .code
         .filter(|c| !c.is_empty() && c.len() <= 2048)
-        .ok_or_else(|| Problem::bad_request("the `code` parameter is missing"))?;
+        .ok_or_else(|| AppError::malformed("the `code` parameter is missing"))?;
     let confirmation = new_secret("");
     let sealed_code = google.cipher.seal(&code, &state_hash);
     let confirmation_hash = secret_hash(&confirmation);
@@ -244,10 +231,10 @@ pub async fn confirm(
     state: &AppState,
     caller: &Caller,
     confirmation: &str,
-) -> Result<Integration, Problem> {
+) -> Result<Integration, AppError> {
     caller.require(Action::ManageAccount)?;
     let Some((user_id, _)) = caller.user() else {
-        return Err(Problem::forbidden(
+        return Err(AppError::forbidden(
             "connecting Google needs a signed-in person: the consent screen is theirs",
         ));
     };
@@ -259,11 +246,7 @@ pub async fn confirm(
         .await?
         .filter(|pending| pending.account_id == caller.account_id && pending.user_id == user_id)
         .ok_or_else(|| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_confirmation",
-                "This confirmation is not valid",
-            )
+            AppError::new(Failure::InvalidConfirmation)
             .with_detail("it is unknown, was used already, is older than 10 minutes, or belongs to a consent someone else started; connect again")
         })?;
     let open = |sealed: &str| {
@@ -279,12 +262,8 @@ pub async fn confirm(
         .exchange(&code, &verifier)
         .await
         .map_err(|err| match err {
-            OAuthError::InvalidGrant => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_code",
-                "Google refused the sign-in code",
-            )
-            .with_detail("the code expired or was used already; connect again"),
+            OAuthError::InvalidGrant => AppError::new(Failure::InvalidCode)
+                .with_detail("the code expired or was used already; connect again"),
             other => google_unavailable(&other.to_string()),
         })?;
     let Some(refresh_token) = grant.refresh_token.as_deref() else {
@@ -296,11 +275,7 @@ pub async fn confirm(
         grant.scopes.join(" ")
     };
     if !scopes.split(' ').any(|s| s == SCOPE_CALENDAR_EVENTS) {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "calendar_not_granted",
-            "Calendar access was not granted",
-        )
+        return Err(AppError::new(Failure::CalendarNotGranted)
         .with_detail("the calendar permission was unticked on Google's consent screen; connect again and allow it"));
     }
     let account = pending.account_id;
@@ -412,24 +387,20 @@ fn legacy_identity(email: &str) -> String {
     format!("email:{}", email.to_lowercase())
 }
 
-fn google_unavailable(reason: &str) -> Problem {
+fn google_unavailable(reason: &str) -> AppError {
     tracing::warn!(%reason, "Google refused or failed a sign-in");
-    Problem::new(
-        StatusCode::BAD_GATEWAY,
-        "google_unavailable",
-        "Google could not complete the sign-in",
-    )
-    .with_detail("Google did not answer as expected; try connecting again in a moment")
+    AppError::new(Failure::GoogleUnavailable)
+        .with_detail("Google did not answer as expected; try connecting again in a moment")
 }
 
-pub async fn status(state: &AppState, caller: &Caller) -> Result<Option<Integration>, Problem> {
+pub async fn status(state: &AppState, caller: &Caller) -> Result<Option<Integration>, AppError> {
     caller.require(Action::ViewAccount)?;
     let account = caller.account_id;
     state.db(move |conn| Ok(google::find(conn, account)?)).await
 }
 
 /// Queues a sync now; 404 when no Google account is connected.
-pub async fn sync_now(state: &AppState, caller: &Caller) -> Result<(), Problem> {
+pub async fn sync_now(state: &AppState, caller: &Caller) -> Result<(), AppError> {
     caller.require(Action::ManageAccount)?;
     let account = caller.account_id;
     let max_attempts = state.settings.job_max_attempts;
@@ -446,26 +417,18 @@ pub async fn sync_now(state: &AppState, caller: &Caller) -> Result<(), Problem> 
         .await
 }
 
-fn not_connected() -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "not_connected",
-        "No Google account is connected",
-    )
+fn not_connected() -> AppError {
+    AppError::new(Failure::NotConnected)
 }
 
-fn needs_reconnect() -> Problem {
-    Problem::new(
-        StatusCode::CONFLICT,
-        "needs_reconnect",
-        "The Google connection must be renewed",
-    )
-    .with_detail("Google no longer accepts the grant; connect again")
+fn needs_reconnect() -> AppError {
+    AppError::new(Failure::NeedsReconnect)
+        .with_detail("Google no longer accepts the grant; connect again")
 }
 
 /// Forgets the grant at once (appointments stay); revoking it and stopping the
 /// push channel at Google follow as a job.
-pub async fn disconnect(state: &AppState, caller: &Caller) -> Result<(), Problem> {
+pub async fn disconnect(state: &AppState, caller: &Caller) -> Result<(), AppError> {
     caller.require(Action::ManageAccount)?;
     let google = configured(state)?;
     let caller = caller.clone();
@@ -475,7 +438,7 @@ pub async fn disconnect(state: &AppState, caller: &Caller) -> Result<(), Problem
             conn.write_transaction(|conn| {
                 let removed = google::delete(conn, caller.account_id)?.ok_or_else(not_connected)?;
                 enqueue_cleanup(conn, &google, &removed, Vec::new(), max_attempts)?;
-                crate::services::privacy::audit(conn, &caller, actions::DISCONNECTED, None, None)
+                crate::accounts::privacy::audit(conn, &caller, actions::DISCONNECTED, None, None)
             })
         })
         .await
@@ -488,7 +451,7 @@ pub fn appointment_changed(
     conn: &mut DbConnection,
     appointment: &Appointment,
     max_attempts: u32,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     match google::find(conn, appointment.account_id)? {
         Some(integration) if !integration.needs_reconnect => enqueue(
             conn,
@@ -508,7 +471,7 @@ pub fn appointments_removed(
     account: Id<Account>,
     ids: &[Id<Appointment>],
     max_attempts: u32,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     // Only events in the connected calendar can be reached.
     let Some(integration) = google::find(conn, account)? else {
         return Ok(());
@@ -531,7 +494,7 @@ pub fn person_removed(
     account: Id<Account>,
     person: Id<Person>,
     max_attempts: u32,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     // Only events in the connected calendar can be reached.
     let Some(integration) = google::find(conn, account)? else {
         return Ok(());
@@ -546,7 +509,7 @@ fn queue_event_deletion(
     account: Id<Account>,
     events: Vec<String>,
     max_attempts: u32,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let Some(google_config) = google_config else {
         return Ok(());
     };
@@ -560,7 +523,7 @@ fn queue_event_deletion(
         Ts::now(),
         attempts(max_attempts),
     );
-    let payload = serde_json::to_string(&events).map_err(|e| Problem::internal_from(&e))?;
+    let payload = serde_json::to_string(&events).map_err(|e| AppError::internal_from(&e))?;
     let sealed = google_config
         .cipher
         .seal(&payload, job.id.uuid().as_bytes());
@@ -577,7 +540,7 @@ pub fn account_removed(
     account: Id<Account>,
     delete_calendar_events: bool,
     max_attempts: u32,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let Some(integration) = google::find(conn, account)? else {
         return Ok(());
     };
@@ -607,7 +570,7 @@ fn enqueue_cleanup(
     integration: &Integration,
     delete_events: Vec<String>,
     max_attempts: u32,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let refresh_token = google_config
         .cipher
         .open(&integration.refresh_token, &owner(integration.account_id))
@@ -622,7 +585,7 @@ fn enqueue_cleanup(
         delete_events,
     };
     let job = Job::new(None, CLEANUP, None, Ts::now(), attempts(max_attempts));
-    let json = serde_json::to_string(&payload).map_err(|e| Problem::internal_from(&e))?;
+    let json = serde_json::to_string(&payload).map_err(|e| AppError::internal_from(&e))?;
     let sealed = google_config.cipher.seal(&json, job.id.uuid().as_bytes());
     jobs::enqueue(conn, &job.with_payload(sealed))?;
     Ok(())
@@ -638,7 +601,7 @@ fn enqueue(
     kind: &str,
     subject: Option<SubjectId>,
     max_attempts: u32,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     jobs::enqueue_once(
         conn,
         &Job::new(
@@ -662,7 +625,7 @@ pub fn schedule_periodic(
     push: bool,
     max_attempts: u32,
     now: Ts,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let stale = Ts::from(now.get() - sync_every);
     for integration in google::active(conn)? {
         if integration.last_synced_at.is_none_or(|at| at < stale) {
@@ -685,18 +648,18 @@ pub fn schedule_periodic(
 /// Ends a job early with this outcome, or on a database problem.
 enum Stop {
     With(Outcome),
-    Db(Problem),
+    Db(AppError),
 }
 
-impl From<Problem> for Stop {
-    fn from(problem: Problem) -> Self {
+impl From<AppError> for Stop {
+    fn from(problem: AppError) -> Self {
         Stop::Db(problem)
     }
 }
 
 type Step<T> = Result<T, Stop>;
 
-fn finish(step: Step<Outcome>) -> Result<Outcome, Problem> {
+fn finish(step: Step<Outcome>) -> Result<Outcome, AppError> {
     match step {
         Ok(outcome) | Err(Stop::With(outcome)) => Ok(outcome),
         Err(Stop::Db(problem)) => Err(problem),
@@ -768,11 +731,11 @@ pub(crate) enum GrantError {
     Refused,
     Transient(String),
     Rejected(String),
-    Db(Problem),
+    Db(AppError),
 }
 
-impl From<Problem> for GrantError {
-    fn from(problem: Problem) -> Self {
+impl From<AppError> for GrantError {
+    fn from(problem: AppError) -> Self {
         GrantError::Db(problem)
     }
 }
@@ -879,7 +842,7 @@ async fn access_token(
 }
 
 /// Whether the account's email goes out through Gmail with its own grant.
-pub(crate) fn sends_gmail(conn: &mut DbConnection, account: Id<Account>) -> Result<bool, Problem> {
+pub(crate) fn sends_gmail(conn: &mut DbConnection, account: Id<Account>) -> Result<bool, AppError> {
     Ok(google::find(conn, account)?.is_some_and(|i| grants_gmail(&i)))
 }
 
@@ -1086,7 +1049,7 @@ fn new_link(a: &Appointment, event: &CalendarEvent, origin: &str, subject: &str)
 
 /// Saves a link unless a later version of the event is known already: a
 /// listing read before our own write must not take the link back to it.
-fn remember(conn: &mut DbConnection, link: &EventLink) -> Result<(), Problem> {
+fn remember(conn: &mut DbConnection, link: &EventLink) -> Result<(), AppError> {
     let known = google::link_of(conn, link.appointment_id)?;
     let newer_known = known.is_some_and(|known| {
         known.event_id == link.event_id
@@ -1103,7 +1066,7 @@ fn remember(conn: &mut DbConnection, link: &EventLink) -> Result<(), Problem> {
 
 /// Puts one appointment into Google: insert, a patch of the fields it owns
 /// that changed here, or delete when it was cancelled.
-pub async fn run_export_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+pub async fn run_export_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     finish(export(state, job).await)
 }
 
@@ -1255,7 +1218,7 @@ fn apply_remote(
     event: &CalendarEvent,
     link: &EventLink,
     max_attempts: u32,
-) -> Result<bool, Problem> {
+) -> Result<bool, AppError> {
     let times = event
         .start
         .zip(event.end)
@@ -1281,7 +1244,7 @@ fn apply_remote(
 }
 
 /// Deletes the Google events of appointments or people erased here.
-pub async fn run_delete_events_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+pub async fn run_delete_events_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     finish(delete_events(state, job).await)
 }
 
@@ -1296,7 +1259,7 @@ async fn delete_events(state: &AppState, job: &Job) -> Step<Outcome> {
         .open(sealed, job.id.uuid().as_bytes())
         .map_err(sealed_failure)?;
     let events: Vec<String> =
-        serde_json::from_str(&json).map_err(|e| Problem::internal_from(&e))?;
+        serde_json::from_str(&json).map_err(|e| AppError::internal_from(&e))?;
     let token = access_token(state, job, &google_config, &integration).await?;
     for event in &events {
         google_config
@@ -1310,7 +1273,7 @@ async fn delete_events(state: &AppState, job: &Job) -> Step<Outcome> {
 
 /// After a disconnect or an account deletion: stop the push channel, delete
 /// our events if asked, and revoke the grant. Each step may repeat safely.
-pub async fn run_cleanup_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+pub async fn run_cleanup_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     finish(cleanup(state, job).await)
 }
 
@@ -1326,7 +1289,7 @@ async fn cleanup(state: &AppState, job: &Job) -> Step<Outcome> {
         .open(sealed, job.id.uuid().as_bytes())
         .map_err(sealed_failure)?;
     let payload: CleanupPayload =
-        serde_json::from_str(&json).map_err(|e| Problem::internal_from(&e))?;
+        serde_json::from_str(&json).map_err(|e| AppError::internal_from(&e))?;
     if payload.channel.is_some() || !payload.delete_events.is_empty() {
         let token = match google_config.oauth.refresh(&payload.refresh_token).await {
             Ok(grant) => Some(grant.access_token),
@@ -1375,7 +1338,7 @@ struct SyncCounts {
 
 /// Reads what changed in Google since the last sync (everything the first time,
 /// or after Google expired the sync token) and applies it here.
-pub async fn run_sync_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+pub async fn run_sync_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     finish(sync(state, job).await)
 }
 
@@ -1461,7 +1424,7 @@ fn import_one(
     event: &CalendarEvent,
     max_attempts: u32,
     counts: &mut SyncCounts,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let mut link = google::link_by_event(conn, account, google_account, &event.id)?;
     if link.is_none() {
         // Ours, but unlinked (an export whose link was lost, or a link
@@ -1572,7 +1535,7 @@ fn import_one(
 }
 
 /// Opens (or renews) the push channel of the account's calendar.
-pub async fn run_watch_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+pub async fn run_watch_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     finish(watch(state, job).await)
 }
 
@@ -1623,7 +1586,7 @@ pub async fn notification(
     channel_id: String,
     channel_token: String,
     resource_state: String,
-) -> Result<bool, Problem> {
+) -> Result<bool, AppError> {
     let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
@@ -1635,11 +1598,7 @@ pub async fn notification(
                 if integration.channel_token_hash.as_deref()
                     != Some(&secret_hash(&channel_token)[..])
                 {
-                    return Err(Problem::new(
-                        StatusCode::FORBIDDEN,
-                        "invalid_channel_token",
-                        "The channel token is wrong",
-                    ));
+                    return Err(AppError::new(Failure::InvalidChannelToken));
                 }
                 // `sync` only confirms that the channel was opened.
                 if resource_state != "sync" && !integration.needs_reconnect {

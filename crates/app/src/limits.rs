@@ -4,14 +4,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix_web::http::header::{HeaderValue, RETRY_AFTER};
-use actix_web::http::StatusCode;
 use tokio::sync::Semaphore;
 
 use fieldcrm_db::devices::Device;
 use fieldcrm_db::Id;
 
-use crate::problem::Problem;
+use crate::error::{AppError, Failure};
 
 /// Requests that may wait for password work, per one running.
 const WAITING_PER_RUNNING: usize = 4;
@@ -38,26 +36,22 @@ impl PasswordWork {
         }
     }
 
-    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, Problem>
+    pub(crate) async fn run<T, F>(&self, work: F) -> Result<T, AppError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let Ok(_admitted) = self.admitted.try_acquire() else {
-            return Err(Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "busy",
-                "Too many password checks at once",
-            )
-            .with_detail("the server is checking too many passwords at once; try again shortly")
-            .with_header(RETRY_AFTER, HeaderValue::from(1)));
+            return Err(AppError::new(Failure::Busy { retry_after: 1 }).with_detail(
+                "the server is checking too many passwords at once; try again shortly",
+            ));
         };
         let _running = self
             .running
             .acquire()
             .await
-            .map_err(|err| Problem::internal_from(&err))?;
-        Ok(actix_web::web::block(work).await?)
+            .map_err(|err| AppError::internal_from(&err))?;
+        Ok(tokio::task::spawn_blocking(work).await?)
     }
 }
 
@@ -79,7 +73,7 @@ impl DeviceRates {
     }
 
     /// Counts a request of `device`: 429 with `Retry-After` past the rate.
-    pub fn admit(&self, device: Id<Device>) -> Result<(), Problem> {
+    pub fn admit(&self, device: Id<Device>) -> Result<(), AppError> {
         if self.per_minute == 0 {
             return Ok(());
         }
@@ -101,16 +95,14 @@ impl DeviceRates {
                 .saturating_sub(now.duration_since(*start))
                 .as_secs()
                 .max(1);
-            return Err(Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+            return Err(AppError::rate_limited(
                 "Too many requests from this device",
-            )
-            .with_detail(format!(
-                "the device sent more than {} requests in a minute; try again in {wait} seconds",
-                self.per_minute
-            ))
-            .with_header(RETRY_AFTER, HeaderValue::from(wait)));
+                wait,
+                format!(
+                    "the device sent more than {} requests in a minute; try again in {wait} seconds",
+                    self.per_minute
+                ),
+            ));
         }
         *count += 1;
         Ok(())

@@ -10,9 +10,10 @@ use futures_util::future::join_all;
 use fieldcrm_db::jobs::{self, Job, LeaseId, Outcome};
 use fieldcrm_db::{Id, Ts};
 
-use crate::problem::Problem;
-use crate::services::{events, google, messages, privacy, webhooks};
+use crate::accounts::privacy;
+use crate::error::AppError;
 use crate::state::AppState;
+use crate::{events, google_sync as google, messaging as messages, webhooks};
 
 /// Jobs claimed at once; they run concurrently.
 const BATCH: i64 = 8;
@@ -34,7 +35,7 @@ pub async fn run(state: AppState) {
 
 /// Claims one batch of due jobs, runs them and records their outcomes; returns
 /// how many were claimed.
-pub async fn run_due(state: &AppState) -> Result<usize, Problem> {
+pub async fn run_due(state: &AppState) -> Result<usize, AppError> {
     let lease: LeaseId = Id::new();
     let now = Ts::now();
     let lease_secs = i64::try_from(state.settings.job_lease_secs).unwrap_or(300);

@@ -12,11 +12,11 @@ use fieldcrm_domain::{
     Action, Address, Channel, ConsentSource, ConsentStatus, Email, PersonName, Phone, Tag,
 };
 
-use crate::auth::Caller;
-use crate::preconditions::{precondition_failed, IfMatch};
-use crate::problem::Problem;
-use crate::services::events::{self, Actor, Change};
-use crate::services::privacy::{self, actions};
+use crate::accounts::privacy::{self, actions};
+use crate::caller::Caller;
+use crate::error::AppError;
+use crate::events::{self, Actor, Change};
+use crate::preconditions::IfMatch;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,7 @@ pub struct PersonPatch {
 
 /// 403 unless the caller may create and change people. Checked before the body
 /// is looked at, so a caller without the right learns nothing from 422s.
-pub fn authorize_changes(caller: &Caller) -> Result<(), Problem> {
+pub fn authorize_changes(caller: &Caller) -> Result<(), AppError> {
     caller.require(Action::ManageCustomers)
 }
 
@@ -104,16 +104,16 @@ fn check_visible(
     conn: &mut DbConnection,
     visible: &Visible,
     person: &Person,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     if let Some(user) = visible.assigned_to() {
         if !people::is_assigned_to(conn, person.id, user)? {
-            return Err(Problem::not_found());
+            return Err(AppError::not_found());
         }
     }
     Ok(())
 }
 
-fn visible(caller: &Caller) -> Result<Visible, Problem> {
+fn visible(caller: &Caller) -> Result<Visible, AppError> {
     caller.require(Action::ViewCustomers)?;
     Ok(match caller.user() {
         Some((id, fieldcrm_domain::Role::Technician)) => Visible::OfAppointmentsOf(id),
@@ -151,13 +151,13 @@ fn load(
     account: Id<Account>,
     stage: Stage,
     id: Id<Person>,
-) -> Result<Person, Problem> {
+) -> Result<Person, AppError> {
     people::find(conn, account, id)?
         .filter(|p| p.stage == stage.as_str())
-        .ok_or_else(Problem::not_found)
+        .ok_or_else(AppError::not_found)
 }
 
-fn with_tags(conn: &mut DbConnection, person: Person) -> Result<Record, Problem> {
+fn with_tags(conn: &mut DbConnection, person: Person) -> Result<Record, AppError> {
     let tags = people::tags_of(conn, person.account_id, &[person.id])?
         .into_iter()
         .map(|(_, tag)| tag)
@@ -171,7 +171,7 @@ pub fn create_in(
     caller: &Caller,
     stage: Stage,
     input: NewPerson,
-) -> Result<Record, Problem> {
+) -> Result<Record, AppError> {
     caller.require(Action::ManageCustomers)?;
     let now = Ts::now();
     let mut person = Person {
@@ -219,7 +219,7 @@ pub fn create_in(
             people::add_tags(conn, caller.account_id, person.id, &tags)?;
         }
         events::publish(conn, caller.account_id, Actor::of(caller), created)?;
-        Ok::<_, Problem>(())
+        Ok::<_, AppError>(())
     })?;
     Ok(Record { person, tags })
 }
@@ -229,7 +229,7 @@ pub fn record_of(
     conn: &mut DbConnection,
     account: Id<Account>,
     id: Id<Person>,
-) -> Result<Option<Record>, Problem> {
+) -> Result<Option<Record>, AppError> {
     Ok(people::find_with_tags(conn, account, id)?.map(|(person, tags)| Record { person, tags }))
 }
 
@@ -238,14 +238,14 @@ pub async fn get(
     caller: &Caller,
     stage: Stage,
     id: Id<Person>,
-) -> Result<Record, Problem> {
+) -> Result<Record, AppError> {
     let visible = visible(caller)?;
     let account = caller.account_id;
     state
         .db(move |conn| {
             let (person, tags) = people::find_with_tags(conn, account, id)?
                 .filter(|(p, _)| p.stage == stage.as_str())
-                .ok_or_else(Problem::not_found)?;
+                .ok_or_else(AppError::not_found)?;
             check_visible(conn, &visible, &person)?;
             Ok(Record { person, tags })
         })
@@ -266,7 +266,7 @@ pub async fn list(
     caller: &Caller,
     stage: Stage,
     request: ListRequest,
-) -> Result<Vec<Record>, Problem> {
+) -> Result<Vec<Record>, AppError> {
     let visible = visible(caller)?;
     let search = request
         .search
@@ -320,7 +320,7 @@ pub async fn update(
     id: Id<Person>,
     if_match: IfMatch,
     patch: PersonPatch,
-) -> Result<Record, Problem> {
+) -> Result<Record, AppError> {
     caller.require(Action::ManageCustomers)?;
     let caller = caller.clone();
     state
@@ -410,7 +410,7 @@ fn reset_consent(
     by: &str,
     actor: Actor,
     now: Ts,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let current = match channel {
         Channel::Sms => &mut person.sms_consent,
         Channel::Email => &mut person.email_consent,
@@ -441,7 +441,7 @@ fn publish_consent(
     status: &str,
     source: &str,
     actor: Actor,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     events::publish(
         conn,
         person.account_id,
@@ -468,12 +468,12 @@ fn save(
     person: &mut Person,
     read_version: i32,
     now: Ts,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     derive(person);
     person.version = read_version + 1;
     person.updated_at = now;
     if !people::save(conn, person, read_version)? {
-        return Err(precondition_failed(None));
+        return Err(AppError::stale(None));
     }
     Ok(())
 }
@@ -486,7 +486,7 @@ pub async fn delete(
     stage: Stage,
     id: Id<Person>,
     if_match: IfMatch,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     caller.require(Action::ManageCustomers)?;
     let account = caller.account_id;
     let caller = caller.clone();
@@ -498,7 +498,7 @@ pub async fn delete(
                 let person = load(conn, account, stage, id)?;
                 if_match.check(person.version)?;
                 // Erasure reaches the person's events in Google too.
-                crate::services::google::person_removed(
+                crate::google_sync::person_removed(
                     conn,
                     google_config.as_deref(),
                     account,
@@ -531,16 +531,17 @@ pub async fn convert(
     caller: &Caller,
     id: Id<Person>,
     if_match: IfMatch,
-) -> Result<Record, Problem> {
+) -> Result<Record, AppError> {
     caller.require(Action::ManageCustomers)?;
     let account = caller.account_id;
     let actor = Actor::of(caller);
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
-                let mut person = people::find(conn, account, id)?.ok_or_else(Problem::not_found)?;
+                let mut person =
+                    people::find(conn, account, id)?.ok_or_else(AppError::not_found)?;
                 if person.stage == Stage::Customer.as_str() {
-                    return Err(Problem::conflict("this person is a customer already"));
+                    return Err(AppError::conflict("this person is a customer already"));
                 }
                 if_match.check(person.version)?;
                 let now = Ts::now();
@@ -565,7 +566,7 @@ pub async fn consent_history(
     caller: &Caller,
     stage: Stage,
     id: Id<Person>,
-) -> Result<(Person, Vec<ConsentEvent>), Problem> {
+) -> Result<(Person, Vec<ConsentEvent>), AppError> {
     let visible = visible(caller)?;
     let account = caller.account_id;
     state
@@ -589,7 +590,7 @@ pub fn apply_consent(
     source: ConsentSource,
     by: String,
     actor: Actor,
-) -> Result<ConsentEvent, Problem> {
+) -> Result<ConsentEvent, AppError> {
     let current = match channel {
         Channel::Sms => &mut person.sms_consent,
         Channel::Email => &mut person.email_consent,
@@ -629,7 +630,7 @@ pub async fn record_consent(
     channel: Channel,
     status: ConsentStatus,
     source: ConsentSource,
-) -> Result<(Person, ConsentEvent), Problem> {
+) -> Result<(Person, ConsentEvent), AppError> {
     caller.require(Action::ManageCustomers)?;
     let caller = caller.clone();
     state
@@ -645,7 +646,7 @@ pub async fn record_consent(
                         Channel::Sms => "a phone number",
                         Channel::Email => "an email address",
                     };
-                    return Err(Problem::invalid_field(
+                    return Err(AppError::invalid_field(
                         "channel",
                         format!("the person has no {field} to consent for"),
                     ));

@@ -13,8 +13,8 @@ use fieldcrm_db::people::Person;
 use fieldcrm_db::{webhooks, DbConnection, Id, Ts};
 use fieldcrm_domain::Action;
 
-use crate::auth::Caller;
-use crate::problem::Problem;
+use crate::caller::Caller;
+use crate::error::AppError;
 use crate::state::AppState;
 
 /// Every event type, in the order the documentation lists them.
@@ -139,7 +139,7 @@ pub fn publish(
     account: Id<Account>,
     actor: Actor,
     change: Change,
-) -> Result<Id<Event>, Problem> {
+) -> Result<Id<Event>, AppError> {
     let event = event_of(account, actor, change);
     if events::record(conn, &event)? {
         for endpoint in webhooks::enabled(conn, account)? {
@@ -158,7 +158,7 @@ pub fn queue_delivery(
     endpoint: Id<webhooks::Endpoint>,
     event: Id<Event>,
     at: Ts,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let job = Job::new(
         Some(account),
         DELIVER,
@@ -206,7 +206,7 @@ pub async fn feed(
     types: Vec<String>,
     after: Option<Id<Event>>,
     limit: i64,
-) -> Result<Vec<Event>, Problem> {
+) -> Result<Vec<Event>, AppError> {
     caller.require(Action::ViewEvents)?;
     let account = caller.account_id;
     state
@@ -216,7 +216,7 @@ pub async fn feed(
 
 /// Removes events and delivery-log rows older than the retention; returns how
 /// many rows went. Bounded per call, so one upkeep round stays short.
-pub fn purge(conn: &mut DbConnection, retention_days: u32, now: Ts) -> Result<usize, Problem> {
+pub fn purge(conn: &mut DbConnection, retention_days: u32, now: Ts) -> Result<usize, AppError> {
     let before = Ts::from(now.get() - chrono::Duration::days(i64::from(retention_days)));
     let events = events::purge_before(conn, before, 10_000)?;
     let deliveries = webhooks::purge_deliveries_before(conn, before, 10_000)?;

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::StatusCode;
 use chrono::Duration;
 use rand::Rng;
 
@@ -21,11 +20,11 @@ use fieldcrm_domain::scheduling::Status;
 use fieldcrm_domain::{start_restores_consent, Action, Channel, ConsentSource, ConsentStatus};
 use fieldcrm_notify::{OutgoingEmail, OutgoingSms, SendError};
 
-use crate::auth::Caller;
-use crate::problem::Problem;
-use crate::services::events::{self, Actor, Change};
-use crate::services::google;
-use crate::services::people::apply_consent;
+use crate::caller::Caller;
+use crate::error::{AppError, Failure};
+use crate::events::{self, Actor, Change};
+use crate::google_sync as google;
+use crate::people::apply_consent;
 use crate::state::AppState;
 
 /// Job kinds of this module.
@@ -59,17 +58,12 @@ fn channel_of(message: &Message) -> Channel {
     message.channel.parse().unwrap_or(Channel::Email)
 }
 
-pub fn authorize_sending(caller: &Caller) -> Result<(), Problem> {
+pub fn authorize_sending(caller: &Caller) -> Result<(), AppError> {
     caller.require(Action::SendMessages)
 }
 
-fn consent_required(channel: Channel) -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "consent_required",
-        "Consent required",
-    )
-    .with_detail(format!(
+fn consent_required(channel: Channel) -> AppError {
+    AppError::new(Failure::ConsentRequired).with_detail(format!(
         "the person has not opted in to {}; record their consent first",
         channel.as_str()
     ))
@@ -82,7 +76,7 @@ pub fn queue_in(
     state: &AppState,
     caller: &Caller,
     input: NewMessage,
-) -> Result<Message, Problem> {
+) -> Result<Message, AppError> {
     authorize_sending(caller)?;
     conn.write_transaction(|conn| queue_checked(conn, state, caller, input))
 }
@@ -92,9 +86,9 @@ fn queue_checked(
     state: &AppState,
     caller: &Caller,
     input: NewMessage,
-) -> Result<Message, Problem> {
+) -> Result<Message, AppError> {
     let person = people::find(conn, caller.account_id, input.person)?.ok_or_else(|| {
-        Problem::invalid_field("customer_id", "no customer or prospect has this id")
+        AppError::invalid_field("customer_id", "no customer or prospect has this id")
     })?;
     if !opted_in(&person, input.channel) {
         return Err(consent_required(input.channel));
@@ -108,17 +102,14 @@ fn queue_checked(
         }
     };
     if !configured {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "channel_unavailable",
-            "Channel unavailable",
-        )
-        .with_detail(format!(
-            "sending {} is not configured on this server",
-            input.channel.as_str()
-        )));
+        return Err(
+            AppError::new(Failure::ChannelUnavailable).with_detail(format!(
+                "sending {} is not configured on this server",
+                input.channel.as_str()
+            )),
+        );
     }
-    let account = accounts::find(conn, caller.account_id)?.ok_or_else(Problem::unauthorized)?;
+    let account = accounts::find(conn, caller.account_id)?.ok_or_else(AppError::unauthorized)?;
     let subject = match input.channel {
         Channel::Sms => None,
         Channel::Email => Some(input.subject.unwrap_or_else(|| {
@@ -185,7 +176,7 @@ fn message_event_data(message: &Message) -> serde_json::Value {
 }
 
 /// Stores the message and its sending job.
-fn enqueue(conn: &mut DbConnection, message: &Message, max_attempts: u32) -> Result<(), Problem> {
+fn enqueue(conn: &mut DbConnection, message: &Message, max_attempts: u32) -> Result<(), AppError> {
     messages::insert(conn, message)?;
     let actor = match message.created_by.split(':').next() {
         Some("user") => Actor::User,
@@ -215,11 +206,11 @@ fn subject<T>(id: Id<T>) -> SubjectId {
     Id::from_uuid(id.uuid())
 }
 
-pub async fn get(state: &AppState, caller: &Caller, id: Id<Message>) -> Result<Message, Problem> {
+pub async fn get(state: &AppState, caller: &Caller, id: Id<Message>) -> Result<Message, AppError> {
     caller.require(Action::ViewMessages)?;
     let account = caller.account_id;
     state
-        .db(move |conn| find_in(conn, account, id)?.ok_or_else(Problem::not_found))
+        .db(move |conn| find_in(conn, account, id)?.ok_or_else(AppError::not_found))
         .await
 }
 
@@ -227,7 +218,7 @@ pub fn find_in(
     conn: &mut DbConnection,
     account: Id<Account>,
     id: Id<Message>,
-) -> Result<Option<Message>, Problem> {
+) -> Result<Option<Message>, AppError> {
     Ok(messages::find(conn, account, id)?)
 }
 
@@ -235,7 +226,7 @@ pub async fn list(
     state: &AppState,
     caller: &Caller,
     filter: Filter,
-) -> Result<Vec<Message>, Problem> {
+) -> Result<Vec<Message>, AppError> {
     caller.require(Action::ViewMessages)?;
     let account = caller.account_id;
     state
@@ -292,7 +283,7 @@ pub fn replace_reminders(
     appointment: Id<Appointment>,
     new: &[Reminder],
     max_attempts: u32,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let old: Vec<SubjectId> = appointments::reminders_of(conn, &[appointment])?
         .iter()
         .map(|r| subject(r.id))
@@ -319,7 +310,7 @@ pub fn cancel_reminders(
     conn: &mut DbConnection,
     appointment: Id<Appointment>,
     now: Ts,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let ids: Vec<SubjectId> = appointments::reminders_of(conn, &[appointment])?
         .iter()
         .filter(|r| r.status == "scheduled")
@@ -338,7 +329,7 @@ pub fn notify_status(
     to: Status,
     created_by: String,
     max_attempts: u32,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let kind = match to {
         Status::Confirmed => MessageKind::Confirmation,
         Status::EnRoute => MessageKind::OnMyWay,
@@ -357,7 +348,7 @@ pub fn notify_status(
         return Ok(());
     };
     let account =
-        accounts::find(conn, appointment.account_id)?.ok_or_else(Problem::unauthorized)?;
+        accounts::find(conn, appointment.account_id)?.ok_or_else(AppError::unauthorized)?;
     let values = values(&account, &person, Some(appointment));
     let mut message = new_message(
         &person,
@@ -375,7 +366,7 @@ pub fn notify_status(
 
 /// A reminder came due: turn it into a message (once), unless the appointment
 /// was closed or has already begun.
-pub async fn run_reminder_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+pub async fn run_reminder_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     let Some(reminder_id) = job.subject_id else {
         return Ok(Outcome::Failed("the job names no reminder".into()));
     };
@@ -444,7 +435,7 @@ enum Step {
 
 /// Sends one message: checks consent and quiet hours now, marks it `sending`,
 /// calls the provider outside any transaction, and records the answer.
-pub async fn run_send_job(state: &AppState, job: &Job) -> Result<Outcome, Problem> {
+pub async fn run_send_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     let Some(message_id) = job.subject_id else {
         return Ok(Outcome::Failed("the job names no message".into()));
     };
@@ -479,7 +470,7 @@ fn prepare(
     sms_ready: bool,
     email_ready: bool,
     gmail_ready: bool,
-) -> Result<Step, Problem> {
+) -> Result<Step, AppError> {
     let Some(mut message) = messages::find_any(conn, id)? else {
         return Ok(Step::Finished(Outcome::Done));
     };
@@ -619,7 +610,7 @@ fn record(
     result: Result<String, SendError>,
     attempts_left: bool,
     retry_at: Ts,
-) -> Result<Outcome, Problem> {
+) -> Result<Outcome, AppError> {
     let now = Ts::now();
     match result {
         Ok(provider_id) => {
@@ -673,7 +664,7 @@ fn finish(
     status: &str,
     reason: Option<&str>,
     now: Ts,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     message.status = status.to_owned();
     message.status_reason = reason.map(str::to_owned);
     message.send_after = None;
@@ -708,7 +699,7 @@ fn opt_out_person(
     channel: Channel,
     source: ConsentSource,
     by: &str,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     if let Some(mut person) = people::find(conn, message.account_id, message.person_id)? {
         if opted_in(&person, channel) {
             apply_consent(
@@ -734,7 +725,7 @@ pub async fn delivery_report(
     provider_id: String,
     provider_status: String,
     error_code: Option<String>,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let status = match provider_status.as_str() {
         "sent" => "sent",
         "delivered" => "delivered",
@@ -783,7 +774,7 @@ pub async fn delivery_report(
 /// sending number, which the carrier now blocks for the person); a START word
 /// undoes only what such a STOP did (`start_restores_consent`). Returns how
 /// many people it changed.
-pub async fn inbound_sms(state: &AppState, from: String, body: String) -> Result<usize, Problem> {
+pub async fn inbound_sms(state: &AppState, from: String, body: String) -> Result<usize, AppError> {
     let Some(keyword) = SmsKeyword::of(&body) else {
         return Ok(0);
     };
@@ -825,20 +816,20 @@ pub async fn inbound_sms(state: &AppState, from: String, body: String) -> Result
 }
 
 /// Whether an unsubscribe token is one this service signed.
-pub fn check_unsubscribe_token(state: &AppState, token: &str) -> Result<Id<Person>, Problem> {
+pub fn check_unsubscribe_token(state: &AppState, token: &str) -> Result<Id<Person>, AppError> {
     state
         .tokens
         .verify_unsubscribe(token)
         .map(Id::from_uuid)
         .ok_or_else(|| {
-            Problem::new(StatusCode::NOT_FOUND, "invalid_link", "Invalid link")
+            AppError::new(Failure::InvalidLink)
                 .with_detail("this unsubscribe link is not valid; use the link from the email")
         })
 }
 
 /// Opts the person out of email. Idempotent: a second click changes nothing,
 /// and a person erased meanwhile has nothing left to unsubscribe.
-pub async fn unsubscribe(state: &AppState, person: Id<Person>) -> Result<(), Problem> {
+pub async fn unsubscribe(state: &AppState, person: Id<Person>) -> Result<(), AppError> {
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
@@ -864,7 +855,7 @@ pub async fn unsubscribe(state: &AppState, person: Id<Person>) -> Result<(), Pro
 }
 
 /// Clears the bodies of messages older than each account's retention.
-pub fn purge_bodies(conn: &mut DbConnection, now: Ts) -> Result<usize, Problem> {
+pub fn purge_bodies(conn: &mut DbConnection, now: Ts) -> Result<usize, AppError> {
     let mut purged = 0;
     for (account, days) in accounts::message_retention(conn)? {
         let before = Ts::from(now.get() - Duration::days(i64::from(days)));

@@ -2,11 +2,11 @@ use fieldcrm_db::api_keys::{self, ApiKey};
 use fieldcrm_db::{Id, Ts};
 use fieldcrm_domain::{Action, ApiKeyScope};
 
-use crate::auth::tokens::{new_secret, secret_hash, API_KEY_PREFIX};
-use crate::auth::Caller;
+use crate::accounts::privacy::{self, actions};
+use crate::accounts::tokens::{new_secret, secret_hash, API_KEY_PREFIX};
+use crate::caller::Caller;
+use crate::error::AppError;
 use crate::paging::PageRequest;
-use crate::problem::Problem;
-use crate::services::privacy::{self, actions};
 use crate::state::AppState;
 
 /// How much of the secret a list shows.
@@ -19,7 +19,7 @@ pub async fn create(
     caller: &Caller,
     name: String,
     scope: ApiKeyScope,
-) -> Result<(ApiKey, String), Problem> {
+) -> Result<(ApiKey, String), AppError> {
     caller.require(Action::ManageApiKeys)?;
     let secret = new_secret(API_KEY_PREFIX);
     let key = ApiKey {
@@ -55,7 +55,7 @@ pub async fn list(
     state: &AppState,
     caller: &Caller,
     page: PageRequest,
-) -> Result<Vec<ApiKey>, Problem> {
+) -> Result<Vec<ApiKey>, AppError> {
     caller.require(Action::ManageApiKeys)?;
     let account = caller.account_id;
     state
@@ -64,7 +64,7 @@ pub async fn list(
 }
 
 /// Revokes a key: it stops working at once.
-pub async fn revoke(state: &AppState, caller: &Caller, id: Id<ApiKey>) -> Result<(), Problem> {
+pub async fn revoke(state: &AppState, caller: &Caller, id: Id<ApiKey>) -> Result<(), AppError> {
     caller.require(Action::ManageApiKeys)?;
     let account = caller.account_id;
     let caller = caller.clone();
@@ -72,7 +72,7 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: Id<ApiKey>) -> Result
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 if !api_keys::delete(conn, account, id)? {
-                    return Err(Problem::not_found());
+                    return Err(AppError::not_found());
                 }
                 privacy::audit(
                     conn,

@@ -1,21 +1,23 @@
 //! Signup, login with throttling, refresh-token rotation with reuse detection,
 //! logout.
 
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 
 use fieldcrm_db::accounts::{self, Account};
+use fieldcrm_db::api_keys;
 use fieldcrm_db::refresh_tokens::{self, RefreshToken, Session};
 use fieldcrm_db::users::{self, User};
 use fieldcrm_db::{login_failures, DbConnection, Id, Ts};
-use fieldcrm_domain::{AccountName, CountryCode, Email, Password, PersonName, Role, TimeZoneName};
-
-use crate::auth::tokens::{
-    new_secret, secret_hash, Claims, Tokens, AUDIENCE, ISSUER, REFRESH_PREFIX,
+use fieldcrm_domain::{
+    AccountName, ApiKeyScope, CountryCode, Email, Password, PersonName, Role, TimeZoneName,
 };
-use crate::auth::{Caller, Principal, TokenPair};
-use crate::problem::Problem;
+
+use crate::accounts::tokens::{
+    new_secret, secret_hash, Claims, TokenError, TokenPair, Tokens, API_KEY_PREFIX, AUDIENCE,
+    ISSUER, REFRESH_PREFIX,
+};
+use crate::caller::{Caller, Principal};
+use crate::error::{AppError, AppResult, Failure};
 use crate::state::AppState;
 
 pub struct Signup {
@@ -33,11 +35,11 @@ pub struct SignedUp {
     pub tokens: TokenPair,
 }
 
-pub fn email_conflict() -> Problem {
-    Problem::conflict("a user with this email address already exists")
+pub fn email_conflict() -> AppError {
+    AppError::conflict("a user with this email address already exists")
 }
 
-pub fn email_taken(err: fieldcrm_db::DbError) -> Problem {
+pub fn email_taken(err: fieldcrm_db::DbError) -> AppError {
     if users::is_email_taken(&err) {
         email_conflict()
     } else {
@@ -55,7 +57,7 @@ pub async fn signup(
     state: &AppState,
     input: Signup,
     client: Option<String>,
-) -> Result<SignedUp, Problem> {
+) -> Result<SignedUp, AppError> {
     if let Some(client) = client {
         let key = state.tokens.throttle_key("signup-ip", &client);
         let limit = state.settings.signups_per_ip;
@@ -125,7 +127,7 @@ pub async fn login(
     email: &str,
     password: String,
     client: Option<String>,
-) -> Result<TokenPair, Problem> {
+) -> Result<TokenPair, AppError> {
     let tokens = state.tokens.clone();
     let email = email.trim().to_lowercase();
     let user = {
@@ -140,7 +142,7 @@ pub async fn login(
         Some(user) if matches => user,
         _ => {
             return Err(
-                Problem::unauthorized().with_detail("the email address or password is wrong")
+                AppError::unauthorized().with_detail("the email address or password is wrong")
             )
         }
     };
@@ -166,7 +168,7 @@ pub async fn check_password(
     client: Option<&str>,
     stored: Option<String>,
     candidate: String,
-) -> Result<bool, Problem> {
+) -> Result<bool, AppError> {
     let settings = state.settings.clone();
     let now = Ts::now().get();
     let window = settings.login_failure_window_secs as i64;
@@ -237,7 +239,7 @@ pub(crate) async fn count_within(
     window_secs: i64,
     limit: u32,
     title: &'static str,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let now = Ts::now().get();
     let start = window_start(now, window_secs);
     let count = state
@@ -255,7 +257,7 @@ pub(crate) fn counted_now(
     conn: &mut DbConnection,
     key: &[u8],
     window_secs: i64,
-) -> Result<(i32, i64), Problem> {
+) -> Result<(i32, i64), AppError> {
     let now = Ts::now().get();
     let start = window_start(now, window_secs);
     Ok((
@@ -269,7 +271,7 @@ pub(crate) fn count_now(
     conn: &mut DbConnection,
     key: &[u8],
     window_secs: i64,
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let start = window_start(Ts::now().get(), window_secs);
     login_failures::hit(conn, key, start)?;
     Ok(())
@@ -279,13 +281,15 @@ fn retry_after(window_start: Ts, window_secs: i64, now: DateTime<Utc>) -> i64 {
     (window_start.get().timestamp() + window_secs - now.timestamp()).max(1)
 }
 
-pub(crate) fn rate_limited(title: &'static str, retry_after: i64) -> Problem {
-    Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", title)
-        .with_detail(format!(
+pub(crate) fn rate_limited(title: &'static str, retry_after: i64) -> AppError {
+    AppError::rate_limited(
+        title,
+        u64::try_from(retry_after).unwrap_or(1),
+        format!(
             "{}; try again in {retry_after} seconds",
             title.to_lowercase()
-        ))
-        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after))
+        ),
+    )
 }
 
 enum Refreshed {
@@ -297,7 +301,7 @@ enum Refreshed {
 
 /// Exchanges a refresh token for a new pair. Each token works once; showing a
 /// spent one again revokes the whole session, since one of its holders stole it.
-pub async fn refresh(state: &AppState, token: String) -> Result<TokenPair, Problem> {
+pub async fn refresh(state: &AppState, token: String) -> Result<TokenPair, AppError> {
     let tokens = state.tokens.clone();
     let hash = secret_hash(&token);
     let outcome = state
@@ -336,11 +340,11 @@ pub async fn refresh(state: &AppState, token: String) -> Result<TokenPair, Probl
         .await?;
     match outcome {
         Refreshed::Issued(pair) => Ok(pair),
-        Refreshed::Refused(why) => Err(Problem::unauthorized().with_detail(why)),
+        Refreshed::Refused(why) => Err(AppError::unauthorized().with_detail(why)),
         Refreshed::Ended(user) => {
             // Its access tokens end with it, from this process's next request on.
             state.sessions.forget_user(user);
-            Err(Problem::unauthorized().with_detail(
+            Err(AppError::unauthorized().with_detail(
                 "the refresh token was already used; the session was ended for safety",
             ))
         }
@@ -348,9 +352,9 @@ pub async fn refresh(state: &AppState, token: String) -> Result<TokenPair, Probl
 }
 
 /// Ends the caller's session: its refresh and access tokens stop working.
-pub async fn logout(state: &AppState, caller: &Caller) -> Result<(), Problem> {
+pub async fn logout(state: &AppState, caller: &Caller) -> Result<(), AppError> {
     let Principal::User { id, session, .. } = caller.principal else {
-        return Err(Problem::forbidden(
+        return Err(AppError::forbidden(
             "API keys have no session to end; revoke the key instead",
         ));
     };
@@ -372,7 +376,7 @@ fn issue(
     user: &User,
     session: Id<Session>,
     now: Ts,
-) -> Result<TokenPair, Problem> {
+) -> Result<TokenPair, AppError> {
     let refresh_token = new_secret(REFRESH_PREFIX);
     refresh_tokens::insert(
         conn,
@@ -403,11 +407,10 @@ fn issue(
     };
     let access_token = tokens
         .issue_access(&claims)
-        .map_err(|err| Problem::internal_from(&err))?;
+        .map_err(|err| AppError::internal_from(&err))?;
     Ok(TokenPair {
         access_token,
         refresh_token,
-        token_type: "Bearer",
         expires_in: ttl,
     })
 }
@@ -415,4 +418,110 @@ fn issue(
 fn window_start(now: DateTime<Utc>, window_secs: i64) -> Ts {
     let start = now.timestamp() - now.timestamp().rem_euclid(window_secs);
     Ts::from(DateTime::from_timestamp(start, 0).unwrap_or(now))
+}
+
+/// The caller a bearer token names: a person's access token or an API key. A
+/// device token only sends positions.
+pub async fn authenticate(state: &AppState, token: &str) -> AppResult<Caller> {
+    if token.starts_with(fieldcrm_trackers::token::DEVICE_TOKEN_PREFIX) {
+        return Err(invalid_token(
+            "a device token only sends positions, to /v1/ingest/...",
+        ));
+    }
+    if token.starts_with(API_KEY_PREFIX) {
+        authenticate_key(state, token).await
+    } else {
+        authenticate_user(state, token).await
+    }
+}
+
+/// 401 for a token that is not (or no longer) valid.
+fn invalid_token(detail: &str) -> AppError {
+    AppError::new(Failure::InvalidToken).with_detail(detail)
+}
+
+/// How often an API key's `last_used_at` is written at most.
+const KEY_USE_RESOLUTION_SECS: i64 = 60;
+
+pub async fn authenticate_user(state: &AppState, token: &str) -> AppResult<Caller> {
+    let claims = state.tokens.verify_access(token).map_err(|err| match err {
+        TokenError::Expired => invalid_token("the access token has expired; refresh it"),
+        TokenError::Invalid => invalid_token("the access token is not valid"),
+    })?;
+    let account_id = Id::<Account>::from_uuid(claims.acc);
+    let user_id = Id::<User>::from_uuid(claims.sub);
+    let session = Id::<Session>::from_uuid(claims.sid);
+    let current = match state.sessions.get(account_id, user_id, session) {
+        Some(kept) => Some(kept),
+        None => {
+            let ticket = state.sessions.ticket();
+            let read = state
+                .db(move |conn| Ok(users::session(conn, account_id, user_id, session)?))
+                .await?;
+            // An ended session (signed out, or its refresh token reused) is
+            // as good as no user: its tokens end with it.
+            let live = read.and_then(|(facts, ended)| (!ended).then_some(facts));
+            if let (Some(ticket), Some(live)) = (ticket, &live) {
+                state
+                    .sessions
+                    .keep(ticket, account_id, user_id, session, live.clone());
+            }
+            live
+        }
+    };
+    // A deleted user or account, an ended session, or a raised token version
+    // ends the token now.
+    let Some(current) = current.filter(|current| current.token_version == claims.ver) else {
+        return Err(invalid_token(
+            "the access token is no longer valid; sign in again",
+        ));
+    };
+    let role = current
+        .role
+        .parse::<Role>()
+        .map_err(|err| AppError::internal_from(&err))?;
+    Ok(Caller {
+        account_id,
+        default_country: country(&current.default_country)?,
+        principal: Principal::User {
+            id: user_id,
+            role,
+            session,
+        },
+    })
+}
+
+pub async fn authenticate_key(state: &AppState, secret: &str) -> AppResult<Caller> {
+    let hash = secret_hash(secret);
+    let key = state
+        .db(move |conn| {
+            let found = api_keys::find_by_hash(conn, &hash)?;
+            if let Some((key, _)) = &found {
+                let now = Ts::now();
+                let stale =
+                    Ts::from(now.get() - chrono::Duration::seconds(KEY_USE_RESOLUTION_SECS));
+                // Checked here first: even an UPDATE that matches nothing takes
+                // SQLite's write lock, and most requests need no write.
+                if key.last_used_at.is_none_or(|at| at < stale) {
+                    api_keys::touch(conn, key.id, now, stale)?;
+                }
+            }
+            Ok(found)
+        })
+        .await?
+        .ok_or_else(|| invalid_token("the API key is not valid or was revoked"))?;
+    let (key, default_country) = key;
+    let scope = key
+        .scope
+        .parse::<ApiKeyScope>()
+        .map_err(|err| AppError::internal_from(&err))?;
+    Ok(Caller {
+        account_id: key.account_id,
+        default_country: country(&default_country)?,
+        principal: Principal::ApiKey { id: key.id, scope },
+    })
+}
+
+fn country(stored: &str) -> AppResult<CountryCode> {
+    CountryCode::parse(stored).map_err(|err| AppError::internal_from(&err))
 }

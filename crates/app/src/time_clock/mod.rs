@@ -2,6 +2,8 @@
 //! a position is stored only when it was recorded inside one of the sender's
 //! own shifts, whatever the device sends.
 
+pub mod devices;
+
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
@@ -17,25 +19,25 @@ use fieldcrm_domain::tracking::{admit, window_of, Admission, Reading, Rejection,
 use fieldcrm_domain::{Action, Coordinates, Role};
 use fieldcrm_geo_track::Fix;
 
-use crate::auth::Caller;
-use crate::problem::Problem;
-use crate::services::events::{self, Actor, Change};
+use crate::caller::Caller;
+use crate::error::AppError;
+use crate::events::{self, Actor, Change};
 use crate::state::AppState;
 
 /// The person behind a caller who clocks in or sends pings (never an API key).
-fn tracked_user(caller: &Caller) -> Result<Id<User>, Problem> {
+fn tracked_user(caller: &Caller) -> Result<Id<User>, AppError> {
     caller.require(Action::TrackOwnTime)?;
     caller
         .user()
         .map(|(id, _)| id)
-        .ok_or_else(|| Problem::forbidden("only a signed-in person has a time clock"))
+        .ok_or_else(|| AppError::forbidden("only a signed-in person has a time clock"))
 }
 
 pub async fn clock_in(
     state: &AppState,
     caller: &Caller,
     at: Option<Coordinates>,
-) -> Result<Shift, Problem> {
+) -> Result<Shift, AppError> {
     let user = tracked_user(caller)?;
     let account = caller.account_id;
     state
@@ -60,7 +62,7 @@ pub async fn clock_in(
                 // The unique index on open shifts decides between concurrent clock-ins.
                 shifts::insert(conn, &shift).map_err(|err| {
                     if shifts::is_already_open(&err) {
-                        Problem::conflict("you are clocked in already; clock out first")
+                        AppError::conflict("you are clocked in already; clock out first")
                     } else {
                         err.into()
                     }
@@ -81,13 +83,13 @@ pub async fn clock_out(
     state: &AppState,
     caller: &Caller,
     at: Option<Coordinates>,
-) -> Result<Shift, Problem> {
+) -> Result<Shift, AppError> {
     let user = tracked_user(caller)?;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let shift = shifts::open_of_for_close(conn, user)?
-                    .ok_or_else(|| Problem::conflict("you are not clocked in"))?;
+                    .ok_or_else(|| AppError::conflict("you are not clocked in"))?;
                 close(conn, shift, Ts::now(), at, "self", Actor::User)
             })
         })
@@ -95,16 +97,20 @@ pub async fn clock_out(
 }
 
 /// An owner or admin closes someone's forgotten shift now.
-pub async fn close_for(state: &AppState, caller: &Caller, id: Id<Shift>) -> Result<Shift, Problem> {
+pub async fn close_for(
+    state: &AppState,
+    caller: &Caller,
+    id: Id<Shift>,
+) -> Result<Shift, AppError> {
     caller.require(Action::ManageShifts)?;
     let caller = caller.clone();
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let shift = shifts::find_for_close(conn, caller.account_id, id)?
-                    .ok_or_else(Problem::not_found)?;
+                    .ok_or_else(AppError::not_found)?;
                 if shift.clock_out_at.is_some() {
-                    return Err(Problem::conflict("this shift is closed already"));
+                    return Err(AppError::conflict("this shift is closed already"));
                 }
                 let by = caller
                     .user()
@@ -123,7 +129,7 @@ fn close(
     location: Option<Coordinates>,
     by: &str,
     actor: Actor,
-) -> Result<Shift, Problem> {
+) -> Result<Shift, AppError> {
     shift.clock_out_at = Some(at);
     shift.clock_out_lat = location.map(|c| c.lat);
     shift.clock_out_lon = location.map(|c| c.lon);
@@ -153,7 +159,7 @@ fn shift_event_data(shift: &Shift) -> serde_json::Value {
     })
 }
 
-fn trail(conn: &mut DbConnection, shift: &Shift) -> Result<Vec<Fix>, Problem> {
+fn trail(conn: &mut DbConnection, shift: &Shift) -> Result<Vec<Fix>, AppError> {
     Ok(pings::positions_of_shift(conn, shift.id)?
         .into_iter()
         .map(|(at, lat, lon)| Fix {
@@ -231,7 +237,7 @@ pub async fn ingest(
     state: &AppState,
     caller: &Caller,
     batch: Vec<PingItem>,
-) -> Result<Ingested, Problem> {
+) -> Result<Ingested, AppError> {
     let user = tracked_user(caller)?;
     let account = caller.account_id;
     let limits = IngestLimits::from(&*state.settings);
@@ -282,9 +288,9 @@ pub(crate) fn judge_and_store(
     limits: IngestLimits,
     readings: Vec<(Uuid, Reading)>,
     mut outcome: Ingested,
-    finish: impl FnOnce(&mut DbConnection, &Ingested) -> Result<(), Problem>,
-) -> Result<Ingested, Problem> {
-    let account = accounts::find(conn, account)?.ok_or_else(Problem::unauthorized)?;
+    finish: impl FnOnce(&mut DbConnection, &Ingested) -> Result<(), AppError>,
+) -> Result<Ingested, AppError> {
+    let account = accounts::find(conn, account)?.ok_or_else(AppError::unauthorized)?;
     let now = Utc::now();
     let mut valid = Vec::with_capacity(readings.len());
     for (id, reading) in readings {
@@ -409,7 +415,7 @@ fn detect_visits(
     account: &accounts::Account,
     user: Id<User>,
     rows: &[Ping],
-) -> Result<(), Problem> {
+) -> Result<(), AppError> {
     let (Some(first), Some(last)) = (
         rows.iter().map(|p| p.recorded_at).min(),
         rows.iter().map(|p| p.recorded_at).max(),
@@ -476,7 +482,7 @@ fn summarise(
     conn: &mut DbConnection,
     shift: Shift,
     now: DateTime<Utc>,
-) -> Result<ShiftSummary, Problem> {
+) -> Result<ShiftSummary, AppError> {
     let end = shift.clock_out_at.map_or(now, |t| t.get());
     let worked_s = (end - shift.clock_in_at.get()).num_seconds().max(0);
     let distance_m = match shift.distance_m {
@@ -491,7 +497,7 @@ fn summarise(
 }
 
 /// Technicians see only their own shifts; the others anyone's in the account.
-fn only_own(caller: &Caller) -> Result<Option<Id<User>>, Problem> {
+fn only_own(caller: &Caller) -> Result<Option<Id<User>>, AppError> {
     caller.require(Action::ViewShifts)?;
     Ok(match caller.user() {
         Some((id, Role::Technician)) => Some(id),
@@ -518,10 +524,10 @@ pub async fn timesheet(
     state: &AppState,
     caller: &Caller,
     request: TimesheetRequest,
-) -> Result<Timesheet, Problem> {
+) -> Result<Timesheet, AppError> {
     let user = match (only_own(caller)?, request.user) {
         (Some(own), Some(asked)) if own != asked => {
-            return Err(Problem::forbidden("technicians see only their own shifts"))
+            return Err(AppError::forbidden("technicians see only their own shifts"))
         }
         (Some(own), _) => Some(own),
         (None, asked) => asked,
@@ -570,14 +576,14 @@ pub async fn shift(
     state: &AppState,
     caller: &Caller,
     id: Id<Shift>,
-) -> Result<ShiftSummary, Problem> {
+) -> Result<ShiftSummary, AppError> {
     let own = only_own(caller)?;
     let account = caller.account_id;
     state
         .db(move |conn| {
             let shift = shifts::find(conn, account, id)?
                 .filter(|s| own.is_none_or(|user| s.user_id == user))
-                .ok_or_else(Problem::not_found)?;
+                .ok_or_else(AppError::not_found)?;
             summarise(conn, shift, Utc::now())
         })
         .await
@@ -593,14 +599,14 @@ pub struct Route {
 const STOP_RADIUS_M: f64 = 50.0;
 const STOP_MINUTES: i64 = 5;
 
-pub async fn route(state: &AppState, caller: &Caller, id: Id<Shift>) -> Result<Route, Problem> {
+pub async fn route(state: &AppState, caller: &Caller, id: Id<Shift>) -> Result<Route, AppError> {
     let own = only_own(caller)?;
     let account = caller.account_id;
     state
         .db(move |conn| {
             let shift = shifts::find(conn, account, id)?
                 .filter(|s| own.is_none_or(|user| s.user_id == user))
-                .ok_or_else(Problem::not_found)?;
+                .ok_or_else(AppError::not_found)?;
             // One read of the pings serves the distance, the stops and the line.
             let trail = trail(conn, &shift)?;
             let end = shift.clock_out_at.map_or_else(Utc::now, |t| t.get());
@@ -627,7 +633,7 @@ pub struct LivePosition {
 }
 
 /// Where each clocked-in person was last seen. Nobody clocked out appears.
-pub async fn live(state: &AppState, caller: &Caller) -> Result<Vec<LivePosition>, Problem> {
+pub async fn live(state: &AppState, caller: &Caller) -> Result<Vec<LivePosition>, AppError> {
     caller.require(Action::ViewLiveLocations)?;
     let account = caller.account_id;
     state
@@ -664,7 +670,7 @@ pub async fn live(state: &AppState, caller: &Caller) -> Result<Vec<LivePosition>
 /// Closes shifts past their account's maximum (at that limit, not now) and
 /// purges pings past each account's retention. Safe to run from several
 /// processes at once: both only ever converge on the same state.
-pub fn maintain(conn: &mut DbConnection) -> Result<(usize, usize), Problem> {
+pub fn maintain(conn: &mut DbConnection) -> Result<(usize, usize), AppError> {
     let now = Ts::now();
     let mut closed = 0;
     for (shift, hours) in shifts::overdue(conn, now)? {
@@ -677,7 +683,7 @@ pub fn maintain(conn: &mut DbConnection) -> Result<(usize, usize), Problem> {
                     closed += 1;
                 }
             }
-            Ok::<_, Problem>(())
+            Ok::<_, AppError>(())
         })?;
     }
     pings::forget_counts_before(conn, Ts::from(day_start(now.get()) - Duration::days(1)))?;

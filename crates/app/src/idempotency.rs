@@ -6,23 +6,46 @@
 //! and the retention of message bodies. They are written in the same
 //! transaction as what the request created, so a crash leaves neither or both.
 
-use actix_web::http::StatusCode;
 use chrono::Duration;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use fieldcrm_db::accounts::Account;
 use fieldcrm_db::idempotency::{self, StoredResponse};
 use fieldcrm_db::{DbConnection, Id, Ts};
 
-use crate::preconditions::Idempotency;
-use crate::problem::Problem;
+use crate::error::{AppError, Failure};
 use crate::state::AppState;
 
 pub const KEEP_FOR_HOURS: i64 = 24;
 
+/// The `Idempotency-Key` of a creating POST, with a fingerprint of the request
+/// it came with.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    pub method: String,
+    pub path: String,
+}
+
+impl Idempotency {
+    /// SHA-256 of method, path and body: what a replay must match.
+    pub fn fingerprint(&self, body: &[u8]) -> Vec<u8> {
+        Sha256::new()
+            .chain_update(self.method.as_bytes())
+            .chain_update(b" ")
+            .chain_update(self.path.as_bytes())
+            .chain_update(b"\n")
+            .chain_update(body)
+            .finalize()
+            .to_vec()
+    }
+}
+
 /// A response that can be stored and sent again.
 pub struct Replayable {
-    pub status: StatusCode,
+    /// The HTTP status of the first response.
+    pub status: u16,
     pub body: serde_json::Value,
     /// Whether this is a stored response sent again.
     pub replayed: bool,
@@ -38,12 +61,10 @@ pub async fn run<F, V>(
     idempotency: Option<(Idempotency, Vec<u8>)>,
     work: F,
     view: V,
-) -> Result<Replayable, Problem>
+) -> Result<Replayable, AppError>
 where
-    F: FnOnce(&mut DbConnection) -> Result<(StatusCode, serde_json::Value), Problem>
-        + Send
-        + 'static,
-    V: FnOnce(&mut DbConnection, Uuid) -> Result<Option<serde_json::Value>, Problem>
+    F: FnOnce(&mut DbConnection) -> Result<(u16, serde_json::Value), AppError> + Send + 'static,
+    V: FnOnce(&mut DbConnection, Uuid) -> Result<Option<serde_json::Value>, AppError>
         + Send
         + 'static,
 {
@@ -60,11 +81,7 @@ where
                 idempotency::forget_older_than(conn, account, Ts::from(now.get() - Duration::hours(KEEP_FOR_HOURS)))?;
                 if let Some(stored) = idempotency::find(conn, account, &idempotency.key)? {
                     if stored.request_hash != fingerprint {
-                        return Err(Problem::new(
-                            StatusCode::UNPROCESSABLE_ENTITY,
-                            "idempotency_key_reused",
-                            "Idempotency-Key reused",
-                        )
+                        return Err(AppError::new(Failure::IdempotencyKeyReused)
                         .with_detail("this Idempotency-Key was used with a different request; use a new key"));
                     }
                     let body = match stored.resource_id {
@@ -72,13 +89,12 @@ where
                         None => None,
                     };
                     let body = body.ok_or_else(|| {
-                        Problem::not_found().with_detail(
+                        AppError::not_found().with_detail(
                             "what the request with this Idempotency-Key created has since been deleted",
                         )
                     })?;
                     return Ok(Replayable {
-                        status: StatusCode::from_u16(u16::try_from(stored.response_status).unwrap_or(200))
-                            .unwrap_or(StatusCode::OK),
+                        status: u16::try_from(stored.response_status).unwrap_or(200),
                         body,
                         replayed: true,
                     });
@@ -91,13 +107,13 @@ where
                         account_id: account,
                         idempotency_key: idempotency.key,
                         request_hash: fingerprint,
-                        response_status: i32::from(status.as_u16()),
+                        response_status: i32::from(status),
                         resource_id,
                         created_at: now,
                     },
                 )
                 .map_err(|err| match err {
-                    fieldcrm_db::DbError::UniqueViolation { .. } => Problem::conflict(
+                    fieldcrm_db::DbError::UniqueViolation { .. } => AppError::conflict(
                         "a request with this Idempotency-Key is still being processed; retry shortly",
                     ),
                     other => other.into(),
@@ -109,7 +125,7 @@ where
 }
 
 /// Forgets every account's keys past their time: run by the upkeep.
-pub fn forget_expired(conn: &mut DbConnection, now: Ts) -> Result<usize, Problem> {
+pub fn forget_expired(conn: &mut DbConnection, now: Ts) -> Result<usize, AppError> {
     Ok(idempotency::forget_all_older_than(
         conn,
         Ts::from(now.get() - Duration::hours(KEEP_FOR_HOURS)),
