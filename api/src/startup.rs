@@ -21,10 +21,9 @@ use crate::problem::{ensure_problem_json, Problem};
 use crate::routes::fallback::RouteTable;
 use crate::telemetry::RequestSpan;
 use crate::{docs, metrics, openapi, routes};
-use fieldcrm_app::accounts::tokens::LinkKeys;
-use fieldcrm_app::accounts::{sessions::SessionCache, tokens::Tokens};
+use fieldcrm_app::auth::tokens::LinkKeys;
+use fieldcrm_app::auth::{sessions::SessionCache, tokens::Tokens};
 use fieldcrm_app::config::Settings;
-use fieldcrm_app::jobs as worker;
 use fieldcrm_app::limits::{DeviceRates, PasswordWork};
 use fieldcrm_app::outbound::Outbound;
 use fieldcrm_app::state::{AppState, DbThreads};
@@ -124,6 +123,7 @@ fn app_state(
     port: u16,
     keys: StoredKeys,
 ) -> anyhow::Result<AppState> {
+    let outbound = Arc::new(Outbound::from_settings(&settings, port, &keys.sealing)?);
     Ok(AppState {
         db_threads: Arc::new(DbThreads::new(settings.database_pool_size as usize)?),
         pool,
@@ -135,7 +135,8 @@ fn app_state(
         passwords: Arc::new(PasswordWork::new(settings.password_hashes_at_once)),
         full_object: crate::routes::full_object,
         device_rates: Arc::new(DeviceRates::new(settings.device_requests_per_minute)),
-        outbound: Arc::new(Outbound::from_settings(&settings, port, &keys.sealing)?),
+        effects: Arc::new(fieldcrm_app::effects(&settings, outbound.clone())),
+        outbound,
         settings: Arc::new(settings),
     })
 }
@@ -143,13 +144,13 @@ fn app_state(
 /// Starts the upkeep task and the job worker, as the settings ask.
 fn start_background_work(state: &AppState) {
     if state.settings.maintenance_interval_secs > 0 {
-        tokio::spawn(upkeep(
+        tokio::spawn(fieldcrm_app::run_upkeep(
             state.clone(),
             Duration::from_secs(state.settings.maintenance_interval_secs),
         ));
     }
     if state.settings.jobs_enabled {
-        tokio::spawn(worker::run(state.clone()));
+        tokio::spawn(fieldcrm_app::run_jobs(state.clone()));
     }
 }
 
@@ -188,64 +189,6 @@ async fn stop_signal() -> std::io::Result<()> {
     {
         tokio::signal::ctrl_c().await
     }
-}
-
-/// Runs the upkeep of time-clock data every `interval`: closes shifts past their
-/// account's maximum and purges pings past retention. Every process may run it;
-/// the work is idempotent.
-async fn upkeep(state: AppState, interval: Duration) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let pool = state.pool.clone();
-        let google = state.outbound.google.as_ref().map(|g| {
-            (
-                chrono::Duration::seconds(
-                    i64::try_from(state.settings.google_sync_interval_secs).unwrap_or(900),
-                ),
-                g.push_enabled && g.webhook_url.starts_with("https://"),
-            )
-        });
-        let max_attempts = state.settings.job_max_attempts;
-        let retention_days = state.settings.events_retention_days;
-        let outcome = tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(Problem::from)?;
-            // Its purges may be as large as what piled up while it was off.
-            fieldcrm_db::without_statement_timeout(&mut conn, |conn| {
-                Ok(upkeep_once(conn, google, max_attempts, retention_days))
-            })?
-        })
-        .await;
-        match outcome {
-            Ok(Ok((closed, purged))) if closed + purged > 0 => {
-                tracing::info!(closed_shifts = closed, purged_pings = purged, "upkeep done");
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(problem)) => {
-                tracing::warn!(%problem, "upkeep failed; retrying at the next tick")
-            }
-            Err(err) => tracing::error!(error = %err, "upkeep task panicked"),
-        }
-    }
-}
-
-/// One round of upkeep; returns the shifts closed and the pings purged.
-fn upkeep_once(
-    conn: &mut fieldcrm_db::DbConnection,
-    google: Option<(chrono::Duration, bool)>,
-    max_attempts: u32,
-    events_retention_days: u32,
-) -> Result<(usize, usize), Problem> {
-    let (closed, purged) = fieldcrm_app::time_clock::maintain(conn)?;
-    let now = fieldcrm_db::Ts::now();
-    fieldcrm_app::messaging::purge_bodies(conn, now)?;
-    fieldcrm_app::events::purge(conn, events_retention_days, now)?;
-    fieldcrm_app::idempotency::forget_expired(conn, now)?;
-    if let Some((sync_every, push)) = google {
-        fieldcrm_app::google_sync::schedule_periodic(conn, sync_every, push, max_attempts, now)?;
-    }
-    Ok((closed, purged))
 }
 
 /// Applies pending migrations and returns their names (`fieldcrm migrate`).

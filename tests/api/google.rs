@@ -753,7 +753,8 @@ async fn channels_are_renewed_before_they_end_and_quiet_accounts_are_polled() {
     // A fresh channel and sync: the upkeep has nothing to do.
     let mut conn = app.pool.get().unwrap();
     let now = fieldcrm_db::Ts::now();
-    fieldcrm_app::google_sync::schedule_periodic(&mut conn, Duration::minutes(15), true, 4, now)
+    let mut tx = fieldcrm_app::Tx::new(&mut conn, &app.state.effects);
+    fieldcrm_app::google_sync::schedule_periodic(&mut tx, Duration::minutes(15), true, now)
         .unwrap();
     drop(conn);
     assert_eq!(app.jobs_due_soon(), 0);
@@ -782,7 +783,8 @@ async fn channels_are_renewed_before_they_end_and_quiet_accounts_are_polled() {
         now,
     )
     .unwrap();
-    fieldcrm_app::google_sync::schedule_periodic(&mut conn, Duration::minutes(15), true, 4, now)
+    let mut tx = fieldcrm_app::Tx::new(&mut conn, &app.state.effects);
+    fieldcrm_app::google_sync::schedule_periodic(&mut tx, Duration::minutes(15), true, now)
         .unwrap();
     drop(conn);
     assert_eq!(app.jobs_due_soon(), 2);

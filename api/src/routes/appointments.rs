@@ -296,13 +296,12 @@ pub async fn create_appointment(
         allow_overlap: body.allow_overlap,
     };
     let account = caller.account_id;
-    let max_attempts = state.settings.job_max_attempts;
     let result = idempotency::run(
         &state,
         account,
         key.with_body(&raw.1),
         move |conn| {
-            let detail = appointments::create_in(conn, &caller, input, max_attempts)?;
+            let detail = appointments::create_in(conn, &caller, input)?;
             Ok((StatusCode::CREATED.as_u16(), to_json(&detail_view(detail))?))
         },
         move |conn, id| {

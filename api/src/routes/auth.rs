@@ -25,8 +25,8 @@ pub struct TokenPair {
     pub expires_in: u64,
 }
 
-impl From<fieldcrm_app::accounts::tokens::TokenPair> for TokenPair {
-    fn from(pair: fieldcrm_app::accounts::tokens::TokenPair) -> Self {
+impl From<fieldcrm_app::auth::tokens::TokenPair> for TokenPair {
+    fn from(pair: fieldcrm_app::auth::tokens::TokenPair) -> Self {
         Self {
             access_token: pair.access_token,
             refresh_token: pair.refresh_token,

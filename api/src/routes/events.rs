@@ -11,8 +11,9 @@ use fieldcrm_db::events::Event;
 use crate::auth::Caller;
 use crate::paging::{Page, PageQuery};
 use crate::problem::Problem;
-use fieldcrm_app::events::{self, EVENT_TYPES};
+use fieldcrm_app::events::EVENT_TYPES;
 use fieldcrm_app::state::AppState;
+use fieldcrm_app::webhooks;
 
 /// One change: its type, when it occurred, who made it and the ids (and
 /// changed field names) it concerns. Never a name, contact detail, message
@@ -123,7 +124,7 @@ pub async fn list_events(
     }
     .parse()?;
     let types = parse_types(request.query_string())?;
-    let rows = events::feed(&state, &caller, types, page.after(), page.fetch()).await?;
+    let rows = webhooks::feed(&state, &caller, types, page.after(), page.fetch()).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(
         page,
         rows,

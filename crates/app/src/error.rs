@@ -128,19 +128,6 @@ impl AppError {
         Self::new(Failure::Conflict).with_detail(detail)
     }
 
-    /// The record changed since the caller read it (`current`, if known).
-    pub fn stale(current: Option<i32>) -> Self {
-        let detail = match current {
-            Some(version) => format!(
-                "If-Match does not match the current version {}; read it again and retry",
-                crate::preconditions::etag(version)
-            ),
-            None => "the resource changed while this request was applied; read it again and retry"
-                .to_owned(),
-        };
-        Self::new(Failure::Stale).with_detail(detail)
-    }
-
     /// Too many attempts of one kind; the words say how long to wait.
     pub fn rate_limited(title: &'static str, retry_after: u64, detail: impl Into<String>) -> Self {
         Self::new(Failure::RateLimited { title, retry_after }).with_detail(detail)

@@ -1,21 +1,18 @@
-//! The facts of every change, recorded in the transaction that makes it: the
-//! events feed (`GET /v1/events`) reads them, and each queues one delivery job
-//! per webhook endpoint subscribed to its type. An event holds ids and the
-//! names of changed fields, never content: no names, contact details, message
-//! bodies, positions or secrets.
+//! What happens: the facts other contexts react to (`Event`, run through
+//! `wiring`), and the changes the events feed records (`Change`, see `feed`).
+//! A recorded change holds ids and the names of changed fields, never content:
+//! no names, contact details, message bodies, positions or secrets.
 
 use serde_json::{json, Value};
 
 use fieldcrm_db::accounts::Account;
-use fieldcrm_db::events::{self, Event};
-use fieldcrm_db::jobs::{self, Job};
+use fieldcrm_db::appointments::{Appointment, Reminder};
 use fieldcrm_db::people::Person;
-use fieldcrm_db::{webhooks, DbConnection, Id, Ts};
-use fieldcrm_domain::Action;
+use fieldcrm_db::users::User;
+use fieldcrm_db::Id;
+use fieldcrm_domain::scheduling::Status;
 
 use crate::caller::Caller;
-use crate::error::AppError;
-use crate::state::AppState;
 
 /// Every event type, in the order the documentation lists them.
 pub const EVENT_TYPES: &[&str] = &[
@@ -46,9 +43,52 @@ pub const EVENT_TYPES: &[&str] = &[
     "webhook.test",
 ];
 
-/// The job that delivers one event to one endpoint: subject the endpoint,
-/// payload the event's id.
-pub const DELIVER: &str = "webhook_delivery";
+/// Where a change came from: what reacts to it depends on it (a change made
+/// in Google is not sent back to Google and texts nobody).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A person or integration through the API.
+    Api,
+    /// An edit in the connected Google Calendar.
+    Google,
+}
+
+/// A fact other contexts react to, published inside the transaction that
+/// makes it (`Tx::publish`); `wiring::react` says what happens next.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// An appointment was booked or changed. `reminders` is its new plan of
+    /// reminders when that changed (booked, moved, or new rules).
+    AppointmentSaved {
+        appointment: &'a Appointment,
+        reminders: Option<&'a [Reminder]>,
+        origin: Origin,
+    },
+    /// An appointment's status changed; `by` is who changed it.
+    AppointmentStatusChanged {
+        appointment: &'a Appointment,
+        to: Status,
+        by: &'a str,
+        origin: Origin,
+    },
+    /// Appointments are about to be deleted: published before the rows go.
+    AppointmentsRemoving {
+        account: Id<Account>,
+        ids: &'a [Id<Appointment>],
+    },
+    /// A customer or prospect is about to be erased: before the rows go.
+    PersonErasing {
+        account: Id<Account>,
+        person: Id<Person>,
+    },
+    /// A user is about to be removed by `caller`: before the rows go.
+    UserRemoving { caller: &'a Caller, user: Id<User> },
+    /// The whole account is about to be erased: before the rows go.
+    AccountErasing {
+        account: Id<Account>,
+        delete_calendar_events: bool,
+    },
+}
 
 /// Who made a change, as events name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,69 +158,6 @@ impl Change {
     }
 }
 
-/// The event `change` makes, as `publish` stores it.
-pub fn event_of(account: Id<Account>, actor: Actor, change: Change) -> Event {
-    Event {
-        id: Id::new(),
-        account_id: account,
-        event_type: change.event_type.to_owned(),
-        occurred_at: Ts::now(),
-        actor: actor.as_str().to_owned(),
-        data: change.data.to_string(),
-        person_id: change.person,
-    }
-}
-
-/// Records `change` and queues its delivery to every enabled endpoint of the
-/// account that subscribes to its type. Call inside the transaction that
-/// makes the change, so both happen or neither does.
-pub fn publish(
-    conn: &mut DbConnection,
-    account: Id<Account>,
-    actor: Actor,
-    change: Change,
-) -> Result<Id<Event>, AppError> {
-    let event = event_of(account, actor, change);
-    if events::record(conn, &event)? {
-        for endpoint in webhooks::enabled(conn, account)? {
-            if subscribes(endpoint.event_types.as_deref(), &event.event_type) {
-                queue_delivery(conn, account, endpoint.id, event.id, event.occurred_at)?;
-            }
-        }
-    }
-    Ok(event.id)
-}
-
-/// Queues one delivery of `event` to `endpoint`, due at `at`.
-pub fn queue_delivery(
-    conn: &mut DbConnection,
-    account: Id<Account>,
-    endpoint: Id<webhooks::Endpoint>,
-    event: Id<Event>,
-    at: Ts,
-) -> Result<(), AppError> {
-    let job = Job::new(
-        Some(account),
-        DELIVER,
-        Some(Id::from_uuid(endpoint.uuid())),
-        at,
-        fieldcrm_webhooks::MAX_ATTEMPTS as i32,
-    )
-    .with_payload(event.uuid().to_string());
-    Ok(jobs::enqueue(conn, &job)?)
-}
-
-/// Whether an endpoint with these types (a JSON array, `None` for all) wants
-/// events of `event_type`.
-pub fn subscribes(event_types: Option<&str>, event_type: &str) -> bool {
-    match event_types {
-        None => true,
-        Some(list) => serde_json::from_str::<Vec<String>>(list)
-            .map(|types| types.iter().any(|t| t == event_type))
-            .unwrap_or(false),
-    }
-}
-
 /// Whether events of this type carry `object` in full payloads: those about
 /// a customer, prospect, appointment or user that still exists.
 pub fn has_full_object(event_type: &str) -> bool {
@@ -197,28 +174,4 @@ pub fn changed_fields(fields: &[(&'static str, bool)]) -> Vec<&'static str> {
         .filter(|(_, changed)| *changed)
         .map(|(name, _)| *name)
         .collect()
-}
-
-/// Up to `limit` events after `after`, oldest first, of `types` if any.
-pub async fn feed(
-    state: &AppState,
-    caller: &Caller,
-    types: Vec<String>,
-    after: Option<Id<Event>>,
-    limit: i64,
-) -> Result<Vec<Event>, AppError> {
-    caller.require(Action::ViewEvents)?;
-    let account = caller.account_id;
-    state
-        .db(move |conn| Ok(events::list(conn, account, &types, after, limit)?))
-        .await
-}
-
-/// Removes events and delivery-log rows older than the retention; returns how
-/// many rows went. Bounded per call, so one upkeep round stays short.
-pub fn purge(conn: &mut DbConnection, retention_days: u32, now: Ts) -> Result<usize, AppError> {
-    let before = Ts::from(now.get() - chrono::Duration::days(i64::from(retention_days)));
-    let events = events::purge_before(conn, before, 10_000)?;
-    let deliveries = webhooks::purge_deliveries_before(conn, before, 10_000)?;
-    Ok(events + deliveries)
 }

@@ -29,23 +29,50 @@ use fieldcrm_google::{
 use fieldcrm_notify::{EmailSender, SendError, SmtpRelay};
 use secrecy::SecretString;
 
-use crate::accounts::tokens::{new_secret, secret_hash};
+use crate::audit::Audited;
+use crate::auth::tokens::{new_secret, secret_hash};
 use crate::caller::Caller;
-use crate::error::{AppError, Failure};
-use crate::messaging::retry_time;
+use crate::error::{AppError, AppResult, Failure};
+use crate::jobs::{attempts_left, retry_time, BackgroundJob};
+use crate::messaging::{AccountMail, OwnSender};
 use crate::outbound::Google;
 use crate::scheduling::appointments as appointment_rules;
 use crate::state::AppState;
+use crate::tx::Tx;
 
-pub const EXPORT_EVENT: &str = "google.export_event";
-pub const DELETE_EVENTS: &str = "google.delete_events";
-pub const SYNC: &str = "google.sync";
-pub const WATCH: &str = "google.watch";
-pub const CLEANUP: &str = "google.cleanup";
+/// Writes one appointment to its Google event: subject the appointment.
+pub struct ExportEvent;
 
-pub mod actions {
-    pub const CONNECTED: &str = "google.connected";
-    pub const DISCONNECTED: &str = "google.disconnected";
+impl BackgroundJob for ExportEvent {
+    const KIND: &'static str = "google.export_event";
+}
+
+/// Deletes Google events of appointments that are gone: their ids sealed.
+pub struct DeleteEvents;
+
+impl BackgroundJob for DeleteEvents {
+    const KIND: &'static str = "google.delete_events";
+}
+
+/// Reads what changed in the account's calendar.
+pub struct Sync;
+
+impl BackgroundJob for Sync {
+    const KIND: &'static str = "google.sync";
+}
+
+/// Opens or renews the account's push channel.
+pub struct Watch;
+
+impl BackgroundJob for Watch {
+    const KIND: &'static str = "google.watch";
+}
+
+/// What is left to do at Google after a grant is gone: the grant sealed.
+pub struct Cleanup;
+
+impl BackgroundJob for Cleanup {
+    const KIND: &'static str = "google.cleanup";
 }
 
 /// How long a consent screen may stay open.
@@ -306,7 +333,6 @@ pub async fn confirm(
         created_at: now,
         updated_at: now,
     };
-    let max_attempts = state.settings.job_max_attempts;
     let push = google.push_enabled;
     let email = grant.email.clone();
     let stored = state
@@ -339,9 +365,7 @@ pub async fn confirm(
                     // Another Google account: its channel is stopped and its
                     // grant revoked. (Never for the same account: revoking
                     // one grant of a Google account ends all of them.)
-                    Some(earlier) => {
-                        enqueue_cleanup(conn, &google, &earlier, Vec::new(), max_attempts)?
-                    }
+                    Some(earlier) => enqueue_cleanup(conn, &google, &earlier, Vec::new())?,
                     None => {}
                 }
                 google::forget_exports_to_others(conn, account, &google_account)?;
@@ -352,7 +376,7 @@ pub async fn confirm(
                         id: Id::new(),
                         account_id: account,
                         actor: format!("user:{}", pending.user_id),
-                        action: actions::CONNECTED.into(),
+                        action: Audited::GoogleConnected.as_str().to_owned(),
                         subject_id: None,
                         detail: Some(format!("scopes: {}", stored.scopes)),
                         at: now,
@@ -368,11 +392,11 @@ pub async fn confirm(
                     since,
                     EXPORT_AT_CONNECT,
                 )? {
-                    enqueue(conn, account, EXPORT_EVENT, Some(subject(id)), max_attempts)?;
+                    enqueue::<ExportEvent>(conn, account, Some(subject(id)))?;
                 }
-                enqueue(conn, account, SYNC, None, max_attempts)?;
+                enqueue::<Sync>(conn, account, None)?;
                 if push {
-                    enqueue(conn, account, WATCH, None, max_attempts)?;
+                    enqueue::<Watch>(conn, account, None)?;
                 }
                 Ok(stored)
             })
@@ -403,7 +427,6 @@ pub async fn status(state: &AppState, caller: &Caller) -> Result<Option<Integrat
 pub async fn sync_now(state: &AppState, caller: &Caller) -> Result<(), AppError> {
     caller.require(Action::ManageAccount)?;
     let account = caller.account_id;
-    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
@@ -411,7 +434,7 @@ pub async fn sync_now(state: &AppState, caller: &Caller) -> Result<(), AppError>
                 if integration.needs_reconnect {
                     return Err(needs_reconnect());
                 }
-                enqueue(conn, account, SYNC, None, max_attempts)
+                enqueue::<Sync>(conn, account, None)
             })
         })
         .await
@@ -432,13 +455,12 @@ pub async fn disconnect(state: &AppState, caller: &Caller) -> Result<(), AppErro
     caller.require(Action::ManageAccount)?;
     let google = configured(state)?;
     let caller = caller.clone();
-    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let removed = google::delete(conn, caller.account_id)?.ok_or_else(not_connected)?;
-                enqueue_cleanup(conn, &google, &removed, Vec::new(), max_attempts)?;
-                crate::accounts::privacy::audit(conn, &caller, actions::DISCONNECTED, None, None)
+                enqueue_cleanup(conn, &google, &removed, Vec::new())?;
+                crate::audit::record(conn, &caller, Audited::GoogleDisconnected, None, None)
             })
         })
         .await
@@ -447,30 +469,20 @@ pub async fn disconnect(state: &AppState, caller: &Caller) -> Result<(), AppErro
 // ------------------------------------------------------- hooks for other services
 
 /// Queues the export of a changed appointment when the account syncs with Google.
-pub fn appointment_changed(
-    conn: &mut DbConnection,
-    appointment: &Appointment,
-    max_attempts: u32,
-) -> Result<(), AppError> {
+pub fn appointment_changed(conn: &mut Tx<'_>, appointment: &Appointment) -> Result<(), AppError> {
     match google::find(conn, appointment.account_id)? {
-        Some(integration) if !integration.needs_reconnect => enqueue(
-            conn,
-            appointment.account_id,
-            EXPORT_EVENT,
-            Some(subject(appointment.id)),
-            max_attempts,
-        ),
+        Some(integration) if !integration.needs_reconnect => {
+            enqueue::<ExportEvent>(conn, appointment.account_id, Some(subject(appointment.id)))
+        }
         _ => Ok(()),
     }
 }
 
 /// Before appointments are deleted: queues the removal of their Google events.
 pub fn appointments_removed(
-    conn: &mut DbConnection,
-    google_config: Option<&Google>,
+    conn: &mut Tx<'_>,
     account: Id<Account>,
     ids: &[Id<Appointment>],
-    max_attempts: u32,
 ) -> Result<(), AppError> {
     // Only events in the connected calendar can be reached.
     let Some(integration) = google::find(conn, account)? else {
@@ -484,45 +496,35 @@ pub fn appointments_removed(
             }
         }
     }
-    queue_event_deletion(conn, google_config, account, events, max_attempts)
+    queue_event_deletion(conn, account, events)
 }
 
 /// Before a person is erased: queues the removal of their appointments' events.
 pub fn person_removed(
-    conn: &mut DbConnection,
-    google_config: Option<&Google>,
+    conn: &mut Tx<'_>,
     account: Id<Account>,
     person: Id<Person>,
-    max_attempts: u32,
 ) -> Result<(), AppError> {
     // Only events in the connected calendar can be reached.
     let Some(integration) = google::find(conn, account)? else {
         return Ok(());
     };
     let events = google::event_ids_of_person(conn, account, &integration.google_subject, person)?;
-    queue_event_deletion(conn, google_config, account, events, max_attempts)
+    queue_event_deletion(conn, account, events)
 }
 
 fn queue_event_deletion(
-    conn: &mut DbConnection,
-    google_config: Option<&Google>,
+    conn: &mut Tx<'_>,
     account: Id<Account>,
     events: Vec<String>,
-    max_attempts: u32,
 ) -> Result<(), AppError> {
-    let Some(google_config) = google_config else {
+    let Some(google_config) = conn.outbound().google.clone() else {
         return Ok(());
     };
     if events.is_empty() {
         return Ok(());
     }
-    let job = Job::new(
-        Some(account),
-        DELETE_EVENTS,
-        None,
-        Ts::now(),
-        attempts(max_attempts),
-    );
+    let job = conn.job::<DeleteEvents>(Some(account), None, Ts::now());
     let payload = serde_json::to_string(&events).map_err(|e| AppError::internal_from(&e))?;
     let sealed = google_config
         .cipher
@@ -535,16 +537,14 @@ fn queue_event_deletion(
 /// (stop the push channel, delete our events if asked, revoke the grant). The
 /// job belongs to no account and carries the grant sealed.
 pub fn account_removed(
-    conn: &mut DbConnection,
-    google_config: Option<&Google>,
+    conn: &mut Tx<'_>,
     account: Id<Account>,
     delete_calendar_events: bool,
-    max_attempts: u32,
 ) -> Result<(), AppError> {
     let Some(integration) = google::find(conn, account)? else {
         return Ok(());
     };
-    let Some(google_config) = google_config else {
+    let Some(google_config) = conn.outbound().google.clone() else {
         tracing::warn!("an account with a Google grant was deleted while Google is not configured; the grant could not be revoked");
         return Ok(());
     };
@@ -553,7 +553,7 @@ pub fn account_removed(
     } else {
         Vec::new()
     };
-    enqueue_cleanup(conn, google_config, &integration, events, max_attempts)
+    enqueue_cleanup(conn, &google_config, &integration, events)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -565,11 +565,10 @@ struct CleanupPayload {
 }
 
 fn enqueue_cleanup(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     google_config: &Google,
     integration: &Integration,
     delete_events: Vec<String>,
-    max_attempts: u32,
 ) -> Result<(), AppError> {
     let refresh_token = google_config
         .cipher
@@ -584,34 +583,21 @@ fn enqueue_cleanup(
             .zip(integration.channel_resource_id.clone()),
         delete_events,
     };
-    let job = Job::new(None, CLEANUP, None, Ts::now(), attempts(max_attempts));
+    let job = conn.job::<Cleanup>(None, None, Ts::now());
     let json = serde_json::to_string(&payload).map_err(|e| AppError::internal_from(&e))?;
     let sealed = google_config.cipher.seal(&json, job.id.uuid().as_bytes());
     jobs::enqueue(conn, &job.with_payload(sealed))?;
     Ok(())
 }
 
-fn attempts(max_attempts: u32) -> i32 {
-    i32::try_from(max_attempts).unwrap_or(i32::MAX)
-}
-
-fn enqueue(
-    conn: &mut DbConnection,
+/// Queues a job of kind `K` now, unless one for the same subject is queued.
+fn enqueue<K: BackgroundJob>(
+    conn: &mut Tx<'_>,
     account: Id<Account>,
-    kind: &str,
     subject: Option<SubjectId>,
-    max_attempts: u32,
 ) -> Result<(), AppError> {
-    jobs::enqueue_once(
-        conn,
-        &Job::new(
-            Some(account),
-            kind,
-            subject,
-            Ts::now(),
-            attempts(max_attempts),
-        ),
-    )?;
+    let job = conn.job::<K>(Some(account), subject, Ts::now());
+    jobs::enqueue_once(conn, &job)?;
     Ok(())
 }
 
@@ -620,16 +606,15 @@ fn enqueue(
 /// channels opened or renewed before they end (`push`: only when Google can
 /// reach the service, over https).
 pub fn schedule_periodic(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     sync_every: Duration,
     push: bool,
-    max_attempts: u32,
     now: Ts,
 ) -> Result<(), AppError> {
     let stale = Ts::from(now.get() - sync_every);
     for integration in google::active(conn)? {
         if integration.last_synced_at.is_none_or(|at| at < stale) {
-            enqueue(conn, integration.account_id, SYNC, None, max_attempts)?;
+            enqueue::<Sync>(conn, integration.account_id, None)?;
         }
         let renew_by = Ts::from(now.get() + Duration::hours(RENEW_CHANNEL_BEFORE_HOURS));
         if push
@@ -637,7 +622,7 @@ pub fn schedule_periodic(
                 .channel_expires_at
                 .is_none_or(|at| at < renew_by)
         {
-            enqueue(conn, integration.account_id, WATCH, None, max_attempts)?;
+            enqueue::<Watch>(conn, integration.account_id, None)?;
         }
     }
     Ok(())
@@ -667,7 +652,7 @@ fn finish(step: Step<Outcome>) -> Result<Outcome, AppError> {
 }
 
 fn retry(state: &AppState, job: &Job, reason: String) -> Stop {
-    Stop::With(if job.attempts < job.max_attempts {
+    Stop::With(if attempts_left(job) {
         Outcome::Retry(
             retry_time(job.attempts, state.settings.job_retry_base_ms),
             reason,
@@ -842,8 +827,17 @@ async fn access_token(
 }
 
 /// Whether the account's email goes out through Gmail with its own grant.
-pub(crate) fn sends_gmail(conn: &mut DbConnection, account: Id<Account>) -> Result<bool, AppError> {
-    Ok(google::find(conn, account)?.is_some_and(|i| grants_gmail(&i)))
+/// Gmail, for accounts whose Google connection granted sending.
+pub struct Gmail;
+
+impl AccountMail for Gmail {
+    fn sends_own_mail(&self, conn: &mut DbConnection, account: Id<Account>) -> AppResult<bool> {
+        Ok(google::find(conn, account)?.is_some_and(|i| grants_gmail(&i)))
+    }
+
+    fn own_sender<'a>(&'a self, state: &'a AppState, account: Id<Account>) -> OwnSender<'a> {
+        Box::pin(gmail_sender(state, account))
+    }
 }
 
 fn grants_gmail(integration: &Integration) -> bool {
@@ -855,7 +849,7 @@ fn grants_gmail(integration: &Integration) -> bool {
 /// Where the account's email goes out when it granted Gmail: its own Google
 /// address, over Gmail's SMTP with XOAUTH2 and a fresh access token. None when
 /// it did not (or the grant needs a reconnect): the server's SMTP relay sends.
-pub(crate) async fn gmail_sender(
+async fn gmail_sender(
     state: &AppState,
     account: Id<Account>,
 ) -> Result<Option<Arc<dyn EmailSender>>, SendError> {
@@ -1084,7 +1078,6 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
     let calendar = &google_config.calendar;
     let calendar_id = integration.calendar_id.as_str();
     let stop = |err| calendar_stop(state, job, Some(account), err);
-    let max_attempts = state.settings.job_max_attempts;
     let mut token = None;
     for _ in 0..EXPORT_ROUNDS {
         let (appointment, link, time_zone) = state
@@ -1176,9 +1169,7 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
                 if current.updated.is_some_and(|at| at > a.updated_at.get()) {
                     let applied = state
                         .db(move |conn| {
-                            conn.write_transaction(|conn| {
-                                apply_remote(conn, a, &current, &link, max_attempts)
-                            })
+                            conn.write_transaction(|conn| apply_remote(conn, a, &current, &link))
                         })
                         .await?;
                     if !applied {
@@ -1213,11 +1204,10 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
 /// Applies Google's version of an event to its appointment and remembers the
 /// version seen, so the same change is not applied or exported twice.
 fn apply_remote(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     a: Appointment,
     event: &CalendarEvent,
     link: &EventLink,
-    max_attempts: u32,
 ) -> Result<bool, AppError> {
     let times = event
         .start
@@ -1229,7 +1219,6 @@ fn apply_remote(
         event.summary.clone(),
         times,
         event.cancelled,
-        max_attempts,
     )?
     else {
         return Ok(false);
@@ -1350,7 +1339,6 @@ async fn sync(state: &AppState, job: &Job) -> Step<Outcome> {
     let mut page_token: Option<String> = None;
     let mut restarted = false;
     let mut counts = SyncCounts::default();
-    let max_attempts = state.settings.job_max_attempts;
     loop {
         // Every page repeats the query it belongs to, the sync token included.
         let listing = google_config
@@ -1381,14 +1369,7 @@ async fn sync(state: &AppState, job: &Job) -> Step<Outcome> {
                 conn.write_transaction(|conn| {
                     let mut counts = SyncCounts::default();
                     for event in &events {
-                        import_one(
-                            conn,
-                            account,
-                            &google_account,
-                            event,
-                            max_attempts,
-                            &mut counts,
-                        )?;
+                        import_one(conn, account, &google_account, event, &mut counts)?;
                     }
                     Ok(counts)
                 })
@@ -1418,11 +1399,10 @@ async fn sync(state: &AppState, job: &Job) -> Step<Outcome> {
 }
 
 fn import_one(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     account: Id<Account>,
     google_account: &str,
     event: &CalendarEvent,
-    max_attempts: u32,
     counts: &mut SyncCounts,
 ) -> Result<(), AppError> {
     let mut link = google::link_by_event(conn, account, google_account, &event.id)?;
@@ -1476,7 +1456,7 @@ fn import_one(
             };
             if event.cancelled || event.updated.is_some_and(|at| at > a.updated_at.get()) {
                 let cancelled = event.cancelled;
-                if apply_remote(conn, a, event, &link, max_attempts)? {
+                if apply_remote(conn, a, event, &link)? {
                     if cancelled {
                         counts.cancelled += 1;
                     } else {
@@ -1492,13 +1472,7 @@ fn import_one(
                     Owned::of_link(&link).forgetting_title_and_time(),
                 );
                 google::save_link(conn, &ours)?;
-                enqueue(
-                    conn,
-                    account,
-                    EXPORT_EVENT,
-                    Some(subject(a.id)),
-                    max_attempts,
-                )?;
+                enqueue::<ExportEvent>(conn, account, Some(subject(a.id)))?;
                 counts.exported_back += 1;
             }
         }
@@ -1525,7 +1499,6 @@ fn import_one(
                 imported_title(event.summary.as_deref()),
                 Ts::from(start),
                 Ts::from(end),
-                max_attempts,
             )?;
             google::save_link(conn, &new_link(&a, event, IMPORTED, google_account))?;
             counts.created += 1;
@@ -1587,7 +1560,6 @@ pub async fn notification(
     channel_token: String,
     resource_state: String,
 ) -> Result<bool, AppError> {
-    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
@@ -1602,7 +1574,7 @@ pub async fn notification(
                 }
                 // `sync` only confirms that the channel was opened.
                 if resource_state != "sync" && !integration.needs_reconnect {
-                    enqueue(conn, integration.account_id, SYNC, None, max_attempts)?;
+                    enqueue::<Sync>(conn, integration.account_id, None)?;
                 }
                 Ok(true)
             })

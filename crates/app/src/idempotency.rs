@@ -16,6 +16,7 @@ use fieldcrm_db::{DbConnection, Id, Ts};
 
 use crate::error::{AppError, Failure};
 use crate::state::AppState;
+use crate::tx::Tx;
 
 pub const KEEP_FOR_HOURS: i64 = 24;
 
@@ -63,7 +64,7 @@ pub async fn run<F, V>(
     view: V,
 ) -> Result<Replayable, AppError>
 where
-    F: FnOnce(&mut DbConnection) -> Result<(u16, serde_json::Value), AppError> + Send + 'static,
+    F: FnOnce(&mut Tx<'_>) -> Result<(u16, serde_json::Value), AppError> + Send + 'static,
     V: FnOnce(&mut DbConnection, Uuid) -> Result<Option<serde_json::Value>, AppError>
         + Send
         + 'static,

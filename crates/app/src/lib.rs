@@ -7,10 +7,15 @@
 //! `caller`, `events`, `jobs`, `state`) serves them all.
 
 pub mod accounts;
+#[cfg(test)]
+mod architecture;
+pub mod audit;
+pub mod auth;
 pub mod caller;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod feed;
 pub mod google_sync;
 pub mod idempotency;
 pub mod jobs;
@@ -23,8 +28,57 @@ pub mod preconditions;
 pub mod scheduling;
 pub mod state;
 pub mod time_clock;
+pub mod tx;
 pub mod webhooks;
+mod wiring;
+pub mod worker;
 
 pub use caller::Caller;
 pub use error::{AppError, AppResult, Failure};
 pub use state::AppState;
+pub use tx::Tx;
+
+use std::sync::Arc;
+
+/// The effects of use cases, with every reaction wired in (`wiring.rs`).
+pub fn effects(settings: &config::Settings, outbound: Arc<outbound::Outbound>) -> tx::Effects {
+    messaging::connect_account_mail(&google_sync::Gmail);
+    tx::Effects::new(wiring::react, jobs::ceiling(settings), outbound)
+}
+
+/// Claims one batch of due jobs of every kind and runs them (`worker`).
+pub async fn run_due_jobs(state: &AppState) -> AppResult<usize> {
+    worker::run_due(state, wiring::JOBS).await
+}
+
+/// Runs due jobs of every kind until the process stops.
+pub async fn run_jobs(state: AppState) {
+    worker::run(state, wiring::JOBS).await
+}
+
+/// Runs the upkeep every `interval` until the process stops: every process
+/// may run it; the work is idempotent.
+pub async fn run_upkeep(state: AppState, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let settings = state.settings.clone();
+        let outcome = state
+            .db(move |tx| {
+                let effects = tx.effects();
+                // Its purges may be as large as what piled up while it was off.
+                fieldcrm_db::without_statement_timeout(tx, |conn| {
+                    Ok(wiring::upkeep(&mut Tx::new(conn, effects), &settings))
+                })?
+            })
+            .await;
+        match outcome {
+            Ok((closed, purged)) if closed + purged > 0 => {
+                tracing::info!(closed_shifts = closed, purged_pings = purged, "upkeep done");
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "upkeep failed; retrying at the next tick"),
+        }
+    }
+}

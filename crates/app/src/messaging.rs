@@ -4,9 +4,11 @@
 //! only when the message was queued.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 
 use chrono::Duration;
-use rand::Rng;
 
 use fieldcrm_db::accounts::{self, Account};
 use fieldcrm_db::appointments::{self, Appointment, Reminder};
@@ -18,18 +20,31 @@ use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::messaging::{MessageBody, MessageKind, QuietHours, SmsKeyword, Template};
 use fieldcrm_domain::scheduling::Status;
 use fieldcrm_domain::{start_restores_consent, Action, Channel, ConsentSource, ConsentStatus};
-use fieldcrm_notify::{OutgoingEmail, OutgoingSms, SendError};
+use fieldcrm_notify::{EmailSender, OutgoingEmail, OutgoingSms, SendError};
 
 use crate::caller::Caller;
-use crate::error::{AppError, Failure};
-use crate::events::{self, Actor, Change};
-use crate::google_sync as google;
+use crate::error::{AppError, AppResult, Failure};
+use crate::events::{Actor, Change};
+use crate::feed;
+use crate::jobs::{attempts_left, retry_time, BackgroundJob};
 use crate::people::apply_consent;
 use crate::state::AppState;
+use crate::tx::Tx;
 
 /// Job kinds of this module.
-pub const SEND_MESSAGE: &str = "send_message";
-pub const SEND_REMINDER: &str = "send_reminder";
+/// Sends one message: subject the message.
+pub struct SendMessage;
+
+impl BackgroundJob for SendMessage {
+    const KIND: &'static str = "send_message";
+}
+
+/// Sends one reminder when it is due: subject the reminder.
+pub struct SendReminder;
+
+impl BackgroundJob for SendReminder {
+    const KIND: &'static str = "send_reminder";
+}
 
 /// A message someone asked to send.
 pub struct NewMessage {
@@ -72,7 +87,7 @@ fn consent_required(channel: Channel) -> AppError {
 /// Queues a message: checks consent and stores the message and its job in one
 /// transaction.
 pub fn queue_in(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     state: &AppState,
     caller: &Caller,
     input: NewMessage,
@@ -82,7 +97,7 @@ pub fn queue_in(
 }
 
 fn queue_checked(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     state: &AppState,
     caller: &Caller,
     input: NewMessage,
@@ -97,8 +112,7 @@ fn queue_checked(
         Channel::Sms => state.outbound.sms.is_some(),
         Channel::Email => {
             state.outbound.email.is_some()
-                || (state.outbound.google.is_some()
-                    && google::sends_gmail(conn, caller.account_id)?)
+                || (state.outbound.google.is_some() && sends_own_mail(conn, caller.account_id)?)
         }
     };
     if !configured {
@@ -127,7 +141,7 @@ fn queue_checked(
         input.body.as_str().to_owned(),
         caller.actor(),
     );
-    enqueue(conn, &message, state.settings.job_max_attempts)?;
+    enqueue(conn, &message)?;
     Ok(message)
 }
 
@@ -176,29 +190,26 @@ fn message_event_data(message: &Message) -> serde_json::Value {
 }
 
 /// Stores the message and its sending job.
-fn enqueue(conn: &mut DbConnection, message: &Message, max_attempts: u32) -> Result<(), AppError> {
+fn enqueue(tx: &mut Tx<'_>, message: &Message) -> Result<(), AppError> {
+    let conn = tx;
     messages::insert(conn, message)?;
     let actor = match message.created_by.split(':').next() {
         Some("user") => Actor::User,
         Some("api_key") => Actor::ApiKey,
         _ => Actor::System,
     };
-    events::publish(
+    feed::record(
         conn,
         message.account_id,
         actor,
         Change::new("message.queued", message_event_data(message)).about(Some(message.person_id)),
     )?;
-    jobs::enqueue(
-        conn,
-        &Job::new(
-            Some(message.account_id),
-            SEND_MESSAGE,
-            Some(subject(message.id)),
-            message.created_at,
-            i32::try_from(max_attempts).unwrap_or(i32::MAX),
-        ),
-    )?;
+    let job = conn.job::<SendMessage>(
+        Some(message.account_id),
+        Some(subject(message.id)),
+        message.created_at,
+    );
+    jobs::enqueue(conn, &job)?;
     Ok(())
 }
 
@@ -274,15 +285,56 @@ fn render(text: &str, values: &BTreeMap<&'static str, String>) -> String {
         .unwrap_or_else(|_| text.to_owned())
 }
 
+// ---- the account's own mailbox -------------------------------------------
+
+/// How an account sends email from its own mailbox (Gmail, through its Google
+/// connection): asked here, answered by `google_sync`, connected once per
+/// process by the crate root (`connect_account_mail`).
+pub trait AccountMail: Send + Sync {
+    /// Whether the account's email goes out from its own mailbox.
+    fn sends_own_mail(&self, conn: &mut DbConnection, account: Id<Account>) -> AppResult<bool>;
+
+    /// The sender for the account's own mailbox; `None` sends through the
+    /// server's relay.
+    fn own_sender<'a>(&'a self, state: &'a AppState, account: Id<Account>) -> OwnSender<'a>;
+}
+
+/// What `AccountMail::own_sender` answers.
+pub type OwnSender<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Arc<dyn EmailSender>>, SendError>> + Send + 'a>>;
+
+static ACCOUNT_MAIL: OnceLock<&'static dyn AccountMail> = OnceLock::new();
+
+/// Connects the port to its implementation; later calls change nothing.
+pub fn connect_account_mail(mail: &'static dyn AccountMail) {
+    let _ = ACCOUNT_MAIL.set(mail);
+}
+
+fn sends_own_mail(conn: &mut DbConnection, account: Id<Account>) -> AppResult<bool> {
+    match ACCOUNT_MAIL.get() {
+        Some(mail) => mail.sends_own_mail(conn, account),
+        None => Ok(false),
+    }
+}
+
+async fn own_sender(
+    state: &AppState,
+    account: Id<Account>,
+) -> Result<Option<Arc<dyn EmailSender>>, SendError> {
+    match ACCOUNT_MAIL.get() {
+        Some(mail) => mail.own_sender(state, account).await,
+        None => Ok(None),
+    }
+}
+
 // ---- appointments --------------------------------------------------------
 
 /// Replaces the appointment's reminders, and their jobs: each scheduled
 /// reminder is a job due at its time, so moving an appointment moves them.
 pub fn replace_reminders(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     appointment: Id<Appointment>,
     new: &[Reminder],
-    max_attempts: u32,
 ) -> Result<(), AppError> {
     let old: Vec<SubjectId> = appointments::reminders_of(conn, &[appointment])?
         .iter()
@@ -291,16 +343,12 @@ pub fn replace_reminders(
     jobs::cancel_subjects(conn, &old, Ts::now())?;
     appointments::replace_reminders(conn, appointment, new)?;
     for reminder in new.iter().filter(|r| r.status == "scheduled") {
-        jobs::enqueue(
-            conn,
-            &Job::new(
-                Some(reminder.account_id),
-                SEND_REMINDER,
-                Some(subject(reminder.id)),
-                reminder.due_at,
-                i32::try_from(max_attempts).unwrap_or(i32::MAX),
-            ),
-        )?;
+        let job = conn.job::<SendReminder>(
+            Some(reminder.account_id),
+            Some(subject(reminder.id)),
+            reminder.due_at,
+        );
+        jobs::enqueue(conn, &job)?;
     }
     Ok(())
 }
@@ -309,8 +357,8 @@ pub fn replace_reminders(
 pub fn cancel_reminders(
     conn: &mut DbConnection,
     appointment: Id<Appointment>,
-    now: Ts,
 ) -> Result<(), AppError> {
+    let now = Ts::now();
     let ids: Vec<SubjectId> = appointments::reminders_of(conn, &[appointment])?
         .iter()
         .filter(|r| r.status == "scheduled")
@@ -324,11 +372,10 @@ pub fn cancel_reminders(
 /// Tells the customer that their appointment is confirmed or that the
 /// technician is on the way, on the first channel they opted in to (SMS first).
 pub fn notify_status(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     appointment: &Appointment,
     to: Status,
-    created_by: String,
-    max_attempts: u32,
+    created_by: &str,
 ) -> Result<(), AppError> {
     let kind = match to {
         Status::Confirmed => MessageKind::Confirmation,
@@ -356,10 +403,10 @@ pub fn notify_status(
         channel,
         (channel == Channel::Email).then(|| render(kind.subject(), &values)),
         template_of(&account, kind).render(&values),
-        created_by,
+        created_by.to_owned(),
     );
     message.appointment_id = Some(appointment.id);
-    enqueue(conn, &message, max_attempts)
+    enqueue(conn, &message)
 }
 
 // ---- the worker's side ---------------------------------------------------
@@ -370,7 +417,6 @@ pub async fn run_reminder_job(state: &AppState, job: &Job) -> Result<Outcome, Ap
     let Some(reminder_id) = job.subject_id else {
         return Ok(Outcome::Failed("the job names no reminder".into()));
     };
-    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
@@ -412,7 +458,7 @@ pub async fn run_reminder_job(state: &AppState, job: &Job) -> Result<Outcome, Ap
                 );
                 message.appointment_id = Some(appointment.id);
                 message.reminder_id = Some(reminder.id);
-                enqueue(conn, &message, max_attempts)?;
+                enqueue(conn, &message)?;
                 // Handed over: the message's own status tells the rest.
                 appointments::set_reminder_status(conn, id, "sent", now)?;
                 Ok(Outcome::Done)
@@ -453,7 +499,7 @@ pub async fn run_send_job(state: &AppState, job: &Job) -> Result<Outcome, AppErr
         Step::Send(prepared) => prepared,
     };
     let result = deliver(state, &prepared).await;
-    let attempts_left = job.attempts < job.max_attempts;
+    let attempts_left = attempts_left(job);
     let retry_at = retry_time(job.attempts, state.settings.job_retry_base_ms);
     state
         .db(move |conn| {
@@ -465,7 +511,7 @@ pub async fn run_send_job(state: &AppState, job: &Job) -> Result<Outcome, AppErr
 }
 
 fn prepare(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     id: Id<Message>,
     sms_ready: bool,
     email_ready: bool,
@@ -509,7 +555,7 @@ fn prepare(
     };
     let ready = match channel {
         Channel::Sms => sms_ready,
-        Channel::Email => email_ready || (gmail_ready && google::sends_gmail(conn, account.id)?),
+        Channel::Email => email_ready || (gmail_ready && sends_own_mail(conn, account.id)?),
     };
     if !ready {
         let reason = format!("{} is not configured on this server", channel.as_str());
@@ -556,7 +602,7 @@ async fn deliver(state: &AppState, prepared: &Prepared) -> Result<String, SendEr
         }
         Channel::Email => {
             // An account that granted Gmail sends from its own address.
-            let sender = match google::gmail_sender(state, message.account_id).await? {
+            let sender = match own_sender(state, message.account_id).await? {
                 Some(gmail) => gmail,
                 None => state.outbound.email.clone().ok_or_else(not_configured)?,
             };
@@ -595,17 +641,8 @@ fn not_configured() -> SendError {
     }
 }
 
-/// Exponential backoff with ±20% jitter, at most an hour, so retries after an
-/// outage do not arrive all at once.
-pub(crate) fn retry_time(attempts: i32, base_ms: u64) -> Ts {
-    let exponent = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
-    let delay = base_ms.saturating_mul(1u64 << exponent).min(3_600_000) as f64;
-    let jittered = delay * rand::thread_rng().gen_range(0.8..1.2);
-    Ts::from(Ts::now().get() + Duration::milliseconds(jittered as i64))
-}
-
 fn record(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     mut message: Message,
     result: Result<String, SendError>,
     attempts_left: bool,
@@ -659,7 +696,7 @@ fn record(
 
 /// Sets a final status on the message, and on the reminder it came from.
 fn finish(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     message: &mut Message,
     status: &str,
     reason: Option<&str>,
@@ -676,7 +713,7 @@ fn finish(
         "suppressed" => "message.suppressed",
         _ => "message.failed",
     };
-    events::publish(
+    feed::record(
         conn,
         message.account_id,
         Actor::System,
@@ -694,7 +731,7 @@ fn finish(
 }
 
 fn opt_out_person(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     message: &Message,
     channel: Channel,
     source: ConsentSource,

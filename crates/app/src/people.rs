@@ -12,12 +12,14 @@ use fieldcrm_domain::{
     Action, Address, Channel, ConsentSource, ConsentStatus, Email, PersonName, Phone, Tag,
 };
 
-use crate::accounts::privacy::{self, actions};
+use crate::audit::{self, Audited};
 use crate::caller::Caller;
 use crate::error::AppError;
-use crate::events::{self, Actor, Change};
-use crate::preconditions::IfMatch;
+use crate::events::{self, Actor, Change, Event};
+use crate::feed;
+use crate::preconditions::{self, IfMatch};
 use crate::state::AppState;
+use crate::tx::Tx;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
@@ -167,7 +169,7 @@ fn with_tags(conn: &mut DbConnection, person: Person) -> Result<Record, AppError
 
 /// Creates a person, with its tags in the same transaction.
 pub fn create_in(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     caller: &Caller,
     stage: Stage,
     input: NewPerson,
@@ -207,8 +209,8 @@ pub fn create_in(
     let created = Change::of(stage.event("created"), person.id).about(Some(person.id));
     // The common create (no tags, no webhook endpoint to queue deliveries
     // for) is one statement on PostgreSQL: one round trip instead of four.
-    if let (DbConnection::Pg(pg), true) = (&mut *conn, tags.is_empty()) {
-        let event = events::event_of(caller.account_id, Actor::of(caller), created.clone());
+    if let (DbConnection::Pg(pg), true) = (&mut **conn, tags.is_empty()) {
+        let event = feed::event_of(caller.account_id, Actor::of(caller), created.clone());
         if people::insert_with_event_unless_listened(pg, &person, &event)? {
             return Ok(Record { person, tags });
         }
@@ -218,7 +220,7 @@ pub fn create_in(
         if !tags.is_empty() {
             people::add_tags(conn, caller.account_id, person.id, &tags)?;
         }
-        events::publish(conn, caller.account_id, Actor::of(caller), created)?;
+        feed::record(conn, caller.account_id, Actor::of(caller), created)?;
         Ok::<_, AppError>(())
     })?;
     Ok(Record { person, tags })
@@ -377,7 +379,7 @@ pub async fn update(
                     ("notes", person.notes != before.notes),
                     ("tags", tags_changed),
                 ]);
-                events::publish(
+                feed::record(
                     conn,
                     caller.account_id,
                     actor,
@@ -404,7 +406,7 @@ fn address_of(p: &Person) -> impl PartialEq + '_ {
 }
 
 fn reset_consent(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     person: &mut Person,
     channel: Channel,
     by: &str,
@@ -435,14 +437,14 @@ fn reset_consent(
 }
 
 fn publish_consent(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     person: &Person,
     channel: Channel,
     status: &str,
     source: &str,
     actor: Actor,
 ) -> Result<(), AppError> {
-    events::publish(
+    feed::record(
         conn,
         person.account_id,
         actor,
@@ -473,7 +475,7 @@ fn save(
     person.version = read_version + 1;
     person.updated_at = now;
     if !people::save(conn, person, read_version)? {
-        return Err(AppError::stale(None));
+        return Err(preconditions::stale(None));
     }
     Ok(())
 }
@@ -490,32 +492,26 @@ pub async fn delete(
     caller.require(Action::ManageCustomers)?;
     let account = caller.account_id;
     let caller = caller.clone();
-    let google_config = state.outbound.google.clone();
-    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let person = load(conn, account, stage, id)?;
                 if_match.check(person.version)?;
-                // Erasure reaches the person's events in Google too.
-                crate::google_sync::person_removed(
-                    conn,
-                    google_config.as_deref(),
+                conn.publish(Event::PersonErasing {
                     account,
-                    id,
-                    max_attempts,
-                )?;
+                    person: id,
+                })?;
                 people::delete(conn, account, id)?;
-                events::publish(
+                feed::record(
                     conn,
                     account,
                     Actor::of(&caller),
                     Change::of(stage.event("deleted"), id),
                 )?;
-                privacy::audit(
+                audit::record(
                     conn,
                     &caller,
-                    actions::PERSON_ERASED,
+                    Audited::PersonErased,
                     Some(id.uuid()),
                     Some(stage.as_str().to_owned()),
                 )?;
@@ -549,7 +545,7 @@ pub async fn convert(
                 person.stage = Stage::Customer.as_str().to_owned();
                 person.converted_at = Some(now);
                 save(conn, &mut person, read_version, now)?;
-                events::publish(
+                feed::record(
                     conn,
                     account,
                     actor,
@@ -583,7 +579,7 @@ pub async fn consent_history(
 /// the history. Also used by the service itself (STOP replies, unsubscribe
 /// links, carrier opt-outs).
 pub fn apply_consent(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     person: &mut Person,
     channel: Channel,
     status: ConsentStatus,

@@ -1,12 +1,13 @@
 use std::sync::Arc;
 
-use fieldcrm_db::{DbConnection, DbPool};
+use fieldcrm_db::DbPool;
 
-use crate::accounts::{sessions::SessionCache, tokens::Tokens};
+use crate::auth::{sessions::SessionCache, tokens::Tokens};
 use crate::config::Settings;
 use crate::error::AppError;
 use crate::limits::{DeviceRates, PasswordWork};
 use crate::outbound::Outbound;
+use crate::tx::{Effects, Tx};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct AppState {
     /// payloads: the views are the HTTP layer's, so it is handed in here
     /// rather than called from the services.
     pub full_object: FullObject,
+    /// What the side effects of use cases need (`Tx`).
+    pub effects: Arc<Effects>,
 }
 
 /// Reads the record an event is about, as its `GET` answers it.
@@ -41,14 +44,15 @@ impl AppState {
     /// threads, so the async workers never wait on the database.
     pub async fn db<T, F>(&self, work: F) -> Result<T, AppError>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, AppError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        let effects = self.effects.clone();
         self.db_threads
             .run(move || {
                 let mut conn = pool.get()?;
-                let result = work(&mut conn);
+                let result = work(&mut Tx::new(&mut conn, &effects));
                 if result.is_ok() {
                     conn.vouch();
                 }

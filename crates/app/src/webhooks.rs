@@ -18,8 +18,12 @@ use fieldcrm_webhooks::{self as signing, Attempt, Failure, Message, Secret};
 
 use crate::caller::Caller;
 use crate::error::AppError;
-use crate::events::{self as feed, Actor, Change, EVENT_TYPES};
+use crate::events::{Actor, Change, EVENT_TYPES};
+use crate::feed;
+use crate::jobs::{Attempts, BackgroundJob};
+use crate::outbound::Outbound;
 use crate::state::{AppState, FullObject};
+use crate::tx::Tx;
 
 /// Endpoints one account may have.
 pub const MAX_ENDPOINTS: i64 = 20;
@@ -27,7 +31,12 @@ pub const MAX_ENDPOINTS: i64 = 20;
 /// The job that carries `account.deleted` to an endpoint of an account that no
 /// longer exists: it belongs to no account and holds, sealed, only the URL,
 /// the secret and the event; finishing it forgets them.
-pub const DELIVER_FINAL: &str = "webhook_final_delivery";
+pub struct DeliverFinal;
+
+impl BackgroundJob for DeliverFinal {
+    const KIND: &'static str = "webhook_final_delivery";
+    const ATTEMPTS: Attempts = Attempts::Fixed(signing::MAX_ATTEMPTS as i32);
+}
 
 /// What an endpoint receives in `data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,16 +116,15 @@ async fn checked_url(state: &AppState, url: &str) -> Result<String, AppError> {
         .map_err(|err| AppError::invalid_field("url", err.to_string()))
 }
 
-fn seal(state: &AppState, endpoint: Id<Endpoint>, secret: &Secret) -> String {
-    state.outbound.sealer.seal(
+fn seal(outbound: &Outbound, endpoint: Id<Endpoint>, secret: &Secret) -> String {
+    outbound.sealer.seal(
         secret.to_whsec().expose_secret(),
         endpoint.uuid().as_bytes(),
     )
 }
 
-fn open(state: &AppState, endpoint: Id<Endpoint>, sealed: &str) -> Result<Secret, AppError> {
-    let text = state
-        .outbound
+fn open(outbound: &Outbound, endpoint: Id<Endpoint>, sealed: &str) -> Result<Secret, AppError> {
+    let text = outbound
         .sealer
         .open(sealed, endpoint.uuid().as_bytes())
         .map_err(|err| AppError::internal_from(&err))?;
@@ -142,7 +150,7 @@ pub async fn create(
         event_types: new.event_types.map(|t| json!(t).to_string()),
         payload: new.payload.as_str().to_owned(),
         enabled: new.enabled,
-        secret_sealed: seal(state, id, &secret),
+        secret_sealed: seal(&state.outbound, id, &secret),
         previous_secret_sealed: None,
         previous_secret_until: None,
         failing_since: None,
@@ -273,7 +281,7 @@ pub async fn rotate_secret(
     caller.require(Action::ManageWebhooks)?;
     let account = caller.account_id;
     let secret = Secret::generate();
-    let sealed = seal(state, id, &secret);
+    let sealed = seal(&state.outbound, id, &secret);
     let overlap = TimeDelta::from_std(signing::ROTATION_OVERLAP).unwrap_or(TimeDelta::days(1));
     let endpoint = state
         .db(move |conn| {
@@ -388,14 +396,14 @@ fn data_for(
     if payload == PayloadKind::Full {
         if let Some(object) = full_object(conn, event)? {
             data["object"] = object;
-        } else if feed::has_full_object(&event.event_type) {
+        } else if crate::events::has_full_object(&event.event_type) {
             data["object"] = Value::Null;
         }
     }
     Ok(data)
 }
 
-/// One attempt to deliver an event to an endpoint (a `DELIVER` job).
+/// One attempt to deliver an event to an endpoint (an `feed::Deliver` job).
 pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     let (Some(subject), Some(account)) = (job.subject_id, job.account_id) else {
         return Ok(Outcome::Failed("the job names no endpoint".into()));
@@ -432,14 +440,14 @@ pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, Ap
     }
     let mut target = signing::Endpoint::new(
         endpoint.url.clone(),
-        open(state, endpoint.id, &endpoint.secret_sealed)?,
+        open(&state.outbound, endpoint.id, &endpoint.secret_sealed)?,
     );
     if let (Some(previous), Some(until)) = (
         &endpoint.previous_secret_sealed,
         endpoint.previous_secret_until,
     ) {
         if until > Ts::now() {
-            target = target.with_previous_secret(open(state, endpoint.id, previous)?);
+            target = target.with_previous_secret(open(&state.outbound, endpoint.id, previous)?);
         }
     }
     let body = signing::envelope(&event.event_type, event.occurred_at.get(), &data);
@@ -561,11 +569,7 @@ struct FinalDelivery {
 /// Queues `account.deleted` to every enabled endpoint of the account that
 /// subscribes to it, as jobs that outlive the account. Call in the deleting
 /// transaction, before the rows go.
-pub fn queue_account_deleted(
-    state: &AppState,
-    conn: &mut DbConnection,
-    account: Id<Account>,
-) -> Result<usize, AppError> {
+pub fn queue_account_deleted(conn: &mut Tx<'_>, account: Id<Account>) -> Result<usize, AppError> {
     let now = Ts::now();
     let change = Change::of("account.deleted", account.uuid());
     let mut queued = 0;
@@ -573,11 +577,11 @@ pub fn queue_account_deleted(
         if !feed::subscribes(endpoint.event_types.as_deref(), change.event_type) {
             continue;
         }
-        let secret = open(state, endpoint.id, &endpoint.secret_sealed)?;
+        let secret = open(conn.outbound(), endpoint.id, &endpoint.secret_sealed)?;
         let event_id = uuid::Uuid::now_v7();
         let body = signing::envelope(change.event_type, now.get(), &change.data);
         let job_id: Id<Job> = Id::new();
-        let sealed = state.outbound.sealer.seal(
+        let sealed = conn.outbound().sealer.seal(
             &json!(FinalDelivery {
                 url: endpoint.url.clone(),
                 secret: secret.to_whsec().expose_secret().to_owned(),
@@ -587,7 +591,8 @@ pub fn queue_account_deleted(
             .to_string(),
             job_id.uuid().as_bytes(),
         );
-        let mut job = Job::new(None, DELIVER_FINAL, None, now, signing::MAX_ATTEMPTS as i32)
+        let mut job = conn
+            .job::<DeliverFinal>(None, None, now)
             .with_payload(sealed);
         job.id = job_id;
         jobs::enqueue(conn, &job)?;
@@ -596,7 +601,7 @@ pub fn queue_account_deleted(
     Ok(queued)
 }
 
-/// One attempt of a final delivery (a `DELIVER_FINAL` job). No log: the
+/// One attempt of a final delivery (a `DeliverFinal` job). No log: the
 /// account it would belong to is gone.
 pub async fn run_final_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     let opened = job
@@ -622,4 +627,19 @@ pub async fn run_final_delivery_job(state: &AppState, job: &Job) -> Result<Outco
         &attempt,
         u32::try_from(job.attempts).unwrap_or(1),
     ))
+}
+
+/// Up to `limit` events after `after`, oldest first, of `types` if any.
+pub async fn feed(
+    state: &AppState,
+    caller: &Caller,
+    types: Vec<String>,
+    after: Option<Id<fieldcrm_db::events::Event>>,
+    limit: i64,
+) -> Result<Vec<fieldcrm_db::events::Event>, AppError> {
+    caller.require(Action::ViewEvents)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| Ok(events::list(conn, account, &types, after, limit)?))
+        .await
 }

@@ -116,7 +116,7 @@ impl TestApp {
     pub async fn run_jobs(&self) {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while std::time::Instant::now() < deadline {
-            let ran = fieldcrm_app::jobs::run_due(&self.state)
+            let ran = fieldcrm_app::run_due_jobs(&self.state)
                 .await
                 .expect("jobs should be claimable");
             if ran == 0 {

@@ -2,8 +2,8 @@ use fieldcrm_db::api_keys::{self, ApiKey};
 use fieldcrm_db::{Id, Ts};
 use fieldcrm_domain::{Action, ApiKeyScope};
 
-use crate::accounts::privacy::{self, actions};
-use crate::accounts::tokens::{new_secret, secret_hash, API_KEY_PREFIX};
+use crate::audit::{self, Audited};
+use crate::auth::tokens::{new_secret, secret_hash, API_KEY_PREFIX};
 use crate::caller::Caller;
 use crate::error::AppError;
 use crate::paging::PageRequest;
@@ -38,10 +38,10 @@ pub async fn create(
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 api_keys::insert(conn, &key)?;
-                privacy::audit(
+                audit::record(
                     conn,
                     &caller,
-                    actions::API_KEY_CREATED,
+                    Audited::ApiKeyCreated,
                     Some(key.id.uuid()),
                     Some(key.scope.clone()),
                 )?;
@@ -74,13 +74,7 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: Id<ApiKey>) -> Result
                 if !api_keys::delete(conn, account, id)? {
                     return Err(AppError::not_found());
                 }
-                privacy::audit(
-                    conn,
-                    &caller,
-                    actions::API_KEY_REVOKED,
-                    Some(id.uuid()),
-                    None,
-                )
+                audit::record(conn, &caller, Audited::ApiKeyRevoked, Some(id.uuid()), None)
             })
         })
         .await

@@ -12,7 +12,7 @@ use fieldcrm_domain::{
     AccountName, ApiKeyScope, CountryCode, Email, Password, PersonName, Role, TimeZoneName,
 };
 
-use crate::accounts::tokens::{
+use crate::auth::tokens::{
     new_secret, secret_hash, Claims, TokenError, TokenPair, Tokens, API_KEY_PREFIX, AUDIENCE,
     ISSUER, REFRESH_PREFIX,
 };

@@ -3,15 +3,13 @@
 
 pub mod api_keys;
 pub mod auth;
-pub mod passwords;
 pub mod privacy;
-pub mod sessions;
 pub mod settings;
-pub mod tokens;
 pub mod users;
 
 use fieldcrm_domain::Password;
 
+use crate::auth::passwords;
 use crate::error::AppError;
 use crate::state::AppState;
 

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use chrono::Duration;
 use serde::Serialize;
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use fieldcrm_db::audit::{self, AuditEvent};
 use fieldcrm_db::erasure::{self, Receipt, ScrubPlan};
@@ -17,47 +16,13 @@ use fieldcrm_db::{accounts, export, users, DbConnection, DbPool, Id, Ts};
 use fieldcrm_domain::Action;
 
 use crate::accounts::auth;
+use crate::audit::Audited;
 use crate::caller::Caller;
 use crate::error::{AppError, Failure};
+use crate::events::Event;
+use crate::jobs::{Attempts, BackgroundJob};
 use crate::state::AppState;
-use crate::{google_sync as google, webhooks};
-
-/// What the audit trail records.
-pub mod actions {
-    pub const ACCOUNT_EXPORTED: &str = "account.exported";
-    pub const PERSON_ERASED: &str = "person.erased";
-    pub const USER_CREATED: &str = "user.created";
-    pub const USER_ROLE_CHANGED: &str = "user.role_changed";
-    pub const USER_DELETED: &str = "user.deleted";
-    pub const API_KEY_CREATED: &str = "api_key.created";
-    pub const API_KEY_REVOKED: &str = "api_key.revoked";
-    pub const DEVICE_ISSUED: &str = "device.issued";
-    pub const DEVICE_REVOKED: &str = "device.revoked";
-}
-
-/// Appends to the audit trail inside the caller's transaction: who, what, on
-/// which record, never the record's content.
-pub fn audit(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    action: &str,
-    subject: Option<Uuid>,
-    detail: Option<String>,
-) -> Result<(), AppError> {
-    audit::record(
-        conn,
-        &AuditEvent {
-            id: Id::new(),
-            account_id: caller.account_id,
-            actor: caller.actor(),
-            action: action.to_owned(),
-            subject_id: subject.map(Id::from_uuid),
-            detail,
-            at: Ts::now(),
-        },
-    )?;
-    Ok(())
-}
+use crate::tx::Tx;
 
 pub async fn audit_trail(
     state: &AppState,
@@ -91,8 +56,13 @@ pub struct DeletionReceipt {
 }
 
 /// The job that finishes a deletion's scrub once no reader from before the
-/// deletion is left.
-pub const SCRUB_DELETION: &str = "scrub_deletion";
+/// deletion is left. It waits for readers and never gives up.
+pub struct ScrubDeletion;
+
+impl BackgroundJob for ScrubDeletion {
+    const KIND: &'static str = "scrub_deletion";
+    const ATTEMPTS: Attempts = Attempts::Unbounded;
+}
 
 /// Deletes the account and every record of it, after the owner proved who they
 /// are (password: 401) and what they delete (the account's name: 422). Every
@@ -134,9 +104,6 @@ pub async fn delete_account(
             .with_detail("the password is not correct; nothing was deleted"));
     }
     let tokens = state.tokens.clone();
-    let google_config = state.outbound.google.clone();
-    let max_attempts = state.settings.job_max_attempts;
-    let sealing = state.clone();
     let receipt = state
         .db(move |conn| {
             let now = Ts::now();
@@ -151,16 +118,10 @@ pub async fn delete_account(
                         _ => break,
                     }
                 }
-                // Queued before the rows go: the endpoints are read from them.
-                webhooks::queue_account_deleted(&sealing, conn, account_id)?;
-                // Queued before the rows go: the grant is read from them.
-                google::account_removed(
-                    conn,
-                    google_config.as_deref(),
-                    account_id,
+                conn.publish(Event::AccountErasing {
+                    account: account_id,
                     delete_calendar_events,
-                    max_attempts,
-                )?;
+                })?;
                 Ok::<_, AppError>(erasure::erase_account(conn, account_id, &keys, now)?)
             })?;
             let scrubbed_at = if erasure::scrub(conn, &plan, Ts::now())? {
@@ -186,10 +147,12 @@ pub async fn delete_account(
     Ok(receipt)
 }
 
-fn queue_scrub(conn: &mut DbConnection, plan: &ScrubPlan) -> Result<(), AppError> {
+fn queue_scrub(conn: &mut Tx<'_>, plan: &ScrubPlan) -> Result<(), AppError> {
     let payload = serde_json::to_string(plan).map_err(|e| AppError::internal_from(&e))?;
-    // It waits for readers, never gives up, and counts no attempts (`Defer`).
-    let job = Job::new(None, SCRUB_DELETION, None, Ts::now(), i32::MAX).with_payload(payload);
+    // Counts no attempts while it waits (`Defer`).
+    let job = conn
+        .job::<ScrubDeletion>(None, None, Ts::now())
+        .with_payload(payload);
     Ok(jobs::enqueue(conn, &job)?)
 }
 
@@ -264,7 +227,7 @@ pub async fn export(
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
-                if let Some(last) = audit::last_at(conn, account, actions::ACCOUNT_EXPORTED)? {
+                if let Some(last) = audit::last_at(conn, account, Audited::AccountExported.as_str())? {
                     let next = last.get() + Duration::minutes(EXPORT_EVERY_MINUTES);
                     let wait = (next - Ts::now().get()).num_seconds();
                     if wait > 0 {
@@ -277,7 +240,7 @@ pub async fn export(
                         ));
                     }
                 }
-                audit(conn, &audit_caller, actions::ACCOUNT_EXPORTED, None, None)
+                crate::audit::record(conn, &audit_caller, Audited::AccountExported, None, None)
             })
         })
         .await?;

@@ -8,12 +8,14 @@ use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::{Action, Email, Password, PersonName, Role};
 
 use super::auth::{count_now, counted_now, email_conflict, email_taken, rate_limited};
-use crate::accounts::privacy::{self, actions};
+use crate::audit::{self, Audited};
 use crate::caller::Caller;
 use crate::error::AppError;
-use crate::events::{self, Actor, Change};
+use crate::events::{self, Actor, Change, Event};
+use crate::feed;
 use crate::paging::PageRequest;
 use crate::state::AppState;
+use crate::tx::Tx;
 
 pub struct NewUser {
     pub name: PersonName,
@@ -118,20 +120,20 @@ pub async fn prepare(
 /// Creates a user for the caller and records it in the audit trail, in one
 /// transaction.
 pub fn create_by(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     caller: &Caller,
     input: PreparedUser,
 ) -> Result<User, AppError> {
     conn.write_transaction(|conn| {
         let user = create_in(conn, caller.account_id, input)?;
-        privacy::audit(
+        audit::record(
             conn,
             caller,
-            actions::USER_CREATED,
+            Audited::UserCreated,
             Some(user.id.uuid()),
             Some(user.role.clone()),
         )?;
-        events::publish(
+        feed::record(
             conn,
             caller.account_id,
             Actor::of(caller),
@@ -236,10 +238,10 @@ pub async fn update(
                     .map_err(email_taken)?
                     .ok_or_else(AppError::not_found)?;
                 if updated.role != target.role {
-                    privacy::audit(
+                    audit::record(
                         conn,
                         &caller,
-                        actions::USER_ROLE_CHANGED,
+                        Audited::UserRoleChanged,
                         Some(id.uuid()),
                         Some(format!("{} -> {}", target.role, updated.role)),
                     )?;
@@ -250,7 +252,7 @@ pub async fn update(
                     ("role", updated.role != target.role),
                     ("password", password_changed),
                 ]);
-                events::publish(
+                feed::record(
                     conn,
                     caller.account_id,
                     Actor::of(&caller),
@@ -281,21 +283,24 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
                     users::find(conn, caller.account_id, id)?.ok_or_else(AppError::not_found)?;
                 guard_owners(&owners, &caller, &target, None)?;
                 revoke_keys_made_by(conn, &caller, id, "creator removed")?;
-                crate::time_clock::devices::revoke_all_of(conn, &caller, id, "user removed")?;
+                conn.publish(Event::UserRemoving {
+                    caller: &caller,
+                    user: id,
+                })?;
                 // Their refresh tokens go with them (cascade); their access
                 // tokens fail at the next request, which finds no such user
                 // (every process's session cache drops them: `auth::sessions`).
                 users::delete(conn, caller.account_id, id)?;
-                events::publish(
+                feed::record(
                     conn,
                     caller.account_id,
                     Actor::of(&caller),
                     Change::of("user.deleted", id),
                 )?;
-                privacy::audit(
+                audit::record(
                     conn,
                     &caller,
-                    actions::USER_DELETED,
+                    Audited::UserDeleted,
                     Some(id.uuid()),
                     Some(target.role.clone()),
                 )?;
@@ -344,10 +349,10 @@ fn revoke_keys_made_by(
     why: &str,
 ) -> Result<(), AppError> {
     for key in api_keys::delete_created_by(conn, caller.account_id, user)? {
-        privacy::audit(
+        audit::record(
             conn,
             caller,
-            actions::API_KEY_REVOKED,
+            Audited::ApiKeyRevoked,
             Some(key.uuid()),
             Some(why.to_owned()),
         )?;

@@ -14,10 +14,11 @@ use fieldcrm_domain::{Action, Address, Role};
 
 use crate::caller::Caller;
 use crate::error::{AppError, Failure};
-use crate::events::{self, Actor, Change};
-use crate::preconditions::IfMatch;
+use crate::events::{self, Actor, Change, Event, Origin};
+use crate::feed;
+use crate::preconditions::{self, IfMatch};
 use crate::state::AppState;
-use crate::{google_sync as google, messaging as messages};
+use crate::tx::Tx;
 
 pub struct NewAppointment {
     pub person_id: Id<Person>,
@@ -243,10 +244,9 @@ pub fn authorize_changes(caller: &Caller) -> Result<(), AppError> {
 /// Books an appointment in one transaction (with its reminders and its export
 /// to Google), inside the caller's connection: for the idempotency store.
 pub fn create_in(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     caller: &Caller,
     input: NewAppointment,
-    max_attempts: u32,
 ) -> Result<Detail, AppError> {
     authorize_changes(caller)?;
     conn.write_transaction(|conn| {
@@ -294,14 +294,13 @@ pub fn create_in(
                 default_rules(&account.default_reminders)
             }
         };
-        messages::replace_reminders(
-            conn,
-            appointment.id,
-            &reminders_for(&appointment, &rules, now),
-            max_attempts,
-        )?;
-        google::appointment_changed(conn, &appointment, max_attempts)?;
-        events::publish(
+        let reminders = reminders_for(&appointment, &rules, now);
+        conn.publish(Event::AppointmentSaved {
+            appointment: &appointment,
+            reminders: Some(&reminders),
+            origin: Origin::Api,
+        })?;
+        feed::record(
             conn,
             caller.account_id,
             Actor::of(caller),
@@ -407,7 +406,6 @@ pub async fn update(
 ) -> Result<Detail, AppError> {
     authorize_changes(caller)?;
     let caller = caller.clone();
-    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
@@ -457,7 +455,7 @@ pub async fn update(
                 a.version = read_version + 1;
                 a.updated_at = now;
                 if !appointments::save(conn, &a, read_version)? {
-                    return Err(AppError::stale(None));
+                    return Err(preconditions::stale(None));
                 }
                 // Rescheduling moves the reminders; new rules replace them.
                 let rules: Option<Vec<ReminderRule>> = match patch.reminders {
@@ -465,15 +463,12 @@ pub async fn update(
                     None if a.starts_at != starts_before => Some(pending_rules(conn, a.id)?),
                     None => None,
                 };
-                if let Some(rules) = rules {
-                    messages::replace_reminders(
-                        conn,
-                        a.id,
-                        &reminders_for(&a, &rules, now),
-                        max_attempts,
-                    )?;
-                }
-                google::appointment_changed(conn, &a, max_attempts)?;
+                let reminders = rules.map(|rules| reminders_for(&a, &rules, now));
+                conn.publish(Event::AppointmentSaved {
+                    appointment: &a,
+                    reminders: reminders.as_deref(),
+                    origin: Origin::Api,
+                })?;
                 let changed = events::changed_fields(&[
                     ("title", a.title != before.title),
                     ("notes", a.notes != before.notes),
@@ -502,7 +497,7 @@ pub async fn update(
                 } else {
                     "appointment.updated"
                 };
-                events::publish(
+                feed::record(
                     conn,
                     caller.account_id,
                     Actor::of(&caller),
@@ -522,23 +517,18 @@ pub async fn delete(
 ) -> Result<(), AppError> {
     authorize_changes(caller)?;
     let account = caller.account_id;
-    let google = state.outbound.google.clone();
-    let max_attempts = state.settings.job_max_attempts;
     let actor = Actor::of(caller);
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let a = appointments::find(conn, account, id)?.ok_or_else(AppError::not_found)?;
                 if_match.check(a.version)?;
-                google::appointments_removed(
-                    conn,
-                    google.as_deref(),
+                conn.publish(Event::AppointmentsRemoving {
                     account,
-                    &[id],
-                    max_attempts,
-                )?;
+                    ids: &[id],
+                })?;
                 appointments::delete(conn, account, id)?;
-                events::publish(
+                feed::record(
                     conn,
                     account,
                     actor,
@@ -561,7 +551,6 @@ pub async fn change_status(
 ) -> Result<Detail, AppError> {
     caller.require(Action::UpdateAppointmentStatus)?;
     let caller = caller.clone();
-    let max_attempts = state.settings.job_max_attempts;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
@@ -587,7 +576,7 @@ pub async fn change_status(
                 a.version = read_version + 1;
                 a.updated_at = now;
                 if !appointments::save(conn, &a, read_version)? {
-                    return Err(AppError::stale(None));
+                    return Err(preconditions::stale(None));
                 }
                 appointments::record_change(
                     conn,
@@ -601,12 +590,13 @@ pub async fn change_status(
                         changed_at: now,
                     },
                 )?;
-                if !to.is_open() {
-                    messages::cancel_reminders(conn, a.id, now)?;
-                }
-                messages::notify_status(conn, &a, to, caller.actor(), max_attempts)?;
-                google::appointment_changed(conn, &a, max_attempts)?;
-                events::publish(
+                conn.publish(Event::AppointmentStatusChanged {
+                    appointment: &a,
+                    to,
+                    by: &caller.actor(),
+                    origin: Origin::Api,
+                })?;
+                feed::record(
                     conn,
                     a.account_id,
                     Actor::of(&caller),
@@ -639,13 +629,12 @@ pub(crate) fn one_line_address(a: &Appointment) -> Option<String> {
 /// An appointment for an event made in Google, for the person among its
 /// attendees, or for nobody.
 pub(crate) fn insert_from_google(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     account: Id<Account>,
     person: Option<&Person>,
     title: String,
     starts_at: Ts,
     ends_at: Ts,
-    max_attempts: u32,
 ) -> Result<Appointment, AppError> {
     let now = Ts::now();
     let mut appointment = scheduled(
@@ -672,24 +661,29 @@ pub(crate) fn insert_from_google(
             changed_at: now,
         },
     )?;
-    events::publish(
+    feed::record(
         conn,
         appointment.account_id,
         Actor::System,
         Change::of("appointment.created", appointment.id).about(appointment.person_id),
     )?;
-    if person.is_none() {
-        // Nobody to remind.
-        return Ok(appointment);
-    }
-    let account = accounts::find(conn, account)?.ok_or_else(AppError::not_found)?;
-    let rules = default_rules(&account.default_reminders);
-    messages::replace_reminders(
-        conn,
-        appointment.id,
-        &reminders_for(&appointment, &rules, now),
-        max_attempts,
-    )?;
+    // Nobody to remind without a person.
+    let reminders = match person {
+        Some(_) => {
+            let account = accounts::find(conn, account)?.ok_or_else(AppError::not_found)?;
+            Some(reminders_for(
+                &appointment,
+                &default_rules(&account.default_reminders),
+                now,
+            ))
+        }
+        None => None,
+    };
+    conn.publish(Event::AppointmentSaved {
+        appointment: &appointment,
+        reminders: reminders.as_deref(),
+        origin: Origin::Google,
+    })?;
     Ok(appointment)
 }
 
@@ -700,12 +694,11 @@ pub(crate) const GOOGLE_ACTOR: &str = "google_calendar";
 /// Returns the appointment as saved, or None when it changed here meanwhile
 /// (try again).
 pub(crate) fn apply_from_google(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     mut a: Appointment,
     title: Option<String>,
     times: Option<(Ts, Ts)>,
     cancelled: bool,
-    max_attempts: u32,
 ) -> Result<Option<Appointment>, AppError> {
     let now = Ts::now();
     let read_version = a.version;
@@ -743,13 +736,22 @@ pub(crate) fn apply_from_google(
                 changed_at: now,
             },
         )?;
-        messages::cancel_reminders(conn, a.id, now)?;
+        conn.publish(Event::AppointmentStatusChanged {
+            appointment: &a,
+            to: Status::Cancelled,
+            by: GOOGLE_ACTOR,
+            origin: Origin::Google,
+        })?;
     } else if a.starts_at != starts_before {
-        let rules = pending_rules(conn, a.id)?;
-        messages::replace_reminders(conn, a.id, &reminders_for(&a, &rules, now), max_attempts)?;
+        let reminders = reminders_for(&a, &pending_rules(conn, a.id)?, now);
+        conn.publish(Event::AppointmentSaved {
+            appointment: &a,
+            reminders: Some(&reminders),
+            origin: Origin::Google,
+        })?;
     }
     if cancelled {
-        events::publish(
+        feed::record(
             conn,
             a.account_id,
             Actor::System,
@@ -771,7 +773,7 @@ pub(crate) fn apply_from_google(
         } else {
             "appointment.updated"
         };
-        events::publish(
+        feed::record(
             conn,
             a.account_id,
             Actor::System,

@@ -7,7 +7,7 @@ use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
 use fieldcrm_db::{appointments, calendar_feeds, Ts};
 use fieldcrm_domain::Action;
 
-use crate::accounts::tokens::{new_secret, secret_hash};
+use crate::auth::tokens::{new_secret, secret_hash};
 use crate::caller::Caller;
 use crate::error::AppError;
 use crate::state::AppState;

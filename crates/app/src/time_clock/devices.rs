@@ -16,7 +16,7 @@ use fieldcrm_trackers::token::{
 };
 use fieldcrm_trackers::{Parsed, Skip};
 
-use crate::accounts::privacy::{self, actions};
+use crate::audit::{self, Audited};
 use crate::caller::Caller;
 use crate::error::AppError;
 use crate::paging::PageRequest;
@@ -67,10 +67,10 @@ pub async fn issue(
             conn.write_transaction(|conn| {
                 users::find(conn, caller.account_id, user)?.ok_or_else(AppError::not_found)?;
                 devices::insert(conn, &device)?;
-                privacy::audit(
+                audit::record(
                     conn,
                     &caller,
-                    actions::DEVICE_ISSUED,
+                    Audited::DeviceIssued,
                     Some(device.id.uuid()),
                     Some(format!("user:{user}")),
                 )?;
@@ -121,13 +121,7 @@ pub async fn revoke(
                         None => Err(AppError::not_found()),
                     };
                 }
-                privacy::audit(
-                    conn,
-                    &caller,
-                    actions::DEVICE_REVOKED,
-                    Some(id.uuid()),
-                    None,
-                )
+                audit::record(conn, &caller, Audited::DeviceRevoked, Some(id.uuid()), None)
             })
         })
         .await
@@ -142,10 +136,10 @@ pub(crate) fn revoke_all_of(
     why: &str,
 ) -> Result<(), AppError> {
     for id in devices::revoke_all_of(conn, caller.account_id, user, Ts::now())? {
-        privacy::audit(
+        audit::record(
             conn,
             caller,
-            actions::DEVICE_REVOKED,
+            Audited::DeviceRevoked,
             Some(id.uuid()),
             Some(why.to_owned()),
         )?;

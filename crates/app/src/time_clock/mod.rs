@@ -21,8 +21,10 @@ use fieldcrm_geo_track::Fix;
 
 use crate::caller::Caller;
 use crate::error::AppError;
-use crate::events::{self, Actor, Change};
+use crate::events::{Actor, Change};
+use crate::feed;
 use crate::state::AppState;
+use crate::tx::Tx;
 
 /// The person behind a caller who clocks in or sends pings (never an API key).
 fn tracked_user(caller: &Caller) -> Result<Id<User>, AppError> {
@@ -67,7 +69,7 @@ pub async fn clock_in(
                         err.into()
                     }
                 })?;
-                events::publish(
+                feed::record(
                     conn,
                     account,
                     Actor::User,
@@ -123,7 +125,7 @@ pub async fn close_for(
 }
 
 fn close(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     mut shift: Shift,
     at: Ts,
     location: Option<Coordinates>,
@@ -139,7 +141,7 @@ fn close(
     shift.distance_m = Some(fieldcrm_geo_track::distance_m(&trail(conn, &shift)?));
     shift.updated_at = Ts::now();
     shifts::save(conn, &shift)?;
-    events::publish(
+    feed::record(
         conn,
         shift.account_id,
         actor,
@@ -670,7 +672,7 @@ pub async fn live(state: &AppState, caller: &Caller) -> Result<Vec<LivePosition>
 /// Closes shifts past their account's maximum (at that limit, not now) and
 /// purges pings past each account's retention. Safe to run from several
 /// processes at once: both only ever converge on the same state.
-pub fn maintain(conn: &mut DbConnection) -> Result<(usize, usize), AppError> {
+pub fn maintain(conn: &mut Tx<'_>) -> Result<(usize, usize), AppError> {
     let now = Ts::now();
     let mut closed = 0;
     for (shift, hours) in shifts::overdue(conn, now)? {

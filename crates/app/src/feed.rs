@@ -1,0 +1,88 @@
+//! The events feed: every change recorded in the transaction that makes it.
+//! `GET /v1/events` reads the records, and each queues one delivery job per
+//! webhook endpoint subscribed to its type.
+
+use fieldcrm_db::accounts::Account;
+use fieldcrm_db::events::{self, Event as Recorded};
+use fieldcrm_db::{jobs, webhooks, DbConnection, Id, Ts};
+
+use crate::error::AppError;
+use crate::events::{Actor, Change};
+use crate::jobs::{Attempts, BackgroundJob};
+use crate::tx::Tx;
+
+/// The job that delivers one event to one endpoint: subject the endpoint,
+/// payload the event's id. Its attempts follow the published schedule.
+pub struct Deliver;
+
+impl BackgroundJob for Deliver {
+    const KIND: &'static str = "webhook_delivery";
+    const ATTEMPTS: Attempts = Attempts::Fixed(fieldcrm_webhooks::MAX_ATTEMPTS as i32);
+}
+
+/// The event `change` makes, as `record` stores it.
+pub fn event_of(account: Id<Account>, actor: Actor, change: Change) -> Recorded {
+    Recorded {
+        id: Id::new(),
+        account_id: account,
+        event_type: change.event_type.to_owned(),
+        occurred_at: Ts::now(),
+        actor: actor.as_str().to_owned(),
+        data: change.data.to_string(),
+        person_id: change.person,
+    }
+}
+
+/// Records `change` and queues its delivery to every enabled endpoint of the
+/// account that subscribes to its type. Call inside the transaction that
+/// makes the change, so both happen or neither does.
+pub fn record(
+    conn: &mut Tx<'_>,
+    account: Id<Account>,
+    actor: Actor,
+    change: Change,
+) -> Result<Id<Recorded>, AppError> {
+    let event = event_of(account, actor, change);
+    if events::record(conn, &event)? {
+        for endpoint in webhooks::enabled(conn, account)? {
+            if subscribes(endpoint.event_types.as_deref(), &event.event_type) {
+                queue_delivery(conn, account, endpoint.id, event.id, event.occurred_at)?;
+            }
+        }
+    }
+    Ok(event.id)
+}
+
+/// Queues one delivery of `event` to `endpoint`, due at `at`.
+pub fn queue_delivery(
+    conn: &mut Tx<'_>,
+    account: Id<Account>,
+    endpoint: Id<webhooks::Endpoint>,
+    event: Id<Recorded>,
+    at: Ts,
+) -> Result<(), AppError> {
+    let job = conn
+        .job::<Deliver>(Some(account), Some(Id::from_uuid(endpoint.uuid())), at)
+        .with_payload(event.uuid().to_string());
+    Ok(jobs::enqueue(conn, &job)?)
+}
+
+/// Whether an endpoint with these types (a JSON array, `None` for all) wants
+/// events of `event_type`.
+pub fn subscribes(event_types: Option<&str>, event_type: &str) -> bool {
+    match event_types {
+        None => true,
+        Some(list) => serde_json::from_str::<Vec<String>>(list)
+            .map(|types| types.iter().any(|t| t == event_type))
+            .unwrap_or(false),
+    }
+}
+
+/// Removes events and delivery-log rows older than the retention; returns how
+/// many rows went. Bounded per call, so one upkeep round stays short.
+pub fn purge(conn: &mut DbConnection, retention_days: u32, now: Ts) -> Result<usize, AppError> {
+    let before = Ts::from(now.get() - chrono::Duration::days(i64::from(retention_days)));
+    let events = events::purge_before(conn, before, 10_000)?;
+    let deliveries = webhooks::purge_deliveries_before(conn, before, 10_000)?;
+    Ok(events + deliveries)
+}
