@@ -2,7 +2,6 @@
 //! same middleware, the same database setup.
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
@@ -21,12 +20,8 @@ use crate::problem::{ensure_problem_json, Problem};
 use crate::routes::fallback::RouteTable;
 use crate::telemetry::RequestSpan;
 use crate::{docs, metrics, openapi, routes};
-use fieldcrm_app::auth::tokens::LinkKeys;
-use fieldcrm_app::auth::{sessions::SessionCache, tokens::Tokens};
 use fieldcrm_app::config::Settings;
-use fieldcrm_app::limits::{DeviceRates, PasswordWork};
-use fieldcrm_app::outbound::Outbound;
-use fieldcrm_app::state::{AppState, DbThreads};
+use fieldcrm_app::state::AppState;
 
 pub struct Application {
     port: u16,
@@ -40,7 +35,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let url = settings.database()?;
         let pool = DbPool::new(&url, &settings.pool_options())?;
-        let (applied, keys) = migrate_and_read_keys(&pool, &settings).await?;
+        let (applied, keys) = fieldcrm_app::migrate_and_read_keys(&pool, &settings).await?;
         tracing::info!(backend = %url.backend(), database = %url, applied = applied.len(), "database ready");
 
         let listener = TcpListener::bind((settings.host, settings.port)).map_err(|err| {
@@ -51,7 +46,7 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        let state = app_state(pool, settings, port, keys)?;
+        let state = fieldcrm_app::app_state(pool, settings, port, keys, routes::full_object)?;
         if state.settings.session_cache {
             state.sessions.start_listener(url)?;
         }
@@ -82,65 +77,6 @@ impl Application {
     }
 }
 
-/// The keys kept in the database: the link key (when none is configured) and
-/// the key that seals webhook secrets.
-struct StoredKeys {
-    links: LinkKeys,
-    sealing: Vec<u8>,
-}
-
-/// Applies pending migrations, then reads the stored keys (each is made by
-/// the first process that needs it).
-async fn migrate_and_read_keys(
-    pool: &DbPool,
-    settings: &Settings,
-) -> anyhow::Result<(Vec<String>, StoredKeys)> {
-    let pool = pool.clone();
-    let settings = settings.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get()?;
-        let applied = migrations::run_pending(&mut conn)?;
-        let links = LinkKeys::new(&settings, || {
-            Ok(fieldcrm_db::link_keys::get_or_create(
-                &mut conn,
-                fieldcrm_db::link_keys::STORED_KEY_ID,
-                &LinkKeys::candidate(),
-            )?)
-        })?;
-        let sealing = fieldcrm_db::link_keys::get_or_create(
-            &mut conn,
-            fieldcrm_db::link_keys::SEALING_KEY_ID,
-            &LinkKeys::candidate(),
-        )?;
-        Ok((applied, StoredKeys { links, sealing }))
-    })
-    .await?
-}
-
-fn app_state(
-    pool: DbPool,
-    settings: Settings,
-    port: u16,
-    keys: StoredKeys,
-) -> anyhow::Result<AppState> {
-    let outbound = Arc::new(Outbound::from_settings(&settings, port, &keys.sealing)?);
-    Ok(AppState {
-        db_threads: Arc::new(DbThreads::new(settings.database_pool_size as usize)?),
-        pool,
-        tokens: Arc::new(Tokens::new(&settings, keys.links)),
-        sessions: Arc::new(SessionCache::default()),
-        exports: Arc::new(tokio::sync::Semaphore::new(
-            settings.max_concurrent_exports as usize,
-        )),
-        passwords: Arc::new(PasswordWork::new(settings.password_hashes_at_once)),
-        full_object: crate::routes::full_object,
-        device_rates: Arc::new(DeviceRates::new(settings.device_requests_per_minute)),
-        effects: Arc::new(fieldcrm_app::effects(&settings, outbound.clone())),
-        outbound,
-        settings: Arc::new(settings),
-    })
-}
-
 /// Starts the upkeep task and the job worker, as the settings ask.
 fn start_background_work(state: &AppState) {
     if state.settings.maintenance_interval_secs > 0 {
@@ -158,9 +94,9 @@ fn start_background_work(state: &AppState) {
 pub async fn run_worker(settings: Settings) -> anyhow::Result<()> {
     let url = settings.database()?;
     let pool = DbPool::new(&url, &settings.pool_options())?;
-    let (_, keys) = migrate_and_read_keys(&pool, &settings).await?;
+    let (_, keys) = fieldcrm_app::migrate_and_read_keys(&pool, &settings).await?;
     let port = settings.port;
-    let state = app_state(
+    let state = fieldcrm_app::app_state(
         pool,
         Settings {
             jobs_enabled: true,
@@ -168,6 +104,7 @@ pub async fn run_worker(settings: Settings) -> anyhow::Result<()> {
         },
         port,
         keys,
+        routes::full_object,
     )?;
     start_background_work(&state);
     stop_signal().await?;

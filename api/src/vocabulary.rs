@@ -227,6 +227,7 @@ pub enum ConsentSourceRecordedName {
 mod tests {
     use std::str::FromStr;
 
+    use fieldcrm_domain::messaging::MessageStatus;
     use fieldcrm_domain::permissions::{ApiKeyScope, Role};
     use fieldcrm_domain::scheduling::Status;
     use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus};
@@ -313,6 +314,17 @@ mod tests {
         ]);
         assert_eq!(statuses.len(), Status::ALL.len());
         assert!(statuses.iter().all(|w| Status::from_str(w).is_ok()));
+        let message_statuses = words(&[
+            MessageStatusName::Queued,
+            MessageStatusName::Sending,
+            MessageStatusName::Sent,
+            MessageStatusName::Delivered,
+            MessageStatusName::Undelivered,
+            MessageStatusName::Failed,
+            MessageStatusName::Suppressed,
+        ]);
+        let domain: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(message_statuses, domain);
         for word in words(&[ChannelName::Sms, ChannelName::Email]) {
             assert!(Channel::from_str(&word).is_ok(), "{word}");
         }

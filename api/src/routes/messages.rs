@@ -11,6 +11,7 @@ use uuid::Uuid;
 use fieldcrm_db::messages::{Filter, Message};
 use fieldcrm_db::Id;
 use fieldcrm_domain::messaging::MessageBody;
+use fieldcrm_domain::messaging::MessageStatus;
 use fieldcrm_domain::{single_line, Channel};
 use fieldcrm_notify::twilio_signature;
 use secrecy::ExposeSecret;
@@ -198,16 +199,6 @@ pub struct MessagesQuery {
     pub cursor: Option<String>,
 }
 
-const STATUSES: [&str; 7] = [
-    "queued",
-    "sending",
-    "sent",
-    "delivered",
-    "undelivered",
-    "failed",
-    "suppressed",
-];
-
 /// The message log, newest first.
 ///
 /// Roles: owner, admin, dispatcher. API keys: `read` scope or wider.
@@ -233,10 +224,11 @@ pub async fn list_messages(
     .parse()?;
     let mut fields = Fields::default();
     if let Some(status) = &query.status {
-        if !STATUSES.contains(&status.as_str()) {
+        if status.parse::<MessageStatus>().is_err() {
+            let all: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
             fields.push(crate::problem::FieldError::new(
                 "status",
-                format!("must be one of {}", STATUSES.join(", ")),
+                format!("must be one of {}", all.join(", ")),
             ));
         }
     }

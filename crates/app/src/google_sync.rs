@@ -1581,3 +1581,108 @@ pub async fn notification(
         })
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use fieldcrm_db::appointments::{self, Appointment};
+    use fieldcrm_db::google;
+    use fieldcrm_db::Ts;
+    use fieldcrm_google::CalendarEvent;
+
+    use super::{event_id_for, import_one, new_link, SyncCounts, EXPORTED};
+    use crate::scheduling::appointments::{create_in, NewAppointment};
+    use crate::testing::World;
+
+    const GOOGLE_ACCOUNT: &str = "olga@gmail.example";
+
+    /// An appointment booked here and exported: its link knows the event as
+    /// Google had it then (`v1`).
+    fn exported(world: &World) -> (Appointment, CalendarEvent) {
+        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
+        let starts = Utc::now() + Duration::days(2);
+        let booked = world
+            .tx(|tx| {
+                let input = NewAppointment {
+                    person_id: anna.id,
+                    technician_id: None,
+                    title: "Deep clean".into(),
+                    notes: None,
+                    starts_at: Ts::from(starts),
+                    ends_at: Ts::from(starts + Duration::hours(1)),
+                    address: None,
+                    reminders: Some(Vec::new()),
+                    allow_overlap: false,
+                };
+                create_in(tx, &world.owner, input)
+            })
+            .unwrap();
+        let a = booked.appointment;
+        let event = CalendarEvent {
+            id: event_id_for(a.id),
+            etag: Some("\"v1\"".into()),
+            cancelled: false,
+            summary: Some(a.title.clone()),
+            description: None,
+            location: None,
+            start: Some(a.starts_at.get()),
+            end: Some(a.ends_at.get()),
+            time_zone: None,
+            updated: Some(a.updated_at.get() - Duration::minutes(5)),
+            appointment_id: Some(a.id.uuid().to_string()),
+            attendee_emails: Vec::new(),
+        };
+        let link = new_link(&a, &event, EXPORTED, GOOGLE_ACCOUNT);
+        google::save_link(&mut world.conn(), &link).unwrap();
+        (a, event)
+    }
+
+    /// The same event as a later listing shows it: retitled and moved two
+    /// hours, with Google's change made at `updated`.
+    fn edited_in_google(event: &CalendarEvent, updated: chrono::DateTime<Utc>) -> CalendarEvent {
+        CalendarEvent {
+            etag: Some("\"v2\"".into()),
+            summary: Some("Window cleaning".into()),
+            start: event.start.map(|s| s + Duration::hours(2)),
+            end: event.end.map(|e| e + Duration::hours(2)),
+            updated: Some(updated),
+            ..event.clone()
+        }
+    }
+
+    fn import(world: &World, event: &CalendarEvent) -> (SyncCounts, Appointment) {
+        let account = world.owner.account_id;
+        let mut counts = SyncCounts::default();
+        world
+            .tx(|tx| import_one(tx, account, GOOGLE_ACCOUNT, event, &mut counts))
+            .unwrap();
+        let id = uuid::Uuid::parse_str(event.appointment_id.as_deref().unwrap()).unwrap();
+        let now = appointments::find(&mut world.conn(), account, fieldcrm_db::Id::from_uuid(id))
+            .unwrap()
+            .unwrap();
+        (counts, now)
+    }
+
+    #[tokio::test]
+    async fn a_change_made_in_google_after_ours_wins_the_title_and_time() {
+        let world = World::new(|_| {}).await;
+        let (a, event) = exported(&world);
+        let later = edited_in_google(&event, a.updated_at.get() + Duration::minutes(1));
+        let (counts, now) = import(&world, &later);
+        assert_eq!(counts.updated, 1);
+        assert_eq!(now.title, "Window cleaning");
+        assert_eq!(now.starts_at.get(), a.starts_at.get() + Duration::hours(2));
+    }
+
+    #[tokio::test]
+    async fn a_change_made_here_after_googles_wins_and_goes_out_again() {
+        let world = World::new(|_| {}).await;
+        let (a, event) = exported(&world);
+        let earlier = edited_in_google(&event, a.updated_at.get() - Duration::minutes(1));
+        let (counts, now) = import(&world, &earlier);
+        assert_eq!((counts.updated, counts.exported_back), (0, 1));
+        assert_eq!(now.title, "Deep clean");
+        assert_eq!(now.starts_at, a.starts_at);
+    }
+}

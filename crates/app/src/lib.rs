@@ -27,6 +27,8 @@ pub mod people;
 pub mod preconditions;
 pub mod scheduling;
 pub mod state;
+#[cfg(test)]
+mod testing;
 pub mod time_clock;
 pub mod tx;
 pub mod webhooks;
@@ -39,6 +41,15 @@ pub use state::AppState;
 pub use tx::Tx;
 
 use std::sync::Arc;
+
+use fieldcrm_db::{migrations, DbPool};
+
+use auth::sessions::SessionCache;
+use auth::tokens::{LinkKeys, Tokens};
+use config::Settings;
+use limits::{DeviceRates, PasswordWork};
+use outbound::Outbound;
+use state::DbThreads;
 
 /// The effects of use cases, with every reaction wired in (`wiring.rs`).
 pub fn effects(settings: &config::Settings, outbound: Arc<outbound::Outbound>) -> tx::Effects {
@@ -81,4 +92,65 @@ pub async fn run_upkeep(state: AppState, interval: std::time::Duration) {
             Err(err) => tracing::warn!(%err, "upkeep failed; retrying at the next tick"),
         }
     }
+}
+
+/// The keys kept in the database: the link key (when none is configured) and
+/// the key that seals webhook secrets.
+pub struct StoredKeys {
+    links: LinkKeys,
+    sealing: Vec<u8>,
+}
+
+/// Applies pending migrations, then reads the stored keys (each is made by
+/// the first process that needs it).
+pub async fn migrate_and_read_keys(
+    pool: &DbPool,
+    settings: &Settings,
+) -> anyhow::Result<(Vec<String>, StoredKeys)> {
+    let pool = pool.clone();
+    let settings = settings.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get()?;
+        let applied = migrations::run_pending(&mut conn)?;
+        let links = LinkKeys::new(&settings, || {
+            Ok(fieldcrm_db::link_keys::get_or_create(
+                &mut conn,
+                fieldcrm_db::link_keys::STORED_KEY_ID,
+                &LinkKeys::candidate(),
+            )?)
+        })?;
+        let sealing = fieldcrm_db::link_keys::get_or_create(
+            &mut conn,
+            fieldcrm_db::link_keys::SEALING_KEY_ID,
+            &LinkKeys::candidate(),
+        )?;
+        Ok((applied, StoredKeys { links, sealing }))
+    })
+    .await?
+}
+
+/// The state every handler and job shares, built from its parts.
+pub fn app_state(
+    pool: DbPool,
+    settings: Settings,
+    port: u16,
+    keys: StoredKeys,
+    full_object: state::FullObject,
+) -> anyhow::Result<AppState> {
+    let outbound = Arc::new(Outbound::from_settings(&settings, port, &keys.sealing)?);
+    Ok(AppState {
+        db_threads: Arc::new(DbThreads::new(settings.database_pool_size as usize)?),
+        pool,
+        tokens: Arc::new(Tokens::new(&settings, keys.links)),
+        sessions: Arc::new(SessionCache::default()),
+        exports: Arc::new(tokio::sync::Semaphore::new(
+            settings.max_concurrent_exports as usize,
+        )),
+        passwords: Arc::new(PasswordWork::new(settings.password_hashes_at_once)),
+        full_object,
+        device_rates: Arc::new(DeviceRates::new(settings.device_requests_per_minute)),
+        effects: Arc::new(effects(&settings, outbound.clone())),
+        outbound,
+        settings: Arc::new(settings),
+    })
 }

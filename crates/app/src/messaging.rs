@@ -17,8 +17,11 @@ use fieldcrm_db::jobs::{self, Job, Outcome, SubjectId};
 use fieldcrm_db::messages::{self, Filter, Message};
 use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::{DbConnection, Id, Ts};
-use fieldcrm_domain::messaging::{MessageBody, MessageKind, QuietHours, SmsKeyword, Template};
+use fieldcrm_domain::messaging::{
+    MessageBody, MessageKind, MessageStatus, QuietHours, SmsKeyword, Template,
+};
 use fieldcrm_domain::scheduling::Status;
+use fieldcrm_domain::Invalid;
 use fieldcrm_domain::{start_restores_consent, Action, Channel, ConsentSource, ConsentStatus};
 use fieldcrm_notify::{EmailSender, OutgoingEmail, OutgoingSms, SendError};
 
@@ -763,26 +766,26 @@ pub async fn delivery_report(
     provider_status: String,
     error_code: Option<String>,
 ) -> Result<(), AppError> {
-    let status = match provider_status.as_str() {
-        "sent" => "sent",
-        "delivered" => "delivered",
-        "undelivered" => "undelivered",
-        "failed" => "failed",
+    let reported = match provider_status.as_str() {
+        "sent" => MessageStatus::Sent,
+        "delivered" => MessageStatus::Delivered,
+        "undelivered" => MessageStatus::Undelivered,
+        "failed" => MessageStatus::Failed,
         // queued, sending, accepted, scheduled...: nothing new for the log.
         _ => return Ok(()),
     };
+    let status = reported.as_str();
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let Some(mut message) = messages::find_by_provider_id(conn, &provider_id)? else {
                     return Ok(());
                 };
-                let rank = |s: &str| match s {
-                    "queued" | "sending" => 0,
-                    "sent" => 1,
-                    _ => 2,
-                };
-                if rank(status) <= rank(&message.status) {
+                let current: MessageStatus = message
+                    .status
+                    .parse()
+                    .map_err(|err: Invalid| AppError::internal_from(&err.0))?;
+                if !current.may_become(reported) {
                     return Ok(());
                 }
                 if error_code.is_some() {
@@ -900,4 +903,80 @@ pub fn purge_bodies(conn: &mut DbConnection, now: Ts) -> Result<usize, AppError>
     }
     jobs::purge_finished(conn, Ts::from(now.get() - Duration::days(7)))?;
     Ok(purged)
+}
+
+#[cfg(test)]
+mod tests {
+    use fieldcrm_db::messages;
+    use fieldcrm_domain::messaging::MessageBody;
+    use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus};
+    use secrecy::SecretString;
+
+    use super::{delivery_report, queue_in, NewMessage};
+    use crate::people::{record_consent, Stage};
+    use crate::testing::World;
+
+    /// A texted message that the carrier reported as `status`, under `provider_id`.
+    async fn message_reported(world: &World, provider_id: &str, status: &str) -> messages::Message {
+        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
+        record_consent(
+            &world.state,
+            &world.owner,
+            Stage::Customer,
+            anna.id,
+            Channel::Sms,
+            ConsentStatus::OptedIn,
+            ConsentSource::Verbal,
+        )
+        .await
+        .unwrap();
+        let input = NewMessage {
+            person: anna.id,
+            channel: Channel::Sms,
+            body: MessageBody::parse("Your cleaner comes at 9", Channel::Sms).unwrap(),
+            subject: None,
+        };
+        let mut message = world
+            .tx(|tx| queue_in(tx, &world.state, &world.owner, input))
+            .unwrap();
+        assert_eq!(message.status, "queued");
+        message.status = status.to_owned();
+        message.provider_message_id = Some(provider_id.to_owned());
+        messages::save(&mut world.conn(), &message).unwrap();
+        message
+    }
+
+    async fn status_after(world: &World, message: &messages::Message, reported: &str) -> String {
+        let provider_id = message.provider_message_id.clone().unwrap();
+        delivery_report(&world.state, provider_id, reported.to_owned(), None)
+            .await
+            .unwrap();
+        messages::find(&mut world.conn(), message.account_id, message.id)
+            .unwrap()
+            .unwrap()
+            .status
+    }
+
+    #[tokio::test]
+    async fn a_late_delivery_report_moves_a_message_forward_never_back() {
+        let world = World::new(|s| {
+            s.twilio_account_sid = Some("AC00000000000000000000000000000000".into());
+            s.twilio_auth_token = Some(SecretString::from("token"));
+            s.twilio_from = Some("+15005550006".into());
+        })
+        .await;
+        let sent = message_reported(&world, "SM1", "sent").await;
+        // Reports arrive out of order: a `sent` after `delivered` changes nothing.
+        assert_eq!(status_after(&world, &sent, "delivered").await, "delivered");
+        assert_eq!(status_after(&world, &sent, "sent").await, "delivered");
+        assert_eq!(status_after(&world, &sent, "failed").await, "delivered");
+        assert_eq!(status_after(&world, &sent, "queued").await, "delivered");
+
+        let sending = message_reported(&world, "SM2", "sending").await;
+        assert_eq!(status_after(&world, &sending, "sent").await, "sent");
+        assert_eq!(
+            status_after(&world, &sending, "undelivered").await,
+            "undelivered"
+        );
+    }
 }

@@ -661,3 +661,66 @@ pub async fn record_consent(
         })
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus, CountryCode, Email, Phone};
+
+    use super::{record_consent, update, PersonPatch, Stage};
+    use crate::preconditions::IfMatch;
+    use crate::testing::World;
+
+    #[tokio::test]
+    async fn a_new_phone_or_email_asks_for_consent_again_and_only_for_its_channel() {
+        let world = World::new(|_| {}).await;
+        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
+        for channel in [Channel::Sms, Channel::Email] {
+            record_consent(
+                &world.state,
+                &world.owner,
+                Stage::Customer,
+                anna.id,
+                channel,
+                ConsentStatus::OptedIn,
+                ConsentSource::Form,
+            )
+            .await
+            .unwrap();
+        }
+        let patch_of = |phone: Option<&str>, email: Option<&str>| PersonPatch {
+            phone: phone.map(|p| Some(Phone::parse(p, CountryCode::parse("DE").unwrap()).unwrap())),
+            email: email.map(|e| Some(Email::parse(e).unwrap())),
+            ..PersonPatch::default()
+        };
+        let update_with = |patch| {
+            update(
+                &world.state,
+                &world.owner,
+                Stage::Customer,
+                anna.id,
+                IfMatch::Absent,
+                patch,
+            )
+        };
+
+        // The same number written another way is the same number.
+        let same = update_with(patch_of(Some("0151 12345678"), None))
+            .await
+            .unwrap();
+        assert_eq!(same.person.sms_consent.as_deref(), Some("opted_in"));
+
+        let new_phone = update_with(patch_of(Some("+4915199999999"), None))
+            .await
+            .unwrap();
+        assert_eq!(
+            new_phone.person.sms_consent, None,
+            "a new number has not agreed"
+        );
+        assert_eq!(new_phone.person.email_consent.as_deref(), Some("opted_in"));
+
+        let new_email = update_with(patch_of(None, Some("anna@new.example")))
+            .await
+            .unwrap();
+        assert_eq!(new_email.person.email_consent, None);
+    }
+}

@@ -292,6 +292,77 @@ impl SmsKeyword {
     }
 }
 
+/// Where a message is in its life. Carrier reports arrive out of order, so a
+/// report may only move a message forward: waiting, then sent, then an end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageStatus {
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Undelivered,
+    Failed,
+    Suppressed,
+}
+
+impl MessageStatus {
+    pub const ALL: [MessageStatus; 7] = [
+        MessageStatus::Queued,
+        MessageStatus::Sending,
+        MessageStatus::Sent,
+        MessageStatus::Delivered,
+        MessageStatus::Undelivered,
+        MessageStatus::Failed,
+        MessageStatus::Suppressed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Queued => "queued",
+            MessageStatus::Sending => "sending",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Delivered => "delivered",
+            MessageStatus::Undelivered => "undelivered",
+            MessageStatus::Failed => "failed",
+            MessageStatus::Suppressed => "suppressed",
+        }
+    }
+
+    /// 0 while it waits to go out, 1 once the carrier took it, 2 at its end.
+    fn stage(self) -> u8 {
+        match self {
+            MessageStatus::Queued | MessageStatus::Sending => 0,
+            MessageStatus::Sent => 1,
+            MessageStatus::Delivered
+            | MessageStatus::Undelivered
+            | MessageStatus::Failed
+            | MessageStatus::Suppressed => 2,
+        }
+    }
+
+    /// Whether a report of `next` may replace this status.
+    pub fn may_become(self, next: MessageStatus) -> bool {
+        next.stage() > self.stage()
+    }
+}
+
+impl FromStr for MessageStatus {
+    type Err = Invalid;
+
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        Ok(match raw {
+            "queued" => MessageStatus::Queued,
+            "sending" => MessageStatus::Sending,
+            "sent" => MessageStatus::Sent,
+            "delivered" => MessageStatus::Delivered,
+            "undelivered" => MessageStatus::Undelivered,
+            "failed" => MessageStatus::Failed,
+            "suppressed" => MessageStatus::Suppressed,
+            other => return Err(Invalid(format!("`{other}` is not a message status"))),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,5 +427,30 @@ mod tests {
         assert!(MessageBody::parse("  ", Channel::Sms).is_err());
         assert!(MessageBody::parse("line\nline", Channel::Sms).is_ok());
         assert!(MessageBody::parse("bell\u{7}", Channel::Sms).is_err());
+    }
+
+    #[test]
+    fn a_message_status_only_moves_forward() {
+        use super::MessageStatus::*;
+        assert!(
+            Queued.may_become(Sent) && Sending.may_become(Delivered) && Sent.may_become(Failed)
+        );
+        assert!(!Delivered.may_become(Sent) && !Delivered.may_become(Failed));
+        assert!(!Sent.may_become(Sent) && !Sent.may_become(Sending));
+        for status in [
+            Queued,
+            Sending,
+            Sent,
+            Delivered,
+            Undelivered,
+            Failed,
+            Suppressed,
+        ] {
+            assert_eq!(
+                status.as_str().parse::<super::MessageStatus>().unwrap(),
+                status
+            );
+        }
+        assert!("lost".parse::<super::MessageStatus>().is_err());
     }
 }

@@ -782,3 +782,134 @@ pub(crate) fn apply_from_google(
     }
     Ok(Some(a))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use fieldcrm_db::appointments;
+    use fieldcrm_db::{Id, Ts};
+    use fieldcrm_domain::scheduling::{ReminderRule, Status};
+
+    use super::{change_status, create_in, update, AppointmentPatch, NewAppointment};
+    use crate::error::Failure;
+    use crate::preconditions::IfMatch;
+    use crate::testing::World;
+
+    fn booking(
+        world_person: Id<fieldcrm_db::people::Person>,
+        hours_from_now: i64,
+    ) -> NewAppointment {
+        let starts = Utc::now() + Duration::hours(hours_from_now);
+        NewAppointment {
+            person_id: world_person,
+            technician_id: None,
+            title: "Deep clean".into(),
+            notes: None,
+            starts_at: Ts::from(starts),
+            ends_at: Ts::from(starts + Duration::hours(1)),
+            address: None,
+            reminders: Some(vec![ReminderRule::parse("sms", 60).unwrap()]),
+            allow_overlap: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_technician_is_not_booked_twice_at_once_unless_asked() {
+        let world = World::new(|_| {}).await;
+        let (tech, _) = world.technician("Tom").await;
+        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
+        let first = world
+            .tx(|tx| {
+                let input = NewAppointment {
+                    technician_id: Some(tech.id),
+                    ..booking(anna.id, 24)
+                };
+                create_in(tx, &world.owner, input)
+            })
+            .unwrap();
+        // Half an hour into the first one.
+        let overlapping = |allow_overlap| {
+            let mut input = NewAppointment {
+                technician_id: Some(tech.id),
+                allow_overlap,
+                ..booking(anna.id, 24)
+            };
+            input.starts_at = Ts::from(first.appointment.starts_at.get() + Duration::minutes(30));
+            input.ends_at = Ts::from(first.appointment.ends_at.get() + Duration::minutes(30));
+            input
+        };
+        let refused = world
+            .tx(|tx| create_in(tx, &world.owner, overlapping(false)))
+            .err()
+            .expect("a double booking is refused");
+        assert_eq!(
+            refused.failure,
+            Failure::DoubleBooked {
+                conflicting: first.appointment.id.uuid()
+            }
+        );
+        // Another technician, or the first one right after, is free.
+        let (other, _) = world.technician("Uma").await;
+        world
+            .tx(|tx| {
+                let mut input = overlapping(false);
+                input.technician_id = Some(other.id);
+                create_in(tx, &world.owner, input)
+            })
+            .unwrap();
+        world
+            .tx(|tx| {
+                let mut input = booking(anna.id, 25);
+                input.technician_id = Some(tech.id);
+                create_in(tx, &world.owner, input)
+            })
+            .unwrap();
+        world
+            .tx(|tx| create_in(tx, &world.owner, overlapping(true)))
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn reminders_move_with_the_appointment_and_end_when_it_closes() {
+        let world = World::new(|_| {}).await;
+        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
+        let booked = world
+            .tx(|tx| create_in(tx, &world.owner, booking(anna.id, 48)))
+            .unwrap();
+        let id = booked.appointment.id;
+        let reminders =
+            |world: &World| appointments::reminders_of(&mut world.conn(), &[id]).unwrap();
+        let [first] = reminders(&world).try_into().unwrap();
+        assert_eq!(first.status, "scheduled");
+        assert_eq!(
+            first.due_at.get(),
+            booked.appointment.starts_at.get() - Duration::minutes(60)
+        );
+
+        let later = booked.appointment.starts_at.get() + Duration::days(1);
+        let patch = AppointmentPatch {
+            starts_at: Some(Ts::from(later)),
+            ends_at: Some(Ts::from(later + Duration::hours(1))),
+            ..AppointmentPatch::default()
+        };
+        update(&world.state, &world.owner, id, IfMatch::Absent, patch)
+            .await
+            .unwrap();
+        let [moved] = reminders(&world).try_into().unwrap();
+        assert_eq!(moved.status, "scheduled");
+        assert_eq!(moved.due_at.get(), later - Duration::minutes(60));
+
+        change_status(
+            &world.state,
+            &world.owner,
+            id,
+            Status::Cancelled,
+            IfMatch::Absent,
+        )
+        .await
+        .unwrap();
+        let [closed] = reminders(&world).try_into().unwrap();
+        assert_eq!(closed.status, "cancelled");
+    }
+}

@@ -696,3 +696,84 @@ pub fn maintain(conn: &mut Tx<'_>) -> Result<(usize, usize), AppError> {
     }
     Ok((closed, purged))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration as StdDuration;
+
+    use chrono::{DateTime, Duration, Utc};
+    use uuid::Uuid;
+
+    use fieldcrm_domain::tracking::Rejection;
+
+    use super::{clock_in, clock_out, ingest, PingBody, PingItem};
+    use crate::testing::World;
+
+    fn ping(recorded_at: DateTime<Utc>) -> PingItem {
+        PingItem::Ping(PingBody {
+            id: Uuid::now_v7(),
+            recorded_at,
+            lat: 52.52,
+            lon: 13.405,
+            accuracy_m: Some(8.0),
+            speed_mps: None,
+            heading_deg: None,
+        })
+    }
+
+    async fn a_moment() -> DateTime<Utc> {
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+        Utc::now()
+    }
+
+    #[tokio::test]
+    async fn a_ping_is_kept_only_when_it_was_recorded_inside_a_shift_of_its_sender() {
+        let world = World::new(|s| s.ping_min_interval_ms = 1).await;
+        let (_, tom) = world.technician("Tom").await;
+        let before_any_shift = Utc::now() - Duration::minutes(10);
+        let refused = ingest(&world.state, &tom, vec![ping(before_any_shift)])
+            .await
+            .unwrap();
+        assert_eq!(refused.accepted, 0);
+        assert_eq!(refused.rejected[0].1, Rejection::OutsideShift);
+
+        let shift = clock_in(&world.state, &tom, None).await.unwrap();
+        let during = a_moment().await;
+        let recorded_during_sent_later = a_moment().await;
+        let before_clock_in = shift.clock_in_at.get() - Duration::seconds(1);
+        let first = ingest(
+            &world.state,
+            &tom,
+            vec![ping(during), ping(before_clock_in)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(first.accepted, 1);
+        assert_eq!(first.rejected.len(), 1);
+        assert_eq!(first.rejected[0].1, Rejection::OutsideShift);
+
+        a_moment().await;
+        clock_out(&world.state, &tom, None).await.unwrap();
+        let after_clock_out = a_moment().await;
+        // What the app recorded during the shift still counts when it
+        // arrives after the clock-out; what it recorded after does not.
+        let late = ingest(
+            &world.state,
+            &tom,
+            vec![ping(recorded_during_sent_later), ping(after_clock_out)],
+        )
+        .await
+        .unwrap();
+        assert_eq!(late.accepted, 1);
+        assert_eq!(late.rejected[0].1, Rejection::OutsideShift);
+
+        // Another technician's shift does not open the window for Tom's pings.
+        let (_, uma) = world.technician("Uma").await;
+        clock_in(&world.state, &uma, None).await.unwrap();
+        let while_uma_works = a_moment().await;
+        let not_his = ingest(&world.state, &tom, vec![ping(while_uma_works)])
+            .await
+            .unwrap();
+        assert_eq!(not_his.accepted, 0);
+    }
+}
