@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use fieldcrm_db::appointments::{Appointment, Reminder};
 use fieldcrm_db::{Id, Ts};
-use fieldcrm_domain::scheduling::{ReminderRule, Status};
+use fieldcrm_domain::scheduling::{ReminderRule, Status, TimeSlot};
 use fieldcrm_domain::{parse_notes, single_line};
 
 use crate::auth::Caller;
@@ -275,13 +275,11 @@ pub async fn create_appointment(
         "notes",
         parse_notes(body.notes.as_deref().unwrap_or_default()),
     );
-    if body.ends_at <= body.starts_at {
-        fields.push(FieldError::new("ends_at", "must be after starts_at"));
-    }
+    let slot = fields.check("ends_at", TimeSlot::new(body.starts_at, body.ends_at));
     let address = parse_address(&mut fields, body.address.as_ref()).flatten();
     let reminders = rules(&mut fields, body.reminders.as_deref());
     fields.finish()?;
-    let (Some(title), Some(notes)) = (title, notes) else {
+    let (Some(title), Some(notes), Some(slot)) = (title, notes, slot) else {
         return Err(Problem::internal());
     };
     let input = NewAppointment {
@@ -289,8 +287,7 @@ pub async fn create_appointment(
         technician_id: body.technician_id.map(Id::from_uuid),
         title,
         notes,
-        starts_at: Ts::from(body.starts_at),
-        ends_at: Ts::from(body.ends_at),
+        slot,
         address,
         reminders,
         allow_overlap: body.allow_overlap,

@@ -20,7 +20,7 @@ use fieldcrm_db::google::{self, EventLink, Integration, OAuthState};
 use fieldcrm_db::jobs::{self, Job, Outcome, SubjectId};
 use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::{DbConnection, Id, Ts};
-use fieldcrm_domain::scheduling::{imported_title, Status};
+use fieldcrm_domain::scheduling::{imported_title, Status, TimeSlot};
 use fieldcrm_domain::Action;
 use fieldcrm_google::{
     CalendarError, CalendarEvent, EventPatch, EventTimes, OAuthError, SCOPES_IDENTITY,
@@ -1209,10 +1209,12 @@ fn apply_remote(
     event: &CalendarEvent,
     link: &EventLink,
 ) -> Result<bool, AppError> {
+    // A time Google shows that is not a slot (an end before the start) is
+    // left as it is here.
     let times = event
         .start
         .zip(event.end)
-        .map(|(s, e)| (Ts::from(s), Ts::from(e)));
+        .and_then(|(s, e)| TimeSlot::new(s, e).ok());
     let Some(saved) = appointment_rules::apply_from_google(
         conn,
         a,
@@ -1477,14 +1479,11 @@ fn import_one(
             }
         }
         None => {
-            let (Some(start), Some(end)) = (event.start, event.end) else {
+            let slot = event.start.zip(event.end).map(|(s, e)| TimeSlot::new(s, e));
+            let Some(Ok(slot)) = slot.filter(|_| !event.cancelled) else {
                 counts.skipped += 1;
                 return Ok(());
             };
-            if event.cancelled || end <= start {
-                counts.skipped += 1;
-                return Ok(());
-            }
             let emails: Vec<String> = event
                 .attendee_emails
                 .iter()
@@ -1497,8 +1496,7 @@ fn import_one(
                 account,
                 person.as_ref(),
                 imported_title(event.summary.as_deref()),
-                Ts::from(start),
-                Ts::from(end),
+                slot,
             )?;
             google::save_link(conn, &new_link(&a, event, IMPORTED, google_account))?;
             counts.created += 1;
@@ -1588,7 +1586,7 @@ mod tests {
 
     use fieldcrm_db::appointments::{self, Appointment};
     use fieldcrm_db::google;
-    use fieldcrm_db::Ts;
+    use fieldcrm_domain::scheduling::TimeSlot;
     use fieldcrm_google::CalendarEvent;
 
     use super::{event_id_for, import_one, new_link, SyncCounts, EXPORTED};
@@ -1609,8 +1607,7 @@ mod tests {
                     technician_id: None,
                     title: "Deep clean".into(),
                     notes: None,
-                    starts_at: Ts::from(starts),
-                    ends_at: Ts::from(starts + Duration::hours(1)),
+                    slot: TimeSlot::new(starts, starts + Duration::hours(1)).unwrap(),
                     address: None,
                     reminders: Some(Vec::new()),
                     allow_overlap: false,

@@ -84,6 +84,32 @@ impl fmt::Display for Status {
     }
 }
 
+/// When an appointment takes place: its end follows its start. Every way an
+/// appointment is made or moved (the API, a Google import) goes through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeSlot {
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+}
+
+impl TimeSlot {
+    /// The slot, or why not; the words are about the end, the field to fix.
+    pub fn new(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> Result<Self, Invalid> {
+        if ends_at <= starts_at {
+            return Err(Invalid("must be after starts_at".into()));
+        }
+        Ok(Self { starts_at, ends_at })
+    }
+
+    pub fn starts_at(self) -> DateTime<Utc> {
+        self.starts_at
+    }
+
+    pub fn ends_at(self) -> DateTime<Utc> {
+        self.ends_at
+    }
+}
+
 /// When a reminder goes out: on a channel, some minutes before the start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReminderRule {
@@ -173,5 +199,17 @@ mod tests {
         assert_eq!(imported_title(Some("  \t ")), "Appointment");
         assert_eq!(imported_title(None), "Appointment");
         assert_eq!(imported_title(Some(&"é".repeat(300))).chars().count(), 200);
+    }
+
+    #[test]
+    fn a_time_slot_ends_after_it_starts() {
+        let start = chrono::Utc::now();
+        let slot = super::TimeSlot::new(start, start + chrono::Duration::minutes(1)).unwrap();
+        assert_eq!(
+            (slot.starts_at(), slot.ends_at()),
+            (start, start + chrono::Duration::minutes(1))
+        );
+        assert!(super::TimeSlot::new(start, start).is_err());
+        assert!(super::TimeSlot::new(start, start - chrono::Duration::minutes(1)).is_err());
     }
 }

@@ -9,7 +9,7 @@ use fieldcrm_db::appointments::{self, Appointment, Filter, Reminder, StatusChang
 use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::users::{self, User};
 use fieldcrm_db::{DbConnection, Id, Ts};
-use fieldcrm_domain::scheduling::{imported_title, ReminderRule, Status};
+use fieldcrm_domain::scheduling::{imported_title, ReminderRule, Status, TimeSlot};
 use fieldcrm_domain::{Action, Address, Role};
 
 use crate::caller::Caller;
@@ -25,8 +25,7 @@ pub struct NewAppointment {
     pub technician_id: Option<Id<User>>,
     pub title: String,
     pub notes: Option<String>,
-    pub starts_at: Ts,
-    pub ends_at: Ts,
+    pub slot: TimeSlot,
     pub address: Option<Address>,
     pub reminders: Option<Vec<ReminderRule>>,
     pub allow_overlap: bool,
@@ -79,8 +78,7 @@ fn scheduled(
     account: Id<Account>,
     person: Option<Id<Person>>,
     title: String,
-    starts_at: Ts,
-    ends_at: Ts,
+    slot: TimeSlot,
     now: Ts,
 ) -> Appointment {
     Appointment {
@@ -90,8 +88,8 @@ fn scheduled(
         technician_id: None,
         title,
         notes: None,
-        starts_at,
-        ends_at,
+        starts_at: Ts::from(slot.starts_at()),
+        ends_at: Ts::from(slot.ends_at()),
         address_line1: None,
         address_line2: None,
         city: None,
@@ -262,8 +260,7 @@ pub fn create_in(
             caller.account_id,
             Some(person.id),
             input.title,
-            input.starts_at,
-            input.ends_at,
+            input.slot,
             now,
         );
         appointment.technician_id = input.technician_id;
@@ -428,12 +425,8 @@ pub async fn update(
                 if let Some(ends_at) = patch.ends_at {
                     a.ends_at = ends_at;
                 }
-                if a.ends_at <= a.starts_at {
-                    return Err(AppError::invalid_field(
-                        "ends_at",
-                        "must be after starts_at",
-                    ));
-                }
+                TimeSlot::new(a.starts_at.get(), a.ends_at.get())
+                    .map_err(|invalid| AppError::invalid_field("ends_at", invalid.0))?;
                 if let Some(technician) = patch.technician_id {
                     check_technician(conn, &caller, technician)?;
                     a.technician_id = technician;
@@ -633,18 +626,10 @@ pub(crate) fn insert_from_google(
     account: Id<Account>,
     person: Option<&Person>,
     title: String,
-    starts_at: Ts,
-    ends_at: Ts,
+    slot: TimeSlot,
 ) -> Result<Appointment, AppError> {
     let now = Ts::now();
-    let mut appointment = scheduled(
-        account,
-        person.map(|p| p.id),
-        title,
-        starts_at,
-        ends_at,
-        now,
-    );
+    let mut appointment = scheduled(account, person.map(|p| p.id), title, slot, now);
     if let Some(person) = person {
         address_of_person(&mut appointment, person);
     }
@@ -697,7 +682,7 @@ pub(crate) fn apply_from_google(
     conn: &mut Tx<'_>,
     mut a: Appointment,
     title: Option<String>,
-    times: Option<(Ts, Ts)>,
+    times: Option<TimeSlot>,
     cancelled: bool,
 ) -> Result<Option<Appointment>, AppError> {
     let now = Ts::now();
@@ -714,9 +699,9 @@ pub(crate) fn apply_from_google(
     if let Some(title) = title.filter(|t| !t.trim().is_empty()) {
         a.title = imported_title(Some(&title));
     }
-    if let Some((starts_at, ends_at)) = times.filter(|(s, e)| e > s) {
-        a.starts_at = starts_at;
-        a.ends_at = ends_at;
+    if let Some(slot) = times {
+        a.starts_at = Ts::from(slot.starts_at());
+        a.ends_at = Ts::from(slot.ends_at());
     }
     a.version = read_version + 1;
     a.updated_at = now;
@@ -789,7 +774,7 @@ mod tests {
 
     use fieldcrm_db::appointments;
     use fieldcrm_db::{Id, Ts};
-    use fieldcrm_domain::scheduling::{ReminderRule, Status};
+    use fieldcrm_domain::scheduling::{ReminderRule, Status, TimeSlot};
 
     use super::{change_status, create_in, update, AppointmentPatch, NewAppointment};
     use crate::error::Failure;
@@ -806,8 +791,7 @@ mod tests {
             technician_id: None,
             title: "Deep clean".into(),
             notes: None,
-            starts_at: Ts::from(starts),
-            ends_at: Ts::from(starts + Duration::hours(1)),
+            slot: TimeSlot::new(starts, starts + Duration::hours(1)).unwrap(),
             address: None,
             reminders: Some(vec![ReminderRule::parse("sms", 60).unwrap()]),
             allow_overlap: false,
@@ -835,8 +819,11 @@ mod tests {
                 allow_overlap,
                 ..booking(anna.id, 24)
             };
-            input.starts_at = Ts::from(first.appointment.starts_at.get() + Duration::minutes(30));
-            input.ends_at = Ts::from(first.appointment.ends_at.get() + Duration::minutes(30));
+            input.slot = TimeSlot::new(
+                first.appointment.starts_at.get() + Duration::minutes(30),
+                first.appointment.ends_at.get() + Duration::minutes(30),
+            )
+            .unwrap();
             input
         };
         let refused = world
