@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use std::collections::BTreeMap;
 
+use fieldcrm_domain::account::{ArrivalRadius, MaxShiftHours, PingAccuracyLimit, RetentionDays};
 use fieldcrm_domain::messaging::{MessageKind, QuietHours, Template};
 use fieldcrm_domain::scheduling::ReminderRule;
 use fieldcrm_domain::{AccountName, CountryCode, TimeZoneName};
@@ -90,25 +91,6 @@ fn parse_postal_address(raw: &str) -> Result<String, fieldcrm_domain::Invalid> {
     Ok(text.to_owned())
 }
 
-fn within<T: PartialOrd + Copy + std::fmt::Display>(
-    fields: &mut Fields,
-    name: &str,
-    value: Option<T>,
-    low: T,
-    high: T,
-) -> Option<T> {
-    let value = value?;
-    if value >= low && value <= high {
-        Some(value)
-    } else {
-        fields.push(FieldError::new(
-            name,
-            format!("must be between {low} and {high}"),
-        ));
-        None
-    }
-}
-
 /// Change the account's settings; only the fields given change.
 ///
 /// Roles: owner, admin. API keys: not accepted.
@@ -143,28 +125,18 @@ pub async fn update_account(
             .default_country
             .as_deref()
             .and_then(|v| fields.check("default_country", CountryCode::parse(v))),
-        ping_accuracy_limit_m: within(
-            &mut fields,
-            "ping_accuracy_limit_m",
-            body.ping_accuracy_limit_m,
-            1.0,
-            1000.0,
-        ),
-        max_shift_hours: within(&mut fields, "max_shift_hours", body.max_shift_hours, 1, 24),
-        ping_retention_days: within(
-            &mut fields,
-            "ping_retention_days",
-            body.ping_retention_days,
-            1,
-            3650,
-        ),
-        arrival_radius_m: within(
-            &mut fields,
-            "arrival_radius_m",
-            body.arrival_radius_m,
-            10.0,
-            5000.0,
-        ),
+        ping_accuracy_limit_m: body
+            .ping_accuracy_limit_m
+            .and_then(|v| fields.check("ping_accuracy_limit_m", PingAccuracyLimit::parse(v))),
+        max_shift_hours: body
+            .max_shift_hours
+            .and_then(|v| fields.check("max_shift_hours", MaxShiftHours::parse(v))),
+        ping_retention_days: body
+            .ping_retention_days
+            .and_then(|v| fields.check("ping_retention_days", RetentionDays::parse(v))),
+        arrival_radius_m: body
+            .arrival_radius_m
+            .and_then(|v| fields.check("arrival_radius_m", ArrivalRadius::parse(v))),
         default_reminders: None,
         quiet_hours_start: body
             .quiet_hours_start
@@ -182,13 +154,9 @@ pub async fn update_account(
                 .check("postal_address", parse_postal_address(text))
                 .map(Some),
         },
-        message_body_retention_days: within(
-            &mut fields,
-            "message_body_retention_days",
-            body.message_body_retention_days,
-            1,
-            3650,
-        ),
+        message_body_retention_days: body
+            .message_body_retention_days
+            .and_then(|v| fields.check("message_body_retention_days", RetentionDays::parse(v))),
     };
     for (name, text) in body.message_templates.iter().flatten() {
         let field = format!("message_templates.{name}");

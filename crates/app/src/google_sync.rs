@@ -466,7 +466,7 @@ pub async fn disconnect(state: &AppState, caller: &Caller) -> Result<(), AppErro
         .await
 }
 
-// ------------------------------------------------------- hooks for other services
+// ------------------------------------------------------- reactions to other contexts
 
 /// Queues the export of a changed appointment when the account syncs with Google.
 pub fn appointment_changed(conn: &mut Tx<'_>, appointment: &Appointment) -> Result<(), AppError> {
@@ -637,8 +637,8 @@ enum Stop {
 }
 
 impl From<AppError> for Stop {
-    fn from(problem: AppError) -> Self {
-        Stop::Db(problem)
+    fn from(err: AppError) -> Self {
+        Stop::Db(err)
     }
 }
 
@@ -647,7 +647,7 @@ type Step<T> = Result<T, Stop>;
 fn finish(step: Step<Outcome>) -> Result<Outcome, AppError> {
     match step {
         Ok(outcome) | Err(Stop::With(outcome)) => Ok(outcome),
-        Err(Stop::Db(problem)) => Err(problem),
+        Err(Stop::Db(err)) => Err(err),
     }
 }
 
@@ -720,8 +720,8 @@ pub(crate) enum GrantError {
 }
 
 impl From<AppError> for GrantError {
-    fn from(problem: AppError) -> Self {
-        GrantError::Db(problem)
+    fn from(err: AppError) -> Self {
+        GrantError::Db(err)
     }
 }
 
@@ -822,7 +822,7 @@ async fn access_token(
             )),
             GrantError::Transient(reason) => retry(state, job, reason),
             GrantError::Rejected(reason) => Stop::With(Outcome::Failed(reason)),
-            GrantError::Db(problem) => Stop::Db(problem),
+            GrantError::Db(err) => Stop::Db(err),
         })
 }
 

@@ -27,26 +27,35 @@ pub enum Attempts {
 pub trait BackgroundJob {
     const KIND: &'static str;
     const ATTEMPTS: Attempts = Attempts::Ceiling;
+}
 
-    /// A job of this kind due at `run_at`; `ceiling` is the configured one.
-    fn due(
-        ceiling: i32,
+/// What queueing a job needs from the settings: the retry ceiling.
+#[derive(Debug, Clone, Copy)]
+pub struct Queueing {
+    ceiling: i32,
+}
+
+impl Queueing {
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            ceiling: i32::try_from(settings.job_max_attempts).unwrap_or(i32::MAX),
+        }
+    }
+
+    /// A job of kind `K` due at `run_at`, with the attempts its kind gets.
+    pub fn job<K: BackgroundJob>(
+        self,
         account: Option<Id<Account>>,
         subject: Option<SubjectId>,
         run_at: Ts,
     ) -> Job {
-        let attempts = match Self::ATTEMPTS {
-            Attempts::Ceiling => ceiling,
+        let attempts = match K::ATTEMPTS {
+            Attempts::Ceiling => self.ceiling,
             Attempts::Fixed(n) => n,
             Attempts::Unbounded => i32::MAX,
         };
-        Job::new(account, Self::KIND, subject, run_at, attempts)
+        Job::new(account, K::KIND, subject, run_at, attempts)
     }
-}
-
-/// The configured retry ceiling, from the settings.
-pub fn ceiling(settings: &Settings) -> i32 {
-    i32::try_from(settings.job_max_attempts).unwrap_or(i32::MAX)
 }
 
 /// Whether a failed run of `job` may be tried again.

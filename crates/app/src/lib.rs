@@ -54,7 +54,7 @@ use state::DbThreads;
 /// The effects of use cases, with every reaction wired in (`wiring.rs`).
 pub fn effects(settings: &config::Settings, outbound: Arc<outbound::Outbound>) -> tx::Effects {
     messaging::connect_account_mail(&google_sync::Gmail);
-    tx::Effects::new(wiring::react, jobs::ceiling(settings), outbound)
+    tx::Effects::new(wiring::react, jobs::Queueing::new(settings), outbound)
 }
 
 /// Claims one batch of due jobs of every kind and runs them (`worker`).

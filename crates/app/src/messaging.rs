@@ -26,7 +26,7 @@ use fieldcrm_domain::{start_restores_consent, Action, Channel, ConsentSource, Co
 use fieldcrm_notify::{EmailSender, OutgoingEmail, OutgoingSms, SendError};
 
 use crate::caller::Caller;
-use crate::error::{AppError, AppResult, Failure};
+use crate::error::{parse_stored, AppError, AppResult, Failure};
 use crate::events::{Actor, Change};
 use crate::feed;
 use crate::jobs::{attempts_left, retry_time, BackgroundJob};
@@ -72,8 +72,8 @@ fn recipient(person: &Person, channel: Channel) -> Option<&str> {
     }
 }
 
-fn channel_of(message: &Message) -> Channel {
-    message.channel.parse().unwrap_or(Channel::Email)
+fn channel_of(message: &Message) -> AppResult<Channel> {
+    parse_stored("message channel", &message.channel)
 }
 
 pub fn authorize_sending(caller: &Caller) -> Result<(), AppError> {
@@ -129,12 +129,13 @@ fn queue_checked(
     let account = accounts::find(conn, caller.account_id)?.ok_or_else(AppError::unauthorized)?;
     let subject = match input.channel {
         Channel::Sms => None,
-        Channel::Email => Some(input.subject.unwrap_or_else(|| {
-            render(
+        Channel::Email => Some(match input.subject {
+            Some(subject) => subject,
+            None => render(
                 MessageKind::Manual.subject(),
-                &values(&account, &person, None),
-            )
-        })),
+                &values(&account, &person, None)?,
+            ),
+        }),
     };
     let message = new_message(
         &person,
@@ -263,8 +264,8 @@ fn values(
     account: &Account,
     person: &Person,
     appointment: Option<&Appointment>,
-) -> BTreeMap<&'static str, String> {
-    let zone: chrono_tz::Tz = account.time_zone.parse().unwrap_or(chrono_tz::UTC);
+) -> AppResult<BTreeMap<&'static str, String>> {
+    let zone: chrono_tz::Tz = parse_stored("account time zone", &account.time_zone)?;
     let mut values = BTreeMap::from([
         ("customer_name", person.name.clone()),
         ("business_name", account.name.clone()),
@@ -279,7 +280,7 @@ fn values(
             .collect();
         values.insert("address", place.join(", "));
     }
-    values
+    Ok(values)
 }
 
 fn render(text: &str, values: &BTreeMap<&'static str, String>) -> String {
@@ -399,7 +400,7 @@ pub fn notify_status(
     };
     let account =
         accounts::find(conn, appointment.account_id)?.ok_or_else(AppError::unauthorized)?;
-    let values = values(&account, &person, Some(appointment));
+    let values = values(&account, &person, Some(appointment))?;
     let mut message = new_message(
         &person,
         kind,
@@ -448,8 +449,8 @@ pub async fn run_reminder_job(state: &AppState, job: &Job) -> Result<Outcome, Ap
                 let (Some(person), Some(account)) = (person, account) else {
                     return Ok(Outcome::Done);
                 };
-                let channel: Channel = reminder.channel.parse().unwrap_or(Channel::Email);
-                let values = values(&account, &person, Some(&appointment));
+                let channel: Channel = parse_stored("reminder channel", &reminder.channel)?;
+                let values = values(&account, &person, Some(&appointment))?;
                 let mut message = new_message(
                     &person,
                     MessageKind::Reminder,
@@ -547,7 +548,7 @@ fn prepare(
     let (Some(person), Some(account)) = (person, account) else {
         return Ok(Step::Finished(Outcome::Done));
     };
-    let channel = channel_of(&message);
+    let channel = channel_of(&message)?;
     if !opted_in(&person, channel) {
         finish(conn, &mut message, "suppressed", Some("no_consent"), now)?;
         return Ok(Step::Finished(Outcome::Done));
@@ -566,7 +567,7 @@ fn prepare(
         return Ok(Step::Finished(Outcome::Failed(reason)));
     }
     if channel == Channel::Sms {
-        let zone: chrono_tz::Tz = account.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let zone: chrono_tz::Tz = parse_stored("account time zone", &account.time_zone)?;
         let quiet = QuietHours::from_stored(&account.quiet_hours_start, &account.quiet_hours_end);
         if let Some(until) = quiet.defer_until(now.get(), zone) {
             message.send_after = Some(Ts::from(until));
@@ -593,7 +594,13 @@ async fn deliver(state: &AppState, prepared: &Prepared) -> Result<String, SendEr
     let message = &prepared.message;
     let base = &state.outbound.public_base_url;
     let body = message.body.clone().unwrap_or_default();
-    match channel_of(message) {
+    // `prepare` read the channel already; a stored one that does not parse
+    // stopped the message there.
+    let channel = channel_of(message).map_err(|err| SendError::Permanent {
+        code: None,
+        message: err.to_string(),
+    })?;
+    match channel {
         Channel::Sms => {
             let sender = state.outbound.sms.as_ref().ok_or_else(not_configured)?;
             let sms = OutgoingSms {

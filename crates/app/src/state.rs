@@ -27,7 +27,7 @@ pub struct AppState {
     pub device_rates: Arc<DeviceRates>,
     /// The record an event is about as `GET` shows it, for full webhook
     /// payloads: the views are the HTTP layer's, so it is handed in here
-    /// rather than called from the services.
+    /// rather than called from the use cases.
     pub full_object: FullObject,
     /// What the side effects of use cases need (`Tx`).
     pub effects: Arc<Effects>,

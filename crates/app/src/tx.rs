@@ -1,6 +1,6 @@
 //! The connection a use case works on, with what its side effects need: the
 //! reactions to the events it publishes, run at once in the same transaction,
-//! and the retry ceiling of the jobs it queues.
+//! and what the jobs it queues are given (`jobs::Queueing`).
 //!
 //! The reactions are handed in by the crate root (`wiring::react`) when the app
 //! state is built: this module never names a context, so a context that
@@ -15,7 +15,7 @@ use fieldcrm_db::{DbConnection, Id, Ts};
 
 use crate::error::AppResult;
 use crate::events::Event;
-use crate::jobs::BackgroundJob;
+use crate::jobs::{BackgroundJob, Queueing};
 use crate::outbound::Outbound;
 
 /// Runs every reaction to an event, inside the publisher's transaction.
@@ -25,17 +25,15 @@ pub type Reactions = fn(&mut Tx<'_>, &Event<'_>) -> AppResult<()>;
 /// in by the crate root, so the kernel never names a context.
 pub struct Effects {
     pub(crate) reactions: Reactions,
-
-    /// Attempts a job of the configured ceiling gets (`jobs::Attempts`).
-    pub(crate) job_ceiling: i32,
+    pub(crate) queueing: Queueing,
     pub(crate) outbound: Arc<Outbound>,
 }
 
 impl Effects {
-    pub fn new(reactions: Reactions, job_ceiling: i32, outbound: Arc<Outbound>) -> Self {
+    pub fn new(reactions: Reactions, queueing: Queueing, outbound: Arc<Outbound>) -> Self {
         Self {
             reactions,
-            job_ceiling,
+            queueing,
             outbound,
         }
     }
@@ -69,15 +67,15 @@ impl<'c> Tx<'c> {
             .write_transaction(|conn| f(&mut Tx { conn, effects }))
     }
 
-    /// A job of kind `K` due at `run_at`, with the attempts its kind gets:
-    /// the retry ceiling is read here, never passed by a use case.
+    /// A job of kind `K` due at `run_at`, with the attempts its kind gets
+    /// (`jobs::Queueing`): no use case passes them.
     pub fn job<K: BackgroundJob>(
         &self,
         account: Option<Id<Account>>,
         subject: Option<SubjectId>,
         run_at: Ts,
     ) -> Job {
-        K::due(self.effects.job_ceiling, account, subject, run_at)
+        self.effects.queueing.job::<K>(account, subject, run_at)
     }
 
     /// The effects this connection runs with, to run more work under them.

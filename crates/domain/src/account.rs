@@ -68,6 +68,64 @@ impl CountryCode {
     }
 }
 
+/// Defines a setting of the account that must lie within a range.
+macro_rules! bounded_setting {
+    ($(#[$doc:meta])* $name:ident($t:ty), $low:expr, $high:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        pub struct $name($t);
+
+        impl $name {
+            pub const LOW: $t = $low;
+            pub const HIGH: $t = $high;
+
+            pub fn parse(value: $t) -> Result<Self, Invalid> {
+                if (Self::LOW..=Self::HIGH).contains(&value) {
+                    Ok(Self(value))
+                } else {
+                    Err(Invalid(format!(
+                        "must be between {} and {}",
+                        Self::LOW,
+                        Self::HIGH
+                    )))
+                }
+            }
+
+            pub fn get(self) -> $t {
+                self.0
+            }
+        }
+    };
+}
+
+bounded_setting!(
+    /// Pings less accurate than this many metres are refused.
+    PingAccuracyLimit(f64),
+    1.0,
+    1000.0
+);
+
+bounded_setting!(
+    /// A shift still open after this many hours is closed by the upkeep.
+    MaxShiftHours(i32),
+    1,
+    24
+);
+
+bounded_setting!(
+    /// Pings, and message bodies, are kept this many days.
+    RetentionDays(i32),
+    1,
+    3650
+);
+
+bounded_setting!(
+    /// A technician this many metres from an appointment's address has arrived.
+    ArrivalRadius(f64),
+    10.0,
+    5000.0
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +157,18 @@ mod tests {
         assert_eq!(CountryCode::parse("de").unwrap().as_str(), "DE");
         assert!(CountryCode::parse("DEU").is_err());
         assert!(CountryCode::parse("1A").is_err());
+    }
+
+    #[test]
+    fn account_settings_stay_within_their_ranges() {
+        use super::{ArrivalRadius, MaxShiftHours, PingAccuracyLimit, RetentionDays};
+        assert_eq!(MaxShiftHours::parse(24).unwrap().get(), 24);
+        assert!(MaxShiftHours::parse(0).is_err() && MaxShiftHours::parse(25).is_err());
+        assert_eq!(
+            RetentionDays::parse(3651).unwrap_err().0,
+            "must be between 1 and 3650"
+        );
+        assert!(PingAccuracyLimit::parse(0.5).is_err() && PingAccuracyLimit::parse(1.0).is_ok());
+        assert!(ArrivalRadius::parse(f64::NAN).is_err() && ArrivalRadius::parse(10.0).is_ok());
     }
 }

@@ -1,7 +1,7 @@
 //! Plain types and rules of fieldcrm. No web framework, no database: input is
 //! parsed into these types at the edge, so invalid input never reaches a query.
 
-mod account;
+pub mod account;
 mod contact;
 pub mod messaging;
 mod people;

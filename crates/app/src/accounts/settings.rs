@@ -7,6 +7,7 @@ use serde_json::json;
 
 use fieldcrm_db::accounts::{self, Account};
 use fieldcrm_db::Ts;
+use fieldcrm_domain::account::{ArrivalRadius, MaxShiftHours, PingAccuracyLimit, RetentionDays};
 use fieldcrm_domain::messaging::{MessageKind, Template};
 use fieldcrm_domain::scheduling::ReminderRule;
 use fieldcrm_domain::{AccountName, Action, CountryCode, TimeZoneName};
@@ -20,10 +21,10 @@ pub struct SettingsPatch {
     pub name: Option<AccountName>,
     pub time_zone: Option<TimeZoneName>,
     pub default_country: Option<CountryCode>,
-    pub ping_accuracy_limit_m: Option<f64>,
-    pub max_shift_hours: Option<i32>,
-    pub ping_retention_days: Option<i32>,
-    pub arrival_radius_m: Option<f64>,
+    pub ping_accuracy_limit_m: Option<PingAccuracyLimit>,
+    pub max_shift_hours: Option<MaxShiftHours>,
+    pub ping_retention_days: Option<RetentionDays>,
+    pub arrival_radius_m: Option<ArrivalRadius>,
     pub default_reminders: Option<Vec<ReminderRule>>,
     pub quiet_hours_start: Option<NaiveTime>,
     pub quiet_hours_end: Option<NaiveTime>,
@@ -31,7 +32,7 @@ pub struct SettingsPatch {
     pub message_templates: Vec<(MessageKind, Option<Template>)>,
     /// `Some(None)` clears it.
     pub postal_address: Option<Option<String>>,
-    pub message_body_retention_days: Option<i32>,
+    pub message_body_retention_days: Option<RetentionDays>,
 }
 
 pub fn authorize_changes(caller: &Caller) -> Result<(), AppError> {
@@ -67,16 +68,16 @@ pub async fn update(
                     account.default_country = country.as_str().to_owned();
                 }
                 if let Some(limit) = patch.ping_accuracy_limit_m {
-                    account.ping_accuracy_limit_m = limit;
+                    account.ping_accuracy_limit_m = limit.get();
                 }
                 if let Some(hours) = patch.max_shift_hours {
-                    account.max_shift_hours = hours;
+                    account.max_shift_hours = hours.get();
                 }
                 if let Some(days) = patch.ping_retention_days {
-                    account.ping_retention_days = days;
+                    account.ping_retention_days = days.get();
                 }
                 if let Some(radius) = patch.arrival_radius_m {
-                    account.arrival_radius_m = radius;
+                    account.arrival_radius_m = radius.get();
                 }
                 if let Some(rules) = patch.default_reminders {
                     let stored: Vec<_> = rules
@@ -107,7 +108,7 @@ pub async fn update(
                     account.postal_address = address;
                 }
                 if let Some(days) = patch.message_body_retention_days {
-                    account.message_body_retention_days = days;
+                    account.message_body_retention_days = days.get();
                 }
                 account.updated_at = Ts::now();
                 accounts::save(conn, &account)?;

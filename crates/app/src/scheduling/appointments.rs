@@ -13,7 +13,7 @@ use fieldcrm_domain::scheduling::{imported_title, ReminderRule, Status, TimeSlot
 use fieldcrm_domain::{Action, Address, Role};
 
 use crate::caller::Caller;
-use crate::error::{AppError, Failure};
+use crate::error::{parse_stored, AppError, AppResult, Failure};
 use crate::events::{self, Actor, Change, Event, Origin};
 use crate::feed;
 use crate::preconditions::{self, IfMatch};
@@ -145,13 +145,13 @@ fn default_rules(json: &str) -> Vec<ReminderRule> {
         .collect()
 }
 
-fn reminders_for(a: &Appointment, rules: &[ReminderRule], now: Ts) -> Vec<Reminder> {
-    let initial = if status(a).is_open() {
+fn reminders_for(a: &Appointment, rules: &[ReminderRule], now: Ts) -> AppResult<Vec<Reminder>> {
+    let initial = if status(a)?.is_open() {
         "scheduled"
     } else {
         "cancelled"
     };
-    rules
+    Ok(rules
         .iter()
         .map(|rule| Reminder {
             id: Id::new(),
@@ -164,12 +164,12 @@ fn reminders_for(a: &Appointment, rules: &[ReminderRule], now: Ts) -> Vec<Remind
             created_at: now,
             updated_at: now,
         })
-        .collect()
+        .collect())
 }
 
 /// The stored status (the database only holds valid ones).
-fn status(a: &Appointment) -> Status {
-    a.status.parse().unwrap_or(Status::Cancelled)
+fn status(a: &Appointment) -> AppResult<Status> {
+    parse_stored("appointment status", &a.status)
 }
 
 fn check_technician(
@@ -192,7 +192,7 @@ fn check_overlap(conn: &mut DbConnection, a: &Appointment, allow: bool) -> Resul
     let Some(technician) = a.technician_id else {
         return Ok(());
     };
-    if allow || !status(a).is_open() {
+    if allow || !status(a)?.is_open() {
         return Ok(());
     }
     if let Some(other) =
@@ -232,7 +232,7 @@ pub fn detail_of(
 
 fn time_zone(conn: &mut DbConnection, a: &Appointment) -> Result<chrono_tz::Tz, AppError> {
     let account = accounts::find(conn, a.account_id)?.ok_or_else(AppError::unauthorized)?;
-    Ok(account.time_zone.parse().unwrap_or(chrono_tz::UTC))
+    parse_stored("account time zone", &account.time_zone)
 }
 
 pub fn authorize_changes(caller: &Caller) -> Result<(), AppError> {
@@ -291,7 +291,7 @@ pub fn create_in(
                 default_rules(&account.default_reminders)
             }
         };
-        let reminders = reminders_for(&appointment, &rules, now);
+        let reminders = reminders_for(&appointment, &rules, now)?;
         conn.publish(Event::AppointmentSaved {
             appointment: &appointment,
             reminders: Some(&reminders),
@@ -377,9 +377,8 @@ pub async fn list(
             )?;
             let ids: Vec<_> = rows.iter().map(|a| a.id).collect();
             let mut reminders = appointments::reminders_of(conn, &ids)?;
-            let zone = accounts::find(conn, account)?
-                .and_then(|a| a.time_zone.parse().ok())
-                .unwrap_or(chrono_tz::UTC);
+            let account = accounts::find(conn, account)?.ok_or_else(AppError::unauthorized)?;
+            let zone: chrono_tz::Tz = parse_stored("account time zone", &account.time_zone)?;
             let rows = rows
                 .into_iter()
                 .map(|a| {
@@ -456,7 +455,9 @@ pub async fn update(
                     None if a.starts_at != starts_before => Some(pending_rules(conn, a.id)?),
                     None => None,
                 };
-                let reminders = rules.map(|rules| reminders_for(&a, &rules, now));
+                let reminders = rules
+                    .map(|rules| reminders_for(&a, &rules, now))
+                    .transpose()?;
                 conn.publish(Event::AppointmentSaved {
                     appointment: &a,
                     reminders: reminders.as_deref(),
@@ -549,7 +550,7 @@ pub async fn change_status(
             conn.write_transaction(|conn| {
                 let mut a = load_visible(conn, &caller, id)?;
                 if_match.check(a.version)?;
-                let from = status(&a);
+                let from = status(&a)?;
                 if !from.can_become(to) {
                     let allowed: Vec<&'static str> =
                         from.next().iter().map(|s| s.as_str()).collect();
@@ -660,7 +661,7 @@ pub(crate) fn insert_from_google(
                 &appointment,
                 &default_rules(&account.default_reminders),
                 now,
-            ))
+            )?)
         }
         None => None,
     };
@@ -687,7 +688,7 @@ pub(crate) fn apply_from_google(
 ) -> Result<Option<Appointment>, AppError> {
     let now = Ts::now();
     let read_version = a.version;
-    let from = status(&a);
+    let from = status(&a)?;
     let starts_before = a.starts_at;
     let before = a.clone();
     if cancelled {
@@ -728,7 +729,7 @@ pub(crate) fn apply_from_google(
             origin: Origin::Google,
         })?;
     } else if a.starts_at != starts_before {
-        let reminders = reminders_for(&a, &pending_rules(conn, a.id)?, now);
+        let reminders = reminders_for(&a, &pending_rules(conn, a.id)?, now)?;
         conn.publish(Event::AppointmentSaved {
             appointment: &a,
             reminders: Some(&reminders),

@@ -20,7 +20,7 @@ use fieldcrm_domain::{Action, Coordinates, Role};
 use fieldcrm_geo_track::Fix;
 
 use crate::caller::Caller;
-use crate::error::AppError;
+use crate::error::{parse_stored, AppError};
 use crate::events::{Actor, Change};
 use crate::feed;
 use crate::state::AppState;
@@ -424,7 +424,7 @@ fn detect_visits(
     ) else {
         return Ok(());
     };
-    let zone: chrono_tz::Tz = account.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    let zone: chrono_tz::Tz = parse_stored("account time zone", &account.time_zone)?;
     let day_of = |at: DateTime<Utc>| at.with_timezone(&zone).date_naive();
     let window = Duration::days(1);
     let candidates = appointments::located_for_technician(
