@@ -3,8 +3,10 @@
 //! comes back; the job worker runs the background work through the same calls.
 //!
 //! Contexts, upstream to downstream: `people` -> `scheduling` -> `messaging`,
-//! `google_sync`, `time_clock`; `accounts` apart. The kernel (`error`,
-//! `caller`, `events`, `jobs`, `state`) serves them all.
+//! `google_sync`, `time_clock`; `accounts` and `webhooks` apart. The kernel
+//! (`error`, `caller`, `events`, `feed`, `jobs`, `tx`, `state`, ...) serves
+//! them all and names none of them; this root and `wiring` connect them
+//! (`architecture.rs` checks it).
 
 pub mod accounts;
 #[cfg(test)]
