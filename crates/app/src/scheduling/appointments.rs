@@ -777,8 +777,14 @@ mod tests {
     use fieldcrm_db::{Id, Ts};
     use fieldcrm_domain::scheduling::{ReminderRule, Status, TimeSlot};
 
-    use super::{change_status, create_in, update, AppointmentPatch, NewAppointment};
+    use fieldcrm_db::messages;
+    use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus};
+
+    use super::{
+        apply_from_google, change_status, create_in, update, AppointmentPatch, NewAppointment,
+    };
     use crate::error::Failure;
+    use crate::people::{record_consent, Stage};
     use crate::preconditions::IfMatch;
     use crate::testing::World;
 
@@ -899,5 +905,68 @@ mod tests {
         .unwrap();
         let [closed] = reminders(&world).try_into().unwrap();
         assert_eq!(closed.status, "cancelled");
+    }
+
+    #[tokio::test]
+    async fn a_status_change_texts_the_customer_unless_it_came_from_google() {
+        let world = World::new(|_| {}).await;
+        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
+        record_consent(
+            &world.state,
+            &world.owner,
+            Stage::Customer,
+            anna.id,
+            Channel::Sms,
+            ConsentStatus::OptedIn,
+            ConsentSource::Verbal,
+        )
+        .await
+        .unwrap();
+        let booked = world
+            .tx(|tx| create_in(tx, &world.owner, booking(anna.id, 48)))
+            .unwrap();
+        let id = booked.appointment.id;
+        let texts = |world: &World| {
+            let filter = messages::Filter {
+                status: None,
+                channel: None,
+                person: None,
+                appointment: Some(id),
+                before: None,
+                limit: 10,
+            };
+            messages::list(&mut world.conn(), world.owner.account_id, &filter).unwrap()
+        };
+
+        change_status(
+            &world.state,
+            &world.owner,
+            id,
+            Status::Confirmed,
+            IfMatch::Absent,
+        )
+        .await
+        .unwrap();
+        let [confirmation] = texts(&world).try_into().unwrap();
+        assert_eq!(
+            (confirmation.kind.as_str(), confirmation.channel.as_str()),
+            ("confirmation", "sms")
+        );
+
+        // Cancelled in Google: the reminders end, and nobody is texted.
+        let confirmed = appointments::find(&mut world.conn(), world.owner.account_id, id)
+            .unwrap()
+            .unwrap();
+        let saved = world
+            .tx(|tx| apply_from_google(tx, confirmed, None, None, true))
+            .unwrap()
+            .unwrap();
+        assert_eq!(saved.status, "cancelled");
+        assert_eq!(texts(&world).len(), 1);
+        let reminders = appointments::reminders_of(&mut world.conn(), &[id]).unwrap();
+        assert!(
+            reminders.iter().all(|r| r.status == "cancelled"),
+            "{reminders:?}"
+        );
     }
 }
