@@ -14,6 +14,8 @@ use utoipa::openapi::{
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
+use fieldcrm_domain::Action;
+
 use crate::problem::{FieldError, Problem};
 use crate::routes;
 
@@ -153,6 +155,8 @@ impl Modify for CommonResponses {
         );
         for (path, item) in spec.paths.paths.iter_mut() {
             for operation in operations(item) {
+                name_the_stage(operation);
+                write_roles_line(operation);
                 split_security(path, operation);
                 one_line_summary(operation);
                 if is_callback(path) {
@@ -193,6 +197,56 @@ fn is_callback(path: &str) -> bool {
         || path.starts_with("/v1/unsubscribe")
         || path == "/v1/integrations/google/callback"
         || path.starts_with("/v1/calendar-feeds/")
+}
+
+/// The operations customers and prospects share are written once
+/// (`routes::people`), with `{person}` and `{people}` for the stage's words:
+/// each operation's tag is its stage.
+fn name_the_stage(operation: &mut Operation) {
+    let people = match operation.tags.as_deref() {
+        Some([tag]) if tag == "customers" || tag == "prospects" => tag.clone(),
+        _ => return,
+    };
+    let person = people.trim_end_matches('s');
+    let name = |text: &mut String| {
+        if text.contains("{pe") {
+            *text = text
+                .replace("{person}", person)
+                .replace("{people}", &people);
+        }
+    };
+    operation.summary.iter_mut().for_each(name);
+    operation.description.iter_mut().for_each(name);
+    for parameter in operation.parameters.iter_mut().flatten() {
+        parameter.description.iter_mut().for_each(name);
+    }
+    for response in operation.responses.responses.values_mut() {
+        if let RefOr::T(response) = response {
+            name(&mut response.description);
+        }
+    }
+}
+
+/// A handler names the action it performs (`Permission: \`ManageUsers\`.`);
+/// the document says who may call it in the words of the permission table,
+/// so the two cannot disagree. (The few operations that need only a signed-in
+/// caller, and no action, write their roles line themselves.)
+fn write_roles_line(operation: &mut Operation) {
+    const MARK: &str = "Permission: `";
+    let Some(description) = operation.description.as_mut() else {
+        return;
+    };
+    let Some(start) = description.find(MARK) else {
+        return;
+    };
+    let name_at = start + MARK.len();
+    let name_end = name_at
+        + description[name_at..]
+            .find("`.")
+            .expect("a permission line reads Permission: `Action`.");
+    let action = Action::named(&description[name_at..name_end])
+        .unwrap_or_else(|| panic!("no action {}", &description[name_at..name_end]));
+    description.replace_range(start..name_end + "`.".len(), &action.roles_line());
 }
 
 /// Handlers declare one `bearer` requirement and say in their description

@@ -56,6 +56,20 @@ fn every_secured_operation_says_who_may_call_it() {
                     text.contains("Roles:"),
                     "{method} {path} must name its roles"
                 );
+                // Written from the permission table, but for the two operations
+                // that need a signed-in caller and no action.
+                let from_table = fieldcrm_domain::Action::ALL
+                    .into_iter()
+                    .any(|action| text.contains(&action.roles_line()));
+                let signed_in_only = ["/v1/me", "/v1/auth/logout"].contains(&path.as_str());
+                assert!(
+                    from_table != signed_in_only,
+                    "{method} {path}: its roles line must come from `Permission: `Action`.`"
+                );
+                assert!(
+                    !text.contains("Permission:") && !text.contains("{pe"),
+                    "{method} {path}: a permission mark or a stage word was left unfilled"
+                );
                 // The key scope in the requirements is the one the roles line names.
                 let key_scope = operation["security"]
                     .as_array()

@@ -25,7 +25,7 @@ use fieldcrm_app::state::AppState;
 
 /// The account and its settings.
 ///
-/// Roles: any. API keys: `read` scope or wider.
+/// Permission: `ViewAccount`.
 #[utoipa::path(
     tag = "account",
     security(("bearer" = [])),
@@ -93,7 +93,7 @@ fn parse_postal_address(raw: &str) -> Result<String, fieldcrm_domain::Invalid> {
 
 /// Change the account's settings; only the fields given change.
 ///
-/// Roles: owner, admin. API keys: not accepted.
+/// Permission: `ManageAccount`.
 #[utoipa::path(
     tag = "account",
     security(("bearer" = [])),
@@ -277,7 +277,7 @@ impl From<privacy::DeletionReceipt> for DeletionReceiptView {
 /// grant at Google; it carries the grant sealed and nothing else of the
 /// account, and retries until Google answers. The deletion does not wait for it.
 ///
-/// Roles: owner. API keys: not accepted.
+/// Permission: `ExportOrDeleteAccount`.
 #[utoipa::path(
     tag = "account",
     security(("bearer" = [])),
@@ -396,7 +396,7 @@ pub struct ExportDocument {
 /// export. A document cut off by an error is not valid JSON, so it cannot be
 /// mistaken for a complete one.
 ///
-/// Roles: owner. API keys: not accepted.
+/// Permission: `ExportOrDeleteAccount`.
 #[utoipa::path(
     tag = "account",
     security(("bearer" = [])),

@@ -37,7 +37,7 @@ pub struct CreatedApiKey {
 /// Create an API key for an integration. The response holds the secret; it is
 /// stored only as a hash and cannot be shown again.
 ///
-/// Roles: owner, admin. API keys: not accepted.
+/// Permission: `ManageApiKeys`.
 #[utoipa::path(
     tag = "api-keys",
     security(("bearer" = [])),
@@ -70,7 +70,7 @@ pub async fn create_api_key(
 
 /// List the account's API keys (never their secrets).
 ///
-/// Roles: owner, admin. API keys: not accepted.
+/// Permission: `ManageApiKeys`.
 #[utoipa::path(
     tag = "api-keys",
     security(("bearer" = [])),
@@ -98,7 +98,7 @@ pub async fn list_api_keys(
 
 /// Revoke an API key: it stops working at once.
 ///
-/// Roles: owner, admin. API keys: not accepted.
+/// Permission: `ManageApiKeys`.
 #[utoipa::path(
     tag = "api-keys",
     security(("bearer" = [])),

@@ -239,7 +239,7 @@ fn rules(fields: &mut Fields, raw: Option<&[ReminderBody]>) -> Option<Vec<Remind
 /// return the first response again (with `Idempotency-Replayed: true`) for
 /// 24 hours, and book once; the same key with another body is 422.
 ///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
+/// Permission: `ManageAppointments`.
 #[utoipa::path(
     tag = "appointments",
     security(("bearer" = [])),
@@ -329,8 +329,7 @@ pub struct AppointmentQuery {
 
 /// List appointments.
 ///
-/// Roles: owner, admin, dispatcher, technician (only those assigned to them).
-/// API keys: `read` scope or wider.
+/// Permission: `ViewAppointments`.
 #[utoipa::path(
     tag = "appointments",
     security(("bearer" = [])),
@@ -379,8 +378,7 @@ pub async fn list_appointments(
 
 /// One appointment with its reminders and status history.
 ///
-/// Roles: owner, admin, dispatcher, technician (only those assigned to them).
-/// API keys: `read` scope or wider.
+/// Permission: `ViewAppointments`.
 #[utoipa::path(
     tag = "appointments",
     security(("bearer" = [])),
@@ -403,7 +401,7 @@ pub async fn get_appointment(
 /// Change or reschedule an appointment; rescheduling moves its reminders.
 /// `If-Match` refuses a stale change (412).
 ///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
+/// Permission: `ManageAppointments`.
 #[utoipa::path(
     tag = "appointments",
     security(("bearer" = [])),
@@ -455,7 +453,7 @@ pub async fn update_appointment(
 
 /// Delete an appointment and its reminders.
 ///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
+/// Permission: `ManageAppointments`.
 #[utoipa::path(
     tag = "appointments",
     security(("bearer" = [])),
@@ -485,7 +483,7 @@ pub async fn delete_appointment(
 /// cancels its pending reminders. `If-Match` refuses a move based on a stale
 /// read (412).
 ///
-/// Roles: owner, admin, dispatcher, technician (their own appointments). API keys: `write` scope.
+/// Permission: `UpdateAppointmentStatus`.
 #[utoipa::path(
     tag = "appointments",
     security(("bearer" = [])),
@@ -530,7 +528,7 @@ pub struct CalendarFeed {
 /// service's public base URL (`FIELDCRM_PUBLIC_BASE_URL`), whatever host the
 /// request was sent to.
 ///
-/// Roles: any signed-in user, for their own appointments. API keys: not accepted.
+/// Permission: `UseOwnCalendarFeed`.
 #[utoipa::path(
     tag = "appointments",
     security(("bearer" = [])),
@@ -556,7 +554,7 @@ pub async fn rotate_calendar_feed(
 
 /// Turn the caller's calendar feed off.
 ///
-/// Roles: any signed-in user, for their own feed. API keys: not accepted.
+/// Permission: `UseOwnCalendarFeed`.
 #[utoipa::path(
     tag = "appointments",
     security(("bearer" = [])),

@@ -64,7 +64,7 @@ pub struct AuditQuery {
 /// deleted or given another role, API keys created and revoked, Google
 /// connected and disconnected.
 ///
-/// Roles: owner. API keys: not accepted.
+/// Permission: `ExportOrDeleteAccount`.
 #[utoipa::path(
     tag = "account",
     security(("bearer" = [])),

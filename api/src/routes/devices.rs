@@ -235,7 +235,7 @@ fn parse_label(label: &str) -> Result<String, Problem> {
 /// on a computer. The token only sends positions for this person; the
 /// server keeps those recorded inside their shifts.
 ///
-/// Roles: owner, admin (anyone's); technician (their own). API keys: not accepted.
+/// Permission: `ManageDevices`.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
@@ -271,7 +271,7 @@ pub async fn create_device(
 /// List a person's devices, revoked ones too, with their counters (never
 /// their tokens).
 ///
-/// Roles: owner, admin (anyone's); technician (their own). API keys: not accepted.
+/// Permission: `ManageDevices`.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
@@ -300,7 +300,7 @@ pub async fn list_devices(
 
 /// Revoke a device: its token is refused (401) from the next request on.
 ///
-/// Roles: owner, admin (anyone's); technician (their own). API keys: not accepted.
+/// Permission: `ManageDevices`.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),

@@ -101,7 +101,7 @@ fn parse_types(query: &str) -> Result<Vec<String>, Problem> {
 /// should start again from an event a few seconds older than the last it saw
 /// and skip the ids it knows.
 ///
-/// Roles: owner, admin. API keys: `read` scope or wider.
+/// Permission: `ViewEvents`.
 #[utoipa::path(
     tag = "events",
     security(("bearer" = [])),

@@ -116,7 +116,7 @@ impl From<Option<Integration>> for IntegrationView {
 /// Connecting again replaces the earlier grant; see the README for what
 /// connecting the same or another Google account keeps.
 ///
-/// Roles: owner, admin. API keys: not accepted (the consent screen is a person's).
+/// Permission: `ManageAccount`.
 #[utoipa::path(
     tag = "integrations",
     security(("bearer" = [])),
@@ -219,7 +219,7 @@ pub async fn google_callback(
 /// upcoming appointments queued for export and a first sync queued. A
 /// confirmation is single use: shown by anyone else, it is refused and gone.
 ///
-/// Roles: owner, admin (the one who started connecting). API keys: not accepted.
+/// Permission: `ManageAccount`. Only the one who started connecting may confirm.
 #[utoipa::path(
     tag = "integrations",
     security(("bearer" = [])),
@@ -245,7 +245,7 @@ pub async fn confirm_google(
 /// The Google connection: the address, scopes, calendar, last sync, and
 /// whether it must be connected again.
 ///
-/// Roles: any. API keys: `read` scope or wider.
+/// Permission: `ViewAccount`.
 #[utoipa::path(
     tag = "integrations",
     security(("bearer" = [])),
@@ -264,7 +264,7 @@ pub async fn google_status(
 
 /// Run a calendar sync now (it is queued; changes arrive within seconds).
 ///
-/// Roles: owner, admin. API keys: not accepted.
+/// Permission: `ManageAccount`.
 #[utoipa::path(
     tag = "integrations",
     security(("bearer" = [])),
@@ -288,7 +288,7 @@ pub async fn sync_google(
 /// Google and stops the push channel. Appointments, and their events in
 /// Google, stay.
 ///
-/// Roles: owner, admin. API keys: not accepted.
+/// Permission: `ManageAccount`.
 #[utoipa::path(
     tag = "integrations",
     security(("bearer" = [])),

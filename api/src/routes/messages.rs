@@ -101,7 +101,7 @@ pub struct SendMessageRequest {
 /// meanwhile). SMS wait for the end of the account's quiet hours. Send an
 /// `Idempotency-Key` to make retries safe.
 ///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
+/// Permission: `SendMessages`.
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),
@@ -201,7 +201,7 @@ pub struct MessagesQuery {
 
 /// The message log, newest first.
 ///
-/// Roles: owner, admin, dispatcher. API keys: `read` scope or wider.
+/// Permission: `ViewMessages`.
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),
@@ -256,7 +256,7 @@ pub async fn list_messages(
 
 /// One message of the log.
 ///
-/// Roles: owner, admin, dispatcher. API keys: `read` scope or wider.
+/// Permission: `ViewMessages`.
 #[utoipa::path(
     tag = "messages",
     security(("bearer" = [])),

@@ -1,5 +1,6 @@
-//! `/v1/customers` and `/v1/prospects`: one kind of record in two stages, so each
-//! handler here is a thin wrapper that names its stage.
+//! `/v1/customers` and `/v1/prospects`: one kind of record in two stages, so the
+//! operations are written once (`stage_routes!`) and served for each stage;
+//! only converting a prospect is a prospect's alone.
 
 use actix_web::http::header::ETAG;
 use actix_web::http::StatusCode;
@@ -566,380 +567,232 @@ async fn record_consent(
 
 // ---- endpoints ------------------------------------------------------------------
 
-/// List customers.
-///
-/// Roles: owner, admin, dispatcher, technician (technicians see only the people of
-/// their assigned appointments). API keys: `read` scope or wider.
-#[utoipa::path(
-    tag = "customers",
-    security(("bearer" = [])),
-    params(PeopleQuery),
-    responses(
-        (status = 200, description = "A page of customers", body = Page<PersonView>),
-        (status = 403, description = "The caller may not read customers", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/v1/customers")]
-pub async fn list_customers(
-    state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<PeopleQuery>,
-) -> Result<HttpResponse, Problem> {
-    list(&state, &caller, Stage::Customer, &query).await
+/// The operations both stages share, written once. `{person}` and `{people}`
+/// in their documentation become the stage's words (`openapi::name_the_stage`).
+macro_rules! stage_routes {
+    (
+        stage: $stage:expr,
+        tag: $tag:tt,
+        list: $list:ident = $collection:tt,
+        create: $create:ident = $collection_again:tt,
+        get: $get:ident = $one:tt,
+        update: $update:ident = $one_again:tt,
+        delete: $delete:ident = $one_more:tt,
+        consent: $consent:ident = $consent_path:tt,
+        record_consent: $record_consent:ident = $consent_path_again:tt $(,)?
+    ) => {
+        /// List {people}.
+        ///
+        /// Permission: `ViewCustomers`.
+        #[utoipa::path(
+            tag = $tag,
+            security(("bearer" = [])),
+            params(PeopleQuery),
+            responses(
+                (status = 200, description = "A page of {people}", body = Page<PersonView>),
+                (status = 403, description = "The caller may not read {people}", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[get($collection)]
+        pub async fn $list(
+            state: web::Data<AppState>,
+            caller: Caller,
+            query: web::Query<PeopleQuery>,
+        ) -> Result<HttpResponse, Problem> {
+            list(&state, &caller, $stage, &query).await
+        }
+
+        /// Create a {person}. Email, phone and address are optional: collect only what the
+        /// work needs. New people have consented to nothing. Send an `Idempotency-Key`
+        /// to make retries safe: the same key and body return the first response again
+        /// (with `Idempotency-Replayed: true`) for 24 hours; the same key with another
+        /// body is 422.
+        ///
+        /// Permission: `ManageCustomers`.
+        #[utoipa::path(
+            tag = $tag,
+            security(("bearer" = [])),
+            params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "A unique key per intended creation, e.g. a UUID")),
+            request_body(content = CreatePersonRequest, example = json!({
+                "name": "Ada Example",
+                "company": "Example Bakery",
+                "email": "ada@example.com",
+                "phone": "+1 512 555 0100",
+                "address": {"line1": "1200 Congress Ave", "city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"},
+                "tags": ["vip"]
+            })),
+            responses(
+                (status = 201, description = "The new {person}; `ETag` holds its version", body = PersonView),
+                (status = 403, description = "The caller may not create {people}", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose record has since been deleted (or, for a prospect, converted)", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "A request with this Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[post($collection_again)]
+        pub async fn $create(
+            state: web::Data<AppState>,
+            caller: Caller,
+            key: IdempotencyKey,
+            body: Json<CreatePersonRequest>,
+        ) -> Result<HttpResponse, Problem> {
+            create(&state, caller, $stage, body, key).await
+        }
+
+        /// One {person}; `ETag` holds its version.
+        ///
+        /// Permission: `ViewCustomers`.
+        #[utoipa::path(
+            tag = $tag,
+            security(("bearer" = [])),
+            params(("id" = Uuid, Path, description = "The {person}'s id")),
+            responses(
+                (status = 200, description = "The {person}", body = PersonView),
+                (status = 403, description = "The caller may not read {people}", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[get($one)]
+        pub async fn $get(
+            state: web::Data<AppState>,
+            caller: Caller,
+            id: web::Path<Uuid>,
+        ) -> Result<HttpResponse, Problem> {
+            get_one(&state, &caller, $stage, *id).await
+        }
+
+        /// Change a {person}: only the fields given change; `null` clears a field. A new
+        /// phone number or email address resets consent on that channel. Send
+        /// `If-Match` with the `ETag` you read to refuse the change (412) if someone
+        /// else changed the {person} since.
+        ///
+        /// Permission: `ManageCustomers`.
+        #[utoipa::path(
+            tag = $tag,
+            security(("bearer" = [])),
+            params(
+                ("id" = Uuid, Path, description = "The {person}'s id"),
+                ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
+            ),
+            request_body = UpdatePersonRequest,
+            responses(
+                (status = 200, description = "The changed {person}", body = PersonView),
+                (status = 403, description = "The caller may not change {people}", body = Problem, content_type = "application/problem+json"),
+                (status = 412, description = "The {person} changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[patch($one_again)]
+        pub async fn $update(
+            state: web::Data<AppState>,
+            caller: Caller,
+            id: web::Path<Uuid>,
+            if_match: IfMatch,
+            body: Json<UpdatePersonRequest>,
+        ) -> Result<HttpResponse, Problem> {
+            update(&state, &caller, $stage, *id, if_match, &body.0).await
+        }
+
+        /// Erase a {person} and everything about them: tags, consent history, and whatever
+        /// else refers to them. There is no undo.
+        ///
+        /// Permission: `ManageCustomers`.
+        #[utoipa::path(
+            tag = $tag,
+            security(("bearer" = [])),
+            params(
+                ("id" = Uuid, Path, description = "The {person}'s id"),
+                ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
+            ),
+            responses(
+                (status = 204, description = "Erased"),
+                (status = 403, description = "The caller may not delete {people}", body = Problem, content_type = "application/problem+json"),
+                (status = 412, description = "The {person} changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[delete($one_more)]
+        pub async fn $delete(
+            state: web::Data<AppState>,
+            caller: Caller,
+            id: web::Path<Uuid>,
+            if_match: IfMatch,
+        ) -> Result<HttpResponse, Problem> {
+            remove(&state, &caller, $stage, *id, if_match).await
+        }
+
+        /// The {person}'s consent per channel and its full history.
+        ///
+        /// Permission: `ViewCustomers`.
+        #[utoipa::path(
+            tag = $tag,
+            security(("bearer" = [])),
+            params(("id" = Uuid, Path, description = "The {person}'s id")),
+            responses(
+                (status = 200, description = "Current consent and history", body = ConsentView),
+                (status = 403, description = "The caller may not read {people}", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[get($consent_path)]
+        pub async fn $consent(
+            state: web::Data<AppState>,
+            caller: Caller,
+            id: web::Path<Uuid>,
+        ) -> Result<HttpResponse, Problem> {
+            consent(&state, &caller, $stage, *id).await
+        }
+
+        /// Record a consent decision of the {person} for one channel. Opting in needs the
+        /// contact detail of that channel (a phone number for `sms`, an email address
+        /// for `email`).
+        ///
+        /// Permission: `ManageCustomers`.
+        #[utoipa::path(
+            tag = $tag,
+            security(("bearer" = [])),
+            params(("id" = Uuid, Path, description = "The {person}'s id")),
+            request_body = ConsentRequest,
+            responses(
+                (status = 201, description = "Recorded", body = ConsentRecorded),
+                (status = 403, description = "The caller may not change {people}", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[post($consent_path_again)]
+        pub async fn $record_consent(
+            state: web::Data<AppState>,
+            caller: Caller,
+            id: web::Path<Uuid>,
+            body: Json<ConsentRequest>,
+        ) -> Result<HttpResponse, Problem> {
+            record_consent(&state, &caller, $stage, *id, &body.0).await
+        }
+    };
 }
 
-/// Create a customer. Email, phone and address are optional: collect only what the
-/// work needs. New people have consented to nothing. Send an `Idempotency-Key`
-/// to make retries safe: the same key and body return the first response again
-/// (with `Idempotency-Replayed: true`) for 24 hours; the same key with another
-/// body is 422.
-///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
-#[utoipa::path(
-    tag = "customers",
-    security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "A unique key per intended creation, e.g. a UUID")),
-    request_body(content = CreatePersonRequest, example = json!({
-        "name": "Ada Example",
-        "company": "Example Bakery",
-        "email": "ada@example.com",
-        "phone": "+1 512 555 0100",
-        "address": {"line1": "1200 Congress Ave", "city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"},
-        "tags": ["vip"]
-    })),
-    responses(
-        (status = 201, description = "The new customer; `ETag` holds its version", body = PersonView),
-        (status = 403, description = "The caller may not create customers", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose record has since been deleted (or, for a prospect, converted)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/v1/customers")]
-pub async fn create_customer(
-    state: web::Data<AppState>,
-    caller: Caller,
-    key: IdempotencyKey,
-    body: Json<CreatePersonRequest>,
-) -> Result<HttpResponse, Problem> {
-    create(&state, caller, Stage::Customer, body, key).await
+stage_routes! {
+    stage: Stage::Customer,
+    tag: "customers",
+    list: list_customers = "/v1/customers",
+    create: create_customer = "/v1/customers",
+    get: get_customer = "/v1/customers/{id}",
+    update: update_customer = "/v1/customers/{id}",
+    delete: delete_customer = "/v1/customers/{id}",
+    consent: get_customer_consent = "/v1/customers/{id}/consent",
+    record_consent: record_customer_consent = "/v1/customers/{id}/consent",
 }
 
-/// One customer; `ETag` holds its version.
-///
-/// Roles: owner, admin, dispatcher, technician (only people of their assigned
-/// appointments). API keys: `read` scope or wider.
-#[utoipa::path(
-    tag = "customers",
-    security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The customer's id")),
-    responses(
-        (status = 200, description = "The customer", body = PersonView),
-        (status = 403, description = "The caller may not read customers", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/v1/customers/{id}")]
-pub async fn get_customer(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse, Problem> {
-    get_one(&state, &caller, Stage::Customer, *id).await
-}
-
-/// Change a customer: only the fields given change; `null` clears a field. A new
-/// phone number or email address resets consent on that channel. Send
-/// `If-Match` with the `ETag` you read to refuse the change (412) if someone
-/// else changed the customer since.
-///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
-#[utoipa::path(
-    tag = "customers",
-    security(("bearer" = [])),
-    params(
-        ("id" = Uuid, Path, description = "The customer's id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
-    ),
-    request_body = UpdatePersonRequest,
-    responses(
-        (status = 200, description = "The changed customer", body = PersonView),
-        (status = 403, description = "The caller may not change customers", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The customer changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[patch("/v1/customers/{id}")]
-pub async fn update_customer(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
-    if_match: IfMatch,
-    body: Json<UpdatePersonRequest>,
-) -> Result<HttpResponse, Problem> {
-    update(&state, &caller, Stage::Customer, *id, if_match, &body.0).await
-}
-
-/// Erase a customer and everything about them: tags, consent history, and whatever
-/// else refers to them. There is no undo.
-///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
-#[utoipa::path(
-    tag = "customers",
-    security(("bearer" = [])),
-    params(
-        ("id" = Uuid, Path, description = "The customer's id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
-    ),
-    responses(
-        (status = 204, description = "Erased"),
-        (status = 403, description = "The caller may not delete customers", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The customer changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[delete("/v1/customers/{id}")]
-pub async fn delete_customer(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, Problem> {
-    remove(&state, &caller, Stage::Customer, *id, if_match).await
-}
-
-/// The customer's consent per channel and its full history.
-///
-/// Roles: owner, admin, dispatcher, technician (only people of their assigned
-/// appointments). API keys: `read` scope or wider.
-#[utoipa::path(
-    tag = "customers",
-    security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The customer's id")),
-    responses(
-        (status = 200, description = "Current consent and history", body = ConsentView),
-        (status = 403, description = "The caller may not read customers", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/v1/customers/{id}/consent")]
-pub async fn get_customer_consent(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse, Problem> {
-    consent(&state, &caller, Stage::Customer, *id).await
-}
-
-/// Record a consent decision of the customer for one channel. Opting in needs the
-/// contact detail of that channel (a phone number for `sms`, an email address
-/// for `email`).
-///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
-#[utoipa::path(
-    tag = "customers",
-    security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The customer's id")),
-    request_body = ConsentRequest,
-    responses(
-        (status = 201, description = "Recorded", body = ConsentRecorded),
-        (status = 403, description = "The caller may not change customers", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/v1/customers/{id}/consent")]
-pub async fn record_customer_consent(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
-    body: Json<ConsentRequest>,
-) -> Result<HttpResponse, Problem> {
-    record_consent(&state, &caller, Stage::Customer, *id, &body.0).await
-}
-
-/// List prospects.
-///
-/// Roles: owner, admin, dispatcher, technician (technicians see only the people of
-/// their assigned appointments). API keys: `read` scope or wider.
-#[utoipa::path(
-    tag = "prospects",
-    security(("bearer" = [])),
-    params(PeopleQuery),
-    responses(
-        (status = 200, description = "A page of prospects", body = Page<PersonView>),
-        (status = 403, description = "The caller may not read prospects", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/v1/prospects")]
-pub async fn list_prospects(
-    state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<PeopleQuery>,
-) -> Result<HttpResponse, Problem> {
-    list(&state, &caller, Stage::Prospect, &query).await
-}
-
-/// Create a prospect. Email, phone and address are optional: collect only what the
-/// work needs. New people have consented to nothing. Send an `Idempotency-Key`
-/// to make retries safe: the same key and body return the first response again
-/// (with `Idempotency-Replayed: true`) for 24 hours; the same key with another
-/// body is 422.
-///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
-#[utoipa::path(
-    tag = "prospects",
-    security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]+$", description = "A unique key per intended creation, e.g. a UUID")),
-    request_body(content = CreatePersonRequest, example = json!({
-        "name": "Ada Example",
-        "company": "Example Bakery",
-        "email": "ada@example.com",
-        "phone": "+1 512 555 0100",
-        "address": {"line1": "1200 Congress Ave", "city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"},
-        "tags": ["vip"]
-    })),
-    responses(
-        (status = 201, description = "The new prospect; `ETag` holds its version", body = PersonView),
-        (status = 403, description = "The caller may not create prospects", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "A replay (same `Idempotency-Key`) of a request whose record has since been deleted (or, for a prospect, converted)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/v1/prospects")]
-pub async fn create_prospect(
-    state: web::Data<AppState>,
-    caller: Caller,
-    key: IdempotencyKey,
-    body: Json<CreatePersonRequest>,
-) -> Result<HttpResponse, Problem> {
-    create(&state, caller, Stage::Prospect, body, key).await
-}
-
-/// One prospect; `ETag` holds its version.
-///
-/// Roles: owner, admin, dispatcher, technician (only people of their assigned
-/// appointments). API keys: `read` scope or wider.
-#[utoipa::path(
-    tag = "prospects",
-    security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The prospect's id")),
-    responses(
-        (status = 200, description = "The prospect", body = PersonView),
-        (status = 403, description = "The caller may not read prospects", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/v1/prospects/{id}")]
-pub async fn get_prospect(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse, Problem> {
-    get_one(&state, &caller, Stage::Prospect, *id).await
-}
-
-/// Change a prospect: only the fields given change; `null` clears a field. A new
-/// phone number or email address resets consent on that channel. Send
-/// `If-Match` with the `ETag` you read to refuse the change (412) if someone
-/// else changed the prospect since.
-///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
-#[utoipa::path(
-    tag = "prospects",
-    security(("bearer" = [])),
-    params(
-        ("id" = Uuid, Path, description = "The prospect's id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
-    ),
-    request_body = UpdatePersonRequest,
-    responses(
-        (status = 200, description = "The changed prospect", body = PersonView),
-        (status = 403, description = "The caller may not change prospects", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The prospect changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[patch("/v1/prospects/{id}")]
-pub async fn update_prospect(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
-    if_match: IfMatch,
-    body: Json<UpdatePersonRequest>,
-) -> Result<HttpResponse, Problem> {
-    update(&state, &caller, Stage::Prospect, *id, if_match, &body.0).await
-}
-
-/// Erase a prospect and everything about them: tags, consent history, and whatever
-/// else refers to them. There is no undo.
-///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
-#[utoipa::path(
-    tag = "prospects",
-    security(("bearer" = [])),
-    params(
-        ("id" = Uuid, Path, description = "The prospect's id"),
-        ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[^"]*"( *, *(W/)?"[^"]*")*)$"#, description = "The `ETag` last read"),
-    ),
-    responses(
-        (status = 204, description = "Erased"),
-        (status = 403, description = "The caller may not delete prospects", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "The prospect changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[delete("/v1/prospects/{id}")]
-pub async fn delete_prospect(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
-    if_match: IfMatch,
-) -> Result<HttpResponse, Problem> {
-    remove(&state, &caller, Stage::Prospect, *id, if_match).await
-}
-
-/// The prospect's consent per channel and its full history.
-///
-/// Roles: owner, admin, dispatcher, technician (only people of their assigned
-/// appointments). API keys: `read` scope or wider.
-#[utoipa::path(
-    tag = "prospects",
-    security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The prospect's id")),
-    responses(
-        (status = 200, description = "Current consent and history", body = ConsentView),
-        (status = 403, description = "The caller may not read prospects", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/v1/prospects/{id}/consent")]
-pub async fn get_prospect_consent(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
-) -> Result<HttpResponse, Problem> {
-    consent(&state, &caller, Stage::Prospect, *id).await
-}
-
-/// Record a consent decision of the prospect for one channel. Opting in needs the
-/// contact detail of that channel (a phone number for `sms`, an email address
-/// for `email`).
-///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
-#[utoipa::path(
-    tag = "prospects",
-    security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "The prospect's id")),
-    request_body = ConsentRequest,
-    responses(
-        (status = 201, description = "Recorded", body = ConsentRecorded),
-        (status = 403, description = "The caller may not change prospects", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/v1/prospects/{id}/consent")]
-pub async fn record_prospect_consent(
-    state: web::Data<AppState>,
-    caller: Caller,
-    id: web::Path<Uuid>,
-    body: Json<ConsentRequest>,
-) -> Result<HttpResponse, Problem> {
-    record_consent(&state, &caller, Stage::Prospect, *id, &body.0).await
+stage_routes! {
+    stage: Stage::Prospect,
+    tag: "prospects",
+    list: list_prospects = "/v1/prospects",
+    create: create_prospect = "/v1/prospects",
+    get: get_prospect = "/v1/prospects/{id}",
+    update: update_prospect = "/v1/prospects/{id}",
+    delete: delete_prospect = "/v1/prospects/{id}",
+    consent: get_prospect_consent = "/v1/prospects/{id}/consent",
+    record_consent: record_prospect_consent = "/v1/prospects/{id}/consent",
 }
 
 /// Make a prospect a customer. The id, tags, consent and history stay;
 /// `converted_at` records when.
 ///
-/// Roles: owner, admin, dispatcher. API keys: `write` scope.
+/// Permission: `ManageCustomers`.
 #[utoipa::path(
     tag = "prospects",
     security(("bearer" = [])),

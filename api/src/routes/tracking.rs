@@ -107,7 +107,7 @@ fn just_closed(shift: Shift) -> ShiftView {
 
 /// Clock in: starts a shift. GPS pings are stored only inside shifts.
 ///
-/// Roles: any signed-in user, for themselves. API keys: not accepted.
+/// Permission: `TrackOwnTime`.
 #[utoipa::path(
     tag = "time clock",
     security(("bearer" = [])),
@@ -137,7 +137,7 @@ pub async fn clock_in(
 /// Clock out: ends the open shift. Pings recorded after this are refused;
 /// pings recorded before it and uploaded late are still accepted.
 ///
-/// Roles: any signed-in user, for themselves. API keys: not accepted.
+/// Permission: `TrackOwnTime`.
 #[utoipa::path(
     tag = "time clock",
     security(("bearer" = [])),
@@ -164,7 +164,7 @@ pub async fn clock_out(
 
 /// Close someone's forgotten shift now.
 ///
-/// Roles: owner, admin. API keys: not accepted.
+/// Permission: `ManageShifts`.
 #[utoipa::path(
     tag = "time clock",
     security(("bearer" = [])),
@@ -229,8 +229,7 @@ fn time_param(fields: &mut Fields, name: &str, raw: Option<&str>) -> Option<Ts> 
 
 /// Timesheet rows: shifts with worked time and distance, and totals.
 ///
-/// Roles: owner, admin, dispatcher (anyone's); technician (their own).
-/// API keys: `read` scope or wider.
+/// Permission: `ViewShifts`.
 #[utoipa::path(
     tag = "time clock",
     security(("bearer" = [])),
@@ -278,8 +277,7 @@ pub async fn list_shifts(
 
 /// One shift.
 ///
-/// Roles: owner, admin, dispatcher (anyone's); technician (their own).
-/// API keys: `read` scope or wider.
+/// Permission: `ViewShifts`.
 #[utoipa::path(
     tag = "time clock",
     security(("bearer" = [])),
@@ -311,8 +309,7 @@ pub struct RouteQuery {
 /// with `distance_m` (geodesic), `duration_s`, `ping_count` and `stops`
 /// (stationary for over 5 minutes within 50 m); or GPX 1.1.
 ///
-/// Roles: owner, admin, dispatcher (anyone's); technician (their own).
-/// API keys: `read` scope or wider.
+/// Permission: `ViewShifts`.
 #[utoipa::path(
     tag = "time clock",
     security(("bearer" = [])),
@@ -438,7 +435,7 @@ pub struct PingResult {
 /// clock-out, or since clock-in of the open one) and is valid; buffered pings
 /// uploaded after clock-out are accepted when recorded inside the shift.
 ///
-/// Roles: any signed-in user, for themselves. API keys: not accepted.
+/// Permission: `TrackOwnTime`.
 #[utoipa::path(
     tag = "time clock",
     security(("bearer" = [])),
@@ -499,7 +496,7 @@ pub struct LivePositions {
 
 /// The last position of each person clocked in now. Nobody clocked out appears.
 ///
-/// Roles: owner, admin, dispatcher. API keys: `read` scope or wider.
+/// Permission: `ViewLiveLocations`.
 #[utoipa::path(
     tag = "time clock",
     security(("bearer" = [])),

@@ -36,7 +36,7 @@ pub struct CreateUserRequest {
 /// account told so `FIELDCRM_TAKEN_EMAILS_PER_ACCOUNT` times in an hour gets 429
 /// for every new user and email change until the hour ends, taken or not.
 ///
-/// Roles: owner, admin. API keys: not accepted.
+/// Permission: `ManageUsers`.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
@@ -103,7 +103,7 @@ pub async fn create_user(
 
 /// List the account's users, oldest first.
 ///
-/// Roles: owner, admin. API keys: not accepted.
+/// Permission: `ManageUsers`.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
@@ -126,7 +126,7 @@ pub async fn list_users(
 
 /// One user of the account.
 ///
-/// Roles: owner, admin. API keys: not accepted.
+/// Permission: `ManageUsers`.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
@@ -164,7 +164,7 @@ pub struct UpdateUserRequest {
 /// account told so `FIELDCRM_TAKEN_EMAILS_PER_ACCOUNT` times in an hour gets 429
 /// for every new user and email change until the hour ends, taken or not.
 ///
-/// Roles: owner, admin (only an owner may change an owner). API keys: not accepted.
+/// Permission: `ManageUsers`. Only an owner may change an owner.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
@@ -212,7 +212,7 @@ pub async fn update_user(
 
 /// Remove a user. Their tokens stop working at once.
 ///
-/// Roles: owner, admin (only an owner may remove an owner; the last owner stays). API keys: not accepted.
+/// Permission: `ManageUsers`. Only an owner may remove an owner, and the last owner stays.
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),

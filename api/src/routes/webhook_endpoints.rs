@@ -239,7 +239,7 @@ fn parse_patch(body: UpdateWebhookEndpointRequest) -> Result<EndpointPatch, Prob
 /// (unless the operator allows private targets); it is checked again on
 /// every delivery. At most 20 endpoints per account (409 beyond).
 ///
-/// Roles: owner, admin. API keys: `write` scope.
+/// Permission: `ManageWebhooks`.
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
@@ -272,7 +272,7 @@ pub async fn create_webhook_endpoint(
 
 /// List the account's webhook endpoints (never their secrets).
 ///
-/// Roles: owner, admin. API keys: `write` scope.
+/// Permission: `ManageWebhooks`.
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
@@ -300,7 +300,7 @@ pub async fn list_webhook_endpoints(
 
 /// One webhook endpoint (never its secret).
 ///
-/// Roles: owner, admin. API keys: `write` scope.
+/// Permission: `ManageWebhooks`.
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
@@ -323,7 +323,7 @@ pub async fn get_webhook_endpoint(
 /// Change an endpoint: its URL (checked as on creation), description, event
 /// types, payload kind, or whether it is enabled.
 ///
-/// Roles: owner, admin. API keys: `write` scope.
+/// Permission: `ManageWebhooks`.
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
@@ -350,7 +350,7 @@ pub async fn update_webhook_endpoint(
 
 /// Remove an endpoint, its delivery log and its queued deliveries.
 ///
-/// Roles: owner, admin. API keys: `write` scope.
+/// Permission: `ManageWebhooks`.
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
@@ -374,7 +374,7 @@ pub async fn delete_webhook_endpoint(
 /// for 24 hours the old one keeps signing beside it (both signatures are in
 /// `webhook-signature`), so a receiver can switch without losing a delivery.
 ///
-/// Roles: owner, admin. API keys: `write` scope.
+/// Permission: `ManageWebhooks`.
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
@@ -401,7 +401,7 @@ pub async fn rotate_webhook_secret(
 /// Send a signed `webhook.test` event to this endpoint (only), through the
 /// same queue as every delivery; its outcome appears in the delivery log.
 ///
-/// Roles: owner, admin. API keys: `write` scope.
+/// Permission: `ManageWebhooks`.
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
@@ -426,7 +426,7 @@ pub async fn test_webhook_endpoint(
 /// The endpoint's delivery log, newest first: one row per attempt, with the
 /// status code, duration and error; never the body. Kept as long as events.
 ///
-/// Roles: owner, admin. API keys: `write` scope.
+/// Permission: `ManageWebhooks`.
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),
@@ -463,7 +463,7 @@ pub async fn list_webhook_deliveries(
 /// Send a delivery's event to the endpoint again, now (a new attempt with
 /// the same `webhook-id`). 409 once the event is older than the retention.
 ///
-/// Roles: owner, admin. API keys: `write` scope.
+/// Permission: `ManageWebhooks`.
 #[utoipa::path(
     tag = "webhooks",
     security(("bearer" = [])),

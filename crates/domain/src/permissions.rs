@@ -118,10 +118,12 @@ pub enum Action {
     /// Issue, list and revoke the device tokens of tracker apps (technicians:
     /// their own).
     ManageDevices,
+    /// Make and turn off one's own secret calendar feed URL.
+    UseOwnCalendarFeed,
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 20] = [
         Action::ManageUsers,
         Action::ManageApiKeys,
         Action::ViewAccount,
@@ -141,7 +143,16 @@ impl Action {
         Action::ViewEvents,
         Action::ManageWebhooks,
         Action::ManageDevices,
+        Action::UseOwnCalendarFeed,
     ];
+
+    /// The action of this name (`ViewCustomers`), as the API reference's
+    /// sources name it.
+    pub fn named(name: &str) -> Option<Action> {
+        Action::ALL
+            .into_iter()
+            .find(|action| format!("{action:?}") == name)
+    }
 
     /// The roles allowed to perform the action.
     pub fn roles(self) -> &'static [Role] {
@@ -162,7 +173,9 @@ impl Action {
             | Action::ViewMessages
             | Action::SendMessages
             | Action::ViewLiveLocations => &[Owner, Admin, Dispatcher],
-            Action::TrackOwnTime => &[Owner, Admin, Dispatcher, Technician],
+            Action::TrackOwnTime | Action::UseOwnCalendarFeed => {
+                &[Owner, Admin, Dispatcher, Technician]
+            }
             Action::ViewShifts => &[Owner, Admin, Dispatcher, Technician],
             Action::ManageShifts => &[Owner, Admin],
             Action::ManageDevices => &[Owner, Admin, Technician],
@@ -190,8 +203,36 @@ impl Action {
             | Action::ExportOrDeleteAccount
             | Action::TrackOwnTime
             | Action::ManageShifts
-            | Action::ManageDevices => None,
+            | Action::ManageDevices
+            | Action::UseOwnCalendarFeed => None,
         }
+    }
+
+    /// Whose records a role reaches within the action, where not everyone's.
+    fn reach(self) -> Option<&'static str> {
+        match self {
+            Action::ViewCustomers => {
+                Some("technicians: only the people of their assigned appointments")
+            }
+            Action::ViewAppointments | Action::UpdateAppointmentStatus => {
+                Some("technicians: only those assigned to them")
+            }
+            Action::ViewShifts | Action::ManageDevices => Some("technicians: only their own"),
+            Action::TrackOwnTime | Action::UseOwnCalendarFeed => Some("each for themselves"),
+            _ => None,
+        }
+    }
+
+    /// The roles line of the API reference for an operation doing this.
+    pub fn roles_line(self) -> String {
+        let roles: Vec<&str> = self.roles().iter().map(|r| r.as_str()).collect();
+        let reach = self.reach().map(|r| format!(" ({r})")).unwrap_or_default();
+        let keys = match self.api_key_scope() {
+            None => "not accepted",
+            Some(ApiKeyScope::Read) => "`read` scope or wider",
+            Some(ApiKeyScope::Write) => "`write` scope",
+        };
+        format!("Roles: {}{reach}. API keys: {keys}.", roles.join(", "))
     }
 
     pub fn allows_role(self, role: Role) -> bool {
@@ -271,6 +312,7 @@ impl Action {
             Action::ManageDevices => {
                 "issue and revoke tracker apps' device tokens (technicians: their own)"
             }
+            Action::UseOwnCalendarFeed => "make and turn off one's own calendar feed URL",
         }
     }
 }
@@ -288,6 +330,31 @@ mod tests {
         assert!(!Action::ManageCustomers.allows_role(Role::Technician));
         assert!(Action::TrackOwnTime.allows_role(Role::Technician));
         assert!(!Action::ExportOrDeleteAccount.allows_role(Role::Admin));
+    }
+
+    #[test]
+    fn every_action_is_found_by_its_name() {
+        for action in Action::ALL {
+            assert_eq!(Action::named(&format!("{action:?}")), Some(action));
+        }
+        assert_eq!(Action::named("viewcustomers"), None);
+    }
+
+    #[test]
+    fn roles_lines_say_who_and_which_key() {
+        assert_eq!(
+            Action::ManageCustomers.roles_line(),
+            "Roles: owner, admin, dispatcher. API keys: `write` scope."
+        );
+        assert_eq!(
+            Action::ViewShifts.roles_line(),
+            "Roles: owner, admin, dispatcher, technician (technicians: only their own). \
+             API keys: `read` scope or wider."
+        );
+        assert_eq!(
+            Action::ExportOrDeleteAccount.roles_line(),
+            "Roles: owner. API keys: not accepted."
+        );
     }
 
     #[test]

@@ -19,10 +19,10 @@ const MOST_EVENTS: i64 = 1000;
 
 /// Makes a new secret feed token for the caller; any earlier one stops working.
 pub async fn rotate(state: &AppState, caller: &Caller) -> Result<String, AppError> {
-    caller.require(Action::ViewAppointments)?;
     let (user, _) = caller
         .user()
         .ok_or_else(|| AppError::forbidden("calendar feeds belong to people, not API keys"))?;
+    caller.require(Action::UseOwnCalendarFeed)?;
     let account = caller.account_id;
     let token = new_secret(TOKEN_PREFIX);
     let hash = secret_hash(&token);
@@ -44,6 +44,7 @@ pub async fn revoke(state: &AppState, caller: &Caller) -> Result<(), AppError> {
     let (user, _) = caller
         .user()
         .ok_or_else(|| AppError::forbidden("calendar feeds belong to people, not API keys"))?;
+    caller.require(Action::UseOwnCalendarFeed)?;
     state
         .db(move |conn| {
             calendar_feeds::delete(conn, user)?;
