@@ -110,7 +110,12 @@ pub async fn update_account(
     body: Json<UpdateAccountRequest>,
 ) -> Result<HttpResponse, Problem> {
     settings::authorize_changes(&caller)?;
-    let body = body.0;
+    let patch = parse_patch(body.0)?;
+    let account = settings::update(&state, &caller, patch).await?;
+    Ok(HttpResponse::Ok().json(AccountView::from(account)))
+}
+
+fn parse_patch(body: UpdateAccountRequest) -> Result<SettingsPatch, Problem> {
     let mut fields = Fields::default();
     let mut patch = SettingsPatch {
         name: body
@@ -199,8 +204,7 @@ pub async fn update_account(
         }
     }
     fields.finish()?;
-    let account = settings::update(&state, &caller, patch).await?;
-    Ok(HttpResponse::Ok().json(AccountView::from(account)))
+    Ok(patch)
 }
 
 #[derive(Deserialize, ToSchema)]

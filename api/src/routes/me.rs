@@ -2,13 +2,11 @@ use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use fieldcrm_db::{accounts, api_keys, users};
-
-use crate::auth::{Caller, Principal};
+use crate::auth::Caller;
 use crate::problem::Problem;
 use crate::views::{AccountView, ApiKeyView, UserView};
+use fieldcrm_app::accounts::{self, SignedIn};
 use fieldcrm_app::state::AppState;
-use fieldcrm_app::AppError;
 
 #[derive(Serialize, ToSchema)]
 pub struct Me {
@@ -32,29 +30,18 @@ pub struct Me {
 )]
 #[get("/v1/me")]
 pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, Problem> {
-    let me = state
-        .db(move |conn| {
-            let account =
-                accounts::find(conn, caller.account_id)?.ok_or_else(AppError::unauthorized)?;
-            let (user, api_key, role) = match caller.principal {
-                Principal::User { id, role, .. } => {
-                    let user = users::find(conn, caller.account_id, id)?
-                        .ok_or_else(AppError::unauthorized)?;
-                    (Some(user.into()), None, Some(role.as_str().to_owned()))
-                }
-                Principal::ApiKey { id, .. } => {
-                    let key = api_keys::find(conn, caller.account_id, id)?
-                        .ok_or_else(AppError::unauthorized)?;
-                    (None, Some(ApiKeyView::from(key)), None)
-                }
-            };
-            Ok(Me {
-                account: account.into(),
-                user,
-                api_key,
-                role,
-            })
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(me))
+    let whoami = accounts::whoami(&state, &caller).await?;
+    let (user, api_key, role) = match whoami.signed_in {
+        SignedIn::User(user) => {
+            let role = user.role.to_string();
+            (Some(UserView::from(user)), None, Some(role))
+        }
+        SignedIn::ApiKey(key) => (None, Some(ApiKeyView::from(key)), None),
+    };
+    Ok(HttpResponse::Ok().json(Me {
+        account: whoami.account.into(),
+        user,
+        api_key,
+        role,
+    }))
 }

@@ -524,8 +524,7 @@ pub async fn unsubscribe(
     state: web::Data<AppState>,
     query: web::Query<UnsubscribeQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let person = messaging::check_unsubscribe_token(&state, &query.token)?;
-    messaging::unsubscribe(&state, person).await?;
+    messaging::unsubscribe(&state, &query.token).await?;
     Ok(page(
         "Unsubscribed",
         "You will receive no more emails from this business.",

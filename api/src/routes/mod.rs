@@ -1,4 +1,7 @@
-//! One module per resource: extract, call a service, map the result.
+//! One module per resource. Every handler has one shape: check the caller
+//! where a body follows (so a caller without the right learns nothing from
+//! 422s), parse the request into domain values, make one use-case call, and
+//! answer its view.
 
 pub mod account;
 pub mod api_keys;

@@ -256,7 +256,7 @@ pub async fn create_webhook_endpoint(
     caller: Caller,
     body: Json<CreateWebhookEndpointRequest>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(fieldcrm_domain::Action::ManageWebhooks)?;
+    webhooks::authorize_changes(&caller)?;
     let new = parse_new(body.0)?;
     let (endpoint, secret) = webhooks::create(&state, &caller, new).await?;
     Ok(HttpResponse::Created()
@@ -342,7 +342,7 @@ pub async fn update_webhook_endpoint(
     path: web::Path<Uuid>,
     body: Json<UpdateWebhookEndpointRequest>,
 ) -> Result<HttpResponse, Problem> {
-    caller.require(fieldcrm_domain::Action::ManageWebhooks)?;
+    webhooks::authorize_changes(&caller)?;
     let patch = parse_patch(body.0)?;
     let endpoint = webhooks::update(&state, &caller, Id::from_uuid(*path), patch).await?;
     Ok(HttpResponse::Ok().json(WebhookEndpointView::from(endpoint)))

@@ -874,9 +874,11 @@ pub fn check_unsubscribe_token(state: &AppState, token: &str) -> Result<Id<Perso
         })
 }
 
-/// Opts the person out of email. Idempotent: a second click changes nothing,
-/// and a person erased meanwhile has nothing left to unsubscribe.
-pub async fn unsubscribe(state: &AppState, person: Id<Person>) -> Result<(), AppError> {
+/// Opts the person of a valid unsubscribe link out of email. Idempotent: a
+/// second click changes nothing, and a person erased meanwhile has nothing left
+/// to unsubscribe.
+pub async fn unsubscribe(state: &AppState, token: &str) -> Result<(), AppError> {
+    let person = check_unsubscribe_token(state, token)?;
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {

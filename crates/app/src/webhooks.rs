@@ -131,6 +131,12 @@ fn open(outbound: &Outbound, endpoint: Id<Endpoint>, sealed: &str) -> Result<Sec
     Secret::parse(&text).map_err(|err| AppError::internal_from(&err))
 }
 
+/// 403 unless the caller may manage webhooks. Checked before the body is
+/// looked at, so a caller without the right learns nothing from 422s.
+pub fn authorize_changes(caller: &Caller) -> Result<(), AppError> {
+    caller.require(Action::ManageWebhooks)
+}
+
 /// Registers an endpoint; returns it and its signing secret, shown this once.
 pub async fn create(
     state: &AppState,
