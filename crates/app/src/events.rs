@@ -51,6 +51,8 @@ pub enum Origin {
     Api,
     /// An edit in the connected Google Calendar.
     Google,
+    /// The technician's phone: an arrival or departure found in GPS pings.
+    Gps,
 }
 
 /// A fact other contexts react to, published inside the transaction that

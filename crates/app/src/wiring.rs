@@ -28,8 +28,9 @@ pub(crate) fn react(tx: &mut Tx<'_>, event: &Event<'_>) -> AppResult<()> {
             }
             match origin {
                 Origin::Api => google_sync::appointment_changed(tx, appointment),
-                // A change made in Google is not sent back to it.
-                Origin::Google => Ok(()),
+                // A change made in Google is not sent back to it; an arrival
+                // or departure from GPS changes nothing Google holds.
+                Origin::Google | Origin::Gps => Ok(()),
             }
         }
         Event::AppointmentStatusChanged {
@@ -46,8 +47,9 @@ pub(crate) fn react(tx: &mut Tx<'_>, event: &Event<'_>) -> AppResult<()> {
                     messaging::notify_status(tx, appointment, to, by)?;
                     google_sync::appointment_changed(tx, appointment)
                 }
-                // A cancellation made in Google texts nobody and is not sent back.
-                Origin::Google => Ok(()),
+                // A cancellation made in Google texts nobody and is not sent
+                // back (GPS records visits, never a status).
+                Origin::Google | Origin::Gps => Ok(()),
             }
         }
         Event::AppointmentsRemoving { account, ids } => {

@@ -22,6 +22,7 @@ use crate::error::AppError;
 use crate::paging::PageRequest;
 use crate::state::AppState;
 use crate::time_clock::{self, IngestLimits, Ingested};
+use crate::tx::Tx;
 
 /// 403 unless the caller may manage `user`'s devices: owners and admins
 /// anyone's in the account, technicians their own.
@@ -205,7 +206,7 @@ pub async fn ingest(state: &AppState, device: &Device, parsed: Parsed) -> Result
     state
         .db(move |conn| {
             // The counters in the same transaction as the positions.
-            let record = move |conn: &mut DbConnection, outcome: &Ingested| {
+            let record = move |conn: &mut Tx<'_>, outcome: &Ingested| {
                 let mut counts = counts;
                 add_outcome(&mut counts, outcome);
                 Ok(devices::record_use(conn, id, Ts::now(), counts)?)

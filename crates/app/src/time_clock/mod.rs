@@ -21,7 +21,7 @@ use fieldcrm_geo_track::Fix;
 
 use crate::caller::Caller;
 use crate::error::{parse_stored, AppError};
-use crate::events::{Actor, Change};
+use crate::events::{Actor, Change, Event, Origin};
 use crate::feed;
 use crate::state::AppState;
 use crate::tx::Tx;
@@ -284,13 +284,13 @@ pub async fn ingest(
 /// `finish` writes what else the caller records of the outcome, in the same
 /// transaction (one commit a request).
 pub(crate) fn judge_and_store(
-    conn: &mut DbConnection,
+    conn: &mut Tx<'_>,
     account: Id<accounts::Account>,
     user: Id<User>,
     limits: IngestLimits,
     readings: Vec<(Uuid, Reading)>,
     mut outcome: Ingested,
-    finish: impl FnOnce(&mut DbConnection, &Ingested) -> Result<(), AppError>,
+    finish: impl FnOnce(&mut Tx<'_>, &Ingested) -> Result<(), AppError>,
 ) -> Result<Ingested, AppError> {
     let account = accounts::find(conn, account)?.ok_or_else(AppError::unauthorized)?;
     let now = Utc::now();
@@ -413,7 +413,7 @@ pub(crate) fn judge_and_store(
 /// same (local) day as the pings: the first fix within the account's radius of
 /// the appointment's place, and the first fix away from it afterwards.
 fn detect_visits(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_>,
     account: &accounts::Account,
     user: Id<User>,
     rows: &[Ping],
@@ -428,7 +428,7 @@ fn detect_visits(
     let day_of = |at: DateTime<Utc>| at.with_timezone(&zone).date_naive();
     let window = Duration::days(1);
     let candidates = appointments::located_for_technician(
-        conn,
+        tx,
         user,
         Ts::from(first.get() - window),
         Ts::from(last.get() + window),
@@ -467,7 +467,13 @@ fn detect_visits(
             appointment.version = read_version + 1;
             appointment.updated_at = Ts::now();
             // A concurrent edit wins; the next batch records the visit then.
-            appointments::save(conn, &appointment, read_version)?;
+            if appointments::save(tx, &appointment, read_version)? {
+                tx.publish(Event::AppointmentSaved {
+                    appointment: &appointment,
+                    reminders: None,
+                    origin: Origin::Gps,
+                })?;
+            }
         }
     }
     Ok(())
