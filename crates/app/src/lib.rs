@@ -55,7 +55,6 @@ use state::DbThreads;
 
 /// The effects of use cases, with every reaction wired in (`wiring.rs`).
 pub fn effects(settings: &config::Settings, outbound: Arc<outbound::Outbound>) -> tx::Effects {
-    messaging::connect_account_mail(&google_sync::Gmail);
     tx::Effects::new(wiring::react, jobs::Queueing::new(settings), outbound)
 }
 
@@ -159,6 +158,7 @@ pub fn app_state(
         )),
         passwords: Arc::new(PasswordWork::new(settings.password_hashes_at_once)),
         full_object,
+        account_mail: &google_sync::Gmail,
         device_rates: Arc::new(DeviceRates::new(settings.device_requests_per_minute)),
         effects: Arc::new(effects(&settings, outbound.clone())),
         outbound,
