@@ -882,27 +882,17 @@ pub fn purge_bodies(conn: &mut DbConnection, now: Ts) -> Result<usize, AppError>
 mod tests {
     use fieldcrm_db::messages;
     use fieldcrm_domain::messaging::MessageBody;
-    use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus};
+    use fieldcrm_domain::Channel;
     use secrecy::SecretString;
 
     use super::{delivery_report, queue_in, NewMessage};
-    use crate::people::{record_consent, Stage};
     use crate::testing::World;
 
     /// A texted message that the carrier reported as `status`, under `provider_id`.
     async fn message_reported(world: &World, provider_id: &str, status: &str) -> messages::Message {
-        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
-        record_consent(
-            &world.state,
-            &world.owner,
-            Stage::Customer,
-            anna.id,
-            Channel::Sms,
-            ConsentStatus::OptedIn,
-            ConsentSource::Verbal,
-        )
-        .await
-        .unwrap();
+        let anna = world
+            .customer_with_sms_consent("Anna", "+4915112345678", "anna@example.com")
+            .await;
         let input = NewMessage {
             person: anna.id,
             channel: Channel::Sms,

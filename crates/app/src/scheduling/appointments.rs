@@ -778,13 +778,11 @@ mod tests {
     use fieldcrm_domain::scheduling::{ReminderRule, Status, TimeSlot};
 
     use fieldcrm_db::messages;
-    use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus};
 
     use super::{
         apply_from_google, change_status, create_in, update, AppointmentPatch, NewAppointment,
     };
     use crate::error::Failure;
-    use crate::people::{record_consent, Stage};
     use crate::preconditions::IfMatch;
     use crate::testing::World;
 
@@ -910,18 +908,9 @@ mod tests {
     #[tokio::test]
     async fn a_status_change_texts_the_customer_unless_it_came_from_google() {
         let world = World::new(|_| {}).await;
-        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
-        record_consent(
-            &world.state,
-            &world.owner,
-            Stage::Customer,
-            anna.id,
-            Channel::Sms,
-            ConsentStatus::OptedIn,
-            ConsentSource::Verbal,
-        )
-        .await
-        .unwrap();
+        let anna = world
+            .customer_with_sms_consent("Anna", "+4915112345678", "anna@example.com")
+            .await;
         let booked = world
             .tx(|tx| create_in(tx, &world.owner, booking(anna.id, 48)))
             .unwrap();
