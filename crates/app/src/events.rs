@@ -56,27 +56,33 @@ pub enum Origin {
 }
 
 /// A fact other contexts react to, published inside the transaction that
-/// makes it (`Tx::publish`); `wiring::react` says what happens next.
+/// makes it (`Tx::publish`); `wiring::react` says what happens next and
+/// records what the events feed shows of it (`Event::feed_entries`).
 #[derive(Debug)]
 pub enum Event<'a> {
     /// An appointment was booked or changed. `reminders` is its new plan of
     /// reminders when that changed (booked, moved, or new rules).
     AppointmentSaved {
         appointment: &'a Appointment,
+        saved: Saved<'a>,
         reminders: Option<&'a [Reminder]>,
+        actor: Actor,
         origin: Origin,
     },
     /// An appointment's status changed; `by` is who changed it.
     AppointmentStatusChanged {
         appointment: &'a Appointment,
+        from: Status,
         to: Status,
         by: &'a str,
+        actor: Actor,
         origin: Origin,
     },
     /// Appointments are about to be deleted: published before the rows go.
     AppointmentsRemoving {
         account: Id<Account>,
-        ids: &'a [Id<Appointment>],
+        appointments: &'a [Appointment],
+        actor: Actor,
     },
     /// A customer or prospect is about to be erased: before the rows go.
     PersonErasing {
@@ -90,6 +96,92 @@ pub enum Event<'a> {
         account: Id<Account>,
         delete_calendar_events: bool,
     },
+}
+
+/// What saving an appointment did.
+#[derive(Debug, Clone, Copy)]
+pub enum Saved<'a> {
+    /// It was booked.
+    Created,
+    /// These of its fields changed (perhaps none).
+    Updated { changed: &'a [&'static str] },
+}
+
+/// One entry of the events feed, as `feed::record` takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEntry {
+    pub account: Id<Account>,
+    pub actor: Actor,
+    pub change: Change,
+}
+
+impl Event<'_> {
+    /// What the events feed records of this event. The erasures record
+    /// nothing here: whether a customer or a prospect went is the people
+    /// context's word, and the account's end goes out on its own path
+    /// (`webhooks::queue_account_deleted`).
+    pub fn feed_entries(&self) -> Vec<FeedEntry> {
+        match *self {
+            Event::AppointmentSaved {
+                appointment,
+                saved,
+                actor,
+                ..
+            } => {
+                let change = match saved {
+                    Saved::Created => Change::of("appointment.created", appointment.id),
+                    Saved::Updated { changed } => {
+                        // A new time is what calendars and customers act on: its own type.
+                        let event_type = if changed.contains(&"starts_at") || changed.contains(&"ends_at") {
+                            "appointment.rescheduled"
+                        } else {
+                            "appointment.updated"
+                        };
+                        Change::updated(event_type, appointment.id, changed)
+                    }
+                };
+                vec![FeedEntry {
+                    account: appointment.account_id,
+                    actor,
+                    change: change.about(appointment.person_id),
+                }]
+            }
+            Event::AppointmentStatusChanged {
+                appointment,
+                from,
+                to,
+                actor,
+                ..
+            } => vec![FeedEntry {
+                account: appointment.account_id,
+                actor,
+                change: Change::new(
+                    "appointment.status_changed",
+                    json!({ "id": appointment.id.uuid(), "from": from.as_str(), "to": to.as_str() }),
+                )
+                .about(appointment.person_id),
+            }],
+            Event::AppointmentsRemoving {
+                account,
+                appointments,
+                actor,
+            } => appointments
+                .iter()
+                .map(|appointment| FeedEntry {
+                    account,
+                    actor,
+                    change: Change::of("appointment.deleted", appointment.id)
+                        .about(appointment.person_id),
+                })
+                .collect(),
+            Event::UserRemoving { caller, user } => vec![FeedEntry {
+                account: caller.account_id,
+                actor: Actor::of(caller),
+                change: Change::of("user.deleted", user),
+            }],
+            Event::PersonErasing { .. } | Event::AccountErasing { .. } => Vec::new(),
+        }
+    }
 }
 
 /// Who made a change, as events name it.

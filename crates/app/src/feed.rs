@@ -36,6 +36,10 @@ pub fn event_of(account: Id<Account>, actor: Actor, change: Change) -> Recorded 
 /// Records `change` and queues its delivery to every enabled endpoint of the
 /// account that subscribes to its type. Call inside the transaction that
 /// makes the change, so both happen or neither does.
+///
+/// A published `Event` is recorded by `wiring::react`; use cases call this
+/// for the changes no other context reacts to (people, consent, shifts,
+/// messages, users created or changed), which have no `Event`.
 pub fn record(
     conn: &mut Tx<'_>,
     account: Id<Account>,

@@ -34,10 +34,9 @@ use crate::auth::tokens::{new_secret, secret_hash};
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult, Failure};
 use crate::jobs::{attempts_left, retry_time, BackgroundJob};
-use crate::messaging::{AccountMail, OwnSender};
 use crate::outbound::Google;
 use crate::scheduling::appointments as appointment_rules;
-use crate::state::AppState;
+use crate::state::{AccountMail, AppState, OwnSender};
 use crate::tx::Tx;
 
 /// Writes one appointment to its Google event: subject the appointment.

@@ -55,7 +55,6 @@ use state::DbThreads;
 
 /// The effects of use cases, with every reaction wired in (`wiring.rs`).
 pub fn effects(settings: &config::Settings, outbound: Arc<outbound::Outbound>) -> tx::Effects {
-    messaging::connect_account_mail(&google_sync::Gmail);
     tx::Effects::new(wiring::react, jobs::Queueing::new(settings), outbound)
 }
 
@@ -76,24 +75,33 @@ pub async fn run_upkeep(state: AppState, interval: std::time::Duration) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let settings = state.settings.clone();
-        let outcome = state
-            .db(move |tx| {
-                let effects = tx.effects();
-                // Its purges may be as large as what piled up while it was off.
-                fieldcrm_db::without_statement_timeout(tx, |conn| {
-                    Ok(wiring::upkeep(&mut Tx::new(conn, effects), &settings))
-                })?
-            })
-            .await;
+        let round = state.clone();
+        // Not on the database threads: a long purge there would hold one of
+        // the few threads that requests wait for.
+        let outcome = tokio::task::spawn_blocking(move || upkeep_once(&round)).await;
         match outcome {
-            Ok((closed, purged)) if closed + purged > 0 => {
+            Ok(Ok((closed, purged))) if closed + purged > 0 => {
                 tracing::info!(closed_shifts = closed, purged_pings = purged, "upkeep done");
             }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(%err, "upkeep failed; retrying at the next tick"),
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::warn!(%err, "upkeep failed; retrying at the next tick"),
+            Err(err) => tracing::error!(error = %err, "upkeep task panicked"),
         }
     }
+}
+
+/// One round of upkeep on a connection of its own from the pool.
+fn upkeep_once(state: &AppState) -> AppResult<(usize, usize)> {
+    let mut conn = state.pool.get()?;
+    // Its purges may be as large as what piled up while it was off.
+    let done = fieldcrm_db::without_statement_timeout(&mut conn, |conn| {
+        Ok(wiring::upkeep(
+            &mut Tx::new(conn, &state.effects),
+            &state.settings,
+        ))
+    })??;
+    conn.vouch();
+    Ok(done)
 }
 
 /// The keys kept in the database: the link key (when none is configured) and
@@ -150,6 +158,7 @@ pub fn app_state(
         )),
         passwords: Arc::new(PasswordWork::new(settings.password_hashes_at_once)),
         full_object,
+        account_mail: &google_sync::Gmail,
         device_rates: Arc::new(DeviceRates::new(settings.device_requests_per_minute)),
         effects: Arc::new(effects(&settings, outbound.clone())),
         outbound,

@@ -4,9 +4,6 @@
 //! only when the message was queued.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
 
 use chrono::Duration;
 
@@ -23,7 +20,7 @@ use fieldcrm_domain::messaging::{
 use fieldcrm_domain::scheduling::Status;
 use fieldcrm_domain::Invalid;
 use fieldcrm_domain::{start_restores_consent, Action, Channel, ConsentSource, ConsentStatus};
-use fieldcrm_notify::{EmailSender, OutgoingEmail, OutgoingSms, SendError};
+use fieldcrm_notify::{OutgoingEmail, OutgoingSms, SendError};
 
 use crate::caller::Caller;
 use crate::error::{parse_stored, AppError, AppResult, Failure};
@@ -31,7 +28,7 @@ use crate::events::{Actor, Change};
 use crate::feed;
 use crate::jobs::{attempts_left, retry_time, BackgroundJob};
 use crate::people::apply_consent;
-use crate::state::AppState;
+use crate::state::{AccountMail, AppState};
 use crate::tx::Tx;
 
 /// Job kinds of this module.
@@ -115,7 +112,8 @@ fn queue_checked(
         Channel::Sms => state.outbound.sms.is_some(),
         Channel::Email => {
             state.outbound.email.is_some()
-                || (state.outbound.google.is_some() && sends_own_mail(conn, caller.account_id)?)
+                || (state.outbound.google.is_some()
+                    && state.account_mail.sends_own_mail(conn, caller.account_id)?)
         }
     };
     if !configured {
@@ -289,48 +287,6 @@ fn render(text: &str, values: &BTreeMap<&'static str, String>) -> String {
         .unwrap_or_else(|_| text.to_owned())
 }
 
-// ---- the account's own mailbox -------------------------------------------
-
-/// How an account sends email from its own mailbox (Gmail, through its Google
-/// connection): asked here, answered by `google_sync`, connected once per
-/// process by the crate root (`connect_account_mail`).
-pub trait AccountMail: Send + Sync {
-    /// Whether the account's email goes out from its own mailbox.
-    fn sends_own_mail(&self, conn: &mut DbConnection, account: Id<Account>) -> AppResult<bool>;
-
-    /// The sender for the account's own mailbox; `None` sends through the
-    /// server's relay.
-    fn own_sender<'a>(&'a self, state: &'a AppState, account: Id<Account>) -> OwnSender<'a>;
-}
-
-/// What `AccountMail::own_sender` answers.
-pub type OwnSender<'a> =
-    Pin<Box<dyn Future<Output = Result<Option<Arc<dyn EmailSender>>, SendError>> + Send + 'a>>;
-
-static ACCOUNT_MAIL: OnceLock<&'static dyn AccountMail> = OnceLock::new();
-
-/// Connects the port to its implementation; later calls change nothing.
-pub fn connect_account_mail(mail: &'static dyn AccountMail) {
-    let _ = ACCOUNT_MAIL.set(mail);
-}
-
-fn sends_own_mail(conn: &mut DbConnection, account: Id<Account>) -> AppResult<bool> {
-    match ACCOUNT_MAIL.get() {
-        Some(mail) => mail.sends_own_mail(conn, account),
-        None => Ok(false),
-    }
-}
-
-async fn own_sender(
-    state: &AppState,
-    account: Id<Account>,
-) -> Result<Option<Arc<dyn EmailSender>>, SendError> {
-    match ACCOUNT_MAIL.get() {
-        Some(mail) => mail.own_sender(state, account).await,
-        None => Ok(None),
-    }
-}
-
 // ---- appointments --------------------------------------------------------
 
 /// Replaces the appointment's reminders, and their jobs: each scheduled
@@ -493,9 +449,12 @@ pub async fn run_send_job(state: &AppState, job: &Job) -> Result<Outcome, AppErr
     let sms_ready = state.outbound.sms.is_some();
     let email_ready = state.outbound.email.is_some();
     let gmail_ready = state.outbound.google.is_some();
+    let account_mail = state.account_mail;
     let step = state
         .db(move |conn| {
-            conn.write_transaction(|conn| prepare(conn, id, sms_ready, email_ready, gmail_ready))
+            conn.write_transaction(|conn| {
+                prepare(conn, id, sms_ready, email_ready, gmail_ready, account_mail)
+            })
         })
         .await?;
     let prepared = match step {
@@ -520,6 +479,7 @@ fn prepare(
     sms_ready: bool,
     email_ready: bool,
     gmail_ready: bool,
+    account_mail: &dyn AccountMail,
 ) -> Result<Step, AppError> {
     let Some(mut message) = messages::find_any(conn, id)? else {
         return Ok(Step::Finished(Outcome::Done));
@@ -559,7 +519,9 @@ fn prepare(
     };
     let ready = match channel {
         Channel::Sms => sms_ready,
-        Channel::Email => email_ready || (gmail_ready && sends_own_mail(conn, account.id)?),
+        Channel::Email => {
+            email_ready || (gmail_ready && account_mail.sends_own_mail(conn, account.id)?)
+        }
     };
     if !ready {
         let reason = format!("{} is not configured on this server", channel.as_str());
@@ -612,7 +574,11 @@ async fn deliver(state: &AppState, prepared: &Prepared) -> Result<String, SendEr
         }
         Channel::Email => {
             // An account that granted Gmail sends from its own address.
-            let sender = match own_sender(state, message.account_id).await? {
+            let sender = match state
+                .account_mail
+                .own_sender(state, message.account_id)
+                .await?
+            {
                 Some(gmail) => gmail,
                 None => state.outbound.email.clone().ok_or_else(not_configured)?,
             };
@@ -918,27 +884,17 @@ pub fn purge_bodies(conn: &mut DbConnection, now: Ts) -> Result<usize, AppError>
 mod tests {
     use fieldcrm_db::messages;
     use fieldcrm_domain::messaging::MessageBody;
-    use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus};
+    use fieldcrm_domain::Channel;
     use secrecy::SecretString;
 
     use super::{delivery_report, queue_in, NewMessage};
-    use crate::people::{record_consent, Stage};
     use crate::testing::World;
 
     /// A texted message that the carrier reported as `status`, under `provider_id`.
     async fn message_reported(world: &World, provider_id: &str, status: &str) -> messages::Message {
-        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
-        record_consent(
-            &world.state,
-            &world.owner,
-            Stage::Customer,
-            anna.id,
-            Channel::Sms,
-            ConsentStatus::OptedIn,
-            ConsentSource::Verbal,
-        )
-        .await
-        .unwrap();
+        let anna = world
+            .customer_with_sms_consent("Anna", "+4915112345678", "anna@example.com")
+            .await;
         let input = NewMessage {
             person: anna.id,
             channel: Channel::Sms,

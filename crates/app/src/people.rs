@@ -502,6 +502,7 @@ pub async fn delete(
                     person: id,
                 })?;
                 people::delete(conn, account, id)?;
+                // Not from the event: only this context knows the stage.
                 feed::record(
                     conn,
                     account,

@@ -1,10 +1,14 @@
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use fieldcrm_db::DbPool;
+use fieldcrm_db::accounts::Account;
+use fieldcrm_db::{DbConnection, DbPool, Id};
+use fieldcrm_notify::{EmailSender, SendError};
 
 use crate::auth::{sessions::SessionCache, tokens::Tokens};
 use crate::config::Settings;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::limits::{DeviceRates, PasswordWork};
 use crate::outbound::Outbound;
 use crate::tx::{Effects, Tx};
@@ -29,6 +33,9 @@ pub struct AppState {
     /// payloads: the views are the HTTP layer's, so it is handed in here
     /// rather than called from the use cases.
     pub full_object: FullObject,
+    /// How an account sends email from its own mailbox: asked by `messaging`,
+    /// answered by `google_sync` (Gmail), handed in by the crate root.
+    pub account_mail: &'static dyn AccountMail,
     /// What the side effects of use cases need (`Tx`).
     pub effects: Arc<Effects>,
 }
@@ -38,6 +45,22 @@ pub type FullObject = fn(
     &mut fieldcrm_db::DbConnection,
     &fieldcrm_db::events::Event,
 ) -> Result<Option<serde_json::Value>, crate::error::AppError>;
+
+/// How an account sends email from its own mailbox. The port is defined
+/// here, beside the state that holds it, because the kernel names no context:
+/// `messaging` asks through it and never learns that Gmail answers.
+pub trait AccountMail: Send + Sync {
+    /// Whether the account's email goes out from its own mailbox.
+    fn sends_own_mail(&self, conn: &mut DbConnection, account: Id<Account>) -> AppResult<bool>;
+
+    /// The sender for the account's own mailbox; `None` sends through the
+    /// server's relay.
+    fn own_sender<'a>(&'a self, state: &'a AppState, account: Id<Account>) -> OwnSender<'a>;
+}
+
+/// What `AccountMail::own_sender` answers.
+pub type OwnSender<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Arc<dyn EmailSender>>, SendError>> + Send + 'a>>;
 
 impl AppState {
     /// Runs blocking database work with a pooled connection on the database

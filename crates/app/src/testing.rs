@@ -5,7 +5,8 @@ use fieldcrm_db::people::Person;
 use fieldcrm_db::users::User;
 use fieldcrm_db::{DbConnection, DbPool, Id};
 use fieldcrm_domain::{
-    AccountName, CountryCode, Email, Password, PersonName, Phone, Role, TimeZoneName,
+    AccountName, Channel, ConsentSource, ConsentStatus, CountryCode, Email, Password, PersonName,
+    Phone, Role, TimeZoneName,
 };
 use secrecy::SecretString;
 
@@ -109,6 +110,23 @@ impl World {
         self.tx(|tx| people::create_in(tx, &self.owner, Stage::Customer, input))
             .unwrap()
             .person
+    }
+
+    /// A customer who agreed to text messages, as `customer` makes them.
+    pub async fn customer_with_sms_consent(&self, name: &str, phone: &str, email: &str) -> Person {
+        let customer = self.customer(name, phone, email);
+        let (customer, _) = people::record_consent(
+            &self.state,
+            &self.owner,
+            Stage::Customer,
+            customer.id,
+            Channel::Sms,
+            ConsentStatus::OptedIn,
+            ConsentSource::Verbal,
+        )
+        .await
+        .unwrap();
+        customer
     }
 }
 

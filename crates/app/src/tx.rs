@@ -78,11 +78,6 @@ impl<'c> Tx<'c> {
         self.effects.queueing.job::<K>(account, subject, run_at)
     }
 
-    /// The effects this connection runs with, to run more work under them.
-    pub(crate) fn effects(&self) -> &'c Effects {
-        self.effects
-    }
-
     pub(crate) fn outbound(&self) -> &Outbound {
         &self.effects.outbound
     }

@@ -15,13 +15,24 @@ use crate::tx::Tx;
 use crate::worker::{register, Registered};
 use crate::{feed, google_sync, idempotency, messaging, time_clock, webhooks};
 
-/// Runs the reactions to `event` inside the publisher's transaction.
+/// Runs the reactions to `event` inside the publisher's transaction, then
+/// records what the events feed shows of it: after the reactions, so what
+/// they record (a message queued by a status change) comes first.
 pub(crate) fn react(tx: &mut Tx<'_>, event: &Event<'_>) -> AppResult<()> {
+    run_reactions(tx, event)?;
+    for entry in event.feed_entries() {
+        feed::record(tx, entry.account, entry.actor, entry.change)?;
+    }
+    Ok(())
+}
+
+fn run_reactions(tx: &mut Tx<'_>, event: &Event<'_>) -> AppResult<()> {
     match *event {
         Event::AppointmentSaved {
             appointment,
             reminders,
             origin,
+            ..
         } => {
             if let Some(reminders) = reminders {
                 messaging::replace_reminders(tx, appointment.id, reminders)?;
@@ -38,6 +49,7 @@ pub(crate) fn react(tx: &mut Tx<'_>, event: &Event<'_>) -> AppResult<()> {
             to,
             by,
             origin,
+            ..
         } => {
             if !to.is_open() {
                 messaging::cancel_reminders(tx, appointment.id)?;
@@ -52,8 +64,13 @@ pub(crate) fn react(tx: &mut Tx<'_>, event: &Event<'_>) -> AppResult<()> {
                 Origin::Google | Origin::Gps => Ok(()),
             }
         }
-        Event::AppointmentsRemoving { account, ids } => {
-            google_sync::appointments_removed(tx, account, ids)
+        Event::AppointmentsRemoving {
+            account,
+            appointments,
+            ..
+        } => {
+            let ids: Vec<_> = appointments.iter().map(|a| a.id).collect();
+            google_sync::appointments_removed(tx, account, &ids)
         }
         Event::PersonErasing { account, person } => {
             // Erasure reaches the person's events in Google too.

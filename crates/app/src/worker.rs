@@ -115,3 +115,95 @@ async fn run_one(state: &AppState, kinds: &[Registered], job: Job, lease: LeaseI
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+
+    use fieldcrm_db::jobs::{self, Job};
+    use fieldcrm_db::schema::jobs as table;
+    use fieldcrm_db::{Id, Ts};
+
+    use super::{register, run_due, Registered};
+    use crate::error::{AppError, Failure};
+    use crate::jobs::{Attempts, BackgroundJob};
+    use crate::testing::World;
+
+    /// Fails with a failure that waiting does not cure.
+    struct NeedsReconnect;
+
+    impl BackgroundJob for NeedsReconnect {
+        const KIND: &'static str = "test_needs_reconnect";
+        const ATTEMPTS: Attempts = Attempts::Fixed(5);
+    }
+
+    /// Fails as if the database were briefly away.
+    struct DatabaseAway;
+
+    impl BackgroundJob for DatabaseAway {
+        const KIND: &'static str = "test_database_away";
+        const ATTEMPTS: Attempts = Attempts::Fixed(2);
+    }
+
+    const KINDS: &[Registered] = &[
+        register::<NeedsReconnect>(|_, _| {
+            Box::pin(async { Err(AppError::new(Failure::NeedsReconnect)) })
+        }),
+        register::<DatabaseAway>(|_, _| {
+            Box::pin(async { Err(AppError::new(Failure::Unavailable)) })
+        }),
+    ];
+
+    fn queue<K: BackgroundJob>(world: &World) -> Id<Job> {
+        world.tx(|tx| {
+            let job = tx.job::<K>(None, None, Ts::now());
+            jobs::enqueue(tx, &job).unwrap();
+            job.id
+        })
+    }
+
+    fn stored(world: &World, id: Id<Job>) -> Job {
+        table::table
+            .find(id)
+            .select(Job::as_select())
+            .first(&mut *world.conn())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_job_that_fails_for_a_lasting_reason_fails_at_once_with_attempts_left() {
+        let world = World::new(|_| {}).await;
+        let id = queue::<NeedsReconnect>(&world);
+
+        assert_eq!(run_due(&world.state, KINDS).await.unwrap(), 1);
+
+        let job = stored(&world, id);
+        assert_eq!(job.status, "failed");
+        assert_eq!(job.attempts, 1);
+        assert_eq!(job.last_error.as_deref(), Some("NeedsReconnect"));
+    }
+
+    #[tokio::test]
+    async fn a_job_that_fails_for_a_passing_reason_is_retried_until_its_attempts_run_out() {
+        let world = World::new(|_| {}).await;
+        let id = queue::<DatabaseAway>(&world);
+
+        run_due(&world.state, KINDS).await.unwrap();
+        let job = stored(&world, id);
+        assert_eq!(job.status, "queued");
+        assert_eq!(job.attempts, 1);
+        assert!(job.run_at > Ts::now(), "retried later, not at once");
+        assert_eq!(job.last_error.as_deref(), Some("internal error"));
+
+        // Due again now: the second attempt is its last.
+        diesel::update(table::table.find(id))
+            .set(table::run_at.eq(Ts::now()))
+            .execute(&mut *world.conn())
+            .unwrap();
+        run_due(&world.state, KINDS).await.unwrap();
+        let job = stored(&world, id);
+        assert_eq!(job.status, "failed");
+        assert_eq!(job.attempts, 2);
+        assert_eq!(job.last_error.as_deref(), Some("Unavailable"));
+    }
+}

@@ -291,12 +291,6 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
                 // tokens fail at the next request, which finds no such user
                 // (every process's session cache drops them: `auth::sessions`).
                 users::delete(conn, caller.account_id, id)?;
-                feed::record(
-                    conn,
-                    caller.account_id,
-                    Actor::of(&caller),
-                    Change::of("user.deleted", id),
-                )?;
                 audit::record(
                     conn,
                     &caller,

@@ -2,7 +2,6 @@
 //! lifecycle with its history, and the reminders each appointment will send.
 
 use serde::Deserialize;
-use serde_json::json;
 
 use fieldcrm_db::accounts::{self, Account};
 use fieldcrm_db::appointments::{self, Appointment, Filter, Reminder, StatusChange};
@@ -14,8 +13,7 @@ use fieldcrm_domain::{Action, Address, Role};
 
 use crate::caller::Caller;
 use crate::error::{parse_stored, AppError, AppResult, Failure};
-use crate::events::{self, Actor, Change, Event, Origin};
-use crate::feed;
+use crate::events::{self, Actor, Event, Origin, Saved};
 use crate::preconditions::{self, IfMatch};
 use crate::state::AppState;
 use crate::tx::Tx;
@@ -294,15 +292,11 @@ pub fn create_in(
         let reminders = reminders_for(&appointment, &rules, now)?;
         conn.publish(Event::AppointmentSaved {
             appointment: &appointment,
+            saved: Saved::Created,
             reminders: Some(&reminders),
+            actor: Actor::of(caller),
             origin: Origin::Api,
         })?;
-        feed::record(
-            conn,
-            caller.account_id,
-            Actor::of(caller),
-            Change::of("appointment.created", appointment.id).about(appointment.person_id),
-        )?;
         detail(conn, appointment)
     })
 }
@@ -458,11 +452,6 @@ pub async fn update(
                 let reminders = rules
                     .map(|rules| reminders_for(&a, &rules, now))
                     .transpose()?;
-                conn.publish(Event::AppointmentSaved {
-                    appointment: &a,
-                    reminders: reminders.as_deref(),
-                    origin: Origin::Api,
-                })?;
                 let changed = events::changed_fields(&[
                     ("title", a.title != before.title),
                     ("notes", a.notes != before.notes),
@@ -485,18 +474,13 @@ pub async fn update(
                     ),
                     ("reminders", reminders_given),
                 ]);
-                // A new time is what calendars and customers act on: its own type.
-                let event_type = if a.starts_at != before.starts_at || a.ends_at != before.ends_at {
-                    "appointment.rescheduled"
-                } else {
-                    "appointment.updated"
-                };
-                feed::record(
-                    conn,
-                    caller.account_id,
-                    Actor::of(&caller),
-                    Change::updated(event_type, a.id, &changed).about(a.person_id),
-                )?;
+                conn.publish(Event::AppointmentSaved {
+                    appointment: &a,
+                    saved: Saved::Updated { changed: &changed },
+                    reminders: reminders.as_deref(),
+                    actor: Actor::of(&caller),
+                    origin: Origin::Api,
+                })?;
                 detail(conn, a)
             })
         })
@@ -519,15 +503,10 @@ pub async fn delete(
                 if_match.check(a.version)?;
                 conn.publish(Event::AppointmentsRemoving {
                     account,
-                    ids: &[id],
+                    appointments: std::slice::from_ref(&a),
+                    actor,
                 })?;
                 appointments::delete(conn, account, id)?;
-                feed::record(
-                    conn,
-                    account,
-                    actor,
-                    Change::of("appointment.deleted", id).about(a.person_id),
-                )?;
                 Ok(())
             })
         })
@@ -586,20 +565,12 @@ pub async fn change_status(
                 )?;
                 conn.publish(Event::AppointmentStatusChanged {
                     appointment: &a,
+                    from,
                     to,
                     by: &caller.actor(),
+                    actor: Actor::of(&caller),
                     origin: Origin::Api,
                 })?;
-                feed::record(
-                    conn,
-                    a.account_id,
-                    Actor::of(&caller),
-                    Change::new(
-                        "appointment.status_changed",
-                        json!({ "id": a.id.uuid(), "from": from.as_str(), "to": to.as_str() }),
-                    )
-                    .about(a.person_id),
-                )?;
                 detail(conn, a)
             })
         })
@@ -647,12 +618,6 @@ pub(crate) fn insert_from_google(
             changed_at: now,
         },
     )?;
-    feed::record(
-        conn,
-        appointment.account_id,
-        Actor::System,
-        Change::of("appointment.created", appointment.id).about(appointment.person_id),
-    )?;
     // Nobody to remind without a person.
     let reminders = match person {
         Some(_) => {
@@ -667,7 +632,9 @@ pub(crate) fn insert_from_google(
     };
     conn.publish(Event::AppointmentSaved {
         appointment: &appointment,
+        saved: Saved::Created,
         reminders: reminders.as_deref(),
+        actor: Actor::System,
         origin: Origin::Google,
     })?;
     Ok(appointment)
@@ -724,29 +691,12 @@ pub(crate) fn apply_from_google(
         )?;
         conn.publish(Event::AppointmentStatusChanged {
             appointment: &a,
+            from,
             to: Status::Cancelled,
             by: GOOGLE_ACTOR,
+            actor: Actor::System,
             origin: Origin::Google,
         })?;
-    } else if a.starts_at != starts_before {
-        let reminders = reminders_for(&a, &pending_rules(conn, a.id)?, now)?;
-        conn.publish(Event::AppointmentSaved {
-            appointment: &a,
-            reminders: Some(&reminders),
-            origin: Origin::Google,
-        })?;
-    }
-    if cancelled {
-        feed::record(
-            conn,
-            a.account_id,
-            Actor::System,
-            Change::new(
-                "appointment.status_changed",
-                json!({ "id": a.id.uuid(), "from": from.as_str(), "to": a.status }),
-            )
-            .about(a.person_id),
-        )?;
     }
     let changed = events::changed_fields(&[
         ("title", a.title != before.title),
@@ -754,17 +704,19 @@ pub(crate) fn apply_from_google(
         ("ends_at", a.ends_at != before.ends_at),
     ]);
     if !changed.is_empty() {
-        let event_type = if a.starts_at != before.starts_at || a.ends_at != before.ends_at {
-            "appointment.rescheduled"
+        // A cancelled appointment's reminders went with its status.
+        let reminders = if !cancelled && a.starts_at != starts_before {
+            Some(reminders_for(&a, &pending_rules(conn, a.id)?, now)?)
         } else {
-            "appointment.updated"
+            None
         };
-        feed::record(
-            conn,
-            a.account_id,
-            Actor::System,
-            Change::updated(event_type, a.id, &changed).about(a.person_id),
-        )?;
+        conn.publish(Event::AppointmentSaved {
+            appointment: &a,
+            saved: Saved::Updated { changed: &changed },
+            reminders: reminders.as_deref(),
+            actor: Actor::System,
+            origin: Origin::Google,
+        })?;
     }
     Ok(Some(a))
 }
@@ -772,19 +724,18 @@ pub(crate) fn apply_from_google(
 #[cfg(test)]
 mod tests {
     use chrono::{Duration, Utc};
+    use serde_json::json;
 
     use fieldcrm_db::appointments;
     use fieldcrm_db::{Id, Ts};
     use fieldcrm_domain::scheduling::{ReminderRule, Status, TimeSlot};
 
     use fieldcrm_db::messages;
-    use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus};
 
     use super::{
         apply_from_google, change_status, create_in, update, AppointmentPatch, NewAppointment,
     };
     use crate::error::Failure;
-    use crate::people::{record_consent, Stage};
     use crate::preconditions::IfMatch;
     use crate::testing::World;
 
@@ -910,18 +861,9 @@ mod tests {
     #[tokio::test]
     async fn a_status_change_texts_the_customer_unless_it_came_from_google() {
         let world = World::new(|_| {}).await;
-        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
-        record_consent(
-            &world.state,
-            &world.owner,
-            Stage::Customer,
-            anna.id,
-            Channel::Sms,
-            ConsentStatus::OptedIn,
-            ConsentSource::Verbal,
-        )
-        .await
-        .unwrap();
+        let anna = world
+            .customer_with_sms_consent("Anna", "+4915112345678", "anna@example.com")
+            .await;
         let booked = world
             .tx(|tx| create_in(tx, &world.owner, booking(anna.id, 48)))
             .unwrap();
@@ -967,6 +909,63 @@ mod tests {
         assert!(
             reminders.iter().all(|r| r.status == "cancelled"),
             "{reminders:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_made_in_google_shows_in_the_events_feed_as_made_by_the_system() {
+        let world = World::new(|_| {}).await;
+        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
+        let booked = world
+            .tx(|tx| create_in(tx, &world.owner, booking(anna.id, 48)))
+            .unwrap()
+            .appointment;
+        let id = booked.id.to_string();
+        let renamed = world
+            .tx(|tx| apply_from_google(tx, booked, Some("Windows".into()), None, false))
+            .unwrap()
+            .unwrap();
+        let starts = renamed.starts_at.get() + Duration::hours(2);
+        let moved = TimeSlot::new(starts, starts + Duration::hours(1)).unwrap();
+        world
+            .tx(|tx| apply_from_google(tx, renamed, None, Some(moved), true))
+            .unwrap()
+            .unwrap();
+
+        let feed: Vec<(String, String, serde_json::Value)> =
+            fieldcrm_db::events::list(&mut world.conn(), world.owner.account_id, &[], None, 50)
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.event_type.starts_with("appointment."))
+                .map(|e| {
+                    (
+                        e.event_type,
+                        e.actor,
+                        serde_json::from_str(&e.data).unwrap(),
+                    )
+                })
+                .collect();
+        let entry = |event_type: &str, actor: &str, data| (event_type.into(), actor.into(), data);
+        assert_eq!(
+            feed,
+            [
+                entry("appointment.created", "user", json!({ "id": id })),
+                entry(
+                    "appointment.updated",
+                    "system",
+                    json!({ "id": id, "changed": ["title"] })
+                ),
+                entry(
+                    "appointment.status_changed",
+                    "system",
+                    json!({ "id": id, "from": "scheduled", "to": "cancelled" })
+                ),
+                entry(
+                    "appointment.rescheduled",
+                    "system",
+                    json!({ "id": id, "changed": ["starts_at", "ends_at"] })
+                ),
+            ]
         );
     }
 }
