@@ -122,6 +122,12 @@ impl Event<'_> {
     /// (`webhooks::queue_account_deleted`).
     pub fn feed_entries(&self) -> Vec<FeedEntry> {
         match *self {
+            // A visit found in GPS pings is the phone's reading, not an edit:
+            // the feed shows what people and Google changed.
+            Event::AppointmentSaved {
+                origin: Origin::Gps,
+                ..
+            } => Vec::new(),
             Event::AppointmentSaved {
                 appointment,
                 saved,

@@ -21,7 +21,7 @@ use fieldcrm_geo_track::Fix;
 
 use crate::caller::Caller;
 use crate::error::{parse_stored, AppError};
-use crate::events::{Actor, Change, Event, Origin};
+use crate::events::{Actor, Change, Event, Origin, Saved};
 use crate::feed;
 use crate::state::AppState;
 use crate::tx::Tx;
@@ -468,9 +468,18 @@ fn detect_visits(
             appointment.updated_at = Ts::now();
             // A concurrent edit wins; the next batch records the visit then.
             if appointments::save(tx, &appointment, read_version)? {
+                let changed: Vec<&'static str> = [
+                    ("arrived_at", before.0 != after.0),
+                    ("departed_at", before.1 != after.1),
+                ]
+                .into_iter()
+                .filter_map(|(field, differs)| differs.then_some(field))
+                .collect();
                 tx.publish(Event::AppointmentSaved {
                     appointment: &appointment,
+                    saved: Saved::Updated { changed: &changed },
                     reminders: None,
+                    actor: Actor::System,
                     origin: Origin::Gps,
                 })?;
             }
