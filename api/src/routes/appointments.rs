@@ -148,16 +148,6 @@ fn view(
     history: Option<Vec<StatusChangeView>>,
 ) -> AppointmentView {
     let local = |t: Ts| t.get().with_timezone(&zone).to_rfc3339();
-    let address = a.address_line1.map(|line1| AddressView {
-        line1,
-        line2: a.address_line2,
-        city: a.city,
-        region: a.region,
-        postal_code: a.postal_code,
-        country: a.country,
-        lat: a.lat,
-        lon: a.lon,
-    });
     AppointmentView {
         id: a.id.uuid(),
         customer_id: a.person_id.map(|p| p.uuid()),
@@ -169,17 +159,17 @@ fn view(
         local_starts_at: local(a.starts_at),
         local_ends_at: local(a.ends_at),
         time_zone: zone.name().to_owned(),
-        address,
-        status: a.status,
+        address: a.address.address().map(AddressView::from),
+        status: a.status.as_str().to_owned(),
         arrived_at: a.arrived_at.map(|t| t.get()),
         departed_at: a.departed_at.map(|t| t.get()),
         reminders: reminders
             .into_iter()
             .map(|r| ReminderView {
-                channel: r.channel,
+                channel: r.channel.as_str().to_owned(),
                 minutes_before: r.minutes_before,
                 due_at: r.due_at.get(),
-                status: r.status,
+                status: r.status.as_str().to_owned(),
             })
             .collect(),
         status_history: history,
@@ -194,8 +184,8 @@ pub(crate) fn detail_view(d: Detail) -> AppointmentView {
         .history
         .into_iter()
         .map(|c| StatusChangeView {
-            from: c.from_status,
-            to: c.to_status,
+            from: c.from_status.map(|s| s.as_str().to_owned()),
+            to: c.to_status.as_str().to_owned(),
             by: c.changed_by,
             at: c.changed_at.get(),
         })

@@ -1085,7 +1085,7 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
                 Ok((
                     appointments::find(conn, account, id)?,
                     google::link_of(conn, id)?,
-                    accounts::find(conn, account)?.map(|a| a.time_zone),
+                    accounts::find(conn, account)?.map(|a| a.time_zone.name()),
                 ))
             })
             .await?;
@@ -1100,12 +1100,12 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
             // Its event is in another Google account's calendar.
             return Ok(Outcome::Done);
         }
-        let time_zone = time_zone.unwrap_or_else(|| "UTC".into());
+        let time_zone = time_zone.unwrap_or("UTC");
         if token.is_none() {
             token = Some(access_token(state, job, &google_config, &integration).await?);
         }
         let token = token.as_deref().unwrap_or_default();
-        if a.status == Status::Cancelled.as_str() {
+        if a.status == Status::Cancelled {
             if let Some(link) = link {
                 calendar
                     .delete(token, calendar_id, &link.event_id)
@@ -1116,7 +1116,7 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
             return Ok(Outcome::Done);
         }
         let Some(link) = link else {
-            let event = event_of(&a, event_id_for(a.id), &time_zone);
+            let event = event_of(&a, event_id_for(a.id), time_zone);
             let link = match calendar.insert(token, calendar_id, &event).await {
                 Ok(created) => new_link(&a, &created, EXPORTED, &google_account),
                 // A retried insert whose first try got through: the event is
@@ -1138,7 +1138,7 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
             state.db(move |conn| remember(conn, &link)).await?;
             continue;
         };
-        let patch = changes(&a, &link, &time_zone);
+        let patch = changes(&a, &link, time_zone);
         if patch.is_empty() {
             return Ok(Outcome::Done);
         }

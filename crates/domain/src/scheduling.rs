@@ -84,6 +84,47 @@ impl fmt::Display for Status {
     }
 }
 
+/// Where a reminder is: waiting for its time, or done one way or another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReminderStatus {
+    Scheduled,
+    Cancelled,
+    Sent,
+    Failed,
+    Suppressed,
+}
+
+impl ReminderStatus {
+    pub const ALL: [ReminderStatus; 5] = [
+        ReminderStatus::Scheduled,
+        ReminderStatus::Cancelled,
+        ReminderStatus::Sent,
+        ReminderStatus::Failed,
+        ReminderStatus::Suppressed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReminderStatus::Scheduled => "scheduled",
+            ReminderStatus::Cancelled => "cancelled",
+            ReminderStatus::Sent => "sent",
+            ReminderStatus::Failed => "failed",
+            ReminderStatus::Suppressed => "suppressed",
+        }
+    }
+}
+
+impl FromStr for ReminderStatus {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        ReminderStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| Invalid(format!("`{s}` is not a reminder status")))
+    }
+}
+
 /// When an appointment takes place: its end follows its start. Every way an
 /// appointment is made or moved (the API, a Google import) goes through it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
