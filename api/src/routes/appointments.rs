@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use fieldcrm_db::appointments::{Appointment, Reminder};
 use fieldcrm_db::{Id, Ts};
-use fieldcrm_domain::scheduling::{ReminderRule, Status, TimeSlot};
-use fieldcrm_domain::{parse_notes, single_line};
+use fieldcrm_domain::parse_notes;
+use fieldcrm_domain::scheduling::{ReminderRule, Status, TimeSlot, Title};
 
 use crate::auth::Caller;
 use crate::extract::Json;
@@ -260,7 +260,7 @@ pub async fn create_appointment(
     appointments::authorize_changes(&caller)?;
     let body = &raw.0;
     let mut fields = Fields::default();
-    let title = fields.check("title", single_line(&body.title, 200));
+    let title = fields.check("title", Title::parse(&body.title));
     let notes = fields.check(
         "notes",
         parse_notes(body.notes.as_deref().unwrap_or_default()),
@@ -425,7 +425,7 @@ pub async fn update_appointment(
         ..Default::default()
     };
     if let Some(title) = &body.title {
-        patch.title = fields.check("title", single_line(title, 200));
+        patch.title = fields.check("title", Title::parse(title));
     }
     if let Some(notes) = &body.notes {
         patch.notes = fields.check("notes", parse_notes(notes.as_deref().unwrap_or_default()));

@@ -20,7 +20,7 @@ use fieldcrm_db::google::{self, EventLink, Integration, OAuthState};
 use fieldcrm_db::jobs::{self, Job, Outcome, SubjectId};
 use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::{DbConnection, Id, Ts};
-use fieldcrm_domain::scheduling::{imported_title, Status, TimeSlot};
+use fieldcrm_domain::scheduling::{Status, TimeSlot, Title};
 use fieldcrm_domain::Action;
 use fieldcrm_google::{
     CalendarError, CalendarEvent, EventPatch, EventTimes, OAuthError, SCOPES_IDENTITY,
@@ -1495,7 +1495,7 @@ fn import_one(
                 conn,
                 account,
                 person.as_ref(),
-                imported_title(event.summary.as_deref()),
+                Title::imported(event.summary.as_deref()),
                 slot,
             )?;
             google::save_link(conn, &new_link(&a, event, IMPORTED, google_account))?;
@@ -1586,7 +1586,7 @@ mod tests {
 
     use fieldcrm_db::appointments::{self, Appointment};
     use fieldcrm_db::google;
-    use fieldcrm_domain::scheduling::TimeSlot;
+    use fieldcrm_domain::scheduling::{TimeSlot, Title};
     use fieldcrm_google::CalendarEvent;
 
     use super::{event_id_for, import_one, new_link, SyncCounts, EXPORTED};
@@ -1605,7 +1605,7 @@ mod tests {
                 let input = NewAppointment {
                     person_id: anna.id,
                     technician_id: None,
-                    title: "Deep clean".into(),
+                    title: Title::parse("Deep clean").unwrap(),
                     notes: None,
                     slot: TimeSlot::new(starts, starts + Duration::hours(1)).unwrap(),
                     address: None,

@@ -10,7 +10,7 @@ use fieldcrm_db::appointments::{self, Appointment, Filter, Reminder, StatusChang
 use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::users::{self, User};
 use fieldcrm_db::{DbConnection, Id, Stored, Ts};
-use fieldcrm_domain::scheduling::{imported_title, ReminderRule, ReminderStatus, Status, TimeSlot};
+use fieldcrm_domain::scheduling::{ReminderRule, ReminderStatus, Status, TimeSlot, Title};
 use fieldcrm_domain::{Action, Address, Role};
 
 use crate::caller::Caller;
@@ -24,7 +24,7 @@ use crate::tx::Tx;
 pub struct NewAppointment {
     pub person_id: Id<Person>,
     pub technician_id: Option<Id<User>>,
-    pub title: String,
+    pub title: Title,
     pub notes: Option<String>,
     pub slot: TimeSlot,
     pub address: Option<Address>,
@@ -34,7 +34,7 @@ pub struct NewAppointment {
 
 #[derive(Default)]
 pub struct AppointmentPatch {
-    pub title: Option<String>,
+    pub title: Option<Title>,
     pub notes: Option<Option<String>>,
     pub starts_at: Option<Ts>,
     pub ends_at: Option<Ts>,
@@ -65,7 +65,7 @@ fn only_assigned(caller: &Caller) -> Option<Id<User>> {
 fn scheduled(
     account: Id<Account>,
     person: Option<Id<Person>>,
-    title: String,
+    title: Title,
     slot: TimeSlot,
     now: Ts,
 ) -> Appointment {
@@ -74,7 +74,7 @@ fn scheduled(
         account_id: account,
         person_id: person,
         technician_id: None,
-        title,
+        title: title.into_inner(),
         notes: None,
         starts_at: Ts::from(slot.starts_at()),
         ends_at: Ts::from(slot.ends_at()),
@@ -380,7 +380,7 @@ pub async fn update(
                 let before = a.clone();
                 let reminders_given = patch.reminders.is_some();
                 if let Some(title) = patch.title {
-                    a.title = title;
+                    a.title = title.into_inner();
                 }
                 if let Some(notes) = patch.notes {
                     a.notes = notes;
@@ -594,7 +594,7 @@ pub(crate) fn insert_from_google(
     conn: &mut Tx<'_>,
     account: Id<Account>,
     person: Option<&Person>,
-    title: String,
+    title: Title,
     slot: TimeSlot,
 ) -> Result<Appointment, AppError> {
     let now = Ts::now();
@@ -666,7 +666,7 @@ pub(crate) fn apply_from_google(
         a.status = Stored(Status::Cancelled);
     }
     if let Some(title) = title.filter(|t| !t.trim().is_empty()) {
-        a.title = imported_title(Some(&title));
+        a.title = Title::imported(Some(&title)).into_inner();
     }
     if let Some(slot) = times {
         a.starts_at = Ts::from(slot.starts_at());
@@ -744,7 +744,7 @@ mod tests {
     use fieldcrm_db::appointments;
     use fieldcrm_db::{Id, Ts};
     use fieldcrm_domain::messaging::MessageKind;
-    use fieldcrm_domain::scheduling::{ReminderRule, ReminderStatus, Status, TimeSlot};
+    use fieldcrm_domain::scheduling::{ReminderRule, ReminderStatus, Status, TimeSlot, Title};
 
     use fieldcrm_db::messages;
     use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus, Stage};
@@ -765,7 +765,7 @@ mod tests {
         NewAppointment {
             person_id: world_person,
             technician_id: None,
-            title: "Deep clean".into(),
+            title: Title::parse("Deep clean").unwrap(),
             notes: None,
             slot: TimeSlot::new(starts, starts + Duration::hours(1)).unwrap(),
             address: None,
