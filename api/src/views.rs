@@ -7,8 +7,11 @@ use uuid::Uuid;
 
 use fieldcrm_db::accounts::Account;
 use fieldcrm_db::api_keys::ApiKey;
+use fieldcrm_db::people::Person;
 use fieldcrm_db::users::User;
+use fieldcrm_db::Stored;
 use fieldcrm_domain::messaging::MessageKind;
+use fieldcrm_domain::{Address, ConsentStatus};
 
 use fieldcrm_app::messaging::template_of;
 
@@ -93,8 +96,8 @@ impl From<Account> for AccountView {
             message_templates,
             id: a.id.uuid(),
             name: a.name,
-            time_zone: a.time_zone,
-            default_country: a.default_country,
+            time_zone: a.time_zone.name().to_owned(),
+            default_country: a.default_country.as_str().to_owned(),
             ping_accuracy_limit_m: a.ping_accuracy_limit_m,
             max_shift_hours: a.max_shift_hours,
             ping_retention_days: a.ping_retention_days,
@@ -131,7 +134,7 @@ impl From<User> for UserView {
             account_id: u.account_id.uuid(),
             name: u.name,
             email: u.email,
-            role: u.role,
+            role: u.role.as_str().to_owned(),
             has_password: u.password_hash.is_some(),
             created_at: u.created_at.get(),
             updated_at: u.updated_at.get(),
@@ -162,7 +165,7 @@ impl From<ApiKey> for ApiKeyView {
         Self {
             id: k.id.uuid(),
             name: k.name,
-            scope: k.scope,
+            scope: k.scope.as_str().to_owned(),
             prefix: k.prefix,
             created_by: k.created_by.map(|id| id.uuid()),
             created_at: k.created_at.get(),
@@ -184,6 +187,21 @@ pub struct AddressView {
     pub lon: Option<f64>,
 }
 
+impl From<Address> for AddressView {
+    fn from(a: Address) -> Self {
+        Self {
+            line1: a.line1,
+            line2: a.line2,
+            city: a.city,
+            region: a.region,
+            postal_code: a.postal_code,
+            country: a.country.map(|c| c.as_str().to_owned()),
+            lat: a.coordinates.map(|c| c.lat),
+            lon: a.coordinates.map(|c| c.lon),
+        }
+    }
+}
+
 /// Current consent per channel: `opted_in`, `opted_out`, or `null` (never given).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentSummary {
@@ -191,6 +209,16 @@ pub struct ConsentSummary {
     pub sms: Option<String>,
     #[schema(value_type = Option<crate::vocabulary::ConsentStatusName>)]
     pub email: Option<String>,
+}
+
+impl From<&Person> for ConsentSummary {
+    fn from(p: &Person) -> Self {
+        let word = |c: Option<Stored<ConsentStatus>>| c.map(|c| c.as_str().to_owned());
+        Self {
+            sms: word(p.sms_consent),
+            email: word(p.email_consent),
+        }
+    }
 }
 
 /// A customer or a prospect.
@@ -220,29 +248,17 @@ pub struct PersonView {
 impl From<fieldcrm_app::people::Record> for PersonView {
     fn from(record: fieldcrm_app::people::Record) -> Self {
         let p = record.person;
-        let address = p.address_line1.map(|line1| AddressView {
-            line1,
-            line2: p.address_line2,
-            city: p.city,
-            region: p.region,
-            postal_code: p.postal_code,
-            country: p.country,
-            lat: p.lat,
-            lon: p.lon,
-        });
+        let consent = ConsentSummary::from(&p);
         Self {
             id: p.id.uuid(),
             name: p.name,
             company: p.company,
             email: p.email,
             phone: p.phone,
-            address,
+            address: p.address.address().map(AddressView::from),
             notes: p.notes,
             tags: record.tags,
-            consent: ConsentSummary {
-                sms: p.sms_consent,
-                email: p.email_consent,
-            },
+            consent,
             version: p.version,
             converted_at: p.converted_at.map(|t| t.get()),
             created_at: p.created_at.get(),

@@ -230,7 +230,7 @@ mod tests {
     use fieldcrm_domain::messaging::MessageStatus;
     use fieldcrm_domain::permissions::{ApiKeyScope, Role};
     use fieldcrm_domain::scheduling::Status;
-    use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus};
+    use fieldcrm_domain::{Channel, ConsentChange, ConsentSource, ConsentStatus};
 
     use super::*;
 
@@ -257,6 +257,7 @@ mod tests {
             ConsentSource::Api,
             ConsentSource::InboundStop,
             ConsentSource::UnsubscribeLink,
+            ConsentSource::ContactChanged,
         ]
         .map(ConsentSource::as_str);
         assert_eq!(
@@ -267,8 +268,23 @@ mod tests {
                 ConsentSourceRecordedName::Api,
                 ConsentSourceRecordedName::InboundStop,
                 ConsentSourceRecordedName::UnsubscribeLink,
+                ConsentSourceRecordedName::ContactChanged,
             ]),
             sources
+        );
+        let changes = [
+            ConsentChange::OptedIn,
+            ConsentChange::OptedOut,
+            ConsentChange::Reset,
+        ]
+        .map(ConsentChange::as_str);
+        assert_eq!(
+            words(&[
+                ConsentChangeName::OptedIn,
+                ConsentChangeName::OptedOut,
+                ConsentChangeName::Reset,
+            ]),
+            changes
         );
         for word in words(&[
             MessageKindName::Manual,

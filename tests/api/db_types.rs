@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Timelike, Utc};
 use fieldcrm_db::accounts::{self, Account};
-use fieldcrm_db::{migrations, DatabaseUrl, DbConnection, Id, Ts};
+use fieldcrm_db::{migrations, DatabaseUrl, DbConnection, Id, Stored, Ts};
 use fieldcrm_test_support::TestDatabase;
 
 #[test]
@@ -15,8 +15,8 @@ fn ids_and_timestamps_round_trip_exactly() {
     let account = Account {
         id: Id::new(),
         name: "Ünïcode Plumbing 🔧".into(),
-        time_zone: "America/Chicago".into(),
-        default_country: "US".into(),
+        time_zone: Stored("America/Chicago".parse().unwrap()),
+        default_country: Stored("US".parse().unwrap()),
         created_at: Ts::from(at),
         updated_at: Ts::now(),
         ping_accuracy_limit_m: 100.0,
@@ -42,16 +42,12 @@ fn ids_and_timestamps_round_trip_exactly() {
     assert!(accounts::find(&mut conn, Id::new()).unwrap().is_none());
 }
 
-#[test]
-fn a_duplicate_id_is_a_unique_violation() {
-    let db = TestDatabase::create();
-    let mut conn = DbConnection::open(&DatabaseUrl::parse(db.url()).unwrap()).unwrap();
-    migrations::run_pending(&mut conn).unwrap();
-    let account = Account {
+fn new_account() -> Account {
+    Account {
         id: Id::new(),
         name: "A".into(),
-        time_zone: "UTC".into(),
-        default_country: "GB".into(),
+        time_zone: Stored("UTC".parse().unwrap()),
+        default_country: Stored("GB".parse().unwrap()),
         created_at: Ts::now(),
         updated_at: Ts::now(),
         ping_accuracy_limit_m: 100.0,
@@ -64,11 +60,40 @@ fn a_duplicate_id_is_a_unique_violation() {
         message_templates: "{}".into(),
         postal_address: None,
         message_body_retention_days: Account::DEFAULT_MESSAGE_BODY_RETENTION_DAYS,
-    };
+    }
+}
+
+#[test]
+fn a_duplicate_id_is_a_unique_violation() {
+    let db = TestDatabase::create();
+    let mut conn = DbConnection::open(&DatabaseUrl::parse(db.url()).unwrap()).unwrap();
+    migrations::run_pending(&mut conn).unwrap();
+    let account = new_account();
     accounts::insert(&mut conn, &account).unwrap();
     let err = accounts::insert(&mut conn, &account).unwrap_err();
     assert!(
         matches!(err, fieldcrm_db::DbError::UniqueViolation { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_stored_word_that_does_not_parse_fails_the_read_on_either_backend() {
+    use diesel::connection::SimpleConnection;
+
+    let db = TestDatabase::create();
+    let mut conn = DbConnection::open(&DatabaseUrl::parse(db.url()).unwrap()).unwrap();
+    migrations::run_pending(&mut conn).unwrap();
+    let account = new_account();
+    accounts::insert(&mut conn, &account).unwrap();
+    conn.batch_execute("UPDATE accounts SET time_zone = 'Mars/Olympus_Mons'")
+        .unwrap();
+    let err = accounts::find(&mut conn, account.id).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            fieldcrm_db::DbError::Query(diesel::result::Error::DeserializationError(_))
+        ),
         "{err:?}"
     );
 }

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use fieldcrm_db::appointments::{Appointment, Reminder};
 use fieldcrm_db::{Id, Ts};
-use fieldcrm_domain::scheduling::{ReminderRule, Status, TimeSlot};
-use fieldcrm_domain::{parse_notes, single_line};
+use fieldcrm_domain::parse_notes;
+use fieldcrm_domain::scheduling::{ReminderRule, Status, TimeSlot, Title};
 
 use crate::auth::Caller;
 use crate::extract::Json;
@@ -148,16 +148,6 @@ fn view(
     history: Option<Vec<StatusChangeView>>,
 ) -> AppointmentView {
     let local = |t: Ts| t.get().with_timezone(&zone).to_rfc3339();
-    let address = a.address_line1.map(|line1| AddressView {
-        line1,
-        line2: a.address_line2,
-        city: a.city,
-        region: a.region,
-        postal_code: a.postal_code,
-        country: a.country,
-        lat: a.lat,
-        lon: a.lon,
-    });
     AppointmentView {
         id: a.id.uuid(),
         customer_id: a.person_id.map(|p| p.uuid()),
@@ -169,17 +159,17 @@ fn view(
         local_starts_at: local(a.starts_at),
         local_ends_at: local(a.ends_at),
         time_zone: zone.name().to_owned(),
-        address,
-        status: a.status,
+        address: a.address.address().map(AddressView::from),
+        status: a.status.as_str().to_owned(),
         arrived_at: a.arrived_at.map(|t| t.get()),
         departed_at: a.departed_at.map(|t| t.get()),
         reminders: reminders
             .into_iter()
             .map(|r| ReminderView {
-                channel: r.channel,
+                channel: r.channel.as_str().to_owned(),
                 minutes_before: r.minutes_before,
                 due_at: r.due_at.get(),
-                status: r.status,
+                status: r.status.as_str().to_owned(),
             })
             .collect(),
         status_history: history,
@@ -194,8 +184,8 @@ pub(crate) fn detail_view(d: Detail) -> AppointmentView {
         .history
         .into_iter()
         .map(|c| StatusChangeView {
-            from: c.from_status,
-            to: c.to_status,
+            from: c.from_status.map(|s| s.as_str().to_owned()),
+            to: c.to_status.as_str().to_owned(),
             by: c.changed_by,
             at: c.changed_at.get(),
         })
@@ -270,7 +260,7 @@ pub async fn create_appointment(
     appointments::authorize_changes(&caller)?;
     let body = &raw.0;
     let mut fields = Fields::default();
-    let title = fields.check("title", single_line(&body.title, 200));
+    let title = fields.check("title", Title::parse(&body.title));
     let notes = fields.check(
         "notes",
         parse_notes(body.notes.as_deref().unwrap_or_default()),
@@ -433,7 +423,7 @@ pub async fn update_appointment(
         ..Default::default()
     };
     if let Some(title) = &body.title {
-        patch.title = fields.check("title", single_line(title, 200));
+        patch.title = fields.check("title", Title::parse(title));
     }
     if let Some(notes) = &body.notes {
         patch.notes = fields.check("notes", parse_notes(notes.as_deref().unwrap_or_default()));

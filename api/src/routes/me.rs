@@ -33,7 +33,7 @@ pub async fn me(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespon
     let whoami = accounts::whoami(&state, &caller).await?;
     let (user, api_key, role) = match whoami.signed_in {
         SignedIn::User(user) => {
-            let role = user.role.to_string();
+            let role = user.role.as_str().to_owned();
             (Some(UserView::from(user)), None, Some(role))
         }
         SignedIn::ApiKey(key) => (None, Some(ApiKeyView::from(key)), None),

@@ -65,12 +65,12 @@ impl From<Message> for MessageView {
             id: m.id.uuid(),
             customer_id: m.person_id.uuid(),
             appointment_id: m.appointment_id.map(|a| a.uuid()),
-            kind: m.kind,
-            channel: m.channel,
+            kind: m.kind.as_str().to_owned(),
+            channel: m.channel.as_str().to_owned(),
             recipient: m.recipient,
             subject: m.subject,
             body: m.body,
-            status: m.status,
+            status: m.status.as_str().to_owned(),
             status_reason: m.status_reason,
             error_code: m.error_code,
             attempts: m.attempts,
@@ -223,23 +223,26 @@ pub async fn list_messages(
     }
     .parse()?;
     let mut fields = Fields::default();
-    if let Some(status) = &query.status {
-        if status.parse::<MessageStatus>().is_err() {
+    let status = match query.status.as_deref().map(str::parse::<MessageStatus>) {
+        None => None,
+        Some(Ok(status)) => Some(status),
+        Some(Err(_)) => {
             let all: Vec<&str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
             fields.push(crate::problem::FieldError::new(
                 "status",
                 format!("must be one of {}", all.join(", ")),
             ));
+            None
         }
-    }
+    };
     let channel: Option<Channel> = query
         .channel
         .as_deref()
         .and_then(|c| fields.check("channel", c.parse()));
     fields.finish()?;
     let filter = Filter {
-        status: query.status.clone(),
-        channel: channel.map(|c| c.as_str().to_owned()),
+        status,
+        channel,
         person: query.customer_id.map(Id::from_uuid),
         appointment: query.appointment_id.map(Id::from_uuid),
         before: page.after(),

@@ -17,7 +17,7 @@ use fieldcrm_db::people::After;
 use fieldcrm_db::{Id, Ts};
 use fieldcrm_domain::{
     parse_notes, single_line, Address, AddressInput, Channel, ConsentSource, ConsentStatus,
-    CountryCode, Email, PersonName, Phone, Tag,
+    CountryCode, Email, PersonName, Phone, Stage, Tag,
 };
 
 use crate::auth::Caller;
@@ -28,7 +28,7 @@ use crate::problem::{FieldError, Fields, Problem};
 use crate::routes::{created_response, to_json};
 use crate::views::{ConsentSummary, PersonView};
 use fieldcrm_app::idempotency;
-use fieldcrm_app::people::{self, NewPerson, PersonPatch, Record, Stage};
+use fieldcrm_app::people::{self, NewPerson, PersonPatch, Record};
 use fieldcrm_app::state::AppState;
 
 // ---- request bodies ----------------------------------------------------------
@@ -131,9 +131,9 @@ impl From<ConsentEvent> for ConsentEventView {
     fn from(e: ConsentEvent) -> Self {
         Self {
             id: e.id.uuid(),
-            channel: e.channel,
-            status: e.status,
-            source: e.source,
+            channel: e.channel.as_str().to_owned(),
+            status: e.status.as_str().to_owned(),
+            source: e.source.as_str().to_owned(),
             at: e.recorded_at.get(),
             by: e.recorded_by,
         }
@@ -466,7 +466,7 @@ async fn create(
         // prospect converted since is no longer at `/v1/prospects` (404).
         move |conn, id| {
             people::record_of(conn, account, Id::from_uuid(id))?
-                .filter(|record| record.person.stage == stage.as_str())
+                .filter(|record| record.person.stage == stage)
                 .map(|record| to_json(&PersonView::from(record)))
                 .transpose()
         },
@@ -523,10 +523,7 @@ async fn consent(
     let (person, history) =
         people::consent_history(state, caller, stage, Id::from_uuid(id)).await?;
     Ok(HttpResponse::Ok().json(ConsentView {
-        current: ConsentSummary {
-            sms: person.sms_consent,
-            email: person.email_consent,
-        },
+        current: ConsentSummary::from(&person),
         history: history.into_iter().map(ConsentEventView::from).collect(),
     }))
 }
@@ -558,10 +555,7 @@ async fn record_consent(
     .await?;
     Ok(HttpResponse::Created().json(ConsentRecorded {
         event: event.into(),
-        current: ConsentSummary {
-            sms: person.sms_consent,
-            email: person.email_consent,
-        },
+        current: ConsentSummary::from(&person),
     }))
 }
 

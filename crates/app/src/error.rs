@@ -169,13 +169,6 @@ impl fmt::Display for AppError {
 
 impl std::error::Error for AppError {}
 
-/// A value read back from storage as the type it was stored from: one that
-/// does not parse is an error, never a default.
-pub fn parse_stored<T: std::str::FromStr>(what: &'static str, raw: &str) -> AppResult<T> {
-    raw.parse()
-        .map_err(|_| AppError::internal_from(&format!("the stored {what} `{raw}` does not parse")))
-}
-
 impl From<Failure> for AppError {
     fn from(failure: Failure) -> Self {
         Self::new(failure)

@@ -20,7 +20,7 @@ use fieldcrm_db::google::{self, EventLink, Integration, OAuthState};
 use fieldcrm_db::jobs::{self, Job, Outcome, SubjectId};
 use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::{DbConnection, Id, Ts};
-use fieldcrm_domain::scheduling::{imported_title, Status, TimeSlot};
+use fieldcrm_domain::scheduling::{Status, TimeSlot, Title};
 use fieldcrm_domain::Action;
 use fieldcrm_google::{
     CalendarError, CalendarEvent, EventPatch, EventTimes, OAuthError, SCOPES_IDENTITY,
@@ -1084,7 +1084,7 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
                 Ok((
                     appointments::find(conn, account, id)?,
                     google::link_of(conn, id)?,
-                    accounts::find(conn, account)?.map(|a| a.time_zone),
+                    accounts::find(conn, account)?.map(|a| a.time_zone.name()),
                 ))
             })
             .await?;
@@ -1099,12 +1099,12 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
             // Its event is in another Google account's calendar.
             return Ok(Outcome::Done);
         }
-        let time_zone = time_zone.unwrap_or_else(|| "UTC".into());
+        let time_zone = time_zone.unwrap_or("UTC");
         if token.is_none() {
             token = Some(access_token(state, job, &google_config, &integration).await?);
         }
         let token = token.as_deref().unwrap_or_default();
-        if a.status == Status::Cancelled.as_str() {
+        if a.status == Status::Cancelled {
             if let Some(link) = link {
                 calendar
                     .delete(token, calendar_id, &link.event_id)
@@ -1115,7 +1115,7 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
             return Ok(Outcome::Done);
         }
         let Some(link) = link else {
-            let event = event_of(&a, event_id_for(a.id), &time_zone);
+            let event = event_of(&a, event_id_for(a.id), time_zone);
             let link = match calendar.insert(token, calendar_id, &event).await {
                 Ok(created) => new_link(&a, &created, EXPORTED, &google_account),
                 // A retried insert whose first try got through: the event is
@@ -1137,7 +1137,7 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
             state.db(move |conn| remember(conn, &link)).await?;
             continue;
         };
-        let patch = changes(&a, &link, &time_zone);
+        let patch = changes(&a, &link, time_zone);
         if patch.is_empty() {
             return Ok(Outcome::Done);
         }
@@ -1494,7 +1494,7 @@ fn import_one(
                 conn,
                 account,
                 person.as_ref(),
-                imported_title(event.summary.as_deref()),
+                Title::imported(event.summary.as_deref()),
                 slot,
             )?;
             google::save_link(conn, &new_link(&a, event, IMPORTED, google_account))?;
@@ -1585,7 +1585,7 @@ mod tests {
 
     use fieldcrm_db::appointments::{self, Appointment};
     use fieldcrm_db::google;
-    use fieldcrm_domain::scheduling::TimeSlot;
+    use fieldcrm_domain::scheduling::{TimeSlot, Title};
     use fieldcrm_google::CalendarEvent;
 
     use super::{event_id_for, import_one, new_link, SyncCounts, EXPORTED};
@@ -1604,7 +1604,7 @@ mod tests {
                 let input = NewAppointment {
                     person_id: anna.id,
                     technician_id: None,
-                    title: "Deep clean".into(),
+                    title: Title::parse("Deep clean").unwrap(),
                     notes: None,
                     slot: TimeSlot::new(starts, starts + Duration::hours(1)).unwrap(),
                     address: None,

@@ -13,17 +13,16 @@ use fieldcrm_db::consent;
 use fieldcrm_db::jobs::{self, Job, Outcome, SubjectId};
 use fieldcrm_db::messages::{self, Filter, Message};
 use fieldcrm_db::people::{self, Person};
-use fieldcrm_db::{DbConnection, Id, Ts};
+use fieldcrm_db::{DbConnection, Id, Stored, Ts};
 use fieldcrm_domain::messaging::{
     MessageBody, MessageKind, MessageStatus, QuietHours, SmsKeyword, Template,
 };
-use fieldcrm_domain::scheduling::Status;
-use fieldcrm_domain::Invalid;
+use fieldcrm_domain::scheduling::{ReminderStatus, Status};
 use fieldcrm_domain::{start_restores_consent, Action, Channel, ConsentSource, ConsentStatus};
 use fieldcrm_notify::{OutgoingEmail, OutgoingSms, SendError};
 
 use crate::caller::Caller;
-use crate::error::{parse_stored, AppError, AppResult, Failure};
+use crate::error::{AppError, AppResult, Failure};
 use crate::events::{Actor, Change};
 use crate::feed;
 use crate::jobs::{attempts_left, retry_time, BackgroundJob};
@@ -59,7 +58,7 @@ fn opted_in(person: &Person, channel: Channel) -> bool {
         Channel::Sms => &person.sms_consent,
         Channel::Email => &person.email_consent,
     };
-    current.as_deref() == Some(ConsentStatus::OptedIn.as_str())
+    current.is_some_and(|c| c == ConsentStatus::OptedIn)
 }
 
 fn recipient(person: &Person, channel: Channel) -> Option<&str> {
@@ -67,10 +66,6 @@ fn recipient(person: &Person, channel: Channel) -> Option<&str> {
         Channel::Sms => person.phone.as_deref(),
         Channel::Email => person.email.as_deref(),
     }
-}
-
-fn channel_of(message: &Message) -> AppResult<Channel> {
-    parse_stored("message channel", &message.channel)
 }
 
 pub fn authorize_sending(caller: &Caller) -> Result<(), AppError> {
@@ -162,12 +157,12 @@ fn new_message(
         person_id: person.id,
         appointment_id: None,
         reminder_id: None,
-        kind: kind.as_str().to_owned(),
-        channel: channel.as_str().to_owned(),
+        kind: Stored(kind),
+        channel: Stored(channel),
         recipient: None,
         subject,
         body: Some(body),
-        status: "queued".into(),
+        status: Stored(MessageStatus::Queued),
         status_reason: None,
         error_code: None,
         provider_message_id: None,
@@ -186,8 +181,8 @@ fn message_event_data(message: &Message) -> serde_json::Value {
         "id": message.id.uuid(),
         "customer_id": message.person_id.uuid(),
         "appointment_id": message.appointment_id.map(|a| a.uuid()),
-        "channel": message.channel,
-        "status": message.status,
+        "channel": message.channel.as_str(),
+        "status": message.status.as_str(),
     })
 }
 
@@ -263,7 +258,7 @@ fn values(
     person: &Person,
     appointment: Option<&Appointment>,
 ) -> AppResult<BTreeMap<&'static str, String>> {
-    let zone: chrono_tz::Tz = parse_stored("account time zone", &account.time_zone)?;
+    let zone = account.time_zone.tz();
     let mut values = BTreeMap::from([
         ("customer_name", person.name.clone()),
         ("business_name", account.name.clone()),
@@ -272,10 +267,13 @@ fn values(
         let local = a.starts_at.get().with_timezone(&zone);
         values.insert("time", local.format("%a %b %-d at %-I:%M %p").to_string());
         values.insert("title", a.title.clone());
-        let place: Vec<&str> = [a.address_line1.as_deref(), a.city.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect();
+        let place: Vec<&str> = [
+            a.address.address_line1.as_deref(),
+            a.address.city.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         values.insert("address", place.join(", "));
     }
     Ok(values)
@@ -302,7 +300,7 @@ pub fn replace_reminders(
         .collect();
     jobs::cancel_subjects(conn, &old, Ts::now())?;
     appointments::replace_reminders(conn, appointment, new)?;
-    for reminder in new.iter().filter(|r| r.status == "scheduled") {
+    for reminder in new.iter().filter(|r| r.status == ReminderStatus::Scheduled) {
         let job = conn.job::<SendReminder>(
             Some(reminder.account_id),
             Some(subject(reminder.id)),
@@ -321,7 +319,7 @@ pub fn cancel_reminders(
     let now = Ts::now();
     let ids: Vec<SubjectId> = appointments::reminders_of(conn, &[appointment])?
         .iter()
-        .filter(|r| r.status == "scheduled")
+        .filter(|r| r.status == ReminderStatus::Scheduled)
         .map(|r| subject(r.id))
         .collect();
     jobs::cancel_subjects(conn, &ids, now)?;
@@ -384,16 +382,16 @@ pub async fn run_reminder_job(state: &AppState, job: &Job) -> Result<Outcome, Ap
                 let Some(reminder) = appointments::find_reminder(conn, id)? else {
                     return Ok(Outcome::Done);
                 };
-                if reminder.status != "scheduled" {
+                if reminder.status != ReminderStatus::Scheduled {
                     return Ok(Outcome::Done);
                 }
                 let now = Ts::now();
                 let appointment =
                     appointments::find(conn, reminder.account_id, reminder.appointment_id)?;
-                let Some(appointment) = appointment
-                    .filter(|a| a.status.parse().is_ok_and(Status::is_open) && a.starts_at > now)
+                let Some(appointment) =
+                    appointment.filter(|a| a.status.is_open() && a.starts_at > now)
                 else {
-                    appointments::set_reminder_status(conn, id, "cancelled", now)?;
+                    appointments::set_reminder_status(conn, id, ReminderStatus::Cancelled, now)?;
                     return Ok(Outcome::Done);
                 };
                 // An appointment without a customer has nobody to remind.
@@ -405,7 +403,7 @@ pub async fn run_reminder_job(state: &AppState, job: &Job) -> Result<Outcome, Ap
                 let (Some(person), Some(account)) = (person, account) else {
                     return Ok(Outcome::Done);
                 };
-                let channel: Channel = parse_stored("reminder channel", &reminder.channel)?;
+                let channel = *reminder.channel;
                 let values = values(&account, &person, Some(&appointment))?;
                 let mut message = new_message(
                     &person,
@@ -420,7 +418,7 @@ pub async fn run_reminder_job(state: &AppState, job: &Job) -> Result<Outcome, Ap
                 message.reminder_id = Some(reminder.id);
                 enqueue(conn, &message)?;
                 // Handed over: the message's own status tells the rest.
-                appointments::set_reminder_status(conn, id, "sent", now)?;
+                appointments::set_reminder_status(conn, id, ReminderStatus::Sent, now)?;
                 Ok(Outcome::Done)
             })
         })
@@ -485,15 +483,15 @@ fn prepare(
         return Ok(Step::Finished(Outcome::Done));
     };
     let now = Ts::now();
-    match message.status.as_str() {
-        "queued" => {}
-        "sending" => {
+    match *message.status {
+        MessageStatus::Queued => {}
+        MessageStatus::Sending => {
             // The process that was sending it died mid-call: whether the provider
             // got it is unknown, and sending again could deliver it twice.
             finish(
                 conn,
                 &mut message,
-                "failed",
+                MessageStatus::Failed,
                 Some("interrupted while sending; not retried so it cannot arrive twice"),
                 now,
             )?;
@@ -508,13 +506,25 @@ fn prepare(
     let (Some(person), Some(account)) = (person, account) else {
         return Ok(Step::Finished(Outcome::Done));
     };
-    let channel = channel_of(&message)?;
+    let channel = *message.channel;
     if !opted_in(&person, channel) {
-        finish(conn, &mut message, "suppressed", Some("no_consent"), now)?;
+        finish(
+            conn,
+            &mut message,
+            MessageStatus::Suppressed,
+            Some("no_consent"),
+            now,
+        )?;
         return Ok(Step::Finished(Outcome::Done));
     }
     let Some(to) = recipient(&person, channel).map(str::to_owned) else {
-        finish(conn, &mut message, "failed", Some("no_recipient"), now)?;
+        finish(
+            conn,
+            &mut message,
+            MessageStatus::Failed,
+            Some("no_recipient"),
+            now,
+        )?;
         return Ok(Step::Finished(Outcome::Done));
     };
     let ready = match channel {
@@ -525,11 +535,17 @@ fn prepare(
     };
     if !ready {
         let reason = format!("{} is not configured on this server", channel.as_str());
-        finish(conn, &mut message, "failed", Some(&reason), now)?;
+        finish(
+            conn,
+            &mut message,
+            MessageStatus::Failed,
+            Some(&reason),
+            now,
+        )?;
         return Ok(Step::Finished(Outcome::Failed(reason)));
     }
     if channel == Channel::Sms {
-        let zone: chrono_tz::Tz = parse_stored("account time zone", &account.time_zone)?;
+        let zone = account.time_zone.tz();
         let quiet = QuietHours::from_stored(&account.quiet_hours_start, &account.quiet_hours_end);
         if let Some(until) = quiet.defer_until(now.get(), zone) {
             message.send_after = Some(Ts::from(until));
@@ -542,7 +558,7 @@ fn prepare(
     if !messages::start_sending(conn, id, &to, now)? {
         return Ok(Step::Finished(Outcome::Done));
     }
-    message.status = "sending".into();
+    message.status = Stored(MessageStatus::Sending);
     message.recipient = Some(to.clone());
     message.attempts += 1;
     Ok(Step::Send(Box::new(Prepared {
@@ -556,13 +572,7 @@ async fn deliver(state: &AppState, prepared: &Prepared) -> Result<String, SendEr
     let message = &prepared.message;
     let base = &state.outbound.public_base_url;
     let body = message.body.clone().unwrap_or_default();
-    // `prepare` read the channel already; a stored one that does not parse
-    // stopped the message there.
-    let channel = channel_of(message).map_err(|err| SendError::Permanent {
-        code: None,
-        message: err.to_string(),
-    })?;
-    match channel {
+    match *message.channel {
         Channel::Sms => {
             let sender = state.outbound.sms.as_ref().ok_or_else(not_configured)?;
             let sms = OutgoingSms {
@@ -630,7 +640,7 @@ fn record(
             message.provider_message_id = Some(provider_id);
             message.sent_at = Some(now);
             message.error_code = None;
-            finish(conn, &mut message, "sent", None, now)?;
+            finish(conn, &mut message, MessageStatus::Sent, None, now)?;
             Ok(Outcome::Done)
         }
         Err(SendError::Unsubscribed { code }) => {
@@ -638,7 +648,7 @@ fn record(
             finish(
                 conn,
                 &mut message,
-                "failed",
+                MessageStatus::Failed,
                 Some("recipient_unsubscribed"),
                 now,
             )?;
@@ -653,18 +663,18 @@ fn record(
         }
         Err(SendError::Permanent { code, message: why }) => {
             message.error_code = code;
-            finish(conn, &mut message, "failed", Some(&why), now)?;
+            finish(conn, &mut message, MessageStatus::Failed, Some(&why), now)?;
             Ok(Outcome::Failed(why))
         }
         Err(SendError::Transient(why)) if attempts_left => {
-            message.status = "queued".into();
+            message.status = Stored(MessageStatus::Queued);
             message.status_reason = Some(why.clone());
             message.updated_at = now;
             messages::save(conn, &message)?;
             Ok(Outcome::Retry(retry_at, why))
         }
         Err(SendError::Transient(why)) => {
-            finish(conn, &mut message, "failed", Some(&why), now)?;
+            finish(conn, &mut message, MessageStatus::Failed, Some(&why), now)?;
             Ok(Outcome::Failed(why))
         }
     }
@@ -674,19 +684,19 @@ fn record(
 fn finish(
     conn: &mut Tx<'_>,
     message: &mut Message,
-    status: &str,
+    status: MessageStatus,
     reason: Option<&str>,
     now: Ts,
 ) -> Result<(), AppError> {
-    message.status = status.to_owned();
+    message.status = Stored(status);
     message.status_reason = reason.map(str::to_owned);
     message.send_after = None;
     message.updated_at = now;
     messages::save(conn, message)?;
     let event_type = match status {
-        "sent" => "message.sent",
-        "delivered" => "message.delivered",
-        "suppressed" => "message.suppressed",
+        MessageStatus::Sent => "message.sent",
+        MessageStatus::Delivered => "message.delivered",
+        MessageStatus::Suppressed => "message.suppressed",
         _ => "message.failed",
     };
     feed::record(
@@ -697,9 +707,9 @@ fn finish(
     )?;
     if let Some(reminder) = message.reminder_id {
         let reminder_status = match status {
-            "sent" | "delivered" => "sent",
-            "suppressed" => "suppressed",
-            _ => "failed",
+            MessageStatus::Sent | MessageStatus::Delivered => ReminderStatus::Sent,
+            MessageStatus::Suppressed => ReminderStatus::Suppressed,
+            _ => ReminderStatus::Failed,
         };
         appointments::set_reminder_status(conn, reminder, reminder_status, now)?;
     }
@@ -747,26 +757,21 @@ pub async fn delivery_report(
         // queued, sending, accepted, scheduled...: nothing new for the log.
         _ => return Ok(()),
     };
-    let status = reported.as_str();
     state
         .db(move |conn| {
             conn.write_transaction(|conn| {
                 let Some(mut message) = messages::find_by_provider_id(conn, &provider_id)? else {
                     return Ok(());
                 };
-                let current: MessageStatus = message
-                    .status
-                    .parse()
-                    .map_err(|err: Invalid| AppError::internal_from(&err.0))?;
-                if !current.may_become(reported) {
+                if !message.status.may_become(reported) {
                     return Ok(());
                 }
                 if error_code.is_some() {
                     message.error_code = error_code.clone();
                 }
-                let reason = (status != "sent" && status != "delivered")
-                    .then(|| format!("the carrier reported {status}"));
-                finish(conn, &mut message, status, reason.as_deref(), Ts::now())?;
+                let reason = (!matches!(reported, MessageStatus::Sent | MessageStatus::Delivered))
+                    .then(|| format!("the carrier reported {}", reported.as_str()));
+                finish(conn, &mut message, reported, reason.as_deref(), Ts::now())?;
                 if error_code.as_deref() == Some("21610") {
                     opt_out_person(
                         conn,
@@ -800,13 +805,12 @@ pub async fn inbound_sms(state: &AppState, from: String, body: String) -> Result
             conn.write_transaction(|conn| {
                 let mut changed = 0;
                 for mut person in people::with_phone(conn, &from)? {
-                    if person.sms_consent.as_deref() == Some(status.as_str()) {
+                    if person.sms_consent.is_some_and(|c| c == status) {
                         continue;
                     }
                     if keyword == SmsKeyword::Start {
-                        let last = consent::last_two(conn, person.id, Channel::Sms.as_str())?;
-                        let decision =
-                            |n: usize| last.get(n).map(|e| (e.status.as_str(), e.source.as_str()));
+                        let last = consent::last_two(conn, person.id, Channel::Sms)?;
+                        let decision = |n: usize| last.get(n).map(|e| (*e.status, *e.source));
                         if !start_restores_consent(decision(0), decision(1)) {
                             continue;
                         }
@@ -851,7 +855,10 @@ pub async fn unsubscribe(state: &AppState, token: &str) -> Result<(), AppError> 
                 let Some(mut found) = people::find_any(conn, person)? else {
                     return Ok(());
                 };
-                if found.email_consent.as_deref() == Some(ConsentStatus::OptedOut.as_str()) {
+                if found
+                    .email_consent
+                    .is_some_and(|c| c == ConsentStatus::OptedOut)
+                {
                     return Ok(());
                 }
                 apply_consent(
@@ -882,8 +889,8 @@ pub fn purge_bodies(conn: &mut DbConnection, now: Ts) -> Result<usize, AppError>
 
 #[cfg(test)]
 mod tests {
-    use fieldcrm_db::messages;
-    use fieldcrm_domain::messaging::MessageBody;
+    use fieldcrm_db::{messages, Stored};
+    use fieldcrm_domain::messaging::{MessageBody, MessageStatus};
     use fieldcrm_domain::Channel;
     use secrecy::SecretString;
 
@@ -904,8 +911,8 @@ mod tests {
         let mut message = world
             .tx(|tx| queue_in(tx, &world.state, &world.owner, input))
             .unwrap();
-        assert_eq!(message.status, "queued");
-        message.status = status.to_owned();
+        assert_eq!(message.status, MessageStatus::Queued);
+        message.status = Stored(status.parse().unwrap());
         message.provider_message_id = Some(provider_id.to_owned());
         messages::save(&mut world.conn(), &message).unwrap();
         message
@@ -920,6 +927,8 @@ mod tests {
             .unwrap()
             .unwrap()
             .status
+            .as_str()
+            .to_owned()
     }
 
     #[tokio::test]

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 use fieldcrm_db::accounts::Account;
 use fieldcrm_db::consent::{self, ConsentEvent};
 use fieldcrm_db::people::{self, After, Filter, Person};
-use fieldcrm_db::{DbConnection, Id, Ts};
+use fieldcrm_db::{DbConnection, Id, Stored, Ts};
 use fieldcrm_domain::{
-    Action, Address, Channel, ConsentSource, ConsentStatus, Email, PersonName, Phone, Tag,
+    Action, Address, Channel, ConsentChange, ConsentSource, ConsentStatus, Email, PersonName,
+    Phone, Stage, Tag,
 };
 
 use crate::audit::{self, Audited};
@@ -21,31 +22,16 @@ use crate::preconditions::{self, IfMatch};
 use crate::state::AppState;
 use crate::tx::Tx;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    Customer,
-    Prospect,
-}
-
-impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Customer => "customer",
-            Stage::Prospect => "prospect",
-        }
-    }
-
-    /// The event type of `what` (`created`, `updated`, `deleted`) happening
-    /// to a person of this stage.
-    fn event(self, what: &str) -> &'static str {
-        match (self, what) {
-            (Stage::Customer, "created") => "customer.created",
-            (Stage::Customer, "updated") => "customer.updated",
-            (Stage::Customer, _) => "customer.deleted",
-            (Stage::Prospect, "created") => "prospect.created",
-            (Stage::Prospect, "updated") => "prospect.updated",
-            (Stage::Prospect, _) => "prospect.deleted",
-        }
+/// The event type of `what` (`created`, `updated`, `deleted`) happening to a
+/// person of `stage`.
+fn event_type(stage: Stage, what: &str) -> &'static str {
+    match (stage, what) {
+        (Stage::Customer, "created") => "customer.created",
+        (Stage::Customer, "updated") => "customer.updated",
+        (Stage::Customer, _) => "customer.deleted",
+        (Stage::Prospect, "created") => "prospect.created",
+        (Stage::Prospect, "updated") => "prospect.updated",
+        (Stage::Prospect, _) => "prospect.deleted",
     }
 }
 
@@ -136,18 +122,6 @@ fn derive(person: &mut Person) {
     person.search_text = parts.join("\n");
 }
 
-fn set_address(person: &mut Person, address: Option<Address>) {
-    let a = address.as_ref();
-    person.address_line1 = a.map(|a| a.line1.clone());
-    person.address_line2 = a.and_then(|a| a.line2.clone());
-    person.city = a.and_then(|a| a.city.clone());
-    person.region = a.and_then(|a| a.region.clone());
-    person.postal_code = a.and_then(|a| a.postal_code.clone());
-    person.country = a.and_then(|a| a.country).map(|c| c.as_str().to_owned());
-    person.lat = a.and_then(|a| a.coordinates).map(|c| c.lat);
-    person.lon = a.and_then(|a| a.coordinates).map(|c| c.lon);
-}
-
 fn load(
     conn: &mut DbConnection,
     account: Id<Account>,
@@ -155,7 +129,7 @@ fn load(
     id: Id<Person>,
 ) -> Result<Person, AppError> {
     people::find(conn, account, id)?
-        .filter(|p| p.stage == stage.as_str())
+        .filter(|p| p.stage == stage)
         .ok_or_else(AppError::not_found)
 }
 
@@ -179,20 +153,13 @@ pub fn create_in(
     let mut person = Person {
         id: Id::new(),
         account_id: caller.account_id,
-        stage: stage.as_str().to_owned(),
+        stage: Stored(stage),
         name: input.name.into_inner(),
         sort_name: String::new(),
         company: input.company,
         email: input.email.map(Email::into_inner),
         phone: input.phone.map(Phone::into_inner),
-        address_line1: None,
-        address_line2: None,
-        city: None,
-        region: None,
-        postal_code: None,
-        country: None,
-        lat: None,
-        lon: None,
+        address: input.address.as_ref().into(),
         notes: input.notes,
         search_text: String::new(),
         // New people have consented to nothing.
@@ -203,10 +170,9 @@ pub fn create_in(
         created_at: now,
         updated_at: now,
     };
-    set_address(&mut person, input.address);
     derive(&mut person);
     let tags: Vec<String> = input.tags.iter().map(|t| t.as_str().to_owned()).collect();
-    let created = Change::of(stage.event("created"), person.id).about(Some(person.id));
+    let created = Change::of(event_type(stage, "created"), person.id).about(Some(person.id));
     // The common create (no tags, no webhook endpoint to queue deliveries
     // for) is one statement on PostgreSQL: one round trip instead of four.
     if let (DbConnection::Pg(pg), true) = (&mut **conn, tags.is_empty()) {
@@ -246,7 +212,7 @@ pub async fn get(
     state
         .db(move |conn| {
             let (person, tags) = people::find_with_tags(conn, account, id)?
-                .filter(|(p, _)| p.stage == stage.as_str())
+                .filter(|(p, _)| p.stage == stage)
                 .ok_or_else(AppError::not_found)?;
             check_visible(conn, &visible, &person)?;
             Ok(Record { person, tags })
@@ -284,7 +250,7 @@ pub async fn list(
     });
     let filter = Filter {
         account: caller.account_id,
-        stage: stage.as_str(),
+        stage,
         search,
         search_digits,
         tag: request.tag.map(|t| t.as_str().to_owned()),
@@ -344,7 +310,7 @@ pub async fn update(
                     person.phone = phone.map(Phone::into_inner);
                 }
                 if let Some(address) = patch.address {
-                    set_address(&mut person, address);
+                    person.address = address.as_ref().into();
                 }
                 if let Some(notes) = patch.notes {
                     person.notes = notes;
@@ -375,7 +341,7 @@ pub async fn update(
                     ("company", person.company != before.company),
                     ("email", person.email != before.email),
                     ("phone", person.phone != before.phone),
-                    ("address", address_of(&person) != address_of(&before)),
+                    ("address", person.address != before.address),
                     ("notes", person.notes != before.notes),
                     ("tags", tags_changed),
                 ]);
@@ -383,26 +349,12 @@ pub async fn update(
                     conn,
                     caller.account_id,
                     actor,
-                    Change::updated(stage.event("updated"), id, &changed).about(Some(id)),
+                    Change::updated(event_type(stage, "updated"), id, &changed).about(Some(id)),
                 )?;
                 with_tags(conn, person)
             })
         })
         .await
-}
-
-/// The columns of a person's address, for telling whether it changed.
-fn address_of(p: &Person) -> impl PartialEq + '_ {
-    (
-        &p.address_line1,
-        &p.address_line2,
-        &p.city,
-        &p.region,
-        &p.postal_code,
-        &p.country,
-        p.lat.map(f64::to_bits),
-        p.lon.map(f64::to_bits),
-    )
 }
 
 fn reset_consent(
@@ -424,14 +376,21 @@ fn reset_consent(
                 id: Id::new(),
                 account_id: person.account_id,
                 person_id: person.id,
-                channel: channel.as_str().to_owned(),
-                status: "reset".to_owned(),
-                source: "contact_changed".to_owned(),
+                channel: Stored(channel),
+                status: Stored(ConsentChange::Reset),
+                source: Stored(ConsentSource::ContactChanged),
                 recorded_by: by.to_owned(),
                 recorded_at: now,
             },
         )?;
-        publish_consent(conn, person, channel, "reset", "contact_changed", actor)?;
+        publish_consent(
+            conn,
+            person,
+            channel,
+            ConsentChange::Reset,
+            ConsentSource::ContactChanged,
+            actor,
+        )?;
     }
     Ok(())
 }
@@ -440,8 +399,8 @@ fn publish_consent(
     conn: &mut Tx<'_>,
     person: &Person,
     channel: Channel,
-    status: &str,
-    source: &str,
+    status: ConsentChange,
+    source: ConsentSource,
     actor: Actor,
 ) -> Result<(), AppError> {
     feed::record(
@@ -454,8 +413,8 @@ fn publish_consent(
                 "customer_id": person.id.uuid(),
                 "stage": person.stage,
                 "channel": channel.as_str(),
-                "status": status,
-                "source": source,
+                "status": status.as_str(),
+                "source": source.as_str(),
             }),
         )
         .about(Some(person.id)),
@@ -507,7 +466,7 @@ pub async fn delete(
                     conn,
                     account,
                     Actor::of(&caller),
-                    Change::of(stage.event("deleted"), id),
+                    Change::of(event_type(stage, "deleted"), id),
                 )?;
                 audit::record(
                     conn,
@@ -537,13 +496,13 @@ pub async fn convert(
             conn.write_transaction(|conn| {
                 let mut person =
                     people::find(conn, account, id)?.ok_or_else(AppError::not_found)?;
-                if person.stage == Stage::Customer.as_str() {
+                if person.stage == Stage::Customer {
                     return Err(AppError::conflict("this person is a customer already"));
                 }
                 if_match.check(person.version)?;
                 let now = Ts::now();
                 let read_version = person.version;
-                person.stage = Stage::Customer.as_str().to_owned();
+                person.stage = Stored(Stage::Customer);
                 person.converted_at = Some(now);
                 save(conn, &mut person, read_version, now)?;
                 feed::record(
@@ -592,29 +551,22 @@ pub fn apply_consent(
         Channel::Sms => &mut person.sms_consent,
         Channel::Email => &mut person.email_consent,
     };
-    *current = Some(status.as_str().to_owned());
+    *current = Some(Stored(status));
     let now = Ts::now();
     let event = ConsentEvent {
         id: Id::new(),
         account_id: person.account_id,
         person_id: person.id,
-        channel: channel.as_str().to_owned(),
-        status: status.as_str().to_owned(),
-        source: source.as_str().to_owned(),
+        channel: Stored(channel),
+        status: Stored(status.into()),
+        source: Stored(source),
         recorded_by: by,
         recorded_at: now,
     };
     consent::record(conn, &event)?;
     let read_version = person.version;
     save(conn, person, read_version, now)?;
-    publish_consent(
-        conn,
-        person,
-        channel,
-        status.as_str(),
-        source.as_str(),
-        actor,
-    )?;
+    publish_consent(conn, person, channel, status.into(), source, actor)?;
     Ok(event)
 }
 
@@ -708,7 +660,10 @@ mod tests {
         let same = update_with(patch_of(Some("0151 12345678"), None))
             .await
             .unwrap();
-        assert_eq!(same.person.sms_consent.as_deref(), Some("opted_in"));
+        assert_eq!(
+            same.person.sms_consent.map(|c| c.0),
+            Some(ConsentStatus::OptedIn)
+        );
 
         let new_phone = update_with(patch_of(Some("+4915199999999"), None))
             .await
@@ -717,7 +672,10 @@ mod tests {
             new_phone.person.sms_consent, None,
             "a new number has not agreed"
         );
-        assert_eq!(new_phone.person.email_consent.as_deref(), Some("opted_in"));
+        assert_eq!(
+            new_phone.person.email_consent.map(|c| c.0),
+            Some(ConsentStatus::OptedIn)
+        );
 
         let new_email = update_with(patch_of(None, Some("anna@new.example")))
             .await

@@ -14,9 +14,10 @@ use crate::accounts::auth::{self, Signup};
 use crate::accounts::users::{self, NewUser};
 use crate::caller::{Caller, Principal};
 use crate::config::Settings;
-use crate::people::{self, NewPerson, Stage};
+use crate::people::{self, NewPerson};
 use crate::state::AppState;
 use crate::tx::Tx;
+use fieldcrm_domain::Stage;
 
 pub(crate) struct World {
     pub state: AppState,

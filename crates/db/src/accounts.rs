@@ -2,6 +2,9 @@ use diesel::prelude::*;
 
 use crate::connection::{DbConnection, MultiBackend};
 use crate::schema::accounts;
+use fieldcrm_domain::{CountryCode, TimeZoneName};
+
+use crate::types::Stored;
 use crate::{DbResult, Id, Ts};
 
 /// A tenant: one business and everything it holds.
@@ -13,9 +16,9 @@ pub struct Account {
     pub id: Id<Account>,
     pub name: String,
     /// IANA time zone name, e.g. `America/Chicago`.
-    pub time_zone: String,
+    pub time_zone: Stored<TimeZoneName>,
     /// ISO 3166-1 alpha-2 country used for phone numbers given without a country code.
-    pub default_country: String,
+    pub default_country: Stored<CountryCode>,
     pub created_at: Ts,
     pub updated_at: Ts,
     /// Pings less accurate than this many metres are refused (data minimisation).

@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
 use crate::schema::{accounts, api_keys};
+use crate::types::Stored;
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
@@ -12,7 +13,7 @@ pub struct ApiKey {
     pub id: Id<ApiKey>,
     pub account_id: Id<Account>,
     pub name: String,
-    pub scope: String,
+    pub scope: Stored<fieldcrm_domain::ApiKeyScope>,
     /// The first characters of the secret, to recognise a key in a list.
     pub prefix: String,
     /// SHA-256 of the secret; the secret itself is never stored.
@@ -32,7 +33,10 @@ pub fn insert(conn: &mut DbConnection, key: &ApiKey) -> DbResult<()> {
 
 /// The key with this secret hash and its account's default country (for reading
 /// phone numbers given without a country code), in one query.
-pub fn find_by_hash(conn: &mut DbConnection, hash: &[u8]) -> DbResult<Option<(ApiKey, String)>> {
+pub fn find_by_hash(
+    conn: &mut DbConnection,
+    hash: &[u8],
+) -> DbResult<Option<(ApiKey, Stored<fieldcrm_domain::CountryCode>)>> {
     Ok(api_keys::table
         .inner_join(accounts::table)
         .filter(api_keys::secret_hash.eq(hash))

@@ -7,6 +7,11 @@ use crate::connection::{DbConnection, MultiBackend};
 use crate::people::Person;
 use crate::schema::{appointment_status_changes, appointments, reminders};
 use crate::users::User;
+use fieldcrm_domain::scheduling::{ReminderStatus, Status};
+use fieldcrm_domain::Channel;
+
+use crate::address::AppointmentAddress;
+use crate::types::Stored;
 use crate::{DbResult, Id, Ts};
 
 /// Statuses that no longer hold the technician's time.
@@ -26,15 +31,11 @@ pub struct Appointment {
     pub notes: Option<String>,
     pub starts_at: Ts,
     pub ends_at: Ts,
-    pub address_line1: Option<String>,
-    pub address_line2: Option<String>,
-    pub city: Option<String>,
-    pub region: Option<String>,
-    pub postal_code: Option<String>,
-    pub country: Option<String>,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
-    pub status: String,
+    /// Flat in an export, as the columns are.
+    #[diesel(embed)]
+    #[serde(flatten)]
+    pub address: AppointmentAddress,
+    pub status: Stored<Status>,
     pub version: i32,
     pub created_at: Ts,
     pub updated_at: Ts,
@@ -50,8 +51,8 @@ pub struct StatusChange {
     pub id: Id<StatusChange>,
     pub account_id: Id<Account>,
     pub appointment_id: Id<Appointment>,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<Stored<Status>>,
+    pub to_status: Stored<Status>,
     pub changed_by: String,
     pub changed_at: Ts,
 }
@@ -62,11 +63,10 @@ pub struct Reminder {
     pub id: Id<Reminder>,
     pub account_id: Id<Account>,
     pub appointment_id: Id<Appointment>,
-    pub channel: String,
+    pub channel: Stored<Channel>,
     pub minutes_before: i32,
     pub due_at: Ts,
-    /// `scheduled`, `cancelled`, `sent`, `failed`, `suppressed`.
-    pub status: String,
+    pub status: Stored<ReminderStatus>,
     pub created_at: Ts,
     pub updated_at: Ts,
 }
@@ -150,7 +150,7 @@ pub struct Filter {
     pub to: Option<Ts>,
     pub technician: Option<Id<User>>,
     pub person: Option<Id<Person>>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub after: Option<Id<Appointment>>,
     pub limit: i64,
 }
@@ -176,7 +176,7 @@ pub fn list(conn: &mut DbConnection, filter: &Filter) -> DbResult<Vec<Appointmen
         query = query.filter(appointments::person_id.eq(person));
     }
     if let Some(status) = &filter.status {
-        query = query.filter(appointments::status.eq(status.clone()));
+        query = query.filter(appointments::status.eq(Stored(*status)));
     }
     if let Some(after) = filter.after {
         query = query.filter(appointments::id.gt(after));
@@ -247,11 +247,14 @@ pub fn find_reminder(conn: &mut DbConnection, id: Id<Reminder>) -> DbResult<Opti
 pub fn set_reminder_status(
     conn: &mut DbConnection,
     id: Id<Reminder>,
-    status: &str,
+    status: ReminderStatus,
     now: Ts,
 ) -> DbResult<()> {
     diesel::update(reminders::table.find(id))
-        .set((reminders::status.eq(status), reminders::updated_at.eq(now)))
+        .set((
+            reminders::status.eq(Stored(status)),
+            reminders::updated_at.eq(now),
+        ))
         .execute(conn)?;
     Ok(())
 }

@@ -6,7 +6,9 @@ use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
 use crate::people::Person;
 use crate::schema::consent_events;
+use crate::types::Stored;
 use crate::{DbResult, Id, Ts};
+use fieldcrm_domain::{Channel, ConsentChange, ConsentSource};
 
 #[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = consent_events, check_for_backend(MultiBackend), treat_none_as_default_value = false)]
@@ -14,10 +16,10 @@ pub struct ConsentEvent {
     pub id: Id<ConsentEvent>,
     pub account_id: Id<Account>,
     pub person_id: Id<Person>,
-    pub channel: String,
+    pub channel: Stored<Channel>,
     /// `opted_in`, `opted_out`, or `reset` (contact details changed).
-    pub status: String,
-    pub source: String,
+    pub status: Stored<ConsentChange>,
+    pub source: Stored<ConsentSource>,
     pub recorded_by: String,
     pub recorded_at: Ts,
 }
@@ -47,11 +49,11 @@ pub fn history(
 pub fn last_two(
     conn: &mut DbConnection,
     person: Id<Person>,
-    channel: &str,
+    channel: Channel,
 ) -> DbResult<Vec<ConsentEvent>> {
     Ok(consent_events::table
         .filter(consent_events::person_id.eq(person))
-        .filter(consent_events::channel.eq(channel))
+        .filter(consent_events::channel.eq(Stored(channel)))
         .order(consent_events::id.desc())
         .limit(2)
         .select(ConsentEvent::as_select())

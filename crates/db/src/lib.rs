@@ -10,6 +10,7 @@
 //! without it each insert would be parsed and planned anew.
 
 pub mod accounts;
+pub mod address;
 pub mod api_keys;
 pub mod appointments;
 pub mod audit;
@@ -43,7 +44,7 @@ pub mod webhooks;
 pub use connection::{init_tls, DbConnection, MultiBackend};
 pub use error::DbError;
 pub use pool::{without_statement_timeout, DbPool, PoolOptions, PoolStatus, PooledConnection};
-pub use types::{Id, Ts};
+pub use types::{Id, Stored, Ts};
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
 
 /// The result of every query function in this crate.
@@ -56,12 +57,13 @@ mod tests {
 
     use crate::people::Person;
     use crate::schema::people;
-    use crate::{Id, Ts};
+    use crate::{Id, Stored, Ts};
 
     #[test]
     fn every_insertable_writes_none_as_null() {
         for (name, source) in [
             ("accounts", include_str!("accounts.rs")),
+            ("address", include_str!("address.rs")),
             ("api_keys", include_str!("api_keys.rs")),
             ("appointments", include_str!("appointments.rs")),
             ("audit", include_str!("audit.rs")),
@@ -93,20 +95,13 @@ mod tests {
         let person = Person {
             id: Id::new(),
             account_id: Id::new(),
-            stage: "customer".into(),
+            stage: Stored(fieldcrm_domain::Stage::Customer),
             name: "Ann".into(),
             sort_name: "ann".into(),
             company: None,
             email: None,
             phone: None,
-            address_line1: None,
-            address_line2: None,
-            city: None,
-            region: None,
-            postal_code: None,
-            country: None,
-            lat: None,
-            lon: None,
+            address: Default::default(),
             notes: None,
             search_text: "ann".into(),
             sms_consent: None,

@@ -7,6 +7,10 @@ use crate::appointments::{Appointment, Reminder};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::people::Person;
 use crate::schema::messages;
+use fieldcrm_domain::messaging::{MessageKind, MessageStatus};
+use fieldcrm_domain::Channel;
+
+use crate::types::Stored;
 use crate::{DbResult, Id, Ts};
 
 #[derive(
@@ -20,13 +24,13 @@ pub struct Message {
     pub appointment_id: Option<Id<Appointment>>,
     pub reminder_id: Option<Id<Reminder>>,
     /// `manual`, `reminder`, `confirmation` or `on_my_way`.
-    pub kind: String,
-    pub channel: String,
+    pub kind: Stored<MessageKind>,
+    pub channel: Stored<Channel>,
     pub recipient: Option<String>,
     pub subject: Option<String>,
     pub body: Option<String>,
     /// `queued`, `sending`, `sent`, `delivered`, `undelivered`, `failed`, `suppressed`.
-    pub status: String,
+    pub status: Stored<MessageStatus>,
     pub status_reason: Option<String>,
     pub error_code: Option<String>,
     pub provider_message_id: Option<String>,
@@ -112,8 +116,8 @@ pub fn start_sending(
 
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub status: Option<String>,
-    pub channel: Option<String>,
+    pub status: Option<MessageStatus>,
+    pub channel: Option<Channel>,
     pub person: Option<Id<Person>>,
     pub appointment: Option<Id<Appointment>>,
     /// Newest first: the page starts below this id.
@@ -131,10 +135,10 @@ pub fn list(
         .filter(messages::account_id.eq(account))
         .into_boxed();
     if let Some(status) = &filter.status {
-        query = query.filter(messages::status.eq(status.clone()));
+        query = query.filter(messages::status.eq(Stored(*status)));
     }
     if let Some(channel) = &filter.channel {
-        query = query.filter(messages::channel.eq(channel.clone()));
+        query = query.filter(messages::channel.eq(Stored(*channel)));
     }
     if let Some(person) = filter.person {
         query = query.filter(messages::person_id.eq(person));

@@ -7,6 +7,10 @@ use crate::connection::{DbConnection, MultiBackend};
 use crate::events::Event;
 use crate::schema::{people, person_tags};
 use crate::types::sql::DbUuid;
+use fieldcrm_domain::{ConsentStatus, Stage};
+
+use crate::address::PersonAddress;
+use crate::types::Stored;
 use crate::{DbResult, Id, Ts};
 
 #[derive(
@@ -24,26 +28,22 @@ pub struct Person {
     pub id: Id<Person>,
     pub account_id: Id<Account>,
     /// `prospect` or `customer`.
-    pub stage: String,
+    pub stage: Stored<Stage>,
     pub name: String,
     #[serde(skip)]
     pub sort_name: String,
     pub company: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
-    pub address_line1: Option<String>,
-    pub address_line2: Option<String>,
-    pub city: Option<String>,
-    pub region: Option<String>,
-    pub postal_code: Option<String>,
-    pub country: Option<String>,
-    pub lat: Option<f64>,
-    pub lon: Option<f64>,
+    /// Flat in an export, as the columns are.
+    #[diesel(embed)]
+    #[serde(flatten)]
+    pub address: PersonAddress,
     pub notes: Option<String>,
     #[serde(skip)]
     pub search_text: String,
-    pub sms_consent: Option<String>,
-    pub email_consent: Option<String>,
+    pub sms_consent: Option<Stored<ConsentStatus>>,
+    pub email_consent: Option<Stored<ConsentStatus>>,
     pub version: i32,
     pub converted_at: Option<Ts>,
     pub created_at: Ts,
@@ -64,7 +64,7 @@ pub enum After {
 #[derive(Debug, Clone)]
 pub struct Filter {
     pub account: Id<Account>,
-    pub stage: &'static str,
+    pub stage: Stage,
     /// Lower-cased text to find anywhere in name, company, email or phone.
     pub search: Option<String>,
     /// Digits to find in the phone number, when the search looks like one.
@@ -272,7 +272,7 @@ pub fn search_keys(account: Id<Account>, term: &str) -> Vec<String> {
 pub fn list(conn: &mut DbConnection, filter: &Filter) -> DbResult<Vec<Person>> {
     let mut query = people::table
         .filter(people::account_id.eq(filter.account))
-        .filter(people::stage.eq(filter.stage))
+        .filter(people::stage.eq(Stored(filter.stage)))
         .select(Person::as_select())
         .limit(filter.limit)
         .into_boxed();
@@ -467,25 +467,29 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CreateWithEvent<'_
         out.push_bind_param::<DbUuid, _>(&p.id)?;
         out.push_sql(", ");
         out.push_bind_param::<DbUuid, _>(&p.account_id)?;
-        for text in [&p.stage, &p.name, &p.sort_name] {
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&p.stage)?;
+        for text in [&p.name, &p.sort_name] {
             out.push_sql(", ");
             out.push_bind_param::<Text, _>(text)?;
         }
+        let address = &p.address;
         for text in [
             &p.company,
             &p.email,
             &p.phone,
-            &p.address_line1,
-            &p.address_line2,
-            &p.city,
-            &p.region,
-            &p.postal_code,
-            &p.country,
+            &address.address_line1,
+            &address.address_line2,
+            &address.city,
+            &address.region,
+            &address.postal_code,
         ] {
             out.push_sql(", ");
             out.push_bind_param::<Nullable<Text>, _>(text)?;
         }
-        for number in [&p.lat, &p.lon] {
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&address.country)?;
+        for number in [&address.lat, &address.lon] {
             out.push_sql(", ");
             out.push_bind_param::<Nullable<Double>, _>(number)?;
         }

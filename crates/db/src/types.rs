@@ -4,11 +4,16 @@
 //! fixed-width RFC 3339 UTC text (which sorts in time order). Plain `Uuid` and
 //! `DateTime<Utc>` cannot be bound through the multi connection (orphan rules),
 //! so queries bind these newtypes.
+//!
+//! `Stored<T>` does the same for the domain's words kept in text columns (a
+//! status, a channel, a role): a column is parsed once, as its row is read.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::marker::PhantomData;
+use std::ops::Deref;
+use std::str::FromStr;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use diesel::deserialize::{self, FromSql};
@@ -235,6 +240,110 @@ impl FromSql<DbTimestamp, MultiBackend> for Ts {
     }
 }
 
+/// A domain value kept in a text column as its word.
+pub trait StoredText: FromStr + fmt::Debug + 'static {
+    /// The word written to the column; `from_str` reads it back.
+    fn stored_text(&self) -> &str;
+}
+
+/// A text column read as the domain type `T`. The column is parsed when its row
+/// is read, so a use case never handles the raw word; a stored word that does
+/// not parse fails the read (a deserialization error), never becomes a default.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub struct Stored<T>(pub T);
+
+impl<T> Deref for Stored<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+impl<T> From<T> for Stored<T> {
+    fn from(value: T) -> Self {
+        Self(value)
+    }
+}
+impl<T: PartialEq> PartialEq<T> for Stored<T> {
+    fn eq(&self, other: &T) -> bool {
+        self.0 == *other
+    }
+}
+impl<T: fmt::Debug> fmt::Debug for Stored<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The stored word, as an export shows it.
+impl<T: StoredText> serde::Serialize for Stored<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.stored_text())
+    }
+}
+
+/// Text on every backend, so one impl serves the multi connection and the hot
+/// queries that run on a backend's own connection.
+impl<T, DB> ToSql<Text, DB> for Stored<T>
+where
+    T: StoredText,
+    DB: diesel::backend::Backend,
+    str: ToSql<Text, DB>,
+{
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, DB>) -> serialize::Result {
+        self.0.stored_text().to_sql(out)
+    }
+}
+impl<T, DB> FromSql<Text, DB> for Stored<T>
+where
+    T: StoredText,
+    DB: diesel::backend::Backend,
+    String: FromSql<Text, DB>,
+{
+    fn from_sql(value: DB::RawValue<'_>) -> deserialize::Result<Self> {
+        let text = String::from_sql(value)?;
+        text.parse().map(Self).map_err(|_| {
+            format!(
+                "the stored word `{text}` is not a {}",
+                std::any::type_name::<T>()
+            )
+            .into()
+        })
+    }
+}
+
+/// The domain's enums by the words their `as_str` writes.
+macro_rules! stored_as_str {
+    ($($t:ty),* $(,)?) => {$(
+        impl StoredText for $t {
+            fn stored_text(&self) -> &str {
+                self.as_str()
+            }
+        }
+    )*};
+}
+stored_as_str!(
+    fieldcrm_domain::scheduling::Status,
+    fieldcrm_domain::scheduling::ReminderStatus,
+    fieldcrm_domain::messaging::MessageStatus,
+    fieldcrm_domain::messaging::MessageKind,
+    fieldcrm_domain::Channel,
+    fieldcrm_domain::ConsentStatus,
+    fieldcrm_domain::ConsentChange,
+    fieldcrm_domain::ConsentSource,
+    fieldcrm_domain::Stage,
+    fieldcrm_domain::Role,
+    fieldcrm_domain::ApiKeyScope,
+    fieldcrm_domain::CountryCode,
+);
+
+impl StoredText for fieldcrm_domain::TimeZoneName {
+    fn stored_text(&self) -> &str {
+        self.name()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +375,46 @@ mod tests {
         let b: Id<()> = Id::new();
         assert!(a.uuid() < b.uuid());
         assert_eq!(a.uuid().get_version_num(), 7);
+    }
+
+    #[test]
+    fn a_stored_word_that_does_not_parse_fails_the_read() {
+        use diesel::connection::SimpleConnection;
+
+        use crate::accounts::{self, Account};
+        use crate::{DatabaseUrl, DbConnection, DbError};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("words.db");
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display())).unwrap();
+        let mut conn = DbConnection::open(&url).unwrap();
+        crate::migrations::run_pending(&mut conn).unwrap();
+        let now = Ts::now().to_sqlite_text();
+        let mut insert = |time_zone: &str| {
+            let id: Id<Account> = Id::new();
+            conn.batch_execute(&format!(
+                "INSERT INTO accounts (id, name, time_zone, created_at, updated_at) \
+                 VALUES (x'{}', 'Acme', '{time_zone}', '{now}', '{now}')",
+                id.uuid().simple()
+            ))
+            .unwrap();
+            id
+        };
+        let (good, bad) = (insert("Europe/Berlin"), insert("Mars/Olympus_Mons"));
+
+        let read = accounts::find(&mut conn, good).unwrap().unwrap();
+        assert_eq!(read.time_zone.name(), "Europe/Berlin");
+        let err = accounts::find(&mut conn, bad).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                DbError::Query(diesel::result::Error::DeserializationError(_))
+            ),
+            "{err:?}"
+        );
+        assert!(
+            format!("{err:?}").contains("`Mars/Olympus_Mons`"),
+            "{err:?}"
+        );
     }
 }

@@ -4,6 +4,9 @@ use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
 use crate::refresh_tokens::Session;
 use crate::schema::{accounts, refresh_tokens, users};
+use fieldcrm_domain::{CountryCode, Role};
+
+use crate::types::Stored;
 use crate::{DbResult, Id, Ts};
 
 #[derive(serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
@@ -18,7 +21,7 @@ pub struct User {
     /// Never exported.
     #[serde(skip)]
     pub password_hash: Option<String>,
-    pub role: String,
+    pub role: Stored<Role>,
     #[serde(skip)]
     pub token_version: i32,
     pub created_at: Ts,
@@ -32,7 +35,7 @@ pub struct UserChanges {
     pub name: Option<String>,
     pub email: Option<String>,
     pub password_hash: Option<Option<String>>,
-    pub role: Option<String>,
+    pub role: Option<Stored<Role>>,
     pub updated_at: Option<Ts>,
 }
 
@@ -112,10 +115,10 @@ pub fn session(
 /// same query as the check that the user still exists.
 #[derive(Debug, Clone, Queryable)]
 pub struct SessionCheck {
-    pub role: String,
+    pub role: Stored<Role>,
     pub token_version: i32,
     /// The account's, for reading phone numbers given without a country code.
-    pub default_country: String,
+    pub default_country: Stored<CountryCode>,
 }
 
 /// Users of the account in id (creation) order, after the cursor.

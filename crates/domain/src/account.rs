@@ -40,6 +40,14 @@ impl TimeZoneName {
     }
 }
 
+impl FromStr for TimeZoneName {
+    type Err = Invalid;
+
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        Self::parse(raw)
+    }
+}
+
 impl Default for TimeZoneName {
     fn default() -> Self {
         Self(chrono_tz::UTC)
@@ -65,6 +73,14 @@ impl CountryCode {
 
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("US")
+    }
+}
+
+impl FromStr for CountryCode {
+    type Err = Invalid;
+
+    fn from_str(raw: &str) -> Result<Self, Invalid> {
+        Self::parse(raw)
     }
 }
 

@@ -273,19 +273,72 @@ impl FromStr for ConsentStatus {
     }
 }
 
+/// A consent decision as the history records it: a person's choice, or the
+/// reset that a new phone number or email address makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsentChange {
+    OptedIn,
+    OptedOut,
+    /// The contact details changed, so no earlier choice holds.
+    Reset,
+}
+
+impl ConsentChange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentChange::OptedIn => "opted_in",
+            ConsentChange::OptedOut => "opted_out",
+            ConsentChange::Reset => "reset",
+        }
+    }
+}
+
+impl From<ConsentStatus> for ConsentChange {
+    fn from(status: ConsentStatus) -> Self {
+        match status {
+            ConsentStatus::OptedIn => ConsentChange::OptedIn,
+            ConsentStatus::OptedOut => ConsentChange::OptedOut,
+        }
+    }
+}
+
+impl FromStr for ConsentChange {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "reset" => Ok(ConsentChange::Reset),
+            other => other.parse::<ConsentStatus>().map(Self::from),
+        }
+    }
+}
+
 /// Whether a START reply gives SMS consent back, judged from the channel's
-/// last two decisions (`latest`, then the one `before` it, each as status and
+/// last two decisions (`latest`, then the one `before` it, each as change and
 /// source). It undoes only an opt-out that a STOP from the number made (or the
 /// carrier's record of one, Twilio's 21610), and only back to the opt-in that
 /// STOP ended: a reply word never creates consent, nor overrides an opt-out
 /// given any other way.
-pub fn start_restores_consent(latest: Option<(&str, &str)>, before: Option<(&str, &str)>) -> bool {
-    latest
-        == Some((
-            ConsentStatus::OptedOut.as_str(),
-            ConsentSource::InboundStop.as_str(),
-        ))
-        && before.is_some_and(|(status, _)| status == ConsentStatus::OptedIn.as_str())
+pub fn start_restores_consent(
+    latest: Option<(ConsentChange, ConsentSource)>,
+    before: Option<(ConsentChange, ConsentSource)>,
+) -> bool {
+    latest == Some((ConsentChange::OptedOut, ConsentSource::InboundStop))
+        && before.is_some_and(|(change, _)| change == ConsentChange::OptedIn)
+}
+
+impl FromStr for ConsentSource {
+    type Err = Invalid;
+
+    /// Any source, the service's own among them: for reading the history.
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "inbound_stop" => Ok(ConsentSource::InboundStop),
+            "unsubscribe_link" => Ok(ConsentSource::UnsubscribeLink),
+            "contact_changed" => Ok(ConsentSource::ContactChanged),
+            other => Self::parse_from_client(other),
+        }
+    }
 }
 
 /// Where a consent decision came from.
@@ -303,6 +356,8 @@ pub enum ConsentSource {
     InboundStop,
     /// The person used the unsubscribe link of an email (recorded by the service).
     UnsubscribeLink,
+    /// A new phone number or email address reset the channel (recorded by the service).
+    ContactChanged,
 }
 
 impl ConsentSource {
@@ -314,6 +369,7 @@ impl ConsentSource {
             ConsentSource::Api => "api",
             ConsentSource::InboundStop => "inbound_stop",
             ConsentSource::UnsubscribeLink => "unsubscribe_link",
+            ConsentSource::ContactChanged => "contact_changed",
         }
     }
 
@@ -415,26 +471,36 @@ mod tests {
 
     #[test]
     fn start_undoes_only_a_stop_that_ended_an_opt_in() {
-        let stop = Some(("opted_out", "inbound_stop"));
-        let opted_in = Some(("opted_in", "form"));
+        use ConsentChange::{OptedIn, OptedOut, Reset};
+        use ConsentSource::{ContactChanged, Form, InboundStop, Verbal};
+        let stop = Some((OptedOut, InboundStop));
+        let opted_in = Some((OptedIn, Form));
         assert!(start_restores_consent(stop, opted_in));
-        assert!(start_restores_consent(
-            stop,
-            Some(("opted_in", "inbound_stop"))
-        ));
+        assert!(start_restores_consent(stop, Some((OptedIn, InboundStop))));
         // Never asked, or asked and refused, before the STOP: nothing to restore.
         assert!(!start_restores_consent(stop, None));
-        assert!(!start_restores_consent(
-            stop,
-            Some(("reset", "contact_changed"))
-        ));
+        assert!(!start_restores_consent(stop, Some((Reset, ContactChanged))));
         // An opt-out given another way, after or without a STOP, stays.
-        assert!(!start_restores_consent(
-            Some(("opted_out", "form")),
-            opted_in
-        ));
-        assert!(!start_restores_consent(Some(("opted_out", "verbal")), stop));
-        assert!(!start_restores_consent(Some(("opted_in", "form")), stop));
+        assert!(!start_restores_consent(Some((OptedOut, Form)), opted_in));
+        assert!(!start_restores_consent(Some((OptedOut, Verbal)), stop));
+        assert!(!start_restores_consent(Some((OptedIn, Form)), stop));
         assert!(!start_restores_consent(None, None));
+    }
+
+    #[test]
+    fn stored_consent_words_read_back() {
+        for change in [
+            ConsentChange::OptedIn,
+            ConsentChange::OptedOut,
+            ConsentChange::Reset,
+        ] {
+            assert_eq!(change.as_str().parse::<ConsentChange>().unwrap(), change);
+        }
+        assert_eq!(
+            "contact_changed".parse::<ConsentSource>().unwrap(),
+            ConsentSource::ContactChanged
+        );
+        assert!(ConsentSource::parse_from_client("contact_changed").is_err());
+        assert!("reset".parse::<ConsentStatus>().is_err());
     }
 }

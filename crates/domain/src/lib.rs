@@ -11,10 +11,10 @@ pub mod tracking;
 
 pub use account::{AccountName, CountryCode, TimeZoneName};
 pub use contact::{
-    parse_notes, start_restores_consent, Address, AddressInput, Channel, ConsentSource,
-    ConsentStatus, Coordinates, Phone, Tag,
+    parse_notes, start_restores_consent, Address, AddressInput, Channel, ConsentChange,
+    ConsentSource, ConsentStatus, Coordinates, Phone, Tag,
 };
-pub use people::{Email, Password, PersonName};
+pub use people::{Email, Password, PersonName, Stage};
 pub use permissions::{Action, ApiKeyScope, Role};
 
 /// Why a value was refused, in words a user can act on.

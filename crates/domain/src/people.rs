@@ -3,6 +3,35 @@ use std::str::FromStr;
 
 use crate::Invalid;
 
+/// Where a person stands with the business: a customer, or a prospect until
+/// converted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Customer,
+    Prospect,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Customer => "customer",
+            Stage::Prospect => "prospect",
+        }
+    }
+}
+
+impl FromStr for Stage {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        match s {
+            "customer" => Ok(Stage::Customer),
+            "prospect" => Ok(Stage::Prospect),
+            _ => Err(Invalid("must be `customer` or `prospect`".into())),
+        }
+    }
+}
+
 /// A person's name: trimmed, 1 to 200 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);

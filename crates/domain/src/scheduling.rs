@@ -84,6 +84,47 @@ impl fmt::Display for Status {
     }
 }
 
+/// Where a reminder is: waiting for its time, or done one way or another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReminderStatus {
+    Scheduled,
+    Cancelled,
+    Sent,
+    Failed,
+    Suppressed,
+}
+
+impl ReminderStatus {
+    pub const ALL: [ReminderStatus; 5] = [
+        ReminderStatus::Scheduled,
+        ReminderStatus::Cancelled,
+        ReminderStatus::Sent,
+        ReminderStatus::Failed,
+        ReminderStatus::Suppressed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReminderStatus::Scheduled => "scheduled",
+            ReminderStatus::Cancelled => "cancelled",
+            ReminderStatus::Sent => "sent",
+            ReminderStatus::Failed => "failed",
+            ReminderStatus::Suppressed => "suppressed",
+        }
+    }
+}
+
+impl FromStr for ReminderStatus {
+    type Err = Invalid;
+
+    fn from_str(s: &str) -> Result<Self, Invalid> {
+        ReminderStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| Invalid(format!("`{s}` is not a reminder status")))
+    }
+}
+
 /// When an appointment takes place: its end follows its start. Every way an
 /// appointment is made or moved (the API, a Google import) goes through it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,20 +185,42 @@ impl ReminderRule {
     }
 }
 
-/// The title of an event made elsewhere (Google Calendar), as an appointment
-/// keeps it: one line (control characters, a bare CR among them, become
-/// spaces), at most 200 characters, "Appointment" when nothing is left.
-pub fn imported_title(raw: Option<&str>) -> String {
-    let line: String = raw
-        .unwrap_or_default()
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.is_empty() {
-        return "Appointment".into();
+/// What an appointment is called: one line, 1 to 200 characters. Every way
+/// an appointment is named (the API, a Google import) goes through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub const MAX_CHARS: usize = 200;
+
+    /// A title as a person typed it: refused when empty, too long or not one line.
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        crate::single_line(raw, Self::MAX_CHARS).map(Self)
     }
-    line.chars().take(200).collect()
+
+    /// The title of an event made elsewhere (Google Calendar), which is kept
+    /// whatever it holds: control characters (a bare CR among them) become
+    /// spaces, it is cut to the maximum, and "Appointment" when nothing is left.
+    pub fn imported(raw: Option<&str>) -> Self {
+        let line: String = raw
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        if line.is_empty() {
+            return Self("Appointment".into());
+        }
+        Self(line.chars().take(Self::MAX_CHARS).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
 }
 
 #[cfg(test)]
@@ -192,13 +255,26 @@ mod tests {
 
     #[test]
     fn imported_titles_are_one_line_and_never_empty() {
+        let imported = |raw: Option<&str>| Title::imported(raw).into_inner();
         assert_eq!(
-            imported_title(Some("Boiler\rservice\n\u{0}x")),
+            imported(Some("Boiler\rservice\n\u{0}x")),
             "Boiler service x"
         );
-        assert_eq!(imported_title(Some("  \t ")), "Appointment");
-        assert_eq!(imported_title(None), "Appointment");
-        assert_eq!(imported_title(Some(&"é".repeat(300))).chars().count(), 200);
+        assert_eq!(imported(Some("  \t ")), "Appointment");
+        assert_eq!(imported(None), "Appointment");
+        assert_eq!(imported(Some(&"é".repeat(300))).chars().count(), 200);
+    }
+
+    #[test]
+    fn typed_titles_are_one_line_of_at_most_200_characters() {
+        assert_eq!(
+            Title::parse("  Boiler service ").unwrap().as_str(),
+            "Boiler service"
+        );
+        assert!(Title::parse(" ").is_err());
+        assert!(Title::parse("a\nb").is_err());
+        assert!(Title::parse(&"é".repeat(201)).is_err());
+        assert!(Title::parse(&"é".repeat(200)).is_ok());
     }
 
     #[test]

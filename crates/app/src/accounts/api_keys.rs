@@ -1,5 +1,5 @@
 use fieldcrm_db::api_keys::{self, ApiKey};
-use fieldcrm_db::{Id, Ts};
+use fieldcrm_db::{Id, Stored, Ts};
 use fieldcrm_domain::{Action, ApiKeyScope};
 
 use crate::audit::{self, Audited};
@@ -26,7 +26,7 @@ pub async fn create(
         id: Id::new(),
         account_id: caller.account_id,
         name,
-        scope: scope.as_str().to_owned(),
+        scope: Stored(scope),
         prefix: secret.chars().take(SHOWN_PREFIX_CHARS).collect(),
         secret_hash: secret_hash(&secret),
         created_by: caller.user().map(|(id, _)| id),
@@ -43,7 +43,7 @@ pub async fn create(
                     &caller,
                     Audited::ApiKeyCreated,
                     Some(key.id.uuid()),
-                    Some(key.scope.clone()),
+                    Some(key.scope.as_str().to_owned()),
                 )?;
                 Ok((key, secret))
             })

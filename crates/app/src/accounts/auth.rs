@@ -7,10 +7,8 @@ use fieldcrm_db::accounts::{self, Account};
 use fieldcrm_db::api_keys;
 use fieldcrm_db::refresh_tokens::{self, RefreshToken, Session};
 use fieldcrm_db::users::{self, User};
-use fieldcrm_db::{login_failures, DbConnection, Id, Ts};
-use fieldcrm_domain::{
-    AccountName, ApiKeyScope, CountryCode, Email, Password, PersonName, Role, TimeZoneName,
-};
+use fieldcrm_db::{login_failures, DbConnection, Id, Stored, Ts};
+use fieldcrm_domain::{AccountName, CountryCode, Email, Password, PersonName, Role, TimeZoneName};
 
 use crate::auth::tokens::{
     new_secret, secret_hash, Claims, TokenError, TokenPair, Tokens, API_KEY_PREFIX, AUDIENCE,
@@ -79,8 +77,8 @@ pub async fn signup(
                 let account = Account {
                     id: Id::new(),
                     name: input.account_name.as_str().to_owned(),
-                    time_zone: input.time_zone.name().to_owned(),
-                    default_country: input.default_country.as_str().to_owned(),
+                    time_zone: Stored(input.time_zone),
+                    default_country: Stored(input.default_country),
                     created_at: now,
                     updated_at: now,
                     ping_accuracy_limit_m: Account::DEFAULT_PING_ACCURACY_LIMIT_M,
@@ -101,7 +99,7 @@ pub async fn signup(
                     name: input.name.into_inner(),
                     email: input.email.into_inner(),
                     password_hash: Some(password_hash),
-                    role: Role::Owner.as_str().to_owned(),
+                    role: Stored(Role::Owner),
                     token_version: 0,
                     created_at: now,
                     updated_at: now,
@@ -399,7 +397,7 @@ fn issue(
         aud: AUDIENCE.into(),
         sub: user.id.uuid(),
         acc: user.account_id.uuid(),
-        role: user.role.clone(),
+        role: user.role.as_str().to_owned(),
         sid: session.uuid(),
         ver: user.token_version,
         iat: issued_at,
@@ -476,13 +474,10 @@ pub async fn authenticate_user(state: &AppState, token: &str) -> AppResult<Calle
             "the access token is no longer valid; sign in again",
         ));
     };
-    let role = current
-        .role
-        .parse::<Role>()
-        .map_err(|err| AppError::internal_from(&err))?;
+    let role = *current.role;
     Ok(Caller {
         account_id,
-        default_country: country(&current.default_country)?,
+        default_country: *current.default_country,
         principal: Principal::User {
             id: user_id,
             role,
@@ -511,17 +506,12 @@ pub async fn authenticate_key(state: &AppState, secret: &str) -> AppResult<Calle
         .await?
         .ok_or_else(|| invalid_token("the API key is not valid or was revoked"))?;
     let (key, default_country) = key;
-    let scope = key
-        .scope
-        .parse::<ApiKeyScope>()
-        .map_err(|err| AppError::internal_from(&err))?;
     Ok(Caller {
         account_id: key.account_id,
-        default_country: country(&default_country)?,
-        principal: Principal::ApiKey { id: key.id, scope },
+        default_country: *default_country,
+        principal: Principal::ApiKey {
+            id: key.id,
+            scope: *key.scope,
+        },
     })
-}
-
-fn country(stored: &str) -> AppResult<CountryCode> {
-    CountryCode::parse(stored).map_err(|err| AppError::internal_from(&err))
 }

@@ -6,7 +6,7 @@ use chrono::NaiveTime;
 use serde_json::json;
 
 use fieldcrm_db::accounts::{self, Account};
-use fieldcrm_db::Ts;
+use fieldcrm_db::{Stored, Ts};
 use fieldcrm_domain::account::{ArrivalRadius, MaxShiftHours, PingAccuracyLimit, RetentionDays};
 use fieldcrm_domain::messaging::{MessageKind, Template};
 use fieldcrm_domain::scheduling::ReminderRule;
@@ -62,10 +62,10 @@ pub async fn update(
                     account.name = name.as_str().to_owned();
                 }
                 if let Some(zone) = patch.time_zone {
-                    account.time_zone = zone.name().to_owned();
+                    account.time_zone = Stored(zone);
                 }
                 if let Some(country) = patch.default_country {
-                    account.default_country = country.as_str().to_owned();
+                    account.default_country = Stored(country);
                 }
                 if let Some(limit) = patch.ping_accuracy_limit_m {
                     account.ping_accuracy_limit_m = limit.get();

@@ -4,7 +4,7 @@
 use fieldcrm_db::accounts::Account;
 use fieldcrm_db::users::{self, User, UserChanges};
 use fieldcrm_db::{api_keys, refresh_tokens};
-use fieldcrm_db::{DbConnection, Id, Ts};
+use fieldcrm_db::{DbConnection, Id, Stored, Ts};
 use fieldcrm_domain::{Action, Email, Password, PersonName, Role};
 
 use super::auth::{count_now, counted_now, email_conflict, email_taken, rate_limited};
@@ -131,7 +131,7 @@ pub fn create_by(
             caller,
             Audited::UserCreated,
             Some(user.id.uuid()),
-            Some(user.role.clone()),
+            Some(user.role.as_str().to_owned()),
         )?;
         feed::record(
             conn,
@@ -155,7 +155,7 @@ pub fn create_in(
         name: input.name.into_inner(),
         email: input.email.into_inner(),
         password_hash: input.password_hash,
-        role: input.role.as_str().to_owned(),
+        role: Stored(input.role),
         token_version: 0,
         created_at: now,
         updated_at: now,
@@ -215,15 +215,10 @@ pub async fn update(
                     users::find(conn, caller.account_id, id)?.ok_or_else(AppError::not_found)?;
                 let role_after = match patch.role {
                     Some(role) => role,
-                    None => target
-                        .role
-                        .parse::<Role>()
-                        .map_err(|e| AppError::internal_from(&e))?,
+                    None => *target.role,
                 };
                 guard_owners(&owners, &caller, &target, Some(role_after))?;
-                if role_after.as_str() != target.role
-                    && !Action::ManageApiKeys.allows_role(role_after)
-                {
+                if role_after != *target.role && !Action::ManageApiKeys.allows_role(role_after) {
                     revoke_keys_made_by(conn, &caller, id, "creator's role changed")?;
                 }
                 let password_changed = password_hash.is_some();
@@ -231,7 +226,7 @@ pub async fn update(
                     name: patch.name.map(PersonName::into_inner),
                     email: patch.email.map(Email::into_inner),
                     password_hash: password_hash.map(Some),
-                    role: patch.role.map(|r| r.as_str().to_owned()),
+                    role: patch.role.map(Stored),
                     updated_at: Some(Ts::now()),
                 };
                 let updated = users::update(conn, caller.account_id, id, &changes)
@@ -243,7 +238,7 @@ pub async fn update(
                         &caller,
                         Audited::UserRoleChanged,
                         Some(id.uuid()),
-                        Some(format!("{} -> {}", target.role, updated.role)),
+                        Some(format!("{} -> {}", *target.role, *updated.role)),
                     )?;
                 }
                 let changed = events::changed_fields(&[
@@ -296,7 +291,7 @@ pub async fn delete(state: &AppState, caller: &Caller, id: Id<User>) -> Result<(
                     &caller,
                     Audited::UserDeleted,
                     Some(id.uuid()),
-                    Some(target.role.clone()),
+                    Some(target.role.as_str().to_owned()),
                 )?;
                 Ok(())
             })

@@ -283,12 +283,13 @@ fn listen_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fieldcrm_db::Stored;
 
     fn facts(role: &str) -> SessionCheck {
         SessionCheck {
-            role: role.into(),
+            role: Stored(role.parse().unwrap()),
             token_version: 0,
-            default_country: "US".into(),
+            default_country: Stored(fieldcrm_domain::CountryCode::parse("US").unwrap()),
         }
     }
 
@@ -316,8 +317,8 @@ mod tests {
         let ticket = cache.ticket().expect("live");
         cache.keep(ticket, account, user, sid(), facts("owner"));
         assert_eq!(
-            cache.get(account, user, sid()).map(|f| f.role),
-            Some("owner".into())
+            cache.get(account, user, sid()).map(|f| *f.role),
+            Some(fieldcrm_domain::Role::Owner)
         );
         assert_eq!(cache.hits(), 1);
         // The token's account must match too.

@@ -4,15 +4,16 @@
 use serde::Deserialize;
 
 use fieldcrm_db::accounts::{self, Account};
+use fieldcrm_db::address::AppointmentAddress;
 use fieldcrm_db::appointments::{self, Appointment, Filter, Reminder, StatusChange};
 use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::users::{self, User};
-use fieldcrm_db::{DbConnection, Id, Ts};
-use fieldcrm_domain::scheduling::{imported_title, ReminderRule, Status, TimeSlot};
+use fieldcrm_db::{DbConnection, Id, Stored, Ts};
+use fieldcrm_domain::scheduling::{ReminderRule, ReminderStatus, Status, TimeSlot, Title};
 use fieldcrm_domain::{Action, Address, Role};
 
 use crate::caller::Caller;
-use crate::error::{parse_stored, AppError, AppResult, Failure};
+use crate::error::{AppError, AppResult, Failure};
 use crate::events::{self, Actor, Event, Origin, Saved};
 use crate::preconditions::{self, IfMatch};
 use crate::state::AppState;
@@ -21,7 +22,7 @@ use crate::tx::Tx;
 pub struct NewAppointment {
     pub person_id: Id<Person>,
     pub technician_id: Option<Id<User>>,
-    pub title: String,
+    pub title: Title,
     pub notes: Option<String>,
     pub slot: TimeSlot,
     pub address: Option<Address>,
@@ -31,7 +32,7 @@ pub struct NewAppointment {
 
 #[derive(Default)]
 pub struct AppointmentPatch {
-    pub title: Option<String>,
+    pub title: Option<Title>,
     pub notes: Option<Option<String>>,
     pub starts_at: Option<Ts>,
     pub ends_at: Option<Ts>,
@@ -58,24 +59,11 @@ fn only_assigned(caller: &Caller) -> Option<Id<User>> {
     }
 }
 
-fn set_address(a: &mut Appointment, address: Option<&Address>) {
-    a.address_line1 = address.map(|x| x.line1.clone());
-    a.address_line2 = address.and_then(|x| x.line2.clone());
-    a.city = address.and_then(|x| x.city.clone());
-    a.region = address.and_then(|x| x.region.clone());
-    a.postal_code = address.and_then(|x| x.postal_code.clone());
-    a.country = address
-        .and_then(|x| x.country)
-        .map(|c| c.as_str().to_owned());
-    a.lat = address.and_then(|x| x.coordinates).map(|c| c.lat);
-    a.lon = address.and_then(|x| x.coordinates).map(|c| c.lon);
-}
-
 /// A new appointment, not yet assigned, without an address.
 fn scheduled(
     account: Id<Account>,
     person: Option<Id<Person>>,
-    title: String,
+    title: Title,
     slot: TimeSlot,
     now: Ts,
 ) -> Appointment {
@@ -84,19 +72,12 @@ fn scheduled(
         account_id: account,
         person_id: person,
         technician_id: None,
-        title,
+        title: title.into_inner(),
         notes: None,
         starts_at: Ts::from(slot.starts_at()),
         ends_at: Ts::from(slot.ends_at()),
-        address_line1: None,
-        address_line2: None,
-        city: None,
-        region: None,
-        postal_code: None,
-        country: None,
-        lat: None,
-        lon: None,
-        status: Status::Scheduled.as_str().to_owned(),
+        address: AppointmentAddress::default(),
+        status: Stored(Status::Scheduled),
         version: 1,
         created_at: now,
         updated_at: now,
@@ -112,21 +93,12 @@ fn pending_rules(
 ) -> Result<Vec<ReminderRule>, AppError> {
     Ok(appointments::reminders_of(conn, &[id])?
         .iter()
-        .filter(|r| r.status == "scheduled")
-        .filter_map(|r| ReminderRule::parse(&r.channel, i64::from(r.minutes_before)).ok())
+        .filter(|r| r.status == ReminderStatus::Scheduled)
+        .map(|r| ReminderRule {
+            channel: *r.channel,
+            minutes_before: r.minutes_before,
+        })
         .collect())
-}
-
-/// Without an address of its own, an appointment is at the person's address.
-fn address_of_person(a: &mut Appointment, p: &Person) {
-    a.address_line1 = p.address_line1.clone();
-    a.address_line2 = p.address_line2.clone();
-    a.city = p.city.clone();
-    a.region = p.region.clone();
-    a.postal_code = p.postal_code.clone();
-    a.country = p.country.clone();
-    a.lat = p.lat;
-    a.lon = p.lon;
 }
 
 #[derive(Deserialize)]
@@ -144,10 +116,10 @@ fn default_rules(json: &str) -> Vec<ReminderRule> {
 }
 
 fn reminders_for(a: &Appointment, rules: &[ReminderRule], now: Ts) -> AppResult<Vec<Reminder>> {
-    let initial = if status(a)?.is_open() {
-        "scheduled"
+    let initial = if a.status.is_open() {
+        ReminderStatus::Scheduled
     } else {
-        "cancelled"
+        ReminderStatus::Cancelled
     };
     Ok(rules
         .iter()
@@ -155,19 +127,14 @@ fn reminders_for(a: &Appointment, rules: &[ReminderRule], now: Ts) -> AppResult<
             id: Id::new(),
             account_id: a.account_id,
             appointment_id: a.id,
-            channel: rule.channel.as_str().to_owned(),
+            channel: Stored(rule.channel),
             minutes_before: rule.minutes_before,
             due_at: Ts::from(rule.due_at(a.starts_at.get())),
-            status: initial.to_owned(),
+            status: Stored(initial),
             created_at: now,
             updated_at: now,
         })
         .collect())
-}
-
-/// The stored status (the database only holds valid ones).
-fn status(a: &Appointment) -> AppResult<Status> {
-    parse_stored("appointment status", &a.status)
 }
 
 fn check_technician(
@@ -190,7 +157,7 @@ fn check_overlap(conn: &mut DbConnection, a: &Appointment, allow: bool) -> Resul
     let Some(technician) = a.technician_id else {
         return Ok(());
     };
-    if allow || !status(a)?.is_open() {
+    if allow || !a.status.is_open() {
         return Ok(());
     }
     if let Some(other) =
@@ -230,7 +197,7 @@ pub fn detail_of(
 
 fn time_zone(conn: &mut DbConnection, a: &Appointment) -> Result<chrono_tz::Tz, AppError> {
     let account = accounts::find(conn, a.account_id)?.ok_or_else(AppError::unauthorized)?;
-    parse_stored("account time zone", &account.time_zone)
+    Ok(account.time_zone.tz())
 }
 
 pub fn authorize_changes(caller: &Caller) -> Result<(), AppError> {
@@ -264,8 +231,8 @@ pub fn create_in(
         appointment.technician_id = input.technician_id;
         appointment.notes = input.notes;
         match &input.address {
-            Some(address) => set_address(&mut appointment, Some(address)),
-            None => address_of_person(&mut appointment, &person),
+            Some(address) => appointment.address = Some(address).into(),
+            None => appointment.address = (&person.address).into(),
         }
         check_overlap(conn, &appointment, input.allow_overlap)?;
         appointments::insert(conn, &appointment)?;
@@ -276,7 +243,7 @@ pub fn create_in(
                 account_id: caller.account_id,
                 appointment_id: appointment.id,
                 from_status: None,
-                to_status: appointment.status.clone(),
+                to_status: appointment.status,
                 changed_by: caller.actor(),
                 changed_at: now,
             },
@@ -364,7 +331,7 @@ pub async fn list(
                     to: request.to,
                     technician,
                     person: request.person,
-                    status: request.status.map(|s| s.as_str().to_owned()),
+                    status: request.status,
                     after: request.after,
                     limit: request.fetch,
                 },
@@ -372,7 +339,7 @@ pub async fn list(
             let ids: Vec<_> = rows.iter().map(|a| a.id).collect();
             let mut reminders = appointments::reminders_of(conn, &ids)?;
             let account = accounts::find(conn, account)?.ok_or_else(AppError::unauthorized)?;
-            let zone: chrono_tz::Tz = parse_stored("account time zone", &account.time_zone)?;
+            let zone = account.time_zone.tz();
             let rows = rows
                 .into_iter()
                 .map(|a| {
@@ -407,7 +374,7 @@ pub async fn update(
                 let before = a.clone();
                 let reminders_given = patch.reminders.is_some();
                 if let Some(title) = patch.title {
-                    a.title = title;
+                    a.title = title.into_inner();
                 }
                 if let Some(notes) = patch.notes {
                     a.notes = notes;
@@ -426,14 +393,14 @@ pub async fn update(
                 }
                 match patch.address {
                     None => {}
-                    Some(Some(address)) => set_address(&mut a, Some(&address)),
+                    Some(Some(address)) => a.address = Some(&address).into(),
                     Some(None) => match a.person_id {
                         Some(person) => {
                             let person = people::find(conn, caller.account_id, person)?
                                 .ok_or_else(AppError::not_found)?;
-                            address_of_person(&mut a, &person);
+                            a.address = (&person.address).into();
                         }
-                        None => set_address(&mut a, None),
+                        None => a.address = AppointmentAddress::default(),
                     },
                 }
                 check_overlap(conn, &a, patch.allow_overlap)?;
@@ -460,16 +427,17 @@ pub async fn update(
                     ("technician_id", a.technician_id != before.technician_id),
                     (
                         "address",
+                        // The parts a calendar or a technician acts on.
                         (
-                            &a.address_line1,
-                            &a.city,
-                            &a.postal_code,
-                            a.lat.map(f64::to_bits),
+                            &a.address.address_line1,
+                            &a.address.city,
+                            &a.address.postal_code,
+                            a.address.lat.map(f64::to_bits),
                         ) != (
-                            &before.address_line1,
-                            &before.city,
-                            &before.postal_code,
-                            before.lat.map(f64::to_bits),
+                            &before.address.address_line1,
+                            &before.address.city,
+                            &before.address.postal_code,
+                            before.address.lat.map(f64::to_bits),
                         ),
                     ),
                     ("reminders", reminders_given),
@@ -529,7 +497,7 @@ pub async fn change_status(
             conn.write_transaction(|conn| {
                 let mut a = load_visible(conn, &caller, id)?;
                 if_match.check(a.version)?;
-                let from = status(&a)?;
+                let from = *a.status;
                 if !from.can_become(to) {
                     let allowed: Vec<&'static str> =
                         from.next().iter().map(|s| s.as_str()).collect();
@@ -545,7 +513,7 @@ pub async fn change_status(
                 }
                 let now = Ts::now();
                 let read_version = a.version;
-                a.status = to.as_str().to_owned();
+                a.status = Stored(to);
                 a.version = read_version + 1;
                 a.updated_at = now;
                 if !appointments::save(conn, &a, read_version)? {
@@ -557,8 +525,8 @@ pub async fn change_status(
                         id: Id::new(),
                         account_id: a.account_id,
                         appointment_id: a.id,
-                        from_status: Some(from.as_str().to_owned()),
-                        to_status: to.as_str().to_owned(),
+                        from_status: Some(Stored(from)),
+                        to_status: Stored(to),
                         changed_by: caller.actor(),
                         changed_at: now,
                     },
@@ -580,10 +548,10 @@ pub async fn change_status(
 /// The address on one line, as calendars show it.
 pub(crate) fn one_line_address(a: &Appointment) -> Option<String> {
     let parts: Vec<&str> = [
-        a.address_line1.as_deref(),
-        a.address_line2.as_deref(),
-        a.city.as_deref(),
-        a.postal_code.as_deref(),
+        a.address.address_line1.as_deref(),
+        a.address.address_line2.as_deref(),
+        a.address.city.as_deref(),
+        a.address.postal_code.as_deref(),
     ]
     .into_iter()
     .flatten()
@@ -597,13 +565,13 @@ pub(crate) fn insert_from_google(
     conn: &mut Tx<'_>,
     account: Id<Account>,
     person: Option<&Person>,
-    title: String,
+    title: Title,
     slot: TimeSlot,
 ) -> Result<Appointment, AppError> {
     let now = Ts::now();
     let mut appointment = scheduled(account, person.map(|p| p.id), title, slot, now);
     if let Some(person) = person {
-        address_of_person(&mut appointment, person);
+        appointment.address = (&person.address).into();
     }
     appointments::insert(conn, &appointment)?;
     appointments::record_change(
@@ -613,7 +581,7 @@ pub(crate) fn insert_from_google(
             account_id: appointment.account_id,
             appointment_id: appointment.id,
             from_status: None,
-            to_status: appointment.status.clone(),
+            to_status: appointment.status,
             changed_by: GOOGLE_ACTOR.into(),
             changed_at: now,
         },
@@ -655,17 +623,17 @@ pub(crate) fn apply_from_google(
 ) -> Result<Option<Appointment>, AppError> {
     let now = Ts::now();
     let read_version = a.version;
-    let from = status(&a)?;
+    let from = *a.status;
     let starts_before = a.starts_at;
     let before = a.clone();
     if cancelled {
         if !from.can_become(Status::Cancelled) {
             return Ok(Some(a));
         }
-        a.status = Status::Cancelled.as_str().to_owned();
+        a.status = Stored(Status::Cancelled);
     }
     if let Some(title) = title.filter(|t| !t.trim().is_empty()) {
-        a.title = imported_title(Some(&title));
+        a.title = Title::imported(Some(&title)).into_inner();
     }
     if let Some(slot) = times {
         a.starts_at = Ts::from(slot.starts_at());
@@ -683,8 +651,8 @@ pub(crate) fn apply_from_google(
                 id: Id::new(),
                 account_id: a.account_id,
                 appointment_id: a.id,
-                from_status: Some(from.as_str().to_owned()),
-                to_status: a.status.clone(),
+                from_status: Some(Stored(from)),
+                to_status: a.status,
                 changed_by: GOOGLE_ACTOR.into(),
                 changed_at: now,
             },
@@ -728,9 +696,11 @@ mod tests {
 
     use fieldcrm_db::appointments;
     use fieldcrm_db::{Id, Ts};
-    use fieldcrm_domain::scheduling::{ReminderRule, Status, TimeSlot};
+    use fieldcrm_domain::messaging::MessageKind;
+    use fieldcrm_domain::scheduling::{ReminderRule, ReminderStatus, Status, TimeSlot, Title};
 
     use fieldcrm_db::messages;
+    use fieldcrm_domain::Channel;
 
     use super::{
         apply_from_google, change_status, create_in, update, AppointmentPatch, NewAppointment,
@@ -747,7 +717,7 @@ mod tests {
         NewAppointment {
             person_id: world_person,
             technician_id: None,
-            title: "Deep clean".into(),
+            title: Title::parse("Deep clean").unwrap(),
             notes: None,
             slot: TimeSlot::new(starts, starts + Duration::hours(1)).unwrap(),
             address: None,
@@ -826,7 +796,7 @@ mod tests {
         let reminders =
             |world: &World| appointments::reminders_of(&mut world.conn(), &[id]).unwrap();
         let [first] = reminders(&world).try_into().unwrap();
-        assert_eq!(first.status, "scheduled");
+        assert_eq!(first.status, ReminderStatus::Scheduled);
         assert_eq!(
             first.due_at.get(),
             booked.appointment.starts_at.get() - Duration::minutes(60)
@@ -842,7 +812,7 @@ mod tests {
             .await
             .unwrap();
         let [moved] = reminders(&world).try_into().unwrap();
-        assert_eq!(moved.status, "scheduled");
+        assert_eq!(moved.status, ReminderStatus::Scheduled);
         assert_eq!(moved.due_at.get(), later - Duration::minutes(60));
 
         change_status(
@@ -855,7 +825,7 @@ mod tests {
         .await
         .unwrap();
         let [closed] = reminders(&world).try_into().unwrap();
-        assert_eq!(closed.status, "cancelled");
+        assert_eq!(closed.status, ReminderStatus::Cancelled);
     }
 
     #[tokio::test]
@@ -891,8 +861,8 @@ mod tests {
         .unwrap();
         let [confirmation] = texts(&world).try_into().unwrap();
         assert_eq!(
-            (confirmation.kind.as_str(), confirmation.channel.as_str()),
-            ("confirmation", "sms")
+            (*confirmation.kind, *confirmation.channel),
+            (MessageKind::Confirmation, Channel::Sms)
         );
 
         // Cancelled in Google: the reminders end, and nobody is texted.
@@ -903,11 +873,13 @@ mod tests {
             .tx(|tx| apply_from_google(tx, confirmed, None, None, true))
             .unwrap()
             .unwrap();
-        assert_eq!(saved.status, "cancelled");
+        assert_eq!(saved.status, Status::Cancelled);
         assert_eq!(texts(&world).len(), 1);
         let reminders = appointments::reminders_of(&mut world.conn(), &[id]).unwrap();
         assert!(
-            reminders.iter().all(|r| r.status == "cancelled"),
+            reminders
+                .iter()
+                .all(|r| r.status == ReminderStatus::Cancelled),
             "{reminders:?}"
         );
     }

@@ -5,6 +5,7 @@ use chrono::Duration;
 use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
 
 use fieldcrm_db::{appointments, calendar_feeds, Ts};
+use fieldcrm_domain::scheduling::Status;
 use fieldcrm_domain::Action;
 
 use crate::auth::tokens::{new_secret, secret_hash};
@@ -65,9 +66,9 @@ pub async fn render(state: &AppState, token: String) -> Result<String, AppError>
             calendar.name("fieldcrm appointments");
             for a in appointments::open_for_technician(conn, account, user, since, MOST_EVENTS)? {
                 let location = [
-                    a.address_line1.as_deref(),
-                    a.city.as_deref(),
-                    a.postal_code.as_deref(),
+                    a.address.address_line1.as_deref(),
+                    a.address.city.as_deref(),
+                    a.address.postal_code.as_deref(),
                 ]
                 .into_iter()
                 .flatten()
@@ -79,7 +80,7 @@ pub async fn render(state: &AppState, token: String) -> Result<String, AppError>
                     .summary(&a.title)
                     .starts(a.starts_at.get())
                     .ends(a.ends_at.get())
-                    .status(if a.status == "scheduled" {
+                    .status(if a.status == Status::Scheduled {
                         EventStatus::Tentative
                     } else {
                         EventStatus::Confirmed

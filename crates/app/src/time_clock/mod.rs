@@ -20,7 +20,7 @@ use fieldcrm_domain::{Action, Coordinates, Role};
 use fieldcrm_geo_track::Fix;
 
 use crate::caller::Caller;
-use crate::error::{parse_stored, AppError};
+use crate::error::AppError;
 use crate::events::{Actor, Change, Event, Origin, Saved};
 use crate::feed;
 use crate::state::AppState;
@@ -424,7 +424,7 @@ fn detect_visits(
     ) else {
         return Ok(());
     };
-    let zone: chrono_tz::Tz = parse_stored("account time zone", &account.time_zone)?;
+    let zone = account.time_zone.tz();
     let day_of = |at: DateTime<Utc>| at.with_timezone(&zone).date_naive();
     let window = Duration::days(1);
     let candidates = appointments::located_for_technician(
@@ -434,7 +434,7 @@ fn detect_visits(
         Ts::from(last.get() + window),
     )?;
     for mut appointment in candidates {
-        let (Some(lat), Some(lon)) = (appointment.lat, appointment.lon) else {
+        let (Some(lat), Some(lon)) = (appointment.address.lat, appointment.address.lon) else {
             continue;
         };
         let day = day_of(appointment.starts_at.get());
