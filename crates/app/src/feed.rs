@@ -41,16 +41,16 @@ pub fn event_of(account: Id<Account>, actor: Actor, change: Change) -> Recorded 
 /// for the changes no other context reacts to (people, consent, shifts,
 /// messages, users created or changed), which have no `Event`.
 pub fn record(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     account: Id<Account>,
     actor: Actor,
     change: Change,
 ) -> Result<Id<Recorded>, AppError> {
     let event = event_of(account, actor, change);
-    if events::record(conn, &event)? {
-        for endpoint in webhooks::enabled(conn, account)? {
+    if events::record(tx, &event)? {
+        for endpoint in webhooks::enabled(tx, account)? {
             if subscribes(endpoint.event_types.as_deref(), &event.event_type) {
-                queue_delivery(conn, account, endpoint.id, event.id, event.occurred_at)?;
+                queue_delivery(tx, account, endpoint.id, event.id, event.occurred_at)?;
             }
         }
     }
@@ -59,16 +59,16 @@ pub fn record(
 
 /// Queues one delivery of `event` to `endpoint`, due at `at`.
 pub fn queue_delivery(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     account: Id<Account>,
     endpoint: Id<webhooks::Endpoint>,
     event: Id<Recorded>,
     at: Ts,
 ) -> Result<(), AppError> {
-    let job = conn
+    let job = tx
         .job::<Deliver>(Some(account), Some(Id::from_uuid(endpoint.uuid())), at)
         .with_payload(event.uuid().to_string());
-    Ok(jobs::enqueue(conn, &job)?)
+    Ok(jobs::enqueue(tx, &job)?)
 }
 
 /// Whether an endpoint with these types (a JSON array, `None` for all) wants

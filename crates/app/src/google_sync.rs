@@ -468,10 +468,10 @@ pub async fn disconnect(state: &AppState, caller: &Caller) -> Result<(), AppErro
 // ------------------------------------------------------- reactions to other contexts
 
 /// Queues the export of a changed appointment when the account syncs with Google.
-pub fn appointment_changed(conn: &mut Tx<'_>, appointment: &Appointment) -> Result<(), AppError> {
-    match google::find(conn, appointment.account_id)? {
+pub fn appointment_changed(tx: &mut Tx<'_>, appointment: &Appointment) -> Result<(), AppError> {
+    match google::find(tx, appointment.account_id)? {
         Some(integration) if !integration.needs_reconnect => {
-            enqueue::<ExportEvent>(conn, appointment.account_id, Some(subject(appointment.id)))
+            enqueue::<ExportEvent>(tx, appointment.account_id, Some(subject(appointment.id)))
         }
         _ => Ok(()),
     }
@@ -479,56 +479,56 @@ pub fn appointment_changed(conn: &mut Tx<'_>, appointment: &Appointment) -> Resu
 
 /// Before appointments are deleted: queues the removal of their Google events.
 pub fn appointments_removed(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     account: Id<Account>,
     ids: &[Id<Appointment>],
 ) -> Result<(), AppError> {
     // Only events in the connected calendar can be reached.
-    let Some(integration) = google::find(conn, account)? else {
+    let Some(integration) = google::find(tx, account)? else {
         return Ok(());
     };
     let mut events = Vec::new();
     for id in ids {
-        if let Some(link) = google::link_of(conn, *id)? {
+        if let Some(link) = google::link_of(tx, *id)? {
             if link.google_subject == integration.google_subject {
                 events.push(link.event_id);
             }
         }
     }
-    queue_event_deletion(conn, account, events)
+    queue_event_deletion(tx, account, events)
 }
 
 /// Before a person is erased: queues the removal of their appointments' events.
 pub fn person_removed(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     account: Id<Account>,
     person: Id<Person>,
 ) -> Result<(), AppError> {
     // Only events in the connected calendar can be reached.
-    let Some(integration) = google::find(conn, account)? else {
+    let Some(integration) = google::find(tx, account)? else {
         return Ok(());
     };
-    let events = google::event_ids_of_person(conn, account, &integration.google_subject, person)?;
-    queue_event_deletion(conn, account, events)
+    let events = google::event_ids_of_person(tx, account, &integration.google_subject, person)?;
+    queue_event_deletion(tx, account, events)
 }
 
 fn queue_event_deletion(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     account: Id<Account>,
     events: Vec<String>,
 ) -> Result<(), AppError> {
-    let Some(google_config) = conn.outbound().google.clone() else {
+    let Some(google_config) = tx.outbound().google.clone() else {
         return Ok(());
     };
     if events.is_empty() {
         return Ok(());
     }
-    let job = conn.job::<DeleteEvents>(Some(account), None, Ts::now());
+    let job = tx.job::<DeleteEvents>(Some(account), None, Ts::now());
     let payload = serde_json::to_string(&events).map_err(|e| AppError::internal_from(&e))?;
     let sealed = google_config
         .cipher
         .seal(&payload, job.id.uuid().as_bytes());
-    jobs::enqueue(conn, &job.with_payload(sealed))?;
+    jobs::enqueue(tx, &job.with_payload(sealed))?;
     Ok(())
 }
 
@@ -536,23 +536,23 @@ fn queue_event_deletion(
 /// (stop the push channel, delete our events if asked, revoke the grant). The
 /// job belongs to no account and carries the grant sealed.
 pub fn account_removed(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     account: Id<Account>,
     delete_calendar_events: bool,
 ) -> Result<(), AppError> {
-    let Some(integration) = google::find(conn, account)? else {
+    let Some(integration) = google::find(tx, account)? else {
         return Ok(());
     };
-    let Some(google_config) = conn.outbound().google.clone() else {
+    let Some(google_config) = tx.outbound().google.clone() else {
         tracing::warn!("an account with a Google grant was deleted while Google is not configured; the grant could not be revoked");
         return Ok(());
     };
     let events = if delete_calendar_events {
-        google::exported_event_ids(conn, account, &integration.google_subject)?
+        google::exported_event_ids(tx, account, &integration.google_subject)?
     } else {
         Vec::new()
     };
-    enqueue_cleanup(conn, &google_config, &integration, events)
+    enqueue_cleanup(tx, &google_config, &integration, events)
 }
 
 #[derive(Serialize, Deserialize)]
@@ -564,7 +564,7 @@ struct CleanupPayload {
 }
 
 fn enqueue_cleanup(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     google_config: &Google,
     integration: &Integration,
     delete_events: Vec<String>,
@@ -582,21 +582,21 @@ fn enqueue_cleanup(
             .zip(integration.channel_resource_id.clone()),
         delete_events,
     };
-    let job = conn.job::<Cleanup>(None, None, Ts::now());
+    let job = tx.job::<Cleanup>(None, None, Ts::now());
     let json = serde_json::to_string(&payload).map_err(|e| AppError::internal_from(&e))?;
     let sealed = google_config.cipher.seal(&json, job.id.uuid().as_bytes());
-    jobs::enqueue(conn, &job.with_payload(sealed))?;
+    jobs::enqueue(tx, &job.with_payload(sealed))?;
     Ok(())
 }
 
 /// Queues a job of kind `K` now, unless one for the same subject is queued.
 fn enqueue<K: BackgroundJob>(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     account: Id<Account>,
     subject: Option<SubjectId>,
 ) -> Result<(), AppError> {
-    let job = conn.job::<K>(Some(account), subject, Ts::now());
-    jobs::enqueue_once(conn, &job)?;
+    let job = tx.job::<K>(Some(account), subject, Ts::now());
+    jobs::enqueue_once(tx, &job)?;
     Ok(())
 }
 
@@ -605,15 +605,15 @@ fn enqueue<K: BackgroundJob>(
 /// channels opened or renewed before they end (`push`: only when Google can
 /// reach the service, over https).
 pub fn schedule_periodic(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     sync_every: Duration,
     push: bool,
     now: Ts,
 ) -> Result<(), AppError> {
     let stale = Ts::from(now.get() - sync_every);
-    for integration in google::active(conn)? {
+    for integration in google::active(tx)? {
         if integration.last_synced_at.is_none_or(|at| at < stale) {
-            enqueue::<Sync>(conn, integration.account_id, None)?;
+            enqueue::<Sync>(tx, integration.account_id, None)?;
         }
         let renew_by = Ts::from(now.get() + Duration::hours(RENEW_CHANNEL_BEFORE_HOURS));
         if push
@@ -621,7 +621,7 @@ pub fn schedule_periodic(
                 .channel_expires_at
                 .is_none_or(|at| at < renew_by)
         {
-            enqueue::<Watch>(conn, integration.account_id, None)?;
+            enqueue::<Watch>(tx, integration.account_id, None)?;
         }
     }
     Ok(())
@@ -1203,7 +1203,7 @@ async fn export(state: &AppState, job: &Job) -> Step<Outcome> {
 /// Applies Google's version of an event to its appointment and remembers the
 /// version seen, so the same change is not applied or exported twice.
 fn apply_remote(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     a: Appointment,
     event: &CalendarEvent,
     link: &EventLink,
@@ -1214,21 +1214,16 @@ fn apply_remote(
         .start
         .zip(event.end)
         .and_then(|(s, e)| TimeSlot::new(s, e).ok());
-    let Some(saved) = appointment_rules::apply_from_google(
-        conn,
-        a,
-        event.summary.clone(),
-        times,
-        event.cancelled,
-    )?
+    let Some(saved) =
+        appointment_rules::apply_from_google(tx, a, event.summary.clone(), times, event.cancelled)?
     else {
         return Ok(false);
     };
     if event.cancelled {
-        google::unlink(conn, link.appointment_id)?;
+        google::unlink(tx, link.appointment_id)?;
     } else {
         let owned = Owned::of_link(link).agreeing_on_title_and_time(&saved);
-        google::save_link(conn, &seen(link, event, owned))?;
+        google::save_link(tx, &seen(link, event, owned))?;
     }
     Ok(true)
 }
@@ -1400,13 +1395,13 @@ async fn sync(state: &AppState, job: &Job) -> Step<Outcome> {
 }
 
 fn import_one(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     account: Id<Account>,
     google_account: &str,
     event: &CalendarEvent,
     counts: &mut SyncCounts,
 ) -> Result<(), AppError> {
-    let mut link = google::link_by_event(conn, account, google_account, &event.id)?;
+    let mut link = google::link_by_event(tx, account, google_account, &event.id)?;
     if link.is_none() {
         // Ours, but unlinked (an export whose link was lost, or a link
         // forgotten before links outlived a disconnect): link it back, unless
@@ -1417,13 +1412,13 @@ fn import_one(
             .and_then(|id| uuid::Uuid::parse_str(id).ok())
         {
             let id: Id<Appointment> = Id::from_uuid(id);
-            match appointments::find(conn, account, id)? {
-                Some(a) if google::link_of(conn, id)?.is_none() => {
+            match appointments::find(tx, account, id)? {
+                Some(a) if google::link_of(tx, id)?.is_none() => {
                     let mut relinked = new_link(&a, event, EXPORTED, google_account);
                     // Unknown version: compare by time below.
                     relinked.etag = None;
                     relinked.google_updated_at = None;
-                    google::save_link(conn, &relinked)?;
+                    google::save_link(tx, &relinked)?;
                     link = Some(relinked);
                 }
                 _ => {
@@ -1450,14 +1445,14 @@ fn import_one(
                 counts.skipped += 1;
                 return Ok(());
             }
-            let Some(a) = appointments::find(conn, account, link.appointment_id)? else {
-                google::unlink(conn, link.appointment_id)?;
+            let Some(a) = appointments::find(tx, account, link.appointment_id)? else {
+                google::unlink(tx, link.appointment_id)?;
                 counts.skipped += 1;
                 return Ok(());
             };
             if event.cancelled || event.updated.is_some_and(|at| at > a.updated_at.get()) {
                 let cancelled = event.cancelled;
-                if apply_remote(conn, a, event, &link)? {
+                if apply_remote(tx, a, event, &link)? {
                     if cancelled {
                         counts.cancelled += 1;
                     } else {
@@ -1472,8 +1467,8 @@ fn import_one(
                     event,
                     Owned::of_link(&link).forgetting_title_and_time(),
                 );
-                google::save_link(conn, &ours)?;
-                enqueue::<ExportEvent>(conn, account, Some(subject(a.id)))?;
+                google::save_link(tx, &ours)?;
+                enqueue::<ExportEvent>(tx, account, Some(subject(a.id)))?;
                 counts.exported_back += 1;
             }
         }
@@ -1489,15 +1484,15 @@ fn import_one(
                 .map(|e| e.trim().to_lowercase())
                 .collect();
             // The customer or prospect among the attendees, if any.
-            let person = people::with_email(conn, account, &emails)?;
+            let person = people::with_email(tx, account, &emails)?;
             let a = appointment_rules::insert_from_google(
-                conn,
+                tx,
                 account,
                 person.as_ref(),
                 Title::imported(event.summary.as_deref()),
                 slot,
             )?;
-            google::save_link(conn, &new_link(&a, event, IMPORTED, google_account))?;
+            google::save_link(tx, &new_link(&a, event, IMPORTED, google_account))?;
             counts.created += 1;
         }
     }

@@ -82,22 +82,22 @@ fn consent_required(channel: Channel) -> AppError {
 /// Queues a message: checks consent and stores the message and its job in one
 /// transaction.
 pub fn queue_in(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     state: &AppState,
     caller: &Caller,
     input: NewMessage,
 ) -> Result<Message, AppError> {
     authorize_sending(caller)?;
-    conn.write_transaction(|conn| queue_checked(conn, state, caller, input))
+    tx.write_transaction(|tx| queue_checked(tx, state, caller, input))
 }
 
 fn queue_checked(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     state: &AppState,
     caller: &Caller,
     input: NewMessage,
 ) -> Result<Message, AppError> {
-    let person = people::find(conn, caller.account_id, input.person)?.ok_or_else(|| {
+    let person = people::find(tx, caller.account_id, input.person)?.ok_or_else(|| {
         AppError::invalid_field("customer_id", "no customer or prospect has this id")
     })?;
     if !opted_in(&person, input.channel) {
@@ -108,7 +108,7 @@ fn queue_checked(
         Channel::Email => {
             state.outbound.email.is_some()
                 || (state.outbound.google.is_some()
-                    && state.account_mail.sends_own_mail(conn, caller.account_id)?)
+                    && state.account_mail.sends_own_mail(tx, caller.account_id)?)
         }
     };
     if !configured {
@@ -119,7 +119,7 @@ fn queue_checked(
             )),
         );
     }
-    let account = accounts::find(conn, caller.account_id)?.ok_or_else(AppError::unauthorized)?;
+    let account = accounts::find(tx, caller.account_id)?.ok_or_else(AppError::unauthorized)?;
     let subject = match input.channel {
         Channel::Sms => None,
         Channel::Email => Some(match input.subject {
@@ -138,7 +138,7 @@ fn queue_checked(
         input.body.as_str().to_owned(),
         caller.actor(),
     );
-    enqueue(conn, &message)?;
+    enqueue(tx, &message)?;
     Ok(message)
 }
 
@@ -290,23 +290,23 @@ fn render(text: &str, values: &BTreeMap<&'static str, String>) -> String {
 /// Replaces the appointment's reminders, and their jobs: each scheduled
 /// reminder is a job due at its time, so moving an appointment moves them.
 pub fn replace_reminders(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     appointment: Id<Appointment>,
     new: &[Reminder],
 ) -> Result<(), AppError> {
-    let old: Vec<SubjectId> = appointments::reminders_of(conn, &[appointment])?
+    let old: Vec<SubjectId> = appointments::reminders_of(tx, &[appointment])?
         .iter()
         .map(|r| subject(r.id))
         .collect();
-    jobs::cancel_subjects(conn, &old, Ts::now())?;
-    appointments::replace_reminders(conn, appointment, new)?;
+    jobs::cancel_subjects(tx, &old, Ts::now())?;
+    appointments::replace_reminders(tx, appointment, new)?;
     for reminder in new.iter().filter(|r| r.status == ReminderStatus::Scheduled) {
-        let job = conn.job::<SendReminder>(
+        let job = tx.job::<SendReminder>(
             Some(reminder.account_id),
             Some(subject(reminder.id)),
             reminder.due_at,
         );
-        jobs::enqueue(conn, &job)?;
+        jobs::enqueue(tx, &job)?;
     }
     Ok(())
 }
@@ -330,7 +330,7 @@ pub fn cancel_reminders(
 /// Tells the customer that their appointment is confirmed or that the
 /// technician is on the way, on the first channel they opted in to (SMS first).
 pub fn notify_status(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     appointment: &Appointment,
     to: Status,
     created_by: &str,
@@ -343,7 +343,7 @@ pub fn notify_status(
     let Some(person_id) = appointment.person_id else {
         return Ok(());
     };
-    let Some(person) = people::find(conn, appointment.account_id, person_id)? else {
+    let Some(person) = people::find(tx, appointment.account_id, person_id)? else {
         return Ok(());
     };
     let Some(channel) = [Channel::Sms, Channel::Email]
@@ -352,8 +352,7 @@ pub fn notify_status(
     else {
         return Ok(());
     };
-    let account =
-        accounts::find(conn, appointment.account_id)?.ok_or_else(AppError::unauthorized)?;
+    let account = accounts::find(tx, appointment.account_id)?.ok_or_else(AppError::unauthorized)?;
     let values = values(&account, &person, Some(appointment))?;
     let mut message = new_message(
         &person,
@@ -364,7 +363,7 @@ pub fn notify_status(
         created_by.to_owned(),
     );
     message.appointment_id = Some(appointment.id);
-    enqueue(conn, &message)
+    enqueue(tx, &message)
 }
 
 // ---- the worker's side ---------------------------------------------------
@@ -472,14 +471,14 @@ pub async fn run_send_job(state: &AppState, job: &Job) -> Result<Outcome, AppErr
 }
 
 fn prepare(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     id: Id<Message>,
     sms_ready: bool,
     email_ready: bool,
     gmail_ready: bool,
     account_mail: &dyn AccountMail,
 ) -> Result<Step, AppError> {
-    let Some(mut message) = messages::find_any(conn, id)? else {
+    let Some(mut message) = messages::find_any(tx, id)? else {
         return Ok(Step::Finished(Outcome::Done));
     };
     let now = Ts::now();
@@ -489,7 +488,7 @@ fn prepare(
             // The process that was sending it died mid-call: whether the provider
             // got it is unknown, and sending again could deliver it twice.
             finish(
-                conn,
+                tx,
                 &mut message,
                 MessageStatus::Failed,
                 Some("interrupted while sending; not retried so it cannot arrive twice"),
@@ -501,15 +500,15 @@ fn prepare(
         }
         _ => return Ok(Step::Finished(Outcome::Done)),
     }
-    let person = people::find(conn, message.account_id, message.person_id)?;
-    let account = accounts::find(conn, message.account_id)?;
+    let person = people::find(tx, message.account_id, message.person_id)?;
+    let account = accounts::find(tx, message.account_id)?;
     let (Some(person), Some(account)) = (person, account) else {
         return Ok(Step::Finished(Outcome::Done));
     };
     let channel = *message.channel;
     if !opted_in(&person, channel) {
         finish(
-            conn,
+            tx,
             &mut message,
             MessageStatus::Suppressed,
             Some("no_consent"),
@@ -519,7 +518,7 @@ fn prepare(
     }
     let Some(to) = recipient(&person, channel).map(str::to_owned) else {
         finish(
-            conn,
+            tx,
             &mut message,
             MessageStatus::Failed,
             Some("no_recipient"),
@@ -530,18 +529,12 @@ fn prepare(
     let ready = match channel {
         Channel::Sms => sms_ready,
         Channel::Email => {
-            email_ready || (gmail_ready && account_mail.sends_own_mail(conn, account.id)?)
+            email_ready || (gmail_ready && account_mail.sends_own_mail(tx, account.id)?)
         }
     };
     if !ready {
         let reason = format!("{} is not configured on this server", channel.as_str());
-        finish(
-            conn,
-            &mut message,
-            MessageStatus::Failed,
-            Some(&reason),
-            now,
-        )?;
+        finish(tx, &mut message, MessageStatus::Failed, Some(&reason), now)?;
         return Ok(Step::Finished(Outcome::Failed(reason)));
     }
     if channel == Channel::Sms {
@@ -551,11 +544,11 @@ fn prepare(
             message.send_after = Some(Ts::from(until));
             message.status_reason = Some("quiet_hours".into());
             message.updated_at = now;
-            messages::save(conn, &message)?;
+            messages::save(tx, &message)?;
             return Ok(Step::Finished(Outcome::Defer(Ts::from(until))));
         }
     }
-    if !messages::start_sending(conn, id, &to, now)? {
+    if !messages::start_sending(tx, id, &to, now)? {
         return Ok(Step::Finished(Outcome::Done));
     }
     message.status = Stored(MessageStatus::Sending);
@@ -628,7 +621,7 @@ fn not_configured() -> SendError {
 }
 
 fn record(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     mut message: Message,
     result: Result<String, SendError>,
     attempts_left: bool,
@@ -640,20 +633,20 @@ fn record(
             message.provider_message_id = Some(provider_id);
             message.sent_at = Some(now);
             message.error_code = None;
-            finish(conn, &mut message, MessageStatus::Sent, None, now)?;
+            finish(tx, &mut message, MessageStatus::Sent, None, now)?;
             Ok(Outcome::Done)
         }
         Err(SendError::Unsubscribed { code }) => {
             message.error_code = Some(code);
             finish(
-                conn,
+                tx,
                 &mut message,
                 MessageStatus::Failed,
                 Some("recipient_unsubscribed"),
                 now,
             )?;
             opt_out_person(
-                conn,
+                tx,
                 &message,
                 Channel::Sms,
                 ConsentSource::InboundStop,
@@ -663,18 +656,18 @@ fn record(
         }
         Err(SendError::Permanent { code, message: why }) => {
             message.error_code = code;
-            finish(conn, &mut message, MessageStatus::Failed, Some(&why), now)?;
+            finish(tx, &mut message, MessageStatus::Failed, Some(&why), now)?;
             Ok(Outcome::Failed(why))
         }
         Err(SendError::Transient(why)) if attempts_left => {
             message.status = Stored(MessageStatus::Queued);
             message.status_reason = Some(why.clone());
             message.updated_at = now;
-            messages::save(conn, &message)?;
+            messages::save(tx, &message)?;
             Ok(Outcome::Retry(retry_at, why))
         }
         Err(SendError::Transient(why)) => {
-            finish(conn, &mut message, MessageStatus::Failed, Some(&why), now)?;
+            finish(tx, &mut message, MessageStatus::Failed, Some(&why), now)?;
             Ok(Outcome::Failed(why))
         }
     }
@@ -682,7 +675,7 @@ fn record(
 
 /// Sets a final status on the message, and on the reminder it came from.
 fn finish(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     message: &mut Message,
     status: MessageStatus,
     reason: Option<&str>,
@@ -692,7 +685,7 @@ fn finish(
     message.status_reason = reason.map(str::to_owned);
     message.send_after = None;
     message.updated_at = now;
-    messages::save(conn, message)?;
+    messages::save(tx, message)?;
     let event_type = match status {
         MessageStatus::Sent => "message.sent",
         MessageStatus::Delivered => "message.delivered",
@@ -700,7 +693,7 @@ fn finish(
         _ => "message.failed",
     };
     feed::record(
-        conn,
+        tx,
         message.account_id,
         Actor::System,
         Change::new(event_type, message_event_data(message)).about(Some(message.person_id)),
@@ -711,22 +704,22 @@ fn finish(
             MessageStatus::Suppressed => ReminderStatus::Suppressed,
             _ => ReminderStatus::Failed,
         };
-        appointments::set_reminder_status(conn, reminder, reminder_status, now)?;
+        appointments::set_reminder_status(tx, reminder, reminder_status, now)?;
     }
     Ok(())
 }
 
 fn opt_out_person(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     message: &Message,
     channel: Channel,
     source: ConsentSource,
     by: &str,
 ) -> Result<(), AppError> {
-    if let Some(mut person) = people::find(conn, message.account_id, message.person_id)? {
+    if let Some(mut person) = people::find(tx, message.account_id, message.person_id)? {
         if opted_in(&person, channel) {
             apply_consent(
-                conn,
+                tx,
                 &mut person,
                 channel,
                 ConsentStatus::OptedOut,

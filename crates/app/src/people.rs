@@ -143,7 +143,7 @@ fn with_tags(conn: &mut DbConnection, person: Person) -> Result<Record, AppError
 
 /// Creates a person, with its tags in the same transaction.
 pub fn create_in(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     caller: &Caller,
     stage: Stage,
     input: NewPerson,
@@ -175,18 +175,18 @@ pub fn create_in(
     let created = Change::of(event_type(stage, "created"), person.id).about(Some(person.id));
     // The common create (no tags, no webhook endpoint to queue deliveries
     // for) is one statement on PostgreSQL: one round trip instead of four.
-    if let (DbConnection::Pg(pg), true) = (&mut **conn, tags.is_empty()) {
+    if let (DbConnection::Pg(pg), true) = (&mut **tx, tags.is_empty()) {
         let event = feed::event_of(caller.account_id, Actor::of(caller), created.clone());
         if people::insert_with_event_unless_listened(pg, &person, &event)? {
             return Ok(Record { person, tags });
         }
     }
-    conn.write_transaction(|conn| {
-        people::insert(conn, &person)?;
+    tx.write_transaction(|tx| {
+        people::insert(tx, &person)?;
         if !tags.is_empty() {
-            people::add_tags(conn, caller.account_id, person.id, &tags)?;
+            people::add_tags(tx, caller.account_id, person.id, &tags)?;
         }
-        feed::record(conn, caller.account_id, Actor::of(caller), created)?;
+        feed::record(tx, caller.account_id, Actor::of(caller), created)?;
         Ok::<_, AppError>(())
     })?;
     Ok(Record { person, tags })
@@ -358,7 +358,7 @@ pub async fn update(
 }
 
 fn reset_consent(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     person: &mut Person,
     channel: Channel,
     by: &str,
@@ -371,7 +371,7 @@ fn reset_consent(
     };
     if current.take().is_some() {
         consent::record(
-            conn,
+            tx,
             &ConsentEvent {
                 id: Id::new(),
                 account_id: person.account_id,
@@ -384,7 +384,7 @@ fn reset_consent(
             },
         )?;
         publish_consent(
-            conn,
+            tx,
             person,
             channel,
             ConsentChange::Reset,
@@ -396,7 +396,7 @@ fn reset_consent(
 }
 
 fn publish_consent(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     person: &Person,
     channel: Channel,
     status: ConsentChange,
@@ -404,7 +404,7 @@ fn publish_consent(
     actor: Actor,
 ) -> Result<(), AppError> {
     feed::record(
-        conn,
+        tx,
         person.account_id,
         actor,
         Change::new(
@@ -539,7 +539,7 @@ pub async fn consent_history(
 /// the history. Also used by the service itself (STOP replies, unsubscribe
 /// links, carrier opt-outs).
 pub fn apply_consent(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     person: &mut Person,
     channel: Channel,
     status: ConsentStatus,
@@ -563,10 +563,10 @@ pub fn apply_consent(
         recorded_by: by,
         recorded_at: now,
     };
-    consent::record(conn, &event)?;
+    consent::record(tx, &event)?;
     let read_version = person.version;
-    save(conn, person, read_version, now)?;
-    publish_consent(conn, person, channel, status.into(), source, actor)?;
+    save(tx, person, read_version, now)?;
+    publish_consent(tx, person, channel, status.into(), source, actor)?;
     Ok(event)
 }
 

@@ -575,19 +575,19 @@ struct FinalDelivery {
 /// Queues `account.deleted` to every enabled endpoint of the account that
 /// subscribes to it, as jobs that outlive the account. Call in the deleting
 /// transaction, before the rows go.
-pub fn queue_account_deleted(conn: &mut Tx<'_>, account: Id<Account>) -> Result<usize, AppError> {
+pub fn queue_account_deleted(tx: &mut Tx<'_>, account: Id<Account>) -> Result<usize, AppError> {
     let now = Ts::now();
     let change = Change::of("account.deleted", account.uuid());
     let mut queued = 0;
-    for endpoint in webhooks::enabled(conn, account)? {
+    for endpoint in webhooks::enabled(tx, account)? {
         if !feed::subscribes(endpoint.event_types.as_deref(), change.event_type) {
             continue;
         }
-        let secret = open(conn.outbound(), endpoint.id, &endpoint.secret_sealed)?;
+        let secret = open(tx.outbound(), endpoint.id, &endpoint.secret_sealed)?;
         let event_id = uuid::Uuid::now_v7();
         let body = signing::envelope(change.event_type, now.get(), &change.data);
         let job_id: Id<Job> = Id::new();
-        let sealed = conn.outbound().sealer.seal(
+        let sealed = tx.outbound().sealer.seal(
             &json!(FinalDelivery {
                 url: endpoint.url.clone(),
                 secret: secret.to_whsec().expose_secret().to_owned(),
@@ -597,11 +597,9 @@ pub fn queue_account_deleted(conn: &mut Tx<'_>, account: Id<Account>) -> Result<
             .to_string(),
             job_id.uuid().as_bytes(),
         );
-        let mut job = conn
-            .job::<DeliverFinal>(None, None, now)
-            .with_payload(sealed);
+        let mut job = tx.job::<DeliverFinal>(None, None, now).with_payload(sealed);
         job.id = job_id;
-        jobs::enqueue(conn, &job)?;
+        jobs::enqueue(tx, &job)?;
         queued += 1;
     }
     Ok(queued)

@@ -147,13 +147,13 @@ pub async fn delete_account(
     Ok(receipt)
 }
 
-fn queue_scrub(conn: &mut Tx<'_>, plan: &ScrubPlan) -> Result<(), AppError> {
+fn queue_scrub(tx: &mut Tx<'_>, plan: &ScrubPlan) -> Result<(), AppError> {
     let payload = serde_json::to_string(plan).map_err(|e| AppError::internal_from(&e))?;
     // Counts no attempts while it waits (`Defer`).
-    let job = conn
+    let job = tx
         .job::<ScrubDeletion>(None, None, Ts::now())
         .with_payload(payload);
-    Ok(jobs::enqueue(conn, &job)?)
+    Ok(jobs::enqueue(tx, &job)?)
 }
 
 /// Tries the scrub of a deletion again; while a reader from before it is still

@@ -119,22 +119,18 @@ pub async fn prepare(
 
 /// Creates a user for the caller and records it in the audit trail, in one
 /// transaction.
-pub fn create_by(
-    conn: &mut Tx<'_>,
-    caller: &Caller,
-    input: PreparedUser,
-) -> Result<User, AppError> {
-    conn.write_transaction(|conn| {
-        let user = create_in(conn, caller.account_id, input)?;
+pub fn create_by(tx: &mut Tx<'_>, caller: &Caller, input: PreparedUser) -> Result<User, AppError> {
+    tx.write_transaction(|tx| {
+        let user = create_in(tx, caller.account_id, input)?;
         audit::record(
-            conn,
+            tx,
             caller,
             Audited::UserCreated,
             Some(user.id.uuid()),
             Some(user.role.as_str().to_owned()),
         )?;
         feed::record(
-            conn,
+            tx,
             caller.account_id,
             Actor::of(caller),
             Change::of("user.created", user.id),

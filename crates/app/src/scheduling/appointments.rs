@@ -207,19 +207,19 @@ pub fn authorize_changes(caller: &Caller) -> Result<(), AppError> {
 /// Books an appointment in one transaction (with its reminders and its export
 /// to Google), inside the caller's connection: for the idempotency store.
 pub fn create_in(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     caller: &Caller,
     input: NewAppointment,
 ) -> Result<Detail, AppError> {
     authorize_changes(caller)?;
-    conn.write_transaction(|conn| {
-        let person = people::find(conn, caller.account_id, input.person_id)?.ok_or_else(|| {
+    tx.write_transaction(|tx| {
+        let person = people::find(tx, caller.account_id, input.person_id)?.ok_or_else(|| {
             AppError::invalid_field(
                 "customer_id",
                 "is not a customer or prospect of this account",
             )
         })?;
-        check_technician(conn, caller, input.technician_id)?;
+        check_technician(tx, caller, input.technician_id)?;
         let now = Ts::now();
         let mut appointment = scheduled(
             caller.account_id,
@@ -234,10 +234,10 @@ pub fn create_in(
             Some(address) => appointment.address = Some(address).into(),
             None => appointment.address = (&person.address).into(),
         }
-        check_overlap(conn, &appointment, input.allow_overlap)?;
-        appointments::insert(conn, &appointment)?;
+        check_overlap(tx, &appointment, input.allow_overlap)?;
+        appointments::insert(tx, &appointment)?;
         appointments::record_change(
-            conn,
+            tx,
             &StatusChange {
                 id: Id::new(),
                 account_id: caller.account_id,
@@ -252,19 +252,19 @@ pub fn create_in(
             Some(rules) => rules,
             None => {
                 let account =
-                    accounts::find(conn, caller.account_id)?.ok_or_else(AppError::unauthorized)?;
+                    accounts::find(tx, caller.account_id)?.ok_or_else(AppError::unauthorized)?;
                 default_rules(&account.default_reminders)
             }
         };
         let reminders = reminders_for(&appointment, &rules, now)?;
-        conn.publish(Event::AppointmentSaved {
+        tx.publish(Event::AppointmentSaved {
             appointment: &appointment,
             saved: Saved::Created,
             reminders: Some(&reminders),
             actor: Actor::of(caller),
             origin: Origin::Api,
         })?;
-        detail(conn, appointment)
+        detail(tx, appointment)
     })
 }
 
@@ -562,7 +562,7 @@ pub(crate) fn one_line_address(a: &Appointment) -> Option<String> {
 /// An appointment for an event made in Google, for the person among its
 /// attendees, or for nobody.
 pub(crate) fn insert_from_google(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     account: Id<Account>,
     person: Option<&Person>,
     title: Title,
@@ -573,9 +573,9 @@ pub(crate) fn insert_from_google(
     if let Some(person) = person {
         appointment.address = (&person.address).into();
     }
-    appointments::insert(conn, &appointment)?;
+    appointments::insert(tx, &appointment)?;
     appointments::record_change(
-        conn,
+        tx,
         &StatusChange {
             id: Id::new(),
             account_id: appointment.account_id,
@@ -589,7 +589,7 @@ pub(crate) fn insert_from_google(
     // Nobody to remind without a person.
     let reminders = match person {
         Some(_) => {
-            let account = accounts::find(conn, account)?.ok_or_else(AppError::not_found)?;
+            let account = accounts::find(tx, account)?.ok_or_else(AppError::not_found)?;
             Some(reminders_for(
                 &appointment,
                 &default_rules(&account.default_reminders),
@@ -598,7 +598,7 @@ pub(crate) fn insert_from_google(
         }
         None => None,
     };
-    conn.publish(Event::AppointmentSaved {
+    tx.publish(Event::AppointmentSaved {
         appointment: &appointment,
         saved: Saved::Created,
         reminders: reminders.as_deref(),
@@ -615,7 +615,7 @@ pub(crate) const GOOGLE_ACTOR: &str = "google_calendar";
 /// Returns the appointment as saved, or None when it changed here meanwhile
 /// (try again).
 pub(crate) fn apply_from_google(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     mut a: Appointment,
     title: Option<String>,
     times: Option<TimeSlot>,
@@ -641,12 +641,12 @@ pub(crate) fn apply_from_google(
     }
     a.version = read_version + 1;
     a.updated_at = now;
-    if !appointments::save(conn, &a, read_version)? {
+    if !appointments::save(tx, &a, read_version)? {
         return Ok(None);
     }
     if cancelled {
         appointments::record_change(
-            conn,
+            tx,
             &StatusChange {
                 id: Id::new(),
                 account_id: a.account_id,
@@ -657,7 +657,7 @@ pub(crate) fn apply_from_google(
                 changed_at: now,
             },
         )?;
-        conn.publish(Event::AppointmentStatusChanged {
+        tx.publish(Event::AppointmentStatusChanged {
             appointment: &a,
             from,
             to: Status::Cancelled,
@@ -674,11 +674,11 @@ pub(crate) fn apply_from_google(
     if !changed.is_empty() {
         // A cancelled appointment's reminders went with its status.
         let reminders = if !cancelled && a.starts_at != starts_before {
-            Some(reminders_for(&a, &pending_rules(conn, a.id)?, now)?)
+            Some(reminders_for(&a, &pending_rules(tx, a.id)?, now)?)
         } else {
             None
         };
-        conn.publish(Event::AppointmentSaved {
+        tx.publish(Event::AppointmentSaved {
             appointment: &a,
             saved: Saved::Updated { changed: &changed },
             reminders: reminders.as_deref(),

@@ -206,10 +206,10 @@ pub async fn ingest(state: &AppState, device: &Device, parsed: Parsed) -> Result
     state
         .db(move |conn| {
             // The counters in the same transaction as the positions.
-            let record = move |conn: &mut Tx<'_>, outcome: &Ingested| {
+            let record = move |tx: &mut Tx<'_>, outcome: &Ingested| {
                 let mut counts = counts;
                 add_outcome(&mut counts, outcome);
-                Ok(devices::record_use(conn, id, Ts::now(), counts)?)
+                Ok(devices::record_use(tx, id, Ts::now(), counts)?)
             };
             if readings.is_empty() {
                 return record(conn, &Ingested::default());

@@ -125,7 +125,7 @@ pub async fn close_for(
 }
 
 fn close(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     mut shift: Shift,
     at: Ts,
     location: Option<Coordinates>,
@@ -137,12 +137,12 @@ fn close(
     shift.clock_out_lon = location.map(|c| c.lon);
     shift.closed_by = Some(by.to_owned());
     // Nothing recorded after the close stays, whichever way the shift closes.
-    pings::delete_recorded_after(conn, shift.id, at)?;
-    shift.distance_m = Some(fieldcrm_geo_track::distance_m(&trail(conn, &shift)?));
+    pings::delete_recorded_after(tx, shift.id, at)?;
+    shift.distance_m = Some(fieldcrm_geo_track::distance_m(&trail(tx, &shift)?));
     shift.updated_at = Ts::now();
-    shifts::save(conn, &shift)?;
+    shifts::save(tx, &shift)?;
     feed::record(
-        conn,
+        tx,
         shift.account_id,
         actor,
         Change::new("shift.clocked_out", shift_event_data(&shift)),
@@ -284,7 +284,7 @@ pub async fn ingest(
 /// `finish` writes what else the caller records of the outcome, in the same
 /// transaction (one commit a request).
 pub(crate) fn judge_and_store(
-    conn: &mut Tx<'_>,
+    tx: &mut Tx<'_>,
     account: Id<accounts::Account>,
     user: Id<User>,
     limits: IngestLimits,
@@ -292,7 +292,7 @@ pub(crate) fn judge_and_store(
     mut outcome: Ingested,
     finish: impl FnOnce(&mut Tx<'_>, &Ingested) -> Result<(), AppError>,
 ) -> Result<Ingested, AppError> {
-    let account = accounts::find(conn, account)?.ok_or_else(AppError::unauthorized)?;
+    let account = accounts::find(tx, account)?.ok_or_else(AppError::unauthorized)?;
     let now = Utc::now();
     let mut valid = Vec::with_capacity(readings.len());
     for (id, reading) in readings {
@@ -305,11 +305,11 @@ pub(crate) fn judge_and_store(
         valid.iter().map(|(_, r)| r.recorded_at).min(),
         valid.iter().map(|(_, r)| r.recorded_at).max(),
     ) else {
-        finish(conn, &outcome)?;
+        finish(tx, &outcome)?;
         return Ok(outcome);
     };
-    conn.write_transaction(|conn| {
-        let shifts = shifts::of_user_between(conn, user, Ts::from(first), Ts::from(last))?;
+    tx.write_transaction(|tx| {
+        let shifts = shifts::of_user_between(tx, user, Ts::from(first), Ts::from(last))?;
         let windows: Vec<Window> = shifts
             .iter()
             .map(|s| Window {
@@ -333,7 +333,7 @@ pub(crate) fn judge_and_store(
             Vec::new()
         } else {
             pings::recorded_between(
-                conn,
+                tx,
                 &shift_ids,
                 Ts::from(first - limits.min_interval),
                 Ts::from(last + limits.min_interval),
@@ -343,7 +343,7 @@ pub(crate) fn judge_and_store(
             .collect()
         };
         let today = day_start(now);
-        let used = pings::stored_by_account_since(conn, account.id, Ts::from(today))?;
+        let used = pings::stored_by_account_since(tx, account.id, Ts::from(today))?;
         let room = limits
             .daily_quota
             .saturating_sub(u64::try_from(used).unwrap_or(0));
@@ -385,13 +385,13 @@ pub(crate) fn judge_and_store(
                 received_at,
             });
         }
-        let inserted = pings::insert_new(conn, &rows)?;
+        let inserted = pings::insert_new(tx, &rows)?;
         if inserted > 0 {
-            detect_visits(conn, &account, user, &rows)?;
+            detect_visits(tx, &account, user, &rows)?;
         }
         if inserted > 0 {
             let n = i64::try_from(inserted).unwrap_or(i64::MAX);
-            pings::count_stored(conn, account.id, user, Ts::from(today), n)?;
+            pings::count_stored(tx, account.id, user, Ts::from(today), n)?;
         }
         outcome.accepted = inserted;
         // A resend racing its first upload.
@@ -400,11 +400,11 @@ pub(crate) fn judge_and_store(
         if inserted > 0 {
             for index in closed_touched {
                 let mut shift = shifts[index].clone();
-                shift.distance_m = Some(fieldcrm_geo_track::distance_m(&trail(conn, &shift)?));
-                shifts::save(conn, &shift)?;
+                shift.distance_m = Some(fieldcrm_geo_track::distance_m(&trail(tx, &shift)?));
+                shifts::save(tx, &shift)?;
             }
         }
-        finish(conn, &outcome)?;
+        finish(tx, &outcome)?;
         Ok(outcome)
     })
 }
@@ -687,27 +687,27 @@ pub async fn live(state: &AppState, caller: &Caller) -> Result<Vec<LivePosition>
 /// Closes shifts past their account's maximum (at that limit, not now) and
 /// purges pings past each account's retention. Safe to run from several
 /// processes at once: both only ever converge on the same state.
-pub fn maintain(conn: &mut Tx<'_>) -> Result<(usize, usize), AppError> {
+pub fn maintain(tx: &mut Tx<'_>) -> Result<(usize, usize), AppError> {
     let now = Ts::now();
     let mut closed = 0;
-    for (shift, hours) in shifts::overdue(conn, now)? {
+    for (shift, hours) in shifts::overdue(tx, now)? {
         let limit = Ts::from(shift.clock_in_at.get() + Duration::hours(i64::from(hours)));
-        conn.write_transaction(|conn| {
+        tx.write_transaction(|tx| {
             // Someone may have clocked out meanwhile.
-            if let Some(current) = shifts::find_for_close(conn, shift.account_id, shift.id)? {
+            if let Some(current) = shifts::find_for_close(tx, shift.account_id, shift.id)? {
                 if current.clock_out_at.is_none() {
-                    close(conn, current, limit, None, "auto", Actor::System)?;
+                    close(tx, current, limit, None, "auto", Actor::System)?;
                     closed += 1;
                 }
             }
             Ok::<_, AppError>(())
         })?;
     }
-    pings::forget_counts_before(conn, Ts::from(day_start(now.get()) - Duration::days(1)))?;
+    pings::forget_counts_before(tx, Ts::from(day_start(now.get()) - Duration::days(1)))?;
     let mut purged = 0;
-    for (account, days) in accounts::retention(conn)? {
+    for (account, days) in accounts::retention(tx)? {
         let before = Ts::from(now.get() - Duration::days(i64::from(days)));
-        purged += pings::purge_older_than(conn, account, before)?;
+        purged += pings::purge_older_than(tx, account, before)?;
     }
     Ok((closed, purged))
 }
