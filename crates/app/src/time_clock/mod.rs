@@ -721,7 +721,18 @@ mod tests {
 
     use fieldcrm_domain::tracking::Rejection;
 
+    use diesel::prelude::*;
+    use fieldcrm_db::google::{self, Integration};
+    use fieldcrm_db::schema::{events, jobs};
+    use fieldcrm_db::{appointments, Ts};
+    use fieldcrm_domain::scheduling::{TimeSlot, Title};
+    use fieldcrm_domain::{Address, Coordinates};
+
     use super::{clock_in, clock_out, ingest, PingBody, PingItem};
+    use crate::google_sync::ExportEvent;
+    use crate::jobs::BackgroundJob;
+    use crate::preconditions::IfMatch;
+    use crate::scheduling::appointments::{create_in, update, AppointmentPatch, NewAppointment};
     use crate::testing::World;
 
     fn ping(recorded_at: DateTime<Utc>) -> PingItem {
@@ -790,5 +801,111 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(not_his.accepted, 0);
+    }
+
+    /// What the service has queued to send to Google, and what the events
+    /// feed holds.
+    fn exports_and_feed(world: &World) -> (i64, i64) {
+        let conn = &mut *world.conn();
+        let exports = jobs::table
+            .filter(jobs::kind.eq(ExportEvent::KIND))
+            .count()
+            .get_result(conn)
+            .unwrap();
+        let feed = events::table.count().get_result(conn).unwrap();
+        (exports, feed)
+    }
+
+    #[tokio::test]
+    async fn a_visit_found_in_pings_is_kept_on_the_appointment_but_not_sent_to_google_or_the_feed()
+    {
+        let world = World::new(|s| s.ping_min_interval_ms = 1).await;
+        let (tech, tom) = world.technician("Tom").await;
+        let anna = world.customer("Anna", "+4915112345678", "anna@example.com");
+        let now = Utc::now();
+        let booked = world
+            .tx(|tx| {
+                create_in(
+                    tx,
+                    &world.owner,
+                    NewAppointment {
+                        person_id: anna.id,
+                        technician_id: Some(tech.id),
+                        title: Title::parse("Boiler service").unwrap(),
+                        notes: None,
+                        slot: TimeSlot::new(now, now + Duration::hours(1)).unwrap(),
+                        address: Some(Address {
+                            line1: "Unter den Linden 1".into(),
+                            line2: None,
+                            city: Some("Berlin".into()),
+                            region: None,
+                            postal_code: None,
+                            country: None,
+                            // Where `ping` says the phone is.
+                            coordinates: Some(Coordinates {
+                                lat: 52.52,
+                                lon: 13.405,
+                            }),
+                        }),
+                        reminders: None,
+                        allow_overlap: false,
+                    },
+                )
+            })
+            .unwrap();
+        let id = booked.appointment.id;
+        // Google connected from here on: a change to the appointment would go there.
+        google::replace(
+            &mut world.conn(),
+            &Integration {
+                account_id: world.owner.account_id,
+                connected_by: Some(tech.id),
+                email: None,
+                google_subject: "subject".into(),
+                scopes: "https://www.googleapis.com/auth/calendar.events".into(),
+                calendar_id: "primary".into(),
+                refresh_token: "sealed".into(),
+                access_token: None,
+                access_token_expires_at: None,
+                needs_reconnect: false,
+                last_error: None,
+                sync_token: None,
+                last_synced_at: None,
+                channel_id: None,
+                channel_resource_id: None,
+                channel_token_hash: None,
+                channel_expires_at: None,
+                created_at: Ts::now(),
+                updated_at: Ts::now(),
+            },
+        )
+        .unwrap();
+        clock_in(&world.state, &tom, None).await.unwrap();
+        let before = exports_and_feed(&world);
+
+        let at_the_door = a_moment().await;
+        ingest(&world.state, &tom, vec![ping(at_the_door)])
+            .await
+            .unwrap();
+        let visited = appointments::find(&mut world.conn(), world.owner.account_id, id)
+            .unwrap()
+            .unwrap();
+        assert!(visited.arrived_at.is_some(), "the arrival is recorded");
+        assert_eq!(exports_and_feed(&world), before);
+
+        // The same appointment changed by a person goes to Google and the feed.
+        update(
+            &world.state,
+            &world.owner,
+            id,
+            IfMatch::Absent,
+            AppointmentPatch {
+                title: Some(Title::parse("Boiler service and flue check").unwrap()),
+                ..AppointmentPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(exports_and_feed(&world), (before.0 + 1, before.1 + 1));
     }
 }
