@@ -15,6 +15,7 @@ pub mod startup;
 pub mod telemetry;
 pub mod views;
 pub mod vocabulary;
+pub mod web;
 
 pub use fieldcrm_app::config::{self, Settings};
 pub use startup::Application;

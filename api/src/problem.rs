@@ -167,6 +167,14 @@ impl Problem {
         self
     }
 
+    /// A header this problem's response carries, such as `Retry-After`.
+    pub fn header(&self, name: header::HeaderName) -> Option<HeaderValue> {
+        self.headers
+            .iter()
+            .find(|(held, _)| *held == name)
+            .map(|(_, value)| value.clone())
+    }
+
     /// The generic problem for a status, used where nothing more is known
     /// (an error answered by a library before any handler ran).
     pub fn for_status(status: StatusCode) -> Self {
@@ -486,7 +494,8 @@ impl From<actix_web::error::BlockingError> for Problem {
 
 /// Turns any error response that is not problem+json yet (answered by actix or a
 /// middleware before a handler ran: CORS refusals, timeouts, panics) into one,
-/// keeping its status and headers such as `Allow` and `Retry-After`.
+/// keeping its status and headers such as `Allow` and `Retry-After`. A page of
+/// the web app keeps its HTML.
 pub fn ensure_problem_json<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
@@ -494,7 +503,11 @@ pub fn ensure_problem_json<B: MessageBody + 'static>(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|ct| ct.as_bytes().starts_with(CONTENT_TYPE.as_bytes()));
-    if already {
+    let page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|ct| ct.as_bytes().starts_with(b"text/html"));
+    if already || page {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let (req, res) = res.into_parts();

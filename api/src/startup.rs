@@ -166,6 +166,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .route("/metrics", web::get().to(metrics::page))
             .route("/docs", web::get().to(docs::page))
             .route("/docs/{file}", web::get().to(docs::asset))
+            .configure(crate::web::configure)
             .default_service(web::to(routes::fallback::no_route))
             .wrap(from_fn(refuse_control_characters))
             .wrap(cors(&cors_settings))

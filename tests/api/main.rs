@@ -30,4 +30,5 @@ mod roles;
 mod roles_matrix;
 mod text;
 mod tracking;
+mod web;
 mod webhooks;

@@ -217,7 +217,10 @@ fn tags(fields: &mut Fields, raw: Option<&[String]>) -> Option<Vec<Tag>> {
     fields.check("tags", Tag::parse_set(raw.unwrap_or_default()))
 }
 
-fn parse_new(body: &CreatePersonRequest, country: CountryCode) -> Result<NewPerson, Problem> {
+pub(crate) fn parse_new(
+    body: &CreatePersonRequest,
+    country: CountryCode,
+) -> Result<NewPerson, Problem> {
     let mut fields = Fields::default();
     let name = fields.check("name", PersonName::parse(&body.name));
     let company = optional_line(&mut fields, "company", body.company.as_deref(), 200);
@@ -254,7 +257,10 @@ fn parse_new(body: &CreatePersonRequest, country: CountryCode) -> Result<NewPers
     }
 }
 
-fn parse_patch(body: &UpdatePersonRequest, country: CountryCode) -> Result<PersonPatch, Problem> {
+pub(crate) fn parse_patch(
+    body: &UpdatePersonRequest,
+    country: CountryCode,
+) -> Result<PersonPatch, Problem> {
     let mut fields = Fields::default();
     let mut patch = PersonPatch::default();
     match &body.name {
@@ -322,7 +328,7 @@ fn encode_cursor(sort: &str, key: &str, id: Uuid) -> String {
     ))
 }
 
-fn parse_list(query: &PeopleQuery) -> Result<people::ListRequest, Problem> {
+pub(crate) fn parse_list(query: &PeopleQuery) -> Result<people::ListRequest, Problem> {
     let mut fields = Fields::default();
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -397,7 +403,7 @@ fn decode_cursor(cursor: &str, sort: &str) -> Option<After> {
     })
 }
 
-fn page(request_limit: i64, sort: &str, mut rows: Vec<Record>) -> Page<PersonView> {
+pub(crate) fn page(request_limit: i64, sort: &str, mut rows: Vec<Record>) -> Page<PersonView> {
     let limit = usize::try_from(request_limit - 1).unwrap_or(0);
     let more = rows.len() > limit;
     rows.truncate(limit);

@@ -192,6 +192,20 @@ pub fn create_in(
     Ok(Record { person, tags })
 }
 
+/// Creates a person on its own: a creation with no `Idempotency-Key` to keep
+/// beside it (the web's forms).
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    stage: Stage,
+    input: NewPerson,
+) -> Result<Record, AppError> {
+    let caller = caller.clone();
+    state
+        .db(move |conn| create_in(conn, &caller, stage, input))
+        .await
+}
+
 /// The person with their tags, whichever their stage.
 pub fn record_of(
     conn: &mut DbConnection,

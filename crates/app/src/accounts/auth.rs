@@ -12,7 +12,7 @@ use fieldcrm_domain::{AccountName, CountryCode, Email, Password, PersonName, Rol
 
 use crate::auth::tokens::{
     new_secret, secret_hash, Claims, TokenError, TokenPair, Tokens, API_KEY_PREFIX, AUDIENCE,
-    ISSUER, REFRESH_PREFIX,
+    BROWSER_AUDIENCE, ISSUER, REFRESH_PREFIX,
 };
 use crate::caller::{Caller, Principal};
 use crate::error::{AppError, AppResult, Failure};
@@ -126,7 +126,64 @@ pub async fn login(
     password: String,
     client: Option<String>,
 ) -> Result<TokenPair, AppError> {
+    let user = credentials(state, email, password, client).await?;
     let tokens = state.tokens.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| issue(conn, &tokens, &user, Id::new(), Ts::now()))
+        })
+        .await
+}
+
+/// A browser's sign-in: a session of the refresh chain like [`login`]'s, under
+/// the same limits, whose proof is one token the browser keeps in a cookie.
+pub struct BrowserSession {
+    /// Signed, of the browser audience; shown again at every request.
+    pub token: String,
+    pub session: Id<Session>,
+    /// How long the token is good for, unless the session ends first.
+    pub lasts: std::time::Duration,
+}
+
+/// Signs a person in from the web pages. The session is a refresh chain of
+/// its own, so signing out, a new password and the removal of the user or the
+/// account end it exactly as they end an API session. Its refresh token is
+/// never handed out: the browser's token lasts as long as one would.
+pub async fn start_browser_session(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client: Option<String>,
+) -> Result<BrowserSession, AppError> {
+    let user = credentials(state, email, password, client).await?;
+    let tokens = state.tokens.clone();
+    state
+        .db(move |conn| {
+            conn.write_transaction(|conn| {
+                let now = Ts::now();
+                let session = Id::new();
+                chain_link(conn, &tokens, &user, session, now)?;
+                let claims = claims(&user, session, BROWSER_AUDIENCE, now, tokens.refresh_ttl);
+                let token = tokens
+                    .issue_access(&claims)
+                    .map_err(|err| AppError::internal_from(&err))?;
+                Ok(BrowserSession {
+                    token,
+                    session,
+                    lasts: tokens.refresh_ttl,
+                })
+            })
+        })
+        .await
+}
+
+/// The user whose email and password these are, checked under the sign-in limits.
+async fn credentials(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client: Option<String>,
+) -> Result<User, AppError> {
     let email = email.trim().to_lowercase();
     let user = {
         let email = email.clone();
@@ -136,19 +193,10 @@ pub async fn login(
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = check_password(state, &email, client.as_deref(), stored, password).await?;
-    let user = match user {
-        Some(user) if matches => user,
-        _ => {
-            return Err(
-                AppError::unauthorized().with_detail("the email address or password is wrong")
-            )
-        }
-    };
-    state
-        .db(move |conn| {
-            conn.write_transaction(|conn| issue(conn, &tokens, &user, Id::new(), Ts::now()))
-        })
-        .await
+    match user {
+        Some(user) if matches => Ok(user),
+        _ => Err(AppError::unauthorized().with_detail("the email address or password is wrong")),
+    }
 }
 
 /// Checks a password given for `email` (a sign-in, or a signed-in owner
@@ -375,6 +423,26 @@ fn issue(
     session: Id<Session>,
     now: Ts,
 ) -> Result<TokenPair, AppError> {
+    let refresh_token = chain_link(conn, tokens, user, session, now)?;
+    let ttl = tokens.access_ttl;
+    let access_token = tokens
+        .issue_access(&claims(user, session, AUDIENCE, now, ttl))
+        .map_err(|err| AppError::internal_from(&err))?;
+    Ok(TokenPair {
+        access_token,
+        refresh_token,
+        expires_in: ttl.as_secs(),
+    })
+}
+
+/// Stores the next refresh token of `session` and returns its secret.
+fn chain_link(
+    conn: &mut DbConnection,
+    tokens: &Tokens,
+    user: &User,
+    session: Id<Session>,
+    now: Ts,
+) -> Result<String, AppError> {
     let refresh_token = new_secret(REFRESH_PREFIX);
     refresh_tokens::insert(
         conn,
@@ -390,27 +458,28 @@ fn issue(
             revoked_at: None,
         },
     )?;
+    Ok(refresh_token)
+}
+
+fn claims(
+    user: &User,
+    session: Id<Session>,
+    audience: &str,
+    now: Ts,
+    ttl: std::time::Duration,
+) -> Claims {
     let issued_at = now.get().timestamp();
-    let ttl = tokens.access_ttl.as_secs();
-    let claims = Claims {
+    Claims {
         iss: ISSUER.into(),
-        aud: AUDIENCE.into(),
+        aud: audience.into(),
         sub: user.id.uuid(),
         acc: user.account_id.uuid(),
         role: user.role.as_str().to_owned(),
         sid: session.uuid(),
         ver: user.token_version,
         iat: issued_at,
-        exp: issued_at + ttl as i64,
-    };
-    let access_token = tokens
-        .issue_access(&claims)
-        .map_err(|err| AppError::internal_from(&err))?;
-    Ok(TokenPair {
-        access_token,
-        refresh_token,
-        expires_in: ttl,
-    })
+        exp: issued_at + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+    }
 }
 
 fn window_start(now: DateTime<Utc>, window_secs: i64) -> Ts {
@@ -446,6 +515,21 @@ pub async fn authenticate_user(state: &AppState, token: &str) -> AppResult<Calle
         TokenError::Expired => invalid_token("the access token has expired; refresh it"),
         TokenError::Invalid => invalid_token("the access token is not valid"),
     })?;
+    live_session(state, &claims).await
+}
+
+/// The person a browser's session token names, checked as an access token is.
+pub async fn authenticate_browser(state: &AppState, token: &str) -> AppResult<Caller> {
+    let claims = state
+        .tokens
+        .verify_browser(token)
+        .map_err(|_| invalid_token("the session is not valid; sign in again"))?;
+    live_session(state, &claims).await
+}
+
+/// The caller of verified claims, if their user, account and session still
+/// stand as the claims say.
+async fn live_session(state: &AppState, claims: &Claims) -> AppResult<Caller> {
     let account_id = Id::<Account>::from_uuid(claims.acc);
     let user_id = Id::<User>::from_uuid(claims.sub);
     let session = Id::<Session>::from_uuid(claims.sid);

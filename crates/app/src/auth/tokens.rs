@@ -22,6 +22,10 @@ use crate::config::Settings;
 
 pub const ISSUER: &str = "fieldcrm";
 pub const AUDIENCE: &str = "fieldcrm-api";
+/// The audience of a browser's session token (its cookie). Tokens of one
+/// audience are refused as the other: a session cookie never authenticates the
+/// JSON API, and an access token never opens a page.
+pub const BROWSER_AUDIENCE: &str = "fieldcrm-web";
 /// API key secrets start with this, so scanners and people recognise them.
 pub const API_KEY_PREFIX: &str = "fcrm_key_";
 /// Refresh tokens start with this.
@@ -58,10 +62,13 @@ pub struct Tokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    browser_validation: Validation,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
     /// Keys the hashes of emails and addresses kept for login throttling.
     pepper: Vec<u8>,
+    /// Keys the CSRF tokens of the web pages' forms.
+    csrf_key: Vec<u8>,
     /// Sign links sent to people (unsubscribe), so ids in them cannot be forged.
     links: LinkKeys,
 }
@@ -131,6 +138,13 @@ impl Tokens {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
+        let mut browser_validation = validation.clone();
+        browser_validation.set_audience(&[BROWSER_AUDIENCE]);
+        let csrf_key = Sha256::new()
+            .chain_update(b"fieldcrm csrf")
+            .chain_update(&secret)
+            .finalize()
+            .to_vec();
         let pepper = Sha256::new()
             .chain_update(b"fieldcrm login throttle")
             .chain_update(&secret)
@@ -141,24 +155,61 @@ impl Tokens {
             encoding: EncodingKey::from_secret(&secret),
             decoding: DecodingKey::from_secret(&secret),
             validation,
+            browser_validation,
+            csrf_key,
             access_ttl: Duration::from_secs(settings.access_token_ttl_secs),
             refresh_ttl: Duration::from_secs(settings.refresh_token_ttl_days * 24 * 3600),
             pepper,
         }
     }
 
+    /// Signs claims: an access token, or a browser's session token (by `aud`).
     pub fn issue_access(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
     }
 
     /// Checks signature, algorithm, issuer, audience and expiry.
     pub fn verify_access(&self, token: &str) -> Result<Claims, TokenError> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
+        Self::verify(token, &self.decoding, &self.validation)
+    }
+
+    /// As `verify_access`, for a browser's session token.
+    pub fn verify_browser(&self, token: &str) -> Result<Claims, TokenError> {
+        Self::verify(token, &self.decoding, &self.browser_validation)
+    }
+
+    fn verify(
+        token: &str,
+        key: &DecodingKey,
+        validation: &Validation,
+    ) -> Result<Claims, TokenError> {
+        decode::<Claims>(token, key, validation)
             .map(|data| data.claims)
             .map_err(|err| match err.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })
+    }
+
+    /// The CSRF token of forms shown to whoever holds `binding` (a session's
+    /// id, or the random value of a browser not signed in yet): a MAC, so
+    /// nothing is stored and another site cannot make one.
+    pub fn csrf_token(&self, binding: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(self.csrf_mac(binding).finalize().into_bytes())
+    }
+
+    /// Whether `token` is the CSRF token of `binding` (compared in constant time).
+    pub fn check_csrf(&self, binding: &[u8], token: &str) -> bool {
+        URL_SAFE_NO_PAD
+            .decode(token.trim())
+            .is_ok_and(|tag| self.csrf_mac(binding).verify_slice(&tag).is_ok())
+    }
+
+    fn csrf_mac(&self, binding: &[u8]) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.csrf_key).expect("HMAC takes keys of any length");
+        mac.update(binding);
+        mac
     }
 
     /// A keyed hash for the login throttle: the table never holds a readable
@@ -236,4 +287,53 @@ fn random_bytes(n: usize) -> Vec<u8> {
     let mut bytes = vec![0; n];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> Tokens {
+        let settings = Settings::default();
+        let links = LinkKeys::new(&settings, || Ok(LinkKeys::candidate())).expect("link keys");
+        Tokens::new(&settings, links)
+    }
+
+    fn claims(aud: &str) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            iss: ISSUER.into(),
+            aud: aud.into(),
+            sub: Uuid::now_v7(),
+            acc: Uuid::now_v7(),
+            role: "owner".into(),
+            sid: Uuid::now_v7(),
+            ver: 0,
+            iat: now,
+            exp: now + 60,
+        }
+    }
+
+    #[test]
+    fn a_browser_token_and_an_access_token_are_each_refused_as_the_other() {
+        let tokens = tokens();
+        let access = tokens.issue_access(&claims(AUDIENCE)).unwrap();
+        let browser = tokens.issue_access(&claims(BROWSER_AUDIENCE)).unwrap();
+        assert!(tokens.verify_access(&access).is_ok());
+        assert!(tokens.verify_browser(&browser).is_ok());
+        assert!(tokens.verify_access(&browser).is_err());
+        assert!(tokens.verify_browser(&access).is_err());
+    }
+
+    #[test]
+    fn a_csrf_token_holds_only_for_its_binding_and_key() {
+        let tokens = tokens();
+        let token = tokens.csrf_token(b"session:one");
+        assert!(tokens.check_csrf(b"session:one", &token));
+        assert!(!tokens.check_csrf(b"session:two", &token));
+        assert!(!tokens.check_csrf(b"session:one", ""));
+        assert!(!tokens.check_csrf(b"session:one", "not base64 !"));
+        // Another process without a shared secret makes other tokens.
+        assert!(!self::tokens().check_csrf(b"session:one", &token));
+    }
 }

@@ -1,0 +1,102 @@
+//! Form controls with their labels and their field's message, named as the
+//! JSON API names the field, so its validation messages land beside them.
+
+use maud::{html, Markup};
+
+use crate::problem::FieldError;
+
+/// The hidden input every form carries (see `session::SignedIn::check_csrf`).
+pub fn csrf_input(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
+}
+
+/// The messages of a refused form, by field.
+#[derive(Default)]
+pub struct Messages(pub Vec<FieldError>);
+
+impl Messages {
+    pub fn of(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|error| error.field == field)
+            .map(|error| error.message.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What an input is for.
+pub struct Input<'a> {
+    pub name: &'a str,
+    pub label: &'a str,
+    pub value: &'a str,
+    /// `text`, `email`, `tel`, `password`, ...
+    pub kind: &'a str,
+    pub autocomplete: &'a str,
+    pub required: bool,
+    pub hint: Option<&'a str>,
+}
+
+fn id_of(name: &str) -> String {
+    format!("f-{}", name.replace('.', "-"))
+}
+
+pub fn input(field: &Input<'_>, messages: &Messages) -> Markup {
+    let id = id_of(field.name);
+    let message = messages.of(field.name);
+    let described = described_by(&id, field.hint.is_some(), message.is_some());
+    html! {
+        div class="field" {
+            label for=(id) { (field.label) @if !field.required { " (optional)" } }
+            @if let Some(hint) = field.hint { p class="hint" id=(format!("{id}-hint")) { (hint) } }
+            @if let Some(message) = message { p class="error" id=(format!("{id}-error")) { "Error: " (message) } }
+            input id=(id) name=(field.name) type=(field.kind) value=(field.value)
+                autocomplete=(field.autocomplete) required[field.required]
+                aria-invalid=[message.map(|_| "true")] aria-describedby=[described];
+        }
+    }
+}
+
+pub fn textarea(name: &str, label: &str, value: &str, messages: &Messages) -> Markup {
+    let id = id_of(name);
+    let message = messages.of(name);
+    let described = described_by(&id, false, message.is_some());
+    html! {
+        div class="field" {
+            label for=(id) { (label) " (optional)" }
+            @if let Some(message) = message { p class="error" id=(format!("{id}-error")) { "Error: " (message) } }
+            textarea id=(id) name=(name) rows="5"
+                aria-invalid=[message.map(|_| "true")] aria-describedby=[described] { (value) }
+        }
+    }
+}
+
+fn described_by(id: &str, hint: bool, error: bool) -> Option<String> {
+    let mut ids = Vec::new();
+    if hint {
+        ids.push(format!("{id}-hint"));
+    }
+    if error {
+        ids.push(format!("{id}-error"));
+    }
+    (!ids.is_empty()).then(|| ids.join(" "))
+}
+
+/// The list of a refused form's messages, above it, so a screen reader hears
+/// them first and each links to its field.
+pub fn summary(messages: &Messages) -> Markup {
+    html! {
+        @if !messages.is_empty() {
+            div class="notice" role="alert" {
+                h2 { "The form has errors" }
+                ul {
+                    @for error in &messages.0 {
+                        li { a href=(format!("#{}", id_of(&error.field))) { (error.field) ": " (error.message) } }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The web app at `/app/`: pages for people in browsers, a second adapter
+//! beside the JSON routes. Every page calls the use cases the JSON handlers
+//! call, with the same `Caller`, and parses input with the same functions;
+//! nothing here decides a rule of the business.
+//!
+//! Pages are written with maud: templates are Rust, checked by the compiler and
+//! built into the binary, and every value is escaped unless marked otherwise.
+//! (askama would need template files beside the code and a second syntax.)
+//!
+//! A signed-in browser holds a session cookie (`session`); every form carries a
+//! CSRF token bound to it (`session::SignedIn::check_csrf`); every page is sent
+//! with a Content-Security-Policy that allows no inline script or style.
+
+mod assets;
+mod auth;
+mod error;
+mod forms;
+mod layout;
+mod people;
+mod session;
+
+use actix_web::http::header::{self, HeaderName};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, HttpResponse};
+
+/// The pages' headers, where a handler set none of its own (the stylesheet
+/// sets its cache lifetime).
+fn page_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ))
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "same-origin"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::CACHE_CONTROL, "no-store"))
+        .add((
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ))
+}
+
+/// Registers `/` (a redirect to the web app) and every page under `/app`.
+/// Pages are not part of the API, so they stay out of the OpenAPI document.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(to_app)).service(
+        web::scope("/app")
+            .wrap(page_headers())
+            // Notes may be 5,000 characters of any script.
+            .app_data(web::FormConfig::default().limit(64 * 1024))
+            .route("", web::get().to(to_app))
+            .route("/", web::get().to(auth::home))
+            .route("/static/{file}", web::get().to(assets::asset))
+            .route("/sign-in", web::get().to(auth::sign_in_page))
+            .route("/sign-in", web::post().to(auth::sign_in))
+            .route("/sign-out", web::post().to(auth::sign_out))
+            .route("/{people}", web::get().to(people::list))
+            .route("/{people}", web::post().to(people::create))
+            .route("/{people}/new", web::get().to(people::new_form))
+            .route("/{people}/{id}", web::get().to(people::show))
+            .route("/{people}/{id}", web::post().to(people::update))
+            .route("/{people}/{id}/edit", web::get().to(people::edit_form))
+            .default_service(web::to(error::not_found)),
+    );
+}
+
+async fn to_app() -> HttpResponse {
+    see_other("/app/")
+}
+
+/// 303: after a form, the browser follows with a GET.
+pub(crate) fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}

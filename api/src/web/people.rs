@@ -1,0 +1,615 @@
+//! Customers and prospects: one set of pages for both stages, as the JSON API
+//! has one set of operations (`routes::people`), whose parsing these pages use.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+use maud::{html, Markup};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use fieldcrm_app::people::{self, Record};
+use fieldcrm_app::preconditions::IfMatch;
+use fieldcrm_app::AppState;
+use fieldcrm_db::Id;
+use fieldcrm_domain::Stage;
+
+use super::error::PageError;
+use super::forms::{csrf_input, input, summary, textarea, Input, Messages};
+use super::layout::{self, Nav, Section};
+use super::see_other;
+use super::session::SignedIn;
+use crate::problem::{FieldError, Problem};
+use crate::routes::people::{
+    page, parse_list, parse_new, parse_patch, AddressBody, CreatePersonRequest, PeopleQuery,
+    UpdatePersonRequest,
+};
+use crate::views::PersonView;
+
+/// The words of a stage.
+#[derive(Clone, Copy)]
+struct Kind {
+    stage: Stage,
+    section: Section,
+    path: &'static str,
+    plural: &'static str,
+    one: &'static str,
+}
+
+const CUSTOMERS: Kind = Kind {
+    stage: Stage::Customer,
+    section: Section::Customers,
+    path: "/app/customers",
+    plural: "Customers",
+    one: "customer",
+};
+
+const PROSPECTS: Kind = Kind {
+    stage: Stage::Prospect,
+    section: Section::Prospects,
+    path: "/app/prospects",
+    plural: "Prospects",
+    one: "prospect",
+};
+
+fn kind(segment: &str) -> Result<Kind, PageError> {
+    match segment {
+        "customers" => Ok(CUSTOMERS),
+        "prospects" => Ok(PROSPECTS),
+        _ => Err(Problem::not_found().into()),
+    }
+}
+
+/// A person's id from the path; anything else is a page that does not exist.
+fn person_id(raw: &str) -> Result<Uuid, PageError> {
+    Uuid::parse_str(raw).map_err(|_| Problem::not_found().into())
+}
+
+fn frame(
+    signed_in: &SignedIn,
+    kind: Kind,
+    status: StatusCode,
+    title: &str,
+    content: Markup,
+) -> HttpResponse {
+    let csrf = signed_in.csrf();
+    layout::html(
+        status,
+        layout::page(
+            title,
+            Some(Nav {
+                csrf: &csrf,
+                current: kind.section,
+            }),
+            content,
+        ),
+    )
+}
+
+// ---- list ------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    (!text.trim().is_empty()).then(|| text.to_owned())
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, PageError> {
+    let kind = kind(&path)?;
+    signed_in.office()?;
+    let request = parse_list(&PeopleQuery {
+        q: non_empty(&query.q),
+        tag: None,
+        updated_since: None,
+        sort: None,
+        limit: None,
+        cursor: non_empty(&query.cursor),
+    })?;
+    let limit = request.limit;
+    let rows = people::list(&state, &signed_in.caller, kind.stage, request).await?;
+    let found = page(limit, "created", rows);
+    let next = found.next_cursor.as_ref().map(|cursor| {
+        let query = serde_urlencoded::to_string([("q", query.q.as_str()), ("cursor", cursor)])
+            .unwrap_or_default();
+        format!("{}?{query}", kind.path)
+    });
+    let searching = !query.q.trim().is_empty();
+    let content = html! {
+        h1 { (kind.plural) }
+        div class="actions" { a class="button" href=(format!("{}/new", kind.path)) { "Add a " (kind.one) } }
+        form class="search" role="search" method="get" action=(kind.path) {
+            div class="field" {
+                label for="q" { "Search " (kind.plural.to_lowercase()) }
+                input id="q" type="search" name="q" value=(query.q) maxlength="200";
+            }
+            button type="submit" { "Search" }
+        }
+        @if found.data.is_empty() {
+            p { @if searching { "No " (kind.plural.to_lowercase()) " match “" (query.q) "”." } @else { "No " (kind.plural.to_lowercase()) " yet." } }
+        } @else {
+            table {
+                caption { @if searching { (kind.plural) " matching “" (query.q) "”" } @else { "All " (kind.plural.to_lowercase()) ", oldest first" } }
+                thead { tr { th scope="col" { "Name" } th scope="col" { "Company" } th scope="col" { "Email" } th scope="col" { "Phone" } th scope="col" { "Tags" } } }
+                tbody {
+                    @for person in &found.data {
+                        tr {
+                            th scope="row" { a href=(format!("{}/{}", kind.path, person.id)) { (person.name) } }
+                            td { (person.company.as_deref().unwrap_or("")) }
+                            td { (person.email.as_deref().unwrap_or("")) }
+                            td { (person.phone.as_deref().unwrap_or("")) }
+                            td { (person.tags.join(", ")) }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = next {
+            p { a href=(next) rel="next" { "Next page" } }
+        }
+    };
+    Ok(frame(
+        &signed_in,
+        kind,
+        StatusCode::OK,
+        kind.plural,
+        content,
+    ))
+}
+
+// ---- one -------------------------------------------------------------------------
+
+fn consent_words(status: Option<&str>) -> &'static str {
+    match status {
+        Some("opted_in") => "Opted in",
+        Some("opted_out") => "Opted out",
+        _ => "Not asked",
+    }
+}
+
+/// The person a page is about, as the API reads them for the same caller.
+async fn person_of(
+    state: &AppState,
+    signed_in: &SignedIn,
+    path: &(String, String),
+) -> Result<(Kind, PersonView), PageError> {
+    let kind = kind(&path.0)?;
+    let id = person_id(&path.1)?;
+    signed_in.office()?;
+    let record = people::get(state, &signed_in.caller, kind.stage, Id::from_uuid(id)).await?;
+    Ok((kind, PersonView::from(record)))
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (kind, person) = person_of(&state, &signed_in, &path).await?;
+    let address = person.address.as_ref().map(|a| {
+        [
+            Some(a.line1.as_str()),
+            a.line2.as_deref(),
+            a.city.as_deref(),
+            a.region.as_deref(),
+            a.postal_code.as_deref(),
+            a.country.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n")
+    });
+    let content = html! {
+        p { a href=(kind.path) { "All " (kind.plural.to_lowercase()) } }
+        h1 { (person.name) }
+        div class="actions" { a class="button" href=(format!("{}/{}/edit", kind.path, person.id)) { "Edit" } }
+        dl class="details" {
+            dt { "Company" } dd { (person.company.as_deref().unwrap_or("—")) }
+            dt { "Email" } dd { (person.email.as_deref().unwrap_or("—")) }
+            dt { "Phone" } dd { (person.phone.as_deref().unwrap_or("—")) }
+            dt { "Address" } dd { (address.as_deref().unwrap_or("—")) }
+            dt { "Tags" } dd { @if person.tags.is_empty() { "—" } @else { (person.tags.join(", ")) } }
+            dt { "Notes" } dd { (person.notes.as_deref().unwrap_or("—")) }
+        }
+        h2 { "Consent" }
+        dl class="details" {
+            dt { "Text messages (SMS)" } dd { (consent_words(person.consent.sms.as_deref())) }
+            dt { "Email" } dd { (consent_words(person.consent.email.as_deref())) }
+        }
+    };
+    Ok(frame(
+        &signed_in,
+        kind,
+        StatusCode::OK,
+        &person.name,
+        content,
+    ))
+}
+
+// ---- create and edit ----------------------------------------------------------------
+
+/// The form's fields, named as the JSON body's (`address.line1`), so the API's
+/// messages name them.
+#[derive(Deserialize, Default)]
+pub struct PersonForm {
+    #[serde(default)]
+    csrf: String,
+    /// The version the form was filled from (the `ETag`), for `If-Match`.
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    company: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default, rename = "address.line1")]
+    line1: String,
+    #[serde(default, rename = "address.line2")]
+    line2: String,
+    #[serde(default, rename = "address.city")]
+    city: String,
+    #[serde(default, rename = "address.region")]
+    region: String,
+    #[serde(default, rename = "address.postal_code")]
+    postal_code: String,
+    #[serde(default, rename = "address.country")]
+    country: String,
+    #[serde(default, rename = "address.lat")]
+    lat: String,
+    #[serde(default, rename = "address.lon")]
+    lon: String,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    tags: String,
+}
+
+impl PersonForm {
+    fn of(person: &PersonView) -> Self {
+        let a = person.address.as_ref();
+        let text = |v: Option<&String>| v.cloned().unwrap_or_default();
+        Self {
+            version: person.version.to_string(),
+            name: person.name.clone(),
+            company: text(person.company.as_ref()),
+            email: text(person.email.as_ref()),
+            phone: text(person.phone.as_ref()),
+            line1: a.map(|a| a.line1.clone()).unwrap_or_default(),
+            line2: text(a.and_then(|a| a.line2.as_ref())),
+            city: text(a.and_then(|a| a.city.as_ref())),
+            region: text(a.and_then(|a| a.region.as_ref())),
+            postal_code: text(a.and_then(|a| a.postal_code.as_ref())),
+            country: text(a.and_then(|a| a.country.as_ref())),
+            lat: a
+                .and_then(|a| a.lat)
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            lon: a
+                .and_then(|a| a.lon)
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            notes: text(person.notes.as_ref()),
+            tags: person.tags.join(", "),
+            ..Self::default()
+        }
+    }
+
+    /// The address as the JSON body would carry it: none when every part is
+    /// empty. A coordinate that is not a number is noted in `messages`.
+    fn address(&self, messages: &mut Vec<FieldError>) -> Option<AddressBody> {
+        let parts = [
+            &self.line1,
+            &self.line2,
+            &self.city,
+            &self.region,
+            &self.postal_code,
+            &self.country,
+            &self.lat,
+            &self.lon,
+        ];
+        if parts.iter().all(|part| part.trim().is_empty()) {
+            return None;
+        }
+        let mut number = |field: &str, raw: &str| match raw.trim() {
+            "" => None,
+            raw => raw
+                .parse::<f64>()
+                .map_err(|_| {
+                    messages.push(FieldError::new(field, "must be a number such as 30.2672"))
+                })
+                .ok(),
+        };
+        let lat = number("address.lat", &self.lat);
+        let lon = number("address.lon", &self.lon);
+        Some(AddressBody {
+            line1: self.line1.clone(),
+            line2: non_empty(&self.line2),
+            city: non_empty(&self.city),
+            region: non_empty(&self.region),
+            postal_code: non_empty(&self.postal_code),
+            country: non_empty(&self.country),
+            lat,
+            lon,
+        })
+    }
+
+    fn tags(&self) -> Vec<String> {
+        self.tags
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// A form's refusal: its messages by field, or a notice about the whole of it.
+enum Refused {
+    Fields(Messages),
+    Notice(StatusCode, String),
+}
+
+/// What to show again for a failed write: the form for what the person can
+/// mend (invalid fields, a record changed meanwhile), a page for the rest.
+fn refused(problem: Problem) -> Result<(StatusCode, Refused), PageError> {
+    match problem.status {
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST if !problem.errors.is_empty() => {
+            Ok((problem.status, Refused::Fields(Messages(problem.errors))))
+        }
+        StatusCode::PRECONDITION_FAILED => Ok((
+            problem.status,
+            Refused::Notice(problem.status, "Someone else changed this record since you opened the form, so your changes were not saved.".into()),
+        )),
+        StatusCode::CONFLICT => Ok((
+            problem.status,
+            Refused::Notice(problem.status, format!("Not saved: {}.", problem.detail.as_deref().unwrap_or("it conflicts with another record"))),
+        )),
+        _ => Err(problem.into()),
+    }
+}
+
+/// The parsed body, or one 422 with the form's own messages beside the API's.
+fn merged<T>(parsed: Result<T, Problem>, mut own: Vec<FieldError>) -> Result<T, Problem> {
+    match parsed {
+        Ok(_) if !own.is_empty() => Err(Problem::validation(own)),
+        Ok(value) => Ok(value),
+        Err(mut problem) => {
+            if !problem.errors.is_empty() {
+                problem.errors.append(&mut own);
+            }
+            Err(problem)
+        }
+    }
+}
+
+/// The form, with what was typed and why it was refused.
+fn person_form(
+    signed_in: &SignedIn,
+    kind: Kind,
+    editing: Option<Uuid>,
+    form: &PersonForm,
+    status: StatusCode,
+    refusal: Option<&Refused>,
+) -> HttpResponse {
+    let none = Messages::default();
+    let messages = match refusal {
+        Some(Refused::Fields(messages)) => messages,
+        _ => &none,
+    };
+    let (title, action, back) = match editing {
+        Some(id) => (
+            format!("Edit {}", form.name),
+            format!("{}/{id}", kind.path),
+            format!("{}/{id}", kind.path),
+        ),
+        None => (
+            format!("Add a {}", kind.one),
+            kind.path.to_owned(),
+            kind.path.to_owned(),
+        ),
+    };
+    let text = |name: &'static str,
+                label: &'static str,
+                value: &str,
+                kind: &'static str,
+                autocomplete: &'static str,
+                required: bool| {
+        input(
+            &Input {
+                name,
+                label,
+                value,
+                kind,
+                autocomplete,
+                required,
+                hint: None,
+            },
+            messages,
+        )
+    };
+    let content = html! {
+        h1 { (title) }
+        @if let Some(Refused::Notice(status, notice)) = refusal {
+            div class="notice" role="alert" {
+                p { (notice) }
+                @if *status == StatusCode::PRECONDITION_FAILED {
+                    p { "What you typed is kept below. " a href=(format!("{back}/edit")) { "Reload the current version" } " to start again from it." }
+                }
+            }
+        }
+        (summary(messages))
+        form class="stack" method="post" action=(action) novalidate {
+            (csrf_input(&signed_in.csrf()))
+            @if editing.is_some() { input type="hidden" name="version" value=(form.version); }
+            (text("name", "Name", &form.name, "text", "name", true))
+            (text("company", "Company", &form.company, "text", "organization", false))
+            (text("email", "Email address", &form.email, "email", "email", false))
+            (input(&Input { name: "phone", label: "Phone", value: &form.phone, kind: "tel", autocomplete: "tel", required: false,
+                hint: Some("Without a country code it is read as a number of the account's country.") }, messages))
+            fieldset {
+                legend { "Address (optional)" }
+                (text("address.line1", "Street and number", &form.line1, "text", "address-line1", false))
+                (text("address.line2", "Address line 2", &form.line2, "text", "address-line2", false))
+                (text("address.city", "City", &form.city, "text", "address-level2", false))
+                (text("address.region", "Region or state", &form.region, "text", "address-level1", false))
+                (text("address.postal_code", "Postal code", &form.postal_code, "text", "postal-code", false))
+                (input(&Input { name: "address.country", label: "Country", value: &form.country, kind: "text", autocomplete: "country",
+                    required: false, hint: Some("Two letters, such as US.") }, messages))
+                (text("address.lat", "Latitude", &form.lat, "text", "off", false))
+                (text("address.lon", "Longitude", &form.lon, "text", "off", false))
+            }
+            (textarea("notes", "Notes", &form.notes, messages))
+            (input(&Input { name: "tags", label: "Tags", value: &form.tags, kind: "text", autocomplete: "off", required: false,
+                hint: Some("Separated by commas.") }, messages))
+            div class="actions" {
+                button type="submit" { "Save" }
+                a href=(back) { "Cancel" }
+            }
+        }
+    };
+    frame(signed_in, kind, status, &title, content)
+}
+
+pub async fn new_form(
+    signed_in: SignedIn,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let kind = kind(&path)?;
+    signed_in.office()?;
+    Ok(person_form(
+        &signed_in,
+        kind,
+        None,
+        &PersonForm::default(),
+        StatusCode::OK,
+        None,
+    ))
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<String>,
+    form: web::Form<PersonForm>,
+) -> Result<HttpResponse, PageError> {
+    let kind = kind(&path)?;
+    signed_in.check_csrf(&form.csrf)?;
+    signed_in.office()?;
+    people::authorize_changes(&signed_in.caller)?;
+    let mut own = Vec::new();
+    let body = CreatePersonRequest {
+        name: form.name.clone(),
+        company: non_empty(&form.company),
+        email: non_empty(&form.email),
+        phone: non_empty(&form.phone),
+        address: form.address(&mut own),
+        notes: non_empty(&form.notes),
+        tags: Some(form.tags()),
+    };
+    let parsed = parse_new(&body, signed_in.caller.default_country);
+    let saved = match merged(parsed, own) {
+        Ok(input) => people::create(&state, &signed_in.caller, kind.stage, input)
+            .await
+            .map_err(Problem::from),
+        Err(problem) => Err(problem),
+    };
+    after_save(saved, &signed_in, kind, None, &form)
+}
+
+/// The saved person's page, or the form again with why it was refused.
+fn after_save(
+    saved: Result<Record, Problem>,
+    signed_in: &SignedIn,
+    kind: Kind,
+    editing: Option<Uuid>,
+    form: &PersonForm,
+) -> Result<HttpResponse, PageError> {
+    match saved {
+        Ok(record) => Ok(see_other(&format!("{}/{}", kind.path, record.person.id))),
+        Err(problem) => {
+            let (status, refusal) = refused(problem)?;
+            Ok(person_form(
+                signed_in,
+                kind,
+                editing,
+                form,
+                status,
+                Some(&refusal),
+            ))
+        }
+    }
+}
+
+pub async fn edit_form(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (kind, person) = person_of(&state, &signed_in, &path).await?;
+    Ok(person_form(
+        &signed_in,
+        kind,
+        Some(person.id),
+        &PersonForm::of(&person),
+        StatusCode::OK,
+        None,
+    ))
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<(String, String)>,
+    form: web::Form<PersonForm>,
+) -> Result<HttpResponse, PageError> {
+    let kind = kind(&path.0)?;
+    let id = person_id(&path.1)?;
+    signed_in.check_csrf(&form.csrf)?;
+    signed_in.office()?;
+    people::authorize_changes(&signed_in.caller)?;
+    let mut own = Vec::new();
+    // Every field is on the form: an empty one clears it.
+    let body = UpdatePersonRequest {
+        name: Some(Some(form.name.clone())),
+        company: Some(non_empty(&form.company)),
+        email: Some(non_empty(&form.email)),
+        phone: Some(non_empty(&form.phone)),
+        address: Some(form.address(&mut own)),
+        notes: Some(non_empty(&form.notes)),
+        tags: Some(Some(form.tags())),
+    };
+    // A form without its version would overwrite whatever changed meanwhile.
+    let if_match = form
+        .version
+        .trim()
+        .parse()
+        .map_or(IfMatch::Never, IfMatch::Version);
+    let parsed = parse_patch(&body, signed_in.caller.default_country);
+    let saved = match merged(parsed, own) {
+        Ok(patch) => people::update(
+            &state,
+            &signed_in.caller,
+            kind.stage,
+            Id::from_uuid(id),
+            if_match,
+            patch,
+        )
+        .await
+        .map_err(Problem::from),
+        Err(problem) => Err(problem),
+    };
+    after_save(saved, &signed_in, kind, Some(id), &form)
+}
