@@ -97,14 +97,6 @@ async fn customers_via_api(app: &TestApp, owner: &Signed) -> Vec<Value> {
     body["data"].as_array().unwrap().clone()
 }
 
-async fn customer_via_api(app: &TestApp, owner: &Signed, body: Value) -> Value {
-    let response = app
-        .call(Method::POST, "/v1/customers", &owner.access, Some(body))
-        .await;
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn signing_in_sets_a_session_cookie_that_opens_the_pages() {
     let app = spawn_app().await;
@@ -397,7 +389,9 @@ async fn another_accounts_customer_is_not_found() {
     let app = spawn_app().await;
     let owner = app.signup().await;
     let stranger = app.signup().await;
-    let theirs = customer_via_api(&app, &stranger, json!({"name": "Not Yours"})).await;
+    let theirs = app
+        .create_customer(&stranger, json!({"name": "Not Yours"}))
+        .await;
     let session = sign_in(&app, &owner.email).await;
     for path in [
         format!("/app/customers/{}", theirs["id"].as_str().unwrap()),
@@ -440,9 +434,7 @@ async fn another_accounts_customer_is_not_found() {
 async fn html_in_a_name_and_notes_is_shown_as_text() {
     let app = spawn_app().await;
     let owner = app.signup().await;
-    let person = customer_via_api(
-        &app,
-        &owner,
+    let person = app.create_customer(&owner,
         json!({"name": "<script>alert(1)</script>", "notes": "\"><img src=x onerror=alert(2)>"}),
     )
     .await;
@@ -550,7 +542,8 @@ async fn a_customer_is_created_searched_shown_and_edited_through_the_forms() {
     );
     assert_eq!(stored[0]["phone"], "+15125550100");
     assert_eq!(stored[0]["tags"], json!(["vip"]));
-    customer_via_api(&app, &owner, json!({"name": "Bo Other"})).await;
+    app.create_customer(&owner, json!({"name": "Bo Other"}))
+        .await;
 
     let shown = get_page(&app, &path, &session).await.text().await.unwrap();
     assert!(shown.contains("Ada Example") && shown.contains("+15125550100"));
@@ -636,7 +629,8 @@ async fn the_list_pages_with_the_apis_cursor_and_prospects_share_the_pages() {
     let app = spawn_app().await;
     let owner = app.signup().await;
     for n in 0..51 {
-        customer_via_api(&app, &owner, json!({"name": format!("Customer {n:02}")})).await;
+        app.create_customer(&owner, json!({"name": format!("Customer {n:02}")}))
+            .await;
     }
     let session = sign_in(&app, &owner.email).await;
     let first = get_page(&app, "/app/customers", &session)

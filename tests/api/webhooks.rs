@@ -56,16 +56,8 @@ async fn endpoint(app: &TestApp, owner: &Signed, body: Value) -> (String, String
 }
 
 async fn create_customer(app: &TestApp, owner: &Signed, name: &str) -> String {
-    let response = app
-        .call(
-            Method::POST,
-            "/v1/customers",
-            &owner.access,
-            Some(json!({"name": name, "phone": "+15125550100"})),
-        )
-        .await;
-    assert_eq!(response.status(), 201);
-    response.json::<Value>().await.unwrap()["id"]
+    app.create_customer(owner, json!({"name": name, "phone": "+15125550100"}))
+        .await["id"]
         .as_str()
         .unwrap()
         .to_owned()

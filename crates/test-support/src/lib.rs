@@ -256,6 +256,24 @@ impl TestApp {
             .expect("the request should reach the server")
     }
 
+    /// Creates a customer through the API as `who`; answers its JSON.
+    pub async fn create_customer(
+        &self,
+        who: &Signed,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
+        let response = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/customers",
+                &who.access,
+                Some(body),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "creating a customer");
+        response.json().await.expect("a customer as JSON")
+    }
+
     /// Signs up a new account (unique email) and returns its owner, signed in.
     pub async fn signup(&self) -> Signed {
         let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
