@@ -669,3 +669,378 @@ async fn the_list_pages_with_the_apis_cursor_and_prospects_share_the_pages() {
     assert!(prospects.contains("Maybe Later") && !prospects.contains("Customer 00"));
     assert!(prospects.contains("aria-current=\"page\">Prospects"));
 }
+
+/// A prospect made through the API, as a page path and an API path.
+async fn create_prospect(app: &TestApp, owner: &Signed, name: &str) -> (String, String) {
+    let response = app
+        .call(
+            Method::POST,
+            "/v1/prospects",
+            &owner.access,
+            Some(json!({ "name": name })),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    let id = body["id"].as_str().unwrap();
+    (
+        format!("/app/prospects/{id}"),
+        format!("/v1/prospects/{id}"),
+    )
+}
+
+/// A customer made through the API, as a page path and an API path.
+async fn create_customer(app: &TestApp, owner: &Signed, body: Value) -> (String, String) {
+    let person = app.create_customer(owner, body).await;
+    let id = person["id"].as_str().unwrap();
+    (
+        format!("/app/customers/{id}"),
+        format!("/v1/customers/{id}"),
+    )
+}
+
+/// An owner signed in in a browser (the session), with a customer who has a
+/// phone number (page path and API path).
+async fn signed_in_with_a_customer(app: &TestApp) -> (Signed, String, String, String) {
+    let owner = app.signup().await;
+    let (path, api_path) = create_customer(
+        app,
+        &owner,
+        json!({"name": "Ada Example", "phone": "+15125550100"}),
+    )
+    .await;
+    let session = sign_in(app, &owner.email).await;
+    (owner, session, path, api_path)
+}
+
+/// The consent form of the person at `path`, sent with a channel, a status and
+/// a source.
+async fn post_consent(
+    app: &TestApp,
+    session: &str,
+    path: &str,
+    token: &str,
+    [channel, status, source]: [&str; 3],
+) -> Response {
+    post_form(
+        app,
+        &format!("{path}/consent"),
+        session,
+        &[
+            ("csrf", token),
+            ("channel", channel),
+            ("status", status),
+            ("source", source),
+        ],
+    )
+    .await
+}
+
+async fn api_status(app: &TestApp, owner: &Signed, api_path: &str) -> u16 {
+    app.call(Method::GET, api_path, &owner.access, None)
+        .await
+        .status()
+        .as_u16()
+}
+
+async fn consent_history_via_api(app: &TestApp, owner: &Signed, api_path: &str) -> Vec<Value> {
+    let response = app
+        .call(
+            Method::GET,
+            &format!("{api_path}/consent"),
+            &owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    body["history"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn consent_recorded_on_the_page_is_in_its_history_and_in_the_api() {
+    let app = spawn_app().await;
+    let (owner, session, path, api_path) = signed_in_with_a_customer(&app).await;
+    let page = get_page(&app, &path, &session).await.text().await.unwrap();
+    assert!(page.contains(&format!("action=\"{path}/consent\"")));
+    assert!(page.contains("No consent decisions recorded yet."));
+    let token = csrf_of(&page);
+
+    let recorded = post_consent(&app, &session, &path, &token, ["sms", "opted_in", "verbal"]).await;
+    assert_eq!(recorded.status(), 303);
+    assert_eq!(location(&recorded), format!("{path}#consent"));
+
+    let history = consent_history_via_api(&app, &owner, &api_path).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["channel"], "sms");
+    assert_eq!(history[0]["status"], "opted_in");
+    assert_eq!(history[0]["source"], "verbal");
+
+    let page = get_page(&app, &path, &session).await.text().await.unwrap();
+    assert!(page.contains("Text messages (SMS)</dt><dd>Opted in"));
+    assert!(page.contains("Email</dt><dd>Not asked"));
+    let day = history[0]["at"].as_str().unwrap()[..10].to_owned();
+    assert!(page.contains(&format!("<td>{day} ")), "when");
+    assert!(page.contains(
+        "<td>Text messages (SMS)</td><td>Opted in</td><td>Said to us, on the phone or in person</td>"
+    ));
+}
+
+#[tokio::test]
+async fn opting_in_to_sms_without_a_phone_shows_the_apis_message_and_records_nothing() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let (path, api_path) = create_customer(&app, &owner, json!({"name": "No Phone"})).await;
+    let session = sign_in(&app, &owner.email).await;
+    let token = csrf(&app, &session).await;
+    let response = post_consent(&app, &session, &path, &token, ["sms", "opted_in", "form"]).await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+
+    let api = app
+        .call(
+            Method::POST,
+            &format!("{api_path}/consent"),
+            &owner.access,
+            Some(json!({"channel": "sms", "status": "opted_in", "source": "form"})),
+        )
+        .await;
+    assert_eq!(api.status(), 422);
+    let problem: Value = api.json().await.unwrap();
+    let message = problem["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        html.contains(&format!(
+            "id=\"consent-sms-channel-error\">Error: {message}"
+        )),
+        "the API's words, beside the SMS form"
+    );
+    assert!(!html.contains("consent-email-channel-error"));
+    assert!(consent_history_via_api(&app, &owner, &api_path)
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
+async fn converting_a_prospect_lands_on_the_customers_page() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let (path, api_path) = create_prospect(&app, &owner, "Maybe Later").await;
+    let session = sign_in(&app, &owner.email).await;
+    let page = get_page(&app, &path, &session).await.text().await.unwrap();
+    assert!(page.contains(&format!("action=\"{path}/convert\"")));
+    assert!(page.contains("name=\"version\" value=\"1\""));
+    let token = csrf_of(&page);
+
+    let converted = post_form(
+        &app,
+        &format!("{path}/convert"),
+        &session,
+        &[("csrf", &token), ("version", "1")],
+    )
+    .await;
+    assert_eq!(converted.status(), 303);
+    let customer = path.replace("/prospects/", "/customers/");
+    assert_eq!(location(&converted), customer);
+    let as_customer = api_path.replace("/prospects/", "/customers/");
+    assert_eq!(api_status(&app, &owner, &as_customer).await, 200);
+    assert_eq!(api_status(&app, &owner, &api_path).await, 404);
+    let page = get_page(&app, &customer, &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Maybe Later") && !page.contains("/convert\""));
+
+    // The same form sent again, from a page left open.
+    let again = post_form(
+        &app,
+        &format!("{path}/convert"),
+        &session,
+        &[("csrf", &token), ("version", "1")],
+    )
+    .await;
+    assert_eq!(again.status(), 409);
+    let html = again.text().await.unwrap();
+    assert!(html.contains("This person is a customer already"));
+    assert!(html.contains(&format!("href=\"{customer}\"")));
+
+    // A prospect changed since the page was read stays a prospect.
+    let (path, api_path) = create_prospect(&app, &owner, "Changed Meanwhile").await;
+    let changed = app
+        .call(
+            Method::PATCH,
+            &api_path,
+            &owner.access,
+            Some(json!({"company": "Elsewhere"})),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    let stale = post_form(
+        &app,
+        &format!("{path}/convert"),
+        &session,
+        &[("csrf", &token), ("version", "1")],
+    )
+    .await;
+    assert_eq!(stale.status(), 412);
+    assert!(stale
+        .text()
+        .await
+        .unwrap()
+        .contains("Someone else changed this prospect"));
+    assert_eq!(api_status(&app, &owner, &api_path).await, 200);
+}
+
+#[tokio::test]
+async fn erasing_needs_the_persons_name_typed_exactly() {
+    let app = spawn_app().await;
+    let (owner, session, path, api_path) = signed_in_with_a_customer(&app).await;
+    let shown = get_page(&app, &path, &session).await.text().await.unwrap();
+    assert!(shown.contains(&format!("href=\"{path}/erase\"")));
+    let page = get_page(&app, &format!("{path}/erase"), &session).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("There is no undo."));
+    assert!(html.contains("Type the name “Ada Example” to confirm"));
+    let token = csrf_of(&html);
+
+    let wrong = post_form(
+        &app,
+        &format!("{path}/erase"),
+        &session,
+        &[("csrf", &token), ("confirm", "ada example")],
+    )
+    .await;
+    assert_eq!(wrong.status(), 422);
+    let html = wrong.text().await.unwrap();
+    assert!(html.contains("id=\"f-confirm-error\""));
+    assert!(html.contains("nothing was erased"));
+    assert!(html.contains("value=\"ada example\""));
+    assert_eq!(api_status(&app, &owner, &api_path).await, 200);
+
+    let erased = post_form(
+        &app,
+        &format!("{path}/erase"),
+        &session,
+        &[("csrf", &token), ("confirm", "Ada Example")],
+    )
+    .await;
+    assert_eq!(erased.status(), 303);
+    assert_eq!(location(&erased), "/app/customers");
+    assert_eq!(api_status(&app, &owner, &api_path).await, 404);
+    let list = get_page(&app, "/app/customers", &session)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!list.contains("Ada Example"));
+    assert_eq!(get_page(&app, &path, &session).await.status(), 404);
+}
+
+/// Each new form's POST with what it needs besides the CSRF token.
+fn new_forms(prospect: &str, customer: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
+    vec![
+        (
+            format!("{customer}/consent"),
+            vec![
+                ("channel", "email"),
+                ("status", "opted_out"),
+                ("source", "form"),
+            ],
+        ),
+        (format!("{prospect}/convert"), vec![("version", "1")]),
+        (
+            format!("{customer}/erase"),
+            vec![("confirm", "Kept Customer")],
+        ),
+    ]
+}
+
+/// A prospect and a customer (with an email address) whom the new forms are
+/// sent about, as page paths.
+async fn kept_people(app: &TestApp, owner: &Signed) -> (String, String) {
+    let (prospect, _) = create_prospect(app, owner, "Kept Prospect").await;
+    let (customer, _) = create_customer(
+        app,
+        owner,
+        json!({"name": "Kept Customer", "email": "kept@example.com"}),
+    )
+    .await;
+    (prospect, customer)
+}
+
+/// What the API shows of the two people: both there, nothing recorded.
+async fn untouched(app: &TestApp, owner: &Signed, prospect: &str, customer: &str) {
+    let api = |path: &str| path.replace("/app/", "/v1/");
+    for path in [prospect, customer] {
+        assert_eq!(api_status(app, owner, &api(path)).await, 200, "{path}");
+    }
+    assert!(consent_history_via_api(app, owner, &api(customer))
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
+async fn the_new_forms_need_the_csrf_token_and_the_office() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let (prospect, customer) = kept_people(&app, &owner).await;
+    let session = sign_in(&app, &owner.email).await;
+    for (path, fields) in new_forms(&prospect, &customer) {
+        let response = post_form(&app, &path, &session, &fields).await;
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    untouched(&app, &owner, &prospect, &customer).await;
+
+    // A dispatcher's session, with its token, after they became a technician.
+    let dispatcher = app.user_with_role(&owner, "dispatcher").await;
+    let tech_session = sign_in(&app, &dispatcher.email).await;
+    let tech_token = csrf(&app, &tech_session).await;
+    let demoted = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/users/{}", dispatcher.user_id),
+            &owner.access,
+            Some(json!({"role": "technician"})),
+        )
+        .await;
+    assert_eq!(demoted.status(), 200);
+    assert_eq!(
+        get_page(&app, &format!("{customer}/erase"), &tech_session)
+            .await
+            .status(),
+        403
+    );
+    for (path, mut fields) in new_forms(&prospect, &customer) {
+        fields.push(("csrf", &tech_token));
+        let response = post_form(&app, &path, &tech_session, &fields).await;
+        assert_eq!(response.status(), 403, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(!html.contains("not sent from this page"), "{path}: {html}");
+    }
+    untouched(&app, &owner, &prospect, &customer).await;
+}
+
+#[tokio::test]
+async fn another_accounts_person_is_not_found_on_the_new_forms() {
+    let app = spawn_app().await;
+    let stranger = app.signup().await;
+    let (prospect, customer) = kept_people(&app, &stranger).await;
+
+    let owner = app.signup().await;
+    let session = sign_in(&app, &owner.email).await;
+    let token = csrf(&app, &session).await;
+    let erase_page = get_page(&app, &format!("{customer}/erase"), &session).await;
+    assert_eq!(erase_page.status(), 404);
+    assert!(!erase_page.text().await.unwrap().contains("Kept Customer"));
+    for (path, mut fields) in new_forms(&prospect, &customer) {
+        fields.push(("csrf", &token));
+        let response = post_form(&app, &path, &session, &fields).await;
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+    }
+    untouched(&app, &stranger, &prospect, &customer).await;
+}

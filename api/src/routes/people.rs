@@ -429,6 +429,21 @@ pub(crate) fn page(request_limit: i64, sort: &str, mut rows: Vec<Record>) -> Pag
     }
 }
 
+/// A consent decision as a client may state it.
+pub(crate) fn parse_consent(
+    body: &ConsentRequest,
+) -> Result<(Channel, ConsentStatus, ConsentSource), Problem> {
+    let mut fields = Fields::default();
+    let channel = fields.check("channel", body.channel.parse::<Channel>());
+    let status = fields.check("status", body.status.parse::<ConsentStatus>());
+    let source = fields.check("source", ConsentSource::parse_from_client(&body.source));
+    fields.finish()?;
+    match (channel, status, source) {
+        (Some(channel), Some(status), Some(source)) => Ok((channel, status, source)),
+        _ => Err(Problem::internal()),
+    }
+}
+
 // ---- shared handlers -----------------------------------------------------------
 
 async fn list(
@@ -541,14 +556,7 @@ async fn record_consent(
     id: Uuid,
     body: &ConsentRequest,
 ) -> Result<HttpResponse, Problem> {
-    let mut fields = Fields::default();
-    let channel = fields.check("channel", body.channel.parse::<Channel>());
-    let status = fields.check("status", body.status.parse::<ConsentStatus>());
-    let source = fields.check("source", ConsentSource::parse_from_client(&body.source));
-    fields.finish()?;
-    let (Some(channel), Some(status), Some(source)) = (channel, status, source) else {
-        return Err(Problem::internal());
-    };
+    let (channel, status, source) = parse_consent(body)?;
     let (person, event) = people::record_consent(
         state,
         caller,

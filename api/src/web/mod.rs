@@ -62,6 +62,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/{people}/{id}", web::get().to(people::show))
             .route("/{people}/{id}", web::post().to(people::update))
             .route("/{people}/{id}/edit", web::get().to(people::edit_form))
+            .route(
+                "/{people}/{id}/consent",
+                web::post().to(people::record_consent),
+            )
+            .route("/{people}/{id}/convert", web::post().to(people::convert))
+            .route("/{people}/{id}/erase", web::get().to(people::erase_form))
+            .route("/{people}/{id}/erase", web::post().to(people::erase))
             .default_service(web::to(error::not_found)),
     );
 }

@@ -11,7 +11,7 @@ use fieldcrm_app::people::{self, Record};
 use fieldcrm_app::preconditions::IfMatch;
 use fieldcrm_app::AppState;
 use fieldcrm_db::Id;
-use fieldcrm_domain::Stage;
+use fieldcrm_domain::{Channel, ConsentSource, Stage};
 
 use super::error::PageError;
 use super::forms::{csrf_input, input, summary, textarea, Input, Messages};
@@ -20,8 +20,8 @@ use super::see_other;
 use super::session::SignedIn;
 use crate::problem::{FieldError, Problem};
 use crate::routes::people::{
-    page, parse_list, parse_new, parse_patch, AddressBody, CreatePersonRequest, PeopleQuery,
-    UpdatePersonRequest,
+    page, parse_consent, parse_list, parse_new, parse_patch, AddressBody, ConsentEventView,
+    ConsentRequest, CreatePersonRequest, PeopleQuery, UpdatePersonRequest,
 };
 use crate::views::PersonView;
 
@@ -172,7 +172,45 @@ fn consent_words(status: Option<&str>) -> &'static str {
     match status {
         Some("opted_in") => "Opted in",
         Some("opted_out") => "Opted out",
+        Some("reset") => "Reset: the contact detail changed",
         _ => "Not asked",
+    }
+}
+
+/// The channels, with their words on the page.
+const CHANNELS: [(Channel, &str); 2] = [
+    (Channel::Sms, "Text messages (SMS)"),
+    (Channel::Email, "Email"),
+];
+
+/// The sources someone in the office may state (`ConsentSource::parse_from_client`
+/// checks what comes back).
+const SOURCES: [(ConsentSource, &str); 4] = [
+    (ConsentSource::Form, "A form they filled in"),
+    (
+        ConsentSource::Verbal,
+        "Said to us, on the phone or in person",
+    ),
+    (ConsentSource::Import, "Brought over from another system"),
+    (ConsentSource::Api, "An integration"),
+];
+
+fn channel_words(channel: &str) -> &str {
+    CHANNELS
+        .iter()
+        .find(|(c, _)| c.as_str() == channel)
+        .map_or(channel, |(_, words)| words)
+}
+
+fn source_words(source: &str) -> &str {
+    match source {
+        "inbound_stop" => "They replied STOP",
+        "unsubscribe_link" => "The unsubscribe link of an email",
+        "contact_changed" => "A new phone number or email address",
+        other => SOURCES
+            .iter()
+            .find(|(s, _)| s.as_str() == other)
+            .map_or(other, |(_, words)| words),
     }
 }
 
@@ -189,12 +227,51 @@ async fn person_of(
     Ok((kind, PersonView::from(record)))
 }
 
+/// The person a form is about, once the form is this session's (checked first)
+/// and its sender works in the office.
+fn form_about(
+    signed_in: &SignedIn,
+    path: &(String, String),
+    csrf: &str,
+) -> Result<(Kind, Uuid), PageError> {
+    let kind = kind(&path.0)?;
+    let id = person_id(&path.1)?;
+    signed_in.check_csrf(csrf)?;
+    signed_in.office()?;
+    Ok((kind, id))
+}
+
+/// A consent form that was refused: its channel and why.
+struct ConsentRefused {
+    channel: String,
+    messages: Messages,
+}
+
 pub async fn show(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, PageError> {
-    let (kind, person) = person_of(&state, &signed_in, &path).await?;
+    person_page(&state, &signed_in, &path, StatusCode::OK, None).await
+}
+
+/// The person's page; with a refused consent form, that form's messages.
+async fn person_page(
+    state: &AppState,
+    signed_in: &SignedIn,
+    path: &(String, String),
+    status: StatusCode,
+    refused: Option<ConsentRefused>,
+) -> Result<HttpResponse, PageError> {
+    let (kind, person) = person_of(state, signed_in, path).await?;
+    let (_, history) = people::consent_history(
+        state,
+        &signed_in.caller,
+        kind.stage,
+        Id::from_uuid(person.id),
+    )
+    .await?;
+    let history: Vec<ConsentEventView> = history.into_iter().map(Into::into).collect();
     let address = person.address.as_ref().map(|a| {
         [
             Some(a.line1.as_str()),
@@ -209,10 +286,26 @@ pub async fn show(
         .collect::<Vec<_>>()
         .join("\n")
     });
+    let csrf = signed_in.csrf();
+    let here = format!("{}/{}", kind.path, person.id);
+    let current = |channel: Channel| match channel {
+        Channel::Sms => person.consent.sms.as_deref(),
+        Channel::Email => person.consent.email.as_deref(),
+    };
     let content = html! {
         p { a href=(kind.path) { "All " (kind.plural.to_lowercase()) } }
         h1 { (person.name) }
-        div class="actions" { a class="button" href=(format!("{}/{}/edit", kind.path, person.id)) { "Edit" } }
+        div class="actions" {
+            a class="button" href=(format!("{here}/edit")) { "Edit" }
+            @if kind.stage == Stage::Prospect {
+                form method="post" action=(format!("{here}/convert")) {
+                    (csrf_input(&csrf))
+                    input type="hidden" name="version" value=(person.version);
+                    button type="submit" { "Make a customer" }
+                }
+            }
+            a href=(format!("{here}/erase")) { "Erase…" }
+        }
         dl class="details" {
             dt { "Company" } dd { (person.company.as_deref().unwrap_or("—")) }
             dt { "Email" } dd { (person.email.as_deref().unwrap_or("—")) }
@@ -221,19 +314,298 @@ pub async fn show(
             dt { "Tags" } dd { @if person.tags.is_empty() { "—" } @else { (person.tags.join(", ")) } }
             dt { "Notes" } dd { (person.notes.as_deref().unwrap_or("—")) }
         }
-        h2 { "Consent" }
+        h2 id="consent" { "Consent" }
         dl class="details" {
-            dt { "Text messages (SMS)" } dd { (consent_words(person.consent.sms.as_deref())) }
-            dt { "Email" } dd { (consent_words(person.consent.email.as_deref())) }
+            @for (channel, words) in CHANNELS {
+                dt { (words) } dd { (consent_words(current(channel))) }
+            }
         }
+        @for (channel, words) in CHANNELS {
+            @let messages = refused.as_ref().filter(|r| r.channel == channel.as_str()).map(|r| &r.messages);
+            (consent_form(&csrf, &here, channel, words, messages))
+        }
+        @if history.is_empty() {
+            p { "No consent decisions recorded yet." }
+        } @else {
+            table {
+                caption { "Consent history, oldest first" }
+                thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Channel" } th scope="col" { "Change" } th scope="col" { "Source" } } }
+                tbody {
+                    @for event in &history {
+                        tr {
+                            td { (event.at.format("%Y-%m-%d %H:%M")) }
+                            td { (channel_words(&event.channel)) }
+                            td { (consent_words(Some(&event.status))) }
+                            td { (source_words(&event.source)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(frame(signed_in, kind, status, &person.name, content))
+}
+
+/// The form that records a decision on one channel.
+fn consent_form(
+    csrf: &str,
+    here: &str,
+    channel: Channel,
+    words: &str,
+    messages: Option<&Messages>,
+) -> Markup {
+    let none = Messages::default();
+    let messages = messages.unwrap_or(&none);
+    let id = |name: &str| format!("consent-{}-{name}", channel.as_str());
+    let error = |field: &str| {
+        html! {
+            @if let Some(message) = messages.of(field) {
+                p class="error" id=(id(&format!("{field}-error"))) { "Error: " (message) }
+            }
+        }
+    };
+    html! {
+        form class="stack" method="post" action=(format!("{here}/consent")) novalidate {
+            (csrf_input(csrf))
+            input type="hidden" name="channel" value=(channel.as_str());
+            fieldset {
+                legend { "Record a decision: " (words) }
+                (error("channel"))
+                (error("status"))
+                @for (value, label) in [("opted_in", "Opted in"), ("opted_out", "Opted out")] {
+                    div {
+                        input type="radio" id=(id(value)) name="status" value=(value);
+                        " " label for=(id(value)) { (label) }
+                    }
+                }
+                div class="field" {
+                    label for=(id("source")) { "Where it came from" }
+                    (error("source"))
+                    select id=(id("source")) name="source" {
+                        @for (source, label) in SOURCES {
+                            option value=(source.as_str()) { (label) }
+                        }
+                    }
+                }
+                div { button type="submit" { "Record" } }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    source: String,
+}
+
+pub async fn record_consent(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<(String, String)>,
+    form: web::Form<ConsentForm>,
+) -> Result<HttpResponse, PageError> {
+    let (kind, id) = form_about(&signed_in, &path, &form.csrf)?;
+    let body = ConsentRequest {
+        channel: form.channel.clone(),
+        status: form.status.clone(),
+        source: form.source.clone(),
+    };
+    let recorded = match parse_consent(&body) {
+        Ok((channel, status, source)) => people::record_consent(
+            &state,
+            &signed_in.caller,
+            kind.stage,
+            Id::from_uuid(id),
+            channel,
+            status,
+            source,
+        )
+        .await
+        .map_err(Problem::from),
+        Err(problem) => Err(problem),
+    };
+    match recorded {
+        Ok(_) => Ok(see_other(&format!("{}/{id}#consent", kind.path))),
+        Err(problem) if has_field_errors(&problem) => {
+            let refused = ConsentRefused {
+                channel: form.channel.clone(),
+                messages: Messages(problem.errors),
+            };
+            person_page(&state, &signed_in, &path, problem.status, Some(refused)).await
+        }
+        Err(problem) => Err(problem.into()),
+    }
+}
+
+fn has_field_errors(problem: &Problem) -> bool {
+    matches!(
+        problem.status,
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST
+    ) && !problem.errors.is_empty()
+}
+
+// ---- convert and erase ---------------------------------------------------------
+
+#[derive(Deserialize)]
+pub struct ConvertForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: String,
+}
+
+/// A prospect becomes a customer; the page they were on is then the customer's.
+pub async fn convert(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<(String, String)>,
+    form: web::Form<ConvertForm>,
+) -> Result<HttpResponse, PageError> {
+    let (kind, id) = form_about(&signed_in, &path, &form.csrf)?;
+    if kind.stage != Stage::Prospect {
+        return Err(Problem::not_found().into());
+    }
+    let converted = people::convert(
+        &state,
+        &signed_in.caller,
+        Id::from_uuid(id),
+        version_of(&form.version),
+    )
+    .await
+    .map_err(Problem::from);
+    let problem = match converted {
+        Ok(record) => {
+            return Ok(see_other(&format!(
+                "{}/{}",
+                CUSTOMERS.path, record.person.id
+            )))
+        }
+        Err(problem) => problem,
+    };
+    let (notice, link, words) = match problem.status {
+        StatusCode::CONFLICT => (
+            "This person is a customer already: someone converted them meanwhile.",
+            format!("{}/{id}", CUSTOMERS.path),
+            "Go to the customer",
+        ),
+        StatusCode::PRECONDITION_FAILED => (
+            "Someone else changed this prospect since you opened the page, so they were not converted.",
+            format!("{}/{id}", kind.path),
+            "Reload the prospect",
+        ),
+        _ => return Err(problem.into()),
+    };
+    let content = html! {
+        h1 { "Not converted" }
+        div class="notice" role="alert" { p { (notice) } }
+        p { a href=(link) { (words) } }
     };
     Ok(frame(
         &signed_in,
         kind,
-        StatusCode::OK,
-        &person.name,
+        problem.status,
+        "Not converted",
         content,
     ))
+}
+
+/// The version a form was filled from, for `If-Match`: a form without it
+/// would act on whatever changed meanwhile.
+fn version_of(raw: &str) -> IfMatch {
+    raw.trim().parse().map_or(IfMatch::Never, IfMatch::Version)
+}
+
+#[derive(Deserialize, Default)]
+pub struct EraseForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// The page that asks for the name before anything is erased.
+fn erase_page(
+    signed_in: &SignedIn,
+    kind: Kind,
+    person: &PersonView,
+    typed: &str,
+    status: StatusCode,
+    messages: &Messages,
+) -> HttpResponse {
+    let here = format!("{}/{}", kind.path, person.id);
+    let title = format!("Erase {}", person.name);
+    let label = format!("Type the name “{}” to confirm", person.name);
+    let content = html! {
+        h1 { (title) }
+        (summary(messages))
+        p { "Erasing removes this " (kind.one) " and everything about them: their details, tags, consent history and whatever else refers to them. There is no undo." }
+        form class="stack" method="post" action=(format!("{here}/erase")) novalidate {
+            (csrf_input(&signed_in.csrf()))
+            (input(&Input { name: "confirm", label: &label, value: typed, kind: "text", autocomplete: "off",
+                required: true, hint: Some("Exactly as it is shown above.") }, messages))
+            div class="actions" {
+                button type="submit" { "Erase for good" }
+                a href=(here) { "Cancel" }
+            }
+        }
+    };
+    frame(signed_in, kind, status, &title, content)
+}
+
+pub async fn erase_form(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PageError> {
+    let (kind, person) = person_of(&state, &signed_in, &path).await?;
+    Ok(erase_page(
+        &signed_in,
+        kind,
+        &person,
+        "",
+        StatusCode::OK,
+        &Messages::default(),
+    ))
+}
+
+pub async fn erase(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<(String, String)>,
+    form: web::Form<EraseForm>,
+) -> Result<HttpResponse, PageError> {
+    let (kind, id) = form_about(&signed_in, &path, &form.csrf)?;
+    let erased = people::delete_confirmed(
+        &state,
+        &signed_in.caller,
+        kind.stage,
+        Id::from_uuid(id),
+        form.confirm.clone(),
+    )
+    .await
+    .map_err(Problem::from);
+    match erased {
+        Ok(()) => Ok(see_other(kind.path)),
+        Err(problem) if has_field_errors(&problem) => {
+            let (kind, person) = person_of(&state, &signed_in, &path).await?;
+            Ok(erase_page(
+                &signed_in,
+                kind,
+                &person,
+                &form.confirm,
+                problem.status,
+                &Messages(problem.errors),
+            ))
+        }
+        Err(problem) => Err(problem.into()),
+    }
 }
 
 // ---- create and edit ----------------------------------------------------------------
@@ -366,7 +738,7 @@ enum Refused {
 /// mend (invalid fields, a record changed meanwhile), a page for the rest.
 fn refused(problem: Problem) -> Result<(StatusCode, Refused), PageError> {
     match problem.status {
-        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST if !problem.errors.is_empty() => {
+        _ if has_field_errors(&problem) => {
             Ok((problem.status, Refused::Fields(Messages(problem.errors))))
         }
         StatusCode::PRECONDITION_FAILED => Ok((
@@ -575,10 +947,7 @@ pub async fn update(
     path: web::Path<(String, String)>,
     form: web::Form<PersonForm>,
 ) -> Result<HttpResponse, PageError> {
-    let kind = kind(&path.0)?;
-    let id = person_id(&path.1)?;
-    signed_in.check_csrf(&form.csrf)?;
-    signed_in.office()?;
+    let (kind, id) = form_about(&signed_in, &path, &form.csrf)?;
     people::authorize_changes(&signed_in.caller)?;
     let mut own = Vec::new();
     // Every field is on the form: an empty one clears it.
@@ -591,12 +960,7 @@ pub async fn update(
         notes: Some(non_empty(&form.notes)),
         tags: Some(Some(form.tags())),
     };
-    // A form without its version would overwrite whatever changed meanwhile.
-    let if_match = form
-        .version
-        .trim()
-        .parse()
-        .map_or(IfMatch::Never, IfMatch::Version);
+    let if_match = version_of(&form.version);
     let parsed = parse_patch(&body, signed_in.caller.default_country);
     let saved = match merged(parsed, own) {
         Ok(patch) => people::update(

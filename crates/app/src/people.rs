@@ -462,6 +462,30 @@ pub async fn delete(
     id: Id<Person>,
     if_match: IfMatch,
 ) -> Result<(), AppError> {
+    erase(state, caller, stage, id, if_match, None).await
+}
+
+/// The same erasure, once the person erasing typed the name of whom they erase
+/// (a 422 on `confirm` otherwise, nothing erased). The name is compared in the
+/// transaction that erases, so it is the name of the record that goes.
+pub async fn delete_confirmed(
+    state: &AppState,
+    caller: &Caller,
+    stage: Stage,
+    id: Id<Person>,
+    confirm: String,
+) -> Result<(), AppError> {
+    erase(state, caller, stage, id, IfMatch::Absent, Some(confirm)).await
+}
+
+async fn erase(
+    state: &AppState,
+    caller: &Caller,
+    stage: Stage,
+    id: Id<Person>,
+    if_match: IfMatch,
+    confirm: Option<String>,
+) -> Result<(), AppError> {
     caller.require(Action::ManageCustomers)?;
     let account = caller.account_id;
     let caller = caller.clone();
@@ -470,6 +494,12 @@ pub async fn delete(
             conn.write_transaction(|conn| {
                 let person = load(conn, account, stage, id)?;
                 if_match.check(person.version)?;
+                if confirm.is_some_and(|typed| typed.trim() != person.name.as_str()) {
+                    return Err(AppError::invalid_field(
+                        "confirm",
+                        "must be the name exactly as it is shown; nothing was erased",
+                    ));
+                }
                 conn.publish(Event::PersonErasing {
                     account,
                     person: id,
@@ -633,7 +663,8 @@ pub async fn record_consent(
 mod tests {
     use fieldcrm_domain::{Channel, ConsentSource, ConsentStatus, CountryCode, Email, Phone};
 
-    use super::{record_consent, update, PersonPatch, Stage};
+    use super::{delete_confirmed, get, record_consent, update, PersonPatch, Stage};
+    use crate::error::Failure;
     use crate::preconditions::IfMatch;
     use crate::testing::World;
 
@@ -695,5 +726,32 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(new_email.person.email_consent, None);
+    }
+
+    #[tokio::test]
+    async fn erasing_with_a_typed_name_needs_the_name_of_whom_is_erased() {
+        let world = World::new(|_| {}).await;
+        let anna = world.customer("Anna Berg", "+4915112345678", "anna@example.com");
+        let erase = |typed: &str| {
+            delete_confirmed(
+                &world.state,
+                &world.owner,
+                Stage::Customer,
+                anna.id,
+                typed.to_owned(),
+            )
+        };
+        let refused = erase("Anna").await.unwrap_err();
+        assert!(
+            matches!(&refused.failure, Failure::Invalid { field, .. } if field == "confirm"),
+            "{refused:?}"
+        );
+        assert!(get(&world.state, &world.owner, Stage::Customer, anna.id)
+            .await
+            .is_ok());
+        erase("Anna Berg").await.unwrap();
+        assert!(get(&world.state, &world.owner, Stage::Customer, anna.id)
+            .await
+            .is_err());
     }
 }
