@@ -437,15 +437,7 @@ mod tests {
         );
         assert!(!Delivered.may_become(Sent) && !Delivered.may_become(Failed));
         assert!(!Sent.may_become(Sent) && !Sent.may_become(Sending));
-        for status in [
-            Queued,
-            Sending,
-            Sent,
-            Delivered,
-            Undelivered,
-            Failed,
-            Suppressed,
-        ] {
+        for status in super::MessageStatus::ALL {
             assert_eq!(
                 status.as_str().parse::<super::MessageStatus>().unwrap(),
                 status
