@@ -415,15 +415,22 @@ pub async fn export_account(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> Result<HttpResponse, Problem> {
-    let chunks = privacy::export(&state, &caller).await?;
+    Ok(export_download(privacy::export(&state, &caller).await?))
+}
+
+/// The export as a download, sent as the blocking task writes it; the web's
+/// privacy page sends the same.
+pub fn export_download(
+    chunks: tokio::sync::mpsc::Receiver<Result<actix_web::web::Bytes, std::io::Error>>,
+) -> HttpResponse {
     let stream = futures_util::stream::unfold(chunks, |mut chunks| async move {
         chunks.recv().await.map(|chunk| (chunk, chunks))
     });
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("application/json")
         .insert_header((
             actix_web::http::header::CONTENT_DISPOSITION,
             "attachment; filename=\"fieldcrm-export.json\"",
         ))
-        .streaming(stream))
+        .streaming(stream)
 }

@@ -93,7 +93,18 @@ pub async fn signup(
     req: HttpRequest,
     body: Json<SignupRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let body = body.0;
+    let signup = parse_signup(&body.0)?;
+    let signed_up = auth::signup(&state, signup, client_address(&req, &state.settings)).await?;
+    Ok(HttpResponse::Created().json(SignupResponse {
+        account: signed_up.account.into(),
+        user: signed_up.user.into(),
+        tokens: signed_up.tokens.into(),
+    }))
+}
+
+/// A signup's fields as domain values, with every field's message at once;
+/// the web's sign-up page sends the same fields.
+pub fn parse_signup(body: &SignupRequest) -> Result<Signup, Problem> {
     let mut fields = Fields::default();
     let account_name = fields.check("account_name", AccountName::parse(&body.account_name));
     let name = fields.check("name", PersonName::parse(&body.name));
@@ -128,24 +139,14 @@ pub async fn signup(
     else {
         return Err(Problem::internal());
     };
-    let signed_up = auth::signup(
-        &state,
-        Signup {
-            account_name,
-            time_zone,
-            default_country,
-            name,
-            email,
-            password,
-        },
-        client_address(&req, &state.settings),
-    )
-    .await?;
-    Ok(HttpResponse::Created().json(SignupResponse {
-        account: signed_up.account.into(),
-        user: signed_up.user.into(),
-        tokens: signed_up.tokens.into(),
-    }))
+    Ok(Signup {
+        account_name,
+        time_zone,
+        default_country,
+        name,
+        email,
+        password,
+    })
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -1,5 +1,5 @@
-//! The stylesheet, built into the binary and served under a name that
-//! changes with its content, so browsers may keep it for a year.
+//! The stylesheet and the script, built into the binary and served under names
+//! that change with their content, so browsers may keep them for a year.
 
 use std::sync::LazyLock;
 
@@ -10,25 +10,63 @@ use sha2::{Digest, Sha256};
 use super::error::PageError;
 use crate::problem::Problem;
 
-const STYLE: &str = include_str!("assets/app.css");
+struct Asset {
+    /// `app.<first bytes of the SHA-256 of the content>.<extension>`
+    file: String,
+    content_type: &'static str,
+    body: &'static str,
+}
 
-static STYLE_FILE: LazyLock<String> = LazyLock::new(|| {
-    let digest = Sha256::digest(STYLE.as_bytes());
-    let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    format!("app.{short}.css")
+impl Asset {
+    fn new(extension: &str, content_type: &'static str, body: &'static str) -> Self {
+        let digest = Sha256::digest(body.as_bytes());
+        let short: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+        Asset {
+            file: format!("app.{short}.{extension}"),
+            content_type,
+            body,
+        }
+    }
+
+    fn href(&self) -> String {
+        format!("/app/static/{}", self.file)
+    }
+}
+
+static STYLE: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "css",
+        "text/css; charset=utf-8",
+        include_str!("assets/app.css"),
+    )
+});
+
+/// Progressive enhancement only: every page works without it.
+static SCRIPT: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/app.js"),
+    )
 });
 
 /// Where pages link the stylesheet.
 pub fn style_href() -> String {
-    format!("/app/static/{}", *STYLE_FILE)
+    STYLE.href()
+}
+
+/// Where pages load the script from.
+pub fn script_href() -> String {
+    SCRIPT.href()
 }
 
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, PageError> {
-    if *file != *STYLE_FILE {
-        return Err(PageError::Problem(Problem::not_found()));
-    }
+    let asset = [&*STYLE, &*SCRIPT]
+        .into_iter()
+        .find(|asset| asset.file == *file)
+        .ok_or(PageError::Problem(Problem::not_found()))?;
     Ok(HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
+        .content_type(asset.content_type)
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(STYLE))
+        .body(asset.body))
 }

@@ -20,13 +20,16 @@ use super::session::{cookie, removal, sign_in_binding, SignedIn, SESSION_COOKIE,
 use crate::auth::client_address;
 use crate::problem::Problem;
 
-/// How long a sign-in page may stay open before its form is out of date.
-const SIGN_IN_FORM_LASTS: Duration = Duration::from_secs(3600);
+/// How long a sign-in or sign-up page may stay open before its form is out of date.
+pub const SIGN_IN_FORM_LASTS: Duration = Duration::from_secs(3600);
 
-/// The start page: the office's customers, for now.
+/// The start page: the office's appointments; a technician's day.
 pub async fn home(signed_in: SignedIn) -> Result<HttpResponse, PageError> {
-    signed_in.office()?;
-    Ok(see_other("/app/customers"))
+    Ok(see_other(if signed_in.is_office() {
+        "/app/appointments"
+    } else {
+        "/app/today"
+    }))
 }
 
 pub async fn sign_in_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -42,11 +45,7 @@ fn sign_in_form(
     email: &str,
     notice: Option<&str>,
 ) -> HttpResponse {
-    let value = req
-        .cookie(SIGN_IN_COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty() && v.len() <= 64)
-        .unwrap_or_else(|| new_secret(""));
+    let value = sign_in_cookie_value(req);
     let csrf = state.tokens.csrf_token(&sign_in_binding(&value));
     let none = Messages::default();
     let markup = layout::page(
@@ -65,12 +64,22 @@ fn sign_in_form(
                     autocomplete: "current-password", required: true, hint: None }, &none))
                 div { button type="submit" { "Sign in" } }
             }
+            p { "New here? " a href="/app/sign-up" { "Create an account" } " for your business." }
         },
     );
     let mut response = layout::html(status, markup);
     // Failing to set the cookie only means the form will be refused.
     let _ = response.add_cookie(&cookie(state, SIGN_IN_COOKIE, value, SIGN_IN_FORM_LASTS));
     response
+}
+
+/// The browser's sign-in cookie, or a new random one to set: the forms of
+/// people not signed in (sign-in, sign-up) are bound to it.
+pub fn sign_in_cookie_value(req: &HttpRequest) -> String {
+    req.cookie(SIGN_IN_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 64)
+        .unwrap_or_else(|| new_secret(""))
 }
 
 #[derive(Deserialize)]

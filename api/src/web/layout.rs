@@ -4,20 +4,85 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use maud::{html, Markup, DOCTYPE};
 
-use super::assets::style_href;
+use super::assets::{script_href, style_href};
 use super::forms::csrf_input;
+use super::session::SignedIn;
 
 /// The sections the navigation leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     Customers,
     Prospects,
+    Appointments,
+    Live,
+    Timesheets,
+    Account,
+    /// The technician's day.
+    Today,
+    /// The technician's own timesheet.
+    MyTimesheet,
 }
+
+impl Section {
+    fn link(self) -> (&'static str, &'static str) {
+        match self {
+            Section::Customers => ("/app/customers", "Customers"),
+            Section::Prospects => ("/app/prospects", "Prospects"),
+            Section::Appointments => ("/app/appointments", "Appointments"),
+            Section::Live => ("/app/live", "Live map"),
+            Section::Timesheets => ("/app/timesheets", "Timesheets"),
+            Section::Account => ("/app/account", "Account"),
+            Section::Today => ("/app/today", "Today"),
+            Section::MyTimesheet => ("/app/my-timesheet", "My hours"),
+        }
+    }
+}
+
+/// What the office (owner, admin, dispatcher) is shown.
+const OFFICE: [Section; 6] = [
+    Section::Customers,
+    Section::Prospects,
+    Section::Appointments,
+    Section::Live,
+    Section::Timesheets,
+    Section::Account,
+];
+/// What a technician is shown.
+const TECHNICIAN: [Section; 2] = [Section::Today, Section::MyTimesheet];
 
 /// The navigation of a signed-in person; its sign-out form needs their CSRF token.
 pub struct Nav<'a> {
     pub csrf: &'a str,
     pub current: Section,
+    pub sections: &'a [Section],
+}
+
+/// A signed-in person's page in `current`, with the navigation their role is shown.
+pub fn frame(
+    signed_in: &SignedIn,
+    current: Section,
+    status: StatusCode,
+    title: &str,
+    content: Markup,
+) -> HttpResponse {
+    let csrf = signed_in.csrf();
+    let sections: &[Section] = if signed_in.is_office() {
+        &OFFICE
+    } else {
+        &TECHNICIAN
+    };
+    html(
+        status,
+        page(
+            title,
+            Some(Nav {
+                csrf: &csrf,
+                current,
+                sections,
+            }),
+            content,
+        ),
+    )
 }
 
 pub fn page(title: &str, nav: Option<Nav<'_>>, content: Markup) -> Markup {
@@ -29,6 +94,7 @@ pub fn page(title: &str, nav: Option<Nav<'_>>, content: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · fieldcrm" }
                 link rel="stylesheet" href=(style_href());
+                script src=(script_href()) defer {}
             }
             body {
                 a class="skip" href="#main" { "Skip to the content" }
@@ -37,8 +103,9 @@ pub fn page(title: &str, nav: Option<Nav<'_>>, content: Markup) -> Markup {
                     @if let Some(nav) = nav {
                         nav aria-label="Main" {
                             ul {
-                                (link("/app/customers", "Customers", nav.current == Section::Customers))
-                                (link("/app/prospects", "Prospects", nav.current == Section::Prospects))
+                                @for section in nav.sections {
+                                    (link(section.link(), *section == nav.current))
+                                }
                             }
                         }
                         form method="post" action="/app/sign-out" {
@@ -53,7 +120,7 @@ pub fn page(title: &str, nav: Option<Nav<'_>>, content: Markup) -> Markup {
     }
 }
 
-fn link(href: &str, text: &str, current: bool) -> Markup {
+fn link((href, text): (&str, &str), current: bool) -> Markup {
     html! {
         li {
             @if current {

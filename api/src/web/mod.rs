@@ -11,6 +11,8 @@
 //! CSRF token bound to it (`session::SignedIn::check_csrf`); every page is sent
 //! with a Content-Security-Policy that allows no inline script or style.
 
+mod account;
+mod appointments;
 mod assets;
 mod auth;
 mod error;
@@ -18,6 +20,8 @@ mod forms;
 mod layout;
 mod people;
 mod session;
+mod technician;
+mod tracking;
 
 use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::DefaultHeaders;
@@ -42,6 +46,13 @@ fn page_headers() -> DefaultHeaders {
         ))
 }
 
+/// A path of the people pages, whose first segment is the stage.
+macro_rules! people_path {
+    ($rest:literal) => {
+        concat!("/{people:customers|prospects}", $rest)
+    };
+}
+
 /// Registers `/` (a redirect to the web app) and every page under `/app`.
 /// Pages are not part of the API, so they stay out of the OpenAPI document.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -56,19 +67,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/sign-in", web::get().to(auth::sign_in_page))
             .route("/sign-in", web::post().to(auth::sign_in))
             .route("/sign-out", web::post().to(auth::sign_out))
-            .route("/{people}", web::get().to(people::list))
-            .route("/{people}", web::post().to(people::create))
-            .route("/{people}/new", web::get().to(people::new_form))
-            .route("/{people}/{id}", web::get().to(people::show))
-            .route("/{people}/{id}", web::post().to(people::update))
-            .route("/{people}/{id}/edit", web::get().to(people::edit_form))
+            .configure(account::configure)
+            .configure(appointments::configure)
+            .configure(tracking::configure)
+            .configure(technician::configure)
+            .route(people_path!(""), web::get().to(people::list))
+            .route(people_path!(""), web::post().to(people::create))
+            .route(people_path!("/new"), web::get().to(people::new_form))
+            .route(people_path!("/{id}"), web::get().to(people::show))
+            .route(people_path!("/{id}"), web::post().to(people::update))
+            .route(people_path!("/{id}/edit"), web::get().to(people::edit_form))
             .route(
-                "/{people}/{id}/consent",
+                people_path!("/{id}/consent"),
                 web::post().to(people::record_consent),
             )
-            .route("/{people}/{id}/convert", web::post().to(people::convert))
-            .route("/{people}/{id}/erase", web::get().to(people::erase_form))
-            .route("/{people}/{id}/erase", web::post().to(people::erase))
+            .route(
+                people_path!("/{id}/convert"),
+                web::post().to(people::convert),
+            )
+            .route(
+                people_path!("/{id}/erase"),
+                web::get().to(people::erase_form),
+            )
+            .route(people_path!("/{id}/erase"), web::post().to(people::erase))
             .default_service(web::to(error::not_found)),
     );
 }

@@ -15,7 +15,7 @@ use fieldcrm_domain::{Channel, ConsentSource, Stage};
 
 use super::error::PageError;
 use super::forms::{csrf_input, input, summary, textarea, Input, Messages};
-use super::layout::{self, Nav, Section};
+use super::layout::{self, Section};
 use super::see_other;
 use super::session::SignedIn;
 use crate::problem::{FieldError, Problem};
@@ -71,18 +71,7 @@ fn frame(
     title: &str,
     content: Markup,
 ) -> HttpResponse {
-    let csrf = signed_in.csrf();
-    layout::html(
-        status,
-        layout::page(
-            title,
-            Some(Nav {
-                csrf: &csrf,
-                current: kind.section,
-            }),
-            content,
-        ),
-    )
+    layout::frame(signed_in, kind.section, status, title, content)
 }
 
 // ---- list ------------------------------------------------------------------------

@@ -110,6 +110,11 @@ impl SignedIn {
     pub fn office(&self) -> Result<(), PageError> {
         Ok(self.caller.require(Action::ManageCustomers)?)
     }
+
+    /// Whether the office's pages are theirs (otherwise, a technician's).
+    pub fn is_office(&self) -> bool {
+        self.caller.require(Action::ManageCustomers).is_ok()
+    }
 }
 
 impl FromRequest for SignedIn {

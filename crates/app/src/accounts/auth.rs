@@ -56,6 +56,37 @@ pub async fn signup(
     input: Signup,
     client: Option<String>,
 ) -> Result<SignedUp, AppError> {
+    let (account, user, tokens) =
+        create_account(state, input, client, |conn, tokens, user, now| {
+            issue(conn, tokens, user, Id::new(), now)
+        })
+        .await?;
+    Ok(SignedUp {
+        account,
+        user,
+        tokens,
+    })
+}
+
+/// [`signup`] from the web pages: the owner is signed in with a browser
+/// session (see [`start_browser_session`]) instead of a token pair.
+pub async fn signup_in_browser(
+    state: &AppState,
+    input: Signup,
+    client: Option<String>,
+) -> Result<BrowserSession, AppError> {
+    let (_, _, session) = create_account(state, input, client, browser_session).await?;
+    Ok(session)
+}
+
+/// The account and its owner, and what `sign_in` hands the owner, in one
+/// transaction.
+async fn create_account<T: Send + 'static>(
+    state: &AppState,
+    input: Signup,
+    client: Option<String>,
+    sign_in: fn(&mut DbConnection, &Tokens, &User, Ts) -> Result<T, AppError>,
+) -> Result<(Account, User, T), AppError> {
     if let Some(client) = client {
         let key = state.tokens.throttle_key("signup-ip", &client);
         let limit = state.settings.signups_per_ip;
@@ -105,12 +136,8 @@ pub async fn signup(
                     updated_at: now,
                 };
                 users::insert(conn, &user).map_err(email_taken)?;
-                let tokens = issue(conn, &tokens, &user, Id::new(), now)?;
-                Ok(SignedUp {
-                    account,
-                    user,
-                    tokens,
-                })
+                let signed_in = sign_in(conn, &tokens, &user, now)?;
+                Ok((account, user, signed_in))
             })
         })
         .await
@@ -159,22 +186,29 @@ pub async fn start_browser_session(
     let tokens = state.tokens.clone();
     state
         .db(move |conn| {
-            conn.write_transaction(|conn| {
-                let now = Ts::now();
-                let session = Id::new();
-                chain_link(conn, &tokens, &user, session, now)?;
-                let claims = claims(&user, session, BROWSER_AUDIENCE, now, tokens.refresh_ttl);
-                let token = tokens
-                    .issue_access(&claims)
-                    .map_err(|err| AppError::internal_from(&err))?;
-                Ok(BrowserSession {
-                    token,
-                    session,
-                    lasts: tokens.refresh_ttl,
-                })
-            })
+            conn.write_transaction(|conn| browser_session(conn, &tokens, &user, Ts::now()))
         })
         .await
+}
+
+/// A new refresh chain for `user` in a browser, and the token the browser keeps.
+fn browser_session(
+    conn: &mut DbConnection,
+    tokens: &Tokens,
+    user: &User,
+    now: Ts,
+) -> Result<BrowserSession, AppError> {
+    let session = Id::new();
+    chain_link(conn, tokens, user, session, now)?;
+    let claims = claims(user, session, BROWSER_AUDIENCE, now, tokens.refresh_ttl);
+    let token = tokens
+        .issue_access(&claims)
+        .map_err(|err| AppError::internal_from(&err))?;
+    Ok(BrowserSession {
+        token,
+        session,
+        lasts: tokens.refresh_ttl,
+    })
 }
 
 /// The user whose email and password these are, checked under the sign-in limits.

@@ -1,91 +1,11 @@
-//! The web app's pages over HTTP: sessions, CSRF, headers, and the customer
-//! pages, without a browser.
+//! Sessions, CSRF and headers, with the customer and prospect pages.
 
 use fieldcrm_test_support::{spawn_app, spawn_app_with, Signed, TestApp, PASSWORD};
-use reqwest::header::{HeaderMap, AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{AUTHORIZATION, COOKIE};
 use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
-const SESSION: &str = "fieldcrm_session";
-const SIGN_IN: &str = "fieldcrm_sign_in";
-
-/// The `Set-Cookie` line for `name`, if the response sets it.
-fn set_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|line| line.starts_with(&format!("{name}=")))
-        .map(str::to_owned)
-}
-
-fn cookie_value(line: &str) -> String {
-    let pair = line.split(';').next().unwrap();
-    pair.split_once('=').unwrap().1.to_owned()
-}
-
-/// The value of the form's hidden CSRF input.
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("a CSRF input") + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-fn location(response: &Response) -> &str {
-    response.headers()[LOCATION].to_str().unwrap()
-}
-
-async fn get_page(app: &TestApp, path: &str, session: &str) -> Response {
-    app.client
-        .get(app.url(path))
-        .header(COOKIE, format!("{SESSION}={session}"))
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn post_form(app: &TestApp, path: &str, session: &str, form: &[(&str, &str)]) -> Response {
-    app.client
-        .post(app.url(path))
-        .header(COOKIE, format!("{SESSION}={session}"))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// The sign-in page's form as a browser sends it, with its cookie and token.
-async fn submit_sign_in(app: &TestApp, email: &str, password: &str) -> Response {
-    let page = app.get("/app/sign-in").await;
-    assert_eq!(page.status(), 200);
-    let bound = cookie_value(&set_cookie(page.headers(), SIGN_IN).expect("a sign-in cookie"));
-    let csrf = csrf_of(&page.text().await.unwrap());
-    app.client
-        .post(app.url("/app/sign-in"))
-        .header(COOKIE, format!("{SIGN_IN}={bound}"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", email),
-            ("password", password),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
-/// Signs `email` in through the sign-in page and returns the session cookie's value.
-async fn sign_in(app: &TestApp, email: &str) -> String {
-    let response = submit_sign_in(app, email, PASSWORD).await;
-    assert_eq!(response.status(), 303);
-    cookie_value(&set_cookie(response.headers(), SESSION).expect("a session cookie"))
-}
-
-/// The CSRF token of the session's forms, read from a page.
-async fn csrf(app: &TestApp, session: &str) -> String {
-    let page = get_page(app, "/app/customers/new", session).await;
-    assert_eq!(page.status(), 200);
-    csrf_of(&page.text().await.unwrap())
-}
+use super::*;
 
 async fn customers_via_api(app: &TestApp, owner: &Signed) -> Vec<Value> {
     let body: Value = app
@@ -123,7 +43,7 @@ async fn signing_in_sets_a_session_cookie_that_opens_the_pages() {
 
     let home = get_page(&app, "/app/", &session).await;
     assert_eq!(home.status(), 303);
-    assert_eq!(location(&home), "/app/customers");
+    assert_eq!(location(&home), "/app/appointments");
     let page = get_page(&app, "/app/customers", &session).await;
     assert_eq!(page.status(), 200);
     let headers = page.headers().clone();
@@ -143,22 +63,35 @@ async fn signing_in_sets_a_session_cookie_that_opens_the_pages() {
     assert!(html.contains("<html lang=\"en\">"));
     assert!(html.contains("<main id=\"main\""));
     assert!(html.contains("<nav aria-label=\"Main\">"));
+    // No inline script or style: the one script and the stylesheet are files.
+    assert!(!html.contains("style="), "no inline style");
+    assert_eq!(html.matches("<script").count(), 1);
+    let linked = |attribute: &str| {
+        let start =
+            html.find(&format!("{attribute}=\"/app/static/")).unwrap() + attribute.len() + 2;
+        html[start..].split('"').next().unwrap().to_owned()
+    };
+    let script = html.split("<script").nth(1).unwrap();
     assert!(
-        !html.contains("<script") && !html.contains("style="),
-        "no inline script or style"
+        script.split_once('>').unwrap().1.starts_with("</script>"),
+        "the script element has no body"
     );
 
-    // The stylesheet it links is kept by browsers for a long time.
-    let start = html.find("/app/static/").unwrap();
-    let href = html[start..].split('"').next().unwrap();
-    let css = app.get(href).await;
-    assert_eq!(css.status(), 200);
-    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
-    assert_eq!(
-        css.headers()["cache-control"],
-        "public, max-age=31536000, immutable"
-    );
+    // The files it links are kept by browsers for a long time.
+    for (href, content_type) in [
+        (linked("href"), "text/css; charset=utf-8"),
+        (linked("src"), "text/javascript; charset=utf-8"),
+    ] {
+        let file = app.get(&href).await;
+        assert_eq!(file.status(), 200, "{href}");
+        assert_eq!(file.headers()["content-type"], content_type);
+        assert_eq!(
+            file.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+    }
     assert_eq!(app.get("/app/static/app.css").await.status(), 404);
+    assert_eq!(app.get("/app/static/app.js").await.status(), 404);
 }
 
 #[tokio::test]
@@ -363,12 +296,13 @@ async fn a_technician_is_refused_the_office_pages() {
     let owner = app.signup().await;
     let tech = app.user_with_role(&owner, "technician").await;
     let session = sign_in(&app, &tech.email).await;
-    for path in [
-        "/app/",
-        "/app/customers",
-        "/app/prospects",
-        "/app/customers/new",
-    ] {
+    let home = get_page(&app, "/app/", &session).await;
+    assert_eq!(
+        location(&home),
+        "/app/today",
+        "a technician starts on their day"
+    );
+    for path in ["/app/customers", "/app/prospects", "/app/customers/new"] {
         let page = get_page(&app, path, &session).await;
         assert_eq!(page.status(), 403, "{path}");
         assert!(page.headers()["content-type"]
@@ -450,7 +384,9 @@ async fn html_in_a_name_and_notes_is_shown_as_text() {
             html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
             "{path}"
         );
-        assert!(!html.contains("<script"), "{path}");
+        // The page's one script is the app's own file.
+        assert_eq!(html.matches("<script").count(), 1, "{path}");
+        assert!(html.contains("<script src=\"/app/static/app."), "{path}");
         assert!(!html.contains("<img"), "{path}");
     }
 }

@@ -1,0 +1,1 @@
+//! Signing up, and the privacy page: the export and the account's deletion.

@@ -1,0 +1,1 @@
+//! The office's appointment pages.

@@ -1,0 +1,1 @@
+//! The live map, routes and timesheets.
