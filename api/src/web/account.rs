@@ -11,11 +11,10 @@ use fieldcrm_app::accounts::{auth, privacy, settings};
 use fieldcrm_app::AppState;
 use fieldcrm_domain::Action;
 
-use super::auth::{sign_in_cookie_value, SIGN_IN_FORM_LASTS};
+use super::auth::{sign_in_cookie_value, signed_in, SIGN_IN_FORM_LASTS};
 use super::error::PageError;
 use super::forms::{csrf_input, input, summary, Input, Messages};
 use super::layout::{self, Section};
-use super::see_other;
 use super::session::{cookie, removal, sign_in_binding, SignedIn, SESSION_COOKIE, SIGN_IN_COOKIE};
 use crate::auth::client_address;
 use crate::problem::{FieldError, Problem};
@@ -151,21 +150,7 @@ pub async fn sign_up(
     };
     let client = client_address(&req, &state.settings);
     match auth::signup_in_browser(&state, signup, client).await {
-        Ok(session) => {
-            let mut response = see_other("/app/");
-            response
-                .add_cookie(&cookie(
-                    &state,
-                    SESSION_COOKIE,
-                    session.token,
-                    session.lasts,
-                ))
-                .map_err(|err| Problem::internal_from(&err))?;
-            response
-                .add_removal_cookie(&removal(&state, SIGN_IN_COOKIE))
-                .map_err(|err| Problem::internal_from(&err))?;
-            Ok(response)
-        }
+        Ok(session) => signed_in(&state, session),
         Err(err) => refused(Problem::from(err)),
     }
 }

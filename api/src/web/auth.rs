@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use maud::html;
 use serde::Deserialize;
 
-use fieldcrm_app::accounts::auth;
+use fieldcrm_app::accounts::auth::{self, BrowserSession};
 use fieldcrm_app::auth::tokens::new_secret;
 use fieldcrm_app::AppState;
 
@@ -108,21 +108,7 @@ pub async fn sign_in(
     }
     let client = client_address(&req, &state.settings);
     match auth::start_browser_session(&state, &form.email, form.password, client).await {
-        Ok(session) => {
-            let mut response = see_other("/app/");
-            response
-                .add_cookie(&cookie(
-                    &state,
-                    SESSION_COOKIE,
-                    session.token,
-                    session.lasts,
-                ))
-                .map_err(|err| Problem::internal_from(&err))?;
-            response
-                .add_removal_cookie(&removal(&state, SIGN_IN_COOKIE))
-                .map_err(|err| Problem::internal_from(&err))?;
-            Ok(response)
-        }
+        Ok(session) => signed_in(&state, session),
         Err(err) => {
             let problem = Problem::from(err);
             let notice = match problem.status {
@@ -141,6 +127,19 @@ pub async fn sign_in(
             Ok(response)
         }
     }
+}
+
+/// To the start page with the new session's cookie; the sign-in cookie has
+/// served its purpose.
+pub fn signed_in(state: &AppState, session: BrowserSession) -> Result<HttpResponse, PageError> {
+    let mut response = see_other("/app/");
+    response
+        .add_cookie(&cookie(state, SESSION_COOKIE, session.token, session.lasts))
+        .map_err(|err| Problem::internal_from(&err))?;
+    response
+        .add_removal_cookie(&removal(state, SIGN_IN_COOKIE))
+        .map_err(|err| Problem::internal_from(&err))?;
+    Ok(response)
 }
 
 #[derive(Deserialize)]
