@@ -59,25 +59,7 @@ pub async fn create_user(
 ) -> Result<HttpResponse, Problem> {
     users::authorize(&caller)?;
     let Json(body, body_bytes) = body;
-    let mut fields = Fields::default();
-    let name = fields.check("name", PersonName::parse(&body.name));
-    let email = fields.check("email", Email::parse(&body.email));
-    let role = fields.check("role", body.role.parse::<Role>());
-    let password = match body.password.as_deref() {
-        Some(raw) => fields.check("password", Password::parse(raw)).map(Some),
-        None => Some(None),
-    };
-    fields.finish()?;
-    let (Some(name), Some(email), Some(role), Some(password)) = (name, email, role, password)
-    else {
-        return Err(Problem::internal());
-    };
-    let new_user = NewUser {
-        name,
-        email,
-        role,
-        password,
-    };
+    let new_user = parse_new_user(&body)?;
     let prepared = users::prepare(&state, &caller, new_user).await?;
     let account = caller.account_id;
     let result = idempotency::run(
@@ -99,6 +81,30 @@ pub async fn create_user(
     )
     .await?;
     Ok(created_response(&result, "/v1/users"))
+}
+
+/// A new user's fields as domain values, with every field's message at once;
+/// the web's users page sends the same fields.
+pub fn parse_new_user(body: &CreateUserRequest) -> Result<NewUser, Problem> {
+    let mut fields = Fields::default();
+    let name = fields.check("name", PersonName::parse(&body.name));
+    let email = fields.check("email", Email::parse(&body.email));
+    let role = fields.check("role", body.role.parse::<Role>());
+    let password = match body.password.as_deref() {
+        Some(raw) => fields.check("password", Password::parse(raw)).map(Some),
+        None => Some(None),
+    };
+    fields.finish()?;
+    let (Some(name), Some(email), Some(role), Some(password)) = (name, email, role, password)
+    else {
+        return Err(Problem::internal());
+    };
+    Ok(NewUser {
+        name,
+        email,
+        role,
+        password,
+    })
 }
 
 /// List the account's users, oldest first.

@@ -145,7 +145,7 @@ pub fn signed_in(state: &AppState, session: BrowserSession) -> Result<HttpRespon
 #[derive(Deserialize)]
 pub struct CsrfOnly {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
 }
 
 /// Ends the session on the refresh chain, as `POST /v1/auth/logout` does.

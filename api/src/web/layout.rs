@@ -7,6 +7,7 @@ use maud::{html, Markup, DOCTYPE};
 use super::assets::{script_href, style_href};
 use super::forms::csrf_input;
 use super::session::SignedIn;
+use fieldcrm_domain::Action;
 
 /// The sections the navigation leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +17,7 @@ pub enum Section {
     Appointments,
     Live,
     Timesheets,
+    Users,
     Account,
     /// The technician's day.
     Today,
@@ -31,20 +33,35 @@ impl Section {
             Section::Appointments => ("/app/appointments", "Appointments"),
             Section::Live => ("/app/live", "Live map"),
             Section::Timesheets => ("/app/timesheets", "Timesheets"),
+            Section::Users => ("/app/users", "Users"),
             Section::Account => ("/app/account", "Account"),
             Section::Today => ("/app/today", "Today"),
             Section::MyTimesheet => ("/app/my-timesheet", "My hours"),
         }
     }
+
+    /// What a person must be allowed to see the section at all.
+    fn action(self) -> Action {
+        match self {
+            Section::Customers | Section::Prospects => Action::ManageCustomers,
+            Section::Appointments => Action::ManageAppointments,
+            Section::Live => Action::ViewLiveLocations,
+            Section::Timesheets => Action::ViewShifts,
+            Section::Users => Action::ManageUsers,
+            Section::Account => Action::ViewAccount,
+            Section::Today | Section::MyTimesheet => Action::TrackOwnTime,
+        }
+    }
 }
 
-/// What the office (owner, admin, dispatcher) is shown.
-const OFFICE: [Section; 6] = [
+/// What the office (owner, admin, dispatcher) is shown, as their role allows.
+const OFFICE: [Section; 7] = [
     Section::Customers,
     Section::Prospects,
     Section::Appointments,
     Section::Live,
     Section::Timesheets,
+    Section::Users,
     Section::Account,
 ];
 /// What a technician is shown.
@@ -54,7 +71,7 @@ const TECHNICIAN: [Section; 2] = [Section::Today, Section::MyTimesheet];
 pub struct Nav<'a> {
     pub csrf: &'a str,
     pub current: Section,
-    pub sections: &'a [Section],
+    pub sections: Vec<Section>,
 }
 
 /// A signed-in person's page in `current`, with the navigation their role is shown.
@@ -66,11 +83,16 @@ pub fn frame(
     content: Markup,
 ) -> HttpResponse {
     let csrf = signed_in.csrf();
-    let sections: &[Section] = if signed_in.is_office() {
+    let offered: &[Section] = if signed_in.is_office() {
         &OFFICE
     } else {
         &TECHNICIAN
     };
+    let sections = offered
+        .iter()
+        .copied()
+        .filter(|section| signed_in.caller.require(section.action()).is_ok())
+        .collect();
     html(
         status,
         page(
@@ -103,7 +125,7 @@ pub fn page(title: &str, nav: Option<Nav<'_>>, content: Markup) -> Markup {
                     @if let Some(nav) = nav {
                         nav aria-label="Main" {
                             ul {
-                                @for section in nav.sections {
+                                @for section in &nav.sections {
                                     (link(section.link(), *section == nav.current))
                                 }
                             }

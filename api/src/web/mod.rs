@@ -22,6 +22,7 @@ mod people;
 mod session;
 mod technician;
 mod tracking;
+mod users;
 
 use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::DefaultHeaders;
@@ -71,6 +72,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(appointments::configure)
             .configure(tracking::configure)
             .configure(technician::configure)
+            .configure(users::configure)
             .route(people_path!(""), web::get().to(people::list))
             .route(people_path!(""), web::post().to(people::create))
             .route(people_path!("/new"), web::get().to(people::new_form))

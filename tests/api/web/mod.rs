@@ -7,6 +7,7 @@ mod appointments;
 mod people;
 mod technician;
 mod tracking;
+mod users;
 
 use fieldcrm_test_support::{TestApp, PASSWORD};
 use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};

@@ -117,6 +117,14 @@ pub async fn prepare(
     })
 }
 
+/// Adds a user in one call, for callers without an idempotency key (the web
+/// pages): [`prepare`], then [`create_by`].
+pub async fn create(state: &AppState, caller: &Caller, input: NewUser) -> Result<User, AppError> {
+    let prepared = prepare(state, caller, input).await?;
+    let caller = caller.clone();
+    state.db(move |tx| create_by(tx, &caller, prepared)).await
+}
+
 /// Creates a user for the caller and records it in the audit trail, in one
 /// transaction.
 pub fn create_by(tx: &mut Tx<'_>, caller: &Caller, input: PreparedUser) -> Result<User, AppError> {
