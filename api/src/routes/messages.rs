@@ -18,7 +18,7 @@ use secrecy::ExposeSecret;
 
 use crate::auth::Caller;
 use crate::extract::Json;
-use crate::paging::{Page, PageQuery};
+use crate::paging::{Page, PageQuery, PageRequest};
 use crate::preconditions::IdempotencyKey;
 use crate::problem::{Fields, Problem};
 use crate::routes::{created_response, to_json};
@@ -217,6 +217,19 @@ pub async fn list_messages(
     caller: Caller,
     query: web::Query<MessagesQuery>,
 ) -> Result<HttpResponse, Problem> {
+    let (page, filter) = parse_messages_query(&query)?;
+    let rows = messaging::list(&state, &caller, filter).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        page,
+        rows,
+        |m| m.id.uuid(),
+        MessageView::from,
+    )))
+}
+
+/// The log's filters and page as the data layer takes them; the web's messages
+/// page sends the same query.
+pub fn parse_messages_query(query: &MessagesQuery) -> Result<(PageRequest, Filter), Problem> {
     let page = PageQuery {
         limit: query.limit,
         cursor: query.cursor.clone(),
@@ -248,13 +261,7 @@ pub async fn list_messages(
         before: page.after(),
         limit: page.fetch(),
     };
-    let rows = messaging::list(&state, &caller, filter).await?;
-    Ok(HttpResponse::Ok().json(Page::from_rows(
-        page,
-        rows,
-        |m| m.id.uuid(),
-        MessageView::from,
-    )))
+    Ok((page, filter))
 }
 
 /// One message of the log.

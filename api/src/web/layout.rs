@@ -17,6 +17,7 @@ pub enum Section {
     Appointments,
     Live,
     Timesheets,
+    Messages,
     Users,
     Account,
     /// The technician's day.
@@ -33,6 +34,7 @@ impl Section {
             Section::Appointments => ("/app/appointments", "Appointments"),
             Section::Live => ("/app/live", "Live map"),
             Section::Timesheets => ("/app/timesheets", "Timesheets"),
+            Section::Messages => ("/app/messages", "Messages"),
             Section::Users => ("/app/users", "Users"),
             Section::Account => ("/app/account", "Account"),
             Section::Today => ("/app/today", "Today"),
@@ -47,6 +49,7 @@ impl Section {
             Section::Appointments => Action::ManageAppointments,
             Section::Live => Action::ViewLiveLocations,
             Section::Timesheets => Action::ViewShifts,
+            Section::Messages => Action::ViewMessages,
             Section::Users => Action::ManageUsers,
             Section::Account => Action::ViewAccount,
             Section::Today | Section::MyTimesheet => Action::TrackOwnTime,
@@ -55,12 +58,13 @@ impl Section {
 }
 
 /// What the office (owner, admin, dispatcher) is shown, as their role allows.
-const OFFICE: [Section; 7] = [
+const OFFICE: [Section; 8] = [
     Section::Customers,
     Section::Prospects,
     Section::Appointments,
     Section::Live,
     Section::Timesheets,
+    Section::Messages,
     Section::Users,
     Section::Account,
 ];

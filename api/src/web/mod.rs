@@ -18,6 +18,7 @@ mod auth;
 mod error;
 mod forms;
 mod layout;
+mod messages;
 mod people;
 mod session;
 mod technician;
@@ -73,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(tracking::configure)
             .configure(technician::configure)
             .configure(users::configure)
+            .configure(messages::configure)
             .route(people_path!(""), web::get().to(people::list))
             .route(people_path!(""), web::post().to(people::create))
             .route(people_path!("/new"), web::get().to(people::new_form))

@@ -4,6 +4,7 @@
 
 mod account;
 mod appointments;
+mod messages;
 mod people;
 mod technician;
 mod tracking;
