@@ -115,7 +115,9 @@ pub async fn update_account(
     Ok(HttpResponse::Ok().json(AccountView::from(account)))
 }
 
-fn parse_patch(body: UpdateAccountRequest) -> Result<SettingsPatch, Problem> {
+/// The settings a patch changes, as domain values, with every field's
+/// message at once; the web's settings page sends the same fields.
+pub fn parse_patch(body: UpdateAccountRequest) -> Result<SettingsPatch, Problem> {
     let mut fields = Fields::default();
     let mut patch = SettingsPatch {
         name: body

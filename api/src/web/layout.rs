@@ -19,6 +19,7 @@ pub enum Section {
     Timesheets,
     Messages,
     Users,
+    Settings,
     Account,
     /// The technician's day.
     Today,
@@ -36,6 +37,7 @@ impl Section {
             Section::Timesheets => ("/app/timesheets", "Timesheets"),
             Section::Messages => ("/app/messages", "Messages"),
             Section::Users => ("/app/users", "Users"),
+            Section::Settings => ("/app/settings", "Settings"),
             Section::Account => ("/app/account", "Account"),
             Section::Today => ("/app/today", "Today"),
             Section::MyTimesheet => ("/app/my-timesheet", "My hours"),
@@ -51,14 +53,14 @@ impl Section {
             Section::Timesheets => Action::ViewShifts,
             Section::Messages => Action::ViewMessages,
             Section::Users => Action::ManageUsers,
-            Section::Account => Action::ViewAccount,
+            Section::Settings | Section::Account => Action::ViewAccount,
             Section::Today | Section::MyTimesheet => Action::TrackOwnTime,
         }
     }
 }
 
 /// What the office (owner, admin, dispatcher) is shown, as their role allows.
-const OFFICE: [Section; 8] = [
+const OFFICE: [Section; 9] = [
     Section::Customers,
     Section::Prospects,
     Section::Appointments,
@@ -66,6 +68,7 @@ const OFFICE: [Section; 8] = [
     Section::Timesheets,
     Section::Messages,
     Section::Users,
+    Section::Settings,
     Section::Account,
 ];
 /// What a technician is shown.

@@ -21,6 +21,7 @@ mod layout;
 mod messages;
 mod people;
 mod session;
+mod settings;
 mod technician;
 mod tracking;
 mod users;
@@ -75,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(technician::configure)
             .configure(users::configure)
             .configure(messages::configure)
+            .configure(settings::configure)
             .route(people_path!(""), web::get().to(people::list))
             .route(people_path!(""), web::post().to(people::create))
             .route(people_path!("/new"), web::get().to(people::new_form))

@@ -6,6 +6,7 @@ mod account;
 mod appointments;
 mod messages;
 mod people;
+mod settings;
 mod technician;
 mod tracking;
 mod users;
