@@ -169,7 +169,12 @@ fn endpoints(state: &AppState, token: &str) -> Endpoints {
     }
 }
 
-fn device_setup(state: &AppState, device: &Device, token: &str) -> Result<DeviceSetup, Problem> {
+/// Every app's setup for a device and its token; the web's devices page shows it too.
+pub fn device_setup(
+    state: &AppState,
+    device: &Device,
+    token: &str,
+) -> Result<DeviceSetup, Problem> {
     let ends = endpoints(state, token);
     let name = setup::device_name(&device.label);
     let traccar = TraccarSettings::new(&name);
@@ -211,7 +216,7 @@ fn device_setup(state: &AppState, device: &Device, token: &str) -> Result<Device
     })
 }
 
-fn parse_label(label: &str) -> Result<String, Problem> {
+pub fn parse_label(label: &str) -> Result<String, Problem> {
     let label = label.trim();
     if label.is_empty() || label.chars().count() > MAX_LABEL_CHARS {
         return Err(Problem::invalid_field(

@@ -25,6 +25,8 @@ pub enum Section {
     Today,
     /// The technician's own timesheet.
     MyTimesheet,
+    /// The technician's own tracker apps.
+    MyDevices,
 }
 
 impl Section {
@@ -41,6 +43,7 @@ impl Section {
             Section::Account => ("/app/account", "Account"),
             Section::Today => ("/app/today", "Today"),
             Section::MyTimesheet => ("/app/my-timesheet", "My hours"),
+            Section::MyDevices => ("/app/my-devices", "My phone"),
         }
     }
 
@@ -55,6 +58,7 @@ impl Section {
             Section::Users => Action::ManageUsers,
             Section::Settings | Section::Account => Action::ViewAccount,
             Section::Today | Section::MyTimesheet => Action::TrackOwnTime,
+            Section::MyDevices => Action::ManageDevices,
         }
     }
 }
@@ -72,7 +76,7 @@ const OFFICE: [Section; 9] = [
     Section::Account,
 ];
 /// What a technician is shown.
-const TECHNICIAN: [Section; 2] = [Section::Today, Section::MyTimesheet];
+const TECHNICIAN: [Section; 3] = [Section::Today, Section::MyTimesheet, Section::MyDevices];
 
 /// The navigation of a signed-in person; its sign-out form needs their CSRF token.
 pub struct Nav<'a> {

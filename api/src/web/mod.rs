@@ -15,6 +15,7 @@ mod account;
 mod appointments;
 mod assets;
 mod auth;
+mod devices;
 mod error;
 mod forms;
 mod layout;
@@ -77,6 +78,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(messages::configure)
             .configure(settings::configure)
+            .configure(devices::configure)
             .route(people_path!(""), web::get().to(people::list))
             .route(people_path!(""), web::post().to(people::create))
             .route(people_path!("/new"), web::get().to(people::new_form))

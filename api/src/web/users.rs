@@ -79,13 +79,14 @@ async fn page(
         h1 { "Users" }
         table {
             caption { "Everyone who may sign in to this account" }
-            thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Remove" } } }
+            thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Phones" } th scope="col" { "Remove" } } }
             tbody {
                 @for user in &rows {
                     tr {
                         th scope="row" { (user.name) @if Some(user.id) == me { " (you)" } }
                         td { (user.email) }
                         td { (role_form(user, &csrf)) }
+                        td { a href=(format!("/app/users/{}/devices", user.id.uuid())) { "Phones " span class="visually-hidden" { "of " (user.name) } } }
                         td {
                             @if Some(user.id) != me {
                                 form method="post" action=(format!("/app/users/{}/remove", user.id.uuid()))

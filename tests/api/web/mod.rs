@@ -4,6 +4,7 @@
 
 mod account;
 mod appointments;
+mod devices;
 mod messages;
 mod people;
 mod settings;
