@@ -53,7 +53,17 @@ pub async fn create_api_key(
     caller: Caller,
     body: Json<CreateApiKeyRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let body = body.0;
+    let (name, scope) = parse_new_key(&body.0)?;
+    let (key, secret) = api_keys::create(&state, &caller, name, scope).await?;
+    Ok(HttpResponse::Created().json(CreatedApiKey {
+        key: key.into(),
+        secret,
+    }))
+}
+
+/// A new key's name and scope, with every field's message at once; the web's
+/// API keys page sends the same fields.
+pub fn parse_new_key(body: &CreateApiKeyRequest) -> Result<(String, ApiKeyScope), Problem> {
     let mut fields = Fields::default();
     let name = fields.check("name", PersonName::parse(&body.name));
     let scope = fields.check("scope", body.scope.parse::<ApiKeyScope>());
@@ -61,11 +71,7 @@ pub async fn create_api_key(
     let (Some(name), Some(scope)) = (name, scope) else {
         return Err(Problem::internal());
     };
-    let (key, secret) = api_keys::create(&state, &caller, name.into_inner(), scope).await?;
-    Ok(HttpResponse::Created().json(CreatedApiKey {
-        key: key.into(),
-        secret,
-    }))
+    Ok((name.into_inner(), scope))
 }
 
 /// List the account's API keys (never their secrets).

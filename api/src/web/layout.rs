@@ -19,6 +19,7 @@ pub enum Section {
     Timesheets,
     Messages,
     Users,
+    ApiKeys,
     Settings,
     Account,
     /// The technician's day.
@@ -39,6 +40,7 @@ impl Section {
             Section::Timesheets => ("/app/timesheets", "Timesheets"),
             Section::Messages => ("/app/messages", "Messages"),
             Section::Users => ("/app/users", "Users"),
+            Section::ApiKeys => ("/app/api-keys", "API keys"),
             Section::Settings => ("/app/settings", "Settings"),
             Section::Account => ("/app/account", "Account"),
             Section::Today => ("/app/today", "Today"),
@@ -56,6 +58,7 @@ impl Section {
             Section::Timesheets => Action::ViewShifts,
             Section::Messages => Action::ViewMessages,
             Section::Users => Action::ManageUsers,
+            Section::ApiKeys => Action::ManageApiKeys,
             Section::Settings | Section::Account => Action::ViewAccount,
             Section::Today | Section::MyTimesheet => Action::TrackOwnTime,
             Section::MyDevices => Action::ManageDevices,
@@ -64,7 +67,7 @@ impl Section {
 }
 
 /// What the office (owner, admin, dispatcher) is shown, as their role allows.
-const OFFICE: [Section; 9] = [
+const OFFICE: [Section; 10] = [
     Section::Customers,
     Section::Prospects,
     Section::Appointments,
@@ -72,6 +75,7 @@ const OFFICE: [Section; 9] = [
     Section::Timesheets,
     Section::Messages,
     Section::Users,
+    Section::ApiKeys,
     Section::Settings,
     Section::Account,
 ];

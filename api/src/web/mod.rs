@@ -12,6 +12,7 @@
 //! with a Content-Security-Policy that allows no inline script or style.
 
 mod account;
+mod api_keys;
 mod appointments;
 mod assets;
 mod auth;
@@ -79,6 +80,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(messages::configure)
             .configure(settings::configure)
             .configure(devices::configure)
+            .configure(api_keys::configure)
             .route(people_path!(""), web::get().to(people::list))
             .route(people_path!(""), web::post().to(people::create))
             .route(people_path!("/new"), web::get().to(people::new_form))

@@ -3,6 +3,7 @@
 //! pages. The helpers below sign in and send forms as a browser does.
 
 mod account;
+mod api_keys;
 mod appointments;
 mod devices;
 mod messages;
