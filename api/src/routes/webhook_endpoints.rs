@@ -191,7 +191,9 @@ fn url(fields: &mut Fields, raw: &str) -> Option<String> {
     Some(url.to_owned())
 }
 
-fn parse_new(body: CreateWebhookEndpointRequest) -> Result<NewEndpoint, Problem> {
+/// A new endpoint as domain values, with every field's message at once; the
+/// web's webhooks page sends the same fields.
+pub fn parse_new(body: CreateWebhookEndpointRequest) -> Result<NewEndpoint, Problem> {
     let mut fields = Fields::default();
     let url = url(&mut fields, &body.url);
     let description = description(&mut fields, body.description.as_deref());

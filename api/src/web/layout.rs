@@ -20,6 +20,7 @@ pub enum Section {
     Messages,
     Users,
     ApiKeys,
+    Webhooks,
     Settings,
     Account,
     /// The technician's day.
@@ -41,6 +42,7 @@ impl Section {
             Section::Messages => ("/app/messages", "Messages"),
             Section::Users => ("/app/users", "Users"),
             Section::ApiKeys => ("/app/api-keys", "API keys"),
+            Section::Webhooks => ("/app/webhooks", "Webhooks"),
             Section::Settings => ("/app/settings", "Settings"),
             Section::Account => ("/app/account", "Account"),
             Section::Today => ("/app/today", "Today"),
@@ -59,6 +61,7 @@ impl Section {
             Section::Messages => Action::ViewMessages,
             Section::Users => Action::ManageUsers,
             Section::ApiKeys => Action::ManageApiKeys,
+            Section::Webhooks => Action::ManageWebhooks,
             Section::Settings | Section::Account => Action::ViewAccount,
             Section::Today | Section::MyTimesheet => Action::TrackOwnTime,
             Section::MyDevices => Action::ManageDevices,
@@ -67,7 +70,7 @@ impl Section {
 }
 
 /// What the office (owner, admin, dispatcher) is shown, as their role allows.
-const OFFICE: [Section; 10] = [
+const OFFICE: [Section; 11] = [
     Section::Customers,
     Section::Prospects,
     Section::Appointments,
@@ -76,6 +79,7 @@ const OFFICE: [Section; 10] = [
     Section::Messages,
     Section::Users,
     Section::ApiKeys,
+    Section::Webhooks,
     Section::Settings,
     Section::Account,
 ];

@@ -27,6 +27,7 @@ mod settings;
 mod technician;
 mod tracking;
 mod users;
+mod webhooks;
 
 use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::DefaultHeaders;
@@ -81,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(settings::configure)
             .configure(devices::configure)
             .configure(api_keys::configure)
+            .configure(webhooks::configure)
             .route(people_path!(""), web::get().to(people::list))
             .route(people_path!(""), web::post().to(people::create))
             .route(people_path!("/new"), web::get().to(people::new_form))

@@ -12,6 +12,7 @@ mod settings;
 mod technician;
 mod tracking;
 mod users;
+mod webhooks;
 
 use fieldcrm_test_support::{TestApp, PASSWORD};
 use reqwest::header::{HeaderMap, COOKIE, LOCATION, SET_COOKIE};
