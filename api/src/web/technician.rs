@@ -263,14 +263,14 @@ fn clock(csrf: &str, shift: Option<&Shift>, zone: Tz, today: NaiveDate, tracker:
                         (clock_time(since)) "."
                     }
                     @if tracker {
-                        a class="button" href=(TRACCAR_START_LINK) { "Start Traccar Client" }
+                        a class="button quiet" href=(TRACCAR_START_LINK) { "Start Traccar Client" }
                     }
                     form method="post" action="/app/clock-out" {
                         (csrf_input(csrf))
                         button type="submit" { "Clock out" }
                     }
                     @if tracker {
-                        a class="button" href=(TRACCAR_STOP_LINK) { "Stop Traccar Client" }
+                        a class="button quiet" href=(TRACCAR_STOP_LINK) { "Stop Traccar Client" }
                         p class="hint" { "Positions are kept only while you are clocked in: stop the app when you clock out to save the battery." }
                     }
                 }
@@ -310,7 +310,7 @@ fn visit_card(csrf: &str, visit: &Visit, zone: Tz) -> Markup {
             p { "Status: " strong { (status_words(status)) } }
             @if let Some(person) = &visit.person { p { "For " (person.name) } }
             @if let Some(address) = &address {
-                p { a class="maps" href=(maps_link(address)) { (address) } br; span class="hint" { "Opens your maps app" } }
+                p { a class="maps" href=(maps_link(address)) { (address) } span class="hint" { "Opens your maps app" } }
             }
             @if let (Some(person), Some(phone)) = (&visit.person, phone) {
                 div class="contact" {
