@@ -169,7 +169,11 @@ fn endpoints(state: &AppState, token: &str) -> Endpoints {
     }
 }
 
-fn device_setup(state: &AppState, device: &Device, token: &str) -> Result<DeviceSetup, Problem> {
+pub(crate) fn device_setup(
+    state: &AppState,
+    device: &Device,
+    token: &str,
+) -> Result<DeviceSetup, Problem> {
     let ends = endpoints(state, token);
     let name = setup::device_name(&device.label);
     let traccar = TraccarSettings::new(&name);
@@ -211,7 +215,7 @@ fn device_setup(state: &AppState, device: &Device, token: &str) -> Result<Device
     })
 }
 
-fn parse_label(label: &str) -> Result<String, Problem> {
+pub(crate) fn parse_label(label: &str) -> Result<String, Problem> {
     let label = label.trim();
     if label.is_empty() || label.chars().count() > MAX_LABEL_CHARS {
         return Err(Problem::invalid_field(

@@ -8,6 +8,7 @@ use reqwest::{Method, Response};
 use serde_json::{json, Value};
 
 use super::*;
+use crate::devices::{devices_of, issue};
 use crate::google::get_appointment;
 use crate::messages::{app_with, customer, owner, sends, twilio};
 
@@ -438,16 +439,7 @@ async fn the_traccar_client_links_appear_while_clocked_in_with_a_tracker_set_up(
     assert!(!html.contains("org.traccar.client"), "no tracker yet");
     post_form(&app, "/app/clock-out", &session, &[("csrf", &csrf)]).await;
 
-    let issued = app
-        .call(
-            Method::POST,
-            &format!("/v1/users/{}/devices", tech.user_id),
-            &tech.access,
-            Some(json!({"label": "Tom's phone"})),
-        )
-        .await;
-    assert_eq!(issued.status(), 201);
-    let token = issued.json::<Value>().await.unwrap()["token"]
+    let token = issue(&app, &tech, &tech.user_id, "Tom's phone").await["token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -571,4 +563,73 @@ async fn someone_in_the_office_who_also_works_gets_their_own_day_and_hours() {
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Still clocked in"));
     assert_eq!(shifts(&app, &owner).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_technician_sets_up_traccar_client_from_the_day_page_with_the_link_shown_once() {
+    let app = spawn_app().await;
+    let (owner, tech, session) = technician(&app).await;
+    let (csrf, html) = today(&app, &session).await;
+    assert!(html.contains(">Set up Traccar Client</button>"));
+    let set_up = |csrf: &str, label: &str| {
+        let form = [("csrf", csrf.to_owned()), ("label", label.to_owned())];
+        let request = app
+            .client
+            .post(app.url("/app/today/tracker"))
+            .header(reqwest::header::COOKIE, format!("{SESSION}={session}"))
+            .form(&form);
+        async move { request.send().await.unwrap() }
+    };
+
+    assert_eq!(set_up("forged", "Tom's phone").await.status(), 403);
+    let too_long = "x".repeat(65);
+    let refused = set_up(&csrf, &too_long).await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("Error: must be 1 to 64 characters"));
+    assert!(
+        html.contains(&format!("value=\"{too_long}\"")),
+        "what was typed is kept"
+    );
+    assert_eq!(
+        devices_of(&app, &tech, &tech.user_id).await["data"],
+        json!([])
+    );
+
+    let issued = set_up(&csrf, "Tom's <b>phone</b>").await;
+    assert_eq!(issued.status(), 201);
+    let html = issued.text().await.unwrap();
+    let devices = devices_of(&app, &tech, &tech.user_id).await["data"].clone();
+    assert_eq!(devices.as_array().unwrap().len(), 1);
+    let prefix = devices[0]["prefix"].as_str().unwrap();
+    let link = html
+        .split("href=\"org.traccar.client://setup?url=")
+        .nth(1)
+        .expect("the setup link")
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(link.contains(prefix), "the link carries the token");
+    assert!(html.contains("Tom's &lt;b&gt;phone&lt;/b&gt;"));
+
+    let (_, html) = today(&app, &session).await;
+    assert!(!html.contains("Set up Traccar Client"), "set up already");
+    clock_in(&app, &session, &csrf, "", "").await;
+    let (_, html) = today(&app, &session).await;
+    assert!(html.contains("org.traccar.client://action/start"));
+    assert!(!html.contains(prefix), "no token on the day's page");
+
+    // A dispatcher's role has no tracker.
+    let dispatcher = app.user_with_role(&owner, "dispatcher").await;
+    let session = sign_in(&app, &dispatcher.email).await;
+    let (csrf, html) = today(&app, &session).await;
+    assert!(!html.contains("Set up Traccar Client"));
+    let refused = post_form(
+        &app,
+        "/app/today/tracker",
+        &session,
+        &[("csrf", &csrf), ("label", "Desk phone")],
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
 }
