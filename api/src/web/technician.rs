@@ -285,7 +285,7 @@ fn clock(csrf: &str, shift: Option<&Shift>, zone: Tz, today: NaiveDate, tracker:
                         input type="hidden" name="lon" value="";
                         button type="submit" { "Clock in" }
                     }
-                    p class="hint" { "If your browser asks for your position, allowing it records where you clocked in. It is not followed after that." }
+                    p class="hint" { "If your browser asks for your position, allowing it records where you clocked in, and nothing after that." }
                 }
                 Some(shift) => {
                     @let since = shift.clock_in_at.get().with_timezone(&zone);
@@ -317,10 +317,10 @@ fn tracker_form(csrf: &str, typed: &TrackerTyped) -> Markup {
     html! {
         section class="tracker" aria-labelledby="tracker-heading" {
             h2 id="tracker-heading" { "Tracking on this phone" }
-            p { "Traccar Client can send your position while you are clocked in, and only then. Install it first, then set it up here." }
+            p { "Traccar Client sends your position from this phone; only what it sends while you are clocked in is kept. Install it first, then set it up here." }
             (summary(&typed.messages))
             // The fragment brings a refused form back into view.
-                form class="stack" method="post" action=(format!("{TODAY}/tracker#tracker-heading")) novalidate {
+            form class="stack" method="post" action=(format!("{TODAY}/tracker#tracker-heading")) novalidate {
                 (csrf_input(csrf))
                 (input(&Input { name: "label", label: "Name of this phone", value: &typed.label, kind: "text",
                     autocomplete: "off", required: true, hint: Some("Such as “Tom’s phone”: it names the phone in lists.") }, &typed.messages))
