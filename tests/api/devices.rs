@@ -18,7 +18,7 @@ async fn app() -> TestApp {
     spawn_app_with(|s| s.maintenance_interval_secs = 0).await
 }
 
-async fn issue(app: &TestApp, by: &Signed, user_id: &str, label: &str) -> Value {
+pub(crate) async fn issue(app: &TestApp, by: &Signed, user_id: &str, label: &str) -> Value {
     let response = app
         .call(
             Method::POST,
@@ -32,7 +32,7 @@ async fn issue(app: &TestApp, by: &Signed, user_id: &str, label: &str) -> Value 
 }
 
 /// The first page of a person's devices, as `who` sees it.
-async fn devices_of(app: &TestApp, who: &Signed, user_id: &str) -> Value {
+pub(crate) async fn devices_of(app: &TestApp, who: &Signed, user_id: &str) -> Value {
     let response = app
         .call(
             Method::GET,

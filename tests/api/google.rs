@@ -93,7 +93,7 @@ fn event_id(appointment: &Value) -> String {
     format!("fc{}", appointment["id"].as_str().unwrap().replace('-', ""))
 }
 
-async fn get_appointment(app: &TestApp, who: &Signed, id: &str) -> Value {
+pub(crate) async fn get_appointment(app: &TestApp, who: &Signed, id: &str) -> Value {
     let response = app
         .call(
             Method::GET,

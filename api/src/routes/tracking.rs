@@ -30,7 +30,11 @@ pub struct ClockRequest {
 }
 
 fn location(body: OptionalJson<ClockRequest>) -> Result<Option<Coordinates>, Problem> {
-    let body = body.0.unwrap_or_default();
+    parse_location(&body.0.unwrap_or_default())
+}
+
+/// Where a clock-in or clock-out happened: both coordinates or neither.
+pub(crate) fn parse_location(body: &ClockRequest) -> Result<Option<Coordinates>, Problem> {
     match (body.lat, body.lon) {
         (None, None) => Ok(None),
         (Some(lat), Some(lon)) => Coordinates::parse(lat, lon)

@@ -71,6 +71,16 @@ macro_rules! locked {
     };
 }
 
+/// The user's open shift, if any, to show; `open_of_for_close` reads it to close it.
+pub fn open_of(conn: &mut DbConnection, user: Id<User>) -> DbResult<Option<Shift>> {
+    Ok(shifts::table
+        .filter(shifts::user_id.eq(user))
+        .filter(shifts::clock_out_at.is_null())
+        .select(Shift::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// The user's open shift, read to be closed (see `find_for_close`).
 pub fn open_of_for_close(conn: &mut DbConnection, user: Id<User>) -> DbResult<Option<Shift>> {
     let query = shifts::table

@@ -127,11 +127,7 @@ async fn a_refused_endpoint_keeps_what_was_typed_and_others_cannot_reach_it() {
     )
     .await;
     assert_eq!(refused.status(), 422);
-    assert!(refused
-        .text()
-        .await
-        .unwrap()
-        .contains("id=\"f-url-error\""));
+    assert!(refused.text().await.unwrap().contains("id=\"f-url-error\""));
     assert!(endpoints_via_api(&app, &owner).await.is_empty());
 
     let dispatcher = app.user_with_role(&owner, "dispatcher").await;

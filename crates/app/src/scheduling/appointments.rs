@@ -546,7 +546,7 @@ pub async fn change_status(
 }
 
 /// The address on one line, as calendars show it.
-pub(crate) fn one_line_address(a: &Appointment) -> Option<String> {
+pub fn one_line_address(a: &Appointment) -> Option<String> {
     let parts: Vec<&str> = [
         a.address.address_line1.as_deref(),
         a.address.address_line2.as_deref(),

@@ -98,6 +98,12 @@ pub async fn clock_out(
         .await
 }
 
+/// The caller's open shift, if they are clocked in.
+pub async fn open_shift(state: &AppState, caller: &Caller) -> Result<Option<Shift>, AppError> {
+    let user = tracked_user(caller)?;
+    state.db(move |conn| Ok(shifts::open_of(conn, user)?)).await
+}
+
 /// An owner or admin closes someone's forgotten shift now.
 pub async fn close_for(
     state: &AppState,
