@@ -220,10 +220,12 @@ fn setup_content(label: &str, setup: &DeviceSetup, back: &str) -> Markup {
             p { "This is the only time the setup is shown: it holds the phone's token. Set the phone up now, or turn it off and add it again later." }
         }
         h2 { "Traccar Client (Android and iOS)" }
-        p { "In Traccar Client, scan this code from the settings' QR scanner, or open the link on the phone." }
+        p { "On the phone, with Traccar Client installed:" }
+        p { a class="button" href=(setup.traccar.setup_link) { "Set up Traccar Client" } }
+        p { "Or, from another screen, scan this code with the QR scanner in Traccar Client's settings:" }
         img class="qr" src=(format!("data:image/png;base64,{}", setup.traccar.qr_png_base64))
             alt=(format!("QR code with the server address for {label}"));
-        p { a href=(setup.traccar.setup_link) { "Open the setup in Traccar Client" } }
+        p { "Then start Traccar Client from the time clock when you clock in, and stop it when you clock out." }
         h2 { "Other apps" }
         ul {
             li { a href=(setup.overland.link) { "Set up Overland (iOS)" } }

@@ -32,18 +32,16 @@ use fieldcrm_domain::Stage;
 use fieldcrm_trackers::setup::{TRACCAR_START_LINK, TRACCAR_STOP_LINK};
 
 use super::error::PageError;
-use super::forms::{csrf_input, input, summary, Input, Messages};
+use super::forms::csrf_input;
 use super::layout::{self, Section};
 use super::see_other;
 use super::session::SignedIn;
 use crate::problem::{FieldError, Problem};
-use crate::routes::devices::{device_setup, parse_label};
 use crate::routes::tracking::{parse_location, ClockRequest};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/today", web::get().to(today))
         .route("/today/{id}/status", web::post().to(change_status))
-        .route("/today/tracker", web::post().to(set_up_tracker))
         .route("/clock-in", web::post().to(clock_in))
         .route("/clock-out", web::post().to(clock_out))
         .route("/my-timesheet", web::get().to(my_timesheet));
@@ -174,27 +172,15 @@ async fn tracker_of(state: &AppState, signed_in: &SignedIn, me: Id<User>) -> Tra
     }
 }
 
-/// The tracker form as it was sent, with why it was refused.
-#[derive(Default)]
-struct TrackerTyped {
-    label: String,
-    messages: Messages,
-}
-
 pub async fn today(
     state: web::Data<AppState>,
     signed_in: SignedIn,
 ) -> Result<HttpResponse, PageError> {
-    day_page(&state, &signed_in, StatusCode::OK, &TrackerTyped::default()).await
+    day_page(&state, &signed_in).await
 }
 
-/// The day's page; with a refused tracker form, what was typed in it and why.
-async fn day_page(
-    state: &AppState,
-    signed_in: &SignedIn,
-    status: StatusCode,
-    typed: &TrackerTyped,
-) -> Result<HttpResponse, PageError> {
+/// The day's page.
+async fn day_page(state: &AppState, signed_in: &SignedIn) -> Result<HttpResponse, PageError> {
     let me = own_id(signed_in)?;
     let zone = time_zone_of(state, signed_in).await?;
     let today = Utc::now().with_timezone(&zone).date_naive();
@@ -256,13 +242,13 @@ async fn day_page(
                 }
             }
             // Once per phone: below the day's work.
-            @if tracker == Tracker::ToSetUp { (tracker_form(&csrf, typed)) }
+            @if tracker == Tracker::ToSetUp { (tracker_link()) }
         }
     };
     Ok(layout::frame(
         signed_in,
         Section::Today,
-        status,
+        StatusCode::OK,
         "Today",
         content,
     ))
@@ -311,79 +297,16 @@ fn clock(csrf: &str, shift: Option<&Shift>, zone: Tz, today: NaiveDate, tracker:
     }
 }
 
-/// Sets up Traccar Client for the person, who may then start and stop it
-/// from the time clock.
-fn tracker_form(csrf: &str, typed: &TrackerTyped) -> Markup {
+/// Leads to the person's phones, where a tracker app is set up (`devices`);
+/// they may then start and stop it from the time clock.
+fn tracker_link() -> Markup {
     html! {
         section class="tracker" aria-labelledby="tracker-heading" {
             h2 id="tracker-heading" { "Tracking on this phone" }
-            p { "Traccar Client sends your position from this phone; only what it sends while you are clocked in is kept. Install it first, then set it up here." }
-            (summary(&typed.messages))
-            // The fragment brings a refused form back into view.
-            form class="stack" method="post" action=(format!("{TODAY}/tracker#tracker-heading")) novalidate {
-                (csrf_input(csrf))
-                (input(&Input { name: "label", label: "Name of this phone", value: &typed.label, kind: "text",
-                    autocomplete: "off", required: true, hint: Some("Such as “Tom’s phone”: it names the phone in lists.") }, &typed.messages))
-                button type="submit" { "Set up Traccar Client" }
-            }
+            p { "Traccar Client sends your position from this phone; only what it sends while you are clocked in is kept. Install it first, then set it up." }
+            p { a class="button" href="/app/my-devices" { "Set up Traccar Client" } }
         }
     }
-}
-
-#[derive(Deserialize)]
-pub struct TrackerForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    label: String,
-}
-
-/// Issues a device for the person as `POST /v1/users/{id}/devices` does and
-/// answers the link that sets Traccar Client up. The link holds the device's
-/// token, so it is shown this once, in the answer to the form: never in a
-/// URL the server would log.
-pub async fn set_up_tracker(
-    state: web::Data<AppState>,
-    signed_in: SignedIn,
-    form: web::Form<TrackerForm>,
-) -> Result<HttpResponse, PageError> {
-    signed_in.check_csrf(&form.csrf)?;
-    let me = own_id(&signed_in)?;
-    let issued = match parse_label(&form.label) {
-        Ok(label) => devices::issue(&state, &signed_in.caller, me, label)
-            .await
-            .map_err(Problem::from),
-        Err(problem) => Err(problem),
-    };
-    let (device, token) = match issued {
-        Ok(issued) => issued,
-        Err(problem) if problem.status == StatusCode::UNPROCESSABLE_ENTITY => {
-            let typed = TrackerTyped {
-                label: form.label.clone(),
-                messages: Messages(problem.errors),
-            };
-            return day_page(&state, &signed_in, problem.status, &typed).await;
-        }
-        Err(problem) => return Err(problem.into()),
-    };
-    let setup = device_setup(&state, &device, &token)?;
-    let content = html! {
-        div class="phone" {
-            h1 { "Set up Traccar Client" }
-            p { "On this phone, with Traccar Client installed:" }
-            p { a class="button" href=(setup.traccar.setup_link) { "Set up Traccar Client" } }
-            p class="hint" { "The link holds the key of “" (device.label) "” and is shown only now. If it gets lost, set the phone up again." }
-            p { "Then start Traccar Client from the time clock when you clock in, and stop it when you clock out." }
-            p { a class="button quiet" href=(TODAY) { "Back to today's appointments" } }
-        }
-    };
-    Ok(layout::frame(
-        &signed_in,
-        Section::Today,
-        StatusCode::CREATED,
-        "Set up Traccar Client",
-        content,
-    ))
 }
 
 /// A `geo:` URI (RFC 5870) searching for the address: Android hands it to the
