@@ -341,7 +341,7 @@ pub async fn schedule(
     let day = match query.date.trim() {
         "" => today,
         raw => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map_err(|_| Problem::invalid_field("date", "must be a date such as 2026-03-09"))?,
+            .map_err(|_| Problem::bad_request("the date must be written as 2026-03-09"))?,
     };
     let view = match query.view.as_str() {
         "week" => View::Week,
@@ -765,7 +765,8 @@ async fn refused(
 /// Whom a new appointment is for, as the form shows it.
 struct For {
     id: Uuid,
-    name: String,
+    /// Their name and stage, for the link to their page.
+    known: Customers,
 }
 
 /// The booking or editing form, with what was typed and why it was refused.
@@ -839,7 +840,7 @@ fn appointment_form(
             @if editing.is_some() { input type="hidden" name="version" value=(form.version); }
             @if let Some(customer) = customer {
                 input type="hidden" name="customer_id" value=(customer.id);
-                p { "For " a href=(format!("/app/customers/{}", customer.id)) { (customer.name) } ". " a href=(format!("{SCHEDULE}/new")) { "Choose someone else" } }
+                p { "For " (customer.known.link(Some(customer.id))) ". " a href=(format!("{SCHEDULE}/new")) { "Choose someone else" } }
                 @if let Some(message) = messages.of("customer_id") { p class="error" { "Error: " (message) } }
             }
             (input(&Input { name: "title", label: "Title", value: &form.title, kind: "text", autocomplete: "off", required: true,
@@ -875,10 +876,12 @@ pub struct NewQuery {
 async fn customer_for(state: &AppState, signed_in: &SignedIn, raw: &str) -> Result<For, PageError> {
     let id = id_in(raw)?;
     let customers = Customers::of(state, signed_in, std::iter::once(Some(id))).await?;
-    let (name, _) = customers.0.get(&id).ok_or_else(Problem::not_found)?;
+    if !customers.0.contains_key(&id) {
+        return Err(Problem::not_found().into());
+    }
     Ok(For {
         id,
-        name: name.clone(),
+        known: customers,
     })
 }
 

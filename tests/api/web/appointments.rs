@@ -202,6 +202,9 @@ async fn the_schedule_shows_an_appointment_under_its_technician_on_its_day_and_i
     assert!(theirs.contains("Boiler service"));
     assert!(!theirs.contains("Gutter check"));
 
+    let (status, _) = office.page("/app/appointments?date=9%20March").await;
+    assert_eq!(status, 400);
+
     // Today, in the account's time zone, by default.
     let (status, today) = office.page("/app/appointments").await;
     assert_eq!(status, 200);
@@ -220,6 +223,26 @@ async fn booking_through_the_form_creates_the_appointment_the_api_lists() {
     assert_eq!(status, 200);
     let link = format!("/app/appointments/new?customer={}", office.customer);
     assert!(search.contains(&link), "{search}");
+
+    // A prospect's booking links to the prospect's page.
+    let response = office
+        .app
+        .call(
+            Method::POST,
+            "/v1/prospects",
+            &office.owner.access,
+            Some(json!({"name": "Pat Prospect"})),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let prospect = id_of(&response.json().await.unwrap());
+    let (status, form) = office
+        .page(&format!("/app/appointments/new?customer={prospect}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(form.contains(&format!(
+        "href=\"/app/prospects/{prospect}\">Pat Prospect</a>"
+    )));
 
     let (status, form) = office.page(&link).await;
     assert_eq!(status, 200);
