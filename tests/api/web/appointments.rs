@@ -723,3 +723,48 @@ async fn html_in_a_title_a_name_and_notes_shows_as_text() {
         assert!(!html.contains("style="), "{path}: no inline style");
     }
 }
+
+#[tokio::test]
+async fn a_dispatcher_who_may_not_manage_users_schedules_and_assigns() {
+    let office = office().await;
+    let dispatcher = office.app.user_with_role(&office.owner, "dispatcher").await;
+    let session = sign_in(&office.app, &dispatcher.email).await;
+    let day = Day::ahead(4);
+    let response = get_page(
+        &office.app,
+        &format!("/app/appointments?date={}", day.0),
+        &session,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("<h2>A technician</h2>"));
+    let response = get_page(
+        &office.app,
+        &format!("/app/appointments/new?customer={}", office.customer),
+        &session,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let csrf = csrf_of(&response.text().await.unwrap());
+    let response = post_form(
+        &office.app,
+        "/app/appointments",
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("customer_id", &office.customer),
+            ("technician_id", &office.technician.user_id),
+            ("title", "Boiler service"),
+            ("starts_at", &local(day, "09:00")),
+            ("ends_at", &local(day, "10:00")),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let [booked] = office.all().await.try_into().unwrap();
+    assert_eq!(booked["technician_id"], office.technician.user_id.as_str());
+}
