@@ -222,6 +222,64 @@ fn rules(fields: &mut Fields, raw: Option<&[ReminderBody]>) -> Option<Vec<Remind
     Some(parsed)
 }
 
+/// The booking the use case takes, or 422 naming every invalid field.
+pub fn parse_new(body: &CreateAppointmentRequest) -> Result<NewAppointment, Problem> {
+    let mut fields = Fields::default();
+    let title = fields.check("title", Title::parse(&body.title));
+    let notes = fields.check(
+        "notes",
+        parse_notes(body.notes.as_deref().unwrap_or_default()),
+    );
+    let slot = fields.check("ends_at", TimeSlot::new(body.starts_at, body.ends_at));
+    let address = parse_address(&mut fields, body.address.as_ref()).flatten();
+    let reminders = rules(&mut fields, body.reminders.as_deref());
+    fields.finish()?;
+    let (Some(title), Some(notes), Some(slot)) = (title, notes, slot) else {
+        return Err(Problem::internal());
+    };
+    Ok(NewAppointment {
+        person_id: Id::from_uuid(body.customer_id),
+        technician_id: body.technician_id.map(Id::from_uuid),
+        title,
+        notes,
+        slot,
+        address,
+        reminders,
+        allow_overlap: body.allow_overlap,
+    })
+}
+
+/// The change the use case takes, or 422 naming every invalid field.
+pub fn parse_patch(body: &UpdateAppointmentRequest) -> Result<AppointmentPatch, Problem> {
+    let mut fields = Fields::default();
+    let mut patch = AppointmentPatch {
+        allow_overlap: body.allow_overlap,
+        ..Default::default()
+    };
+    if let Some(title) = &body.title {
+        patch.title = fields.check("title", Title::parse(title));
+    }
+    if let Some(notes) = &body.notes {
+        patch.notes = fields.check("notes", parse_notes(notes.as_deref().unwrap_or_default()));
+    }
+    patch.starts_at = body.starts_at.map(Ts::from);
+    patch.ends_at = body.ends_at.map(Ts::from);
+    patch.technician_id = body.technician_id.map(|t| t.map(Id::from_uuid));
+    if let Some(raw) = &body.address {
+        patch.address = parse_address(&mut fields, raw.as_ref());
+    }
+    patch.reminders = rules(&mut fields, body.reminders.as_deref());
+    fields.finish()?;
+    Ok(patch)
+}
+
+/// The status asked for, or 422.
+pub fn parse_status(body: &StatusRequest) -> Result<Status, Problem> {
+    body.status
+        .parse::<Status>()
+        .map_err(|e| Problem::invalid_field("status", e.0))
+}
+
 /// Create an appointment. Booking a technician into an overlapping open
 /// appointment is 409 (with `conflicting_id`) unless `allow_overlap` is true.
 /// Its reminders (given, or the account's defaults) are scheduled at once.
@@ -258,30 +316,7 @@ pub async fn create_appointment(
     raw: Json<CreateAppointmentRequest>,
 ) -> Result<HttpResponse, Problem> {
     appointments::authorize_changes(&caller)?;
-    let body = &raw.0;
-    let mut fields = Fields::default();
-    let title = fields.check("title", Title::parse(&body.title));
-    let notes = fields.check(
-        "notes",
-        parse_notes(body.notes.as_deref().unwrap_or_default()),
-    );
-    let slot = fields.check("ends_at", TimeSlot::new(body.starts_at, body.ends_at));
-    let address = parse_address(&mut fields, body.address.as_ref()).flatten();
-    let reminders = rules(&mut fields, body.reminders.as_deref());
-    fields.finish()?;
-    let (Some(title), Some(notes), Some(slot)) = (title, notes, slot) else {
-        return Err(Problem::internal());
-    };
-    let input = NewAppointment {
-        person_id: Id::from_uuid(body.customer_id),
-        technician_id: body.technician_id.map(Id::from_uuid),
-        title,
-        notes,
-        slot,
-        address,
-        reminders,
-        allow_overlap: body.allow_overlap,
-    };
+    let input = parse_new(&raw.0)?;
     let account = caller.account_id;
     let result = idempotency::run(
         &state,
@@ -416,26 +451,7 @@ pub async fn update_appointment(
     body: Json<UpdateAppointmentRequest>,
 ) -> Result<HttpResponse, Problem> {
     appointments::authorize_changes(&caller)?;
-    let body = body.0;
-    let mut fields = Fields::default();
-    let mut patch = AppointmentPatch {
-        allow_overlap: body.allow_overlap,
-        ..Default::default()
-    };
-    if let Some(title) = &body.title {
-        patch.title = fields.check("title", Title::parse(title));
-    }
-    if let Some(notes) = &body.notes {
-        patch.notes = fields.check("notes", parse_notes(notes.as_deref().unwrap_or_default()));
-    }
-    patch.starts_at = body.starts_at.map(Ts::from);
-    patch.ends_at = body.ends_at.map(Ts::from);
-    patch.technician_id = body.technician_id.map(|t| t.map(Id::from_uuid));
-    if let Some(raw) = &body.address {
-        patch.address = parse_address(&mut fields, raw.as_ref());
-    }
-    patch.reminders = rules(&mut fields, body.reminders.as_deref());
-    fields.finish()?;
+    let patch = parse_patch(&body.0)?;
     let detail =
         appointments::update(&state, &caller, Id::from_uuid(*id), *if_match, patch).await?;
     Ok(respond(actix_web::http::StatusCode::OK, detail))
@@ -496,11 +512,7 @@ pub async fn change_status(
     if_match: IfMatch,
     body: Json<StatusRequest>,
 ) -> Result<HttpResponse, Problem> {
-    let to = body
-        .0
-        .status
-        .parse::<Status>()
-        .map_err(|e| Problem::invalid_field("status", e.0))?;
+    let to = parse_status(&body.0)?;
     let detail =
         appointments::change_status(&state, &caller, Id::from_uuid(*id), to, *if_match).await?;
     Ok(respond(actix_web::http::StatusCode::OK, detail))

@@ -1,9 +1,12 @@
 //! Form controls with their labels and their field's message, named as the
 //! JSON API names the field, so its validation messages land beside them.
 
+use actix_web::http::StatusCode;
 use maud::{html, Markup};
 
-use crate::problem::FieldError;
+use fieldcrm_app::preconditions::IfMatch;
+
+use crate::problem::{FieldError, Problem};
 
 /// The hidden input every form carries (see `session::SignedIn::check_csrf`).
 pub fn csrf_input(token: &str) -> Markup {
@@ -95,6 +98,60 @@ pub fn summary(messages: &Messages) -> Markup {
                     @for error in &messages.0 {
                         li { a href=(format!("#{}", id_of(&error.field))) { (error.field) ": " (error.message) } }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The version a form was filled from, for `If-Match`: a form without it
+/// would act on whatever changed meanwhile.
+pub fn version_of(raw: &str) -> IfMatch {
+    raw.trim().parse().map_or(IfMatch::Never, IfMatch::Version)
+}
+
+/// Whether a refusal names fields a form can show its messages beside.
+pub fn has_field_errors(problem: &Problem) -> bool {
+    matches!(
+        problem.status,
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST
+    ) && !problem.errors.is_empty()
+}
+
+/// The API's parse of a form, refused with the form's own messages (about
+/// values it could not turn into the API's types) beside the API's.
+pub fn with_own_messages<T>(
+    parsed: Result<T, Problem>,
+    mut own: Vec<FieldError>,
+) -> Result<T, Problem> {
+    match parsed {
+        Ok(_) if !own.is_empty() => Err(Problem::validation(own)),
+        Err(mut problem) if !problem.errors.is_empty() => {
+            problem.errors.append(&mut own);
+            Err(problem)
+        }
+        other => other,
+    }
+}
+
+/// A select of `options` (value, words) with its label and message.
+pub fn select(
+    name: &str,
+    label: &str,
+    options: &[(String, String)],
+    chosen: &str,
+    messages: &Messages,
+) -> Markup {
+    let id = id_of(name);
+    let message = messages.of(name);
+    let described = described_by(&id, false, message.is_some());
+    html! {
+        div class="field" {
+            label for=(id) { (label) }
+            @if let Some(message) = message { p class="error" id=(format!("{id}-error")) { "Error: " (message) } }
+            select id=(id) name=(name) aria-invalid=[message.map(|_| "true")] aria-describedby=[described] {
+                @for (value, words) in options {
+                    option value=(value) selected[value == chosen] { (words) }
                 }
             }
         }

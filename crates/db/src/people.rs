@@ -121,6 +121,25 @@ pub fn find_with_tags(
     }))
 }
 
+/// A person's id, name and stage: enough to name them and link to their page.
+pub type Named = (Id<Person>, String, Stored<Stage>);
+
+/// Names and stages of these people of the account, by id.
+pub fn names_of(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    ids: &[Id<Person>],
+) -> DbResult<Vec<Named>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(people::table
+        .filter(people::account_id.eq(account))
+        .filter(people::id.eq_any(ids))
+        .select((people::id, people::name, people::stage))
+        .load(conn)?)
+}
+
 /// For work done on no one's behalf (an unsubscribe link names only the person).
 pub fn find_any(conn: &mut DbConnection, id: Id<Person>) -> DbResult<Option<Person>> {
     Ok(people::table

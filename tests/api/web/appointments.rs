@@ -1,1 +1,770 @@
-//! The office's appointment pages.
+//! The office's appointment pages: the schedule, booking, rescheduling and
+//! assigning, the status buttons; seen through the JSON API.
+
+use chrono::{NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono_tz::America::Chicago;
+use fieldcrm_test_support::{spawn_app, Day, Signed, TestApp};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use super::*;
+
+/// An account (time zone America/Chicago, as `signup` makes it) with its
+/// owner signed in to the pages, a technician and a customer.
+struct Office {
+    app: TestApp,
+    owner: Signed,
+    session: String,
+    technician: Signed,
+    customer: String,
+}
+
+async fn office() -> Office {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let session = sign_in(&app, &owner.email).await;
+    let technician = app.user_with_role(&owner, "technician").await;
+    let customer = app
+        .create_customer(&owner, json!({"name": "Anna Smith"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Office {
+        app,
+        owner,
+        session,
+        technician,
+        customer,
+    }
+}
+
+/// `HH:MM` on `day` in Chicago, as a `datetime-local` control sends it.
+fn local(day: Day, time: &str) -> String {
+    format!("{}T{time}", day.0)
+}
+
+/// The same local time as the API writes it (UTC).
+fn utc(local: &str) -> String {
+    let naive = NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M").unwrap();
+    Chicago
+        .from_local_datetime(&naive)
+        .unwrap()
+        .with_timezone(&Utc)
+        .to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// How the pages write a day.
+fn day_words(day: Day) -> String {
+    day.0.format("%A %-d %B %Y").to_string()
+}
+
+impl Office {
+    async fn book(
+        &self,
+        title: &str,
+        technician: Option<&str>,
+        day: Day,
+        from: &str,
+        to: &str,
+    ) -> Value {
+        let response = self
+            .app
+            .call(
+                Method::POST,
+                "/v1/appointments",
+                &self.owner.access,
+                Some(json!({
+                    "customer_id": self.customer,
+                    "technician_id": technician,
+                    "title": title,
+                    "starts_at": utc(&local(day, from)),
+                    "ends_at": utc(&local(day, to)),
+                })),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "booking {title}");
+        response.json().await.unwrap()
+    }
+
+    /// A JSON API read as the holder of `token`.
+    async fn read(&self, token: &str, path: &str) -> Value {
+        let response = self.app.call(Method::GET, path, token, None).await;
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.unwrap()
+    }
+
+    async fn appointment(&self, id: &str) -> Value {
+        self.read(&self.owner.access, &format!("/v1/appointments/{id}"))
+            .await
+    }
+
+    async fn all(&self) -> Vec<Value> {
+        let body = self.read(&self.owner.access, "/v1/appointments").await;
+        body["data"].as_array().unwrap().clone()
+    }
+
+    async fn page(&self, path: &str) -> (u16, String) {
+        let response = get_page(&self.app, path, &self.session).await;
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
+        post_form(&self.app, path, &self.session, form).await
+    }
+
+    /// The booking form sent for the customer, with `fields` typed in it.
+    async fn submit_booking(&self, csrf: &str, fields: &[(&str, &str)]) -> Response {
+        let mut form = vec![("csrf", csrf), ("customer_id", self.customer.as_str())];
+        form.extend_from_slice(fields);
+        self.post("/app/appointments", &form).await
+    }
+}
+
+fn id_of(appointment: &Value) -> String {
+    appointment["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_schedule_shows_an_appointment_under_its_technician_on_its_day_and_in_its_week() {
+    let office = office().await;
+    let day = Day::ahead(10);
+    let boiler = office
+        .book(
+            "Boiler service",
+            Some(&office.technician.user_id),
+            day,
+            "09:00",
+            "10:00",
+        )
+        .await;
+    office
+        .book("Gutter check", None, day, "11:00", "12:00")
+        .await;
+
+    let (status, html) = office
+        .page(&format!("/app/appointments?date={}", day.0))
+        .await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&format!("<h1>Appointments on {}</h1>", day_words(day))));
+    let technician = html
+        .find("<h2>A technician</h2>")
+        .expect("the technician's section");
+    let title = html.find("Boiler service").unwrap();
+    let unassigned = html
+        .find("<h2>Not assigned</h2>")
+        .expect("the unassigned ones");
+    assert!(
+        technician < title && title < unassigned,
+        "under its technician"
+    );
+    assert!(html[unassigned..].contains("Gutter check"));
+    assert!(html.contains(&format!("href=\"/app/appointments/{}\"", id_of(&boiler))));
+    assert!(
+        html.contains("09:00 to 10:00"),
+        "in the account's time zone"
+    );
+    assert!(html.contains("Anna Smith"));
+    assert!(html.contains("Status: Scheduled"));
+
+    let (_, next_day) = office
+        .page(&format!("/app/appointments?date={}", day.plus(1).0))
+        .await;
+    assert!(!next_day.contains("Boiler service"));
+    assert!(next_day.contains("Nothing booked."));
+
+    let (status, week) = office
+        .page(&format!("/app/appointments?date={}&view=week", day.0))
+        .await;
+    assert_eq!(status, 200);
+    assert!(week.contains(&format!("<h3>{}</h3>", day_words(day))));
+    assert!(week.contains("Boiler service"));
+    assert_eq!(
+        week.matches("<h3>").count(),
+        7 * 2,
+        "seven days, two groups"
+    );
+    let (_, next_week) = office
+        .page(&format!(
+            "/app/appointments?date={}&view=week",
+            day.plus(7).0
+        ))
+        .await;
+    assert!(!next_week.contains("Boiler service"));
+
+    // One technician's.
+    let (_, theirs) = office
+        .page(&format!(
+            "/app/appointments?date={}&technician={}",
+            day.0, office.technician.user_id
+        ))
+        .await;
+    assert!(theirs.contains("Boiler service"));
+    assert!(!theirs.contains("Gutter check"));
+
+    let (status, _) = office.page("/app/appointments?date=9%20March").await;
+    assert_eq!(status, 400);
+
+    // Today, in the account's time zone, by default.
+    let (status, today) = office.page("/app/appointments").await;
+    assert_eq!(status, 200);
+    let chicago_today = Utc::now().with_timezone(&Chicago).date_naive();
+    assert!(today.contains(&format!(
+        "Appointments on {}",
+        chicago_today.format("%A %-d %B %Y")
+    )));
+    assert!(today.contains("aria-current=\"date\""));
+}
+
+#[tokio::test]
+async fn booking_through_the_form_creates_the_appointment_the_api_lists() {
+    let office = office().await;
+    let (status, search) = office.page("/app/appointments/new?q=anna").await;
+    assert_eq!(status, 200);
+    let link = format!("/app/appointments/new?customer={}", office.customer);
+    assert!(search.contains(&link), "{search}");
+
+    // A prospect's booking links to the prospect's page.
+    let response = office
+        .app
+        .call(
+            Method::POST,
+            "/v1/prospects",
+            &office.owner.access,
+            Some(json!({"name": "Pat Prospect"})),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let prospect = id_of(&response.json().await.unwrap());
+    let (status, form) = office
+        .page(&format!("/app/appointments/new?customer={prospect}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(form.contains(&format!(
+        "href=\"/app/prospects/{prospect}\">Pat Prospect</a>"
+    )));
+
+    let (status, form) = office.page(&link).await;
+    assert_eq!(status, 200);
+    assert!(form.contains("Anna Smith"));
+    assert!(form.contains(&format!(
+        "<option value=\"{}\">A technician</option>",
+        office.technician.user_id
+    )));
+    let csrf = csrf_of(&form);
+    let day = Day::ahead(12);
+    let (starts, ends) = (local(day, "14:30"), local(day, "16:00"));
+    let response = office
+        .submit_booking(
+            &csrf,
+            &[
+                ("technician_id", &office.technician.user_id),
+                ("title", "Annual boiler service"),
+                ("starts_at", &starts),
+                ("ends_at", &ends),
+                ("notes", "Side gate code 4417"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let page = location(&response).to_owned();
+
+    let [booked] = office.all().await.try_into().unwrap();
+    assert_eq!(page, format!("/app/appointments/{}", id_of(&booked)));
+    assert_eq!(booked["title"], "Annual boiler service");
+    assert_eq!(booked["customer_id"], office.customer.as_str());
+    assert_eq!(booked["technician_id"], office.technician.user_id.as_str());
+    assert_eq!(booked["starts_at"], utc(&starts));
+    assert_eq!(booked["ends_at"], utc(&ends));
+    assert_eq!(booked["notes"], "Side gate code 4417");
+
+    let (status, html) = office.page(&page).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("<h1>Annual boiler service</h1>"));
+    assert!(html.contains(&format!("{}, 14:30 to 16:00", day_words(day))));
+    assert!(html.contains(&format!("href=\"/app/customers/{}\"", office.customer)));
+    assert!(html.contains("A technician"));
+    assert!(html.contains("Scheduled"));
+}
+
+#[tokio::test]
+async fn a_refused_booking_shows_the_apis_messages_and_keeps_what_was_typed() {
+    let office = office().await;
+    let csrf = csrf(&office.app, &office.session).await;
+    let day = Day::ahead(12);
+    let (starts, ends) = (local(day, "16:00"), local(day, "15:00"));
+    let response = office
+        .submit_booking(
+            &csrf,
+            &[
+                ("technician_id", &office.technician.user_id),
+                ("title", " "),
+                ("starts_at", &starts),
+                ("ends_at", &ends),
+                ("notes", "Bring the long ladder"),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("ends_at: must be after starts_at"), "{html}");
+    assert!(html.contains("title: must not be empty"));
+    assert!(html.contains(&format!("value=\"{starts}\"")));
+    assert!(html.contains(&format!("value=\"{ends}\"")));
+    assert!(html.contains("Bring the long ladder"));
+    assert!(html.contains(&format!(
+        "<option value=\"{}\" selected>",
+        office.technician.user_id
+    )));
+
+    // A time the form cannot read, beside the API's other messages.
+    let response = office
+        .submit_booking(
+            &csrf,
+            &[
+                ("title", "Leak repair"),
+                ("starts_at", "tomorrow"),
+                ("ends_at", &ends),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("starts_at: must be a date and time"));
+    assert!(!html.contains("ends_at:"), "{html}");
+    assert!(html.contains("value=\"Leak repair\""));
+    assert!(html.contains("value=\"tomorrow\""));
+    assert!(office.all().await.is_empty());
+}
+
+#[tokio::test]
+async fn rescheduling_and_assigning_through_the_edit_form_and_a_stale_form_changes_nothing() {
+    let office = office().await;
+    let day = Day::ahead(8);
+    let booked = office
+        .book("Boiler service", None, day, "09:00", "10:00")
+        .await;
+    let id = id_of(&booked);
+    let (status, form) = office.page(&format!("/app/appointments/{id}/edit")).await;
+    assert_eq!(status, 200);
+    assert!(
+        form.contains(&format!("value=\"{}\"", local(day, "09:00"))),
+        "shown in Chicago"
+    );
+    let csrf = csrf_of(&form);
+    let later = day.plus(1);
+    let (starts, ends) = (local(later, "13:00"), local(later, "14:15"));
+    let response = office
+        .post(
+            &format!("/app/appointments/{id}"),
+            &[
+                ("csrf", &csrf),
+                ("version", "1"),
+                ("technician_id", &office.technician.user_id),
+                ("title", "Boiler service and flue check"),
+                ("starts_at", &starts),
+                ("ends_at", &ends),
+                ("notes", ""),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), format!("/app/appointments/{id}"));
+    let moved = office.appointment(&id).await;
+    assert_eq!(moved["starts_at"], utc(&starts));
+    assert_eq!(moved["ends_at"], utc(&ends));
+    assert_eq!(moved["technician_id"], office.technician.user_id.as_str());
+    assert_eq!(moved["title"], "Boiler service and flue check");
+    assert_eq!(moved["version"], 2);
+
+    // The same form again, read at version 1.
+    let response = office
+        .post(
+            &format!("/app/appointments/{id}"),
+            &[
+                ("csrf", &csrf),
+                ("version", "1"),
+                ("technician_id", ""),
+                ("title", "Something else"),
+                ("starts_at", &starts),
+                ("ends_at", &ends),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 412);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Someone else changed this appointment"));
+    assert!(html.contains(&format!(
+        "href=\"/app/appointments/{id}/edit\">Reload the current version"
+    )));
+    assert!(
+        html.contains("value=\"Something else\""),
+        "what was typed is kept"
+    );
+    let unchanged = office.appointment(&id).await;
+    assert_eq!(unchanged["title"], "Boiler service and flue check");
+    assert_eq!(
+        unchanged["technician_id"],
+        office.technician.user_id.as_str()
+    );
+    assert_eq!(unchanged["version"], 2);
+}
+
+#[tokio::test]
+async fn a_double_booking_shows_the_conflicting_appointment() {
+    let office = office().await;
+    let day = Day::ahead(9);
+    let tech = office.technician.user_id.clone();
+    let first = office
+        .book("Boiler service", Some(&tech), day, "09:00", "10:00")
+        .await;
+    let csrf = csrf(&office.app, &office.session).await;
+    let (starts, ends) = (local(day, "09:30"), local(day, "10:30"));
+    let leak_repair = [
+        ("technician_id", tech.as_str()),
+        ("title", "Leak repair"),
+        ("starts_at", &starts),
+        ("ends_at", &ends),
+    ];
+    let response = office.submit_booking(&csrf, &leak_repair).await;
+    assert_eq!(response.status(), 409);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("the technician is booked then"));
+    assert!(html.contains(&format!(
+        "href=\"/app/appointments/{}\">Boiler service</a>",
+        id_of(&first)
+    )));
+    assert!(html.contains(&format!("{}, 09:00 to 10:00", day_words(day))));
+    assert!(html.contains("value=\"Leak repair\""));
+    assert!(html.contains("name=\"allow_overlap\""));
+    assert_eq!(office.all().await.len(), 1);
+
+    // Booked anyway, when asked.
+    let anyway = [leak_repair.as_slice(), &[("allow_overlap", "on")]].concat();
+    let response = office.submit_booking(&csrf, &anyway).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(office.all().await.len(), 2);
+
+    // Moving another one onto the first is refused the same way.
+    let other = office
+        .book("Gutter check", Some(&tech), day, "13:00", "14:00")
+        .await;
+    let response = office
+        .post(
+            &format!("/app/appointments/{}", id_of(&other)),
+            &[
+                ("csrf", &csrf),
+                ("version", "1"),
+                ("technician_id", &tech),
+                ("title", "Gutter check"),
+                ("starts_at", &local(day, "09:15")),
+                ("ends_at", &local(day, "09:45")),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 409);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("/app/appointments/"));
+    assert!(html.contains("the technician is booked then"));
+    assert_eq!(office.appointment(&id_of(&other)).await["version"], 1);
+}
+
+#[tokio::test]
+async fn a_status_button_changes_the_status_and_only_allowed_changes_are_offered() {
+    let office = office().await;
+    let booked = office
+        .book("Boiler service", None, Day::ahead(5), "09:00", "10:00")
+        .await;
+    let id = id_of(&booked);
+    let path = format!("/app/appointments/{id}");
+    let (_, html) = office.page(&path).await;
+    for offered in ["confirmed", "cancelled", "no_show"] {
+        assert!(
+            html.contains(&format!("name=\"status\" value=\"{offered}\"")),
+            "{offered}"
+        );
+    }
+    for not_offered in ["en_route", "in_progress", "completed", "scheduled"] {
+        assert!(
+            !html.contains(&format!("name=\"status\" value=\"{not_offered}\"")),
+            "{not_offered}"
+        );
+    }
+    let csrf = csrf_of(&html);
+    let status = format!("{path}/status");
+
+    let response = office
+        .post(
+            &status,
+            &[("csrf", &csrf), ("version", "1"), ("status", "confirmed")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), path);
+    assert_eq!(office.appointment(&id).await["status"], "confirmed");
+    let (_, html) = office.page(&path).await;
+    assert!(html.contains("name=\"status\" value=\"en_route\""));
+    assert!(!html.contains("name=\"status\" value=\"confirmed\""));
+
+    // A move the lifecycle does not allow, and a stale page.
+    let response = office
+        .post(
+            &status,
+            &[("csrf", &csrf), ("version", "2"), ("status", "completed")],
+        )
+        .await;
+    assert_eq!(response.status(), 422);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("a confirmed appointment can become en_route"));
+    let response = office
+        .post(
+            &status,
+            &[("csrf", &csrf), ("version", "1"), ("status", "cancelled")],
+        )
+        .await;
+    assert_eq!(response.status(), 412);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("Someone else changed this appointment"));
+    assert_eq!(office.appointment(&id).await["status"], "confirmed");
+
+    let response = office
+        .post(
+            &status,
+            &[("csrf", &csrf), ("version", "2"), ("status", "cancelled")],
+        )
+        .await;
+    assert_eq!(response.status(), 303);
+    let (_, html) = office.page(&path).await;
+    assert!(html.contains("keeps its status"));
+    assert!(!html.contains("name=\"status\""));
+}
+
+#[tokio::test]
+async fn a_form_without_the_sessions_token_changes_nothing() {
+    let office = office().await;
+    let day = Day::ahead(6);
+    let booked = office
+        .book("Boiler service", None, day, "09:00", "10:00")
+        .await;
+    let id = id_of(&booked);
+    let (starts, ends) = (local(day, "11:00"), local(day, "12:00"));
+    for (path, form) in [
+        (
+            "/app/appointments".to_owned(),
+            vec![
+                ("csrf", "forged"),
+                ("customer_id", office.customer.as_str()),
+                ("title", "Leak repair"),
+                ("starts_at", starts.as_str()),
+                ("ends_at", ends.as_str()),
+            ],
+        ),
+        (
+            format!("/app/appointments/{id}"),
+            vec![
+                ("csrf", "forged"),
+                ("version", "1"),
+                ("title", "Renamed"),
+                ("starts_at", starts.as_str()),
+                ("ends_at", ends.as_str()),
+            ],
+        ),
+        (
+            format!("/app/appointments/{id}/status"),
+            vec![("version", "1"), ("status", "cancelled")],
+        ),
+    ] {
+        let response = office.post(&path, &form).await;
+        assert_eq!(response.status(), 403, "{path}");
+    }
+    let [unchanged] = office.all().await.try_into().unwrap();
+    assert_eq!(unchanged["title"], "Boiler service");
+    assert_eq!(unchanged["status"], "scheduled");
+    assert_eq!(unchanged["version"], 1);
+}
+
+#[tokio::test]
+async fn another_accounts_appointment_customer_and_technician_are_not_found() {
+    let office = office().await;
+    let csrf = csrf(&office.app, &office.session).await;
+    let other = office.app.signup().await;
+    let their_customer = office
+        .app
+        .create_customer(&other, json!({"name": "Someone Else"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let response = office
+        .app
+        .call(
+            Method::POST,
+            "/v1/appointments",
+            &other.access,
+            Some(json!({
+                "customer_id": their_customer,
+                "title": "Their job",
+                "starts_at": Day::ahead(4).at("15:00"),
+                "ends_at": Day::ahead(4).at("16:00"),
+            })),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let theirs = id_of(&response.json().await.unwrap());
+    for path in [
+        format!("/app/appointments/{theirs}"),
+        format!("/app/appointments/{theirs}/edit"),
+        format!("/app/appointments/new?customer={their_customer}"),
+        format!("/app/appointments?technician={}", other.user_id),
+    ] {
+        let (status, _) = office.page(&path).await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let response = office
+        .post(
+            &format!("/app/appointments/{theirs}/status"),
+            &[("csrf", &csrf), ("version", "1"), ("status", "cancelled")],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    let response = office
+        .post(
+            &format!("/app/appointments/{theirs}"),
+            &[
+                ("csrf", &csrf),
+                ("version", "1"),
+                ("title", "Mine now"),
+                ("starts_at", &local(Day::ahead(4), "09:00")),
+                ("ends_at", &local(Day::ahead(4), "10:00")),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 404);
+    let still = office
+        .read(&other.access, &format!("/v1/appointments/{theirs}"))
+        .await;
+    assert_eq!(
+        (still["title"].as_str(), still["status"].as_str()),
+        (Some("Their job"), Some("scheduled"))
+    );
+}
+
+#[tokio::test]
+async fn a_technician_gets_the_same_refusal_as_on_the_customer_pages() {
+    let office = office().await;
+    let booked = office
+        .book(
+            "Boiler service",
+            Some(&office.technician.user_id),
+            Day::ahead(3),
+            "09:00",
+            "10:00",
+        )
+        .await;
+    let session = sign_in(&office.app, &office.technician.email).await;
+    let (_, customers) = {
+        let response = get_page(&office.app, "/app/customers", &session).await;
+        (response.status(), response.text().await.unwrap())
+    };
+    for path in [
+        "/app/appointments".to_owned(),
+        "/app/appointments?view=week".to_owned(),
+        format!("/app/appointments/new?customer={}", office.customer),
+        format!("/app/appointments/{}", id_of(&booked)),
+        format!("/app/appointments/{}/edit", id_of(&booked)),
+    ] {
+        let response = get_page(&office.app, &path, &session).await;
+        assert_eq!(response.status(), 403, "{path}");
+        assert_eq!(response.text().await.unwrap(), customers, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn html_in_a_title_a_name_and_notes_shows_as_text() {
+    let office = office().await;
+    let day = Day::ahead(7);
+    let marked = "<script>alert(1)</script> <b>Boiler</b> & co";
+    let response = office
+        .app
+        .call(
+            Method::POST,
+            "/v1/appointments",
+            &office.owner.access,
+            Some(json!({
+                "customer_id": office.customer,
+                "title": marked,
+                "notes": "<img src=x onerror=alert(2)>",
+                "starts_at": utc(&local(day, "09:00")),
+                "ends_at": utc(&local(day, "10:00")),
+            })),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let id = id_of(&response.json().await.unwrap());
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &lt;b&gt;Boiler&lt;/b&gt; &amp; co";
+    for path in [
+        format!("/app/appointments?date={}", day.0),
+        format!("/app/appointments?date={}&view=week", day.0),
+        format!("/app/appointments/{id}"),
+        format!("/app/appointments/{id}/edit"),
+    ] {
+        let (status, html) = office.page(&path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(html.contains(escaped), "{path}");
+        assert!(!html.contains("<script>alert"), "{path}");
+        assert!(!html.contains("<b>Boiler"), "{path}");
+        assert!(!html.contains("<img src=x"), "{path}");
+        assert!(!html.contains("style="), "{path}: no inline style");
+    }
+}
+
+#[tokio::test]
+async fn a_dispatcher_who_may_not_manage_users_schedules_and_assigns() {
+    let office = office().await;
+    let dispatcher = office.app.user_with_role(&office.owner, "dispatcher").await;
+    let session = sign_in(&office.app, &dispatcher.email).await;
+    let day = Day::ahead(4);
+    let response = get_page(
+        &office.app,
+        &format!("/app/appointments?date={}", day.0),
+        &session,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("<h2>A technician</h2>"));
+    let response = get_page(
+        &office.app,
+        &format!("/app/appointments/new?customer={}", office.customer),
+        &session,
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let csrf = csrf_of(&response.text().await.unwrap());
+    let response = post_form(
+        &office.app,
+        "/app/appointments",
+        &session,
+        &[
+            ("csrf", &csrf),
+            ("customer_id", &office.customer),
+            ("technician_id", &office.technician.user_id),
+            ("title", "Boiler service"),
+            ("starts_at", &local(day, "09:00")),
+            ("ends_at", &local(day, "10:00")),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let [booked] = office.all().await.try_into().unwrap();
+    assert_eq!(booked["technician_id"], office.technician.user_id.as_str());
+}

@@ -10,7 +10,7 @@ use fieldcrm_db::people::{self, Person};
 use fieldcrm_db::users::{self, User};
 use fieldcrm_db::{DbConnection, Id, Stored, Ts};
 use fieldcrm_domain::scheduling::{ReminderRule, ReminderStatus, Status, TimeSlot, Title};
-use fieldcrm_domain::{Action, Address, Role};
+use fieldcrm_domain::{Action, Address, Role, Stage};
 
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult, Failure};
@@ -266,6 +266,50 @@ pub fn create_in(
         })?;
         detail(tx, appointment)
     })
+}
+
+/// Books an appointment on its own: a creation with no `Idempotency-Key` to
+/// keep beside it (the web's forms).
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    input: NewAppointment,
+) -> Result<Detail, AppError> {
+    authorize_changes(caller)?;
+    let caller = caller.clone();
+    state.db(move |conn| create_in(conn, &caller, input)).await
+}
+
+/// More users than an account of a field-service business has.
+const MOST_USERS: i64 = 1000;
+
+/// Whom an appointment may be assigned to: any user of the account, as
+/// `technician_id` takes. For those who schedule, who need not manage users.
+pub async fn technicians(state: &AppState, caller: &Caller) -> Result<Vec<User>, AppError> {
+    authorize_changes(caller)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| Ok(users::list(conn, account, None, MOST_USERS)?))
+        .await
+}
+
+/// The names and stages of the people appointments are for, by id: what a
+/// schedule shows beside each appointment.
+pub async fn customer_names(
+    state: &AppState,
+    caller: &Caller,
+    ids: Vec<Id<Person>>,
+) -> Result<Vec<(Id<Person>, String, Stage)>, AppError> {
+    authorize_changes(caller)?;
+    let account = caller.account_id;
+    state
+        .db(move |conn| {
+            Ok(people::names_of(conn, account, &ids)?
+                .into_iter()
+                .map(|(id, name, stage)| (id, name, *stage))
+                .collect())
+        })
+        .await
 }
 
 fn load_visible(
