@@ -33,8 +33,7 @@ fn page_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            content_security_policy(None),
         ))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "same-origin"))
@@ -44,6 +43,19 @@ fn page_headers() -> DefaultHeaders {
             HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",
         ))
+}
+
+/// The pages' Content-Security-Policy; a map page may also show images from
+/// the origin of the tile server the operator configured.
+pub(crate) fn content_security_policy(tile_origin: Option<&str>) -> String {
+    let images = match tile_origin {
+        Some(origin) => format!("'self' data: {origin}"),
+        None => "'self' data:".to_owned(),
+    };
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
 }
 
 /// A path of the people pages, whose first segment is the stage.

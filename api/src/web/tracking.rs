@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::header::{
+    self, ContentDisposition, DispositionParam, DispositionType, HeaderValue,
+};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
@@ -16,11 +18,13 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use fieldcrm_app::accounts::settings;
+use fieldcrm_app::config::MapTiles;
 use fieldcrm_app::time_clock::{self, LivePosition, Route, ShiftSummary, TimesheetRequest};
 use fieldcrm_app::AppState;
 use fieldcrm_db::{Id, Ts};
 use fieldcrm_geo_track::{Fix, Stop};
 
+use super::content_security_policy;
 use super::error::PageError;
 use super::forms::{input, summary, Input, Messages};
 use super::layout::{self, Section};
@@ -126,58 +130,81 @@ fn distance(metres: f64) -> String {
 const WIDTH: f64 = 800.0;
 const HEIGHT: f64 = 500.0;
 const MARGIN: f64 = 48.0;
-/// The least span drawn, in degrees (about 200 m), so a single position sits
-/// in the middle of a drawing rather than filling it.
-const LEAST_SPAN_DEG: f64 = 0.002;
+/// The least span drawn, in world units (about 200 m at the equator), so a
+/// single position sits in the middle of a drawing rather than filling it.
+const LEAST_SPAN: f64 = 0.002 / 360.0;
+/// Web Mercator stops short of the poles.
+const MAX_LAT: f64 = 85.051_128_78;
+/// Pixels of a map tile's side.
+const TILE_PX: f64 = 256.0;
+const MAX_ZOOM: f64 = 19.0;
 
-/// An equirectangular projection fitted to the positions' bounding box, with a
-/// margin: good enough for the few kilometres of a working day.
+/// Web Mercator in world units (the world is one unit wide and high, north at
+/// 0): the projection of map tiles, so a drawing and its tiles agree.
+fn mercator(lat: f64, lon: f64) -> (f64, f64) {
+    let phi = lat.clamp(-MAX_LAT, MAX_LAT).to_radians();
+    (
+        (lon + 180.0) / 360.0,
+        (1.0 - (phi.tan() + 1.0 / phi.cos()).ln() / std::f64::consts::PI) / 2.0,
+    )
+}
+
+/// Web Mercator fitted to the positions' bounding box, with a margin.
 struct Projection {
-    mid_lat: f64,
-    mid_lon: f64,
-    /// East-west degrees shrink towards the poles.
-    lon_factor: f64,
-    /// Drawing units per degree of latitude.
+    centre: (f64, f64),
+    /// Drawing units per world unit.
     scale: f64,
+    /// Degrees of latitude per world unit at the middle of the drawing.
+    lat_deg_per_unit: f64,
 }
 
 impl Projection {
     fn fitting(positions: impl IntoIterator<Item = (f64, f64)>) -> Option<Self> {
-        let (mut south, mut north, mut west, mut east) = (90.0f64, -90.0f64, 180.0f64, -180.0f64);
-        let mut any = false;
+        let mut bounds: Option<((f64, f64), (f64, f64))> = None;
         for (lat, lon) in positions {
-            any = true;
-            south = south.min(lat);
-            north = north.max(lat);
-            west = west.min(lon);
-            east = east.max(lon);
+            let (x, y) = mercator(lat, lon);
+            let ((west, north), (east, south)) = bounds.unwrap_or(((x, y), (x, y)));
+            bounds = Some(((west.min(x), north.min(y)), (east.max(x), south.max(y))));
         }
-        if !any {
-            return None;
-        }
-        let mid_lat = (south + north) / 2.0;
-        let lon_factor = mid_lat.to_radians().cos().max(0.01);
-        let across = ((east - west) * lon_factor).max(LEAST_SPAN_DEG);
-        let down = (north - south).max(LEAST_SPAN_DEG);
+        let ((west, north), (east, south)) = bounds?;
+        let across = (east - west).max(LEAST_SPAN);
+        let down = (south - north).max(LEAST_SPAN);
         let scale = ((WIDTH - 2.0 * MARGIN) / across).min((HEIGHT - 2.0 * MARGIN) / down);
+        let centre = ((west + east) / 2.0, (north + south) / 2.0);
+        // Mercator's y grows by 1/(360 cos lat) world units per degree.
+        let mid_lat = (std::f64::consts::PI * (1.0 - 2.0 * centre.1))
+            .sinh()
+            .atan();
+        let lat_deg_per_unit = 360.0 * mid_lat.cos();
         Some(Projection {
-            mid_lat,
-            mid_lon: (west + east) / 2.0,
-            lon_factor,
+            centre,
             scale,
+            lat_deg_per_unit,
         })
     }
 
-    fn at(&self, lat: f64, lon: f64) -> (f64, f64) {
+    fn drawn(&self, (x, y): (f64, f64)) -> (f64, f64) {
         (
-            WIDTH / 2.0 + (lon - self.mid_lon) * self.lon_factor * self.scale,
-            HEIGHT / 2.0 - (lat - self.mid_lat) * self.scale,
+            WIDTH / 2.0 + (x - self.centre.0) * self.scale,
+            HEIGHT / 2.0 + (y - self.centre.1) * self.scale,
+        )
+    }
+
+    fn at(&self, lat: f64, lon: f64) -> (f64, f64) {
+        self.drawn(mercator(lat, lon))
+    }
+
+    /// The world units at a point of the drawing.
+    fn world(&self, (x, y): (f64, f64)) -> (f64, f64) {
+        (
+            self.centre.0 + (x - WIDTH / 2.0) / self.scale,
+            self.centre.1 + (y - HEIGHT / 2.0) / self.scale,
         )
     }
 
     /// Half a drawing unit, in degrees: what a simplified line may leave out.
     fn half_unit_deg(&self) -> f64 {
-        0.5 / self.scale
+        0.5 / self.scale * self.lat_deg_per_unit
     }
 }
 
@@ -186,15 +213,69 @@ fn unit(value: f64) -> String {
     format!("{value:.1}")
 }
 
-fn drawing(label: &str, class: &str, content: Markup) -> Markup {
+/// The SVG of a map, on the operator's tiles if there are any, with their credit.
+fn drawing(
+    label: &str,
+    class: &str,
+    projection: &Projection,
+    tiles: Option<&MapTiles<'_>>,
+    content: Markup,
+) -> Markup {
     html! {
         svg class=(format!("drawing {class}")) viewBox=(format!("0 0 {WIDTH} {HEIGHT}"))
             role="img" aria-label=(label) xmlns="http://www.w3.org/2000/svg" {
             title { (label) }
             rect class="ground" x="0" y="0" width=(WIDTH) height=(HEIGHT) {}
+            (tiles_under(projection, tiles))
             (content)
         }
+        @if let Some(tiles) = tiles {
+            p class="attribution" { "Map: " (tiles.attribution) }
+        }
     }
+}
+
+/// The operator's map tiles under a drawing, at the zoom whose tiles come
+/// closest to their own size; nothing when no tile server is set.
+fn tiles_under(projection: &Projection, tiles: Option<&MapTiles<'_>>) -> Markup {
+    let Some(tiles) = tiles else {
+        return html! {};
+    };
+    let zoom = (projection.scale / TILE_PX)
+        .log2()
+        .round()
+        .clamp(0.0, MAX_ZOOM);
+    let count = 2f64.powf(zoom);
+    let side = projection.scale / count;
+    let (west, north) = projection.world((0.0, 0.0));
+    let (east, south) = projection.world((WIDTH, HEIGHT));
+    let index = |world: f64| (world * count).floor().clamp(0.0, count - 1.0);
+    let columns = index(west) as u32..=index(east) as u32;
+    let rows = index(north) as u32..=index(south) as u32;
+    html! {
+        g class="tiles" {
+            @for row in rows {
+                @for column in columns.clone() {
+                    @let (x, y) = projection.drawn((f64::from(column) / count, f64::from(row) / count));
+                    image href=(tiles.url.replace("{z}", &zoom.to_string()).replace("{x}", &column.to_string()).replace("{y}", &row.to_string()))
+                        x=(unit(x)) y=(unit(y)) width=(unit(side)) height=(unit(side)) {}
+                }
+            }
+        }
+    }
+}
+
+/// A page with a drawing: when tiles are shown, its policy lets their server's
+/// images in.
+fn with_tiles(mut response: HttpResponse, tiles: Option<&MapTiles<'_>>) -> HttpResponse {
+    if let Some(tiles) = tiles {
+        if let Ok(policy) = HeaderValue::from_str(&content_security_policy(Some(tiles.origin))) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
+    response
 }
 
 /// A point with its name beside it.
@@ -217,6 +298,7 @@ pub async fn live(
     let mut positions = time_clock::live(&state, &signed_in.caller).await?;
     positions.sort_by(|a, b| a.user_name.cmp(&b.user_name));
     let now = Utc::now();
+    let tiles = state.settings.map_tiles();
     let content = html! {
         h1 { "Live map" }
         section id="live-positions" class="live" data-refresh=(REFRESH_SECONDS) aria-labelledby="live-heading" {
@@ -228,21 +310,22 @@ pub async fn live(
             @if positions.is_empty() {
                 p { "Nobody is clocked in." }
             } @else {
-                (live_drawing(&positions))
+                (live_drawing(&positions, tiles.as_ref()))
                 (live_table(&positions, zone, now))
             }
         }
     };
-    Ok(layout::frame(
+    let page = layout::frame(
         &signed_in,
         Section::Live,
         StatusCode::OK,
         "Live map",
         content,
-    ))
+    );
+    Ok(with_tiles(page, tiles.as_ref()))
 }
 
-fn live_drawing(positions: &[LivePosition]) -> Markup {
+fn live_drawing(positions: &[LivePosition], tiles: Option<&MapTiles<'_>>) -> Markup {
     let seen: Vec<(&str, f64, f64)> = positions
         .iter()
         .filter_map(|p| {
@@ -264,6 +347,8 @@ fn live_drawing(positions: &[LivePosition]) -> Markup {
     drawing(
         &label,
         "live-map",
+        &projection,
+        tiles,
         html! {
             @for (name, lat, lon) in &seen {
                 (marker("technician", projection.at(*lat, *lon), name))
@@ -327,6 +412,7 @@ pub async fn shift(
         .unwrap_or_else(|| "A former technician".to_owned());
     let zone = office_zone(&state, &signed_in).await?;
     let clock_in = shift.clock_in_at.get();
+    let tiles = state.settings.map_tiles();
     let title = format!(
         "{name}'s shift on {}",
         day_words(clock_in.with_timezone(&zone).date_naive())
@@ -350,7 +436,7 @@ pub async fn shift(
         }
         section aria-labelledby="route-heading" {
             h2 id="route-heading" { "Route" }
-            (route_drawing(&route.trail, &route.stops, shift.clock_out_at.is_some()))
+            (route_drawing(&route.trail, &route.stops, shift.clock_out_at.is_some(), tiles.as_ref()))
         }
         @if !route.stops.is_empty() {
             section aria-labelledby="stops-heading" {
@@ -373,16 +459,22 @@ pub async fn shift(
             }
         }
     };
-    Ok(layout::frame(
+    let page = layout::frame(
         &signed_in,
         Section::Timesheets,
         StatusCode::OK,
         &title,
         content,
-    ))
+    );
+    Ok(with_tiles(page, tiles.as_ref()))
 }
 
-fn route_drawing(trail: &[Fix], stops: &[Stop], closed: bool) -> Markup {
+fn route_drawing(
+    trail: &[Fix],
+    stops: &[Stop],
+    closed: bool,
+    tiles: Option<&MapTiles<'_>>,
+) -> Markup {
     let Some(projection) = Projection::fitting(trail.iter().map(|f| (f.lat, f.lon))) else {
         return html! { p { "No positions were recorded in this shift." } };
     };
@@ -401,6 +493,8 @@ fn route_drawing(trail: &[Fix], stops: &[Stop], closed: bool) -> Markup {
     drawing(
         &label,
         "route-map",
+        &projection,
+        tiles,
         html! {
             polyline class="track" points=(points.trim_end()) {}
             @for (number, stop) in stops.iter().enumerate() {

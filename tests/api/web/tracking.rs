@@ -1,7 +1,7 @@
 //! The office's live map, shift routes and timesheets.
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use fieldcrm_test_support::{spawn_app, start_shift_at, Signed, TestApp};
+use fieldcrm_test_support::{spawn_app, spawn_app_with, start_shift_at, Signed, TestApp};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -82,7 +82,13 @@ async fn the_live_map_shows_clocked_in_technicians_and_not_those_who_clocked_out
     clock(&app, &gone, "clock-out").await;
 
     let session = sign_in(&app, &dispatcher.email).await;
-    let html = text_of(&app, "/app/live", &session).await;
+    let page = get_page(&app, "/app/live", &session).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("img-src 'self' data:;"));
+    let html = page.text().await.unwrap();
     assert!(html.contains("aria-current=\"page\">Live map"));
     assert!(html.contains("data-refresh=\"15\""));
     assert!(html.contains("href=\"/app/live\">Refresh</a>"));
@@ -94,6 +100,8 @@ async fn the_live_map_shows_clocked_in_technicians_and_not_those_who_clocked_out
     assert!(!html.contains("style="), "no inline style");
 
     let svg = svg_of(&html);
+    assert!(!svg.contains("<image"), "no tile server: no background");
+    assert!(!html.contains("class=\"attribution\""));
     assert!(svg.contains("role=\"img\""));
     assert!(svg.contains("aria-label=\"Last positions of 1 technician"));
     assert!(svg.contains("<title>"));
@@ -328,5 +336,73 @@ async fn timesheets_list_shifts_by_technician_with_totals_and_as_csv() {
             403,
             "{path}"
         );
+    }
+}
+
+/// The value of `attribute` in the markup of one element.
+fn attribute<'a>(element: &'a str, attribute: &str) -> &'a str {
+    let marker = format!(" {attribute}=\"");
+    let start = element.find(&marker).expect(attribute) + marker.len();
+    element[start..].split('"').next().unwrap()
+}
+
+#[tokio::test]
+async fn maps_lie_on_the_operators_tiles_with_their_credit() {
+    let app = spawn_app_with(|s| {
+        s.map_tile_url = Some("https://tiles.example.com/{z}/{x}/{y}.png".into());
+        s.map_attribution = Some("© Tiles <Example>".into());
+    })
+    .await;
+    let owner = app.signup().await;
+    let tech = technician_named(&app, &owner, "On Tiles").await;
+    let (id, start) = shift_begun(&app, &tech, Duration::hours(1)).await;
+    send_pings(&app, &tech, &trail_with_a_stop(start)).await;
+    let (lat, lon) = (30.2900f64, -97.7500f64);
+
+    let session = sign_in(&app, &owner.email).await;
+    for path in ["/app/live".to_owned(), format!("/app/shifts/{id}")] {
+        let page = get_page(&app, &path, &session).await;
+        assert_eq!(page.status(), 200);
+        let policy = page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            policy.contains("img-src 'self' data: https://tiles.example.com;"),
+            "{policy}"
+        );
+        assert!(policy.contains("script-src 'self';"), "{policy}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Map: © Tiles &lt;Example&gt;</p>"));
+        let svg = svg_of(&html);
+
+        let tiles = svg.matches("<image").count();
+        assert!((1..=30).contains(&tiles), "{tiles} tiles");
+        // The tile under the last position is drawn where that position is.
+        let first = svg.split("<image").nth(1).expect("tiles");
+        let href = attribute(first, "href");
+        let zoom: i32 = href.split('/').nth(3).unwrap().parse().unwrap();
+        let count = 2f64.powi(zoom);
+        let phi = lat.to_radians();
+        let column = ((lon + 180.0) / 360.0 * count).floor();
+        let row = ((1.0 - (phi.tan() + 1.0 / phi.cos()).ln() / std::f64::consts::PI) / 2.0 * count)
+            .floor();
+        let wanted = format!("https://tiles.example.com/{zoom}/{column}/{row}.png");
+        let tile = svg
+            .split("<image")
+            .skip(1)
+            .find(|image| attribute(image, "href") == wanted)
+            .unwrap_or_else(|| panic!("{wanted} in {svg}"));
+        let number =
+            |element: &str, name: &str| -> f64 { attribute(element, name).parse().unwrap() };
+        let last = if path == "/app/live" {
+            svg.split("class=\"technician\"").nth(1).unwrap()
+        } else {
+            svg.split("class=\"end\"").nth(1).unwrap()
+        };
+        let (x, y) = (number(last, "cx"), number(last, "cy"));
+        let (left, top, side) = (number(tile, "x"), number(tile, "y"), number(tile, "width"));
+        assert!((left..=left + side).contains(&x), "{x} in {tile}");
+        assert!((top..=top + side).contains(&y), "{y} in {tile}");
     }
 }
