@@ -33,7 +33,7 @@ fn page_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((
             header::CONTENT_SECURITY_POLICY,
-            content_security_policy(None),
+            content_security_policy(None, false),
         ))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "same-origin"))
@@ -45,15 +45,21 @@ fn page_headers() -> DefaultHeaders {
         ))
 }
 
-/// The pages' Content-Security-Policy; a map page may also show images from
-/// the origin of the tile server the operator configured.
-pub(crate) fn content_security_policy(tile_origin: Option<&str>) -> String {
+/// The pages' Content-Security-Policy. A map page may also show images from
+/// the origin of the tile server the operator configured, and a page that
+/// refreshes itself may fetch from the server.
+pub(crate) fn content_security_policy(tile_origin: Option<&str>, fetches_itself: bool) -> String {
     let images = match tile_origin {
         Some(origin) => format!("'self' data: {origin}"),
         None => "'self' data:".to_owned(),
     };
+    let connect = if fetches_itself {
+        " connect-src 'self';"
+    } else {
+        ""
+    };
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images};{connect} \
          form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
 }

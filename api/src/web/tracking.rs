@@ -266,10 +266,15 @@ fn tiles_under(projection: &Projection, tiles: Option<&MapTiles<'_>>) -> Markup 
 }
 
 /// A page with a drawing: when tiles are shown, its policy lets their server's
-/// images in.
-fn with_tiles(mut response: HttpResponse, tiles: Option<&MapTiles<'_>>) -> HttpResponse {
-    if let Some(tiles) = tiles {
-        if let Ok(policy) = HeaderValue::from_str(&content_security_policy(Some(tiles.origin))) {
+/// images in; the live map's also lets its script fetch the page again.
+fn map_policy(
+    mut response: HttpResponse,
+    tiles: Option<&MapTiles<'_>>,
+    refreshes: bool,
+) -> HttpResponse {
+    if tiles.is_some() || refreshes {
+        let policy = content_security_policy(tiles.map(|tiles| tiles.origin), refreshes);
+        if let Ok(policy) = HeaderValue::from_str(&policy) {
             response
                 .headers_mut()
                 .insert(header::CONTENT_SECURITY_POLICY, policy);
@@ -322,7 +327,7 @@ pub async fn live(
         "Live map",
         content,
     );
-    Ok(with_tiles(page, tiles.as_ref()))
+    Ok(map_policy(page, tiles.as_ref(), true))
 }
 
 fn live_drawing(positions: &[LivePosition], tiles: Option<&MapTiles<'_>>) -> Markup {
@@ -466,7 +471,7 @@ pub async fn shift(
         &title,
         content,
     );
-    Ok(with_tiles(page, tiles.as_ref()))
+    Ok(map_policy(page, tiles.as_ref(), false))
 }
 
 fn route_drawing(
@@ -533,6 +538,9 @@ pub struct RangeQuery {
     to: Option<String>,
 }
 
+/// A year at most on one page, which stays a size a browser shows at once.
+const LONGEST_RANGE_DAYS: i64 = 366;
+
 /// Days in the account's zone, both included.
 struct Range {
     first: NaiveDate,
@@ -556,6 +564,12 @@ fn range_of(query: &RangeQuery, zone: Tz) -> Result<Range, Messages> {
         day_param(query.to.as_deref(), "to", &mut messages).unwrap_or(first + Duration::days(6));
     if messages.is_empty() && last < first {
         messages.push(FieldError::new("to", "must not be before the first day"));
+    }
+    if messages.is_empty() && last - first >= Duration::days(LONGEST_RANGE_DAYS) {
+        messages.push(FieldError::new(
+            "to",
+            format!("must be within {LONGEST_RANGE_DAYS} days of the first day"),
+        ));
     }
     if messages.is_empty() {
         Ok(Range { first, last })

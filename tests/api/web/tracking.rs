@@ -84,10 +84,11 @@ async fn the_live_map_shows_clocked_in_technicians_and_not_those_who_clocked_out
     let session = sign_in(&app, &dispatcher.email).await;
     let page = get_page(&app, "/app/live", &session).await;
     assert_eq!(page.status(), 200);
+    // Its script may fetch the page again, and nothing from elsewhere.
     assert!(page.headers()["content-security-policy"]
         .to_str()
         .unwrap()
-        .contains("img-src 'self' data:;"));
+        .contains("img-src 'self' data:; connect-src 'self'; form-action"));
     let html = page.text().await.unwrap();
     assert!(html.contains("aria-current=\"page\">Live map"));
     assert!(html.contains("data-refresh=\"15\""));
@@ -314,6 +315,18 @@ async fn timesheets_list_shifts_by_technician_with_totals_and_as_csv() {
     let html = refused.text().await.unwrap();
     assert!(html.contains("must not be before the first day"));
     assert!(html.contains("value=\"2026-12-09\""));
+    let too_long = get_page(
+        &app,
+        "/app/timesheets.csv?from=2024-01-01&to=2026-12-01",
+        &session,
+    )
+    .await;
+    assert_eq!(too_long.status(), 422);
+    assert!(too_long
+        .text()
+        .await
+        .unwrap()
+        .contains("must be within 366 days of the first day"));
     // An earlier week has none of these shifts.
     let earlier = text_of(
         &app,
