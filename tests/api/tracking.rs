@@ -9,11 +9,11 @@ use fieldcrm_test_support::{
 use reqwest::Method;
 use serde_json::{json, Value};
 
-fn ping(at: DateTime<Utc>, lat: f64, lon: f64) -> Value {
+pub(crate) fn ping(at: DateTime<Utc>, lat: f64, lon: f64) -> Value {
     json!({"id": uuid::Uuid::new_v4(), "recorded_at": at, "lat": lat, "lon": lon, "accuracy_m": 8.0})
 }
 
-async fn upload(app: &TestApp, who: &Signed, pings: Vec<Value>) -> Value {
+pub(crate) async fn upload(app: &TestApp, who: &Signed, pings: Vec<Value>) -> Value {
     let response = app
         .call(
             Method::POST,
@@ -293,6 +293,19 @@ fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * 6_371_008.8 * h.sqrt().asin()
 }
 
+/// Half an hour through Austin from `start`, with one stop from minute 5 to 13.
+pub(crate) fn trail_with_a_stop(start: DateTime<Utc>) -> [(DateTime<Utc>, f64, f64); 6] {
+    let minute = |m: i64| start + chrono::Duration::minutes(m);
+    [
+        (minute(1), 30.2672, -97.7431),
+        (minute(5), 30.2700, -97.7400),
+        (minute(6), 30.27001, -97.74001),
+        (minute(13), 30.27002, -97.74000),
+        (minute(20), 30.2800, -97.7300),
+        (minute(30), 30.2900, -97.7500),
+    ]
+}
+
 #[tokio::test]
 async fn a_route_has_the_distance_the_stops_and_a_valid_gpx() {
     let app = spawn_app().await;
@@ -304,14 +317,7 @@ async fn a_route_has_the_distance_the_stops_and_a_valid_gpx() {
     start_shift_at(&app, &id, start);
 
     let minute = |m: i64| start + chrono::Duration::minutes(m);
-    let trail = [
-        (minute(1), 30.2672, -97.7431),
-        (minute(5), 30.2700, -97.7400),
-        (minute(6), 30.27001, -97.74001),
-        (minute(13), 30.27002, -97.74000),
-        (minute(20), 30.2800, -97.7300),
-        (minute(30), 30.2900, -97.7500),
-    ];
+    let trail = trail_with_a_stop(start);
     let pings = trail
         .iter()
         .map(|(at, lat, lon)| ping(*at, *lat, *lon))

@@ -19,7 +19,7 @@ use crate::extract::{Json, OptionalJson};
 use crate::paging::{Page, PageQuery};
 use crate::problem::{FieldError, Fields, Problem};
 use fieldcrm_app::state::AppState;
-use fieldcrm_app::time_clock::{self, PingItem, ShiftSummary, TimesheetRequest};
+use fieldcrm_app::time_clock::{self, PingItem, Route, ShiftSummary, TimesheetRequest};
 
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
@@ -351,11 +351,9 @@ pub async fn shift_route(
     let route = time_clock::route(&state, &caller, Id::from_uuid(*id)).await?;
     let shift_id = route.summary.shift.id.uuid();
     if wants_gpx {
-        let gpx = fieldcrm_geo_track::gpx(&route.trail, &format!("shift {shift_id}"))
-            .map_err(|e| Problem::internal_from(&e))?;
         return Ok(HttpResponse::Ok()
             .content_type("application/gpx+xml")
-            .body(gpx));
+            .body(route_gpx(&route)?));
     }
     let stops: Vec<serde_json::Value> = route
         .stops
@@ -379,6 +377,14 @@ pub async fn shift_route(
     Ok(HttpResponse::Ok()
         .content_type("application/geo+json")
         .json(feature))
+}
+
+/// A shift's route as GPX 1.1, one track named after the shift; the web
+/// app's download is the same document.
+pub fn route_gpx(route: &Route) -> Result<String, Problem> {
+    let shift_id = route.summary.shift.id.uuid();
+    fieldcrm_geo_track::gpx(&route.trail, &format!("shift {shift_id}"))
+        .map_err(|e| Problem::internal_from(&e))
 }
 
 #[derive(Deserialize, ToSchema)]

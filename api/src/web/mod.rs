@@ -39,8 +39,7 @@ fn page_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            content_security_policy(None, false),
         ))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "same-origin"))
@@ -50,6 +49,25 @@ fn page_headers() -> DefaultHeaders {
             HeaderName::from_static("cross-origin-opener-policy"),
             "same-origin",
         ))
+}
+
+/// The pages' Content-Security-Policy. A map page may also show images from
+/// the origin of the tile server the operator configured, and a page that
+/// refreshes itself may fetch from the server.
+pub(crate) fn content_security_policy(tile_origin: Option<&str>, fetches_itself: bool) -> String {
+    let images = match tile_origin {
+        Some(origin) => format!("'self' data: {origin}"),
+        None => "'self' data:".to_owned(),
+    };
+    let connect = if fetches_itself {
+        " connect-src 'self';"
+    } else {
+        ""
+    };
+    format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images};{connect} \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
 }
 
 /// A path of the people pages, whose first segment is the stage.

@@ -99,6 +99,14 @@ pub struct Settings {
     /// `https://crm.example.com`: used in unsubscribe links, Twilio status
     /// callbacks and Twilio signature checks. Unset: `http://<host>:<port>`.
     pub public_base_url: Option<String>,
+    /// Background map tiles for the office's live map and routes: a URL with
+    /// `{z}`, `{x}` and `{y}` such as `https://tiles.example.com/{z}/{x}/{y}.png`
+    /// (Web Mercator tiles, 256 px). Unset: the drawings have no background and
+    /// the pages ask nothing of another server.
+    pub map_tile_url: Option<String>,
+    /// The credit the tile server requires, shown under each map; needed with
+    /// `map_tile_url`.
+    pub map_attribution: Option<String>,
     /// Twilio Messages API base URL.
     pub twilio_api_base_url: String,
     /// Twilio account SID; SMS is off until it and the auth token are set.
@@ -220,6 +228,8 @@ impl Default for Settings {
             taken_emails_per_account: 10,
             maintenance_interval_secs: 60,
             public_base_url: None,
+            map_tile_url: None,
+            map_attribution: None,
             twilio_api_base_url: "https://api.twilio.com".into(),
             twilio_account_sid: None,
             twilio_auth_token: None,
@@ -257,6 +267,29 @@ impl Default for Settings {
             link_keys: None,
         }
     }
+}
+
+/// The tile server the office's maps draw on, when the operator set one.
+pub struct MapTiles<'a> {
+    /// With `{z}`, `{x}` and `{y}` to fill in.
+    pub url: &'a str,
+    /// `scheme://host[:port]`, for the pages' Content-Security-Policy.
+    pub origin: &'a str,
+    pub attribution: &'a str,
+}
+
+/// The origin of a tile URL; `None` unless it is http(s) with a plain host,
+/// which is all a Content-Security-Policy source may hold.
+fn tile_origin(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let host = rest.split('/').next()?;
+    let plain = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    plain.then(|| &url[..url.len() - rest.len() + host.len()])
 }
 
 /// A setting that is missing or malformed. Its text is one line that names the setting.
@@ -343,6 +376,23 @@ impl Settings {
                 ));
             }
         }
+        if let Some(url) = &self.map_tile_url {
+            if tile_origin(url).is_none() || !["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p))
+            {
+                return Err(ConfigError(
+                    "FIELDCRM_MAP_TILE_URL must be an http(s) URL with {z}, {x} and {y}, such as https://tiles.example.com/{z}/{x}/{y}.png".into(),
+                ));
+            }
+            if self
+                .map_attribution
+                .as_deref()
+                .is_none_or(|a| a.trim().is_empty())
+            {
+                return Err(ConfigError(
+                    "FIELDCRM_MAP_ATTRIBUTION must name the tile server's credit when FIELDCRM_MAP_TILE_URL is set".into(),
+                ));
+            }
+        }
         if self.client_request_timeout_secs == 0 || self.client_body_timeout_secs == 0 {
             return Err(ConfigError(
                 "FIELDCRM_CLIENT_REQUEST_TIMEOUT_SECS and FIELDCRM_CLIENT_BODY_TIMEOUT_SECS must be positive".into(),
@@ -418,6 +468,16 @@ impl Settings {
     }
 
     /// The public base URL without a trailing slash.
+    /// The tile server, if one is set (`validate` saw that it is whole).
+    pub fn map_tiles(&self) -> Option<MapTiles<'_>> {
+        let url = self.map_tile_url.as_deref()?;
+        Some(MapTiles {
+            url,
+            origin: tile_origin(url)?,
+            attribution: self.map_attribution.as_deref()?,
+        })
+    }
+
     pub fn public_base_url(&self, bound_port: u16) -> String {
         match &self.public_base_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
@@ -510,6 +570,37 @@ mod tests {
             assert!(err.contains("DATABASE_URL must start with"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn map_tiles_need_a_plain_origin_the_three_numbers_and_an_attribution() {
+        let with = |url: &str, attribution: Option<&str>| Settings {
+            map_tile_url: Some(url.to_owned()),
+            map_attribution: attribution.map(str::to_owned),
+            ..Settings::default()
+        };
+        let good = with(
+            "https://tiles.example.com:8443/{z}/{x}/{y}.png",
+            Some("© Example"),
+        );
+        good.validate().unwrap();
+        let tiles = good.map_tiles().unwrap();
+        assert_eq!(tiles.origin, "https://tiles.example.com:8443");
+        assert_eq!(tiles.attribution, "© Example");
+        assert!(Settings::default().map_tiles().is_none());
+        for (url, attribution) in [
+            ("https://tiles.example.com/{z}/{x}/{y}.png", None),
+            ("https://tiles.example.com/{z}/{x}/{y}.png", Some(" ")),
+            ("https://tiles.example.com/{z}/{x}.png", Some("© Example")),
+            ("ftp://tiles.example.com/{z}/{x}/{y}.png", Some("© Example")),
+            (
+                "https://tiles.example.com; script-src *; /{z}/{x}/{y}",
+                Some("© Example"),
+            ),
+        ] {
+            let err = with(url, attribution).validate().unwrap_err().to_string();
+            assert!(err.contains("FIELDCRM_MAP_"), "{url}: {err}");
+        }
     }
 
     #[test]

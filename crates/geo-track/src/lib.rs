@@ -2,7 +2,7 @@
 //! the trail as GeoJSON or GPX 1.1.
 
 use chrono::{DateTime, Duration, Utc};
-use geo::{Distance, Geodesic, Haversine, Point};
+use geo::{Distance, Euclidean, Geodesic, Haversine, Line, Point};
 
 /// One accepted position, in time order.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,12 +30,13 @@ pub fn metres_between(a: &Fix, b: &Fix) -> f64 {
     Geodesic.distance(point(a), point(b))
 }
 
-/// Length of the trail in metres, along the ellipsoid.
+/// Length of the trail in metres, along the ellipsoid. Folded from 0.0: a sum
+/// of no floats is -0.0, which PostgreSQL keeps and shows as "-0".
 pub fn distance_m(fixes: &[Fix]) -> f64 {
     fixes
         .windows(2)
         .map(|pair| metres_between(&pair[0], &pair[1]))
-        .sum()
+        .fold(0.0, |total, metres| total + metres)
 }
 
 /// Places where the trail stayed within `radius_m` of where it arrived for at
@@ -105,6 +106,51 @@ pub fn visit(
     (arrived, departed)
 }
 
+/// The trail with the fixes a drawing would not show left out: those within
+/// `tolerance_deg` of the line through the others (Ramer-Douglas-Peucker, in
+/// plain degrees), then evenly thinned to at most `at_most` fixes. The first
+/// and last are kept. geo's `SimplifyIdx` recurses once per kept point and
+/// overflows the stack on long zigzag trails, so the splits wait on a list here;
+/// and as a zigzag costs the square of its length, a trail longer than eight
+/// times `at_most` is thinned evenly first.
+pub fn simplified(fixes: &[Fix], tolerance_deg: f64, at_most: usize) -> Vec<Fix> {
+    let fixes = evenly(fixes.to_vec(), at_most.saturating_mul(8));
+    if fixes.len() <= 2 {
+        return fixes;
+    }
+    let mut keep = vec![false; fixes.len()];
+    keep[0] = true;
+    keep[fixes.len() - 1] = true;
+    let mut pending = vec![(0, fixes.len() - 1)];
+    while let Some((first, last)) = pending.pop() {
+        let chord = Line::new(point(&fixes[first]), point(&fixes[last]));
+        let farthest = (first + 1..last)
+            .map(|i| (i, Euclidean.distance(&point(&fixes[i]), &chord)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((i, _)) = farthest.filter(|(_, off)| *off > tolerance_deg) {
+            keep[i] = true;
+            pending.push((first, i));
+            pending.push((i, last));
+        }
+    }
+    let kept = fixes
+        .iter()
+        .zip(keep)
+        .filter_map(|(fix, keep)| keep.then_some(*fix))
+        .collect();
+    evenly(kept, at_most)
+}
+
+/// At most `at_most` of `fixes`, evenly spread, the first and last kept.
+fn evenly(fixes: Vec<Fix>, at_most: usize) -> Vec<Fix> {
+    let slots = at_most.max(2) - 1;
+    if fixes.len() <= slots + 1 {
+        return fixes;
+    }
+    let last = fixes.len() - 1;
+    (0..=slots).map(|slot| fixes[slot * last / slots]).collect()
+}
+
 /// The trail as a GeoJSON Feature with a LineString (positions `[lon, lat]`)
 /// and the given properties.
 pub fn geojson_feature(
@@ -168,6 +214,7 @@ mod tests {
         let d = distance_m(&[fix(0, 0.0, 0.0), fix(1, 1.0, 0.0)]);
         assert!((d - 110_574.0).abs() < 5.0, "{d}");
         assert_eq!(distance_m(&[fix(0, 1.0, 1.0)]), 0.0);
+        assert!(distance_m(&[]).is_sign_positive(), "0, not -0");
     }
 
     #[test]
@@ -203,6 +250,23 @@ mod tests {
         assert_eq!(earlier, Some(fix(5, 0.0, 0.0).at));
         assert_eq!(kept, departed);
         assert_eq!(visit(&[trail[0]], place, 150.0, None, None), (None, None));
+    }
+
+    #[test]
+    fn a_simplified_trail_drops_points_on_the_line_and_keeps_at_most_the_limit() {
+        let straight: Vec<Fix> = (0..100)
+            .map(|m| fix(m, 30.0 + m as f64 * 1e-4, -97.0))
+            .collect();
+        let kept = simplified(&straight, 1e-6, 2_000);
+        assert_eq!(kept, vec![straight[0], straight[99]]);
+
+        let zigzag: Vec<Fix> = (0..3_000)
+            .map(|m| fix(m, 30.0 + (m % 2) as f64 * 0.01, -97.0 + m as f64 * 1e-4))
+            .collect();
+        let kept = simplified(&zigzag, 1e-6, 200);
+        assert_eq!(kept.len(), 200);
+        assert_eq!((kept[0], kept[199]), (zigzag[0], zigzag[2_999]));
+        assert!(kept.windows(2).all(|pair| pair[0].at < pair[1].at));
     }
 
     #[test]

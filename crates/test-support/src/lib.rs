@@ -319,11 +319,16 @@ impl TestApp {
 
     /// Adds a user with `role` to the owner's account and signs them in.
     pub async fn user_with_role(&self, owner: &Signed, role: &str) -> Signed {
+        self.user_named(owner, role, &format!("A {role}")).await
+    }
+
+    /// A user called `name` with `role` in the owner's account, signed in.
+    pub async fn user_named(&self, owner: &Signed, role: &str, name: &str) -> Signed {
         let email = format!("{role}-{}@example.com", uuid::Uuid::new_v4().simple());
         let response = self
             .authed(reqwest::Method::POST, "/v1/users", &owner.access)
             .json(&serde_json::json!({
-                "name": format!("A {role}"),
+                "name": name,
                 "email": email,
                 "role": role,
                 "password": PASSWORD,

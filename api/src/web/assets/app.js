@@ -48,3 +48,39 @@
     window.setTimeout(send, 15000);
   });
 })();
+
+(function () {
+  // A section with data-refresh="N" is fetched again from the same page every
+  // N seconds and swapped in place (the live map); without script, its own
+  // Refresh link does the same. Skipped while the tab is hidden.
+  var section = document.querySelector("[data-refresh]");
+  if (!section || !window.fetch || !window.DOMParser) {
+    return;
+  }
+  var seconds = parseInt(section.getAttribute("data-refresh"), 10);
+  if (!(seconds > 0)) {
+    return;
+  }
+  var id = section.id;
+  window.setInterval(function () {
+    if (document.hidden) {
+      return;
+    }
+    window.fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) {
+        // A lost session or an error page is left for the next real visit.
+        return response.ok ? response.text() : null;
+      })
+      .then(function (text) {
+        if (!text) {
+          return;
+        }
+        var fresh = new DOMParser().parseFromString(text, "text/html").getElementById(id);
+        var current = document.getElementById(id);
+        if (fresh && current) {
+          current.replaceWith(document.importNode(fresh, true));
+        }
+      })
+      .catch(function () {});
+  }, seconds * 1000);
+})();

@@ -612,6 +612,28 @@ pub async fn shift(
         .await
 }
 
+/// The names of the people whose shifts the caller sees (technicians: only
+/// their own), for showing shifts by person; ids of other accounts are left out.
+pub async fn technician_names(
+    state: &AppState,
+    caller: &Caller,
+    users: Vec<Id<User>>,
+) -> Result<std::collections::HashMap<Id<User>, String>, AppError> {
+    let own = only_own(caller)?;
+    let account = caller.account_id;
+    let users: Vec<_> = users
+        .into_iter()
+        .filter(|user| own.is_none_or(|own| own == *user))
+        .collect();
+    state
+        .db(move |conn| {
+            Ok(fieldcrm_db::users::names_of(conn, account, &users)?
+                .into_iter()
+                .collect())
+        })
+        .await
+}
+
 pub struct Route {
     pub summary: ShiftSummary,
     pub trail: Vec<Fix>,
