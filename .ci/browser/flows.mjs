@@ -247,15 +247,15 @@ try {
     await look(hand, "technician: phone setup", "phone-setup");
   });
 
-  await step("the technician clocks in (with the browser's position) and marks en route", async () => {
+  await step("the technician clocks in (with the browser's position) and marks the appointment on the way", async () => {
     await hand.getByRole("link", { name: "Today" }).click();
     await hand.getByRole("button", { name: "Clock in" }).click();
     await hand.getByText("Clocked in since").waitFor();
     clockedIn = Math.ceil(Date.now() / 1000);
     await look(hand, "technician: clocked in");
-    // The lifecycle goes through confirmed to en route; each sends its text.
-    await hand.getByRole("button", { name: "Mark as confirmed" }).first().click();
-    await hand.getByRole("button", { name: "Mark as en route" }).first().click();
+    // The lifecycle goes through confirmed to on the way; each sends its text.
+    await hand.getByRole("button", { name: "Confirm", exact: true }).first().click();
+    await hand.getByRole("button", { name: "Mark as on the way" }).first().click();
     await hand.getByRole("button", { name: "Mark as in progress" }).first().waitFor();
     const text = await eventually("the on-my-way text at the SMS stand-in", () =>
       twilio.messages.find((m) => m.to === customer.e164 && /is on the way/.test(m.body)),

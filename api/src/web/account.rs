@@ -16,6 +16,7 @@ use super::error::PageError;
 use super::forms::{csrf_input, input, summary, Input, Messages};
 use super::layout::{self, Section};
 use super::session::{cookie, removal, sign_in_binding, SignedIn, SESSION_COOKIE, SIGN_IN_COOKIE};
+use super::words;
 use crate::auth::client_address;
 use crate::problem::{FieldError, Problem};
 use crate::routes::account::export_download;
@@ -210,7 +211,7 @@ async fn privacy_with(
                         tbody {
                             @for entry in &trail {
                                 tr {
-                                    td { (entry.at.get().with_timezone(&time_zone).format("%Y-%m-%d %H:%M")) }
+                                    td { (words::moment(entry.at.get(), time_zone)) }
                                     td { (entry.action) }
                                     td { (entry.actor) }
                                 }

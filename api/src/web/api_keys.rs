@@ -6,7 +6,7 @@ use maud::html;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use fieldcrm_app::accounts::{api_keys, settings};
+use fieldcrm_app::accounts::api_keys;
 use fieldcrm_app::paging::PageRequest;
 use fieldcrm_app::AppState;
 use fieldcrm_db::Id;
@@ -14,10 +14,11 @@ use fieldcrm_domain::ApiKeyScope;
 
 use super::auth::CsrfOnly;
 use super::error::PageError;
-use super::forms::{csrf_input, input, summary, Input, Messages};
+use super::forms::{csrf_input, input, row_button, summary, Input, Messages};
 use super::layout::{self, Section};
 use super::see_other;
 use super::session::SignedIn;
+use super::words;
 use crate::problem::Problem;
 use crate::routes::api_keys::{parse_new_key, CreateApiKeyRequest};
 
@@ -74,17 +75,8 @@ async fn page(
         limit: KEYS_SHOWN,
     };
     let keys = api_keys::list(state, &signed_in.caller, first).await?;
-    let zone = settings::get(state, &signed_in.caller)
-        .await?
-        .time_zone
-        .0
-        .tz();
-    let when = |ts: fieldcrm_db::Ts| {
-        ts.get()
-            .with_timezone(&zone)
-            .format("%a %-d %b %Y, %H:%M")
-            .to_string()
-    };
+    let zone = words::zone(state, signed_in).await?;
+    let when = |ts: fieldcrm_db::Ts| words::moment(ts.get(), zone);
     let csrf = signed_in.csrf();
     let content = html! {
         h1 { "API keys" }
@@ -113,11 +105,8 @@ async fn page(
                             td { (when(key.created_at)) }
                             td { (key.last_used_at.map(when).unwrap_or_else(|| "Never".into())) }
                             td {
-                                form method="post" action=(format!("/app/api-keys/{}/revoke", key.id.uuid()))
-                                    data-confirm=(format!("Revoke {}? Integrations using it stop at once.", key.name)) {
-                                    (csrf_input(&csrf))
-                                    button class="quiet" type="submit" { "Revoke " span class="visually-hidden" { (key.name) } }
-                                }
+                                (row_button(&format!("/app/api-keys/{}/revoke", key.id.uuid()), &csrf, "Revoke", &key.name,
+                                    Some(&format!("Revoke {}? Integrations using it stop at once.", key.name))))
                             }
                         }
                     }

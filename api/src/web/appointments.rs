@@ -7,13 +7,12 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use maud::{html, Markup};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use fieldcrm_app::accounts::settings;
 use fieldcrm_app::people;
 use fieldcrm_app::scheduling::appointments::{self, Detail, ListRequest};
 use fieldcrm_app::{AppError, AppState, Failure};
@@ -32,6 +31,7 @@ use super::forms::{
 use super::layout::{self, Section};
 use super::see_other;
 use super::session::SignedIn;
+use super::words;
 use crate::problem::{FieldError, Problem};
 use crate::routes::appointments::{
     detail_view, parse_new, parse_patch, parse_status, AppointmentView, CreateAppointmentRequest,
@@ -66,52 +66,25 @@ fn non_empty(text: &str) -> Option<String> {
 
 // ---- times in the account's zone ---------------------------------------------------
 
-async fn zone_of(state: &AppState, signed_in: &SignedIn) -> Result<Tz, PageError> {
-    Ok(settings::get(state, &signed_in.caller)
-        .await?
-        .time_zone
-        .tz())
-}
-
-fn day_words(day: NaiveDate) -> String {
-    day.format("%A %-d %B %Y").to_string()
-}
-
-fn clock(at: DateTime<Tz>) -> String {
-    at.format("%H:%M").to_string()
-}
-
 /// "Monday 9 March 2026, 09:00 to 10:30", with the end's day when it differs.
 fn when_words(starts: DateTime<Utc>, ends: DateTime<Utc>, zone: Tz) -> String {
     let (starts, ends) = (starts.with_timezone(&zone), ends.with_timezone(&zone));
     if starts.date_naive() == ends.date_naive() {
         format!(
             "{}, {} to {}",
-            day_words(starts.date_naive()),
-            clock(starts),
-            clock(ends)
+            words::day(starts.date_naive()),
+            words::clock(starts),
+            words::clock(ends)
         )
     } else {
         format!(
             "{}, {} to {}, {}",
-            day_words(starts.date_naive()),
-            clock(starts),
-            day_words(ends.date_naive()),
-            clock(ends)
+            words::day(starts.date_naive()),
+            words::clock(starts),
+            words::day(ends.date_naive()),
+            words::clock(ends)
         )
     }
-}
-
-/// The start of a day in the zone (where the clocks skip midnight, an hour on).
-fn start_of(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
-    let midnight = day.and_time(NaiveTime::MIN);
-    [midnight, midnight + Duration::hours(1)]
-        .iter()
-        .find_map(|local| zone.from_local_datetime(local).earliest())
-        .map_or_else(
-            || Utc.from_utc_datetime(&midnight),
-            |at| at.with_timezone(&Utc),
-        )
 }
 
 /// What a `datetime-local` control shows for a time.
@@ -137,32 +110,6 @@ fn typed_time(raw: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
 }
 
 // ---- words ---------------------------------------------------------------------------
-
-fn status_words(status: &str) -> &str {
-    match status {
-        "scheduled" => "Scheduled",
-        "confirmed" => "Confirmed",
-        "en_route" => "On the way",
-        "in_progress" => "In progress",
-        "completed" => "Completed",
-        "cancelled" => "Cancelled",
-        "no_show" => "Customer did not show up",
-        other => other,
-    }
-}
-
-/// The words of the button that moves an appointment to `status`.
-fn status_action(status: Status) -> &'static str {
-    match status {
-        Status::Scheduled => "Back to scheduled",
-        Status::Confirmed => "Confirm",
-        Status::EnRoute => "Mark as on the way",
-        Status::InProgress => "Mark as in progress",
-        Status::Completed => "Mark as completed",
-        Status::Cancelled => "Cancel the appointment",
-        Status::NoShow => "Mark as not shown up",
-    }
-}
 
 fn role_words(role: Role) -> &'static str {
     match role {
@@ -311,14 +258,14 @@ fn appointment_list(appointments: &[&Appointment], customers: &Customers, zone: 
                 @for a in appointments {
                     li {
                         span class="when" {
-                            (clock(a.starts_at.get().with_timezone(&zone))) " to "
-                            (clock(a.ends_at.get().with_timezone(&zone)))
+                            (words::clock(a.starts_at.get().with_timezone(&zone))) " to "
+                            (words::clock(a.ends_at.get().with_timezone(&zone)))
                         }
                         " "
                         a href=(format!("{SCHEDULE}/{}", a.id)) { (a.title) }
                         span class="who" { (customers.link(a.person_id.map(|p| p.uuid()))) }
                         span class=(format!("status status-{}", a.status.as_str())) {
-                            "Status: " (status_words(a.status.as_str()))
+                            "Status: " (words::status(*a.status))
                         }
                     }
                 }
@@ -336,7 +283,7 @@ pub async fn schedule(
     query: web::Query<ScheduleQuery>,
 ) -> Result<HttpResponse, PageError> {
     signed_in.office()?;
-    let zone = zone_of(&state, &signed_in).await?;
+    let zone = words::zone(&state, &signed_in).await?;
     let today = Utc::now().with_timezone(&zone).date_naive();
     let day = match query.date.trim() {
         "" => today,
@@ -370,8 +317,8 @@ pub async fn schedule(
         &state,
         &signed_in.caller,
         ListRequest {
-            from: Some(Ts::from(start_of(first, zone))),
-            to: Some(Ts::from(start_of(last + Duration::days(1), zone))),
+            from: Some(Ts::from(words::start_of(first, zone))),
+            to: Some(Ts::from(words::start_of(last + Duration::days(1), zone))),
             technician: only.map(Id::from_uuid),
             person: None,
             status: None,
@@ -401,8 +348,8 @@ pub async fn schedule(
     };
     let step = Duration::days(days);
     let title = match view {
-        View::Day => format!("Appointments on {}", day_words(day)),
-        View::Week => format!("Appointments in the week of {}", day_words(first)),
+        View::Day => format!("Appointments on {}", words::day(day)),
+        View::Week => format!("Appointments in the week of {}", words::day(first)),
     };
     let (previous, next, unit) = match view {
         View::Day => ("Previous day", "Next day", "Today"),
@@ -458,7 +405,7 @@ pub async fn schedule(
                         @for offset in 0..days {
                             @let date = first + Duration::days(offset);
                             @let those: Vec<&Appointment> = group.appointments.iter().copied().filter(|a| local_day(a) == date).collect();
-                            h3 { (day_words(date)) }
+                            h3 { (words::day(date)) }
                             (appointment_list(&those, &customers, zone))
                         }
                     }
@@ -508,7 +455,7 @@ async fn opened(state: &AppState, signed_in: &SignedIn, path: &str) -> Result<Op
     let id = id_in(path)?;
     signed_in.office()?;
     Ok(Opened {
-        zone: zone_of(state, signed_in).await?,
+        zone: words::zone(state, signed_in).await?,
         appointment: detail_of(state, signed_in, id).await?,
         technicians: appointments::technicians(state, &signed_in.caller).await?,
     })
@@ -538,7 +485,7 @@ pub async fn show(
     let local_day = appointment.starts_at.with_timezone(&zone).date_naive();
     let csrf = signed_in.csrf();
     let content = html! {
-        p { a href=(schedule_href(local_day, View::Day, None)) { "The schedule of " (day_words(local_day)) } }
+        p { a href=(schedule_href(local_day, View::Day, None)) { "The schedule of " (words::day(local_day)) } }
         h1 { (appointment.title) }
         div class="actions" { a class="button" href=(format!("{here}/edit")) { "Reschedule or assign" } }
         dl class="details" {
@@ -546,12 +493,12 @@ pub async fn show(
             dt { "Technician" } dd { (technician) }
             dt { "Customer" } dd { (customers.link(appointment.customer_id)) }
             dt { "Address" } dd { (address_lines(&appointment).as_deref().unwrap_or("—")) }
-            dt { "Status" } dd { (status_words(&appointment.status)) }
+            dt { "Status" } dd { (words::status(status)) }
             dt { "Notes" } dd { (appointment.notes.as_deref().unwrap_or("—")) }
         }
         h2 { "Change the status" }
         @if status.next().is_empty() {
-            p { "A " (status_words(status.as_str()).to_lowercase()) " appointment keeps its status." }
+            p { "A " (words::status(status).to_lowercase()) " appointment keeps its status." }
         } @else {
             div class="actions" {
                 @for next in status.next() {
@@ -560,7 +507,7 @@ pub async fn show(
                         (csrf_input(&csrf))
                         input type="hidden" name="version" value=(appointment.version);
                         input type="hidden" name="status" value=(next.as_str());
-                        button type="submit" { (status_action(*next)) }
+                        button type="submit" { (words::status_action(*next)) }
                     }
                 }
             }
@@ -895,7 +842,7 @@ pub async fn new_form(
         return customer_search(&state, &signed_in, &query.q).await;
     }
     let customer = customer_for(&state, &signed_in, &query.customer).await?;
-    let zone = zone_of(&state, &signed_in).await?;
+    let zone = words::zone(&state, &signed_in).await?;
     let technicians = appointments::technicians(&state, &signed_in.caller).await?;
     Ok(appointment_form(
         &signed_in,
@@ -972,7 +919,7 @@ pub async fn create(
     signed_in.check_csrf(&form.csrf)?;
     signed_in.office()?;
     let customer = customer_for(&state, &signed_in, &form.customer_id).await?;
-    let zone = zone_of(&state, &signed_in).await?;
+    let zone = words::zone(&state, &signed_in).await?;
     let mut own = Vec::new();
     let technician = form.technician(&mut own);
     let (starts, ends) = form.times(zone, &mut own);
@@ -1053,7 +1000,7 @@ pub async fn update(
     let id = id_in(&path)?;
     signed_in.check_csrf(&form.csrf)?;
     signed_in.office()?;
-    let zone = zone_of(&state, &signed_in).await?;
+    let zone = words::zone(&state, &signed_in).await?;
     let mut own = Vec::new();
     let technician = form.technician(&mut own);
     let (starts_at, ends_at) = form.times(zone, &mut own);

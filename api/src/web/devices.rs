@@ -9,7 +9,6 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use fieldcrm_app::accounts::settings;
 use fieldcrm_app::paging::PageRequest;
 use fieldcrm_app::time_clock::devices;
 use fieldcrm_app::AppState;
@@ -18,10 +17,11 @@ use fieldcrm_db::Id;
 
 use super::auth::CsrfOnly;
 use super::error::PageError;
-use super::forms::{csrf_input, input, summary, Input, Messages};
+use super::forms::{csrf_input, input, row_button, summary, Input, Messages};
 use super::layout::{self, Section};
 use super::see_other;
 use super::session::SignedIn;
+use super::words;
 use crate::problem::Problem;
 use crate::routes::devices::{device_setup, parse_label, DeviceSetup};
 
@@ -93,17 +93,8 @@ async fn page(
         limit: DEVICES_SHOWN,
     };
     let rows = devices::list(state, &signed_in.caller, user, first).await?;
-    let zone = settings::get(state, &signed_in.caller)
-        .await?
-        .time_zone
-        .0
-        .tz();
-    let when = |ts: fieldcrm_db::Ts| {
-        ts.get()
-            .with_timezone(&zone)
-            .format("%a %-d %b %Y, %H:%M")
-            .to_string()
-    };
+    let zone = words::zone(state, signed_in).await?;
+    let when = |ts: fieldcrm_db::Ts| words::moment(ts.get(), zone);
     let csrf = signed_in.csrf();
     let here = format!("/app/users/{}/devices", user.uuid());
     let content = html! {
@@ -130,11 +121,8 @@ async fn page(
                                 @if let Some(revoked) = device.revoked_at {
                                     "Turned off " (when(revoked))
                                 } @else {
-                                    form method="post" action=(format!("{here}/{}/revoke", device.id.uuid()))
-                                        data-confirm=(format!("Turn off {}? Its app's positions are refused from then on.", device.label)) {
-                                        (csrf_input(&csrf))
-                                        button class="quiet" type="submit" { "Turn off " span class="visually-hidden" { (device.label) } }
-                                    }
+                                    (row_button(&format!("{here}/{}/revoke", device.id.uuid()), &csrf, "Turn off", &device.label,
+                                        Some(&format!("Turn off {}? Its app's positions are refused from then on.", device.label))))
                                 }
                             }
                         }

@@ -13,6 +13,18 @@ pub fn csrf_input(token: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(token); }
 }
 
+/// A row's one-button form (remove, revoke, send again): the button says
+/// `word`, and to screen readers also which row (`of`); with the script on,
+/// `confirm` is asked first.
+pub fn row_button(action: &str, csrf: &str, word: &str, of: &str, confirm: Option<&str>) -> Markup {
+    html! {
+        form method="post" action=(action) data-confirm=[confirm] {
+            (csrf_input(csrf))
+            button class="quiet" type="submit" { (word) " " span class="visually-hidden" { (of) } }
+        }
+    }
+}
+
 /// The messages of a refused form, by field.
 #[derive(Default)]
 pub struct Messages(pub Vec<FieldError>);

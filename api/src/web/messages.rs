@@ -6,7 +6,6 @@ use actix_web::{web, HttpResponse};
 use maud::html;
 use serde::Deserialize;
 
-use fieldcrm_app::accounts::settings;
 use fieldcrm_app::{messaging, AppState};
 use fieldcrm_domain::messaging::MessageStatus;
 use fieldcrm_domain::Channel;
@@ -14,6 +13,7 @@ use fieldcrm_domain::Channel;
 use super::error::PageError;
 use super::layout::{self, Section};
 use super::session::SignedIn;
+use super::words;
 use crate::paging::Page;
 use crate::routes::messages::{parse_messages_query, MessagesQuery};
 
@@ -69,11 +69,7 @@ pub async fn list(
         cursor: non_empty(&query.cursor),
     })?;
     let rows = messaging::list(&state, &signed_in.caller, filter).await?;
-    let zone = settings::get(&state, &signed_in.caller)
-        .await?
-        .time_zone
-        .0
-        .tz();
+    let zone = words::zone(&state, &signed_in).await?;
     let found = Page::from_rows(page, rows, |m| m.id.uuid(), |m| m);
     let next = found.next_cursor.as_ref().map(|cursor| {
         let query = serde_urlencoded::to_string([
@@ -119,7 +115,7 @@ pub async fn list(
                 tbody {
                     @for message in &found.data {
                         tr {
-                            td { (message.created_at.get().with_timezone(&zone).format("%a %-d %b %Y, %H:%M")) }
+                            td { (words::moment(message.created_at.get(), zone)) }
                             td { (message.recipient.as_deref().unwrap_or("—")) }
                             td { (channel_words(message.channel.0)) }
                             td { (message.kind.0.as_str().replace('_', " ")) }

@@ -28,6 +28,7 @@ mod technician;
 mod tracking;
 mod users;
 mod webhooks;
+mod words;
 
 use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::DefaultHeaders;

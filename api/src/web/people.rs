@@ -8,13 +8,15 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use fieldcrm_app::people::{self, Record};
-use fieldcrm_app::preconditions::IfMatch;
 use fieldcrm_app::AppState;
 use fieldcrm_db::Id;
 use fieldcrm_domain::{Channel, ConsentSource, Stage};
 
 use super::error::PageError;
-use super::forms::{csrf_input, input, summary, textarea, Input, Messages};
+use super::forms::{
+    csrf_input, has_field_errors, input, summary, textarea, version_of, with_own_messages, Input,
+    Messages,
+};
 use super::layout::{self, Section};
 use super::see_other;
 use super::session::SignedIn;
@@ -433,13 +435,6 @@ pub async fn record_consent(
     }
 }
 
-fn has_field_errors(problem: &Problem) -> bool {
-    matches!(
-        problem.status,
-        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST
-    ) && !problem.errors.is_empty()
-}
-
 // ---- convert and erase ---------------------------------------------------------
 
 #[derive(Deserialize)]
@@ -503,12 +498,6 @@ pub async fn convert(
         "Not converted",
         content,
     ))
-}
-
-/// The version a form was filled from, for `If-Match`: a form without it
-/// would act on whatever changed meanwhile.
-fn version_of(raw: &str) -> IfMatch {
-    raw.trim().parse().map_or(IfMatch::Never, IfMatch::Version)
 }
 
 #[derive(Deserialize, Default)]
@@ -742,20 +731,6 @@ fn refused(problem: Problem) -> Result<(StatusCode, Refused), PageError> {
     }
 }
 
-/// The parsed body, or one 422 with the form's own messages beside the API's.
-fn merged<T>(parsed: Result<T, Problem>, mut own: Vec<FieldError>) -> Result<T, Problem> {
-    match parsed {
-        Ok(_) if !own.is_empty() => Err(Problem::validation(own)),
-        Ok(value) => Ok(value),
-        Err(mut problem) => {
-            if !problem.errors.is_empty() {
-                problem.errors.append(&mut own);
-            }
-            Err(problem)
-        }
-    }
-}
-
 /// The form, with what was typed and why it was refused.
 fn person_form(
     signed_in: &SignedIn,
@@ -880,7 +855,7 @@ pub async fn create(
         tags: Some(form.tags()),
     };
     let parsed = parse_new(&body, signed_in.caller.default_country);
-    let saved = match merged(parsed, own) {
+    let saved = match with_own_messages(parsed, own) {
         Ok(input) => people::create(&state, &signed_in.caller, kind.stage, input)
             .await
             .map_err(Problem::from),
@@ -949,7 +924,7 @@ pub async fn update(
     };
     let if_match = version_of(&form.version);
     let parsed = parse_patch(&body, signed_in.caller.default_country);
-    let saved = match merged(parsed, own) {
+    let saved = match with_own_messages(parsed, own) {
         Ok(patch) => people::update(
             &state,
             &signed_in.caller,

@@ -8,14 +8,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use maud::{html, Markup};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use fieldcrm_app::accounts::settings;
 use fieldcrm_app::paging::PageRequest;
 use fieldcrm_app::people;
 use fieldcrm_app::preconditions::IfMatch;
@@ -36,6 +35,7 @@ use super::forms::csrf_input;
 use super::layout::{self, Section};
 use super::see_other;
 use super::session::SignedIn;
+use super::words;
 use crate::problem::{FieldError, Problem};
 use crate::routes::tracking::{parse_location, ClockRequest};
 
@@ -58,18 +58,6 @@ const ON_SITE: [Status; 4] = [
     Status::Completed,
 ];
 
-fn status_words(status: Status) -> &'static str {
-    match status {
-        Status::Scheduled => "Scheduled",
-        Status::Confirmed => "Confirmed",
-        Status::EnRoute => "En route",
-        Status::InProgress => "In progress",
-        Status::Completed => "Completed",
-        Status::Cancelled => "Cancelled",
-        Status::NoShow => "No show",
-    }
-}
-
 /// The signed-in person's own id: the pages are about their appointments
 /// and shifts, whatever their role.
 fn own_id(signed_in: &SignedIn) -> Result<Id<User>, PageError> {
@@ -78,46 +66,6 @@ fn own_id(signed_in: &SignedIn) -> Result<Id<User>, PageError> {
         .user()
         .map(|(id, _)| id)
         .ok_or_else(|| Problem::not_found().into())
-}
-
-/// The account's time zone, in which every time on these pages is shown.
-async fn time_zone_of(state: &AppState, signed_in: &SignedIn) -> Result<Tz, PageError> {
-    Ok(settings::get(state, &signed_in.caller)
-        .await?
-        .time_zone
-        .tz())
-}
-
-/// When `day` begins in `zone`.
-fn start_of(zone: Tz, day: NaiveDate) -> DateTime<Utc> {
-    let midnight = day.and_time(NaiveTime::MIN);
-    zone.from_local_datetime(&midnight)
-        .earliest()
-        // Where the clocks skip midnight, the day begins an hour later.
-        .or_else(|| {
-            zone.from_local_datetime(&(midnight + Duration::hours(1)))
-                .earliest()
-        })
-        .map_or_else(|| midnight.and_utc(), |at| at.with_timezone(&Utc))
-}
-
-/// "Saturday 5 December"
-fn day_words(day: NaiveDate) -> String {
-    day.format("%A %-d %B").to_string()
-}
-
-fn clock_time(at: DateTime<Tz>) -> String {
-    at.format("%H:%M").to_string()
-}
-
-/// "7 h 05 min"
-fn duration_words(seconds: i64) -> String {
-    let minutes = seconds.max(0) / 60;
-    format!("{} h {:02} min", minutes / 60, minutes % 60)
-}
-
-fn distance_words(metres: f64) -> String {
-    format!("{:.1} km", metres / 1000.0)
 }
 
 // ---- today ----------------------------------------------------------------------
@@ -182,7 +130,7 @@ pub async fn today(
 /// The day's page.
 async fn day_page(state: &AppState, signed_in: &SignedIn) -> Result<HttpResponse, PageError> {
     let me = own_id(signed_in)?;
-    let zone = time_zone_of(state, signed_in).await?;
+    let zone = words::zone(state, signed_in).await?;
     let today = Utc::now().with_timezone(&zone).date_naive();
     let tomorrow = today + Duration::days(1);
     let shift = time_clock::open_shift(state, &signed_in.caller).await?;
@@ -190,8 +138,11 @@ async fn day_page(state: &AppState, signed_in: &SignedIn) -> Result<HttpResponse
         state,
         &signed_in.caller,
         ListRequest {
-            from: Some(Ts::from(start_of(zone, today))),
-            to: Some(Ts::from(start_of(zone, tomorrow + Duration::days(1)))),
+            from: Some(Ts::from(words::start_of(today, zone))),
+            to: Some(Ts::from(words::start_of(
+                tomorrow + Duration::days(1),
+                zone,
+            ))),
             technician: Some(me),
             person: None,
             status: None,
@@ -229,7 +180,7 @@ async fn day_page(state: &AppState, signed_in: &SignedIn) -> Result<HttpResponse
             h1 { "Today" }
             (clock(&csrf, shift.as_ref(), zone, today, tracker == Tracker::Live))
             @for (day, words) in [(today, "Today"), (tomorrow, "Tomorrow")] {
-                @let heading = format!("{words}, {}", day_words(day));
+                @let heading = format!("{words}, {}", words::day(day));
                 @let of_day: Vec<&Visit> = visits.iter().filter(|v| day_of(v) == day).collect();
                 section class="day" aria-label=(heading) {
                     h2 { (heading) }
@@ -277,8 +228,8 @@ fn clock(csrf: &str, shift: Option<&Shift>, zone: Tz, today: NaiveDate, tracker:
                     @let since = shift.clock_in_at.get().with_timezone(&zone);
                     p {
                         "Clocked in since "
-                        @if since.date_naive() != today { (day_words(since.date_naive())) ", " }
-                        (clock_time(since)) "."
+                        @if since.date_naive() != today { (words::day(since.date_naive())) ", " }
+                        (words::clock(since)) "."
                     }
                     @if tracker {
                         a class="button quiet" href=(TRACCAR_START_LINK) { "Start Traccar Client" }
@@ -335,9 +286,9 @@ fn visit_card(csrf: &str, visit: &Visit, zone: Tz) -> Markup {
     html! {
         article class="appointment" id=(heading) aria-labelledby=(format!("{heading}-title")) {
             h3 id=(format!("{heading}-title")) {
-                (clock_time(starts)) "–" (clock_time(ends)) ": " (a.title)
+                (words::clock(starts)) "–" (words::clock(ends)) ": " (a.title)
             }
-            p { "Status: " strong { (status_words(status)) } }
+            p { "Status: " strong { (words::status(status)) } }
             @if let Some(person) = &visit.person { p { "For " (person.name) } }
             @if let Some(address) = &address {
                 p { a class="maps" href=(maps_link(address)) { (address) } span class="hint" { "Opens your maps app" } }
@@ -355,7 +306,7 @@ fn visit_card(csrf: &str, visit: &Visit, zone: Tz) -> Markup {
                             (csrf_input(csrf))
                             input type="hidden" name="version" value=(a.version);
                             input type="hidden" name="status" value=(next.as_str());
-                            button type="submit" { "Mark as " (status_words(next).to_lowercase()) }
+                            button type="submit" { (words::status_action(next)) }
                         }
                     }
                 }
@@ -567,7 +518,7 @@ pub async fn my_timesheet(
     query: web::Query<WeekQuery>,
 ) -> Result<HttpResponse, PageError> {
     let me = own_id(&signed_in)?;
-    let zone = time_zone_of(&state, &signed_in).await?;
+    let zone = words::zone(&state, &signed_in).await?;
     let today = Utc::now().with_timezone(&zone).date_naive();
     let day = match query.week.as_deref().map(str::trim) {
         None | Some("") => today,
@@ -585,8 +536,8 @@ pub async fn my_timesheet(
         &signed_in.caller,
         TimesheetRequest {
             user: Some(me),
-            from: Some(Ts::from(start_of(zone, monday))),
-            to: Some(Ts::from(start_of(zone, next_monday))),
+            from: Some(Ts::from(words::start_of(monday, zone))),
+            to: Some(Ts::from(words::start_of(next_monday, zone))),
             after: None,
             fetch: i64::MAX,
         },
@@ -625,8 +576,8 @@ pub async fn my_timesheet(
                         th scope="row" colspan="2" {
                             "Week's total: " (sheet.total_shifts) @if sheet.total_shifts == 1 { " shift" } @else { " shifts" }
                         }
-                        td { (duration_words(sheet.total_worked_s)) }
-                        td { (distance_words(sheet.total_distance_m)) }
+                        td { (words::length(sheet.total_worked_s)) }
+                        td { (words::distance(sheet.total_distance_m)) }
                     } }
                 }
             }
@@ -644,7 +595,7 @@ pub async fn my_timesheet(
 fn shift_row(row: &ShiftSummary, zone: Tz) -> Markup {
     let when = |at: Ts| {
         let at = at.get().with_timezone(&zone);
-        format!("{}, {}", at.format("%a %-d %b"), clock_time(at))
+        format!("{}, {}", at.format("%a %-d %b"), words::clock(at))
     };
     html! {
         tr {
@@ -655,8 +606,8 @@ fn shift_row(row: &ShiftSummary, zone: Tz) -> Markup {
                     None => "Still clocked in",
                 }
             }
-            td { (duration_words(row.worked_s)) }
-            td { (distance_words(row.distance_m)) }
+            td { (words::length(row.worked_s)) }
+            td { (words::distance(row.distance_m)) }
         }
     }
 }

@@ -11,7 +11,7 @@ use actix_web::http::header::{
 };
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -29,6 +29,7 @@ use super::error::PageError;
 use super::forms::{input, summary, Input, Messages};
 use super::layout::{self, Section};
 use super::session::SignedIn;
+use super::words;
 use crate::problem::{FieldError, Problem};
 use crate::routes::tracking::route_gpx;
 
@@ -70,60 +71,6 @@ async fn route_of(
 }
 
 // ---- words for times, lengths and distances ---------------------------------------
-
-/// A moment as a person reads it, in the account's zone: "Monday 7 December 2026, 14:05".
-fn when(at: DateTime<Utc>, zone: Tz) -> String {
-    at.with_timezone(&zone)
-        .format("%A %-d %B %Y, %H:%M")
-        .to_string()
-}
-
-/// A `time` element: the words, and the exact moment for machines.
-fn time_of(at: DateTime<Utc>, zone: Tz) -> Markup {
-    html! { time datetime=(at.to_rfc3339_opts(SecondsFormat::Secs, true)) { (when(at, zone)) } }
-}
-
-fn day_words(day: NaiveDate) -> String {
-    day.format("%A %-d %B %Y").to_string()
-}
-
-fn plural(count: i64, one: &str) -> String {
-    if count == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{count} {one}s")
-    }
-}
-
-/// "2 hours 5 minutes", "40 minutes", "less than a minute".
-fn length_of(seconds: i64) -> String {
-    let minutes = seconds.max(0) / 60;
-    match (minutes / 60, minutes % 60) {
-        (0, 0) => "less than a minute".to_owned(),
-        (0, m) => plural(m, "minute"),
-        (h, 0) => plural(h, "hour"),
-        (h, m) => format!("{} {}", plural(h, "hour"), plural(m, "minute")),
-    }
-}
-
-fn ago(seconds: i64) -> String {
-    if seconds < 60 {
-        "just now".to_owned()
-    } else {
-        format!("{} ago", length_of(seconds))
-    }
-}
-
-/// "850 m", "12.3 km".
-fn distance(metres: f64) -> String {
-    // Shifts stored before distances were folded from 0.0 may hold -0.0.
-    let metres = metres + 0.0;
-    if metres < 1_000.0 {
-        format!("{metres:.0} m")
-    } else {
-        format!("{:.1} km", metres / 1_000.0)
-    }
-}
 
 // ---- drawing ------------------------------------------------------------------------
 
@@ -309,7 +256,7 @@ pub async fn live(
         section id="live-positions" class="live" data-refresh=(REFRESH_SECONDS) aria-labelledby="live-heading" {
             h2 id="live-heading" { "Clocked in now" }
             p {
-                "As of " (time_of(now, zone)) ". "
+                "As of " (words::time_element(now, zone)) ". "
                 a href="/app/live" { "Refresh" }
             }
             @if positions.is_empty() {
@@ -347,7 +294,7 @@ fn live_drawing(positions: &[LivePosition], tiles: Option<&MapTiles<'_>>) -> Mar
     };
     let label = format!(
         "Last positions of {}; the table below has the same information",
-        plural(i64::try_from(seen.len()).unwrap_or(i64::MAX), "technician")
+        words::plural(i64::try_from(seen.len()).unwrap_or(i64::MAX), "technician")
     );
     drawing(
         &label,
@@ -380,11 +327,11 @@ fn live_table(positions: &[LivePosition], zone: Tz, now: DateTime<Utc>) -> Marku
                 @for position in positions {
                     tr {
                         th scope="row" { (position.user_name) }
-                        td { (time_of(position.shift.clock_in_at.get(), zone)) }
+                        td { (words::time_element(position.shift.clock_in_at.get(), zone)) }
                         @if let Some(last) = &position.last {
-                            td { (time_of(last.recorded_at.get(), zone)) " at " (format!("{:.5}, {:.5}", last.lat, last.lon)) }
-                            td { (ago((now - last.recorded_at.get()).num_seconds())) }
-                            td { @if let Some(accuracy) = last.accuracy_m { "within " (distance(accuracy)) } @else { "not known" } }
+                            td { (words::time_element(last.recorded_at.get(), zone)) " at " (format!("{:.5}, {:.5}", last.lat, last.lon)) }
+                            td { (words::ago((now - last.recorded_at.get()).num_seconds())) }
+                            td { @if let Some(accuracy) = last.accuracy_m { "within " (words::distance(accuracy)) } @else { "not known" } }
                         } @else {
                             td { "none yet" }
                             td { "—" }
@@ -392,7 +339,7 @@ fn live_table(positions: &[LivePosition], zone: Tz, now: DateTime<Utc>) -> Marku
                         }
                         td {
                             a href=(format!("/app/shifts/{}", position.shift.id.uuid())) {
-                                "Route" span class="sr-only" { " of " (position.user_name) }
+                                "Route" span class="visually-hidden" { " of " (position.user_name) }
                             }
                         }
                     }
@@ -420,19 +367,19 @@ pub async fn shift(
     let tiles = state.settings.map_tiles();
     let title = format!(
         "{name}'s shift on {}",
-        day_words(clock_in.with_timezone(&zone).date_naive())
+        words::day(clock_in.with_timezone(&zone).date_naive())
     );
     let content = html! {
         h1 { (title) }
         dl class="details" {
             dt { "Technician" } dd { (name) }
-            dt { "Clocked in" } dd { (time_of(clock_in, zone)) }
+            dt { "Clocked in" } dd { (words::time_element(clock_in, zone)) }
             dt { "Clocked out" }
             dd {
-                @if let Some(out) = shift.clock_out_at { (time_of(out.get(), zone)) } @else { "Still clocked in" }
+                @if let Some(out) = shift.clock_out_at { (words::time_element(out.get(), zone)) } @else { "Still clocked in" }
             }
-            dt { "Duration" } dd { (length_of(route.summary.worked_s)) }
-            dt { "Distance" } dd { (distance(route.summary.distance_m)) }
+            dt { "Duration" } dd { (words::length(route.summary.worked_s)) }
+            dt { "Distance" } dd { (words::distance(route.summary.distance_m)) }
             dt { "Positions recorded" } dd { (route.trail.len()) }
         }
         p class="actions" {
@@ -453,9 +400,9 @@ pub async fn shift(
                         @for (number, stop) in route.stops.iter().enumerate() {
                             tr {
                                 th scope="row" { (number + 1) }
-                                td { (time_of(stop.arrived_at, zone)) }
-                                td { (time_of(stop.left_at, zone)) }
-                                td { (length_of((stop.left_at - stop.arrived_at).num_seconds())) }
+                                td { (words::time_element(stop.arrived_at, zone)) }
+                                td { (words::time_element(stop.left_at, zone)) }
+                                td { (words::length((stop.left_at - stop.arrived_at).num_seconds())) }
                                 td { (format!("{:.5}, {:.5}", stop.lat, stop.lon)) }
                             }
                         }
@@ -493,7 +440,7 @@ fn route_drawing(
     let label = format!(
         "The route from its start to its {}, with {} numbered as in the table of stops",
         if closed { "end" } else { "last position" },
-        plural(i64::try_from(stops.len()).unwrap_or(i64::MAX), "stop")
+        words::plural(i64::try_from(stops.len()).unwrap_or(i64::MAX), "stop")
     );
     drawing(
         &label,
@@ -578,21 +525,6 @@ fn range_of(query: &RangeQuery, zone: Tz) -> Result<Range, Messages> {
     }
 }
 
-/// When `day` begins in `zone` (an hour later where the clocks skip midnight).
-fn start_of(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
-    let midnight = day.and_time(NaiveTime::MIN);
-    zone.from_local_datetime(&midnight)
-        .earliest()
-        .or_else(|| {
-            zone.from_local_datetime(&(midnight + Duration::hours(1)))
-                .earliest()
-        })
-        .map_or_else(
-            || Utc.from_utc_datetime(&midnight),
-            |at| at.with_timezone(&Utc),
-        )
-}
-
 /// One technician's shifts in the range.
 struct Group {
     name: String,
@@ -630,8 +562,11 @@ async fn sheet(
         &signed_in.caller,
         TimesheetRequest {
             user: None,
-            from: Some(Ts::from(start_of(range.first, zone))),
-            to: Some(Ts::from(start_of(range.last + Duration::days(1), zone))),
+            from: Some(Ts::from(words::start_of(range.first, zone))),
+            to: Some(Ts::from(words::start_of(
+                range.last + Duration::days(1),
+                zone,
+            ))),
             after: None,
             fetch: i64::MAX,
         },
@@ -727,7 +662,7 @@ fn range_form(typed: &RangeQuery, messages: &Messages) -> Markup {
 
 fn timesheet_tables(sheet: &Sheet, range: &Range, zone: Tz) -> Markup {
     let csv = format!("/app/timesheets.csv?from={}&to={}", range.first, range.last);
-    let span = format!("{} to {}", day_words(range.first), day_words(range.last));
+    let span = format!("{} to {}", words::day(range.first), words::day(range.last));
     html! {
         p class="actions" { a class="button" href=(csv) download { "Download CSV" } }
         @if sheet.groups.is_empty() {
@@ -741,8 +676,8 @@ fn timesheet_tables(sheet: &Sheet, range: &Range, zone: Tz) -> Markup {
                         tr {
                             th scope="row" { (group.name) }
                             td { (group.rows.len()) }
-                            td { (length_of(group.worked_s())) }
-                            td { (distance(group.distance_m())) }
+                            td { (words::length(group.worked_s())) }
+                            td { (words::distance(group.distance_m())) }
                         }
                     }
                 }
@@ -750,8 +685,8 @@ fn timesheet_tables(sheet: &Sheet, range: &Range, zone: Tz) -> Markup {
                     tr {
                         th scope="row" { "All technicians" }
                         td { (sheet.total_shifts) }
-                        td { (length_of(sheet.total_worked_s)) }
-                        td { (distance(sheet.total_distance_m)) }
+                        td { (words::length(sheet.total_worked_s)) }
+                        td { (words::distance(sheet.total_distance_m)) }
                     }
                 }
             }
@@ -764,13 +699,13 @@ fn timesheet_tables(sheet: &Sheet, range: &Range, zone: Tz) -> Markup {
                         tbody {
                             @for row in &group.rows {
                                 tr {
-                                    th scope="row" { (time_of(row.shift.clock_in_at.get(), zone)) }
-                                    td { @if let Some(out) = row.shift.clock_out_at { (time_of(out.get(), zone)) } @else { "still clocked in" } }
-                                    td { (length_of(row.worked_s)) }
-                                    td { (distance(row.distance_m)) }
+                                    th scope="row" { (words::time_element(row.shift.clock_in_at.get(), zone)) }
+                                    td { @if let Some(out) = row.shift.clock_out_at { (words::time_element(out.get(), zone)) } @else { "still clocked in" } }
+                                    td { (words::length(row.worked_s)) }
+                                    td { (words::distance(row.distance_m)) }
                                     td {
                                         a href=(format!("/app/shifts/{}", row.shift.id.uuid())) {
-                                            "Route" span class="sr-only" { " of the shift from " (when(row.shift.clock_in_at.get(), zone)) }
+                                            "Route" span class="visually-hidden" { " of the shift from " (words::moment(row.shift.clock_in_at.get(), zone)) }
                                         }
                                     }
                                 }
@@ -779,8 +714,8 @@ fn timesheet_tables(sheet: &Sheet, range: &Range, zone: Tz) -> Markup {
                         tfoot {
                             tr {
                                 th scope="row" colspan="2" { "Total for " (group.name) }
-                                td { (length_of(group.worked_s())) }
-                                td { (distance(group.distance_m())) }
+                                td { (words::length(group.worked_s())) }
+                                td { (words::distance(group.distance_m())) }
                                 td {}
                             }
                         }
@@ -885,27 +820,6 @@ mod tests {
         assert_eq!(
             csv_cell("2026-12-07T08:00:00-06:00"),
             "2026-12-07T08:00:00-06:00"
-        );
-    }
-
-    #[test]
-    fn lengths_and_distances_read_as_words() {
-        assert_eq!(length_of(30), "less than a minute");
-        assert_eq!(length_of(3_600 + 5 * 60), "1 hour 5 minutes");
-        assert_eq!(length_of(2 * 3_600), "2 hours");
-        assert_eq!(ago(59), "just now");
-        assert_eq!(distance(850.4), "850 m");
-        assert_eq!(distance(-0.0), "0 m");
-        assert_eq!(distance(12_345.0), "12.3 km");
-    }
-
-    #[test]
-    fn a_day_starts_at_local_midnight() {
-        let chicago: Tz = "America/Chicago".parse().unwrap();
-        let day = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
-        assert_eq!(
-            start_of(day, chicago).to_rfc3339(),
-            "2026-12-07T06:00:00+00:00"
         );
     }
 }

@@ -16,7 +16,7 @@ use fieldcrm_domain::Role;
 
 use super::auth::CsrfOnly;
 use super::error::PageError;
-use super::forms::{csrf_input, input, summary, Input, Messages};
+use super::forms::{csrf_input, input, row_button, summary, Input, Messages};
 use super::layout::{self, Section};
 use super::see_other;
 use super::session::SignedIn;
@@ -89,11 +89,8 @@ async fn page(
                         td { a href=(format!("/app/users/{}/devices", user.id.uuid())) { "Phones " span class="visually-hidden" { "of " (user.name) } } }
                         td {
                             @if Some(user.id) != me {
-                                form method="post" action=(format!("/app/users/{}/remove", user.id.uuid()))
-                                    data-confirm=(format!("Remove {}? They are signed out at once.", user.name)) {
-                                    (csrf_input(&csrf))
-                                    button class="quiet" type="submit" { "Remove " span class="visually-hidden" { (user.name) } }
-                                }
+                                (row_button(&format!("/app/users/{}/remove", user.id.uuid()), &csrf, "Remove", &user.name,
+                                    Some(&format!("Remove {}? They are signed out at once.", user.name))))
                             }
                         }
                     }

@@ -7,17 +7,17 @@ use maud::html;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use fieldcrm_app::accounts::settings;
 use fieldcrm_app::{webhooks, AppState};
 use fieldcrm_db::webhooks::Endpoint;
 use fieldcrm_db::Id;
 
 use super::auth::CsrfOnly;
 use super::error::PageError;
-use super::forms::{csrf_input, input, summary, Input, Messages};
+use super::forms::{csrf_input, input, row_button, summary, Input, Messages};
 use super::layout::{self, Section};
 use super::see_other;
 use super::session::SignedIn;
+use super::words;
 use crate::problem::Problem;
 use crate::routes::webhook_endpoints::{parse_new, CreateWebhookEndpointRequest};
 
@@ -215,11 +215,7 @@ pub async fn show(
     let endpoint = webhooks::get(&state, &signed_in.caller, id).await?;
     let deliveries =
         webhooks::deliveries(&state, &signed_in.caller, id, None, DELIVERIES_SHOWN).await?;
-    let zone = settings::get(&state, &signed_in.caller)
-        .await?
-        .time_zone
-        .0
-        .tz();
+    let zone = words::zone(&state, &signed_in).await?;
     let csrf = signed_in.csrf();
     let here = format!("/app/webhooks/{}", id.uuid());
     let content = html! {
@@ -253,7 +249,7 @@ pub async fn show(
                 tbody {
                     @for delivery in &deliveries {
                         tr {
-                            td { (delivery.attempted_at.get().with_timezone(&zone).format("%a %-d %b, %H:%M:%S")) }
+                            td { (words::moment(delivery.attempted_at.get(), zone)) }
                             td { (delivery.event_type) }
                             td { (delivery.attempt) }
                             td {
@@ -265,10 +261,8 @@ pub async fn show(
                             }
                             td { (delivery.duration_ms) " ms" }
                             td {
-                                form method="post" action=(format!("{here}/deliveries/{}/retry", delivery.id.uuid())) {
-                                    (csrf_input(&csrf))
-                                    button class="quiet" type="submit" { "Send again " span class="visually-hidden" { (delivery.event_type) " of attempt " (delivery.attempt) } }
-                                }
+                                (row_button(&format!("{here}/deliveries/{}/retry", delivery.id.uuid()), &csrf, "Send again",
+                                    &format!("{} of attempt {}", delivery.event_type, delivery.attempt), None))
                             }
                         }
                     }
