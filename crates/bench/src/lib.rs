@@ -2,6 +2,7 @@
 //! pgbench), what a run measures, and the report. The driver is `main.rs`.
 
 pub mod load;
+pub mod pages;
 pub mod receiver;
 pub mod report;
 
@@ -104,6 +105,8 @@ pub struct BackendRun {
     pub deleted_pings: i64,
     pub rss_idle_kib: u64,
     pub rss_peak_kib: u64,
+    /// The web app's pages, one request at a time.
+    pub pages: Vec<pages::PageFigure>,
     /// The peak resident memory so far after each phase, to tell which one
     /// raised it.
     pub peak_by_phase: Vec<(&'static str, u64)>,

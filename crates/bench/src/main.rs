@@ -23,6 +23,7 @@ use fieldcrm_db::{Backend, DatabaseUrl, DbPool, PoolOptions};
 
 const PASSWORD: &str = "bench password that is long enough";
 const ACCOUNT_NAME: &str = "Bench Plumbing";
+const OWNER_EMAIL: &str = "owner@bench.example";
 const JWT_SECRET: &str = "bench-jwt-secret-of-at-least-32-bytes!!";
 /// How long the pinging technician's shift has run when the ping load starts.
 const PING_SHIFT_HOURS: i64 = 12;
@@ -354,7 +355,7 @@ async fn seed(api: &Api, scale: &Scale, database_url: &str) -> Result<Seeded> {
             reqwest::Method::POST,
             "/v1/auth/signup",
             None,
-            Some(json!({"account_name": ACCOUNT_NAME, "name": "Owner", "email": "owner@bench.example", "password": PASSWORD})),
+            Some(json!({"account_name": ACCOUNT_NAME, "name": "Owner", "email": OWNER_EMAIL, "password": PASSWORD})),
         )
         .await?;
     let owner_token = signup["access_token"]
@@ -875,6 +876,45 @@ async fn run_backend(
     }
 
     run.peak_after("live and route", pid);
+
+    // The web app's pages, one request at a time, as the owner sees them.
+    let browser = fieldcrm_bench::pages::client()?;
+    let session =
+        fieldcrm_bench::pages::sign_in(&browser, &server.base, OWNER_EMAIL, PASSWORD).await?;
+    let term = search_terms()[0].replace(' ', "+");
+    let pages = [
+        ("customers, first page", "/app/customers".to_owned()),
+        ("customers, a search", format!("/app/customers?q={term}")),
+        (
+            "a customer",
+            format!("/app/customers/{}", seeded.customer_ids[0]),
+        ),
+        ("appointments, a day", "/app/appointments".to_owned()),
+        (
+            "appointments, a week",
+            "/app/appointments?view=week".to_owned(),
+        ),
+        ("live map", "/app/live".to_owned()),
+        (
+            "a shift's route",
+            format!("/app/shifts/{}", seeded.route_shift),
+        ),
+        ("timesheets, this week", "/app/timesheets".to_owned()),
+        ("messages", "/app/messages".to_owned()),
+    ]
+    .map(|(name, path)| (name.to_owned(), path));
+    let each = Duration::from_secs((scale.secs / 2).max(1));
+    run.pages =
+        fieldcrm_bench::pages::measure(&browser, &server.base, &session, &pages, each).await?;
+    for page in &run.pages {
+        eprintln!(
+            "   page {}: p95 {:.1} ms, {} KB",
+            page.name,
+            page.p95_ms,
+            page.bytes / 1000
+        );
+    }
+    run.peak_after("web pages", pid);
 
     // The export: timed, its size counted, the server's memory watched.
     let before = rss_kib(pid).0;

@@ -520,6 +520,25 @@ pub fn markdown(
     }
     let _ = writeln!(
         out,
+        "\n## Web pages\n\nEach page of the web app requested one at a time by the signed-in owner, on the seeded data (a shift's route: one of 10,000 positions). Size: the page with its stylesheet and script as sent (pages are not compressed, so a browser transfers at most this). Targets: p95 under 50 ms, under 100 KB.\n\n| Page | Backend | requests | p50 | p95 | size | |\n|---|---|---|---|---|---|---|"
+    );
+    for (backend, run) in [("SQLite", sqlite), ("PostgreSQL", postgres)] {
+        for page in &run.pages {
+            let met = page.p95_ms < 50.0 && page.bytes < 100_000;
+            let _ = writeln!(
+                out,
+                "| {} | {backend} | {} | {} | {} | {:.1} KB | {} |",
+                page.name,
+                page.requests,
+                ms(page.p50_ms),
+                ms(page.p95_ms),
+                page.bytes as f64 / 1000.0,
+                verdict(Some(met))
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
         "\n## Peak resident memory after each phase\n\nThe server's peak resident memory (VmHWM) so far, read after each phase: the phase where it rises is the one that needs the memory.\n\n| Phase | SQLite | PostgreSQL |\n|---|---|---|"
     );
     for ((phase, s_kib), (_, p_kib)) in sqlite.peak_by_phase.iter().zip(&postgres.peak_by_phase) {
