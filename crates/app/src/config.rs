@@ -467,7 +467,6 @@ impl Settings {
         }
     }
 
-    /// The public base URL without a trailing slash.
     /// The tile server, if one is set (`validate` saw that it is whole).
     pub fn map_tiles(&self) -> Option<MapTiles<'_>> {
         let url = self.map_tile_url.as_deref()?;
@@ -478,6 +477,7 @@ impl Settings {
         })
     }
 
+    /// The public base URL without a trailing slash.
     pub fn public_base_url(&self, bound_port: u16) -> String {
         match &self.public_base_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
