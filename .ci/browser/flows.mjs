@@ -93,6 +93,7 @@ const server = await startServer({
 });
 const browser = await launchBrowser();
 const visited = new Set();
+let technicianId;
 let failed = false;
 
 /** Checks the page (once per path) and saves it as `name`.png when named. */
@@ -150,6 +151,8 @@ try {
     await desk.getByLabel(named("Password")).fill(password);
     await desk.getByRole("button", { name: "Add the user" }).click();
     await desk.getByRole("rowheader", { name: technician.name }).waitFor();
+    const phones = await desk.getByRole("link", { name: `Phones of ${technician.name}` }).getAttribute("href");
+    technicianId = phones.split("/")[3];
   });
 
   await step("the owner adds a customer who agreed to texts", async () => {
@@ -313,6 +316,31 @@ try {
     await desk.getByRole("link", { name: "Messages" }).click();
     await desk.getByRole("cell", { name: customer.e164 }).first().waitFor();
     await look(desk, "messages", "messages");
+  });
+
+  await step("every other page of the office passes axe-core", async () => {
+    await desk.getByRole("link", { name: "Customers" }).click();
+    await desk.getByRole("link", { name: customer.name }).click();
+    const person = new URL(desk.url()).pathname;
+    await desk.getByRole("link", { name: "Appointments" }).click();
+    await desk.getByRole("link", { name: /Deep clean/ }).first().click();
+    const appointment = new URL(desk.url()).pathname;
+    const pages = [
+      ["customer: edit", `${person}/edit`],
+      ["customer: erase", `${person}/erase`],
+      ["prospects", "/app/prospects"],
+      ["new prospect", "/app/prospects/new"],
+      ["appointment: reschedule", `${appointment}/edit`],
+      ["schedule: week", "/app/appointments?view=week"],
+      ["API keys", "/app/api-keys"],
+      ["webhooks", "/app/webhooks"],
+      ["technician's phones, from the office", `/app/users/${technicianId}/devices`],
+      ["a page that does not exist", "/app/no-such-page"],
+    ];
+    for (const [where, path] of pages) {
+      await desk.goto(`${server.url}${path}`);
+      await look(desk, where);
+    }
   });
 
   await step("the owner exports the account, then deletes it, and the session ends", async () => {
