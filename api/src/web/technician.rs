@@ -30,6 +30,7 @@ use fieldcrm_domain::scheduling::Status;
 use fieldcrm_domain::Stage;
 use fieldcrm_trackers::setup::{TRACCAR_START_LINK, TRACCAR_STOP_LINK};
 
+use super::auth::CsrfOnly;
 use super::error::PageError;
 use super::forms::csrf_input;
 use super::layout::{self, Section};
@@ -432,12 +433,6 @@ impl ClockInForm {
             Err(Problem::validation(errors))
         }
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn clock_in(
