@@ -84,3 +84,28 @@
       .catch(function () {});
   }, seconds * 1000);
 })();
+
+(function () {
+  // A form is sent once: a second click while the first is on its way would
+  // make a second record. Registered after the other submit handlers, so a
+  // form they held back (a declined confirmation) is not marked as sent.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || !form.setAttribute) {
+      return;
+    }
+    if (form.hasAttribute("data-sending")) {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-sending", "");
+  });
+  // Coming back to a page kept in the browser's cache: its forms may go again.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      document.querySelectorAll("form[data-sending]").forEach(function (form) {
+        form.removeAttribute("data-sending");
+      });
+    }
+  });
+})();
