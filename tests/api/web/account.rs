@@ -149,11 +149,7 @@ async fn the_owner_downloads_the_export_from_the_privacy_page() {
     app.create_customer(&owner, json!({"name": "Ada Example"}))
         .await;
     let session = sign_in(&app, &owner.email).await;
-    let html = get_page(&app, "/app/account", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = page_html(&app, "/app/account", &session).await;
     assert!(html.contains("href=\"/app/account/export\""));
 
     let export = get_page(&app, "/app/account/export", &session).await;
@@ -167,11 +163,7 @@ async fn the_owner_downloads_the_export_from_the_privacy_page() {
     assert!(text.contains("Ada Example"));
 
     // The export is in the audit trail the page shows.
-    let html = get_page(&app, "/app/account", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = page_html(&app, "/app/account", &session).await;
     assert!(html.contains("account.exported"), "{html}");
 }
 
@@ -217,13 +209,7 @@ async fn deleting_the_account_needs_its_name_and_the_password_then_ends_the_sess
     let app = spawn_app().await;
     let owner = app.signup().await;
     let session = sign_in(&app, &owner.email).await;
-    let token = csrf_of(
-        &get_page(&app, "/app/account", &session)
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let token = csrf_of(&page_html(&app, "/app/account", &session).await);
     let delete = |confirm: &'static str, password: &'static str, csrf: String| {
         let app = &app;
         let session = session.clone();

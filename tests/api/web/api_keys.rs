@@ -20,11 +20,7 @@ async fn a_key_made_on_the_page_works_once_shown_and_stops_when_revoked() {
     let app = spawn_app().await;
     let owner = app.signup().await;
     let session = sign_in(&app, &owner.email).await;
-    let html = get_page(&app, "/app/api-keys", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = page_html(&app, "/app/api-keys", &session).await;
     assert!(html.contains("No key yet."));
     let token = csrf_of(&html);
 
@@ -62,11 +58,7 @@ async fn a_key_made_on_the_page_works_once_shown_and_stops_when_revoked() {
         .status(),
         403
     );
-    let listed = get_page(&app, "/app/api-keys", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let listed = page_html(&app, "/app/api-keys", &session).await;
     assert!(listed.contains("Books &lt;sync&gt;") && !listed.contains(&secret));
 
     let keys: serde_json::Value = app
@@ -105,13 +97,7 @@ async fn a_refused_key_keeps_what_was_typed_and_dispatchers_have_no_keys_page() 
     let app = spawn_app().await;
     let owner = app.signup().await;
     let session = sign_in(&app, &owner.email).await;
-    let token = csrf_of(
-        &get_page(&app, "/app/api-keys", &session)
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let token = csrf_of(&page_html(&app, "/app/api-keys", &session).await);
     let refused = post_form(
         &app,
         "/app/api-keys",
@@ -144,13 +130,7 @@ async fn a_refused_key_keeps_what_was_typed_and_dispatchers_have_no_keys_page() 
         .await
         .unwrap();
     let owner_session = sign_in(&app, &owner.email).await;
-    let token = csrf_of(
-        &get_page(&app, "/app/api-keys", &owner_session)
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let token = csrf_of(&page_html(&app, "/app/api-keys", &owner_session).await);
     let response = post_form(
         &app,
         &format!("/app/api-keys/{}/revoke", theirs["id"].as_str().unwrap()),

@@ -44,7 +44,7 @@ async fn a_technician_adds_their_phone_sees_its_setup_once_and_its_token_sends_p
         format!("/app/users/{}/devices", tech.user_id)
     );
     let path = location(&mine).to_owned();
-    let html = get_page(&app, &path, &session).await.text().await.unwrap();
+    let html = page_html(&app, &path, &session).await;
     assert!(html.contains("No phone yet."));
     let token = csrf_of(&html);
 
@@ -76,7 +76,7 @@ async fn a_technician_adds_their_phone_sees_its_setup_once_and_its_token_sends_p
         .await
         .unwrap();
     assert_eq!(sent.status(), 200);
-    let list = get_page(&app, &path, &session).await.text().await.unwrap();
+    let list = page_html(&app, &path, &session).await;
     assert!(list.contains("Tom's &lt;Android&gt;"));
     assert!(!list.contains(&device_token), "the token is shown once");
     let devices = devices_via_api(&app, &owner, &tech.user_id).await;
@@ -117,11 +117,8 @@ async fn a_technician_adds_their_phone_sees_its_setup_once_and_its_token_sends_p
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
-    assert!(get_page(&app, &path, &session)
+    assert!(page_html(&app, &path, &session)
         .await
-        .text()
-        .await
-        .unwrap()
         .contains("Turned off"));
 }
 
@@ -133,15 +130,12 @@ async fn a_technician_cannot_manage_anothers_phones_and_another_account_is_not_f
     let ann = app.user_with_role(&owner, "technician").await;
     let session = sign_in(&app, &tom.email).await;
     let token = csrf_of(
-        &get_page(
+        &page_html(
             &app,
             &format!("/app/users/{}/devices", tom.user_id),
             &session,
         )
-        .await
-        .text()
-        .await
-        .unwrap(),
+        .await,
     );
     let anns = format!("/app/users/{}/devices", ann.user_id);
     assert_eq!(get_page(&app, &anns, &session).await.status(), 403);
@@ -151,11 +145,7 @@ async fn a_technician_cannot_manage_anothers_phones_and_another_account_is_not_f
 
     // The owner manages anyone's in the account, and no one's elsewhere.
     let owner_session = sign_in(&app, &owner.email).await;
-    let users = get_page(&app, "/app/users", &owner_session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let users = page_html(&app, "/app/users", &owner_session).await;
     assert!(users.contains(&format!("href=\"/app/users/{}/devices\"", ann.user_id)));
     assert_eq!(get_page(&app, &anns, &owner_session).await.status(), 200);
     let other = app.signup().await;

@@ -37,17 +37,9 @@ async fn the_log_shows_each_message_with_its_delivery_status_and_filters_by_it()
         "text, not markup"
     );
 
-    let failed = get_page(&app, "/app/messages?status=failed", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let failed = page_html(&app, "/app/messages?status=failed", &session).await;
     assert!(failed.contains("No messages.") && !failed.contains("+15125550100"));
-    let emails = get_page(&app, "/app/messages?channel=email", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let emails = page_html(&app, "/app/messages?channel=email", &session).await;
     assert!(emails.contains("No messages."));
 
     // A filter the API refuses is refused here with its message.
@@ -66,10 +58,6 @@ async fn the_log_shows_each_message_with_its_delivery_status_and_filters_by_it()
     // Another account's log holds none of it.
     let other = app.signup().await;
     let other_session = sign_in(&app, &other.email).await;
-    let theirs = get_page(&app, "/app/messages", &other_session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let theirs = page_html(&app, "/app/messages", &other_session).await;
     assert!(!theirs.contains("+15125550100") && theirs.contains("No messages."));
 }

@@ -56,6 +56,11 @@ pub async fn get_page(app: &TestApp, path: &str, session: &str) -> Response {
         .unwrap()
 }
 
+/// The HTML of the page at `path`, as the session sees it.
+pub async fn page_html(app: &TestApp, path: &str, session: &str) -> String {
+    get_page(app, path, session).await.text().await.unwrap()
+}
+
 pub async fn post_form(
     app: &TestApp,
     path: &str,

@@ -379,7 +379,7 @@ async fn html_in_a_name_and_notes_is_shown_as_text() {
         "/app/customers".to_owned(),
         "/app/customers?q=%3Cscript%3E".to_owned(),
     ] {
-        let html = get_page(&app, &path, &session).await.text().await.unwrap();
+        let html = page_html(&app, &path, &session).await;
         assert!(
             html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
             "{path}"
@@ -481,29 +481,17 @@ async fn a_customer_is_created_searched_shown_and_edited_through_the_forms() {
     app.create_customer(&owner, json!({"name": "Bo Other"}))
         .await;
 
-    let shown = get_page(&app, &path, &session).await.text().await.unwrap();
+    let shown = page_html(&app, &path, &session).await;
     assert!(shown.contains("Ada Example") && shown.contains("+15125550100"));
     assert!(shown.contains("Text messages (SMS)</dt><dd>Not asked"));
 
-    let found = get_page(&app, "/app/customers?q=ada", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let found = page_html(&app, "/app/customers?q=ada", &session).await;
     assert!(found.contains("Ada Example") && !found.contains("Bo Other"));
-    let all = get_page(&app, "/app/customers", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let all = page_html(&app, "/app/customers", &session).await;
     assert!(all.contains("Ada Example") && all.contains("Bo Other"));
 
     // Someone else changes the customer while the form is open.
-    let edit = get_page(&app, &format!("{path}/edit"), &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let edit = page_html(&app, &format!("{path}/edit"), &session).await;
     assert!(edit.contains("name=\"version\" value=\"1\""));
     let api_path = path.replace("/app/", "/v1/");
     let moved = app
@@ -569,11 +557,7 @@ async fn the_list_pages_with_the_apis_cursor_and_prospects_share_the_pages() {
             .await;
     }
     let session = sign_in(&app, &owner.email).await;
-    let first = get_page(&app, "/app/customers", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let first = page_html(&app, "/app/customers", &session).await;
     assert!(first.contains("Customer 00") && !first.contains("Customer 50"));
     let start = first
         .find("href=\"/app/customers?")
@@ -584,7 +568,7 @@ async fn the_list_pages_with_the_apis_cursor_and_prospects_share_the_pages() {
         .next()
         .unwrap()
         .replace("&amp;", "&");
-    let second = get_page(&app, &next, &session).await.text().await.unwrap();
+    let second = page_html(&app, &next, &session).await;
     assert!(second.contains("Customer 50") && !second.contains("Customer 00"));
     assert!(!second.contains("rel=\"next\""));
 
@@ -597,11 +581,7 @@ async fn the_list_pages_with_the_apis_cursor_and_prospects_share_the_pages() {
         )
         .await;
     assert_eq!(response.status(), 201);
-    let prospects = get_page(&app, "/app/prospects", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let prospects = page_html(&app, "/app/prospects", &session).await;
     assert!(prospects.contains("Maybe Later") && !prospects.contains("Customer 00"));
     assert!(prospects.contains("aria-current=\"page\">Prospects"));
 }
@@ -697,7 +677,7 @@ async fn consent_history_via_api(app: &TestApp, owner: &Signed, api_path: &str) 
 async fn consent_recorded_on_the_page_is_in_its_history_and_in_the_api() {
     let app = spawn_app().await;
     let (owner, session, path, api_path) = signed_in_with_a_customer(&app).await;
-    let page = get_page(&app, &path, &session).await.text().await.unwrap();
+    let page = page_html(&app, &path, &session).await;
     assert!(page.contains(&format!("action=\"{path}/consent\"")));
     assert!(page.contains("No consent decisions recorded yet."));
     let token = csrf_of(&page);
@@ -712,7 +692,7 @@ async fn consent_recorded_on_the_page_is_in_its_history_and_in_the_api() {
     assert_eq!(history[0]["status"], "opted_in");
     assert_eq!(history[0]["source"], "verbal");
 
-    let page = get_page(&app, &path, &session).await.text().await.unwrap();
+    let page = page_html(&app, &path, &session).await;
     assert!(page.contains("Text messages (SMS)</dt><dd>Opted in"));
     assert!(page.contains("Email</dt><dd>Not asked"));
     let day = history[0]["at"].as_str().unwrap()[..10].to_owned();
@@ -762,7 +742,7 @@ async fn converting_a_prospect_lands_on_the_customers_page() {
     let owner = app.signup().await;
     let (path, api_path) = create_prospect(&app, &owner, "Maybe Later").await;
     let session = sign_in(&app, &owner.email).await;
-    let page = get_page(&app, &path, &session).await.text().await.unwrap();
+    let page = page_html(&app, &path, &session).await;
     assert!(page.contains(&format!("action=\"{path}/convert\"")));
     assert!(page.contains("name=\"version\" value=\"1\""));
     let token = csrf_of(&page);
@@ -780,11 +760,7 @@ async fn converting_a_prospect_lands_on_the_customers_page() {
     let as_customer = api_path.replace("/prospects/", "/customers/");
     assert_eq!(api_status(&app, &owner, &as_customer).await, 200);
     assert_eq!(api_status(&app, &owner, &api_path).await, 404);
-    let page = get_page(&app, &customer, &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = page_html(&app, &customer, &session).await;
     assert!(page.contains("Maybe Later") && !page.contains("/convert\""));
 
     // The same form sent again, from a page left open.
@@ -831,7 +807,7 @@ async fn converting_a_prospect_lands_on_the_customers_page() {
 async fn erasing_needs_the_persons_name_typed_exactly() {
     let app = spawn_app().await;
     let (owner, session, path, api_path) = signed_in_with_a_customer(&app).await;
-    let shown = get_page(&app, &path, &session).await.text().await.unwrap();
+    let shown = page_html(&app, &path, &session).await;
     assert!(shown.contains(&format!("href=\"{path}/erase\"")));
     let page = get_page(&app, &format!("{path}/erase"), &session).await;
     assert_eq!(page.status(), 200);
@@ -864,11 +840,7 @@ async fn erasing_needs_the_persons_name_typed_exactly() {
     assert_eq!(erased.status(), 303);
     assert_eq!(location(&erased), "/app/customers");
     assert_eq!(api_status(&app, &owner, &api_path).await, 404);
-    let list = get_page(&app, "/app/customers", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let list = page_html(&app, "/app/customers", &session).await;
     assert!(!list.contains("Ada Example"));
     assert_eq!(get_page(&app, &path, &session).await.status(), 404);
 }

@@ -129,11 +129,7 @@ async fn the_owner_changes_the_time_zone_quiet_hours_reminders_and_a_template() 
         account["message_templates"]["on_my_way"],
         "{business_name}: on the way to you"
     );
-    let saved = get_page(&app, "/app/settings?saved=1", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let saved = page_html(&app, "/app/settings?saved=1", &session).await;
     assert!(saved.contains("The settings are saved."));
     assert!(saved.contains("value=\"Europe/Berlin\""));
 }
@@ -144,11 +140,7 @@ async fn refused_settings_show_the_apis_messages_keep_what_was_typed_and_change_
     let owner = app.signup().await;
     let before = account_via_api(&app, &owner).await;
     let session = sign_in(&app, &owner.email).await;
-    let html = get_page(&app, "/app/settings", &session)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = page_html(&app, "/app/settings", &session).await;
     let form = filled(
         &html,
         &[

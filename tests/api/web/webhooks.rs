@@ -28,13 +28,7 @@ async fn an_endpoint_added_on_the_page_shows_its_deliveries_and_sends_again() {
         .mount(&receiver)
         .await;
     let session = sign_in(&app, &owner.email).await;
-    let token = csrf_of(
-        &get_page(&app, "/app/webhooks", &session)
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let token = csrf_of(&page_html(&app, "/app/webhooks", &session).await);
     let url = format!("{}/in", receiver.uri());
     let made = post_form(
         &app,
@@ -64,7 +58,7 @@ async fn an_endpoint_added_on_the_page_shows_its_deliveries_and_sends_again() {
     let test = post_form(&app, &format!("{page}/test"), &session, &[("csrf", &token)]).await;
     assert_eq!(test.status(), 303);
     app.run_jobs().await;
-    let html = get_page(&app, &page, &session).await.text().await.unwrap();
+    let html = page_html(&app, &page, &session).await;
     assert!(
         html.contains("webhook.test") && html.contains("HTTP 500"),
         "{html}"
@@ -96,13 +90,7 @@ async fn a_refused_endpoint_keeps_what_was_typed_and_others_cannot_reach_it() {
     let app = spawn_app().await;
     let owner = app.signup().await;
     let session = sign_in(&app, &owner.email).await;
-    let token = csrf_of(
-        &get_page(&app, "/app/webhooks", &session)
-            .await
-            .text()
-            .await
-            .unwrap(),
-    );
+    let token = csrf_of(&page_html(&app, "/app/webhooks", &session).await);
     let refused = post_form(
         &app,
         "/app/webhooks",
