@@ -7,6 +7,7 @@ import {
   assert,
   checkAccessibility,
   eventually,
+  googleStandIn,
   launchBrowser,
   startServer,
   twilioStandIn,
@@ -82,6 +83,8 @@ async function selectByKeyboard(page, label) {
 }
 
 const twilio = await twilioStandIn();
+const googleEmail = "dana.reyes@gmail.example";
+const google = await googleStandIn(googleEmail);
 const server = await startServer({
   bin: process.env.FIELDCRM_BIN,
   env: {
@@ -89,6 +92,14 @@ const server = await startServer({
     FIELDCRM_TWILIO_ACCOUNT_SID: "AC00000000000000000000000000000000",
     FIELDCRM_TWILIO_AUTH_TOKEN: "stand-in-token",
     FIELDCRM_TWILIO_FROM: "+15005550006",
+    FIELDCRM_GOOGLE_CLIENT_ID: "stand-in.apps.googleusercontent.com",
+    FIELDCRM_GOOGLE_CLIENT_SECRET: "stand-in-secret",
+    FIELDCRM_TOKEN_ENCRYPTION_KEYS: `k1:${Buffer.alloc(32, 7).toString("base64")}`,
+    FIELDCRM_GOOGLE_AUTH_URL: `${google.url}/auth`,
+    FIELDCRM_GOOGLE_TOKEN_URL: `${google.url}/token`,
+    FIELDCRM_GOOGLE_REVOKE_URL: `${google.url}/revoke`,
+    FIELDCRM_GOOGLE_API_ROOT_URL: `${google.url}/`,
+    FIELDCRM_GOOGLE_PUSH_ENABLED: "false",
   },
 });
 const browser = await launchBrowser();
@@ -140,6 +151,22 @@ try {
     await desk.getByLabel(named("Quiet hours end")).fill("00:00");
     await desk.getByRole("button", { name: "Save the settings" }).click();
     await desk.getByText("The settings are saved.").waitFor();
+  });
+
+  await step("the owner connects Google Calendar through the consent screen and back", async () => {
+    await desk.getByRole("link", { name: "Settings" }).click();
+    await desk.getByRole("link", { name: "Google Calendar and Gmail" }).click();
+    await look(desk, "google (not connected)");
+    await desk.getByRole("button", { name: "Connect Google" }).click();
+    // Google sends the browser back with the confirmation in the fragment;
+    // the return page's script sends it on, and the fragment is gone.
+    await desk.waitForURL(/\/app\/settings\/google\?done=connected$/);
+    await desk.getByText("Google is connected.").waitFor();
+    await desk.getByText(googleEmail).waitFor();
+    assert(google.exchanged.length === 1, `one code exchanged, not ${google.exchanged.length}`);
+    await look(desk, "google (connected)", "google");
+    await desk.getByRole("button", { name: "Disconnect" }).click();
+    await desk.getByText("Google is disconnected.").waitFor();
   });
 
   await step("the owner adds a technician", async () => {
@@ -389,5 +416,6 @@ try {
   await browser.close();
   server.stop();
   twilio.close();
+  google.close();
 }
 process.exit(failed ? 1 : 0);

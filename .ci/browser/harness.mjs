@@ -44,6 +44,53 @@ export async function twilioStandIn() {
   return { url: `http://127.0.0.1:${port}`, messages, close: () => server.close() };
 }
 
+/**
+ * Google's OAuth endpoints as a browser and the server meet them: the consent
+ * screen (`/auth`) answers at once as a person who allows everything, sending
+ * the browser back to `redirect_uri` with a code and the same `state`; the
+ * token endpoint exchanges that code for tokens with an ID token naming
+ * `email`; revocation says yes. Calendar calls get 404 (the flows do not sync).
+ */
+export async function googleStandIn(email) {
+  const exchanged = [];
+  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      const url = new URL(req.url, "http://stand-in");
+      if (req.method === "GET" && url.pathname === "/auth") {
+        const back = new URL(url.searchParams.get("redirect_uri"));
+        back.searchParams.set("state", url.searchParams.get("state"));
+        back.searchParams.set("code", "4/stand-in-code");
+        back.searchParams.set("scope", url.searchParams.get("scope"));
+        res.writeHead(302, { location: back.toString() }).end();
+      } else if (req.method === "POST" && url.pathname === "/token") {
+        const form = new URLSearchParams(body);
+        exchanged.push(form.get("code"));
+        const idToken = `${b64({ alg: "none" })}.${b64({ sub: "1000001", email })}.`;
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            access_token: "ya29.stand-in",
+            expires_in: 3599,
+            refresh_token: "1//stand-in-refresh",
+            scope: "https://www.googleapis.com/auth/calendar.events openid email",
+            token_type: "Bearer",
+            id_token: idToken,
+          }),
+        );
+      } else if (req.method === "POST" && url.pathname === "/revoke") {
+        res.writeHead(200).end();
+      } else {
+        res.writeHead(404, { "content-type": "application/json" }).end('{"error":{"code":404}}');
+      }
+    });
+  });
+  const port = await listen(server);
+  return { url: `http://127.0.0.1:${port}`, exchanged, close: () => server.close() };
+}
+
 /** The server binary on a fresh SQLite database; resolves once it is ready. */
 export async function startServer({ bin, env }) {
   const dir = mkdtempSync(join(tmpdir(), "fieldcrm-browser-"));

@@ -1412,3 +1412,43 @@ async fn a_consent_finished_in_another_browser_attaches_nothing() {
         assert_eq!(refused.status(), 422, "{elsewhere}");
     }
 }
+
+#[tokio::test]
+async fn declining_at_google_returns_to_the_page_with_googles_error() {
+    let google = GoogleStandIn::start().await;
+    let app = google_app(&google).await;
+    let sender = owner(&app).await;
+
+    // A page of this server's own web app is a place to return to.
+    let own = app.url("/app/settings/google/return");
+    let query = start_connect(&app, &sender, json!({ "return_url": own })).await;
+
+    // Declining at Google: the browser goes back with Google's error, and the
+    // state is used up.
+    let declined = format!(
+        "/v1/integrations/google/callback?state={}&error=access_denied",
+        query["state"]
+    );
+    let back = app.get(&declined).await;
+    assert_eq!(back.status(), 303);
+    assert_eq!(
+        back.headers()["location"].to_str().unwrap(),
+        format!("{own}#google_error=access_denied")
+    );
+    assert_eq!(
+        problem(app.get(&declined).await).await["code"],
+        "invalid_state"
+    );
+    // Without a page to return to, the answer says so itself.
+    let query = start_connect(&app, &sender, json!({})).await;
+    let declined = app
+        .get(&format!(
+            "/v1/integrations/google/callback?state={}&error=access_denied",
+            query["state"]
+        ))
+        .await;
+    assert_eq!(declined.status(), 400);
+    assert_eq!(problem(declined).await["code"], "consent_refused");
+    assert_eq!(status(&app, &sender).await["connected"], false);
+    assert!(google.requests("POST", "/token").await.is_empty());
+}

@@ -12,7 +12,7 @@ use fieldcrm_db::google::Integration;
 use crate::auth::Caller;
 use crate::extract::{Json, OptionalJson};
 use crate::problem::Problem;
-use fieldcrm_app::google_sync::{self, CallbackInput};
+use fieldcrm_app::google_sync::{self, CallbackInput, Returned};
 use fieldcrm_app::state::AppState;
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -24,9 +24,11 @@ pub struct ConnectRequest {
     pub send_email: bool,
     /// Where the person's browser goes once Google is done, with
     /// `#google_confirmation=<confirmation>` added: a page of the app that
-    /// confirms it (`POST /v1/integrations/google/confirm`). Must be on an
-    /// origin of `FIELDCRM_CORS_ALLOWED_ORIGINS`. Without it the callback
-    /// shows the confirmation instead.
+    /// confirms it (`POST /v1/integrations/google/confirm`); if the person
+    /// declines, `#google_error=<Google's error>` instead. Must be on an
+    /// origin of `FIELDCRM_CORS_ALLOWED_ORIGINS` or a page of this server's
+    /// web app (under `/app/`). Without it the callback shows the
+    /// confirmation, or answers 400 when declined.
     #[schema(
         max_length = 2048,
         example = "https://dashboard.example.com/settings/google"
@@ -124,7 +126,7 @@ impl From<Option<Integration>> for IntegrationView {
     responses(
         (status = 200, description = "The consent screen's URL", body = ConnectView),
         (status = 403, description = "The caller may not change integrations, or is an API key", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`return_url` is not on an allowed origin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`return_url` is not on an allowed origin or this server's web app", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`google_not_configured`: this server has no Google OAuth client", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -160,7 +162,8 @@ pub struct CallbackQuery {
 /// the code is kept sealed, and this browser gets a confirmation that only
 /// the person who started connecting can use, signed in, within 10 minutes
 /// (`POST /v1/integrations/google/confirm`). With a `return_url` the browser
-/// is sent there with `#google_confirmation=<confirmation>`; otherwise the
+/// is sent there with `#google_confirmation=<confirmation>`, or with
+/// `#google_error=<Google's error>` when the person declined; otherwise the
 /// confirmation is the answer.
 ///
 /// Public: the state names the consent screen.
@@ -169,8 +172,8 @@ pub struct CallbackQuery {
     params(CallbackQuery),
     responses(
         (status = 200, description = "Consent answered; confirm it in the app", body = ConsentView),
-        (status = 303, description = "Consent answered; on to the `return_url`, the confirmation in its fragment", headers(("Location" = String, description = "The return URL with `#google_confirmation=...`"))),
-        (status = 400, description = "`invalid_state` (unknown, used or expired state), `consent_refused`, or no code", body = Problem, content_type = "application/problem+json"),
+        (status = 303, description = "Consent answered: on to the `return_url`, the confirmation in its fragment; or declined at Google when connecting named a `return_url`: on to it with Google's `error` in the fragment", headers(("Location" = String, description = "The return URL with `#google_confirmation=...` or `#google_error=...` (such as `access_denied`)"))),
+        (status = 400, description = "`invalid_state` (unknown, used or expired state), `consent_refused` (declined, and connecting named no `return_url`), or no code", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`google_not_configured`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -180,7 +183,7 @@ pub async fn google_callback(
     query: web::Query<CallbackQuery>,
 ) -> Result<HttpResponse, Problem> {
     let query = query.into_inner();
-    let answered = google_sync::callback(
+    let returned = google_sync::callback(
         &state,
         CallbackInput {
             state: query.state,
@@ -189,6 +192,18 @@ pub async fn google_callback(
         },
     )
     .await?;
+    let answered = match returned {
+        Returned::Answered(answered) => answered,
+        Returned::Declined { return_url, error } => {
+            return Ok(HttpResponse::SeeOther()
+                .insert_header((
+                    header::LOCATION,
+                    format!("{return_url}#google_error={error}"),
+                ))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish())
+        }
+    };
     // The confirmation must stay out of caches and referrers.
     let mut response = match &answered.return_url {
         Some(url) => {

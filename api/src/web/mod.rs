@@ -19,6 +19,7 @@ mod auth;
 mod devices;
 mod error;
 mod forms;
+mod google;
 mod layout;
 mod messages;
 mod people;
@@ -40,7 +41,7 @@ fn page_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((
             header::CONTENT_SECURITY_POLICY,
-            content_security_policy(None, false),
+            content_security_policy(None, false, None),
         ))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::REFERRER_POLICY, "same-origin"))
@@ -53,9 +54,14 @@ fn page_headers() -> DefaultHeaders {
 }
 
 /// The pages' Content-Security-Policy. A map page may also show images from
-/// the origin of the tile server the operator configured, and a page that
-/// refreshes itself may fetch from the server.
-pub(crate) fn content_security_policy(tile_origin: Option<&str>, fetches_itself: bool) -> String {
+/// the origin of the tile server the operator configured, a page that
+/// refreshes itself may fetch from the server, and a form whose answer sends
+/// the browser on to another site (Google's consent screen) may go there.
+pub(crate) fn content_security_policy(
+    tile_origin: Option<&str>,
+    fetches_itself: bool,
+    form_sends_on_to: Option<&str>,
+) -> String {
     let images = match tile_origin {
         Some(origin) => format!("'self' data: {origin}"),
         None => "'self' data:".to_owned(),
@@ -65,9 +71,13 @@ pub(crate) fn content_security_policy(tile_origin: Option<&str>, fetches_itself:
     } else {
         ""
     };
+    let forms = match form_sends_on_to {
+        Some(origin) => format!("'self' {origin}"),
+        None => "'self'".to_owned(),
+    };
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images};{connect} \
-         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+         form-action {forms}; frame-ancestors 'none'; base-uri 'none'"
     )
 }
 
@@ -99,6 +109,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::configure)
             .configure(messages::configure)
             .configure(settings::configure)
+            .configure(google::configure)
             .configure(devices::configure)
             .configure(api_keys::configure)
             .configure(webhooks::configure)

@@ -276,6 +276,7 @@ fn page(
     };
     let content = html! {
         h1 { "Settings" }
+        p { a href="/app/settings/google" { "Google Calendar and Gmail" } }
         @if saved { div class="notice saved" role="status" { p { "The settings are saved." } } }
         @if !may_change { p { "Only an owner or an admin can change these." } }
         (summary(messages))

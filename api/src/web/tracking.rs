@@ -220,7 +220,7 @@ fn map_policy(
     refreshes: bool,
 ) -> HttpResponse {
     if tiles.is_some() || refreshes {
-        let policy = content_security_policy(tiles.map(|tiles| tiles.origin), refreshes);
+        let policy = content_security_policy(tiles.map(|tiles| tiles.origin), refreshes, None);
         if let Ok(policy) = HeaderValue::from_str(&policy) {
             response
                 .headers_mut()

@@ -278,9 +278,10 @@ pub struct MapTiles<'a> {
     pub attribution: &'a str,
 }
 
-/// The origin of a tile URL; `None` unless it is http(s) with a plain host,
-/// which is all a Content-Security-Policy source may hold.
-fn tile_origin(url: &str) -> Option<&str> {
+/// The origin of a URL (a tile server's, Google's); `None` unless it is
+/// http(s) with a plain host, which is all a Content-Security-Policy source
+/// may hold.
+fn origin_of(url: &str) -> Option<&str> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;
@@ -377,8 +378,7 @@ impl Settings {
             }
         }
         if let Some(url) = &self.map_tile_url {
-            if tile_origin(url).is_none() || !["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p))
-            {
+            if origin_of(url).is_none() || !["{z}", "{x}", "{y}"].iter().all(|p| url.contains(p)) {
                 return Err(ConfigError(
                     "FIELDCRM_MAP_TILE_URL must be an http(s) URL with {z}, {x} and {y}, such as https://tiles.example.com/{z}/{x}/{y}.png".into(),
                 ));
@@ -472,7 +472,7 @@ impl Settings {
         let url = self.map_tile_url.as_deref()?;
         Some(MapTiles {
             url,
-            origin: tile_origin(url)?,
+            origin: origin_of(url)?,
             attribution: self.map_attribution.as_deref()?,
         })
     }
@@ -483,6 +483,12 @@ impl Settings {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{}:{bound_port}", self.host),
         }
+    }
+
+    /// The origin of Google's consent screen, where the web app's connect
+    /// form sends the browser on to.
+    pub fn google_consent_origin(&self) -> Option<&str> {
+        origin_of(&self.google_auth_url)
     }
 
     pub fn cors_origins(&self) -> impl Iterator<Item = &str> {

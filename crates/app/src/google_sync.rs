@@ -109,7 +109,8 @@ fn sealed_failure(err: fieldcrm_google::CipherError) -> AppError {
 
 /// Starts a consent screen; returns the URL to send the person to.
 /// `return_url`: where the browser goes back to once Google is done, on an
-/// origin of `FIELDCRM_CORS_ALLOWED_ORIGINS` (the app that confirms there).
+/// origin of `FIELDCRM_CORS_ALLOWED_ORIGINS` (the app that confirms there) or
+/// a page of this server's own web app (`/app/`).
 pub async fn connect(
     state: &AppState,
     caller: &Caller,
@@ -124,10 +125,12 @@ pub async fn connect(
     };
     let google = configured(state)?;
     if let Some(url) = &return_url {
-        if !allowed_return_url(url, state.settings.cors_origins()) {
+        let web_app = format!("{}/app", state.outbound.public_base_url);
+        let origins = state.settings.cors_origins();
+        if !allowed_return_url(url, origins, &web_app) {
             return Err(AppError::invalid_field(
                 "return_url",
-                "must be a URL without a fragment on one of the origins in FIELDCRM_CORS_ALLOWED_ORIGINS",
+                "must be a URL without a fragment on one of the origins in FIELDCRM_CORS_ALLOWED_ORIGINS or a page of this server's web app",
             ));
         }
     }
@@ -162,13 +165,18 @@ pub async fn connect(
     Ok(authorization.url)
 }
 
-/// A return URL on one of the app's origins, so the confirmation in its
-/// fragment reaches that app and nothing else.
-fn allowed_return_url<'a>(url: &str, mut origins: impl Iterator<Item = &'a str>) -> bool {
+/// A return URL on one of the app's origins, or under `web_app` (this
+/// server's pages), so the confirmation in its fragment reaches that app and
+/// nothing else.
+fn allowed_return_url<'a>(
+    url: &str,
+    origins: impl Iterator<Item = &'a str>,
+    web_app: &'a str,
+) -> bool {
     url.len() <= 2048
         && !url.contains('#')
         && !url.chars().any(|c| c.is_control() || c.is_whitespace())
-        && origins.any(|origin| {
+        && origins.chain([web_app]).any(|origin| {
             let origin = origin.trim_end_matches('/');
             url == origin || url.starts_with(&format!("{origin}/"))
         })
@@ -179,6 +187,15 @@ pub struct CallbackInput {
     pub state: Option<String>,
     pub code: Option<String>,
     pub error: Option<String>,
+}
+
+/// What the browser is told once Google sent it back.
+pub enum Returned {
+    /// Consent given: the app confirms it.
+    Answered(Answered),
+    /// The person declined at Google, and the app they started from named a
+    /// page to return to: they go back there with Google's error code.
+    Declined { return_url: String, error: String },
 }
 
 /// A consent answered in a browser, waiting for the app to confirm it.
@@ -195,7 +212,7 @@ pub struct Answered {
 /// is kept sealed, and the browser gets a confirmation that only the person
 /// who started connecting can use, signed in (RFC 6749 §10.12: the grant is
 /// bound to the one who asked for it).
-pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Answered, AppError> {
+pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Returned, AppError> {
     let google = configured(state)?;
     let invalid_state = || {
         AppError::new(Failure::InvalidState)
@@ -209,17 +226,17 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Answered
     let now = Ts::now();
     if let Some(error) = input.error {
         let lookup = state_hash.clone();
-        state
+        let taken = state
             .db(move |conn| Ok(google::take_state(conn, &lookup, now)?))
             .await?
             .ok_or_else(invalid_state)?;
-        let code: String = error
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .take(64)
-            .collect();
-        return Err(AppError::new(Failure::ConsentRefused)
-            .with_detail(format!("Google answered `{code}`; nothing was connected")));
+        return match taken.return_url {
+            Some(return_url) => Ok(Returned::Declined {
+                return_url,
+                error: error_code(&error),
+            }),
+            None => Err(declined(&error)),
+        };
     }
     let code = input
         .code
@@ -242,11 +259,29 @@ pub async fn callback(state: &AppState, input: CallbackInput) -> Result<Answered
         })
         .await?
         .ok_or_else(invalid_state)?;
-    Ok(Answered {
+    Ok(Returned::Answered(Answered {
         confirmation,
         expires_at,
         return_url: answered.return_url,
-    })
+    }))
+}
+
+/// The person declined at Google (`error` is Google's, such as
+/// `access_denied`), as an app that confirms shows it.
+pub fn declined(error: &str) -> AppError {
+    let code = error_code(error);
+    AppError::new(Failure::ConsentRefused)
+        .with_detail(format!("Google answered `{code}`; nothing was connected"))
+}
+
+/// Google's error code as it may be shown or put in a URL: its letters,
+/// digits and underscores.
+fn error_code(error: &str) -> String {
+    error
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect()
 }
 
 /// The person who started connecting confirms, signed in, the consent their

@@ -6,6 +6,7 @@ mod account;
 mod api_keys;
 mod appointments;
 mod devices;
+mod google;
 mod messages;
 mod people;
 mod settings;

@@ -86,6 +86,30 @@
 })();
 
 (function () {
+  // A form with data-from-fragment="a b" takes the values of a and b from the
+  // address's fragment (#a=...&b=...), which never reaches the server, into
+  // its fields of those names, takes the fragment out of the address and the
+  // history, and is sent: the return from Google's consent screen.
+  var form = document.querySelector("form[data-from-fragment]");
+  if (!form || !window.location.hash || !window.URLSearchParams) {
+    return;
+  }
+  var values = new URLSearchParams(window.location.hash.slice(1));
+  var found = false;
+  form.getAttribute("data-from-fragment").split(" ").forEach(function (name) {
+    var field = form.elements.namedItem(name);
+    if (name && field && values.has(name)) {
+      field.value = values.get(name);
+      found = true;
+    }
+  });
+  window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  if (found) {
+    form.submit();
+  }
+})();
+
+(function () {
   // A form is sent once: a second click while the first is on its way would
   // make a second record. Registered after the other submit handlers, so a
   // form they held back (a declined confirmation) is not marked as sent.
