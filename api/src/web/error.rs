@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use actix_web::error::{QueryPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use maud::html;
@@ -94,6 +95,29 @@ fn capitalised(text: &str) -> String {
         .next()
         .map(|first| first.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
+}
+
+/// A form the page cannot read (a field of the wrong kind, a body too large):
+/// a page that says so, where the API would answer with problem+json.
+pub fn unreadable_form(err: UrlencodedError) -> PageError {
+    let problem = match err {
+        UrlencodedError::Overflow { limit, .. } => Problem::payload_too_large(limit),
+        other => {
+            tracing::debug!(error = %other, "unreadable form");
+            Problem::bad_request(
+                "the form could not be read; go back, reload the page and try again",
+            )
+        }
+    };
+    PageError::Problem(problem)
+}
+
+/// A query string the page cannot read (a number that is not one, say).
+pub fn unreadable_query(err: QueryPayloadError) -> PageError {
+    tracing::debug!(error = %err, "unreadable query string");
+    PageError::Problem(Problem::bad_request(
+        "the address could not be read; go back and follow a link of the page",
+    ))
 }
 
 /// Unknown pages under `/app`.

@@ -32,8 +32,11 @@ mod webhooks;
 mod words;
 
 use actix_web::http::header::{self, HeaderName};
-use actix_web::middleware::DefaultHeaders;
+use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, HttpResponse};
+
+use crate::problem::Problem;
+use error::PageError;
 
 /// The pages' headers, where a handler set none of its own (the stylesheet
 /// sets its cache lifetime).
@@ -93,9 +96,22 @@ macro_rules! people_path {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(to_app)).service(
         web::scope("/app")
+            .wrap(from_fn(session::keep_renewed_session))
             .wrap(page_headers())
             // Notes may be 5,000 characters of any script.
-            .app_data(web::FormConfig::default().limit(64 * 1024))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(64 * 1024)
+                    .error_handler(|err, _| error::unreadable_form(err).into()),
+            )
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|err, _| error::unreadable_query(err).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|_, _| PageError::Problem(Problem::not_found()).into()),
+            )
             .route("", web::get().to(to_app))
             .route("/", web::get().to(auth::home))
             .route("/static/{file}", web::get().to(assets::asset))

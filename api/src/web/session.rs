@@ -6,9 +6,12 @@
 //! beyond the refresh chain it belongs to, and every request checks that chain,
 //! the user and their token version, as a bearer token is checked, so signing
 //! out, a new password and the removal of the user or the account end it at
-//! once. jsonwebtoken already signs and checks the API's tokens; a second
-//! signing scheme (the cookie crate's signed jar, actix-session) would add a key
-//! and a format, and actix-session's stores know nothing of the refresh chain.
+//! once. The token expires after `FIELDCRM_WEB_IDLE_TIMEOUT_SECS` and is issued
+//! again while the person uses the pages (`keep_renewed_session`), never past
+//! the refresh lifetime from signing in. jsonwebtoken already signs and checks
+//! the API's tokens; a second signing scheme (the cookie crate's signed jar,
+//! actix-session) would add a key and a format, and actix-session's stores know
+//! nothing of the refresh chain.
 //!
 //! CSRF tokens are a MAC of the session's id under a server key: nothing stored,
 //! the same on every form of a session, worthless to another session.
@@ -16,11 +19,13 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use actix_web::body::MessageBody;
 use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
-use fieldcrm_app::accounts::auth::authenticate_browser;
+use fieldcrm_app::accounts::auth::{authenticate_browser, BrowserSession};
 use fieldcrm_app::caller::Principal;
 use fieldcrm_app::{AppState, Caller};
 use fieldcrm_domain::Action;
@@ -124,11 +129,44 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned());
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| Problem::internal_from(&"AppState missing"))?;
             let token = token.ok_or(PageError::SignIn)?;
-            let caller = authenticate_browser(&state, &token).await?;
+            let (caller, renewed) = authenticate_browser(&state, &token).await?;
+            if let Some(renewed) = renewed {
+                req.extensions_mut().insert(Renewed(renewed));
+            }
             Ok(SignedIn { caller, state })
         })
     }
+}
+
+/// A session token issued again while the request was answered, for the
+/// response to hand to the browser (`keep_renewed_session`).
+struct Renewed(BrowserSession);
+
+/// Gives the browser its renewed session token, so its idle timeout starts
+/// again; not when the answer sets or ends the session itself (signing in or
+/// out, a deleted account).
+pub async fn keep_renewed_session(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    let renewed = res.request().extensions_mut().remove::<Renewed>();
+    let state = res.request().app_data::<web::Data<AppState>>().cloned();
+    let sets_its_own = res
+        .response()
+        .cookies()
+        .any(|cookie| cookie.name() == SESSION_COOKIE);
+    if let (Some(Renewed(session)), Some(state), false) = (renewed, state, sets_its_own) {
+        res.response_mut().add_cookie(&cookie(
+            &state,
+            SESSION_COOKIE,
+            session.token,
+            session.lasts,
+        ))?;
+    }
+    Ok(res)
 }

@@ -71,6 +71,10 @@ pub struct Settings {
     pub access_token_ttl_secs: u64,
     /// Lifetime of a refresh token, in days.
     pub refresh_token_ttl_days: u64,
+    /// A browser's session of the web app ends after this many seconds
+    /// without a request; never later than the refresh token lifetime from
+    /// signing in.
+    pub web_idle_timeout_secs: u64,
     /// Failed logins allowed per email address within one window before 429.
     pub login_failures_per_email: u32,
     /// Failed logins allowed per client address within one window before 429.
@@ -218,6 +222,7 @@ impl Default for Settings {
             jwt_secret: None,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_days: 30,
+            web_idle_timeout_secs: 12 * 3600,
             login_failures_per_email: 5,
             login_failures_per_ip: 50,
             login_failure_window_secs: 15 * 60,
@@ -354,6 +359,11 @@ impl Settings {
                     "FIELDCRM_JWT_SECRET must be at least 32 bytes".into(),
                 ));
             }
+        }
+        if self.web_idle_timeout_secs == 0 {
+            return Err(ConfigError(
+                "FIELDCRM_WEB_IDLE_TIMEOUT_SECS must be at least 1".into(),
+            ));
         }
         if !(60..=24 * 3600).contains(&self.access_token_ttl_secs) {
             return Err(ConfigError(

@@ -209,6 +209,100 @@ async fn a_form_without_this_sessions_csrf_token_is_refused_and_changes_nothing(
     assert!(set_cookie(forged.headers(), SESSION).is_none());
 }
 
+/// An HTML page with `status`, never the API's problem+json.
+async fn html_error(response: Response, status: u16) -> String {
+    assert_eq!(response.status(), status);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_form_or_address_the_page_cannot_read_is_answered_with_a_page_and_changes_nothing() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let session = sign_in(&app, &owner.email).await;
+    let token = csrf(&app, &session).await;
+
+    // A field sent twice: serde refuses it.
+    let twice = get_page(&app, "/app/customers?q=a&q=b", &session).await;
+    assert!(html_error(twice, 400)
+        .await
+        .contains("The address could not be read"));
+    let twice = post_form(
+        &app,
+        "/app/customers",
+        &session,
+        &[("csrf", &token), ("name", "Ada"), ("name", "Eve")],
+    )
+    .await;
+    assert!(html_error(twice, 400)
+        .await
+        .contains("The form could not be read"));
+
+    // Not a form at all.
+    let json = app
+        .client
+        .post(app.url("/app/customers"))
+        .header(COOKIE, format!("{SESSION}={session}"))
+        .json(&json!({"csrf": token, "name": "Ada"}))
+        .send()
+        .await
+        .unwrap();
+    html_error(json, 400).await;
+
+    // Larger than any page's form.
+    let notes = "x".repeat(70 * 1024);
+    let large = post_form(
+        &app,
+        "/app/customers",
+        &session,
+        &[("csrf", &token), ("name", "Ada"), ("notes", &notes)],
+    )
+    .await;
+    html_error(large, 413).await;
+
+    // An id that is not one.
+    let odd = get_page(&app, "/app/customers/not-an-id", &session).await;
+    html_error(odd, 404).await;
+
+    assert!(customers_via_api(&app, &owner).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_session_ends_after_the_idle_timeout_and_using_the_pages_keeps_it() {
+    let app = spawn_app_with(|s| s.web_idle_timeout_secs = 6).await;
+    let owner = app.signup().await;
+    let signed_in = submit_sign_in(&app, &owner.email, PASSWORD).await;
+    let first = set_cookie(signed_in.headers(), SESSION).unwrap();
+    assert!(first.contains("Max-Age=6"), "{first}");
+    let first = cookie_value(&first);
+
+    // Three seconds on, a page issues the token again for another six.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let page = get_page(&app, "/app/customers", &first).await;
+    assert_eq!(page.status(), 200);
+    let renewed = cookie_value(&set_cookie(page.headers(), SESSION).expect("a renewed session"));
+
+    // Seven seconds after signing in the first token has ended; the renewed
+    // one still opens the pages. (Token times are whole seconds.)
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let idle = get_page(&app, "/app/customers", &first).await;
+    assert_eq!(idle.status(), 303);
+    assert_eq!(location(&idle), "/app/sign-in");
+    assert_eq!(
+        get_page(&app, "/app/customers", &renewed).await.status(),
+        200
+    );
+
+    // Left alone past the timeout, it ends too.
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    let idle = get_page(&app, "/app/customers", &renewed).await;
+    assert_eq!(location(&idle), "/app/sign-in");
+}
+
 #[tokio::test]
 async fn signing_out_ends_the_session() {
     let app = spawn_app().await;

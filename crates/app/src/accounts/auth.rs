@@ -168,7 +168,8 @@ pub struct BrowserSession {
     /// Signed, of the browser audience; shown again at every request.
     pub token: String,
     pub session: Id<Session>,
-    /// How long the token is good for, unless the session ends first.
+    /// How long the token is good for, unless the session ends first: the
+    /// idle timeout, renewed while the person uses the pages.
     pub lasts: std::time::Duration,
 }
 
@@ -200,14 +201,29 @@ fn browser_session(
 ) -> Result<BrowserSession, AppError> {
     let session = Id::new();
     chain_link(conn, tokens, user, session, now)?;
-    let claims = claims(user, session, BROWSER_AUDIENCE, now, tokens.refresh_ttl);
+    let issued_at = now.get().timestamp();
+    let claims = Claims {
+        exp: tokens.browser_expiry(issued_at, issued_at),
+        auth_time: Some(issued_at),
+        ..claims(user, session, BROWSER_AUDIENCE, now, tokens.browser_idle)
+    };
+    browser_token(tokens, &claims, session)
+}
+
+/// The browser's token for `claims`, and how long its cookie is kept.
+fn browser_token(
+    tokens: &Tokens,
+    claims: &Claims,
+    session: Id<Session>,
+) -> Result<BrowserSession, AppError> {
     let token = tokens
-        .issue_access(&claims)
+        .issue_access(claims)
         .map_err(|err| AppError::internal_from(&err))?;
+    let lasts = u64::try_from(claims.exp - claims.iat).unwrap_or(0);
     Ok(BrowserSession {
         token,
         session,
-        lasts: tokens.refresh_ttl,
+        lasts: std::time::Duration::from_secs(lasts),
     })
 }
 
@@ -513,6 +529,7 @@ fn claims(
         ver: user.token_version,
         iat: issued_at,
         exp: issued_at + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+        auth_time: None,
     }
 }
 
@@ -552,13 +569,24 @@ pub async fn authenticate_user(state: &AppState, token: &str) -> AppResult<Calle
     live_session(state, &claims).await
 }
 
-/// The person a browser's session token names, checked as an access token is.
-pub async fn authenticate_browser(state: &AppState, token: &str) -> AppResult<Caller> {
+/// The person a browser's session token names, checked as an access token
+/// is; with the token issued again when it is due (see
+/// `Tokens::renewed_browser`), for the browser to keep instead.
+pub async fn authenticate_browser(
+    state: &AppState,
+    token: &str,
+) -> AppResult<(Caller, Option<BrowserSession>)> {
     let claims = state
         .tokens
         .verify_browser(token)
         .map_err(|_| invalid_token("the session is not valid; sign in again"))?;
-    live_session(state, &claims).await
+    let caller = live_session(state, &claims).await?;
+    let renewed = state
+        .tokens
+        .renewed_browser(&claims, Utc::now().timestamp())
+        .map(|claims| browser_token(&state.tokens, &claims, Id::from_uuid(claims.sid)))
+        .transpose()?;
+    Ok((caller, renewed))
 }
 
 /// The caller of verified claims, if their user, account and session still

@@ -47,6 +47,10 @@ pub struct Claims {
     pub ver: i32,
     pub iat: i64,
     pub exp: i64,
+    /// A browser's session token: when the person signed in, which bounds
+    /// how long renewing it may keep them signed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 /// A new access and refresh token.
@@ -65,6 +69,8 @@ pub struct Tokens {
     browser_validation: Validation,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
+    /// How long a browser's session lasts without a request.
+    pub browser_idle: Duration,
     /// Keys the hashes of emails and addresses kept for login throttling.
     pepper: Vec<u8>,
     /// Keys the CSRF tokens of the web pages' forms.
@@ -140,6 +146,9 @@ impl Tokens {
         validation.leeway = 30;
         let mut browser_validation = validation.clone();
         browser_validation.set_audience(&[BROWSER_AUDIENCE]);
+        // Issued and checked by this service alone, and its expiry is the
+        // idle timeout: no allowance for other clocks.
+        browser_validation.leeway = 0;
         let csrf_key = Sha256::new()
             .chain_update(b"fieldcrm csrf")
             .chain_update(&secret)
@@ -159,6 +168,7 @@ impl Tokens {
             csrf_key,
             access_ttl: Duration::from_secs(settings.access_token_ttl_secs),
             refresh_ttl: Duration::from_secs(settings.refresh_token_ttl_days * 24 * 3600),
+            browser_idle: Duration::from_secs(settings.web_idle_timeout_secs),
             pepper,
         }
     }
@@ -166,6 +176,31 @@ impl Tokens {
     /// Signs claims: an access token, or a browser's session token (by `aud`).
     pub fn issue_access(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
         encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+    }
+
+    /// When a browser's session token signed in at `signed_in_at` (Unix
+    /// seconds) and issued at `now` expires: one idle timeout on, but never
+    /// past the refresh lifetime from signing in.
+    pub fn browser_expiry(&self, signed_in_at: i64, now: i64) -> i64 {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4);
+        (now + secs(self.browser_idle)).min(signed_in_at + secs(self.refresh_ttl))
+    }
+
+    /// A browser's session token issued again for another idle period, once
+    /// the one shown is a quarter of that period (at most a minute) old, so a
+    /// person who keeps using the pages stays signed in and each request does
+    /// not sign a token. `None` when it is too fresh or would not last longer.
+    pub fn renewed_browser(&self, claims: &Claims, now: i64) -> Option<Claims> {
+        let idle = i64::try_from(self.browser_idle.as_secs()).unwrap_or(i64::MAX / 4);
+        if now - claims.iat < (idle / 4).clamp(1, 60) {
+            return None;
+        }
+        let exp = self.browser_expiry(claims.auth_time.unwrap_or(claims.iat), now);
+        (exp > claims.exp).then(|| Claims {
+            iat: now,
+            exp,
+            ..claims.clone()
+        })
     }
 
     /// Checks signature, algorithm, issuer, audience and expiry.
@@ -311,7 +346,41 @@ mod tests {
             ver: 0,
             iat: now,
             exp: now + 60,
+            auth_time: None,
         }
+    }
+
+    #[test]
+    fn a_browser_token_is_renewed_for_an_idle_period_but_not_past_the_refresh_lifetime() {
+        let mut tokens = tokens();
+        tokens.browser_idle = Duration::from_secs(3600);
+        tokens.refresh_ttl = Duration::from_secs(24 * 3600);
+        let signed_in = 1_000_000;
+        let first = Claims {
+            iat: signed_in,
+            exp: tokens.browser_expiry(signed_in, signed_in),
+            auth_time: Some(signed_in),
+            ..claims(BROWSER_AUDIENCE)
+        };
+        assert_eq!(first.exp, signed_in + 3600);
+        // Too fresh to sign again.
+        assert!(tokens.renewed_browser(&first, signed_in + 59).is_none());
+        let renewed = tokens.renewed_browser(&first, signed_in + 600).unwrap();
+        assert_eq!(
+            (renewed.iat, renewed.exp),
+            (signed_in + 600, signed_in + 4200)
+        );
+        assert_eq!(renewed.auth_time, Some(signed_in));
+        assert_eq!(renewed.sid, first.sid);
+        // Near the end of the refresh lifetime the expiry stops there.
+        let late = Claims {
+            iat: signed_in + 23 * 3600,
+            exp: signed_in + 24 * 3600,
+            ..first.clone()
+        };
+        assert!(tokens
+            .renewed_browser(&late, signed_in + 23 * 3600 + 1800)
+            .is_none());
     }
 
     #[test]
