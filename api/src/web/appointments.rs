@@ -23,10 +23,11 @@ use fieldcrm_db::{Id, Ts};
 use fieldcrm_domain::scheduling::Status;
 use fieldcrm_domain::{Role, Stage};
 
+use super::address::{self, AddressForm};
 use super::error::PageError;
 use super::forms::{
     csrf_input, has_field_errors, input, select, summary, textarea, version_of, with_own_messages,
-    Input, Messages,
+    Input, Messages, VersionedForm,
 };
 use super::layout::{self, Section};
 use super::see_other;
@@ -48,7 +49,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/appointments/{id}", web::get().to(show))
         .route("/appointments/{id}", web::post().to(update))
         .route("/appointments/{id}/edit", web::get().to(edit_form))
-        .route("/appointments/{id}/status", web::post().to(change_status));
+        .route("/appointments/{id}/status", web::post().to(change_status))
+        .route("/appointments/{id}/delete", web::post().to(delete));
 }
 
 fn frame(signed_in: &SignedIn, status: StatusCode, title: &str, content: Markup) -> HttpResponse {
@@ -427,22 +429,6 @@ async fn detail_of(
     Ok(detail_view(detail))
 }
 
-fn address_lines(view: &AppointmentView) -> Option<String> {
-    let a = view.address.as_ref()?;
-    let lines: Vec<&str> = [
-        Some(a.line1.as_str()),
-        a.line2.as_deref(),
-        a.city.as_deref(),
-        a.region.as_deref(),
-        a.postal_code.as_deref(),
-        a.country.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    Some(lines.join("\n"))
-}
-
 /// An appointment's page or form: the appointment, the account's time zone
 /// and whom it may be assigned to.
 struct Opened {
@@ -487,12 +473,20 @@ pub async fn show(
     let content = html! {
         p { a href=(schedule_href(local_day, View::Day, None)) { "The schedule of " (words::day(local_day)) } }
         h1 { (appointment.title) }
-        div class="actions" { a class="button" href=(format!("{here}/edit")) { "Reschedule or assign" } }
+        div class="actions" {
+            a class="button" href=(format!("{here}/edit")) { "Reschedule or assign" }
+            form method="post" action=(format!("{here}/delete"))
+                data-confirm="Delete this appointment? It is gone for good, with its reminders; the customer is not told. To tell them, cancel it instead." {
+                (csrf_input(&csrf))
+                input type="hidden" name="version" value=(appointment.version);
+                button class="danger" type="submit" { "Delete" }
+            }
+        }
         dl class="details" {
             dt { "When" } dd { (when_words(appointment.starts_at, appointment.ends_at, zone)) " (" (zone.name()) ")" }
             dt { "Technician" } dd { (technician) }
             dt { "Customer" } dd { (customers.link(appointment.customer_id)) }
-            dt { "Address" } dd { (address_lines(&appointment).as_deref().unwrap_or("—")) }
+            dt { "Address" } dd { (appointment.address.as_ref().map(address::lines).as_deref().unwrap_or("—")) }
             dt { "Status" } dd { (words::status(status)) }
             dt { "Notes" } dd { (appointment.notes.as_deref().unwrap_or("—")) }
         }
@@ -604,6 +598,9 @@ pub struct AppointmentForm {
     ends_at: String,
     #[serde(default)]
     notes: String,
+    /// Empty: the customer's address.
+    #[serde(flatten)]
+    address: AddressForm,
     /// Ticked after a double booking was shown: book anyway.
     #[serde(default)]
     allow_overlap: Option<String>,
@@ -625,6 +622,7 @@ impl AppointmentForm {
             starts_at: local_input(view.starts_at, zone),
             ends_at: local_input(view.ends_at, zone),
             notes: view.notes.clone().unwrap_or_default(),
+            address: AddressForm::of(view.address.as_ref()),
             ..Self::default()
         }
     }
@@ -796,6 +794,7 @@ fn appointment_form(
             (time("ends_at", "Ends", &form.ends_at))
             (select("technician_id", "Technician", &choices, &form.technician_id, messages))
             (textarea("notes", "Notes", &form.notes, messages))
+            (form.address.fieldset("Address (optional)", Some("Empty: the customer's address."), messages))
             @if matches!(refusal, Some(Refused::DoubleBooked(..))) || form.allow_overlap() {
                 div class="field" {
                     input id="f-allow_overlap" type="checkbox" name="allow_overlap" value="on" checked[form.allow_overlap()];
@@ -939,7 +938,7 @@ pub async fn create(
         starts_at,
         ends_at,
         notes: non_empty(&form.notes),
-        address: None,
+        address: form.address.body(&mut own),
         reminders: None,
         allow_overlap: form.allow_overlap(),
     };
@@ -1011,7 +1010,7 @@ pub async fn update(
         ends_at,
         technician_id: Some(technician),
         notes: Some(non_empty(&form.notes)),
-        address: None,
+        address: Some(form.address.body(&mut own)),
         reminders: None,
         allow_overlap: form.allow_overlap(),
     };
@@ -1045,5 +1044,45 @@ pub async fn update(
                 Some(&refusal),
             ))
         }
+    }
+}
+
+/// Deletes the appointment as read (`If-Match`), back to its day's schedule.
+pub async fn delete(
+    state: web::Data<AppState>,
+    signed_in: SignedIn,
+    path: web::Path<String>,
+    form: web::Form<VersionedForm>,
+) -> Result<HttpResponse, PageError> {
+    let id = id_in(&path)?;
+    signed_in.check_csrf(&form.csrf)?;
+    signed_in.office()?;
+    let zone = words::zone(&state, &signed_in).await?;
+    let appointment = detail_of(&state, &signed_in, id).await?;
+    let deleted = appointments::delete(
+        &state,
+        &signed_in.caller,
+        Id::from_uuid(id),
+        version_of(&form.version),
+    )
+    .await
+    .map_err(Problem::from);
+    match deleted {
+        Ok(()) => {
+            let day = appointment.starts_at.with_timezone(&zone).date_naive();
+            Ok(see_other(&schedule_href(day, View::Day, None)))
+        }
+        Err(problem) if problem.status == StatusCode::PRECONDITION_FAILED => {
+            let here = format!("{SCHEDULE}/{id}");
+            let content = html! {
+                h1 { "Not deleted" }
+                div class="notice" role="alert" {
+                    p { "Someone else changed this appointment since you opened it, so it was not deleted." }
+                    p { a href=(here) { "Open the current version" } " and decide again." }
+                }
+            };
+            Ok(frame(&signed_in, problem.status, "Not deleted", content))
+        }
+        Err(problem) => Err(problem.into()),
     }
 }

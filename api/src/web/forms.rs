@@ -3,6 +3,7 @@
 
 use actix_web::http::StatusCode;
 use maud::{html, Markup};
+use serde::Deserialize;
 
 use fieldcrm_app::preconditions::IfMatch;
 
@@ -23,6 +24,16 @@ pub fn row_button(action: &str, csrf: &str, word: &str, of: &str, confirm: Optio
             button class="quiet" type="submit" { (word) " " span class="visually-hidden" { (of) } }
         }
     }
+}
+
+/// A form that only acts on a record as it was read: its token and the
+/// version of the page (for `If-Match`).
+#[derive(Deserialize)]
+pub struct VersionedForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub version: String,
 }
 
 /// The messages of a refused form, by field.

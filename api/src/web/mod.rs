@@ -12,6 +12,7 @@
 //! with a Content-Security-Policy that allows no inline script or style.
 
 mod account;
+mod address;
 mod api_keys;
 mod appointments;
 mod assets;

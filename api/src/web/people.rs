@@ -12,18 +12,20 @@ use fieldcrm_app::AppState;
 use fieldcrm_db::Id;
 use fieldcrm_domain::{Channel, ConsentSource, Stage};
 
+use super::address::{self, AddressForm};
 use super::error::PageError;
 use super::forms::{
     csrf_input, has_field_errors, input, summary, textarea, version_of, with_own_messages, Input,
-    Messages,
+    Messages, VersionedForm,
 };
 use super::layout::{self, Section};
 use super::see_other;
 use super::session::SignedIn;
-use crate::problem::{FieldError, Problem};
+use super::words;
+use crate::problem::Problem;
 use crate::routes::people::{
-    page, parse_consent, parse_list, parse_new, parse_patch, AddressBody, ConsentEventView,
-    ConsentRequest, CreatePersonRequest, PeopleQuery, UpdatePersonRequest,
+    page, parse_consent, parse_list, parse_new, parse_patch, ConsentEventView, ConsentRequest,
+    CreatePersonRequest, PeopleQuery, UpdatePersonRequest,
 };
 use crate::views::PersonView;
 
@@ -263,20 +265,8 @@ async fn person_page(
     )
     .await?;
     let history: Vec<ConsentEventView> = history.into_iter().map(Into::into).collect();
-    let address = person.address.as_ref().map(|a| {
-        [
-            Some(a.line1.as_str()),
-            a.line2.as_deref(),
-            a.city.as_deref(),
-            a.region.as_deref(),
-            a.postal_code.as_deref(),
-            a.country.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join("\n")
-    });
+    let zone = words::zone(state, signed_in).await?;
+    let address = person.address.as_ref().map(address::lines);
     let csrf = signed_in.csrf();
     let here = format!("{}/{}", kind.path, person.id);
     let current = |channel: Channel| match channel {
@@ -320,11 +310,11 @@ async fn person_page(
         } @else {
             table {
                 caption { "Consent history, oldest first" }
-                thead { tr { th scope="col" { "When (UTC)" } th scope="col" { "Channel" } th scope="col" { "Change" } th scope="col" { "Source" } } }
+                thead { tr { th scope="col" { "When" } th scope="col" { "Channel" } th scope="col" { "Change" } th scope="col" { "Source" } } }
                 tbody {
                     @for event in &history {
                         tr {
-                            td { (event.at.format("%Y-%m-%d %H:%M")) }
+                            td { (words::time_element(event.at, zone)) }
                             td { (channel_words(&event.channel)) }
                             td { (consent_words(Some(&event.status))) }
                             td { (source_words(&event.source)) }
@@ -437,20 +427,12 @@ pub async fn record_consent(
 
 // ---- convert and erase ---------------------------------------------------------
 
-#[derive(Deserialize)]
-pub struct ConvertForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    version: String,
-}
-
 /// A prospect becomes a customer; the page they were on is then the customer's.
 pub async fn convert(
     state: web::Data<AppState>,
     signed_in: SignedIn,
     path: web::Path<(String, String)>,
-    form: web::Form<ConvertForm>,
+    form: web::Form<VersionedForm>,
 ) -> Result<HttpResponse, PageError> {
     let (kind, id) = form_about(&signed_in, &path, &form.csrf)?;
     if kind.stage != Stage::Prospect {
@@ -605,22 +587,8 @@ pub struct PersonForm {
     email: String,
     #[serde(default)]
     phone: String,
-    #[serde(default, rename = "address.line1")]
-    line1: String,
-    #[serde(default, rename = "address.line2")]
-    line2: String,
-    #[serde(default, rename = "address.city")]
-    city: String,
-    #[serde(default, rename = "address.region")]
-    region: String,
-    #[serde(default, rename = "address.postal_code")]
-    postal_code: String,
-    #[serde(default, rename = "address.country")]
-    country: String,
-    #[serde(default, rename = "address.lat")]
-    lat: String,
-    #[serde(default, rename = "address.lon")]
-    lon: String,
+    #[serde(flatten)]
+    address: AddressForm,
     #[serde(default)]
     notes: String,
     #[serde(default)]
@@ -629,7 +597,6 @@ pub struct PersonForm {
 
 impl PersonForm {
     fn of(person: &PersonView) -> Self {
-        let a = person.address.as_ref();
         let text = |v: Option<&String>| v.cloned().unwrap_or_default();
         Self {
             version: person.version.to_string(),
@@ -637,63 +604,11 @@ impl PersonForm {
             company: text(person.company.as_ref()),
             email: text(person.email.as_ref()),
             phone: text(person.phone.as_ref()),
-            line1: a.map(|a| a.line1.clone()).unwrap_or_default(),
-            line2: text(a.and_then(|a| a.line2.as_ref())),
-            city: text(a.and_then(|a| a.city.as_ref())),
-            region: text(a.and_then(|a| a.region.as_ref())),
-            postal_code: text(a.and_then(|a| a.postal_code.as_ref())),
-            country: text(a.and_then(|a| a.country.as_ref())),
-            lat: a
-                .and_then(|a| a.lat)
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
-            lon: a
-                .and_then(|a| a.lon)
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
+            address: AddressForm::of(person.address.as_ref()),
             notes: text(person.notes.as_ref()),
             tags: person.tags.join(", "),
             ..Self::default()
         }
-    }
-
-    /// The address as the JSON body would carry it: none when every part is
-    /// empty. A coordinate that is not a number is noted in `messages`.
-    fn address(&self, messages: &mut Vec<FieldError>) -> Option<AddressBody> {
-        let parts = [
-            &self.line1,
-            &self.line2,
-            &self.city,
-            &self.region,
-            &self.postal_code,
-            &self.country,
-            &self.lat,
-            &self.lon,
-        ];
-        if parts.iter().all(|part| part.trim().is_empty()) {
-            return None;
-        }
-        let mut number = |field: &str, raw: &str| match raw.trim() {
-            "" => None,
-            raw => raw
-                .parse::<f64>()
-                .map_err(|_| {
-                    messages.push(FieldError::new(field, "must be a number such as 30.2672"))
-                })
-                .ok(),
-        };
-        let lat = number("address.lat", &self.lat);
-        let lon = number("address.lon", &self.lon);
-        Some(AddressBody {
-            line1: self.line1.clone(),
-            line2: non_empty(&self.line2),
-            city: non_empty(&self.city),
-            region: non_empty(&self.region),
-            postal_code: non_empty(&self.postal_code),
-            country: non_empty(&self.country),
-            lat,
-            lon,
-        })
     }
 
     fn tags(&self) -> Vec<String> {
@@ -795,18 +710,7 @@ fn person_form(
             (text("email", "Email address", &form.email, "email", "email", false))
             (input(&Input { name: "phone", label: "Phone", value: &form.phone, kind: "tel", autocomplete: "tel", required: false,
                 hint: Some("Without a country code it is read as a number of the account's country.") }, messages))
-            fieldset {
-                legend { "Address (optional)" }
-                (text("address.line1", "Street and number", &form.line1, "text", "address-line1", false))
-                (text("address.line2", "Address line 2", &form.line2, "text", "address-line2", false))
-                (text("address.city", "City", &form.city, "text", "address-level2", false))
-                (text("address.region", "Region or state", &form.region, "text", "address-level1", false))
-                (text("address.postal_code", "Postal code", &form.postal_code, "text", "postal-code", false))
-                (input(&Input { name: "address.country", label: "Country", value: &form.country, kind: "text", autocomplete: "country",
-                    required: false, hint: Some("Two letters, such as US.") }, messages))
-                (text("address.lat", "Latitude", &form.lat, "text", "off", false))
-                (text("address.lon", "Longitude", &form.lon, "text", "off", false))
-            }
+            (form.address.fieldset("Address (optional)", None, messages))
             (textarea("notes", "Notes", &form.notes, messages))
             (input(&Input { name: "tags", label: "Tags", value: &form.tags, kind: "text", autocomplete: "off", required: false,
                 hint: Some("Separated by commas.") }, messages))
@@ -850,7 +754,7 @@ pub async fn create(
         company: non_empty(&form.company),
         email: non_empty(&form.email),
         phone: non_empty(&form.phone),
-        address: form.address(&mut own),
+        address: form.address.body(&mut own),
         notes: non_empty(&form.notes),
         tags: Some(form.tags()),
     };
@@ -918,7 +822,7 @@ pub async fn update(
         company: Some(non_empty(&form.company)),
         email: Some(non_empty(&form.email)),
         phone: Some(non_empty(&form.phone)),
-        address: Some(form.address(&mut own)),
+        address: Some(form.address.body(&mut own)),
         notes: Some(non_empty(&form.notes)),
         tags: Some(Some(form.tags())),
     };

@@ -768,3 +768,172 @@ async fn a_dispatcher_who_may_not_manage_users_schedules_and_assigns() {
     let [booked] = office.all().await.try_into().unwrap();
     assert_eq!(booked["technician_id"], office.technician.user_id.as_str());
 }
+
+/// A form of text fields, as a browser sends it.
+async fn send(office: &Office, path: &str, fields: &[(&str, String)]) -> Response {
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    office.post(path, &pairs).await
+}
+
+#[tokio::test]
+async fn an_address_of_its_own_is_booked_and_emptied_back_to_the_customers() {
+    let office = office().await;
+    let customer = office
+        .app
+        .create_customer(
+            &office.owner,
+            json!({"name": "Lena Home", "address": {"line1": "1 Main St", "city": "Austin"}}),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, form) = office
+        .page(&format!("/app/appointments/new?customer={customer}"))
+        .await;
+    assert!(form.contains("Empty: the customer's address."));
+    let day = Day::ahead(9);
+    let (starts, ends) = (local(day, "08:00"), local(day, "09:00"));
+    let booked = office
+        .post(
+            "/app/appointments",
+            &[
+                ("csrf", &csrf_of(&form)),
+                ("customer_id", &customer),
+                ("title", "Rental flat boiler"),
+                ("starts_at", &starts),
+                ("ends_at", &ends),
+                ("address.line1", "77 Lake Rd"),
+                ("address.city", "Round Rock"),
+                ("address.lat", "30.5083"),
+                ("address.lon", "-97.6789"),
+            ],
+        )
+        .await;
+    assert_eq!(booked.status(), 303);
+    let page = location(&booked).to_owned();
+    let id = page.rsplit('/').next().unwrap().to_owned();
+    let stored = office.appointment(&id).await;
+    assert_eq!(stored["address"]["line1"], "77 Lake Rd");
+    assert_eq!(stored["address"]["lat"], 30.5083);
+    let (_, html) = office.page(&page).await;
+    assert!(html.contains("77 Lake Rd\nRound Rock"));
+
+    // The edit form holds it, position too, so saving it unchanged keeps it.
+    let (_, edit) = office.page(&format!("{page}/edit")).await;
+    assert!(edit.contains("value=\"77 Lake Rd\""));
+    assert!(edit.contains("value=\"30.5083\""));
+    let fields = |line1: &'static str, lat: &'static str| {
+        vec![
+            ("csrf", csrf_of(&edit)),
+            ("version", "1".to_owned()),
+            ("title", "Rental flat boiler".to_owned()),
+            ("starts_at", starts.clone()),
+            ("ends_at", ends.clone()),
+            ("address.line1", line1.to_owned()),
+            (
+                "address.city",
+                if line1.is_empty() { "" } else { "Round Rock" }.to_owned(),
+            ),
+            ("address.lat", lat.to_owned()),
+            (
+                "address.lon",
+                if lat.is_empty() { "" } else { "-97.6789" }.to_owned(),
+            ),
+        ]
+    };
+    let saved = send(&office, &page, &fields("77 Lake Rd", "30.5083")).await;
+    assert_eq!(saved.status(), 303);
+    let stored = office.appointment(&id).await;
+    assert_eq!(stored["address"]["lon"], -97.6789);
+
+    // Emptied, it is the customer's again.
+    let mut emptied = fields("", "");
+    emptied[1].1 = stored["version"].to_string();
+    let saved = send(&office, &page, &emptied).await;
+    assert_eq!(saved.status(), 303);
+    let stored = office.appointment(&id).await;
+    assert_eq!(stored["address"]["line1"], "1 Main St");
+    assert_eq!(stored["address"]["city"], "Austin");
+}
+
+#[tokio::test]
+async fn deleting_an_appointment_needs_the_version_read_and_the_office() {
+    let office = office().await;
+    let day = Day::ahead(6);
+    let booked = office
+        .book("Gutter clean", None, day, "10:00", "11:00")
+        .await;
+    let id = id_of(&booked);
+    let page = format!("/app/appointments/{id}");
+    let (_, html) = office.page(&page).await;
+    assert!(html.contains(&format!("action=\"{page}/delete\" data-confirm=")));
+    let csrf = csrf_of(&html);
+
+    // Changed through the API after the page was read.
+    let changed = office
+        .app
+        .call(
+            Method::PATCH,
+            &format!("/v1/appointments/{id}"),
+            &office.owner.access,
+            Some(json!({"title": "Gutter clean and repair"})),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    let stale = office
+        .post(
+            &format!("{page}/delete"),
+            &[("csrf", &csrf), ("version", "1")],
+        )
+        .await;
+    assert_eq!(stale.status(), 412);
+    assert!(stale
+        .text()
+        .await
+        .unwrap()
+        .contains("so it was not deleted"));
+    assert_eq!(
+        office.appointment(&id).await["title"],
+        "Gutter clean and repair"
+    );
+
+    // A technician may not, whatever the form says.
+    let technician = sign_in(&office.app, &office.technician.email).await;
+    let refused = post_form(
+        &office.app,
+        &format!("{page}/delete"),
+        &technician,
+        &[
+            (
+                "csrf",
+                &csrf_of(&page_html(&office.app, "/app/today", &technician).await),
+            ),
+            ("version", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 403);
+
+    let deleted = office
+        .post(
+            &format!("{page}/delete"),
+            &[("csrf", &csrf), ("version", "2")],
+        )
+        .await;
+    assert_eq!(deleted.status(), 303);
+    assert_eq!(
+        location(&deleted),
+        format!("/app/appointments?date={}&view=day", day.0)
+    );
+    let gone = office
+        .app
+        .call(
+            Method::GET,
+            &format!("/v1/appointments/{id}"),
+            &office.owner.access,
+            None,
+        )
+        .await;
+    assert_eq!(gone.status(), 404);
+}

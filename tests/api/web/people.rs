@@ -789,8 +789,26 @@ async fn consent_recorded_on_the_page_is_in_its_history_and_in_the_api() {
     let page = page_html(&app, &path, &session).await;
     assert!(page.contains("Text messages (SMS)</dt><dd>Opted in"));
     assert!(page.contains("Email</dt><dd>Not asked"));
-    let day = history[0]["at"].as_str().unwrap()[..10].to_owned();
-    assert!(page.contains(&format!("<td>{day} ")), "when");
+    // Shown in the account's time zone, as every other time on the pages.
+    let zone = app
+        .call(
+            Method::PATCH,
+            "/v1/account",
+            &owner.access,
+            Some(json!({"time_zone": "Pacific/Auckland"})),
+        )
+        .await;
+    assert_eq!(zone.status(), 200);
+    let at: chrono::DateTime<chrono::Utc> = history[0]["at"].as_str().unwrap().parse().unwrap();
+    let local = at
+        .with_timezone(&chrono_tz::Pacific::Auckland)
+        .format("%A %-d %B %Y, %H:%M")
+        .to_string();
+    let page = page_html(&app, &path, &session).await;
+    assert!(
+        page.contains(&format!("\">{local}</time></td>")),
+        "when: {local}"
+    );
     assert!(page.contains(
         "<td>Text messages (SMS)</td><td>Opted in</td><td>Said to us, on the phone or in person</td>"
     ));
