@@ -13,6 +13,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use fieldcrm_app::accounts::settings;
 use fieldcrm_app::people;
 use fieldcrm_app::scheduling::appointments::{self, Detail, ListRequest};
 use fieldcrm_app::{AppError, AppState, Failure};
@@ -30,6 +31,7 @@ use super::forms::{
     Input, Messages, VersionedForm,
 };
 use super::layout::{self, Section};
+use super::reminders::{self, ReminderRows};
 use super::see_other;
 use super::session::SignedIn;
 use super::words;
@@ -39,8 +41,11 @@ use crate::routes::appointments::{
     StatusRequest, UpdateAppointmentRequest,
 };
 use crate::routes::people::{parse_list, PeopleQuery};
+use crate::views::AccountView;
 
 const SCHEDULE: &str = "/app/appointments";
+/// The API's name of an appointment's reminder rules, which their messages carry.
+const REMINDERS: &str = "reminders";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/appointments", web::get().to(schedule))
@@ -601,6 +606,8 @@ pub struct AppointmentForm {
     /// Empty: the customer's address.
     #[serde(flatten)]
     address: AddressForm,
+    #[serde(flatten)]
+    reminders: ReminderRows,
     /// Ticked after a double booking was shown: book anyway.
     #[serde(default)]
     allow_overlap: Option<String>,
@@ -623,6 +630,11 @@ impl AppointmentForm {
             ends_at: local_input(view.ends_at, zone),
             notes: view.notes.clone().unwrap_or_default(),
             address: AddressForm::of(view.address.as_ref()),
+            reminders: ReminderRows::of(
+                view.reminders
+                    .iter()
+                    .map(|r| (r.channel.as_str(), i64::from(r.minutes_before))),
+            ),
             ..Self::default()
         }
     }
@@ -679,6 +691,7 @@ async fn refused(
     state: &AppState,
     signed_in: &SignedIn,
     error: Result<AppError, Problem>,
+    reminder_rows: &[usize],
 ) -> Result<(StatusCode, Refused), PageError> {
     let problem = match error {
         Ok(AppError {
@@ -700,7 +713,9 @@ async fn refused(
     };
     match problem.status {
         _ if has_field_errors(&problem) => {
-            Ok((problem.status, Refused::Fields(Messages(problem.errors))))
+            let on_rows = |error| reminders::on_rows(error, REMINDERS, reminder_rows);
+            let messages = problem.errors.into_iter().map(on_rows).collect();
+            Ok((problem.status, Refused::Fields(Messages(messages))))
         }
         StatusCode::PRECONDITION_FAILED => Ok((problem.status, Refused::Stale)),
         _ => Err(problem.into()),
@@ -795,6 +810,11 @@ fn appointment_form(
             (select("technician_id", "Technician", &choices, &form.technician_id, messages))
             (textarea("notes", "Notes", &form.notes, messages))
             (form.address.fieldset("Address (optional)", Some("Empty: the customer's address."), messages))
+            fieldset {
+                legend { "Reminders" }
+                p class="hint" { "Sent the given minutes before, to a customer who agreed to that channel. A new booking starts with the account's default reminders." }
+                (form.reminders.markup(REMINDERS, messages))
+            }
             @if matches!(refusal, Some(Refused::DoubleBooked(..))) || form.allow_overlap() {
                 div class="field" {
                     input id="f-allow_overlap" type="checkbox" name="allow_overlap" value="on" checked[form.allow_overlap()];
@@ -841,15 +861,20 @@ pub async fn new_form(
         return customer_search(&state, &signed_in, &query.q).await;
     }
     let customer = customer_for(&state, &signed_in, &query.customer).await?;
+    let account = AccountView::from(settings::get(&state, &signed_in.caller).await?);
     let zone = words::zone(&state, &signed_in).await?;
     let technicians = appointments::technicians(&state, &signed_in.caller).await?;
+    let form = AppointmentForm {
+        reminders: ReminderRows::defaults_of(&account),
+        ..AppointmentForm::default()
+    };
     Ok(appointment_form(
         &signed_in,
         None,
         Some(&customer),
         &technicians,
         zone,
-        &AppointmentForm::default(),
+        &form,
         StatusCode::OK,
         None,
     ))
@@ -922,6 +947,7 @@ pub async fn create(
     let mut own = Vec::new();
     let technician = form.technician(&mut own);
     let (starts, ends) = form.times(zone, &mut own);
+    let (rules, rows) = form.reminders.rules(REMINDERS, &mut own);
     // A time that could not be read stands in as one minute beside the other,
     // so that the API's parse still checks the rest of the form.
     let minute = Duration::minutes(1);
@@ -939,7 +965,7 @@ pub async fn create(
         ends_at,
         notes: non_empty(&form.notes),
         address: form.address.body(&mut own),
-        reminders: None,
+        reminders: Some(rules),
         allow_overlap: form.allow_overlap(),
     };
     let saved = match with_own_messages(parse_new(&body), own) {
@@ -951,7 +977,7 @@ pub async fn create(
     match saved {
         Ok(detail) => Ok(see_other(&format!("{SCHEDULE}/{}", detail.appointment.id))),
         Err(error) => {
-            let (status, refusal) = refused(&state, &signed_in, error).await?;
+            let (status, refusal) = refused(&state, &signed_in, error, &rows).await?;
             let technicians = appointments::technicians(&state, &signed_in.caller).await?;
             Ok(appointment_form(
                 &signed_in,
@@ -1003,6 +1029,17 @@ pub async fn update(
     let mut own = Vec::new();
     let technician = form.technician(&mut own);
     let (starts_at, ends_at) = form.times(zone, &mut own);
+    let (rules, rows) = form.reminders.rules(REMINDERS, &mut own);
+    // Reminders are replaced only when changed: a replaced one that went
+    // out already would go out again.
+    let current = detail_of(&state, &signed_in, id).await?;
+    let changed = rules
+        .iter()
+        .map(|r| (r.channel.as_str(), r.minutes_before))
+        .ne(current
+            .reminders
+            .iter()
+            .map(|r| (r.channel.as_str(), i64::from(r.minutes_before))));
     // Every field is on the form: an empty one clears it.
     let body = UpdateAppointmentRequest {
         title: Some(form.title.clone()),
@@ -1011,7 +1048,7 @@ pub async fn update(
         technician_id: Some(technician),
         notes: Some(non_empty(&form.notes)),
         address: Some(form.address.body(&mut own)),
-        reminders: None,
+        reminders: changed.then_some(rules),
         allow_overlap: form.allow_overlap(),
     };
     let saved = match with_own_messages(parse_patch(&body), own) {
@@ -1029,7 +1066,7 @@ pub async fn update(
     match saved {
         Ok(_) => Ok(see_other(&format!("{SCHEDULE}/{id}"))),
         Err(error) => {
-            let (status, refusal) = refused(&state, &signed_in, error).await?;
+            let (status, refusal) = refused(&state, &signed_in, error, &rows).await?;
             // The page as it is now, with the form as it was typed.
             let appointment = detail_of(&state, &signed_in, id).await?;
             let technicians = appointments::technicians(&state, &signed_in.caller).await?;

@@ -24,6 +24,7 @@ mod google;
 mod layout;
 mod messages;
 mod people;
+mod reminders;
 mod session;
 mod settings;
 mod technician;

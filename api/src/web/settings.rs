@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
-use maud::{html, Markup};
+use maud::html;
 use serde::Deserialize;
 
 use fieldcrm_app::accounts::settings;
@@ -16,11 +16,11 @@ use fieldcrm_domain::Action;
 use super::error::PageError;
 use super::forms::{csrf_input, input, summary, textarea, Input, Messages};
 use super::layout::{self, Section};
+use super::reminders::{self, ReminderRows};
 use super::see_other;
 use super::session::SignedIn;
 use crate::problem::{FieldError, Problem};
 use crate::routes::account::{parse_patch, UpdateAccountRequest};
-use crate::routes::appointments::ReminderBody;
 use crate::views::AccountView;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -35,8 +35,8 @@ const TEMPLATES: [(&str, &str); 3] = [
     ("on_my_way", "When the technician is on the way"),
 ];
 
-/// How many reminder rules the form offers (the API takes at most this many).
-const REMINDER_ROWS: usize = 3;
+/// The API's name of the reminder rules, which their messages carry.
+const REMINDERS: &str = "default_reminders";
 
 /// The settings form as sent: every value as text, so what was typed comes
 /// back as typed when something is refused.
@@ -54,18 +54,8 @@ pub struct SettingsForm {
     quiet_hours_start: String,
     #[serde(default)]
     quiet_hours_end: String,
-    #[serde(default)]
-    reminder_channel_0: String,
-    #[serde(default)]
-    reminder_minutes_0: String,
-    #[serde(default)]
-    reminder_channel_1: String,
-    #[serde(default)]
-    reminder_minutes_1: String,
-    #[serde(default)]
-    reminder_channel_2: String,
-    #[serde(default)]
-    reminder_minutes_2: String,
+    #[serde(flatten)]
+    reminders: ReminderRows,
     #[serde(default)]
     template_reminder: String,
     #[serde(default)]
@@ -92,7 +82,7 @@ impl SettingsForm {
                 .unwrap_or_default()
                 .to_owned()
         };
-        let mut form = SettingsForm {
+        SettingsForm {
             name: account.name.clone(),
             time_zone: account.time_zone.clone(),
             default_country: account.default_country.clone(),
@@ -106,34 +96,8 @@ impl SettingsForm {
             message_body_retention_days: account.message_body_retention_days.to_string(),
             max_shift_hours: account.max_shift_hours.to_string(),
             arrival_radius_m: account.arrival_radius_m.to_string(),
+            reminders: ReminderRows::defaults_of(account),
             ..SettingsForm::default()
-        };
-        let rules = account
-            .default_reminders
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        for (i, rule) in rules.iter().take(REMINDER_ROWS).enumerate() {
-            let channel = rule["channel"].as_str().unwrap_or_default().to_owned();
-            let minutes = rule["minutes_before"].to_string();
-            form.reminder_mut(i).set((channel, minutes));
-        }
-        form
-    }
-
-    fn reminder(&self, i: usize) -> (&str, &str) {
-        match i {
-            0 => (&self.reminder_channel_0, &self.reminder_minutes_0),
-            1 => (&self.reminder_channel_1, &self.reminder_minutes_1),
-            _ => (&self.reminder_channel_2, &self.reminder_minutes_2),
-        }
-    }
-
-    fn reminder_mut(&mut self, i: usize) -> ReminderPair<'_> {
-        match i {
-            0 => ReminderPair(&mut self.reminder_channel_0, &mut self.reminder_minutes_0),
-            1 => ReminderPair(&mut self.reminder_channel_1, &mut self.reminder_minutes_1),
-            _ => ReminderPair(&mut self.reminder_channel_2, &mut self.reminder_minutes_2),
         }
     }
 
@@ -166,21 +130,7 @@ impl SettingsForm {
         );
         let max_shift_hours = number("max_shift_hours", &self.max_shift_hours);
         let arrival_radius_m = number("arrival_radius_m", &self.arrival_radius_m);
-        let mut reminders = Vec::new();
-        let mut rows = Vec::new();
-        for i in 0..REMINDER_ROWS {
-            let (channel, minutes) = self.reminder(i);
-            if channel.is_empty() {
-                continue;
-            }
-            if let Some(minutes) = number(&format!("default_reminders[{i}]"), minutes) {
-                reminders.push(ReminderBody {
-                    channel: channel.to_owned(),
-                    minutes_before: minutes as i64,
-                });
-                rows.push(i);
-            }
-        }
+        let (reminders, rows) = self.reminders.rules(REMINDERS, &mut errors);
         if !errors.is_empty() {
             return Err(Problem::validation(errors));
         }
@@ -215,15 +165,6 @@ impl SettingsForm {
             message_body_retention_days: whole(message_body_retention_days),
         };
         Ok((request, rows))
-    }
-}
-
-struct ReminderPair<'a>(&'a mut String, &'a mut String);
-
-impl ReminderPair<'_> {
-    fn set(self, (channel, minutes): (String, String)) {
-        *self.0 = channel;
-        *self.1 = minutes;
     }
 }
 
@@ -296,9 +237,7 @@ fn page(
                 (text("quiet_hours_start", "Quiet hours start", &form.quiet_hours_start, "time",
                     Some("No text is sent between the start and the end; what is due waits until the end. The same time twice: none.")))
                 (text("quiet_hours_end", "Quiet hours end", &form.quiet_hours_end, "time", None))
-                @for i in 0..REMINDER_ROWS {
-                    (reminder_row(i, form.reminder(i), messages))
-                }
+                (form.reminders.markup(REMINDERS, messages))
                 @for (kind, words) in TEMPLATES {
                     (textarea(&format!("template_{kind}"), words, form.template(kind), messages))
                 }
@@ -316,25 +255,6 @@ fn page(
         }
     };
     layout::frame(signed_in, Section::Settings, status, "Settings", content)
-}
-
-fn reminder_row(i: usize, (channel, minutes): (&str, &str), messages: &Messages) -> Markup {
-    let field = format!("default_reminders[{i}]");
-    let message = messages.of(&field);
-    html! {
-        div class="field reminder" {
-            @if let Some(message) = message { p class="error" id=(format!("reminder-{i}-error")) { "Error: " (message) } }
-            label for=(format!("reminder-{i}-channel")) { "Reminder " (i + 1) }
-            select id=(format!("reminder-{i}-channel")) name=(format!("reminder_channel_{i}")) {
-                option value="" selected[channel.is_empty()] { "None" }
-                option value="sms" selected[channel == "sms"] { "Text message" }
-                option value="email" selected[channel == "email"] { "Email" }
-            }
-            label for=(format!("reminder-{i}-minutes")) { "Minutes before the appointment, reminder " (i + 1) }
-            input id=(format!("reminder-{i}-minutes")) name=(format!("reminder_minutes_{i}")) type="number"
-                min="0" max="43200" value=(minutes) aria-invalid=[message.map(|_| "true")];
-        }
-    }
 }
 
 pub async fn save(
@@ -385,16 +305,10 @@ fn form_fields(errors: Vec<FieldError>, rows: &[usize]) -> Vec<FieldError> {
         .map(|mut error| {
             if let Some(kind) = error.field.strip_prefix("message_templates.") {
                 error.field = format!("template_{kind}");
-            } else if let Some(k) = error
-                .field
-                .strip_prefix("default_reminders[")
-                .and_then(|rest| rest.strip_suffix(']'))
-                .and_then(|k| k.parse::<usize>().ok())
-            {
-                let row = rows.get(k).copied().unwrap_or(k);
-                error.field = format!("default_reminders[{row}]");
+                error
+            } else {
+                reminders::on_rows(error, REMINDERS, rows)
             }
-            error
         })
         .collect()
 }

@@ -937,3 +937,110 @@ async fn deleting_an_appointment_needs_the_version_read_and_the_office() {
         .await;
     assert_eq!(gone.status(), 404);
 }
+
+/// The appointment's reminder rules through the API, as (channel, minutes).
+async fn reminder_rules(office: &Office, id: &str) -> Vec<(String, i64)> {
+    office.appointment(id).await["reminders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["channel"].as_str().unwrap().to_owned(),
+                r["minutes_before"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn reminders_start_from_the_accounts_defaults_and_a_refused_row_keeps_its_message() {
+    let office = office().await;
+    let set = office
+        .app
+        .call(
+            Method::PATCH,
+            "/v1/account",
+            &office.owner.access,
+            Some(json!({"default_reminders": [{"channel": "sms", "minutes_before": 90}]})),
+        )
+        .await;
+    assert_eq!(set.status(), 200);
+    let (_, form) = office
+        .page(&format!(
+            "/app/appointments/new?customer={}",
+            office.customer
+        ))
+        .await;
+    assert!(form.contains("<option value=\"sms\" selected>Text message</option>"));
+    assert!(form.contains(
+        "name=\"reminder_minutes_0\" type=\"number\" min=\"0\" max=\"43200\" value=\"90\""
+    ));
+    let csrf = csrf_of(&form);
+    let day = Day::ahead(10);
+    let (starts, ends) = (local(day, "11:00"), local(day, "12:00"));
+    let booking = |rows: [(&'static str, &'static str); 3]| {
+        let mut fields = vec![
+            ("title", "Window cleaning".to_owned()),
+            ("starts_at", starts.clone()),
+            ("ends_at", ends.clone()),
+        ];
+        for (i, (channel, minutes)) in rows.into_iter().enumerate() {
+            let channel_field = [
+                "reminder_channel_0",
+                "reminder_channel_1",
+                "reminder_channel_2",
+            ][i];
+            let minutes_field = [
+                "reminder_minutes_0",
+                "reminder_minutes_1",
+                "reminder_minutes_2",
+            ][i];
+            fields.push((channel_field, channel.to_owned()));
+            fields.push((minutes_field, minutes.to_owned()));
+        }
+        fields
+    };
+
+    // A rule the API refuses (over 30 days), typed in the third row: its
+    // message is on that row, and nothing is booked.
+    let mut fields = booking([("", ""), ("", ""), ("email", "99999")]);
+    fields.extend([
+        ("csrf", csrf.clone()),
+        ("customer_id", office.customer.clone()),
+    ]);
+    let refused = send(&office, "/app/appointments", &fields).await;
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("id=\"reminder-2-error\""), "{html}");
+    assert!(!html.contains("id=\"reminder-0-error\""));
+    assert!(office.all().await.is_empty());
+
+    let mut fields = booking([("email", "120"), ("", ""), ("sms", "30")]);
+    fields.extend([
+        ("csrf", csrf.clone()),
+        ("customer_id", office.customer.clone()),
+    ]);
+    let booked = send(&office, "/app/appointments", &fields).await;
+    assert_eq!(booked.status(), 303);
+    let page = location(&booked).to_owned();
+    let id = page.rsplit('/').next().unwrap().to_owned();
+    let rules = reminder_rules(&office, &id).await;
+    assert_eq!(rules, [("email".to_owned(), 120), ("sms".to_owned(), 30)]);
+
+    // The edit form shows them; saved unchanged, they stay as they were.
+    let (_, edit) = office.page(&format!("{page}/edit")).await;
+    assert!(edit.contains(
+        "name=\"reminder_minutes_1\" type=\"number\" min=\"0\" max=\"43200\" value=\"30\""
+    ));
+    let before = office.appointment(&id).await["reminders"].clone();
+    let mut fields = booking([("email", "120"), ("sms", "30"), ("", "")]);
+    fields.extend([("csrf", csrf.clone()), ("version", "1".to_owned())]);
+    assert_eq!(send(&office, &page, &fields).await.status(), 303);
+    assert_eq!(office.appointment(&id).await["reminders"], before);
+
+    let mut fields = booking([("sms", "45"), ("", ""), ("", "")]);
+    fields.extend([("csrf", csrf.clone()), ("version", "2".to_owned())]);
+    assert_eq!(send(&office, &page, &fields).await.status(), 303);
+    assert_eq!(reminder_rules(&office, &id).await, [("sms".to_owned(), 45)]);
+}
