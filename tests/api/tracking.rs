@@ -1129,7 +1129,10 @@ async fn concurrent_interleaved_batches_and_reads_leave_the_whole_trails_distanc
         assert_eq!(accepted, 32, "round {round}: {stored:?}");
         let shown = shown_distance(&app, &owner, &id).await;
         let whole = whole_trail(&app, &owner, &id).await;
-        assert!(same_length(shown, whole), "round {round}: {shown} vs {whole}");
+        assert!(
+            same_length(shown, whole),
+            "round {round}: {shown} vs {whole}"
+        );
     }
     let closed = clock(&app, &tech, "clock-out").await;
     let whole = whole_trail(&app, &owner, &id).await;

@@ -156,6 +156,9 @@ pub fn positions_of_shift(
         .load(conn)?)
 }
 
+/// A position of a trail: when, the ping's id (the two order a trail), where.
+pub type Position = (Ts, Id<Ping>, f64, f64);
+
 /// Up to `limit` of the shift's positions after the one keyed `after` (from
 /// the first without it), in the order a trail is walked: by time, then id,
 /// with each one's key. Read by the (shift, time) index from `after` on, so
@@ -165,7 +168,7 @@ pub fn positions_after(
     shift: Id<Shift>,
     after: Option<(Ts, Id<Ping>)>,
     limit: i64,
-) -> DbResult<Vec<(Ts, Id<Ping>, f64, f64)>> {
+) -> DbResult<Vec<Position>> {
     let mut query = pings::table.filter(pings::shift_id.eq(shift)).into_boxed();
     if let Some((at, id)) = after {
         query = query

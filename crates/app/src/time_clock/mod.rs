@@ -1,6 +1,12 @@
 //! Clocking in and out, GPS ingest and what it shows. The promise kept here:
 //! a position is stored only when it was recorded inside one of the sender's
 //! own shifts, whatever the device sends.
+//!
+//! A shift's distance is stored when it closes. While it is open, each read
+//! counts it on from where the previous read's count stopped (kept on the
+//! shift), reading only the positions stored since; ingest notes on the shift
+//! the earliest time it stored, and a position landing among those counted
+//! makes the next read count the whole trail again (`open_distances`).
 
 pub mod devices;
 
@@ -361,8 +367,9 @@ fn day_start(at: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Stores each ping recorded inside one of the caller's shifts and says why
-/// each other one was refused. One shift lookup and one insert per batch; a
-/// bad ping never costs the good ones.
+/// each other one was refused. One shift lookup and one insert per batch, and
+/// one update of each shift that received positions (for its distance's
+/// count); a bad ping never costs the good ones.
 pub async fn ingest(
     state: &AppState,
     caller: &Caller,
