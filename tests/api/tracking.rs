@@ -908,3 +908,234 @@ async fn a_per_person_rate_and_a_daily_account_quota_bound_what_is_stored() {
         "another account is not held back: {theirs}"
     );
 }
+
+/// The open shift's distance as the timesheet (`GET /v1/shifts`) and the shift
+/// itself show it, checked to be the same.
+async fn shown_distance(app: &TestApp, who: &Signed, id: &str) -> f64 {
+    let listed = listed_distance(app, who, id).await;
+    let alone: Value = app
+        .call(Method::GET, &format!("/v1/shifts/{id}"), &who.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(alone["distance_m"].as_f64(), Some(listed), "{alone}");
+    listed
+}
+
+/// The shift's distance in the timesheet.
+async fn listed_distance(app: &TestApp, who: &Signed, id: &str) -> f64 {
+    let sheet: Value = app
+        .call(Method::GET, "/v1/shifts", &who.access, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let row = sheet["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["id"] == id)
+        .unwrap_or_else(|| panic!("shift {id} in {sheet}"));
+    row["distance_m"].as_f64().unwrap()
+}
+
+/// The length of every position of the shift stored now, as the route
+/// reads them all.
+async fn whole_trail(app: &TestApp, who: &Signed, id: &str) -> f64 {
+    let route: Value = app
+        .call(
+            Method::GET,
+            &format!("/v1/shifts/{id}/route"),
+            &who.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    route["properties"]["distance_m"].as_f64().unwrap()
+}
+
+/// Equal but for the order in which floating-point metres were added.
+fn same_length(shown: f64, whole: f64) -> bool {
+    (shown - whole).abs() <= 1e-6 * whole.abs().max(1.0)
+}
+
+/// A winding position `minute` minutes (and `second` seconds) into the trail.
+fn wandering(start: DateTime<Utc>, minute: i64, second: i64) -> Value {
+    let m = minute as f64 + second as f64 / 60.0;
+    ping(
+        start + chrono::Duration::minutes(minute) + chrono::Duration::seconds(second),
+        30.0 + m * 1e-3 + (minute % 3) as f64 * 4e-4,
+        -97.0 + m * 7e-4 - (minute % 4) as f64 * 3e-4,
+    )
+}
+
+/// Clocked in two hours ago: the shift's id and its start.
+async fn shift_begun_two_hours_ago(app: &TestApp, tech: &Signed) -> (String, DateTime<Utc>) {
+    let shift = clock(app, tech, "clock-in").await;
+    let id = shift["id"].as_str().unwrap().to_owned();
+    let start = (Utc::now() - chrono::Duration::hours(2)).trunc_subsecs(6);
+    start_shift_at(app, &id, start);
+    (id, start)
+}
+
+/// However the positions arrive between reads — in time order, among those
+/// already counted, after a gap, or ahead of the clock-out — the open shift
+/// shows the length of its whole trail, and so does the closed shift.
+#[tokio::test]
+async fn an_open_shifts_distance_is_its_whole_trails_however_its_positions_arrive() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let (id, start) = shift_begun_two_hours_ago(&app, &tech).await;
+    let at = |minute, second| wandering(start, minute, second);
+    let check = |step: &'static str| {
+        let (app, owner, id) = (&app, &owner, &id);
+        async move {
+            let shown = shown_distance(app, owner, id).await;
+            let whole = whole_trail(app, owner, id).await;
+            assert!(same_length(shown, whole), "{step}: {shown} vs {whole}");
+            shown
+        }
+    };
+    assert_eq!(check("no positions yet").await, 0.0);
+
+    let first: Vec<_> = (0..10).map(|m| at(m, 0)).collect();
+    assert_eq!(upload(&app, &tech, first).await["accepted"], 10);
+    let counted = check("a first batch").await;
+    assert!(counted > 1000.0, "{counted}");
+    assert_eq!(check("read again, nothing new").await, counted);
+
+    let next: Vec<_> = (10..20).map(|m| at(m, 0)).collect();
+    upload(&app, &tech, next).await;
+    let on = check("the next batch in time order").await;
+    assert!(on > counted);
+
+    // A phone's queued uploads after a dead spot: between positions counted.
+    let among: Vec<_> = (3..7).map(|m| at(m, 30)).collect();
+    assert_eq!(upload(&app, &tech, among).await["accepted"], 4);
+    let detoured = check("a batch among the counted positions").await;
+    assert!(detoured != on, "the late positions change the trail");
+
+    let later: Vec<_> = (40..45).map(|m| at(m, 0)).collect();
+    upload(&app, &tech, later).await;
+    check("a batch after a gap").await;
+
+    // A clock running ahead: counted while the shift is open, removed at
+    // the close.
+    let ahead = ping(Utc::now() + chrono::Duration::seconds(100), 31.0, -97.0);
+    upload(&app, &tech, vec![ahead]).await;
+    let with_ahead = check("a position ahead of now").await;
+
+    let closed = clock(&app, &tech, "clock-out").await;
+    let whole = whole_trail(&app, &owner, &id).await;
+    let stored = closed["distance_m"].as_f64().unwrap();
+    assert!(same_length(stored, whole), "closed: {stored} vs {whole}");
+    assert!(stored < with_ahead - 1000.0, "the position ahead is out");
+    assert_eq!(shown_distance(&app, &owner, &id).await, stored);
+}
+
+/// After a read, positions sent in time order are counted on from the last
+/// one read: the positions read before are not read again. Seen by moving
+/// the counted positions behind the server's back (a read that loaded the
+/// whole trail would see the move); a position landing among them makes the
+/// next read count the whole trail again.
+#[tokio::test]
+async fn a_read_after_positions_in_time_order_reads_only_the_new_ones() {
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::pings;
+
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let (id, start) = shift_begun_two_hours_ago(&app, &tech).await;
+    let trail: Vec<Value> = (0..8).map(|m| wandering(start, m, 0)).collect();
+    upload(&app, &tech, trail[..5].to_vec()).await;
+    let counted = shown_distance(&app, &owner, &id).await;
+
+    let shift: fieldcrm_db::Id<fieldcrm_db::shifts::Shift> =
+        fieldcrm_db::Id::from_uuid(id.parse().unwrap());
+    let moved = diesel::update(pings::table.filter(pings::shift_id.eq(shift)))
+        .set(pings::lat.eq(pings::lat + 1.0))
+        .execute(&mut *app.pool.get().unwrap())
+        .unwrap();
+    assert_eq!(moved, 5);
+    upload(&app, &tech, trail[5..].to_vec()).await;
+
+    let fix = |p: &Value| fieldcrm_geo_track::Fix {
+        at: time(&p["recorded_at"]),
+        lat: p["lat"].as_f64().unwrap(),
+        lon: p["lon"].as_f64().unwrap(),
+    };
+    let added = fieldcrm_geo_track::distance_m(&trail[4..].iter().map(fix).collect::<Vec<_>>());
+    let shown = shown_distance(&app, &owner, &id).await;
+    assert!(
+        same_length(shown, counted + added),
+        "{shown} vs {counted} + {added}"
+    );
+    let whole = whole_trail(&app, &owner, &id).await;
+    assert!(whole > shown + 50_000.0, "the moved positions: {whole}");
+
+    upload(&app, &tech, vec![wandering(start, 2, 30)]).await;
+    let again = shown_distance(&app, &owner, &id).await;
+    let whole = whole_trail(&app, &owner, &id).await;
+    assert!(same_length(again, whole), "{again} vs {whole}");
+}
+
+/// Batches of one person arriving at once, each interleaved in time with the
+/// others, while the timesheet is read over and over: the last read shows the
+/// whole trail's length, and so does the closed shift.
+#[tokio::test]
+async fn concurrent_interleaved_batches_and_reads_leave_the_whole_trails_distance() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let (id, start) = shift_begun_two_hours_ago(&app, &tech).await;
+    const BATCHES: i64 = 8;
+    for round in 0..3 {
+        // Batch k holds minutes k, k + 8, k + 16, ... of a half hour: the
+        // first, the one after it, then the first again half a minute on,
+        // among the positions counted.
+        let (from, second) = [(0, 0), (32, 0), (0, 30)][round];
+        let batches: Vec<Vec<Value>> = (0..BATCHES)
+            .map(|k| {
+                (0..4)
+                    .map(|i| wandering(start, from + i * BATCHES + k, second))
+                    .collect()
+            })
+            .collect();
+        let uploads = futures_util::future::join_all(
+            batches.into_iter().map(|batch| upload(&app, &tech, batch)),
+        );
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let reads = async {
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || reads < 3 {
+                listed_distance(&app, &owner, &id).await;
+                reads += 1;
+            }
+        };
+        let (stored, ()) = tokio::join!(
+            async {
+                let stored = uploads.await;
+                done.store(true, std::sync::atomic::Ordering::Relaxed);
+                stored
+            },
+            reads
+        );
+        let accepted: u64 = stored.iter().map(|s| s["accepted"].as_u64().unwrap()).sum();
+        assert_eq!(accepted, 32, "round {round}: {stored:?}");
+        let shown = shown_distance(&app, &owner, &id).await;
+        let whole = whole_trail(&app, &owner, &id).await;
+        assert!(
+            same_length(shown, whole),
+            "round {round}: {shown} vs {whole}"
+        );
+    }
+    let closed = clock(&app, &tech, "clock-out").await;
+    let whole = whole_trail(&app, &owner, &id).await;
+    let stored = closed["distance_m"].as_f64().unwrap();
+    assert!(same_length(stored, whole), "closed: {stored} vs {whole}");
+}

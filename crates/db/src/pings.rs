@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
 use crate::schema::{ping_counts, pings};
-use crate::shifts::Shift;
+use crate::shifts::{self, Shift};
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
@@ -156,6 +156,32 @@ pub fn positions_of_shift(
         .load(conn)?)
 }
 
+/// A position of a trail: when, the ping's id (the two order a trail), where.
+pub type Position = (Ts, Id<Ping>, f64, f64);
+
+/// Up to `limit` of the shift's positions after the one keyed `after` (from
+/// the first without it), in the order a trail is walked: by time, then id,
+/// with each one's key. Read by the (shift, time) index from `after` on, so
+/// counting on from where a count stopped costs what was stored after it.
+pub fn positions_after(
+    conn: &mut DbConnection,
+    shift: Id<Shift>,
+    after: Option<(Ts, Id<Ping>)>,
+    limit: i64,
+) -> DbResult<Vec<Position>> {
+    let mut query = pings::table.filter(pings::shift_id.eq(shift)).into_boxed();
+    if let Some((at, id)) = after {
+        query = query
+            .filter(pings::recorded_at.ge(at))
+            .filter(pings::recorded_at.gt(at).or(pings::id.gt(id)));
+    }
+    Ok(query
+        .order((pings::recorded_at.asc(), pings::id.asc()))
+        .limit(limit)
+        .select((pings::recorded_at, pings::id, pings::lat, pings::lon))
+        .load(conn)?)
+}
+
 /// The newest ping of each of these shifts, one index lookup each: a single
 /// `DISTINCT ON` query would sort every ping of the shifts instead.
 pub fn latest_of_shifts(conn: &mut DbConnection, shifts: &[Id<Shift>]) -> DbResult<Vec<Ping>> {
@@ -178,30 +204,45 @@ pub fn latest_of_shift(conn: &mut DbConnection, shift: Id<Shift>) -> DbResult<Op
 
 /// Deletes the shift's pings recorded after `end`: a device whose clock runs
 /// ahead may send them while the shift is open, and a shift keeps nothing past
-/// its close.
+/// its close. The shift's count of its distance is forgotten with them, in the
+/// same transaction.
 pub fn delete_recorded_after(
     conn: &mut DbConnection,
     shift: Id<Shift>,
     end: Ts,
 ) -> DbResult<usize> {
-    Ok(diesel::delete(
-        pings::table
-            .filter(pings::shift_id.eq(shift))
-            .filter(pings::recorded_at.gt(end)),
-    )
-    .execute(conn)?)
+    conn.write_transaction(|conn| {
+        let deleted = diesel::delete(
+            pings::table
+                .filter(pings::shift_id.eq(shift))
+                .filter(pings::recorded_at.gt(end)),
+        )
+        .execute(conn)?;
+        if deleted > 0 {
+            shifts::forget_counts(conn, &[shift])?;
+        }
+        Ok(deleted)
+    })
 }
 
-/// Deletes the account's pings recorded before `before`.
+/// Deletes the account's pings recorded before `before`, and forgets the
+/// counts of the distances they may have been in, in one transaction.
 pub fn purge_older_than(
     conn: &mut DbConnection,
     account: Id<Account>,
     before: Ts,
 ) -> DbResult<usize> {
-    Ok(diesel::delete(
-        pings::table
-            .filter(pings::account_id.eq(account))
-            .filter(pings::recorded_at.lt(before)),
-    )
-    .execute(conn)?)
+    conn.write_transaction(|conn| {
+        let deleted = diesel::delete(
+            pings::table
+                .filter(pings::account_id.eq(account))
+                .filter(pings::recorded_at.lt(before)),
+        )
+        .execute(conn)?;
+        if deleted > 0 {
+            let counted = shifts::counted_begun_before(conn, account, before)?;
+            shifts::forget_counts(conn, &counted)?;
+        }
+        Ok(deleted)
+    })
 }

@@ -318,6 +318,43 @@ impl DbConnection {
         }
     }
 
+    /// A write transaction for work that may be skipped: on SQLite it gives up
+    /// with a busy error when the write lock is not free within `wait`,
+    /// instead of the connection's five seconds (PostgreSQL takes no such lock).
+    pub fn write_transaction_within<T, E, F>(&mut self, wait: Duration, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        let DbConnection::Sqlite(sqlite) = self else {
+            return self.write_transaction(f);
+        };
+        sqlite.batch_execute(&format!("PRAGMA busy_timeout = {}", wait.as_millis()))?;
+        let result = self.write_transaction(f);
+        if let DbConnection::Sqlite(sqlite) = self {
+            sqlite.batch_execute("PRAGMA busy_timeout = 5000")?;
+        }
+        result
+    }
+
+    /// `f`'s reads in one snapshot of the database, for work that writes
+    /// nothing but must see rows of several statements as of one moment: on
+    /// PostgreSQL a repeatable-read, read-only transaction; on SQLite (WAL) a
+    /// deferred transaction, whose first read fixes what it sees. Not for use
+    /// inside another transaction.
+    pub fn snapshot<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        self.transaction(|conn| {
+            if let DbConnection::Pg(pg) = conn {
+                pg.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+            }
+            f(conn)
+        })
+    }
+
     /// Checks that the service can use its database now: PostgreSQL answers a
     /// query on our tables; SQLite lets us take the write lock within a second
     /// (a process that holds it for longer keeps every write of ours waiting).

@@ -178,6 +178,13 @@ diesel::table! {
         distance_m -> Nullable<Double>,
         created_at -> DbTimestamp,
         updated_at -> DbTimestamp,
+        trail_version -> BigInt,
+        uncounted_from -> Nullable<DbTimestamp>,
+        counted_m -> Nullable<Double>,
+        counted_until_at -> Nullable<DbTimestamp>,
+        counted_until_id -> Nullable<DbUuid>,
+        counted_until_lat -> Nullable<Double>,
+        counted_until_lon -> Nullable<Double>,
     }
 }
 

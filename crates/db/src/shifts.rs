@@ -4,10 +4,15 @@ use diesel::prelude::*;
 
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
+use crate::pings::Ping;
 use crate::schema::{accounts, shifts};
+use crate::types::sql::DbTimestamp;
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
+/// A shift as it is shown and saved. How much of an open shift's distance is
+/// counted is kept beside it (`Count`), out of this struct: `save` writes every
+/// field here, and must never put back a count or version read before a batch.
 #[derive(
     serde::Serialize, Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset,
 )]
@@ -45,6 +50,181 @@ pub fn save(conn: &mut DbConnection, shift: &Shift) -> DbResult<()> {
         .set(shift)
         .execute(conn)?;
     Ok(())
+}
+
+/// How far an open shift's trail is counted (its distance is not stored until
+/// it closes), as of one version of its positions. See the migration
+/// `shifts_count_their_distance` for the columns.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Count {
+    /// Raised by every transaction that stores or deletes the shift's positions.
+    pub version: i64,
+    /// The earliest time among the positions stored since `counted` was recorded.
+    pub uncounted_from: Option<Ts>,
+    pub counted: Option<Counted>,
+}
+
+/// The trail's length from its first position to `until`, and where that was.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Counted {
+    pub metres: f64,
+    /// The last position counted, by the order of a trail: (recorded_at, id).
+    pub until: (Ts, Id<Ping>),
+    pub lat: f64,
+    pub lon: f64,
+}
+
+type CountColumns = (
+    shifts::id,
+    shifts::trail_version,
+    shifts::uncounted_from,
+    shifts::counted_m,
+    shifts::counted_until_at,
+    shifts::counted_until_id,
+    shifts::counted_until_lat,
+    shifts::counted_until_lon,
+);
+const COUNT_COLUMNS: CountColumns = (
+    shifts::id,
+    shifts::trail_version,
+    shifts::uncounted_from,
+    shifts::counted_m,
+    shifts::counted_until_at,
+    shifts::counted_until_id,
+    shifts::counted_until_lat,
+    shifts::counted_until_lon,
+);
+type CountRow = (
+    Id<Shift>,
+    i64,
+    Option<Ts>,
+    Option<f64>,
+    Option<Ts>,
+    Option<Id<Ping>>,
+    Option<f64>,
+    Option<f64>,
+);
+
+fn count_of(row: CountRow) -> (Id<Shift>, Count) {
+    let (id, version, uncounted_from, metres, at, ping, lat, lon) = row;
+    let counted = match (metres, at, ping, lat, lon) {
+        (Some(metres), Some(at), Some(ping), Some(lat), Some(lon)) => Some(Counted {
+            metres,
+            until: (at, ping),
+            lat,
+            lon,
+        }),
+        _ => None,
+    };
+    (
+        id,
+        Count {
+            version,
+            uncounted_from,
+            counted,
+        },
+    )
+}
+
+/// How far each of these shifts' trails is counted, in one query.
+pub fn counts_of(
+    conn: &mut DbConnection,
+    shifts: &[Id<Shift>],
+) -> DbResult<Vec<(Id<Shift>, Count)>> {
+    if shifts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<CountRow> = shifts::table
+        .filter(shifts::id.eq_any(shifts))
+        .select(COUNT_COLUMNS)
+        .load(conn)?;
+    Ok(rows.into_iter().map(count_of).collect())
+}
+
+/// Records `counted` as the shift's count, if no transaction stored or deleted
+/// its positions since the count was read at `version` (it counted those
+/// positions and no others): whether it was recorded. Nothing is left
+/// uncounted then.
+pub fn record_count(
+    conn: &mut DbConnection,
+    shift: Id<Shift>,
+    version: i64,
+    counted: &Counted,
+) -> DbResult<bool> {
+    let updated = diesel::update(
+        shifts::table
+            .find(shift)
+            .filter(shifts::trail_version.eq(version)),
+    )
+    .set((
+        shifts::uncounted_from.eq(None::<Ts>),
+        shifts::counted_m.eq(counted.metres),
+        shifts::counted_until_at.eq(counted.until.0),
+        shifts::counted_until_id.eq(counted.until.1),
+        shifts::counted_until_lat.eq(counted.lat),
+        shifts::counted_until_lon.eq(counted.lon),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Notes that positions recorded from `earliest` on were stored into the
+/// shift: run in the transaction that stores them, one statement a shift.
+pub fn note_stored(conn: &mut DbConnection, shift: Id<Shift>, earliest: Ts) -> DbResult<()> {
+    use diesel::dsl::case_when;
+    use diesel::sql_types::Nullable;
+    let earlier = shifts::uncounted_from
+        .is_null()
+        .or(shifts::uncounted_from.gt(earliest));
+    diesel::update(shifts::table.find(shift))
+        .set((
+            shifts::trail_version.eq(shifts::trail_version + 1),
+            shifts::uncounted_from.eq(case_when::<_, _, Nullable<DbTimestamp>>(
+                earlier,
+                Some(earliest),
+            )
+            .otherwise(shifts::uncounted_from)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Forgets the counts of these shifts, in the transaction that deletes some of
+/// their positions: a count never includes a deleted position, and a read
+/// that counted them before the delete cannot record its count after it.
+pub fn forget_counts(conn: &mut DbConnection, shifts: &[Id<Shift>]) -> DbResult<usize> {
+    if shifts.is_empty() {
+        return Ok(0);
+    }
+    Ok(
+        diesel::update(shifts::table.filter(shifts::id.eq_any(shifts)))
+            .set((
+                shifts::trail_version.eq(shifts::trail_version + 1),
+                shifts::uncounted_from.eq(None::<Ts>),
+                shifts::counted_m.eq(None::<f64>),
+                shifts::counted_until_at.eq(None::<Ts>),
+                shifts::counted_until_id.eq(None::<Id<Ping>>),
+                shifts::counted_until_lat.eq(None::<f64>),
+                shifts::counted_until_lon.eq(None::<f64>),
+            ))
+            .execute(conn)?,
+    )
+}
+
+/// The account's shifts that began before `before` and whose distance is
+/// counted rather than stored: those whose count a purge of positions
+/// recorded before `before` may change.
+pub fn counted_begun_before(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    before: Ts,
+) -> DbResult<Vec<Id<Shift>>> {
+    Ok(shifts::table
+        .filter(shifts::account_id.eq(account))
+        .filter(shifts::clock_in_at.lt(before))
+        .filter(shifts::distance_m.is_null())
+        .select(shifts::id)
+        .load(conn)?)
 }
 
 pub fn find(
@@ -91,7 +271,7 @@ pub fn open_of_for_close(conn: &mut DbConnection, user: Id<User>) -> DbResult<Op
 
 /// The shift, read to be closed inside a write transaction. On PostgreSQL the
 /// row is locked, so the close waits for any ping batch that read the shift
-/// open (`of_user_between` share-locks it) and then sees what that batch stored.
+/// open (`of_user_between` key-share-locks it) and then sees what that batch stored.
 pub fn find_for_close(
     conn: &mut DbConnection,
     account: Id<Account>,
@@ -105,9 +285,11 @@ pub fn find_for_close(
 
 /// The user's shifts that may contain a time in `[from, to]`: one query per
 /// ping batch. Run inside the transaction that stores the pings: on
-/// PostgreSQL the rows are share-locked, so a close waits for the batch to
-/// commit and then removes what it stored past the close (SQLite's writers
-/// take turns anyway).
+/// PostgreSQL the rows are key-share-locked, so a close waits for the batch
+/// to commit and then removes what it stored past the close (SQLite's writers
+/// take turns anyway). A key share, not a share: the batch then updates the
+/// shift's count version (`note_stored`), and concurrent batches of the same
+/// person that each held a share lock and wanted to update would deadlock.
 pub fn of_user_between(
     conn: &mut DbConnection,
     user: Id<User>,
@@ -123,7 +305,7 @@ pub fn of_user_between(
                 .or(shifts::clock_out_at.ge(from)),
         )
         .order(shifts::clock_in_at.asc());
-    Ok(locked!(conn, query, for_share, load)?)
+    Ok(locked!(conn, query, for_key_share, load)?)
 }
 
 pub struct Filter {

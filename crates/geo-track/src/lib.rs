@@ -33,10 +33,28 @@ pub fn metres_between(a: &Fix, b: &Fix) -> f64 {
 /// Length of the trail in metres, along the ellipsoid. Folded from 0.0: a sum
 /// of no floats is -0.0, which PostgreSQL keeps and shows as "-0".
 pub fn distance_m(fixes: &[Fix]) -> f64 {
-    fixes
-        .windows(2)
-        .map(|pair| metres_between(&pair[0], &pair[1]))
-        .fold(0.0, |total, metres| total + metres)
+    walk_on(None, fixes).map_or(0.0, |walked| walked.metres)
+}
+
+/// A trail walked up to a fix: its length in metres so far and that fix, all
+/// walking on from there needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Walked {
+    pub metres: f64,
+    pub last: Fix,
+}
+
+/// `so_far` walked on through `fixes`, the trail's next fixes in time order
+/// (`None` starts at the first of them). Each step is added to the total in
+/// turn, so a trail walked in parts has, to the last bit, the length
+/// `distance_m` gives it walked whole.
+pub fn walk_on(so_far: Option<Walked>, fixes: &[Fix]) -> Option<Walked> {
+    fixes.iter().fold(so_far, |walked, fix| {
+        Some(Walked {
+            metres: walked.map_or(0.0, |w| w.metres + metres_between(&w.last, fix)),
+            last: *fix,
+        })
+    })
 }
 
 /// Places where the trail stayed within `radius_m` of where it arrived for at
@@ -215,6 +233,29 @@ mod tests {
         assert!((d - 110_574.0).abs() < 5.0, "{d}");
         assert_eq!(distance_m(&[fix(0, 1.0, 1.0)]), 0.0);
         assert!(distance_m(&[]).is_sign_positive(), "0, not -0");
+    }
+
+    #[test]
+    fn a_trail_walked_on_in_parts_has_the_length_of_the_trail_walked_whole() {
+        let trail: Vec<Fix> = (0..500)
+            .map(|m| fix(m, 30.0 + (m % 7) as f64 * 1e-3, -97.0 + m as f64 * 1e-4))
+            .collect();
+        let whole = distance_m(&trail);
+        let mut walked = None;
+        for part in [
+            &trail[..1],
+            &trail[1..2],
+            &trail[2..2],
+            &trail[2..317],
+            &trail[317..],
+        ] {
+            walked = walk_on(walked, part);
+        }
+        let walked = walked.unwrap();
+        assert_eq!(walked.metres.to_bits(), whole.to_bits(), "the same sum");
+        assert_eq!(walked.last, trail[499]);
+        assert_eq!(walk_on(None, &[]), None);
+        assert_eq!(walk_on(None, &trail[..1]).unwrap().metres, 0.0);
     }
 
     #[test]

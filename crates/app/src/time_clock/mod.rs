@@ -1,23 +1,29 @@
 //! Clocking in and out, GPS ingest and what it shows. The promise kept here:
 //! a position is stored only when it was recorded inside one of the sender's
 //! own shifts, whatever the device sends.
+//!
+//! A shift's distance is stored when it closes. While it is open, each read
+//! counts it on from where the previous read's count stopped (kept on the
+//! shift), reading only the positions stored since; ingest notes on the shift
+//! the earliest time it stored, and a position landing among those counted
+//! makes the next read count the whole trail again (`open_distances`).
 
 pub mod devices;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use fieldcrm_db::pings::{self, Ping};
-use fieldcrm_db::shifts::{self, Shift};
+use fieldcrm_db::shifts::{self, Count, Counted, Shift};
 use fieldcrm_db::users::User;
 use fieldcrm_db::{accounts, appointments};
 use fieldcrm_db::{DbConnection, Id, Ts};
 use fieldcrm_domain::tracking::{admit, window_of, Admission, Reading, Rejection, Window};
 use fieldcrm_domain::{Action, Coordinates, Role};
-use fieldcrm_geo_track::Fix;
+use fieldcrm_geo_track::{Fix, Walked};
 
 use crate::caller::Caller;
 use crate::error::AppError;
@@ -144,7 +150,10 @@ fn close(
     shift.closed_by = Some(by.to_owned());
     // Nothing recorded after the close stays, whichever way the shift closes.
     pings::delete_recorded_after(tx, shift.id, at)?;
-    shift.distance_m = Some(fieldcrm_geo_track::distance_m(&trail(tx, &shift)?));
+    // Counted on from what the reads of the open shift counted (the delete
+    // above forgot that count if it removed anything).
+    let count = count_of(tx, shift.id)?;
+    shift.distance_m = Some(metres(counted_now(tx, shift.id, &count)?));
     shift.updated_at = Ts::now();
     shifts::save(tx, &shift)?;
     feed::record(
@@ -166,6 +175,125 @@ fn shift_event_data(shift: &Shift) -> serde_json::Value {
         "closed_by": shift.closed_by,
     })
 }
+
+/// Positions read at a time when a trail is counted: a count from the start
+/// of a shift of a million positions holds a few megabytes at once, not all.
+const COUNT_CHUNK: i64 = 50_000;
+
+fn metres(counted: Option<Counted>) -> f64 {
+    counted.map_or(0.0, |c| c.metres)
+}
+
+/// How far the shift's trail is counted (nothing, for a shift not found).
+fn count_of(conn: &mut DbConnection, shift: Id<Shift>) -> Result<Count, AppError> {
+    Ok(shifts::counts_of(conn, &[shift])?
+        .pop()
+        .map_or_else(Count::default, |(_, count)| count))
+}
+
+/// `from` counted on through the shift's positions after it in trail order
+/// (from the first, without it), a chunk at a time. Reads only the positions
+/// after `from`, by the (shift, time) index.
+fn count_on(
+    conn: &mut DbConnection,
+    shift: Id<Shift>,
+    from: Option<Counted>,
+) -> Result<Option<Counted>, AppError> {
+    let mut counted = from;
+    loop {
+        let chunk = pings::positions_after(conn, shift, counted.map(|c| c.until), COUNT_CHUNK)?;
+        let Some(&(at, id, lat, lon)) = chunk.last() else {
+            return Ok(counted);
+        };
+        let so_far = counted.map(|c| Walked {
+            metres: c.metres,
+            last: Fix {
+                at: c.until.0.get(),
+                lat: c.lat,
+                lon: c.lon,
+            },
+        });
+        let fixes: Vec<Fix> = chunk
+            .iter()
+            .map(|&(at, _, lat, lon)| Fix {
+                at: at.get(),
+                lat,
+                lon,
+            })
+            .collect();
+        counted = fieldcrm_geo_track::walk_on(so_far, &fixes).map(|walked| Counted {
+            metres: walked.metres,
+            until: (at, id),
+            lat,
+            lon,
+        });
+        if chunk.len() < usize::try_from(COUNT_CHUNK).unwrap_or(usize::MAX) {
+            return Ok(counted);
+        }
+    }
+}
+
+/// The shift's trail counted as its positions are now, given `count` read
+/// with them: the count as it is when nothing was stored since; counted on
+/// from its last position when all that was stored since lies after it; else
+/// counted again from the start, as a position landed among those counted.
+fn counted_now(
+    conn: &mut DbConnection,
+    shift: Id<Shift>,
+    count: &Count,
+) -> Result<Option<Counted>, AppError> {
+    let from = count.counted.filter(|counted| {
+        count
+            .uncounted_from
+            .is_none_or(|earliest| earliest > counted.until.0)
+    });
+    if from.is_some() && count.uncounted_from.is_none() {
+        return Ok(from);
+    }
+    count_on(conn, shift, from)
+}
+
+/// The distances of these shifts, whose distance is not stored yet (open
+/// ones): what each read costs is the positions stored since the last read
+/// counted them, not the whole shift. Each count is recorded for the next
+/// read if no batch stored positions meanwhile; a read that cannot record it
+/// (another writer holds SQLite's lock) still answers.
+fn open_distances(
+    tx: &mut Tx<'_>,
+    shifts: &[Id<Shift>],
+) -> Result<HashMap<Id<Shift>, f64>, AppError> {
+    let mut distances = HashMap::with_capacity(shifts.len());
+    for (shift, count) in shifts::counts_of(tx, shifts)? {
+        if let (Some(counted), None) = (count.counted, count.uncounted_from) {
+            // Nothing stored since it was counted.
+            distances.insert(shift, counted.metres);
+            continue;
+        }
+        // The count and the positions as of one moment: a batch committing
+        // meanwhile is either wholly in the distance or not at all.
+        let (read, counted) = tx.snapshot(|conn| {
+            let read = count_of(conn, shift)?;
+            let counted = counted_now(conn, shift, &read)?;
+            Ok::<_, AppError>((read, counted))
+        })?;
+        let unchanged = read.uncounted_from.is_none() && counted == read.counted;
+        if let Some(counted) = counted.filter(|_| !unchanged) {
+            let recorded = tx.write_transaction_within(RECORD_WAIT, |conn| {
+                shifts::record_count(conn, shift, read.version, &counted)
+            });
+            match recorded {
+                Ok(true) => {}
+                Ok(false) => tracing::debug!(%shift, "positions stored meanwhile; count not kept"),
+                Err(err) => tracing::debug!(%shift, %err, "count not kept"),
+            }
+        }
+        distances.insert(shift, metres(counted));
+    }
+    Ok(distances)
+}
+
+/// How long a read waits for SQLite's write lock to keep the count it made.
+const RECORD_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 fn trail(conn: &mut DbConnection, shift: &Shift) -> Result<Vec<Fix>, AppError> {
     Ok(pings::positions_of_shift(conn, shift.id)?
@@ -239,8 +367,9 @@ fn day_start(at: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Stores each ping recorded inside one of the caller's shifts and says why
-/// each other one was refused. One shift lookup and one insert per batch; a
-/// bad ping never costs the good ones.
+/// each other one was refused. One shift lookup and one insert per batch, and
+/// one update of each shift that received positions (for its distance's
+/// count); a bad ping never costs the good ones.
 pub async fn ingest(
     state: &AppState,
     caller: &Caller,
@@ -361,6 +490,8 @@ pub(crate) fn judge_and_store(
         let received_at = Ts::now();
         let mut rows = Vec::with_capacity(in_shift.len());
         let mut closed_touched = BTreeSet::new();
+        // The earliest time stored into each shift, by the shift's place in `shifts`.
+        let mut earliest_per_shift = BTreeMap::<usize, Ts>::new();
         for ((id, reading, index), verdict) in in_shift.into_iter().zip(verdicts) {
             match verdict {
                 Admission::Store => {}
@@ -377,6 +508,11 @@ pub(crate) fn judge_and_store(
             if shift.clock_out_at.is_some() {
                 closed_touched.insert(index);
             }
+            let at = Ts::from(reading.recorded_at);
+            earliest_per_shift
+                .entry(index)
+                .and_modify(|earliest| *earliest = (*earliest).min(at))
+                .or_insert(at);
             rows.push(Ping {
                 user_id: user,
                 id: Id::from_uuid(id),
@@ -398,6 +534,11 @@ pub(crate) fn judge_and_store(
         if inserted > 0 {
             let n = i64::try_from(inserted).unwrap_or(i64::MAX);
             pings::count_stored(tx, account.id, user, Ts::from(today), n)?;
+            // After the count above, whose row lock orders this person's
+            // batches: each shift's row is then updated in the same order.
+            for (index, earliest) in earliest_per_shift {
+                shifts::note_stored(tx, shifts[index].id, earliest)?;
+            }
         }
         outcome.accepted = inserted;
         // A resend racing its first upload.
@@ -406,7 +547,7 @@ pub(crate) fn judge_and_store(
         if inserted > 0 {
             for index in closed_touched {
                 let mut shift = shifts[index].clone();
-                shift.distance_m = Some(fieldcrm_geo_track::distance_m(&trail(tx, &shift)?));
+                shift.distance_m = Some(metres(count_on(tx, shift.id, None)?));
                 shifts::save(tx, &shift)?;
             }
         }
@@ -501,22 +642,35 @@ pub struct ShiftSummary {
     pub distance_m: f64,
 }
 
+/// The shifts with their worked time and distance: stored when they closed,
+/// counted on from the last read while they are open (`open_distances`).
 fn summarise(
-    conn: &mut DbConnection,
-    shift: Shift,
+    tx: &mut Tx<'_>,
+    shifts: Vec<Shift>,
     now: DateTime<Utc>,
-) -> Result<ShiftSummary, AppError> {
-    let end = shift.clock_out_at.map_or(now, |t| t.get());
-    let worked_s = (end - shift.clock_in_at.get()).num_seconds().max(0);
-    let distance_m = match shift.distance_m {
-        Some(d) => d,
-        None => fieldcrm_geo_track::distance_m(&trail(conn, &shift)?),
-    };
-    Ok(ShiftSummary {
-        shift,
-        worked_s,
-        distance_m,
-    })
+) -> Result<Vec<ShiftSummary>, AppError> {
+    let uncounted: Vec<_> = shifts
+        .iter()
+        .filter(|s| s.distance_m.is_none())
+        .map(|s| s.id)
+        .collect();
+    let open = open_distances(tx, &uncounted)?;
+    Ok(shifts
+        .into_iter()
+        .map(|shift| {
+            let end = shift.clock_out_at.map_or(now, |t| t.get());
+            let worked_s = (end - shift.clock_in_at.get()).num_seconds().max(0);
+            let distance_m = shift
+                .distance_m
+                .or_else(|| open.get(&shift.id).copied())
+                .unwrap_or(0.0);
+            ShiftSummary {
+                shift,
+                worked_s,
+                distance_m,
+            }
+        })
+        .collect())
 }
 
 /// Technicians see only their own shifts; the others anyone's in the account.
@@ -569,10 +723,8 @@ pub async fn timesheet(
             };
             // Totals cover every shift the filter matches, not only this page:
             // summarise each once and cut the page from the same rows.
-            let all = shifts::list(conn, &filter)?
-                .into_iter()
-                .map(|s| summarise(conn, s, now))
-                .collect::<Result<Vec<_>, _>>()?;
+            let listed = shifts::list(conn, &filter)?;
+            let all = summarise(conn, listed, now)?;
             let totals = all.iter().fold((0usize, 0i64, 0f64), |t, s| {
                 (t.0 + 1, t.1 + s.worked_s, t.2 + s.distance_m)
             });
@@ -607,7 +759,9 @@ pub async fn shift(
             let shift = shifts::find(conn, account, id)?
                 .filter(|s| own.is_none_or(|user| s.user_id == user))
                 .ok_or_else(AppError::not_found)?;
-            summarise(conn, shift, Utc::now())
+            summarise(conn, vec![shift], Utc::now())?
+                .pop()
+                .ok_or_else(AppError::not_found)
         })
         .await
 }
