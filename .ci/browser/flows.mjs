@@ -157,6 +157,10 @@ try {
     await desk.getByRole("link", { name: "Settings" }).click();
     await desk.getByRole("link", { name: "Google Calendar and Gmail" }).click();
     await look(desk, "google (not connected)");
+    // The return page as it is without an answer in its fragment.
+    await desk.goto(`${server.url}/app/settings/google/return`);
+    await look(desk, "google: finish connecting");
+    await desk.goBack();
     await desk.getByRole("button", { name: "Connect Google" }).click();
     // Google sends the browser back with the confirmation in the fragment;
     // the return page's script sends it on, and the fragment is gone.
