@@ -861,8 +861,10 @@ pub async fn new_form(
         return customer_search(&state, &signed_in, &query.q).await;
     }
     let customer = customer_for(&state, &signed_in, &query.customer).await?;
-    let account = AccountView::from(settings::get(&state, &signed_in.caller).await?);
-    let zone = words::zone(&state, &signed_in).await?;
+    // One read of the account for its time zone and its default reminders.
+    let settings = settings::get(&state, &signed_in.caller).await?;
+    let zone = settings.time_zone.tz();
+    let account = AccountView::from(settings);
     let technicians = appointments::technicians(&state, &signed_in.caller).await?;
     let form = AppointmentForm {
         reminders: ReminderRows::defaults_of(&account),
