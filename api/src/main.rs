@@ -12,7 +12,7 @@ use fieldcrm::{openapi, startup, telemetry, Application, Settings};
 /// Large allocations go straight to the kernel and back when freed. glibc
 /// otherwise raises its mmap threshold after the first large free, up to
 /// 32 MiB, and keeps later blocks of that size in the freeing thread's arena:
-/// each password hash (argon2's 19 MiB) then stayed resident once per blocking
+/// each password hash (argon2's 19 MiB then) stayed resident once per blocking
 /// thread that ever ran one, 300 MB after a dozen sign-ins. Fixing the
 /// threshold keeps that memory returned; allocations below it are untouched.
 ///

@@ -894,3 +894,80 @@ async fn a_client_cannot_pick_its_address_through_x_forwarded_for() {
         .unwrap();
     assert_eq!(elsewhere.status(), 200, "another client is not affected");
 }
+
+/// The stored password hash of a user, as the database holds it.
+fn stored_hash(app: &TestApp, user_id: &str) -> Option<String> {
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::users;
+    let id: fieldcrm_db::Id<fieldcrm_db::users::User> =
+        fieldcrm_db::Id::from_uuid(user_id.parse().unwrap());
+    let mut conn = app.pool.get().unwrap();
+    users::table
+        .find(id)
+        .select(users::password_hash)
+        .first(&mut *conn)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_sign_in_renews_a_hash_made_with_earlier_parameters_and_keeps_sessions() {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::users;
+
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let made_now = stored_hash(&app, &owner.user_id).unwrap();
+    assert!(
+        made_now.starts_with("$argon2id$v=19$m=12288,t=3,p=1$"),
+        "{made_now}"
+    );
+
+    // A hash as earlier releases made them: 19 MiB, 2 passes.
+    let earlier = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(19 * 1024, 2, 1, None).unwrap(),
+    )
+    .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
+    .unwrap()
+    .to_string();
+    {
+        let id: fieldcrm_db::Id<fieldcrm_db::users::User> =
+            fieldcrm_db::Id::from_uuid(owner.user_id.parse().unwrap());
+        let mut conn = app.pool.get().unwrap();
+        diesel::update(users::table.find(id))
+            .set(users::password_hash.eq(&earlier))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+
+    let wrong = app.login(&owner.email, "not the password at all").await;
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(
+        stored_hash(&app, &owner.user_id).as_deref(),
+        Some(earlier.as_str())
+    );
+
+    let right = app.login(&owner.email, PASSWORD).await;
+    assert_eq!(right.status(), 200, "the earlier hash still checks");
+    let renewed = stored_hash(&app, &owner.user_id).unwrap();
+    assert!(
+        renewed.starts_with("$argon2id$v=19$m=12288,t=3,p=1$"),
+        "{renewed}"
+    );
+    assert_ne!(renewed, made_now);
+
+    // Same password, so nobody is signed out and it still signs in.
+    let me = app
+        .authed(Method::GET, "/v1/me", &owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(app.login(&owner.email, PASSWORD).await.status(), 200);
+    assert_eq!(
+        stored_hash(&app, &owner.user_id).as_deref(),
+        Some(renewed.as_str())
+    );
+}

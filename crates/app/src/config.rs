@@ -89,7 +89,7 @@ pub struct Settings {
     pub forwarded_for_proxies: usize,
     /// Signups allowed per client address per hour before 429.
     pub signups_per_ip: u32,
-    /// Password hashes and checks run at once (argon2id takes 19 MiB each); a
+    /// Password hashes and checks run at once (argon2id takes 12 MiB each); a
     /// few times as many wait, more get 429. 0 means one per CPU core.
     pub password_hashes_at_once: usize,
     /// Times per hour an account may be told that an email address belongs

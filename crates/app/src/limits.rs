@@ -14,7 +14,7 @@ use crate::error::{AppError, Failure};
 /// Requests that may wait for password work, per one running.
 const WAITING_PER_RUNNING: usize = 4;
 
-/// Bounds password hashing and checking (argon2id: 19 MiB and tens of
+/// Bounds password hashing and checking (argon2id: 12 MiB and tens of
 /// milliseconds each): so many run at once, a few times as many wait, and
 /// beyond that a request is refused with 429 rather than adding to a pile
 /// whose memory and latency have no bound.

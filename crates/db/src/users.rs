@@ -171,6 +171,21 @@ pub fn update(
     find(conn, account, id)
 }
 
+/// Replaces the user's password hash with another of the same password, unless
+/// it is no longer `old` (the password changed meanwhile). Sessions stay: the
+/// password did not change.
+pub fn renew_password_hash(
+    conn: &mut DbConnection,
+    id: Id<User>,
+    old: &str,
+    new: &str,
+) -> DbResult<bool> {
+    let renewed = diesel::update(users::table.find(id).filter(users::password_hash.eq(old)))
+        .set(users::password_hash.eq(new))
+        .execute(conn)?;
+    Ok(renewed == 1)
+}
+
 /// Ends every access token the user holds.
 pub fn bump_token_version(conn: &mut DbConnection, id: Id<User>) -> DbResult<()> {
     diesel::update(users::table.find(id))

@@ -10,6 +10,7 @@ use fieldcrm_db::users::{self, User};
 use fieldcrm_db::{login_failures, DbConnection, Id, Stored, Ts};
 use fieldcrm_domain::{AccountName, CountryCode, Email, Password, PersonName, Role, TimeZoneName};
 
+use crate::auth::passwords;
 use crate::auth::tokens::{
     new_secret, secret_hash, Claims, TokenError, TokenPair, Tokens, API_KEY_PREFIX, AUDIENCE,
     BROWSER_AUDIENCE, ISSUER, REFRESH_PREFIX,
@@ -242,10 +243,43 @@ async fn credentials(
             .await?
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let renewal = password.clone();
     let matches = check_password(state, &email, client.as_deref(), stored, password).await?;
     match user {
-        Some(user) if matches => Ok(user),
+        Some(user) if matches => {
+            renew_outdated_hash(state, &user, renewal).await;
+            Ok(user)
+        }
         _ => Err(AppError::unauthorized().with_detail("the email address or password is wrong")),
+    }
+}
+
+/// After a right password: a hash made with earlier parameters is replaced by
+/// one made now, the one moment the password is at hand. A failure leaves the
+/// old hash, which still works, and does not fail the sign-in.
+async fn renew_outdated_hash(state: &AppState, user: &User, password: String) {
+    let Some(old) = user
+        .password_hash
+        .clone()
+        .filter(|stored| passwords::is_outdated(stored))
+    else {
+        return;
+    };
+    // One set under other length rules keeps its hash.
+    let Ok(password) = Password::parse(&password) else {
+        return;
+    };
+    let id = user.id;
+    let renewed = match super::hash_password(state, password).await {
+        Ok(new) => {
+            state
+                .db(move |conn| Ok(users::renew_password_hash(conn, id, &old, &new)?))
+                .await
+        }
+        Err(err) => Err(err),
+    };
+    if let Err(err) = renewed {
+        tracing::warn!(error = %err, "an outdated password hash was not renewed");
     }
 }
 
