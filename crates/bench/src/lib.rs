@@ -72,6 +72,9 @@ pub struct BackendRun {
     pub startup_empty_ms: f64,
     pub startup_migrated_ms: f64,
     pub get_by_id: Latency,
+    /// GET /healthz: a request through the server's HTTP stack and its
+    /// middleware with no database work, the other part of a GET's floor.
+    pub healthz: Latency,
     pub create: Latency,
     /// POST create with events on and one endpoint subscribed to them.
     pub create_with_webhook: Latency,
@@ -133,6 +136,9 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
 #[derive(Default)]
 pub struct Limits {
     pub select_tps: f64,
+    /// pgbench's own CPU per select by id, in µs: what one query costs its
+    /// client, the least a GET by id can cost the server besides HTTP.
+    pub select_client_cpu_us: f64,
     /// The API's customer search, run by pgbench with the same terms.
     pub search_tps: f64,
     pub search_p50_ms: f64,

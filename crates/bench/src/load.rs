@@ -2,8 +2,9 @@
 //! pgbench against PostgreSQL itself for the same work, so every API figure
 //! can be read as a share of what the database alone can do on this machine.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 
 use anyhow::{bail, Context, Result};
 
@@ -94,6 +95,25 @@ pub fn parse_wrk(output: &str) -> Result<Latency> {
 /// Runs pgbench; each transaction is one of `scripts`, picked at random.
 /// Returns transactions per second.
 pub fn pgbench(url: &str, scripts: &[PathBuf], connections: u32, secs: u64) -> Result<f64> {
+    Ok(run_pgbench(url, scripts, connections, secs, None)?.tps)
+}
+
+/// What pgbench measured, and what it cost pgbench itself.
+pub struct PgbenchCost {
+    pub tps: f64,
+    /// pgbench's own CPU time (user and system) per transaction, in µs: the
+    /// client's side of each round trip to PostgreSQL, with the same libpq
+    /// and connection settings the server uses.
+    pub client_cpu_us: f64,
+}
+
+/// As [`pgbench`], with pgbench's own CPU per transaction.
+pub fn pgbench_cost(
+    url: &str,
+    scripts: &[PathBuf],
+    connections: u32,
+    secs: u64,
+) -> Result<PgbenchCost> {
     run_pgbench(url, scripts, connections, secs, None)
 }
 
@@ -112,7 +132,7 @@ pub fn pgbench_latency(
     secs: u64,
     log_prefix: &Path,
 ) -> Result<PgbenchLatency> {
-    let tps = run_pgbench(url, scripts, connections, secs, Some(log_prefix))?;
+    let tps = run_pgbench(url, scripts, connections, secs, Some(log_prefix))?.tps;
     let name = log_prefix
         .file_name()
         .and_then(|n| n.to_str())
@@ -172,7 +192,7 @@ fn run_pgbench(
     connections: u32,
     secs: u64,
     log_prefix: Option<&Path>,
-) -> Result<f64> {
+) -> Result<PgbenchCost> {
     let mut command = Command::new("pgbench");
     command.args([
         "-n",
@@ -191,7 +211,7 @@ fn run_pgbench(
             .arg("-l")
             .arg(format!("--log-prefix={}", prefix.display()));
     }
-    let output = command.arg(url).output().context("running pgbench")?;
+    let (output, cpu_secs) = output_and_cpu(command.arg(url)).context("running pgbench")?;
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         bail!(
@@ -200,12 +220,88 @@ fn run_pgbench(
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    text.lines()
-        .find_map(|line| {
-            let rest = line.strip_prefix("tps = ")?;
-            rest.split_whitespace().next()?.parse().ok()
-        })
-        .with_context(|| format!("no tps in pgbench's output:\n{text}"))
+    let field = |prefix: &str| -> Result<f64> {
+        text.lines()
+            .find_map(|line| {
+                let rest = line.strip_prefix(prefix)?;
+                rest.split_whitespace().next()?.parse().ok()
+            })
+            .with_context(|| format!("no `{prefix}` in pgbench's output:\n{text}"))
+    };
+    let transactions = field("number of transactions actually processed: ")?;
+    Ok(PgbenchCost {
+        tps: field("tps = ")?,
+        client_cpu_us: cpu_secs * 1e6 / transactions.max(1.0),
+    })
+}
+
+/// Runs `command` to its end, as `Command::output` does, and returns the CPU
+/// time (user and system, in seconds) the process used, read from /proc after
+/// it ended and before it is reaped: after the reaping there is nothing to read.
+fn output_and_cpu(command: &mut Command) -> Result<(Output, f64)> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stderr = child.stderr.take().context("stderr")?;
+    let stderr = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        stderr.read_to_end(&mut text).map(|_| text)
+    });
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .context("stdout")?
+        .read_to_end(&mut stdout)?;
+    let pid = rustix::process::Pid::from_raw(i32::try_from(child.id())?).context("a pid")?;
+    rustix::process::waitid(
+        rustix::process::WaitId::Pid(pid),
+        rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
+    )?;
+    let cpu = process_cpu_secs(child.id())?;
+    let status = child.wait()?;
+    let stderr = stderr
+        .join()
+        .map_err(|_| anyhow::anyhow!("reading stderr panicked"))??;
+    Ok((
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+        cpu,
+    ))
+}
+
+/// CPU time the process has used so far (user and system), in seconds.
+pub fn process_cpu_secs(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .context("a /proc stat line")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| -> Result<f64> {
+        Ok(fields
+            .get(i)
+            .context("a /proc stat field")?
+            .parse::<f64>()?)
+    };
+    // utime and stime are the 14th and 15th fields; the state (3rd) is first here.
+    Ok((ticks(11)? + ticks(12)?) / clock_ticks_per_sec())
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 fn lua_string(value: &str) -> String {
@@ -215,6 +311,17 @@ fn lua_string(value: &str) -> String {
 fn lua_list(values: &[String]) -> String {
     let items: Vec<String> = values.iter().map(|v| lua_string(v)).collect();
     format!("{{{}}}", items.join(","))
+}
+
+/// GET `path` without credentials.
+pub fn plain_get_script(path: &str) -> String {
+    format!(
+        r#"request = function()
+  return wrk.format("GET", {})
+end
+"#,
+        lua_string(path)
+    )
 }
 
 /// GET paths picked at random from `paths`.
@@ -347,4 +454,25 @@ end
         stretch = thread_stretch(since_ms, 8_000_000),
         token = lua_string(token),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_process_is_charged_the_cpu_it_used() {
+        // A third of a second of the shell's own arithmetic here (no child
+        // processes, whose time would not be the shell's), then a word on
+        // each stream; /proc counts in ticks of 10 ms.
+        let (output, cpu) = output_and_cpu(Command::new("sh").args([
+            "-c",
+            "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo done; echo also >&2",
+        ]))
+        .unwrap();
+        assert!(output.status.success());
+        assert_eq!(output.stdout, b"done\n");
+        assert_eq!(output.stderr, b"also\n");
+        assert!(cpu >= 0.05, "{cpu} s of CPU for a busy loop");
+    }
 }

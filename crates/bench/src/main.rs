@@ -194,35 +194,6 @@ async fn start(bin: &Path, database_url: &str, logs: &Path) -> Result<(Server, f
     Ok((server, started.elapsed().as_secs_f64() * 1000.0))
 }
 
-/// CPU time the process has used so far (user and system), in seconds.
-fn cpu_secs(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .context("a /proc stat line")?
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks = |i: usize| -> Result<f64> {
-        Ok(fields
-            .get(i)
-            .context("a /proc stat field")?
-            .parse::<f64>()?)
-    };
-    // utime and stime are the 14th and 15th fields; the state (3rd) is first here.
-    Ok((ticks(11)? + ticks(12)?) / clock_ticks_per_sec())
-}
-
-fn clock_ticks_per_sec() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8(out.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
 /// The server's own count of statements sent to its database and of the
 /// connection checks among them, from `/metrics`.
 fn statements_sent(base: &str) -> Result<(f64, f64)> {
@@ -249,9 +220,10 @@ fn statements_sent(base: &str) -> Result<(f64, f64)> {
 /// Runs `load` and adds to its figures what each request cost: the server's
 /// CPU time and the statements it sent.
 fn costed(pid: u32, base: &str, load: impl FnOnce() -> Result<Latency>) -> Result<Latency> {
-    let (cpu, (statements, checks)) = (cpu_secs(pid)?, statements_sent(base)?);
+    let (cpu, (statements, checks)) = (load::process_cpu_secs(pid)?, statements_sent(base)?);
     let mut latency = load()?;
-    let (cpu_after, (statements_after, checks_after)) = (cpu_secs(pid)?, statements_sent(base)?);
+    let (cpu_after, (statements_after, checks_after)) =
+        (load::process_cpu_secs(pid)?, statements_sent(base)?);
     let requests = latency.requests.max(1) as f64;
     latency.cpu_us = (cpu_after - cpu) * 1e6 / requests;
     latency.statements = (statements_after - statements) / requests;
@@ -679,6 +651,22 @@ async fn run_backend(
         },
         DatabaseProbe::select_tps,
     )?;
+    if let Some(probe) = &probe {
+        let mut client_cpu = probe.select_client_cpu_us.take();
+        client_cpu.sort_by(f64::total_cmp);
+        found.select_client_cpu_us = client_cpu
+            .get(client_cpu.len() / 2)
+            .copied()
+            .unwrap_or_default();
+    }
+    let healthz_script = script("healthz.lua", load::plain_get_script("/healthz"))?;
+    run.healthz = costed(pid, &server.base, || {
+        load::wrk(&server.base, &healthz_script, c, secs)
+    })?;
+    eprintln!(
+        "   GET /healthz: {:.0} req/s, {:.1} µs of server CPU each",
+        run.healthz.requests_per_sec, run.healthz.cpu_us
+    );
 
     run.peak_after("GET by id", pid);
 
@@ -1113,6 +1101,8 @@ struct DatabaseProbe {
     /// Keeps the connection that made `bench_ids`, to drop it at the end.
     pool: DbPool,
     select: PathBuf,
+    /// pgbench's own CPU per select, one figure per run of the select.
+    select_client_cpu_us: std::cell::RefCell<Vec<f64>>,
     searches: Vec<PathBuf>,
     insert: PathBuf,
     pings: PathBuf,
@@ -1188,6 +1178,7 @@ impl DatabaseProbe {
             url: database_url.to_owned(),
             pool,
             select,
+            select_client_cpu_us: std::cell::RefCell::default(),
             searches,
             insert,
             pings,
@@ -1202,9 +1193,20 @@ impl DatabaseProbe {
     }
 
     fn select_tps(&self) -> Result<f64> {
-        let tps = self.run(&self.select)?;
-        eprintln!("   pgbench select: {tps:.0} tps");
-        Ok(tps)
+        let select = load::pgbench_cost(
+            &self.url,
+            std::slice::from_ref(&self.select),
+            self.connections,
+            self.secs,
+        )?;
+        eprintln!(
+            "   pgbench select: {:.0} tps, {:.1} µs of pgbench's CPU each",
+            select.tps, select.client_cpu_us
+        );
+        self.select_client_cpu_us
+            .borrow_mut()
+            .push(select.client_cpu_us);
+        Ok(select.tps)
     }
 
     fn search(&self) -> Result<load::PgbenchLatency> {

@@ -315,6 +315,15 @@ pub fn markdown(
             met: Some(p.get_by_id.cpu_us <= 25.0),
         },
         Row {
+            figure: "Server CPU per GET /healthz, HTTP and middleware alone (µs)",
+            sqlite: us(s.healthz.cpu_us),
+            postgres: us(p.healthz.cpu_us),
+            limit: format!("{} per select by id, pgbench's own CPU", us(limits.select_client_cpu_us)),
+            ratio: "—".into(),
+            target: "—",
+            met: None,
+        },
+        Row {
             figure: "API process CPU per POST create (µs)",
             sqlite: us(s.create.cpu_us),
             postgres: us(p.create.cpu_us),
@@ -471,8 +480,12 @@ pub fn markdown(
          {} past shifts of {} pings each. After the first searches, nine other accounts get a copy \
          of the customers each, with one more word in every name, and the searches run again. CPU per \
          request is the server process's user and system time (from /proc) over the figure's requests; \
-         statements per request are the server's own count (`fieldcrm_db_statements_total` on \
-         `/metrics`: transaction control and connection checks included).\n",
+         beside it, the two parts of a GET by id that are not the API's own work, from the same run: \
+         a request through the same HTTP stack and middleware with no database work (`GET /healthz`), \
+         and pgbench's own CPU per select by id (the client's side of one round trip, with the same \
+         libpq and connection settings). Statements per request are the server's own count \
+         (`fieldcrm_db_statements_total` on `/metrics`: transaction control and connection checks \
+         included).\n",
         scale.customers,
         scale.technicians,
         scale.technicians * scale.shifts_per_technician * scale.pings_per_shift,
