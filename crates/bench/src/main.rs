@@ -96,14 +96,21 @@ async fn main() -> Result<()> {
         Some((out_dir, chart_dir)) if out_dir == chart_dir => chart_name,
         _ => args.chart.display().to_string(),
     };
-    std::fs::write(
-        &args.out,
-        report::markdown(&machine, &scale, &sqlite, &postgres, &limits, &chart_link),
-    )?;
+    let mut report = report::markdown(&machine, &scale, &sqlite, &postgres, &limits, &chart_link);
+    // What changed since the run before and why, as those who changed it wrote
+    // it: kept beside the harness, so every run's report carries it.
+    if let Ok(changes) = std::fs::read_to_string(CHANGES) {
+        report.push('\n');
+        report.push_str(&changes);
+    }
+    std::fs::write(&args.out, report)?;
     std::fs::write(&args.chart, report::svg(&sqlite, &postgres))?;
     eprintln!("wrote {} and {}", args.out.display(), args.chart.display());
     Ok(())
 }
+
+/// The notes on what changed in the figures, relative to the repository.
+const CHANGES: &str = "bench/changes.md";
 
 /// A new, empty database `fieldcrm_bench` next to the given one.
 fn fresh_postgres_database(url: &str) -> Result<String> {

@@ -557,7 +557,34 @@ pub fn markdown(
     for ((phase, s_kib), (_, p_kib)) in sqlite.peak_by_phase.iter().zip(&postgres.peak_by_phase) {
         let _ = writeln!(out, "| {phase} | {} | {} |", mib(*s_kib), mib(*p_kib));
     }
+    out.push_str(&get_cost(postgres, limits));
     out
+}
+
+/// What a GET by id's CPU on PostgreSQL is made of: the two parts measured
+/// without the API (HTTP alone, one select's client side) and the rest.
+fn get_cost(p: &BackendRun, limits: &Limits) -> String {
+    let (get, http, query) = (
+        p.get_by_id.cpu_us,
+        p.healthz.cpu_us,
+        limits.select_client_cpu_us,
+    );
+    let floor = http + query;
+    format!(
+        "\n## Where a GET by id's CPU goes\n\n\
+         On PostgreSQL a GET by id cost the server {} of CPU. Two parts of it are not the API's \
+         own work, and were measured in this run: a request through the same HTTP stack and \
+         middleware with no database work, {} (`GET /healthz`), and the client's side of one \
+         select, {} (pgbench's own CPU per select by id, with the same libpq and connection \
+         settings). A GET by id cannot cost less than their sum, {}, on this machine; the other \
+         {} are the API's own: routing, the token check, the hand-off to a database thread and \
+         back, reading the row and writing the JSON.\n",
+        us(get),
+        us(http),
+        us(query),
+        us(floor),
+        us((get - floor).max(0.0)),
+    )
 }
 
 fn endpoints<'a>(s: &'a BackendRun, p: &'a BackendRun) -> Vec<(&'static str, Latency, Latency)> {
