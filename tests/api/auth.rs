@@ -895,15 +895,17 @@ async fn a_client_cannot_pick_its_address_through_x_forwarded_for() {
     assert_eq!(elsewhere.status(), 200, "another client is not affected");
 }
 
+fn user_id(id: &str) -> fieldcrm_db::Id<fieldcrm_db::users::User> {
+    fieldcrm_db::Id::from_uuid(id.parse().unwrap())
+}
+
 /// The stored password hash of a user, as the database holds it.
-fn stored_hash(app: &TestApp, user_id: &str) -> Option<String> {
+fn stored_hash(app: &TestApp, id: &str) -> Option<String> {
     use diesel::prelude::*;
     use fieldcrm_db::schema::users;
-    let id: fieldcrm_db::Id<fieldcrm_db::users::User> =
-        fieldcrm_db::Id::from_uuid(user_id.parse().unwrap());
     let mut conn = app.pool.get().unwrap();
     users::table
-        .find(id)
+        .find(user_id(id))
         .select(users::password_hash)
         .first(&mut *conn)
         .unwrap()
@@ -933,10 +935,8 @@ async fn a_sign_in_renews_a_hash_made_with_earlier_parameters_and_keeps_sessions
     .unwrap()
     .to_string();
     {
-        let id: fieldcrm_db::Id<fieldcrm_db::users::User> =
-            fieldcrm_db::Id::from_uuid(owner.user_id.parse().unwrap());
         let mut conn = app.pool.get().unwrap();
-        diesel::update(users::table.find(id))
+        diesel::update(users::table.find(user_id(&owner.user_id)))
             .set(users::password_hash.eq(&earlier))
             .execute(&mut *conn)
             .unwrap();

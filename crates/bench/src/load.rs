@@ -178,7 +178,8 @@ pub fn parse_pgbench_log(log: &str) -> Vec<f64> {
         .collect()
 }
 
-fn median(values: &mut [f64]) -> Option<f64> {
+/// The middle value (the upper of the two middle ones for an even count).
+pub fn median(values: &mut [f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }

@@ -659,12 +659,8 @@ async fn run_backend(
         DatabaseProbe::select_tps,
     )?;
     if let Some(probe) = &probe {
-        let mut client_cpu = probe.select_client_cpu_us.take();
-        client_cpu.sort_by(f64::total_cmp);
-        found.select_client_cpu_us = client_cpu
-            .get(client_cpu.len() / 2)
-            .copied()
-            .unwrap_or_default();
+        found.select_client_cpu_us =
+            load::median(&mut probe.select_client_cpu_us.take()).unwrap_or_default();
     }
     let healthz_script = script("healthz.lua", load::plain_get_script("/healthz"))?;
     run.healthz = costed(pid, &server.base, || {

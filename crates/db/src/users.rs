@@ -179,11 +179,11 @@ pub fn renew_password_hash(
     id: Id<User>,
     old: &str,
     new: &str,
-) -> DbResult<bool> {
-    let renewed = diesel::update(users::table.find(id).filter(users::password_hash.eq(old)))
+) -> DbResult<()> {
+    diesel::update(users::table.find(id).filter(users::password_hash.eq(old)))
         .set(users::password_hash.eq(new))
         .execute(conn)?;
-    Ok(renewed == 1)
+    Ok(())
 }
 
 /// Ends every access token the user holds.

@@ -243,11 +243,17 @@ async fn credentials(
             .await?
     };
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let renewal = password.clone();
+    // The password is kept past the check only when its hash is to be renewed.
+    let renewal = stored
+        .as_deref()
+        .is_some_and(passwords::is_outdated)
+        .then(|| password.clone());
     let matches = check_password(state, &email, client.as_deref(), stored, password).await?;
     match user {
         Some(user) if matches => {
-            renew_outdated_hash(state, &user, renewal).await;
+            if let Some(password) = renewal {
+                renew_outdated_hash(state, &user, password).await;
+            }
             Ok(user)
         }
         _ => Err(AppError::unauthorized().with_detail("the email address or password is wrong")),
@@ -258,11 +264,7 @@ async fn credentials(
 /// one made now, the one moment the password is at hand. A failure leaves the
 /// old hash, which still works, and does not fail the sign-in.
 async fn renew_outdated_hash(state: &AppState, user: &User, password: String) {
-    let Some(old) = user
-        .password_hash
-        .clone()
-        .filter(|stored| passwords::is_outdated(stored))
-    else {
+    let Some(old) = user.password_hash.clone() else {
         return;
     };
     // One set under other length rules keeps its hash.
