@@ -47,7 +47,7 @@ pub struct CreatedApiKey {
         (status = 403, description = "The caller's role may not manage API keys", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/api-keys")]
+#[post("")]
 pub async fn create_api_key(
     state: web::Data<AppState>,
     caller: Caller,
@@ -86,7 +86,7 @@ pub fn parse_new_key(body: &CreateApiKeyRequest) -> Result<(String, ApiKeyScope)
         (status = 403, description = "The caller's role may not manage API keys", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/api-keys")]
+#[get("")]
 pub async fn list_api_keys(
     state: web::Data<AppState>,
     caller: Caller,
@@ -114,7 +114,7 @@ pub async fn list_api_keys(
         (status = 403, description = "The caller's role may not manage API keys", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/v1/api-keys/{id}")]
+#[delete("/{id}")]
 pub async fn revoke_api_key(
     state: web::Data<AppState>,
     caller: Caller,

@@ -308,7 +308,7 @@ pub fn parse_status(body: &StatusRequest) -> Result<Status, Problem> {
         (status = 409, description = "The technician is booked then (`conflicting_id`), or a request with this Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/appointments")]
+#[post("")]
 pub async fn create_appointment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -364,7 +364,7 @@ pub struct AppointmentQuery {
         (status = 403, description = "The caller may not see appointments", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/appointments")]
+#[get("")]
 pub async fn list_appointments(
     state: web::Data<AppState>,
     caller: Caller,
@@ -413,7 +413,7 @@ pub async fn list_appointments(
         (status = 403, description = "The caller may not see appointments", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/appointments/{id}")]
+#[get("/{id}")]
 pub async fn get_appointment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -442,7 +442,7 @@ pub async fn get_appointment(
         (status = 412, description = "Changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/v1/appointments/{id}")]
+#[patch("/{id}")]
 pub async fn update_appointment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -473,7 +473,7 @@ pub async fn update_appointment(
         (status = 412, description = "Changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/v1/appointments/{id}")]
+#[delete("/{id}")]
 pub async fn delete_appointment(
     state: web::Data<AppState>,
     caller: Caller,
@@ -504,7 +504,7 @@ pub async fn delete_appointment(
         (status = 412, description = "Changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/appointments/{id}/status")]
+#[post("/{id}/status")]
 pub async fn change_status(
     state: web::Data<AppState>,
     caller: Caller,

@@ -251,7 +251,7 @@ pub fn parse_label(label: &str) -> Result<String, Problem> {
         (status = 403, description = "The caller may not manage this person's devices", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/users/{id}/devices")]
+#[post("/{id}/devices")]
 pub async fn create_device(
     state: web::Data<AppState>,
     caller: Caller,
@@ -286,7 +286,7 @@ pub async fn create_device(
         (status = 403, description = "The caller may not manage this person's devices", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/users/{id}/devices")]
+#[get("/{id}/devices")]
 pub async fn list_devices(
     state: web::Data<AppState>,
     caller: Caller,
@@ -318,7 +318,7 @@ pub async fn list_devices(
         (status = 403, description = "The caller may not manage this person's devices", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/v1/users/{id}/devices/{device_id}")]
+#[delete("/{id}/devices/{device_id}")]
 pub async fn revoke_device(
     state: web::Data<AppState>,
     caller: Caller,
@@ -354,7 +354,7 @@ pub struct SetupQuery {
         (status = 200, description = "The setup page", content_type = "text/html", body = String),
     )
 )]
-#[get("/v1/users/{id}/devices/{device_id}/setup")]
+#[get("/{id}/devices/{device_id}/setup")]
 pub async fn device_setup_page(
     state: web::Data<AppState>,
     path: web::Path<(Uuid, Uuid)>,
@@ -506,7 +506,7 @@ async fn ingest(
         DeviceRefusals,
     )
 )]
-#[get("/v1/ingest/osmand/{token}")]
+#[get("/osmand/{token}")]
 pub async fn osmand_get(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -538,7 +538,7 @@ pub async fn osmand_get(
         DeviceRefusals,
     )
 )]
-#[post("/v1/ingest/osmand/{token}")]
+#[post("/osmand/{token}")]
 pub async fn osmand_post(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -565,7 +565,7 @@ pub async fn osmand_post(
         DeviceRefusals,
     )
 )]
-#[post("/v1/ingest/overland")]
+#[post("/overland")]
 pub async fn overland_bearer(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -588,7 +588,7 @@ pub async fn overland_bearer(
         DeviceRefusals,
     )
 )]
-#[post("/v1/ingest/overland/{token}")]
+#[post("/overland/{token}")]
 pub async fn overland_path(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -616,7 +616,7 @@ pub async fn overland_path(
         DeviceRefusals,
     )
 )]
-#[post("/v1/ingest/owntracks")]
+#[post("/owntracks")]
 pub async fn owntracks_auth(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -638,7 +638,7 @@ pub async fn owntracks_auth(
         DeviceRefusals,
     )
 )]
-#[post("/v1/ingest/owntracks/{token}")]
+#[post("/owntracks/{token}")]
 pub async fn owntracks_path(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -119,7 +119,7 @@ pub struct SendMessageRequest {
         (status = 422, description = "Invalid fields; or `consent_required`: no opt-in on that channel; or `channel_unavailable`: the channel is not configured on this server", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/messages")]
+#[post("")]
 pub async fn send_message(
     state: web::Data<AppState>,
     caller: Caller,
@@ -211,7 +211,7 @@ pub struct MessagesQuery {
         (status = 403, description = "The caller may not read the message log", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/messages")]
+#[get("")]
 pub async fn list_messages(
     state: web::Data<AppState>,
     caller: Caller,
@@ -276,7 +276,7 @@ pub fn parse_messages_query(query: &MessagesQuery) -> Result<(PageRequest, Filte
         (status = 403, description = "The caller may not read the message log", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/messages/{id}")]
+#[get("/{id}")]
 pub async fn get_message(
     state: web::Data<AppState>,
     caller: Caller,

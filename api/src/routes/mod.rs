@@ -24,6 +24,7 @@ use actix_web::http::header::{ETAG, LOCATION};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
+use utoipa_actix_web::scope::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::preconditions::etag;
@@ -95,6 +96,12 @@ pub fn full_object(
 
 /// Registers every documented endpoint. Used by the server and by `fieldcrm
 /// openapi`, so the published spec is the one the handlers declare.
+///
+/// A collection whose paths take parameters is a scope: the router compares a
+/// scope's literal prefix and tries only its own templates, where a flat list
+/// would try every template before the one that matches, each a regular
+/// expression (a GET by id cost about a tenth more CPU that way). A template
+/// outside any scope comes last.
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
@@ -103,9 +110,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(auth::refresh)
         .service(auth::logout)
         .service(me::me)
-        .service(messages::send_message)
-        .service(messages::list_messages)
-        .service(messages::get_message)
         .service(messages::twilio_status)
         .service(messages::twilio_inbound)
         .service(messages::unsubscribe_page)
@@ -114,18 +118,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(account::update_account)
         .service(account::delete_account)
         .service(account::export_account)
-        .service(account::deletion_receipt)
         .service(audit::audit_trail)
         .service(events::list_events)
-        .service(webhook_endpoints::create_webhook_endpoint)
-        .service(webhook_endpoints::list_webhook_endpoints)
-        .service(webhook_endpoints::get_webhook_endpoint)
-        .service(webhook_endpoints::update_webhook_endpoint)
-        .service(webhook_endpoints::delete_webhook_endpoint)
-        .service(webhook_endpoints::rotate_webhook_secret)
-        .service(webhook_endpoints::test_webhook_endpoint)
-        .service(webhook_endpoints::list_webhook_deliveries)
-        .service(webhook_endpoints::retry_webhook_delivery)
         .service(integrations::connect_google)
         .service(integrations::google_callback)
         .service(integrations::confirm_google)
@@ -133,62 +127,99 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(integrations::sync_google)
         .service(integrations::disconnect_google)
         .service(integrations::google_calendar_notification)
-        .service(users::create_user)
-        .service(users::list_users)
-        .service(users::get_user)
-        .service(users::update_user)
-        .service(users::delete_user)
-        .service(devices::create_device)
-        .service(devices::list_devices)
-        .service(devices::revoke_device)
-        .service(devices::device_setup_page)
-        .service(devices::osmand_get)
-        .service(devices::osmand_post)
-        .service(devices::overland_bearer)
-        .service(devices::overland_path)
-        .service(devices::owntracks_auth)
-        .service(devices::owntracks_path)
-        .service(api_keys::create_api_key)
-        .service(api_keys::list_api_keys)
-        .service(api_keys::revoke_api_key)
-        .service(people::list_customers)
-        .service(people::create_customer)
-        .service(people::get_customer)
-        .service(people::update_customer)
-        .service(people::delete_customer)
-        .service(people::get_customer_consent)
-        .service(people::record_customer_consent)
-        .service(people::list_prospects)
-        .service(people::create_prospect)
-        .service(people::get_prospect)
-        .service(people::update_prospect)
-        .service(people::delete_prospect)
-        .service(people::get_prospect_consent)
-        .service(people::record_prospect_consent)
-        .service(people::convert_prospect)
-        .service(tracking::clock_in)
-        .service(tracking::clock_out)
-        // Other methods on these two must not fall through to `/v1/shifts/{id}`:
-        // they are 405 with `Allow: POST`, from the default service.
-        .map(|cfg| {
-            cfg.service(
-                web::resource(["/v1/shifts/clock-in", "/v1/shifts/clock-out"])
-                    .to(fallback::no_route),
-            )
-        })
-        .service(tracking::list_shifts)
-        .service(tracking::get_shift)
-        .service(tracking::close_shift)
-        .service(tracking::shift_route)
         .service(tracking::upload_pings)
         .service(tracking::live_locations)
-        .service(appointments::create_appointment)
-        .service(appointments::list_appointments)
-        .service(appointments::get_appointment)
-        .service(appointments::update_appointment)
-        .service(appointments::delete_appointment)
-        .service(appointments::change_status)
         .service(appointments::rotate_calendar_feed)
         .service(appointments::revoke_calendar_feed)
+        .service(
+            scope("/v1/customers")
+                .service(people::list_customers)
+                .service(people::create_customer)
+                .service(people::get_customer)
+                .service(people::update_customer)
+                .service(people::delete_customer)
+                .service(people::get_customer_consent)
+                .service(people::record_customer_consent),
+        )
+        .service(
+            scope("/v1/prospects")
+                .service(people::list_prospects)
+                .service(people::create_prospect)
+                .service(people::get_prospect)
+                .service(people::update_prospect)
+                .service(people::delete_prospect)
+                .service(people::get_prospect_consent)
+                .service(people::record_prospect_consent)
+                .service(people::convert_prospect),
+        )
+        .service(
+            scope("/v1/appointments")
+                .service(appointments::create_appointment)
+                .service(appointments::list_appointments)
+                .service(appointments::get_appointment)
+                .service(appointments::update_appointment)
+                .service(appointments::delete_appointment)
+                .service(appointments::change_status),
+        )
+        .service(scope("/v1/shifts").configure(|cfg| {
+            cfg.service(tracking::clock_in)
+                .service(tracking::clock_out)
+                // Other methods on these two must not fall through to
+                // `/{id}`: they are 405 with `Allow: POST`, from the
+                // default service.
+                .map(|cfg| {
+                    cfg.service(web::resource(["/clock-in", "/clock-out"]).to(fallback::no_route))
+                })
+                .service(tracking::list_shifts)
+                .service(tracking::get_shift)
+                .service(tracking::close_shift)
+                .service(tracking::shift_route);
+        }))
+        .service(
+            scope("/v1/users")
+                .service(users::create_user)
+                .service(users::list_users)
+                .service(users::get_user)
+                .service(users::update_user)
+                .service(users::delete_user)
+                .service(devices::create_device)
+                .service(devices::list_devices)
+                .service(devices::revoke_device)
+                .service(devices::device_setup_page),
+        )
+        .service(
+            scope("/v1/ingest")
+                .service(devices::osmand_get)
+                .service(devices::osmand_post)
+                .service(devices::overland_bearer)
+                .service(devices::overland_path)
+                .service(devices::owntracks_auth)
+                .service(devices::owntracks_path),
+        )
+        .service(
+            scope("/v1/messages")
+                .service(messages::send_message)
+                .service(messages::list_messages)
+                .service(messages::get_message),
+        )
+        .service(
+            scope("/v1/webhook-endpoints")
+                .service(webhook_endpoints::create_webhook_endpoint)
+                .service(webhook_endpoints::list_webhook_endpoints)
+                .service(webhook_endpoints::get_webhook_endpoint)
+                .service(webhook_endpoints::update_webhook_endpoint)
+                .service(webhook_endpoints::delete_webhook_endpoint)
+                .service(webhook_endpoints::rotate_webhook_secret)
+                .service(webhook_endpoints::test_webhook_endpoint)
+                .service(webhook_endpoints::list_webhook_deliveries)
+                .service(webhook_endpoints::retry_webhook_delivery),
+        )
+        .service(
+            scope("/v1/api-keys")
+                .service(api_keys::create_api_key)
+                .service(api_keys::list_api_keys)
+                .service(api_keys::revoke_api_key),
+        )
+        .service(account::deletion_receipt)
         .service(appointments::calendar_feed);
 }

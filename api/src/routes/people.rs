@@ -576,18 +576,19 @@ async fn record_consent(
 // ---- endpoints ------------------------------------------------------------------
 
 /// The operations both stages share, written once. `{person}` and `{people}`
-/// in their documentation become the stage's words (`openapi::name_the_stage`).
+/// in their documentation become the stage's words (`openapi::name_the_stage`);
+/// their paths follow the stage's collection, which `routes::configure` gives.
 macro_rules! stage_routes {
     (
         stage: $stage:expr,
         tag: $tag:tt,
-        list: $list:ident = $collection:tt,
-        create: $create:ident = $collection_again:tt,
-        get: $get:ident = $one:tt,
-        update: $update:ident = $one_again:tt,
-        delete: $delete:ident = $one_more:tt,
-        consent: $consent:ident = $consent_path:tt,
-        record_consent: $record_consent:ident = $consent_path_again:tt $(,)?
+        list: $list:ident,
+        create: $create:ident,
+        get: $get:ident,
+        update: $update:ident,
+        delete: $delete:ident,
+        consent: $consent:ident,
+        record_consent: $record_consent:ident $(,)?
     ) => {
         /// List {people}.
         ///
@@ -601,7 +602,7 @@ macro_rules! stage_routes {
                 (status = 403, description = "The caller may not read {people}", body = Problem, content_type = "application/problem+json"),
             )
         )]
-        #[get($collection)]
+        #[get("")]
         pub async fn $list(
             state: web::Data<AppState>,
             caller: Caller,
@@ -636,7 +637,7 @@ macro_rules! stage_routes {
                 (status = 409, description = "A request with this Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
             )
         )]
-        #[post($collection_again)]
+        #[post("")]
         pub async fn $create(
             state: web::Data<AppState>,
             caller: Caller,
@@ -658,7 +659,7 @@ macro_rules! stage_routes {
                 (status = 403, description = "The caller may not read {people}", body = Problem, content_type = "application/problem+json"),
             )
         )]
-        #[get($one)]
+        #[get("/{id}")]
         pub async fn $get(
             state: web::Data<AppState>,
             caller: Caller,
@@ -687,7 +688,7 @@ macro_rules! stage_routes {
                 (status = 412, description = "The {person} changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
             )
         )]
-        #[patch($one_again)]
+        #[patch("/{id}")]
         pub async fn $update(
             state: web::Data<AppState>,
             caller: Caller,
@@ -715,7 +716,7 @@ macro_rules! stage_routes {
                 (status = 412, description = "The {person} changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
             )
         )]
-        #[delete($one_more)]
+        #[delete("/{id}")]
         pub async fn $delete(
             state: web::Data<AppState>,
             caller: Caller,
@@ -737,7 +738,7 @@ macro_rules! stage_routes {
                 (status = 403, description = "The caller may not read {people}", body = Problem, content_type = "application/problem+json"),
             )
         )]
-        #[get($consent_path)]
+        #[get("/{id}/consent")]
         pub async fn $consent(
             state: web::Data<AppState>,
             caller: Caller,
@@ -761,7 +762,7 @@ macro_rules! stage_routes {
                 (status = 403, description = "The caller may not change {people}", body = Problem, content_type = "application/problem+json"),
             )
         )]
-        #[post($consent_path_again)]
+        #[post("/{id}/consent")]
         pub async fn $record_consent(
             state: web::Data<AppState>,
             caller: Caller,
@@ -776,25 +777,25 @@ macro_rules! stage_routes {
 stage_routes! {
     stage: Stage::Customer,
     tag: "customers",
-    list: list_customers = "/v1/customers",
-    create: create_customer = "/v1/customers",
-    get: get_customer = "/v1/customers/{id}",
-    update: update_customer = "/v1/customers/{id}",
-    delete: delete_customer = "/v1/customers/{id}",
-    consent: get_customer_consent = "/v1/customers/{id}/consent",
-    record_consent: record_customer_consent = "/v1/customers/{id}/consent",
+    list: list_customers,
+    create: create_customer,
+    get: get_customer,
+    update: update_customer,
+    delete: delete_customer,
+    consent: get_customer_consent,
+    record_consent: record_customer_consent,
 }
 
 stage_routes! {
     stage: Stage::Prospect,
     tag: "prospects",
-    list: list_prospects = "/v1/prospects",
-    create: create_prospect = "/v1/prospects",
-    get: get_prospect = "/v1/prospects/{id}",
-    update: update_prospect = "/v1/prospects/{id}",
-    delete: delete_prospect = "/v1/prospects/{id}",
-    consent: get_prospect_consent = "/v1/prospects/{id}/consent",
-    record_consent: record_prospect_consent = "/v1/prospects/{id}/consent",
+    list: list_prospects,
+    create: create_prospect,
+    get: get_prospect,
+    update: update_prospect,
+    delete: delete_prospect,
+    consent: get_prospect_consent,
+    record_consent: record_prospect_consent,
 }
 
 /// Make a prospect a customer. The id, tags, consent and history stay;
@@ -815,7 +816,7 @@ stage_routes! {
         (status = 412, description = "The prospect changed since the `ETag` in `If-Match`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/prospects/{id}/convert")]
+#[post("/{id}/convert")]
 pub async fn convert_prospect(
     state: web::Data<AppState>,
     caller: Caller,

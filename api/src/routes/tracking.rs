@@ -122,7 +122,7 @@ fn just_closed(shift: Shift) -> ShiftView {
         (status = 409, description = "A shift is open already", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/shifts/clock-in")]
+#[post("/clock-in")]
 pub async fn clock_in(
     state: web::Data<AppState>,
     caller: Caller,
@@ -152,7 +152,7 @@ pub async fn clock_in(
         (status = 409, description = "No shift is open", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/shifts/clock-out")]
+#[post("/clock-out")]
 pub async fn clock_out(
     state: web::Data<AppState>,
     caller: Caller,
@@ -179,7 +179,7 @@ pub async fn clock_out(
         (status = 409, description = "The shift is closed already", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/shifts/{id}/close")]
+#[post("/{id}/close")]
 pub async fn close_shift(
     state: web::Data<AppState>,
     caller: Caller,
@@ -243,7 +243,7 @@ fn time_param(fields: &mut Fields, name: &str, raw: Option<&str>) -> Option<Ts> 
         (status = 403, description = "The caller may not see these shifts", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/shifts")]
+#[get("")]
 pub async fn list_shifts(
     state: web::Data<AppState>,
     caller: Caller,
@@ -291,7 +291,7 @@ pub async fn list_shifts(
         (status = 403, description = "The caller may not see shifts", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/shifts/{id}")]
+#[get("/{id}")]
 pub async fn get_shift(
     state: web::Data<AppState>,
     caller: Caller,
@@ -326,7 +326,7 @@ pub struct RouteQuery {
         (status = 403, description = "The caller may not see shifts", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/shifts/{id}/route")]
+#[get("/{id}/route")]
 pub async fn shift_route(
     state: web::Data<AppState>,
     caller: Caller,

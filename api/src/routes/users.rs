@@ -50,7 +50,7 @@ pub struct CreateUserRequest {
         (status = 429, description = "The account was told too often this hour that addresses belong to other accounts (`rate_limited`), or too many passwords are being hashed at once (`busy`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/users")]
+#[post("")]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -119,7 +119,7 @@ pub fn parse_new_user(body: &CreateUserRequest) -> Result<NewUser, Problem> {
         (status = 403, description = "The caller's role may not manage users", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/users")]
+#[get("")]
 pub async fn list_users(
     state: web::Data<AppState>,
     caller: Caller,
@@ -142,7 +142,7 @@ pub async fn list_users(
         (status = 403, description = "The caller's role may not manage users", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/users/{id}")]
+#[get("/{id}")]
 pub async fn get_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -183,7 +183,7 @@ pub struct UpdateUserRequest {
         (status = 429, description = "The account was told too often this hour that addresses belong to other accounts (`rate_limited`), or too many passwords are being hashed at once (`busy`); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/v1/users/{id}")]
+#[patch("/{id}")]
 pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -229,7 +229,7 @@ pub async fn update_user(
         (status = 409, description = "The user is the account's last owner", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/v1/users/{id}")]
+#[delete("/{id}")]
 pub async fn delete_user(
     state: web::Data<AppState>,
     caller: Caller,

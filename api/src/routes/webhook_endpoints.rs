@@ -252,7 +252,7 @@ fn parse_patch(body: UpdateWebhookEndpointRequest) -> Result<EndpointPatch, Prob
         (status = 409, description = "The account has 20 endpoints already", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/webhook-endpoints")]
+#[post("")]
 pub async fn create_webhook_endpoint(
     state: web::Data<AppState>,
     caller: Caller,
@@ -284,7 +284,7 @@ pub async fn create_webhook_endpoint(
         (status = 403, description = "The caller may not manage webhooks", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/webhook-endpoints")]
+#[get("")]
 pub async fn list_webhook_endpoints(
     state: web::Data<AppState>,
     caller: Caller,
@@ -312,7 +312,7 @@ pub async fn list_webhook_endpoints(
         (status = 403, description = "The caller may not manage webhooks", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/webhook-endpoints/{id}")]
+#[get("/{id}")]
 pub async fn get_webhook_endpoint(
     state: web::Data<AppState>,
     caller: Caller,
@@ -337,7 +337,7 @@ pub async fn get_webhook_endpoint(
         (status = 409, description = "The endpoint changed meanwhile", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/v1/webhook-endpoints/{id}")]
+#[patch("/{id}")]
 pub async fn update_webhook_endpoint(
     state: web::Data<AppState>,
     caller: Caller,
@@ -362,7 +362,7 @@ pub async fn update_webhook_endpoint(
         (status = 403, description = "The caller may not manage webhooks", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/v1/webhook-endpoints/{id}")]
+#[delete("/{id}")]
 pub async fn delete_webhook_endpoint(
     state: web::Data<AppState>,
     caller: Caller,
@@ -387,7 +387,7 @@ pub async fn delete_webhook_endpoint(
         (status = 409, description = "The endpoint changed meanwhile", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/webhook-endpoints/{id}/rotate-secret")]
+#[post("/{id}/rotate-secret")]
 pub async fn rotate_webhook_secret(
     state: web::Data<AppState>,
     caller: Caller,
@@ -413,7 +413,7 @@ pub async fn rotate_webhook_secret(
         (status = 403, description = "The caller may not manage webhooks", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/webhook-endpoints/{id}/test")]
+#[post("/{id}/test")]
 pub async fn test_webhook_endpoint(
     state: web::Data<AppState>,
     caller: Caller,
@@ -438,7 +438,7 @@ pub async fn test_webhook_endpoint(
         (status = 403, description = "The caller may not manage webhooks", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/webhook-endpoints/{id}/deliveries")]
+#[get("/{id}/deliveries")]
 pub async fn list_webhook_deliveries(
     state: web::Data<AppState>,
     caller: Caller,
@@ -479,7 +479,7 @@ pub async fn list_webhook_deliveries(
         (status = 409, description = "The event is no longer kept", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/retry")]
+#[post("/{id}/deliveries/{delivery_id}/retry")]
 pub async fn retry_webhook_delivery(
     state: web::Data<AppState>,
     caller: Caller,
