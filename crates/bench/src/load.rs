@@ -21,6 +21,8 @@ pub struct Latency {
     pub requests: u64,
     /// The server process's CPU time per request (user and system), in µs.
     pub cpu_us: f64,
+    /// Of that, its database threads' (`fieldcrm-db`).
+    pub db_threads_cpu_us: f64,
     /// Statements the server sent to its database per request, connection
     /// checks included, and of those the connection checks.
     pub statements: f64,
@@ -278,14 +280,34 @@ fn output_and_cpu(command: &mut Command) -> Result<(Output, f64)> {
 
 /// CPU time the process has used so far (user and system), in seconds.
 pub fn process_cpu_secs(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .context("a /proc stat line")?
-        .1
-        .split_whitespace()
-        .collect();
+    Ok(stat_cpu_secs(&std::fs::read_to_string(format!("/proc/{pid}/stat"))?)?.1)
+}
+
+/// CPU time the process's threads named `name` have used so far, in seconds.
+/// A thread that has ended is no longer listed: read it around load that
+/// keeps the threads busy.
+pub fn threads_cpu_secs(pid: u32, name: &str) -> Result<f64> {
+    let mut total = 0.0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        // A thread may end between the listing and the read.
+        let Ok(stat) = std::fs::read_to_string(task?.path().join("stat")) else {
+            continue;
+        };
+        let (comm, cpu) = stat_cpu_secs(&stat)?;
+        if comm == name {
+            total += cpu;
+        }
+    }
+    Ok(total)
+}
+
+/// The command name and the CPU time (user and system, in seconds) of a
+/// `/proc/.../stat` line.
+fn stat_cpu_secs(stat: &str) -> Result<(&str, f64)> {
+    // The command name is in parentheses and may hold spaces and parentheses.
+    let (head, rest) = stat.rsplit_once(") ").context("a /proc stat line")?;
+    let comm = head.split_once(" (").context("a /proc stat line")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| -> Result<f64> {
         Ok(fields
             .get(i)
@@ -293,7 +315,7 @@ pub fn process_cpu_secs(pid: u32) -> Result<f64> {
             .parse::<f64>()?)
     };
     // utime and stime are the 14th and 15th fields; the state (3rd) is first here.
-    Ok((ticks(11)? + ticks(12)?) / clock_ticks_per_sec())
+    Ok((comm, (ticks(11)? + ticks(12)?) / clock_ticks_per_sec()))
 }
 
 fn clock_ticks_per_sec() -> f64 {
@@ -475,5 +497,33 @@ mod tests {
         assert_eq!(output.stdout, b"done\n");
         assert_eq!(output.stderr, b"also\n");
         assert!(cpu >= 0.05, "{cpu} s of CPU for a busy loop");
+    }
+
+    #[test]
+    fn a_thread_is_charged_by_its_name() {
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spinning = done.clone();
+        let busy = std::thread::Builder::new()
+            .name("bench-busy".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                while started.elapsed() < std::time::Duration::from_millis(300) {
+                    std::hint::spin_loop();
+                }
+                // Stay listed until the figures are read.
+                while !spinning.load(std::sync::atomic::Ordering::SeqCst) {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+            })
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let pid = std::process::id();
+        let busy_cpu = threads_cpu_secs(pid, "bench-busy").unwrap();
+        let nobody = threads_cpu_secs(pid, "no such thread").unwrap();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        busy.join().unwrap();
+        assert!(busy_cpu >= 0.1, "{busy_cpu} s of CPU for a 300 ms spin");
+        assert!(busy_cpu <= process_cpu_secs(pid).unwrap());
+        assert_eq!(nobody, 0.0);
     }
 }

@@ -225,18 +225,29 @@ fn statements_sent(base: &str) -> Result<(f64, f64)> {
 }
 
 /// Runs `load` and adds to its figures what each request cost: the server's
-/// CPU time and the statements it sent.
+/// CPU time, its database threads' part of it, and the statements it sent.
 fn costed(pid: u32, base: &str, load: impl FnOnce() -> Result<Latency>) -> Result<Latency> {
-    let (cpu, (statements, checks)) = (load::process_cpu_secs(pid)?, statements_sent(base)?);
+    let cpu = || -> Result<(f64, f64)> {
+        Ok((
+            load::process_cpu_secs(pid)?,
+            load::threads_cpu_secs(pid, DB_THREADS)?,
+        ))
+    };
+    let ((all, db), (statements, checks)) = (cpu()?, statements_sent(base)?);
     let mut latency = load()?;
-    let (cpu_after, (statements_after, checks_after)) =
-        (load::process_cpu_secs(pid)?, statements_sent(base)?);
+    let ((all_after, db_after), (statements_after, checks_after)) =
+        (cpu()?, statements_sent(base)?);
     let requests = latency.requests.max(1) as f64;
-    latency.cpu_us = (cpu_after - cpu) * 1e6 / requests;
+    latency.cpu_us = (all_after - all) * 1e6 / requests;
+    latency.db_threads_cpu_us = (db_after - db) * 1e6 / requests;
     latency.statements = (statements_after - statements) / requests;
     latency.checks = (checks_after - checks) / requests;
     Ok(latency)
 }
+
+/// The name the server gives the threads that run database work (`DbThreads`
+/// in fieldcrm-app).
+const DB_THREADS: &str = "fieldcrm-db";
 
 /// Resident memory now and at its peak, in KiB, from /proc.
 fn rss_kib(pid: u32) -> (u64, u64) {

@@ -570,6 +570,7 @@ fn get_cost(p: &BackendRun, limits: &Limits) -> String {
         limits.select_client_cpu_us,
     );
     let floor = http + query;
+    let db_threads = p.get_by_id.db_threads_cpu_us;
     format!(
         "\n## Where a GET by id's CPU goes\n\n\
          On PostgreSQL a GET by id cost the server {} of CPU. Two parts of it are not the API's \
@@ -578,12 +579,20 @@ fn get_cost(p: &BackendRun, limits: &Limits) -> String {
          select, {} (pgbench's own CPU per select by id, with the same libpq and connection \
          settings). A GET by id cannot cost less than their sum, {}, on this machine; the other \
          {} are the API's own: routing, the token check, the hand-off to a database thread and \
-         back, reading the row and writing the JSON.\n",
+         back, reading the row and writing the JSON.\n\n\
+         By thread: the HTTP workers spent {} per GET (the HTTP stack, routing, the token check, \
+         the JSON) and the database threads {} (the pool, the select through libpq, reading the \
+         row, and the thread switches of waiting for work and for each answer), against the {} \
+         pgbench spends on the same select with one thread waiting on all its connections at \
+         once.\n",
         us(get),
         us(http),
         us(query),
         us(floor),
         us((get - floor).max(0.0)),
+        us(get - db_threads),
+        us(db_threads),
+        us(query),
     )
 }
 
