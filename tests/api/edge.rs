@@ -30,6 +30,55 @@ async fn a_known_path_with_the_wrong_method_is_405_with_allow() {
     assert_eq!(body["code"], "method_not_allowed");
 }
 
+/// Every documented operation reaches a handler, whatever scope its path is
+/// routed through: none is answered by the fallback (404 "no such endpoint"
+/// or 405). A path placed outside the scope that shares its prefix would be.
+#[tokio::test]
+async fn every_documented_operation_is_routed_to_its_handler() {
+    let app = spawn_app().await;
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let mut operations = 0;
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        let path = template
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    "00000000-0000-0000-0000-000000000000"
+                } else {
+                    segment
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().unwrap().keys() {
+            let Ok(method) = Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                continue;
+            };
+            if !matches!(
+                method,
+                Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+            ) {
+                continue;
+            }
+            let response = app
+                .client
+                .request(method.clone(), app.url(&path))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            assert_ne!(status, 405, "{method} {template}: {text}");
+            assert!(
+                !text.contains("no such endpoint"),
+                "{method} {template} went to no handler: {text}"
+            );
+            operations += 1;
+        }
+    }
+    assert!(operations > 80, "only {operations} operations in the spec");
+}
+
 /// A literal path is not mistaken for an id of its neighbour: GET on
 /// `/v1/shifts/clock-in` is 405 with `Allow: POST`, not a lookup of shift
 /// "clock-in".
