@@ -501,29 +501,44 @@ mod tests {
 
     #[test]
     fn a_thread_is_charged_by_its_name() {
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let spinning = done.clone();
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let (spun, read) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (spinning, reading) = (spun.clone(), read.clone());
         let busy = std::thread::Builder::new()
             .name("bench-busy".into())
             .spawn(move || {
-                let started = std::time::Instant::now();
-                while started.elapsed() < std::time::Duration::from_millis(300) {
+                // A fifth of a second of this thread's own CPU, however long
+                // the machine's other work makes that take.
+                let own = || rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+                while own().tv_sec == 0 && own().tv_nsec < 200_000_000 {
                     std::hint::spin_loop();
                 }
+                spinning.store(true, Ordering::SeqCst);
                 // Stay listed until the figures are read.
-                while !spinning.load(std::sync::atomic::Ordering::SeqCst) {
+                while !reading.load(Ordering::SeqCst) {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
             })
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(400));
+        while !spun.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let pid = std::process::id();
         let busy_cpu = threads_cpu_secs(pid, "bench-busy").unwrap();
         let nobody = threads_cpu_secs(pid, "no such thread").unwrap();
-        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let all = process_cpu_secs(pid).unwrap();
+        read.store(true, Ordering::SeqCst);
         busy.join().unwrap();
-        assert!(busy_cpu >= 0.1, "{busy_cpu} s of CPU for a 300 ms spin");
-        assert!(busy_cpu <= process_cpu_secs(pid).unwrap());
+        // /proc counts in ticks of 10 ms.
+        assert!(busy_cpu >= 0.15, "{busy_cpu} s of CPU for a 200 ms spin");
+        assert!(
+            busy_cpu <= all,
+            "{busy_cpu} s of one thread, {all} s of all"
+        );
         assert_eq!(nobody, 0.0);
     }
 }
