@@ -132,25 +132,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(tracking::live_locations)
         .service(appointments::rotate_calendar_feed)
         .service(appointments::revoke_calendar_feed)
-        .service(
-            scope("/v1/customers")
-                .service(people::list_customers)
-                .service(people::create_customer)
-                .service(people::get_customer)
-                .service(people::update_customer)
-                .service(people::delete_customer)
-                .service(people::get_customer_consent)
-                .service(people::record_customer_consent),
-        )
+        .service(scope("/v1/customers").configure(people::customer_routes))
         .service(
             scope("/v1/prospects")
-                .service(people::list_prospects)
-                .service(people::create_prospect)
-                .service(people::get_prospect)
-                .service(people::update_prospect)
-                .service(people::delete_prospect)
-                .service(people::get_prospect_consent)
-                .service(people::record_prospect_consent)
+                .configure(people::prospect_routes)
                 .service(people::convert_prospect),
         )
         .service(

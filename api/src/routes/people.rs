@@ -10,6 +10,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 use fieldcrm_db::consent::ConsentEvent;
@@ -577,11 +578,13 @@ async fn record_consent(
 
 /// The operations both stages share, written once. `{person}` and `{people}`
 /// in their documentation become the stage's words (`openapi::name_the_stage`);
-/// their paths follow the stage's collection, which `routes::configure` gives.
+/// their paths follow the stage's collection, whose scope `routes::configure`
+/// gives `$register`.
 macro_rules! stage_routes {
     (
         stage: $stage:expr,
         tag: $tag:tt,
+        register: $register:ident,
         list: $list:ident,
         create: $create:ident,
         get: $get:ident,
@@ -771,12 +774,24 @@ macro_rules! stage_routes {
         ) -> Result<HttpResponse, Problem> {
             record_consent(&state, &caller, $stage, *id, &body.0).await
         }
+
+        /// Registers the stage's operations, in its collection's scope.
+        pub fn $register(cfg: &mut ServiceConfig) {
+            cfg.service($list)
+                .service($create)
+                .service($get)
+                .service($update)
+                .service($delete)
+                .service($consent)
+                .service($record_consent);
+        }
     };
 }
 
 stage_routes! {
     stage: Stage::Customer,
     tag: "customers",
+    register: customer_routes,
     list: list_customers,
     create: create_customer,
     get: get_customer,
@@ -789,6 +804,7 @@ stage_routes! {
 stage_routes! {
     stage: Stage::Prospect,
     tag: "prospects",
+    register: prospect_routes,
     list: list_prospects,
     create: create_prospect,
     get: get_prospect,
