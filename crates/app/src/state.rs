@@ -101,7 +101,7 @@ impl DbThreads {
     pub fn new(threads: usize) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .max_blocking_threads(threads.max(1))
-            .thread_name("fieldcrm-db")
+            .thread_name(fieldcrm_db::DB_THREAD_NAME)
             .build()?;
         Ok(Self {
             runtime: Some(runtime),

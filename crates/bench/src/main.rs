@@ -230,7 +230,7 @@ fn costed(pid: u32, base: &str, load: impl FnOnce() -> Result<Latency>) -> Resul
     let cpu = || -> Result<(f64, f64)> {
         Ok((
             load::process_cpu_secs(pid)?,
-            load::threads_cpu_secs(pid, DB_THREADS)?,
+            load::threads_cpu_secs(pid, fieldcrm_db::DB_THREAD_NAME)?,
         ))
     };
     let ((all, db), (statements, checks)) = (cpu()?, statements_sent(base)?);
@@ -244,10 +244,6 @@ fn costed(pid: u32, base: &str, load: impl FnOnce() -> Result<Latency>) -> Resul
     latency.checks = (checks_after - checks) / requests;
     Ok(latency)
 }
-
-/// The name the server gives the threads that run database work (`DbThreads`
-/// in fieldcrm-app).
-const DB_THREADS: &str = "fieldcrm-db";
 
 /// Resident memory now and at its peak, in KiB, from /proc.
 fn rss_kib(pid: u32) -> (u64, u64) {

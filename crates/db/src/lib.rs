@@ -43,7 +43,9 @@ pub mod webhooks;
 
 pub use connection::{init_tls, DbConnection, MultiBackend};
 pub use error::DbError;
-pub use pool::{without_statement_timeout, DbPool, PoolOptions, PoolStatus, PooledConnection};
+pub use pool::{
+    without_statement_timeout, DbPool, PoolOptions, PoolStatus, PooledConnection, DB_THREAD_NAME,
+};
 pub use types::{Id, Stored, Ts};
 pub use url::{Backend, DatabaseUrl, InvalidDatabaseUrl};
 

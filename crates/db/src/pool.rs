@@ -36,6 +36,10 @@ impl Default for PoolOptions {
     }
 }
 
+/// The name of the threads that use the pool's connections for requests: one
+/// per connection, so a profile or `/proc` can tell their CPU from the rest.
+pub const DB_THREAD_NAME: &str = "fieldcrm-db";
+
 /// Pool usage, for `/metrics`.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolStatus {
