@@ -92,41 +92,56 @@ impl AppState {
 /// a hundred under load at 32 connections), and each slept and woke on the
 /// pool's lock; on two cores those context switches cost more than the queries,
 /// and the slowest requests waited half a second while the median took 3 ms.
+/// A dedicated runtime's blocking pool bounded the threads but kept one lock
+/// for its queue and its idle threads, which the workers handing work in and
+/// the threads waiting for it fought over (a tenth of a GET's CPU, in futex
+/// waits and yields); a channel queues without that lock and wakes one waiting
+/// thread.
 pub struct DbThreads {
-    // Only its blocking pool is used; the runtime itself is never driven.
-    runtime: Option<tokio::runtime::Runtime>,
+    queue: crossbeam_channel::Sender<Job>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The work handed to [`DbThreads::run`] panicked.
+#[derive(Debug, thiserror::Error)]
+#[error("database work panicked")]
+pub struct WorkPanicked;
 
 impl DbThreads {
     pub fn new(threads: usize) -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .max_blocking_threads(threads.max(1))
-            .thread_name(fieldcrm_db::DB_THREAD_NAME)
-            .build()?;
-        Ok(Self {
-            runtime: Some(runtime),
-        })
+        let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
+        for _ in 0..threads.max(1) {
+            let jobs = jobs.clone();
+            // Each thread ends once the queue is dropped and empty.
+            std::thread::Builder::new()
+                .name(fieldcrm_db::DB_THREAD_NAME.to_owned())
+                .spawn(move || jobs.iter().for_each(|job| job()))?;
+        }
+        Ok(Self { queue })
     }
 
-    /// Runs `work` on one of the threads, once one is free.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, tokio::task::JoinError>
+    /// Runs `work` on one of the threads, once one is free. The work runs to
+    /// its end even when the caller stops waiting, as a request whose client
+    /// left does.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, WorkPanicked>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match &self.runtime {
-            Some(runtime) => runtime.spawn_blocking(work).await,
-            None => unreachable!("the runtime is only taken on drop"),
-        }
-    }
-}
-
-impl Drop for DbThreads {
-    fn drop(&mut self) {
-        // A runtime may not be dropped in place from async code, where the
-        // last `AppState` usually goes; work still queued is abandoned.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            // A panic is the request's failure, not the thread's end.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            // Nobody listens when the caller stopped waiting.
+            let _ = done.send(outcome);
+        });
+        self.queue
+            .send(job)
+            .expect("the threads end only when the queue is dropped");
+        match result.await {
+            Ok(Ok(value)) => Ok(value),
+            _ => Err(WorkPanicked),
         }
     }
 }
@@ -161,5 +176,15 @@ mod tests {
             .collect();
         assert_eq!(done, (0..12).collect::<Vec<_>>());
         assert_eq!(most.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_panic_fails_its_own_work_and_the_thread_goes_on() {
+        let threads = DbThreads::new(1).unwrap();
+        let failed = threads.run(|| -> usize { panic!("a bug in one request") });
+        assert!(failed.await.is_err());
+        // With its only thread gone, this would wait for ever.
+        let next = tokio::time::timeout(Duration::from_secs(5), threads.run(|| 7));
+        assert_eq!(next.await.expect("the thread still runs work").unwrap(), 7);
     }
 }
