@@ -183,7 +183,7 @@ mod tests {
         let threads = DbThreads::new(1).unwrap();
         let failed = threads.run(|| -> usize { panic!("a bug in one request") });
         assert!(failed.await.is_err());
-        // With its only thread gone, this would wait for ever.
+        // Had the panic ended the only thread, nothing would take this work.
         let next = tokio::time::timeout(Duration::from_secs(5), threads.run(|| 7));
         assert_eq!(next.await.expect("the thread still runs work").unwrap(), 7);
     }
