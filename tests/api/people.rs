@@ -684,6 +684,15 @@ async fn lists_filter_by_tag_and_by_change_time() {
         .await
         .unwrap();
     assert_eq!(names(weekly), ["A", "B"]);
+    // As the contract's pattern says: a filter names a stored tag, so a space
+    // at either end is refused, not trimmed into a match.
+    for padded in ["%20weekly", "weekly%C2%A0"] {
+        let url = format!("/v1/customers?tag={padded}");
+        let response = app.call(Method::GET, &url, &owner.access, None).await;
+        assert_eq!(response.status(), 422, "{url}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["field"], "tag", "{problem}");
+    }
 
     let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;

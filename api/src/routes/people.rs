@@ -301,7 +301,7 @@ pub struct PeopleQuery {
     /// Case-insensitive text to find in name, company, email or phone.
     #[serde(default, deserialize_with = "crate::extract::non_empty")]
     pub q: Option<String>,
-    /// Only people with this tag: 1 to 50 characters, no comma (empty: any).
+    /// Only people with this tag: 1 to 50 characters, no comma, no space at either end (empty: any).
     #[serde(default, deserialize_with = "crate::extract::non_empty")]
     #[param(
         pattern = r"^([^,\s\x00-\x1f\x7f-\x9f]([^,\x00-\x1f\x7f-\x9f]{0,48}[^,\s\x00-\x1f\x7f-\x9f])?)?$"
@@ -345,7 +345,10 @@ pub(crate) fn parse_list(query: &PeopleQuery) -> Result<people::ListRequest, Pro
             "must be `created`, `name` or `updated`",
         ));
     }
-    let tag = optional(&mut fields, "tag", query.tag.as_deref(), Tag::parse).flatten();
+    let tag = query
+        .tag
+        .as_deref()
+        .and_then(|raw| fields.check("tag", Tag::parse_filter(raw)));
     let updated_since = match query.updated_since.as_deref() {
         None => None,
         Some(raw) => match DateTime::parse_from_rfc3339(raw) {

@@ -181,6 +181,18 @@ impl Tag {
         Ok(Self(tag))
     }
 
+    /// A tag to filter by: as [`Tag::parse`], with nothing to trim at either
+    /// end. A filter names a stored tag, and the contract's pattern refuses
+    /// spaces at its ends rather than trimming them.
+    pub fn parse_filter(raw: &str) -> Result<Self, Invalid> {
+        // The pattern's `\s` holds U+FEFF, which `char::is_whitespace` does not.
+        let space = |c: char| c.is_whitespace() || c == '\u{feff}';
+        if raw.starts_with(space) || raw.ends_with(space) {
+            return Err(Invalid("must not start or end with a space".into()));
+        }
+        Self::parse(raw)
+    }
+
     /// A set of tags: duplicates folded, sorted, at most `MAX_PER_PERSON`.
     pub fn parse_set<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Self>, Invalid> {
         let mut tags = raw
@@ -457,6 +469,19 @@ mod tests {
         assert!(Tag::parse_set(&["a,b"]).is_err());
         let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
         assert!(Tag::parse_set(&many).is_err());
+    }
+
+    #[test]
+    fn a_tag_filter_is_refused_with_a_space_at_either_end() {
+        assert_eq!(
+            Tag::parse_filter("North Route").unwrap().as_str(),
+            "north route"
+        );
+        for padded in [" vip", "vip ", "\u{a0}m", "m\u{3000}", "\u{feff}m", " "] {
+            assert!(Tag::parse_filter(padded).is_err(), "{padded:?}");
+        }
+        // A record's tags are typed in, and trimmed.
+        assert_eq!(Tag::parse(" vip ").unwrap().as_str(), "vip");
     }
 
     #[test]
