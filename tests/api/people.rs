@@ -690,8 +690,11 @@ async fn lists_filter_by_tag_and_by_change_time() {
         let url = format!("/v1/customers?tag={padded}");
         let response = app.call(Method::GET, &url, &owner.access, None).await;
         assert_eq!(response.status(), 422, "{url}");
-        let problem: Value = response.json().await.unwrap();
-        assert_eq!(problem["errors"][0]["field"], "tag", "{problem}");
+        assert_eq!(
+            problem(response).await["errors"][0]["field"],
+            "tag",
+            "{url}"
+        );
     }
 
     let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
