@@ -143,6 +143,9 @@ pub struct Limits {
     pub search_tps: f64,
     pub search_p50_ms: f64,
     pub insert_tps: f64,
+    /// pgbench's own CPU per insert of one customer row, in µs: the least a
+    /// POST create can cost the server besides HTTP.
+    pub insert_client_cpu_us: f64,
     /// The insert again, paired with the creates that publish events.
     pub insert_tps_beside_webhook: f64,
     pub ping_rows_per_sec: f64,

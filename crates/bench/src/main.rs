@@ -735,6 +735,10 @@ async fn run_backend(
         },
         DatabaseProbe::insert_tps,
     )?;
+    if let Some(probe) = &probe {
+        found.insert_client_cpu_us =
+            load::median(&mut probe.insert_client_cpu_us.take()).unwrap_or_default();
+    }
 
     run.peak_after("POST create", pid);
 
@@ -1115,6 +1119,8 @@ struct DatabaseProbe {
     select_client_cpu_us: std::cell::RefCell<Vec<f64>>,
     searches: Vec<PathBuf>,
     insert: PathBuf,
+    /// pgbench's own CPU per insert, one figure per run of the insert.
+    insert_client_cpu_us: std::cell::RefCell<Vec<f64>>,
     pings: PathBuf,
     search_log: PathBuf,
     connections: u32,
@@ -1191,6 +1197,7 @@ impl DatabaseProbe {
             select_client_cpu_us: std::cell::RefCell::default(),
             searches,
             insert,
+            insert_client_cpu_us: std::cell::RefCell::default(),
             pings,
             search_log: work.join("pgbench-search"),
             connections: scale.connections,
@@ -1202,21 +1209,30 @@ impl DatabaseProbe {
         load::pgbench(&self.url, &[script.to_owned()], self.connections, self.secs)
     }
 
-    fn select_tps(&self) -> Result<f64> {
-        let select = load::pgbench_cost(
+    /// pgbench's rate on `script`, with its own CPU per transaction kept
+    /// in `client_cpu_us`.
+    fn costed(
+        &self,
+        what: &str,
+        script: &PathBuf,
+        client_cpu_us: &std::cell::RefCell<Vec<f64>>,
+    ) -> Result<f64> {
+        let run = load::pgbench_cost(
             &self.url,
-            std::slice::from_ref(&self.select),
+            std::slice::from_ref(script),
             self.connections,
             self.secs,
         )?;
         eprintln!(
-            "   pgbench select: {:.0} tps, {:.1} µs of pgbench's CPU each",
-            select.tps, select.client_cpu_us
+            "   pgbench {what}: {:.0} tps, {:.1} µs of pgbench's CPU each",
+            run.tps, run.client_cpu_us
         );
-        self.select_client_cpu_us
-            .borrow_mut()
-            .push(select.client_cpu_us);
-        Ok(select.tps)
+        client_cpu_us.borrow_mut().push(run.client_cpu_us);
+        Ok(run.tps)
+    }
+
+    fn select_tps(&self) -> Result<f64> {
+        self.costed("select", &self.select, &self.select_client_cpu_us)
     }
 
     fn search(&self) -> Result<load::PgbenchLatency> {
@@ -1235,9 +1251,7 @@ impl DatabaseProbe {
     }
 
     fn insert_tps(&self) -> Result<f64> {
-        let tps = self.run(&self.insert)?;
-        eprintln!("   pgbench insert: {tps:.0} tps");
-        Ok(tps)
+        self.costed("insert", &self.insert, &self.insert_client_cpu_us)
     }
 
     fn ping_rows_per_sec(&self) -> Result<f64> {
