@@ -5,44 +5,6 @@ use clap::{Parser, Subcommand};
 
 use fieldcrm::{openapi, startup, telemetry, Application, Settings};
 
-// The system allocator stays. mimalloc, tried in bench/run, raised the peak
-// resident memory under load from about 0.3 GiB to 1.1 GiB (a heap kept per
-// thread of the blocking pool), against a target of 100 MB.
-
-/// Large allocations go straight to the kernel and back when freed. glibc
-/// otherwise raises its mmap threshold after the first large free, up to
-/// 32 MiB, and keeps later blocks of that size in the freeing thread's arena:
-/// each password hash (argon2's 19 MiB then) stayed resident once per blocking
-/// thread that ever ran one, 300 MB after a dozen sign-ins. Fixing the
-/// threshold keeps that memory returned; allocations below it are untouched.
-///
-/// Arenas are bounded to two per core, unless `MALLOC_ARENA_MAX` says
-/// otherwise: glibc gives every thread that allocates an arena of its own, up
-/// to eight per core, and each keeps what its requests freed. With ping
-/// batches on 32 connections the peak grew by 11 MiB against 3 MiB at two per
-/// core, for 3% fewer requests per second.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn bound_what_the_allocator_keeps() {
-    const THRESHOLD_BYTES: libc::c_int = 1024 * 1024;
-    let arenas = std::thread::available_parallelism()
-        .map_or(2, |cores| 2 * cores.get())
-        .try_into()
-        .unwrap_or(libc::c_int::MAX);
-    let arenas_chosen = std::env::var_os("MALLOC_ARENA_MAX").is_some();
-    // SAFETY: mallopt only sets allocator parameters; called before any
-    // other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, THRESHOLD_BYTES);
-        if !arenas_chosen {
-            libc::mallopt(libc::M_ARENA_MAX, arenas);
-        }
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn bound_what_the_allocator_keeps() {}
-
 /// fieldcrm: a field-service CRM JSON API (customers, appointments, time clock
 /// and GPS, reminders).
 ///
@@ -78,7 +40,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    bound_what_the_allocator_keeps();
+    fieldcrm_app::memory::bound_what_the_allocator_keeps();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
     if let Command::Openapi { output } = &command {

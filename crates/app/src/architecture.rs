@@ -17,6 +17,7 @@ const KERNEL: &[&str] = &[
     "idempotency",
     "jobs",
     "limits",
+    "memory",
     "outbound",
     "paging",
     "preconditions",

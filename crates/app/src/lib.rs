@@ -22,6 +22,7 @@ pub mod google_sync;
 pub mod idempotency;
 pub mod jobs;
 pub mod limits;
+pub mod memory;
 pub mod messaging;
 pub mod outbound;
 pub mod paging;
