@@ -110,26 +110,41 @@ pub struct BackendRun {
     pub rss_peak_kib: u64,
     /// The web app's pages, one request at a time.
     pub pages: Vec<pages::PageFigure>,
-    /// The peak resident memory so far after each phase, to tell which one
-    /// raised it.
-    pub peak_by_phase: Vec<(&'static str, u64)>,
+    /// Resident memory after each phase: its peak so far tells which phase
+    /// raised it, what is resident at the phase's end what the phase left.
+    pub memory_by_phase: Vec<(&'static str, Resident)>,
 }
 
 impl BackendRun {
-    /// Records the server's peak resident memory so far, after `phase`.
-    pub fn peak_after(&mut self, phase: &'static str, pid: u32) {
-        self.peak_by_phase.push((phase, peak_rss_kib(pid)));
+    /// Records the server's resident memory after `phase`.
+    pub fn memory_after(&mut self, phase: &'static str, pid: u32) {
+        self.memory_by_phase.push((phase, Resident::of(pid)));
     }
 }
 
-/// The process's peak resident memory so far, in KiB, from /proc.
-pub fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+/// A process's resident memory, in KiB, from /proc.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Resident {
+    pub now_kib: u64,
+    /// The most it has been so far (VmHWM).
+    pub peak_kib: u64,
+}
+
+impl Resident {
+    pub fn of(pid: u32) -> Self {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Resident {
+            now_kib: field("VmRSS:"),
+            peak_kib: field("VmHWM:"),
+        }
+    }
 }
 
 /// PostgreSQL's own rates for the same work.

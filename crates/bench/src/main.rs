@@ -18,7 +18,7 @@ use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
 
 use fieldcrm_bench::load::Latency;
-use fieldcrm_bench::{load, median_pair, report, BackendRun, Limits, Scale, PAIRS};
+use fieldcrm_bench::{load, median_pair, report, BackendRun, Limits, Resident, Scale, PAIRS};
 use fieldcrm_db::{Backend, DatabaseUrl, DbPool, PoolOptions};
 
 const PASSWORD: &str = "bench password that is long enough";
@@ -243,20 +243,6 @@ fn costed(pid: u32, base: &str, load: impl FnOnce() -> Result<Latency>) -> Resul
     latency.statements = (statements_after - statements) / requests;
     latency.checks = (checks_after - checks) / requests;
     Ok(latency)
-}
-
-/// Resident memory now and at its peak, in KiB, from /proc.
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|l| l.split_whitespace().next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 struct Api {
@@ -633,8 +619,8 @@ async fn run_backend(
     };
     let mut found = Limits::default();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    run.rss_idle_kib = rss_kib(pid).0;
-    run.peak_after("seeding", pid);
+    run.rss_idle_kib = Resident::of(pid).now_kib;
+    run.memory_after("seeding", pid);
 
     let script = |name: &str, text: String| -> Result<PathBuf> {
         let path = work.join(name);
@@ -678,7 +664,7 @@ async fn run_backend(
         run.healthz.requests_per_sec, run.healthz.cpu_us
     );
 
-    run.peak_after("GET by id", pid);
+    run.memory_after("GET by id", pid);
 
     // Before the creates, so it searches the seeded customers only.
     let searches: Vec<String> = search_terms()
@@ -721,7 +707,7 @@ async fn run_backend(
         run.search_miss_alone_beside_others.p50_ms,
         run.search_miss_alone.p50_ms
     );
-    run.peak_after("search", pid);
+    run.memory_after("search", pid);
 
     let create_script = script("create.lua", load::create_script(token))?;
     (run.create, found.insert_tps) = against_limit(
@@ -740,7 +726,7 @@ async fn run_backend(
             load::median(&mut probe.insert_client_cpu_us.take()).unwrap_or_default();
     }
 
-    run.peak_after("POST create", pid);
+    run.memory_after("POST create", pid);
 
     // Events out: the same creates with one endpoint subscribed to their
     // events, delivered by the server's own worker to a receiver here.
@@ -801,7 +787,7 @@ async fn run_backend(
         run.deliveries_paced.p99_ms
     );
 
-    run.peak_after("webhooks", pid);
+    run.memory_after("webhooks", pid);
 
     // Recorded from where the pinging technician's shift began, on.
     let since = chrono::Utc::now() - chrono::Duration::hours(PING_SHIFT_HOURS)
@@ -835,7 +821,7 @@ async fn run_backend(
     if let Some(probe) = &probe {
         found.ping_rows_per_sec = probe.ping_rows_per_sec()?;
     }
-    run.peak_after("pings", pid);
+    run.memory_after("pings", pid);
     tracker_load(
         &api,
         &server.base,
@@ -848,7 +834,7 @@ async fn run_backend(
     )
     .await?;
 
-    run.peak_after("trackers", pid);
+    run.memory_after("trackers", pid);
     run.live = load::wrk(
         &server.base,
         &script(
@@ -877,7 +863,7 @@ async fn run_backend(
         probe.finish()?;
     }
 
-    run.peak_after("live and route", pid);
+    run.memory_after("live and route", pid);
 
     // The web app's pages, one request at a time, as the owner sees them.
     let browser = fieldcrm_bench::pages::client()?;
@@ -916,17 +902,17 @@ async fn run_backend(
             page.bytes / 1000
         );
     }
-    run.peak_after("web pages", pid);
+    run.memory_after("web pages", pid);
 
     // The export: timed, its size counted, the server's memory watched.
-    let before = rss_kib(pid).0;
+    let before = Resident::of(pid).now_kib;
     let peak = Arc::new(AtomicU64::new(before));
     let done = Arc::new(AtomicBool::new(false));
     let watcher = {
         let (peak, done) = (peak.clone(), done.clone());
         tokio::spawn(async move {
             while !done.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid).0, Ordering::Relaxed);
+                peak.fetch_max(Resident::of(pid).now_kib, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
@@ -957,7 +943,7 @@ async fn run_backend(
         run.export_rss_growth_kib
     );
 
-    run.peak_after("export", pid);
+    run.memory_after("export", pid);
 
     let pings = pings_stored(database_url)?;
     let started = Instant::now();
@@ -985,8 +971,8 @@ async fn run_backend(
         run.deleted_pings, run.delete_secs
     );
 
-    run.peak_after("delete", pid);
-    run.rss_peak_kib = rss_kib(pid).1;
+    run.memory_after("delete", pid);
+    run.rss_peak_kib = Resident::of(pid).peak_kib;
     Ok(run)
 }
 

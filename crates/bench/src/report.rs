@@ -552,10 +552,17 @@ pub fn markdown(
     }
     let _ = writeln!(
         out,
-        "\n## Peak resident memory after each phase\n\nThe server's peak resident memory (VmHWM) so far, read after each phase: the phase where it rises is the one that needs the memory.\n\n| Phase | SQLite | PostgreSQL |\n|---|---|---|"
+        "\n## Resident memory after each phase\n\nThe server's peak resident memory (VmHWM) so far and its resident memory (VmRSS) at the end, read after each phase: the phase where the peak rises is the one that needs the memory, and what stays resident after it is what the next phase starts from.\n\n| Phase | SQLite, peak | SQLite, at the end | PostgreSQL, peak | PostgreSQL, at the end |\n|---|---|---|---|---|"
     );
-    for ((phase, s_kib), (_, p_kib)) in sqlite.peak_by_phase.iter().zip(&postgres.peak_by_phase) {
-        let _ = writeln!(out, "| {phase} | {} | {} |", mib(*s_kib), mib(*p_kib));
+    for ((phase, s), (_, p)) in sqlite.memory_by_phase.iter().zip(&postgres.memory_by_phase) {
+        let _ = writeln!(
+            out,
+            "| {phase} | {} | {} | {} | {} |",
+            mib(s.peak_kib),
+            mib(s.now_kib),
+            mib(p.peak_kib),
+            mib(p.now_kib)
+        );
     }
     out.push_str(&get_cost(postgres, limits));
     out.push_str(&create_cost(postgres, limits));
