@@ -106,8 +106,6 @@ pub struct BackendRun {
     pub export_rss_growth_kib: u64,
     pub delete_secs: f64,
     pub deleted_pings: i64,
-    pub rss_idle_kib: u64,
-    pub rss_peak_kib: u64,
     /// The web app's pages, one request at a time.
     pub pages: Vec<pages::PageFigure>,
     /// Resident memory after each phase: its peak so far tells which phase
@@ -119,6 +117,16 @@ impl BackendRun {
     /// Records the server's resident memory after `phase`.
     pub fn memory_after(&mut self, phase: &'static str, pid: u32) {
         self.memory_by_phase.push((phase, Resident::of(pid)));
+    }
+
+    /// Resident memory once the data is seeded, before any load.
+    pub fn idle_kib(&self) -> u64 {
+        self.memory_by_phase.first().map_or(0, |(_, r)| r.now_kib)
+    }
+
+    /// The most the server was resident over the whole run.
+    pub fn peak_kib(&self) -> u64 {
+        self.memory_by_phase.last().map_or(0, |(_, r)| r.peak_kib)
     }
 }
 

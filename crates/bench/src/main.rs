@@ -619,7 +619,6 @@ async fn run_backend(
     };
     let mut found = Limits::default();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    run.rss_idle_kib = Resident::of(pid).now_kib;
     run.memory_after("seeding", pid);
 
     let script = |name: &str, text: String| -> Result<PathBuf> {
@@ -972,7 +971,6 @@ async fn run_backend(
     );
 
     run.memory_after("delete", pid);
-    run.rss_peak_kib = Resident::of(pid).peak_kib;
     Ok(run)
 }
 

@@ -413,8 +413,8 @@ pub fn markdown(
         },
         Row {
             figure: "Resident memory, idle",
-            sqlite: mib(s.rss_idle_kib),
-            postgres: mib(p.rss_idle_kib),
+            sqlite: mib(s.idle_kib()),
+            postgres: mib(p.idle_kib()),
             limit: "—".into(),
             ratio: "—".into(),
             target: "—",
@@ -422,13 +422,13 @@ pub fn markdown(
         },
         Row {
             figure: "Resident memory, peak",
-            sqlite: mib(s.rss_peak_kib),
-            postgres: mib(p.rss_peak_kib),
+            sqlite: mib(s.peak_kib()),
+            postgres: mib(p.peak_kib()),
             limit: "—".into(),
             ratio: "—".into(),
             target: "< 100 MB on both",
             met: Some(
-                p.rss_peak_kib * 1024 < 100_000_000 && s.rss_peak_kib * 1024 < 100_000_000,
+                p.peak_kib() * 1024 < 100_000_000 && s.peak_kib() * 1024 < 100_000_000,
             ),
         },
         Row {
