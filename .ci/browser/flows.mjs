@@ -26,12 +26,27 @@ function named(text) {
   return new RegExp(`^${escaped}( \\(optional\\))?$`);
 }
 
-/** A time `hours` from now, as a `datetime-local` control takes it (UTC account). */
+/**
+ * The account's time zone: a fixed offset from UTC where it is now about 8 in
+ * the morning, so the flow's "today" has the rest of the day ahead of it
+ * whatever the hour it runs at (an appointment booked for an hour from now at
+ * 23:30 UTC would be tomorrow's). tz database names count the other way:
+ * Etc/GMT-9 is nine hours ahead of UTC.
+ */
+const OFFSET_HOURS = (() => {
+  const ahead = (8 - new Date().getUTCHours() + 24) % 24;
+  return ahead > 14 ? ahead - 24 : ahead;
+})();
+const TIME_ZONE =
+  OFFSET_HOURS === 0 ? "UTC" : `Etc/GMT${OFFSET_HOURS > 0 ? "-" : "+"}${Math.abs(OFFSET_HOURS)}`;
+
+/** A time `hours` from now. */
 function inHours(hours) {
   return new Date(Date.now() + hours * 3600 * 1000);
 }
+/** A time as a `datetime-local` control takes it, in the account's time zone. */
 function localInput(date) {
-  return date.toISOString().slice(0, 16);
+  return new Date(date.getTime() + OFFSET_HOURS * 3600 * 1000).toISOString().slice(0, 16);
 }
 
 /**
@@ -138,8 +153,7 @@ try {
     await desk.getByLabel(named("Your name")).fill(owner.name);
     await desk.getByLabel(named("Email address")).fill(owner.email);
     await desk.getByLabel(named("Password")).fill(password);
-    // UTC keeps the flow's "today" the server's whatever the hour.
-    await desk.getByLabel(named("Time zone")).fill("UTC");
+    await desk.getByLabel(named("Time zone")).fill(TIME_ZONE);
     await desk.getByRole("button", { name: "Create the account" }).click();
     await desk.waitForURL(/\/app\/appointments/);
   });
