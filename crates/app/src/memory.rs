@@ -47,9 +47,9 @@ pub fn bound_what_the_allocator_keeps() {}
 /// load that memory is resident but unused (20 MiB of the server's after the
 /// benchmark's ping batches). A password check then takes its 12 MiB on top of
 /// it, and that sum was the process's peak. Called before each password check,
-/// the block comes on top of what is in use instead: the benchmark's peak fell
-/// from 96.7 to 85.1 MiB. The check itself takes tens of milliseconds, the
-/// trim 0.05 to 2 ms there.
+/// the block comes on top of what is in use instead: the benchmark's SQLite
+/// peak fell from 98.4 to 83.0 MiB (BENCHMARKS.md at 93dd295). The check
+/// itself takes tens of milliseconds, the trim 0.05 to 2 ms there.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 pub fn give_back_free_memory() {
