@@ -23,6 +23,8 @@ pub struct Latency {
     pub cpu_us: f64,
     /// Of that, its database threads' (`fieldcrm-db`).
     pub db_threads_cpu_us: f64,
+    /// Times the server's threads stopped running, per request.
+    pub switches: f64,
     /// Statements the server sent to its database per request, connection
     /// checks included, and of those the connection checks.
     pub statements: f64,
@@ -278,6 +280,85 @@ fn output_and_cpu(command: &mut Command) -> Result<(Output, f64)> {
     ))
 }
 
+/// Times the process's threads have stopped running so far, summed over its
+/// threads: to wait (for work, for an answer, for a lock) or because the
+/// scheduler ran something else. A thread that has ended is no longer listed.
+pub fn process_switches(pid: u32) -> Result<f64> {
+    let mut total = 0.0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        // A thread may end between the listing and the read.
+        if let Ok(status) = std::fs::read_to_string(task?.path().join("status")) {
+            total += switches_in(&status)?;
+        }
+    }
+    Ok(total)
+}
+
+/// Voluntary and involuntary context switches of a `/proc/.../status` text.
+fn switches_in(status: &str) -> Result<f64> {
+    let field = |name: &str| -> Result<f64> {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .with_context(|| format!("{name} in a /proc status"))?
+            .trim()
+            .parse::<f64>()
+            .with_context(|| format!("{name} in a /proc status"))
+    };
+    Ok(field("voluntary_ctxt_switches:")? + field("nonvoluntary_ctxt_switches:")?)
+}
+
+/// What one thread switch costs in CPU on this machine, in µs: two threads
+/// hand a message back and forth, each sleeping until the other's arrives, as
+/// an HTTP worker and a database thread do around every query. Both threads'
+/// own CPU over both threads' switches; the median of three runs.
+pub fn thread_switch_cpu_us() -> Result<f64> {
+    const ROUND_TRIPS: u32 = 20_000;
+    /// A thread's own CPU seconds and switches so far.
+    fn own() -> Result<(f64, f64)> {
+        let cpu = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        let status = std::fs::read_to_string("/proc/thread-self/status")?;
+        Ok((
+            cpu.tv_sec as f64 + cpu.tv_nsec as f64 / 1e9,
+            switches_in(&status)?,
+        ))
+    }
+    fn measured(work: impl FnOnce()) -> Result<(f64, f64)> {
+        let (cpu, switches) = own()?;
+        work();
+        let (cpu_after, switches_after) = own()?;
+        Ok((cpu_after - cpu, switches_after - switches))
+    }
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let (to_other, from_here) = std::sync::mpsc::channel::<u32>();
+        let (to_here, from_other) = std::sync::mpsc::channel::<u32>();
+        let other = std::thread::spawn(move || {
+            measured(|| {
+                while let Ok(n) = from_here.recv() {
+                    if to_here.send(n).is_err() {
+                        break;
+                    }
+                }
+            })
+        });
+        let here = measured(|| {
+            for n in 0..ROUND_TRIPS {
+                if to_other.send(n).is_err() || from_other.recv().is_err() {
+                    break;
+                }
+            }
+            drop(to_other);
+        })?;
+        let there = other
+            .join()
+            .map_err(|_| anyhow::anyhow!("the other thread panicked"))??;
+        let switches = (here.1 + there.1).max(1.0);
+        runs.push((here.0 + there.0) * 1e6 / switches);
+    }
+    median(&mut runs).context("three runs")
+}
+
 /// CPU time the process has used so far (user and system), in seconds.
 pub fn process_cpu_secs(pid: u32) -> Result<f64> {
     Ok(stat_cpu_secs(&std::fs::read_to_string(format!("/proc/{pid}/stat"))?)?.1)
@@ -497,6 +578,20 @@ mod tests {
         assert_eq!(output.stdout, b"done\n");
         assert_eq!(output.stderr, b"also\n");
         assert!(cpu >= 0.05, "{cpu} s of CPU for a busy loop");
+    }
+
+    #[test]
+    fn a_thread_that_waits_for_another_is_counted_as_switching() {
+        let pid = std::process::id();
+        let before = process_switches(pid).unwrap();
+        for _ in 0..20 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let after = process_switches(pid).unwrap();
+        assert!(after - before >= 20.0, "{before} then {after} switches");
+        // Each round trip puts both threads to sleep: not free anywhere.
+        let cost = thread_switch_cpu_us().unwrap();
+        assert!(cost > 0.0 && cost < 1000.0, "{cost} µs per switch");
     }
 
     #[test]

@@ -86,7 +86,7 @@ async fn main() -> Result<()> {
     let mut limits = Limits::default();
     let postgres = run_backend(&args, &scale, &pg_url, work.path(), Some(&mut limits)).await?;
 
-    let machine = report::Machine::read();
+    let machine = report::Machine::read()?;
     let chart_name = args
         .chart
         .file_name()
@@ -225,21 +225,24 @@ fn statements_sent(base: &str) -> Result<(f64, f64)> {
 }
 
 /// Runs `load` and adds to its figures what each request cost: the server's
-/// CPU time, its database threads' part of it, and the statements it sent.
+/// CPU time, its database threads' part of it, its threads' switches, and the
+/// statements it sent.
 fn costed(pid: u32, base: &str, load: impl FnOnce() -> Result<Latency>) -> Result<Latency> {
-    let cpu = || -> Result<(f64, f64)> {
+    let cpu = || -> Result<(f64, f64, f64)> {
         Ok((
             load::process_cpu_secs(pid)?,
             load::threads_cpu_secs(pid, fieldcrm_db::DB_THREAD_NAME)?,
+            load::process_switches(pid)?,
         ))
     };
-    let ((all, db), (statements, checks)) = (cpu()?, statements_sent(base)?);
+    let ((all, db, switches), (statements, checks)) = (cpu()?, statements_sent(base)?);
     let mut latency = load()?;
-    let ((all_after, db_after), (statements_after, checks_after)) =
+    let ((all_after, db_after, switches_after), (statements_after, checks_after)) =
         (cpu()?, statements_sent(base)?);
     let requests = latency.requests.max(1) as f64;
     latency.cpu_us = (all_after - all) * 1e6 / requests;
     latency.db_threads_cpu_us = (db_after - db) * 1e6 / requests;
+    latency.switches = (switches_after - switches) / requests;
     latency.statements = (statements_after - statements) / requests;
     latency.checks = (checks_after - checks) / requests;
     Ok(latency)

@@ -12,10 +12,14 @@ pub struct Machine {
     pub memory_gib: f64,
     pub date: String,
     pub commit: String,
+    /// CPU per thread switch, in µs (`load::thread_switch_cpu_us`).
+    pub thread_switch_cpu_us: f64,
 }
 
 impl Machine {
-    pub fn read() -> Self {
+    /// Reads the machine's description and measures what a thread switch
+    /// costs on it: run it while nothing else runs.
+    pub fn read() -> anyhow::Result<Self> {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
@@ -36,13 +40,14 @@ impl Machine {
             .ok()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
             .unwrap_or_default();
-        Machine {
+        Ok(Machine {
             cpu,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_gib: memory_kib / 1024.0 / 1024.0,
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
             commit,
-        }
+            thread_switch_cpu_us: crate::load::thread_switch_cpu_us()?,
+        })
     }
 }
 
@@ -333,6 +338,15 @@ pub fn markdown(
             met: Some(p.create.cpu_us <= 40.0),
         },
         Row {
+            figure: "Thread switches per GET by id, per POST create",
+            sqlite: format!("{:.1}, {:.1}", s.get_by_id.switches, s.create.switches),
+            postgres: format!("{:.1}, {:.1}", p.get_by_id.switches, p.create.switches),
+            limit: format!("{:.1} µs of CPU per switch on this machine", machine.thread_switch_cpu_us),
+            ratio: "—".into(),
+            target: "—",
+            met: None,
+        },
+        Row {
             figure: "API process CPU per ping batch of 100, of 1000 (µs)",
             sqlite: format!("{}, {}", us(s.pings_100_latency.cpu_us), us(s.pings_1000_latency.cpu_us)),
             postgres: format!("{}, {}", us(p.pings_100_latency.cpu_us), us(p.pings_1000_latency.cpu_us)),
@@ -483,9 +497,12 @@ pub fn markdown(
          beside it, the two parts of a GET by id that are not the API's own work, from the same run: \
          a request through the same HTTP stack and middleware with no database work (`GET /healthz`), \
          and pgbench's own CPU per select by id (the client's side of one round trip, with the same \
-         libpq and connection settings). Statements per request are the server's own count \
-         (`fieldcrm_db_statements_total` on `/metrics`: transaction control and connection checks \
-         included).\n",
+         libpq and connection settings). Thread switches per request are the times the server's \
+         threads stopped running (waiting for work or an answer, or preempted; from /proc), and \
+         beside them what one switch costs on this machine: two threads handing a message back and \
+         forth, each asleep until the other's arrives, measured after the loads. Statements per \
+         request are the server's own count (`fieldcrm_db_statements_total` on `/metrics`: \
+         transaction control and connection checks included).\n",
         scale.customers,
         scale.technicians,
         scale.technicians * scale.shifts_per_technician * scale.pings_per_shift,
@@ -564,31 +581,44 @@ pub fn markdown(
             mib(p.now_kib)
         );
     }
-    out.push_str(&get_cost(postgres, limits));
-    out.push_str(&create_cost(postgres, limits));
+    out.push_str(&get_cost(postgres, limits, machine));
+    out.push_str(&create_cost(postgres, limits, machine));
     out
 }
 
 /// The same for a POST create: HTTP alone and one insert's client side.
-fn create_cost(p: &BackendRun, limits: &Limits) -> String {
+fn create_cost(p: &BackendRun, limits: &Limits, machine: &Machine) -> String {
     let floor = p.healthz.cpu_us + limits.insert_client_cpu_us;
     format!(
         "\nA POST create cost the server {} of CPU on PostgreSQL: its floor, measured the same way, \
          is {} (HTTP alone, {}, and pgbench's own CPU per insert of one customer row, {}). The \
          other {} are the API's own: reading and checking the JSON body, the token check, the \
          hand-off, building the one statement that writes the customer and its event, the \
-         thread switches around the commit's wait, and writing the response.\n",
+         thread switches around the commit's wait, and writing the response. {}\n",
         us(p.create.cpu_us),
         us(floor),
         us(p.healthz.cpu_us),
         us(limits.insert_client_cpu_us),
         us((p.create.cpu_us - floor).max(0.0)),
+        switching(p.create, machine),
+    )
+}
+
+/// How much of a request's CPU its threads' switches account for, at what
+/// one switch costs on this machine.
+fn switching(request: Latency, machine: &Machine) -> String {
+    format!(
+        "Its threads switched {:.1} times per request, at {:.1} µs of CPU per switch on this \
+         machine: about {} of it.",
+        request.switches,
+        machine.thread_switch_cpu_us,
+        us(request.switches * machine.thread_switch_cpu_us),
     )
 }
 
 /// What a GET by id's CPU on PostgreSQL is made of: the two parts measured
 /// without the API (HTTP alone, one select's client side) and the rest.
-fn get_cost(p: &BackendRun, limits: &Limits) -> String {
+fn get_cost(p: &BackendRun, limits: &Limits, machine: &Machine) -> String {
     let (get, http, query) = (
         p.get_by_id.cpu_us,
         p.healthz.cpu_us,
@@ -609,7 +639,7 @@ fn get_cost(p: &BackendRun, limits: &Limits) -> String {
          the JSON) and the database threads {} (the pool, the select through libpq, reading the \
          row, and the thread switches of waiting for work and for each answer), against the {} \
          pgbench spends on the same select with one thread waiting on all its connections at \
-         once.\n",
+         once. {}\n",
         us(get),
         us(http),
         us(query),
@@ -618,6 +648,7 @@ fn get_cost(p: &BackendRun, limits: &Limits) -> String {
         us(get - db_threads),
         us(db_threads),
         us(query),
+        switching(p.get_by_id, machine),
     )
 }
 
