@@ -600,16 +600,16 @@ fn create_cost(p: &BackendRun, limits: &Limits, machine: &Machine) -> String {
         us(p.healthz.cpu_us),
         us(limits.insert_client_cpu_us),
         us((p.create.cpu_us - floor).max(0.0)),
-        switching(p.create, machine),
+        switching(p.create, "POST", machine),
     )
 }
 
 /// How much of a request's CPU its threads' switches account for, at what
 /// one switch costs on this machine.
-fn switching(request: Latency, machine: &Machine) -> String {
+fn switching(request: Latency, name: &str, machine: &Machine) -> String {
     format!(
-        "Its threads switched {:.1} times per request, at {:.1} µs of CPU per switch on this \
-         machine: about {} of it.",
+        "The server's threads switched {:.1} times per {name}, at {:.1} µs of CPU per switch on \
+         this machine (measured in this run): about {} of the {name}'s CPU.",
         request.switches,
         machine.thread_switch_cpu_us,
         us(request.switches * machine.thread_switch_cpu_us),
@@ -648,7 +648,7 @@ fn get_cost(p: &BackendRun, limits: &Limits, machine: &Machine) -> String {
         us(get - db_threads),
         us(db_threads),
         us(query),
-        switching(p.get_by_id, machine),
+        switching(p.get_by_id, "GET", machine),
     )
 }
 
