@@ -141,13 +141,7 @@ pub struct Resident {
 impl Resident {
     pub fn of(pid: u32) -> Self {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-                .unwrap_or(0)
-        };
+        let field = |name: &str| load::status_field(&status, name).unwrap_or(0);
         Resident {
             now_kib: field("VmRSS:"),
             peak_kib: field("VmHWM:"),

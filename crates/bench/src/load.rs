@@ -294,18 +294,21 @@ pub fn process_switches(pid: u32) -> Result<f64> {
     Ok(total)
 }
 
+/// A number of a `/proc/.../status` text, by its name with the colon
+/// (`VmRSS:   1234 kB`, `voluntary_ctxt_switches:  5`), without its unit.
+pub fn status_field(status: &str, name: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// Voluntary and involuntary context switches of a `/proc/.../status` text.
 fn switches_in(status: &str) -> Result<f64> {
-    let field = |name: &str| -> Result<f64> {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .with_context(|| format!("{name} in a /proc status"))?
-            .trim()
-            .parse::<f64>()
-            .with_context(|| format!("{name} in a /proc status"))
+    let field = |name: &str| {
+        status_field(status, name).with_context(|| format!("{name} in a /proc status"))
     };
-    Ok(field("voluntary_ctxt_switches:")? + field("nonvoluntary_ctxt_switches:")?)
+    Ok((field("voluntary_ctxt_switches:")? + field("nonvoluntary_ctxt_switches:")?) as f64)
 }
 
 /// What one thread switch costs in CPU on this machine, in µs: two threads
