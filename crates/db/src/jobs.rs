@@ -105,9 +105,18 @@ pub fn enqueue_once(conn: &mut DbConnection, job: &Job) -> DbResult<bool> {
     Ok(true)
 }
 
-/// Claims up to `limit` due jobs under a new lease until `lease_expires_at`.
-/// Must run inside a write transaction: PostgreSQL skips rows another worker has
-/// locked (`FOR UPDATE SKIP LOCKED`); SQLite holds the one write lock.
+/// Claims up to `limit` due jobs under a new lease until `lease_expires_at`,
+/// oldest first: queued jobs whose time has come, then running jobs whose lease
+/// ran out. Each part is one `UPDATE … RETURNING`, so a claim needs no
+/// transaction of its own: on PostgreSQL it skips rows another worker holds
+/// locked (`FOR UPDATE SKIP LOCKED`); SQLite has one writer at a time.
+///
+/// The two parts are two statements rather than one `OR`: with the `OR`,
+/// PostgreSQL read both partial indexes into a bitmap, and a bitmap scan
+/// visits every entry a finished job left in `jobs_queued_run_at_idx` until a
+/// vacuum removes it, so each claim cost more than the last (1.3 ms after
+/// 30,000 jobs). An index scan in `run_at` order marks those entries dead as it
+/// passes them and stops at `limit`.
 pub fn claim(
     conn: &mut DbConnection,
     now: Ts,
@@ -115,39 +124,53 @@ pub fn claim(
     lease_expires_at: Ts,
     limit: i64,
 ) -> DbResult<Vec<Job>> {
-    let due = jobs::table
-        .filter(
-            jobs::status
-                .eq("queued")
-                .and(jobs::run_at.le(now))
-                .or(jobs::status
-                    .eq("running")
-                    .and(jobs::lease_expires_at.lt(now))),
-        )
-        .order(jobs::run_at.asc())
-        .limit(limit)
-        .select(jobs::id);
-    let ids: Vec<Id<Job>> = match conn {
-        DbConnection::Pg(pg) => due.for_update().skip_locked().load(pg)?,
-        DbConnection::Sqlite(sqlite) => due.load(sqlite)?,
+    // The subqueries read the table they update: diesel needs another name
+    // for it to tell the two apart.
+    let candidate = diesel::alias!(jobs as candidate);
+    let due = |limit: i64| {
+        candidate
+            .filter(candidate.field(jobs::status).eq("queued"))
+            .filter(candidate.field(jobs::run_at).le(now))
+            .order(candidate.field(jobs::run_at).asc())
+            .limit(limit)
+            .select(candidate.field(jobs::id))
     };
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let lapsed = |limit: i64| {
+        candidate
+            .filter(candidate.field(jobs::status).eq("running"))
+            .filter(candidate.field(jobs::lease_expires_at).lt(now))
+            .order(candidate.field(jobs::lease_expires_at).asc())
+            .limit(limit)
+            .select(candidate.field(jobs::id))
+    };
+    let take = (
+        jobs::status.eq("running"),
+        jobs::attempts.eq(jobs::attempts + 1),
+        jobs::lease_id.eq(lease),
+        jobs::lease_expires_at.eq(lease_expires_at),
+        jobs::updated_at.eq(now),
+    );
+    macro_rules! claimed {
+        ($c:ident, $ids:expr) => {
+            diesel::update(jobs::table.filter(jobs::id.eq_any($ids)))
+                .set(take)
+                .returning(Job::as_returning())
+                .get_results($c)?
+        };
     }
-    diesel::update(jobs::table.filter(jobs::id.eq_any(&ids)))
-        .set((
-            jobs::status.eq("running"),
-            jobs::attempts.eq(jobs::attempts + 1),
-            jobs::lease_id.eq(lease),
-            jobs::lease_expires_at.eq(lease_expires_at),
-            jobs::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(jobs::table
-        .filter(jobs::id.eq_any(&ids))
-        .order(jobs::run_at.asc())
-        .select(Job::as_select())
-        .load(conn)?)
+    let mut claimed: Vec<Job> = match conn {
+        DbConnection::Pg(pg) => claimed!(pg, due(limit).for_update().skip_locked()),
+        DbConnection::Sqlite(sqlite) => claimed!(sqlite, due(limit)),
+    };
+    let room = limit - i64::try_from(claimed.len()).unwrap_or(limit);
+    if room > 0 {
+        claimed.extend(match conn {
+            DbConnection::Pg(pg) => claimed!(pg, lapsed(room).for_update().skip_locked()),
+            DbConnection::Sqlite(sqlite) => claimed!(sqlite, lapsed(room)),
+        });
+    }
+    claimed.sort_by_key(|job| job.run_at);
+    Ok(claimed)
 }
 
 /// What became of a claimed job.
