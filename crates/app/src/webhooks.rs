@@ -24,6 +24,7 @@ use crate::jobs::{Attempts, BackgroundJob};
 use crate::outbound::Outbound;
 use crate::state::{AppState, FullObject};
 use crate::tx::Tx;
+use crate::worker::Finish;
 
 /// Endpoints one account may have.
 pub const MAX_ENDPOINTS: i64 = 20;
@@ -410,9 +411,10 @@ fn data_for(
 }
 
 /// One attempt to deliver an event to an endpoint (an `feed::Deliver` job).
-pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
+/// The attempt is recorded in the transaction that finishes the job.
+pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Finish, AppError> {
     let (Some(subject), Some(account)) = (job.subject_id, job.account_id) else {
-        return Ok(Outcome::Failed("the job names no endpoint".into()));
+        return Ok(Outcome::Failed("the job names no endpoint".into()).into());
     };
     let Some(event_id) = job
         .payload
@@ -420,7 +422,7 @@ pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, Ap
         .and_then(|p| uuid::Uuid::parse_str(p).ok())
         .map(Id::<Event>::from_uuid)
     else {
-        return Ok(Outcome::Failed("the job names no event".into()));
+        return Ok(Outcome::Failed("the job names no event".into()).into());
     };
     let endpoint_id: Id<Endpoint> = Id::from_uuid(subject.uuid());
     let full_object = state.full_object;
@@ -439,10 +441,10 @@ pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, Ap
         .await?;
     // The endpoint or the event is gone (removed, purged): nothing to send.
     let Some((endpoint, event, data)) = found else {
-        return Ok(Outcome::Done);
+        return Ok(Outcome::Done.into());
     };
     if !endpoint.enabled {
-        return Ok(Outcome::Done);
+        return Ok(Outcome::Done.into());
     }
     let mut target = signing::Endpoint::new(
         endpoint.url.clone(),
@@ -480,24 +482,13 @@ pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Outcome, Ap
         endpoint.failing_since,
         endpoint.disabled_reason.clone(),
     );
-    state
-        .db(move |conn| {
-            conn.write_transaction(|conn| {
-                webhooks::record_delivery(conn, &delivery)?;
-                if (health.0, health.1, health.2.clone()) != before {
-                    webhooks::set_health(
-                        conn,
-                        endpoint.id,
-                        health.0,
-                        health.1,
-                        health.2.as_deref(),
-                    )?;
-                }
-                Ok(())
-            })
-        })
-        .await?;
-    Ok(outcome)
+    Ok(Finish::recorded_with(outcome, move |conn| {
+        webhooks::record_delivery(conn, &delivery)?;
+        if (health.0, health.1, health.2.clone()) != before {
+            webhooks::set_health(conn, endpoint.id, health.0, health.1, health.2.as_deref())?;
+        }
+        Ok(())
+    }))
 }
 
 /// What the job does next after an attempt.

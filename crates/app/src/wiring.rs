@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::error::AppResult;
 use crate::events::{Event, Origin};
 use crate::tx::Tx;
-use crate::worker::{register, Registered};
+use crate::worker::{plain, register, Registered};
 use crate::{feed, google_sync, idempotency, messaging, time_clock, webhooks};
 
 /// Runs the reactions to `event` inside the publisher's transaction, then
@@ -92,25 +92,23 @@ fn run_reactions(tx: &mut Tx<'_>, event: &Event<'_>) -> AppResult<()> {
 
 /// Every kind of job the runner knows, with what running one does.
 pub(crate) const JOBS: &[Registered] = &[
-    register::<messaging::SendMessage>(|state, job| Box::pin(messaging::run_send_job(state, job))),
+    register::<messaging::SendMessage>(|state, job| plain(messaging::run_send_job(state, job))),
     register::<messaging::SendReminder>(|state, job| {
-        Box::pin(messaging::run_reminder_job(state, job))
+        plain(messaging::run_reminder_job(state, job))
     }),
     register::<google_sync::ExportEvent>(|state, job| {
-        Box::pin(google_sync::run_export_job(state, job))
+        plain(google_sync::run_export_job(state, job))
     }),
     register::<google_sync::DeleteEvents>(|state, job| {
-        Box::pin(google_sync::run_delete_events_job(state, job))
+        plain(google_sync::run_delete_events_job(state, job))
     }),
-    register::<google_sync::Sync>(|state, job| Box::pin(google_sync::run_sync_job(state, job))),
-    register::<google_sync::Watch>(|state, job| Box::pin(google_sync::run_watch_job(state, job))),
-    register::<google_sync::Cleanup>(|state, job| {
-        Box::pin(google_sync::run_cleanup_job(state, job))
-    }),
-    register::<privacy::ScrubDeletion>(|state, job| Box::pin(privacy::run_scrub_job(state, job))),
+    register::<google_sync::Sync>(|state, job| plain(google_sync::run_sync_job(state, job))),
+    register::<google_sync::Watch>(|state, job| plain(google_sync::run_watch_job(state, job))),
+    register::<google_sync::Cleanup>(|state, job| plain(google_sync::run_cleanup_job(state, job))),
+    register::<privacy::ScrubDeletion>(|state, job| plain(privacy::run_scrub_job(state, job))),
     register::<feed::Deliver>(|state, job| Box::pin(webhooks::run_delivery_job(state, job))),
     register::<webhooks::DeliverFinal>(|state, job| {
-        Box::pin(webhooks::run_final_delivery_job(state, job))
+        plain(webhooks::run_final_delivery_job(state, job))
     }),
 ];
 
