@@ -176,6 +176,63 @@ async fn deliveries_are_signed_as_the_standard_says_also_while_a_secret_rotates(
     assert!(shown.get("secret").is_none(), "{shown}");
 }
 
+/// On PostgreSQL a create queues its deliveries in the statement that stores
+/// it; on SQLite in its transaction. Either way only the enabled endpoints
+/// subscribed to the event's type get it.
+#[tokio::test]
+async fn a_create_reaches_the_enabled_endpoints_that_subscribe_to_it_and_no_others() {
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let created_only = receiver(200).await;
+    let other_types = receiver(200).await;
+    let every_type = receiver(200).await;
+    let switched_off = receiver(200).await;
+    for (server, types) in [
+        (&created_only, json!(["customer.created"])),
+        (
+            &other_types,
+            json!(["customer.updated", "prospect.created"]),
+        ),
+        (&every_type, Value::Null),
+    ] {
+        endpoint(
+            &app,
+            &owner,
+            json!({"url": server.uri(), "event_types": types}),
+        )
+        .await;
+    }
+    let (off, _) = endpoint(
+        &app,
+        &owner,
+        json!({"url": switched_off.uri(), "event_types": ["customer.created"]}),
+    )
+    .await;
+    let patched = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/webhook-endpoints/{off}"),
+            &owner.access,
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+
+    let customer = create_customer(&app, &owner, "Di Subscribed").await;
+    app.run_jobs().await;
+
+    let delivered = [received(&created_only).await, received(&every_type).await];
+    for requests in &delivered {
+        assert_eq!(requests.len(), 1);
+        let body = body_of(&requests[0]);
+        assert_eq!(body["type"], "customer.created", "{body}");
+        assert_eq!(body["data"]["id"], customer.as_str(), "{body}");
+    }
+    assert_eq!(webhook_id(&delivered[0][0]), webhook_id(&delivered[1][0]));
+    assert!(received(&other_types).await.is_empty());
+    assert!(received(&switched_off).await.is_empty());
+}
+
 #[tokio::test]
 async fn a_failed_delivery_is_tried_again_with_the_same_id() {
     let app = spawn_app().await;

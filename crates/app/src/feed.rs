@@ -4,7 +4,8 @@
 
 use fieldcrm_db::accounts::Account;
 use fieldcrm_db::events::{self, Event as Recorded};
-use fieldcrm_db::{jobs, webhooks, DbConnection, Id, Ts};
+use fieldcrm_db::jobs::{self, Job};
+use fieldcrm_db::{webhooks, DbConnection, Id, Ts};
 
 use crate::error::AppError;
 use crate::events::{Actor, Change};
@@ -69,6 +70,13 @@ pub fn queue_delivery(
         .job::<Deliver>(Some(account), Some(Id::from_uuid(endpoint.uuid())), at)
         .with_payload(event.uuid().to_string());
     Ok(jobs::enqueue(tx, &job)?)
+}
+
+/// The delivery of a just-recorded `event`, without its endpoint: what a
+/// statement that queues one per subscribing endpoint copies.
+pub fn delivery_of(tx: &Tx<'_>, event: &Recorded) -> Job {
+    tx.job::<Deliver>(Some(event.account_id), None, event.occurred_at)
+        .with_payload(event.id.uuid().to_string())
 }
 
 /// Whether an endpoint with these types (a JSON array, `None` for all) wants

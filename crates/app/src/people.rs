@@ -173,13 +173,16 @@ pub fn create_in(
     derive(&mut person);
     let tags: Vec<String> = input.tags.iter().map(|t| t.as_str().to_owned()).collect();
     let created = Change::of(event_type(stage, "created"), person.id).about(Some(person.id));
-    // The common create (no tags, no webhook endpoint to queue deliveries
-    // for) is one statement on PostgreSQL: one round trip instead of four.
-    if let (DbConnection::Pg(pg), true) = (&mut **tx, tags.is_empty()) {
-        let event = feed::event_of(caller.account_id, Actor::of(caller), created.clone());
-        if people::insert_with_event_unless_listened(pg, &person, &event)? {
-            return Ok(Record { person, tags });
+    // A create without tags is one statement on PostgreSQL, with its event
+    // and the deliveries the account's webhook endpoints want: one round trip
+    // instead of six or more.
+    if tags.is_empty() && matches!(&**tx, DbConnection::Pg(_)) {
+        let event = feed::event_of(caller.account_id, Actor::of(caller), created);
+        let delivery = feed::delivery_of(tx, &event);
+        if let DbConnection::Pg(pg) = &mut **tx {
+            people::insert_with_event_and_deliveries(pg, &person, &event, &delivery)?;
         }
+        return Ok(Record { person, tags });
     }
     tx.write_transaction(|tx| {
         people::insert(tx, &person)?;

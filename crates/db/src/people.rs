@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
 use crate::events::Event;
+use crate::jobs::Job;
 use crate::schema::{people, person_tags};
 use crate::types::sql::DbUuid;
 use fieldcrm_domain::{ConsentStatus, Stage};
@@ -433,32 +434,38 @@ pub fn is_assigned_to(
 }
 
 /// On PostgreSQL, in one statement (so in one round trip, atomic without a
-/// transaction of its own): the person and `event` about them, unless the
-/// account has an enabled webhook endpoint. Answers whether they were stored;
-/// when they were not, the caller takes the path that queues deliveries.
-pub fn insert_with_event_unless_listened(
+/// transaction of its own): the person, `event` about them, and a copy of
+/// `delivery` for every enabled webhook endpoint of the account that
+/// subscribes to the event's type, each with a new id and the endpoint as its
+/// subject. Subscribing is `event_types` unset or holding the type, as
+/// `feed::subscribes` decides it on the other path.
+pub fn insert_with_event_and_deliveries(
     conn: &mut diesel::PgConnection,
     person: &Person,
     event: &Event,
-) -> DbResult<bool> {
-    Ok(CreateWithEvent { person, event }.get_result(conn)?)
+    delivery: &Job,
+) -> DbResult<()> {
+    CreateWithEvent {
+        person,
+        event,
+        delivery,
+    }
+    .execute(conn)?;
+    Ok(())
 }
 
-/// The statement of `insert_with_event_unless_listened`, built by hand since
+/// The statement of `insert_with_event_and_deliveries`, built by hand since
 /// diesel writes no `WITH`; its text never varies, so its prepared statement
 /// is kept like any typed query's.
 struct CreateWithEvent<'a> {
     person: &'a Person,
     event: &'a Event,
+    delivery: &'a Job,
 }
 
 impl diesel::query_builder::QueryId for CreateWithEvent<'_> {
     type QueryId = CreateWithEvent<'static>;
     const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl diesel::query_builder::Query for CreateWithEvent<'_> {
-    type SqlType = diesel::sql_types::Bool;
 }
 
 impl RunQueryDsl<diesel::PgConnection> for CreateWithEvent<'_> {}
@@ -471,17 +478,12 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CreateWithEvent<'_
         use diesel::sql_types::{Double, Integer, Nullable, Text};
 
         use crate::types::sql::DbTimestamp;
-        let (p, e) = (self.person, self.event);
+        let (p, e, d) = (self.person, self.event, self.delivery);
         out.push_sql(
-            "WITH listened AS (SELECT EXISTS (SELECT 1 FROM webhook_endpoints \
-             WHERE account_id = ",
-        );
-        out.push_bind_param::<DbUuid, _>(&p.account_id)?;
-        out.push_sql(
-            " AND enabled) AS yes), person AS (INSERT INTO people (id, account_id, stage, \
+            "WITH person AS (INSERT INTO people (id, account_id, stage, \
              name, sort_name, company, email, phone, address_line1, address_line2, city, \
              region, postal_code, country, lat, lon, notes, search_text, sms_consent, \
-             email_consent, version, converted_at, created_at, updated_at) SELECT ",
+             email_consent, version, converted_at, created_at, updated_at) VALUES (",
         );
         out.push_bind_param::<DbUuid, _>(&p.id)?;
         out.push_sql(", ");
@@ -529,9 +531,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CreateWithEvent<'_
             out.push_bind_param::<DbTimestamp, _>(at)?;
         }
         out.push_sql(
-            " FROM listened WHERE NOT listened.yes RETURNING id), stored AS \
-             (INSERT INTO events (id, account_id, event_type, occurred_at, actor, data, \
-             person_id) SELECT ",
+            ") RETURNING id), stored AS (INSERT INTO events (id, account_id, event_type, \
+             occurred_at, actor, data, person_id) SELECT ",
         );
         out.push_bind_param::<DbUuid, _>(&e.id)?;
         out.push_sql(", ");
@@ -546,7 +547,31 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CreateWithEvent<'_
         out.push_bind_param::<Text, _>(&e.data)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<DbUuid>, _>(&e.person_id)?;
-        out.push_sql(" FROM person) SELECT NOT yes FROM listened");
+        out.push_sql(
+            " FROM person RETURNING id) INSERT INTO jobs (id, account_id, kind, subject_id, \
+             status, run_at, attempts, max_attempts, lease_id, lease_expires_at, last_error, \
+             created_at, updated_at, payload) SELECT gen_random_uuid(), endpoint.account_id, ",
+        );
+        out.push_bind_param::<Text, _>(&d.kind)?;
+        out.push_sql(", endpoint.id, ");
+        out.push_bind_param::<Text, _>(&d.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<DbTimestamp, _>(&d.run_at)?;
+        for count in [&d.attempts, &d.max_attempts] {
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(count)?;
+        }
+        out.push_sql(", NULL, NULL, NULL, ");
+        for at in [&d.created_at, &d.updated_at] {
+            out.push_bind_param::<DbTimestamp, _>(at)?;
+            out.push_sql(", ");
+        }
+        out.push_bind_param::<Nullable<Text>, _>(&d.payload)?;
+        out.push_sql(" FROM webhook_endpoints endpoint, stored WHERE endpoint.account_id = ");
+        out.push_bind_param::<DbUuid, _>(&e.account_id)?;
+        out.push_sql(" AND endpoint.enabled AND (endpoint.event_types IS NULL OR endpoint.event_types::jsonb ? ");
+        out.push_bind_param::<Text, _>(&e.event_type)?;
+        out.push_sql(")");
         Ok(())
     }
 }
