@@ -550,8 +550,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CreateWithEvent<'_
         out.push_sql(
             " FROM person RETURNING id) INSERT INTO jobs (id, account_id, kind, subject_id, \
              status, run_at, attempts, max_attempts, lease_id, lease_expires_at, last_error, \
-             created_at, updated_at, payload) SELECT gen_random_uuid(), endpoint.account_id, ",
+             created_at, updated_at, payload) SELECT gen_random_uuid(), ",
         );
+        out.push_bind_param::<Nullable<DbUuid>, _>(&d.account_id)?;
+        out.push_sql(", ");
         out.push_bind_param::<Text, _>(&d.kind)?;
         out.push_sql(", endpoint.id, ");
         out.push_bind_param::<Text, _>(&d.status)?;
