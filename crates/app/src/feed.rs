@@ -66,17 +66,28 @@ pub fn queue_delivery(
     event: Id<Recorded>,
     at: Ts,
 ) -> Result<(), AppError> {
-    let job = tx
-        .job::<Deliver>(Some(account), Some(Id::from_uuid(endpoint.uuid())), at)
-        .with_payload(event.uuid().to_string());
+    let job = delivery(tx, account, Some(endpoint), event, at);
     Ok(jobs::enqueue(tx, &job)?)
 }
 
 /// The delivery of a just-recorded `event`, without its endpoint: what a
 /// statement that queues one per subscribing endpoint copies.
 pub fn delivery_of(tx: &Tx<'_>, event: &Recorded) -> Job {
-    tx.job::<Deliver>(Some(event.account_id), None, event.occurred_at)
-        .with_payload(event.id.uuid().to_string())
+    delivery(tx, event.account_id, None, event.id, event.occurred_at)
+}
+
+/// The job that delivers `event` to `endpoint` (`None`: filled in per
+/// endpoint by the statement that queues it), due at `at`.
+fn delivery(
+    tx: &Tx<'_>,
+    account: Id<Account>,
+    endpoint: Option<Id<webhooks::Endpoint>>,
+    event: Id<Recorded>,
+    at: Ts,
+) -> Job {
+    let subject = endpoint.map(|endpoint| Id::from_uuid(endpoint.uuid()));
+    tx.job::<Deliver>(Some(account), subject, at)
+        .with_payload(event.uuid().to_string())
 }
 
 /// Whether an endpoint with these types (a JSON array, `None` for all) wants
