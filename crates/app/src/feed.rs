@@ -49,11 +49,8 @@ pub fn record(
 ) -> Result<Id<Recorded>, AppError> {
     let event = event_of(account, actor, change);
     if events::record(tx, &event)? {
-        for endpoint in webhooks::enabled(tx, account)? {
-            if subscribes(endpoint.event_types.as_deref(), &event.event_type) {
-                queue_delivery(tx, account, endpoint.id, event.id, event.occurred_at)?;
-            }
-        }
+        let delivery = delivery_of(tx, &event);
+        webhooks::queue_deliveries(tx, &delivery, &event.event_type)?;
     }
     Ok(event.id)
 }
@@ -70,8 +67,8 @@ pub fn queue_delivery(
     Ok(jobs::enqueue(tx, &job)?)
 }
 
-/// The delivery of a just-recorded `event`, without its endpoint: what a
-/// statement that queues one per subscribing endpoint copies.
+/// The delivery of a just-recorded `event`, without its endpoint: what
+/// `webhooks::queue_deliveries` copies for each endpoint that subscribes.
 pub fn delivery_of(tx: &Tx<'_>, event: &Recorded) -> Job {
     delivery(tx, event.account_id, None, event.id, event.occurred_at)
 }
@@ -88,17 +85,6 @@ fn delivery(
     let subject = endpoint.map(|endpoint| Id::from_uuid(endpoint.uuid()));
     tx.job::<Deliver>(Some(account), subject, at)
         .with_payload(event.uuid().to_string())
-}
-
-/// Whether an endpoint with these types (a JSON array, `None` for all) wants
-/// events of `event_type`.
-pub fn subscribes(event_types: Option<&str>, event_type: &str) -> bool {
-    match event_types {
-        None => true,
-        Some(list) => serde_json::from_str::<Vec<String>>(list)
-            .map(|types| types.iter().any(|t| t == event_type))
-            .unwrap_or(false),
-    }
 }
 
 /// Removes events and delivery-log rows older than the retention; returns how

@@ -570,10 +570,7 @@ pub fn queue_account_deleted(tx: &mut Tx<'_>, account: Id<Account>) -> Result<us
     let now = Ts::now();
     let change = Change::of("account.deleted", account.uuid());
     let mut queued = 0;
-    for endpoint in webhooks::enabled(tx, account)? {
-        if !feed::subscribes(endpoint.event_types.as_deref(), change.event_type) {
-            continue;
-        }
+    for endpoint in webhooks::subscribers(tx, account, change.event_type)? {
         let secret = open(tx.outbound(), endpoint.id, &endpoint.secret_sealed)?;
         let event_id = uuid::Uuid::now_v7();
         let body = signing::envelope(change.event_type, now.get(), &change.data);

@@ -21,6 +21,14 @@ PRAGMA foreign_keys = ON;
 PRAGMA busy_timeout = 5000;
 PRAGMA secure_delete = ON;";
 
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// A new random (version 4) UUID, as statements write it: PostgreSQL's
+    /// own function (13 and later); `DbConnection::open` gives every SQLite
+    /// connection the same, returning the 16 bytes SQLite keeps ids as.
+    fn gen_random_uuid() -> Binary;
+}
+
 /// Initialises OpenSSL before libpq does. libpq's own initialisation registers
 /// OpenSSL's clean-up to run at process exit, which frees what other threads
 /// still use for their TLS connections and can crash a process on its way out;
@@ -49,6 +57,10 @@ impl DbConnection {
                 let mut conn = SqliteConnection::establish(path)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                gen_random_uuid_utils::register_nondeterministic_impl(&conn, || {
+                    uuid::Uuid::new_v4().as_bytes().to_vec()
+                })
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
                 Ok(Self::Sqlite(conn))
             }
         }

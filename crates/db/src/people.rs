@@ -434,11 +434,8 @@ pub fn is_assigned_to(
 }
 
 /// On PostgreSQL, in one statement (so in one round trip, atomic without a
-/// transaction of its own): the person, `event` about them, and a copy of
-/// `delivery` for every enabled webhook endpoint of the account that
-/// subscribes to the event's type, each with a new id and the endpoint as its
-/// subject. Subscribing is `event_types` unset or holding the type, as
-/// `feed::subscribes` decides it on the other path.
+/// transaction of its own): the person, `event` about them, and the
+/// deliveries `webhooks::queue_deliveries` would queue for it.
 pub fn insert_with_event_and_deliveries(
     conn: &mut diesel::PgConnection,
     person: &Person,
@@ -448,7 +445,7 @@ pub fn insert_with_event_and_deliveries(
     CreateWithEvent {
         person,
         event,
-        delivery,
+        deliveries: crate::webhooks::QueueDeliveries::new(delivery, &event.event_type)?,
     }
     .execute(conn)?;
     Ok(())
@@ -460,7 +457,7 @@ pub fn insert_with_event_and_deliveries(
 struct CreateWithEvent<'a> {
     person: &'a Person,
     event: &'a Event,
-    delivery: &'a Job,
+    deliveries: crate::webhooks::QueueDeliveries<'a>,
 }
 
 impl diesel::query_builder::QueryId for CreateWithEvent<'_> {
@@ -478,7 +475,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CreateWithEvent<'_
         use diesel::sql_types::{Double, Integer, Nullable, Text};
 
         use crate::types::sql::DbTimestamp;
-        let (p, e, d) = (self.person, self.event, self.delivery);
+        let (p, e) = (self.person, self.event);
         out.push_sql(
             "WITH person AS (INSERT INTO people (id, account_id, stage, \
              name, sort_name, company, email, phone, address_line1, address_line2, city, \
@@ -547,33 +544,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CreateWithEvent<'_
         out.push_bind_param::<Text, _>(&e.data)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<DbUuid>, _>(&e.person_id)?;
-        out.push_sql(
-            " FROM person RETURNING id) INSERT INTO jobs (id, account_id, kind, subject_id, \
-             status, run_at, attempts, max_attempts, lease_id, lease_expires_at, last_error, \
-             created_at, updated_at, payload) SELECT gen_random_uuid(), ",
-        );
-        out.push_bind_param::<Nullable<DbUuid>, _>(&d.account_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&d.kind)?;
-        out.push_sql(", endpoint.id, ");
-        out.push_bind_param::<Text, _>(&d.status)?;
-        out.push_sql(", ");
-        out.push_bind_param::<DbTimestamp, _>(&d.run_at)?;
-        for count in [&d.attempts, &d.max_attempts] {
-            out.push_sql(", ");
-            out.push_bind_param::<Integer, _>(count)?;
-        }
-        out.push_sql(", NULL, NULL, NULL, ");
-        for at in [&d.created_at, &d.updated_at] {
-            out.push_bind_param::<DbTimestamp, _>(at)?;
-            out.push_sql(", ");
-        }
-        out.push_bind_param::<Nullable<Text>, _>(&d.payload)?;
-        out.push_sql(" FROM webhook_endpoints endpoint, stored WHERE endpoint.account_id = ");
-        out.push_bind_param::<DbUuid, _>(&e.account_id)?;
-        out.push_sql(" AND endpoint.enabled AND (endpoint.event_types IS NULL OR endpoint.event_types::jsonb ? ");
-        out.push_bind_param::<Text, _>(&e.event_type)?;
-        out.push_sql(")");
-        Ok(())
+        out.push_sql(" FROM person) ");
+        self.deliveries.walk_ast(out.reborrow())
     }
 }

@@ -1,11 +1,20 @@
 //! Webhook endpoints of an account and the log of delivery attempts.
 
+use diesel::backend::Backend;
+use diesel::expression::{is_aggregate, ValidGrouping};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{Bool, HasSqlType, Integer, Nullable, Text};
+use diesel::sqlite::Sqlite;
 
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
 use crate::events::Event;
+use crate::jobs::{self, Job};
 use crate::schema::{webhook_deliveries, webhook_endpoints};
+use crate::types::sql::{DbTimestamp, DbUuid};
 use crate::{DbResult, Id, Ts};
 
 #[derive(
@@ -96,14 +105,189 @@ pub fn list(
         .load(conn)?)
 }
 
-/// The account's enabled endpoints (a handful: the caller picks by type).
-pub fn enabled(conn: &mut DbConnection, account: Id<Account>) -> DbResult<Vec<Endpoint>> {
-    Ok(webhook_endpoints::table
-        .filter(webhook_endpoints::account_id.eq(account))
-        .filter(webhook_endpoints::enabled.eq(true))
+/// The endpoints `SubscribedTo` picks for an event of `event_type` in
+/// `account` (a handful), oldest first.
+pub fn subscribers(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    event_type: &str,
+) -> DbResult<Vec<Endpoint>> {
+    let subscribed = SubscribedTo {
+        account,
+        event_type,
+    };
+    Ok(crate::natively!(conn, |c| webhook_endpoints::table
+        .filter(subscribed)
         .order(webhook_endpoints::id.asc())
         .select(Endpoint::as_select())
-        .load(conn)?)
+        .load(c))?)
+}
+
+/// Queues a copy of `delivery` for every endpoint `SubscribedTo` picks for an
+/// event of `event_type` in the delivery's account, each with a new id and
+/// the endpoint as its subject, in one statement; returns how many.
+pub fn queue_deliveries(
+    conn: &mut DbConnection,
+    delivery: &Job,
+    event_type: &str,
+) -> DbResult<usize> {
+    let queue = QueueDeliveries::new(delivery, event_type)?;
+    Ok(crate::natively!(conn, |c| queue.execute(c))?)
+}
+
+/// The rule that decides which endpoints receive an event, as a filter on
+/// `webhook_endpoints`: the account's, enabled, with `event_types` unset (all
+/// types) or holding the event's type. Every path that queues a delivery
+/// goes through it, in SQL; only the spelling of "the JSON array holds the
+/// type" differs per backend.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscribedTo<'a> {
+    pub account: Id<Account>,
+    pub event_type: &'a str,
+}
+
+impl Expression for SubscribedTo<'_> {
+    type SqlType = Bool;
+}
+
+impl ValidGrouping<()> for SubscribedTo<'_> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+impl AppearsOnTable<webhook_endpoints::table> for SubscribedTo<'_> {}
+
+impl SelectableExpression<webhook_endpoints::table> for SubscribedTo<'_> {}
+
+impl QueryId for SubscribedTo<'_> {
+    type QueryId = SubscribedTo<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl SubscribedTo<'_> {
+    /// Writes the rule, with `holds_type` (SQL that ends where the type is
+    /// bound, and `closing` after it) testing the endpoint's JSON array.
+    fn walk<'b, DB>(
+        &'b self,
+        mut out: AstPass<'_, 'b, DB>,
+        holds_type: &'static str,
+        closing: &'static str,
+    ) -> QueryResult<()>
+    where
+        DB: Backend + HasSqlType<DbUuid>,
+        Id<Account>: ToSql<DbUuid, DB>,
+        str: ToSql<Text, DB>,
+    {
+        out.push_sql("webhook_endpoints.account_id = ");
+        out.push_bind_param::<DbUuid, _>(&self.account)?;
+        out.push_sql(
+            " AND webhook_endpoints.enabled AND (webhook_endpoints.event_types IS NULL OR ",
+        );
+        out.push_sql(holds_type);
+        out.push_bind_param::<Text, _>(self.event_type)?;
+        out.push_sql(closing);
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl QueryFragment<Pg> for SubscribedTo<'_> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.walk(out, "webhook_endpoints.event_types::jsonb ? ", "")
+    }
+}
+
+impl QueryFragment<Sqlite> for SubscribedTo<'_> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        self.walk(
+            out,
+            "EXISTS (SELECT 1 FROM json_each(webhook_endpoints.event_types) \
+             WHERE json_each.value = ",
+            ")",
+        )
+    }
+}
+
+/// `INSERT INTO jobs … SELECT … FROM webhook_endpoints WHERE <SubscribedTo>`:
+/// the statement of `queue_deliveries`, which a larger statement can end
+/// with (`people::insert_with_event_and_deliveries`). Built by hand since
+/// diesel writes no `INSERT … SELECT` with a bound row; its text is the same
+/// on every run, so its prepared statement is kept.
+pub struct QueueDeliveries<'a> {
+    delivery: &'a Job,
+    subscribed: SubscribedTo<'a>,
+}
+
+impl<'a> QueueDeliveries<'a> {
+    pub fn new(delivery: &'a Job, event_type: &'a str) -> DbResult<Self> {
+        // A delivery belongs to the account of its event, and goes to that
+        // account's endpoints only.
+        let account = delivery.account_id.ok_or_else(|| {
+            diesel::result::Error::QueryBuilderError("a delivery belongs to an account".into())
+        })?;
+        Ok(Self {
+            delivery,
+            subscribed: SubscribedTo {
+                account,
+                event_type,
+            },
+        })
+    }
+}
+
+impl QueryId for QueueDeliveries<'_> {
+    type QueryId = QueueDeliveries<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<Conn: Connection> RunQueryDsl<Conn> for QueueDeliveries<'_> {}
+
+impl<DB> QueryFragment<DB> for QueueDeliveries<'_>
+where
+    DB: Backend
+        + HasSqlType<DbUuid>
+        + HasSqlType<DbTimestamp>
+        + HasSqlType<Text>
+        + HasSqlType<Integer>,
+    Id<Account>: ToSql<DbUuid, DB>,
+    Id<jobs::Lease>: ToSql<DbUuid, DB>,
+    Ts: ToSql<DbTimestamp, DB>,
+    String: ToSql<Text, DB>,
+    i32: ToSql<Integer, DB>,
+    for<'s> SubscribedTo<'s>: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        let d = self.delivery;
+        out.push_sql(
+            "INSERT INTO jobs (id, account_id, kind, subject_id, status, run_at, attempts, \
+             max_attempts, lease_id, lease_expires_at, last_error, created_at, updated_at, \
+             payload) SELECT gen_random_uuid(), ",
+        );
+        out.push_bind_param::<Nullable<DbUuid>, _>(&d.account_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&d.kind)?;
+        out.push_sql(", webhook_endpoints.id, ");
+        out.push_bind_param::<Text, _>(&d.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<DbTimestamp, _>(&d.run_at)?;
+        for count in [&d.attempts, &d.max_attempts] {
+            out.push_sql(", ");
+            out.push_bind_param::<Integer, _>(count)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<DbUuid>, _>(&d.lease_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<DbTimestamp>, _>(&d.lease_expires_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&d.last_error)?;
+        for at in [&d.created_at, &d.updated_at] {
+            out.push_sql(", ");
+            out.push_bind_param::<DbTimestamp, _>(at)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&d.payload)?;
+        out.push_sql(" FROM webhook_endpoints WHERE ");
+        self.subscribed.walk_ast(out.reborrow())
+    }
 }
 
 /// How many endpoints the account has.

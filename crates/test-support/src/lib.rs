@@ -274,6 +274,20 @@ impl TestApp {
         response.json().await.expect("a customer as JSON")
     }
 
+    /// Deletes the account of `owner` (as `signup` made it) with the right
+    /// password and confirmation; answers 200.
+    pub async fn delete_account(&self, owner: &Signed) {
+        let response = self
+            .call(
+                reqwest::Method::DELETE,
+                "/v1/account",
+                &owner.access,
+                Some(serde_json::json!({"password": PASSWORD, "confirm": "Acme Plumbing"})),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "deleting the account");
+    }
+
     /// Signs up a new account (unique email) and returns its owner, signed in.
     pub async fn signup(&self) -> Signed {
         let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());

@@ -367,15 +367,7 @@ async fn a_new_password_a_removed_user_and_a_deleted_account_end_the_session() {
         303
     );
 
-    let deleted = app
-        .call(
-            Method::DELETE,
-            "/v1/account",
-            &owner.access,
-            Some(json!({"password": PASSWORD, "confirm": "Acme Plumbing"})),
-        )
-        .await;
-    assert_eq!(deleted.status(), 200);
+    app.delete_account(&owner).await;
     assert_eq!(
         get_page(&app, "/app/customers", &owner_session)
             .await
