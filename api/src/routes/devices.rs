@@ -460,7 +460,7 @@ async fn ingest(
     protocol: Protocol,
 ) -> Result<HttpResponse, Problem> {
     let token = token_of(req, in_path.map(web::Path::into_inner));
-    let device = devices::authenticate(state, token).await?;
+    let (device, account) = devices::authenticate(state, token).await?;
     state.device_rates.admit(device.id)?;
     let limit = match protocol {
         Protocol::Overland => OVERLAND_BODY_BYTES.max(state.settings.max_body_bytes),
@@ -483,7 +483,7 @@ async fn ingest(
     // Not kept while the batch waits for a database thread: 32 phones sending
     // Overland's largest batches at once held 9 MB of bodies already read.
     drop(body);
-    devices::ingest(state, &device, parsed).await?;
+    devices::ingest(state, &device, account, parsed).await?;
     let answer = protocol.answer();
     let mut response =
         HttpResponse::build(StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK));

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::accounts::Account;
 use crate::connection::DbConnection;
-use crate::schema::devices;
+use crate::schema::{accounts, devices};
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
@@ -55,6 +55,21 @@ pub fn find_live_by_hash(conn: &mut DbConnection, hash: &[u8]) -> DbResult<Optio
         .filter(devices::token_hash.eq(hash))
         .filter(devices::revoked_at.is_null())
         .select(Device::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The live device with this token hash and its account, in one statement:
+/// all an ingest reads of them.
+pub fn find_live_with_account_by_hash(
+    conn: &mut DbConnection,
+    hash: &[u8],
+) -> DbResult<Option<(Device, Account)>> {
+    Ok(devices::table
+        .inner_join(accounts::table)
+        .filter(devices::token_hash.eq(hash))
+        .filter(devices::revoked_at.is_null())
+        .select((Device::as_select(), Account::as_select()))
         .first(conn)
         .optional()?)
 }

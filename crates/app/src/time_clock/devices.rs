@@ -6,6 +6,7 @@
 //! A device token only ever sends positions for its person: it reads
 //! nothing, never opens or closes a shift, and is refused everywhere else.
 
+use fieldcrm_db::accounts::Account;
 use fieldcrm_db::devices::{self, Counts, Device};
 use fieldcrm_db::users::{self, User};
 use fieldcrm_db::{DbConnection, Id, Ts};
@@ -173,21 +174,30 @@ pub fn unknown_token() -> AppError {
     AppError::unauthorized().with_detail("the device token is not valid or was revoked")
 }
 
-/// The live device of a token; 401 otherwise.
-pub async fn authenticate(state: &AppState, token: Option<String>) -> Result<Device, AppError> {
+/// The live device of a token with its account; 401 otherwise.
+pub async fn authenticate(
+    state: &AppState,
+    token: Option<String>,
+) -> Result<(Device, Account), AppError> {
     let token = token
         .filter(|t| is_device_token(t))
         .ok_or_else(unknown_token)?;
     let hash = device_token_hash(&token);
     state
-        .db(move |conn| Ok(devices::find_live_by_hash(conn, &hash)?))
+        .db(move |conn| Ok(devices::find_live_with_account_by_hash(conn, &hash)?))
         .await?
         .ok_or_else(unknown_token)
 }
 
-/// Judges and stores what a device sent, and adds it to the device's
-/// counters. Positions not stored leave nothing behind but those counters.
-pub async fn ingest(state: &AppState, device: &Device, parsed: Parsed) -> Result<(), AppError> {
+/// Judges and stores what a device of `account` sent, and adds it to the
+/// device's counters. Positions not stored leave nothing behind but those
+/// counters.
+pub async fn ingest(
+    state: &AppState,
+    device: &Device,
+    account: Account,
+    parsed: Parsed,
+) -> Result<(), AppError> {
     let limits = IngestLimits::from(&*state.settings);
     let counts = Counts {
         unparseable: parsed
@@ -202,7 +212,7 @@ pub async fn ingest(state: &AppState, device: &Device, parsed: Parsed) -> Result
         .into_iter()
         .map(|f| (f.id, f.reading))
         .collect();
-    let (account, user, id) = (device.account_id, device.user_id, device.id);
+    let (user, id) = (device.user_id, device.id);
     state
         .db(move |conn| {
             // The counters in the same transaction as the positions.
@@ -216,7 +226,7 @@ pub async fn ingest(state: &AppState, device: &Device, parsed: Parsed) -> Result
             }
             time_clock::judge_and_store(
                 conn,
-                account,
+                &account,
                 user,
                 limits,
                 readings,

@@ -399,15 +399,10 @@ pub async fn ingest(
     }
     state
         .db(move |conn| {
-            judge_and_store(
-                conn,
-                account,
-                user,
-                limits,
-                readings,
-                outcome,
-                |_, _| Ok(()),
-            )
+            let account = accounts::find(conn, account)?.ok_or_else(AppError::unauthorized)?;
+            judge_and_store(conn, &account, user, limits, readings, outcome, |_, _| {
+                Ok(())
+            })
         })
         .await
 }
@@ -420,14 +415,13 @@ pub async fn ingest(
 /// transaction (one commit a request).
 pub(crate) fn judge_and_store(
     tx: &mut Tx<'_>,
-    account: Id<accounts::Account>,
+    account: &accounts::Account,
     user: Id<User>,
     limits: IngestLimits,
     readings: Vec<(Uuid, Reading)>,
     mut outcome: Ingested,
     finish: impl FnOnce(&mut Tx<'_>, &Ingested) -> Result<(), AppError>,
 ) -> Result<Ingested, AppError> {
-    let account = accounts::find(tx, account)?.ok_or_else(AppError::unauthorized)?;
     let now = Utc::now();
     let mut valid = Vec::with_capacity(readings.len());
     for (id, reading) in readings {
@@ -462,12 +456,14 @@ pub(crate) fn judge_and_store(
             }
         }
         // Judged against what is stored around the same times: resends,
-        // the per-person rate, and what the account's quota has left.
+        // the per-person rate, and what the account's quota has left. Nothing
+        // to judge when no position fell in a shift.
         let shift_ids: Vec<_> = shifts.iter().map(|s| s.id).collect();
-        let stored: Vec<(Uuid, DateTime<Utc>)> = if in_shift.is_empty() {
-            Vec::new()
+        let today = day_start(now);
+        let (stored, room): (Vec<(Uuid, DateTime<Utc>)>, u64) = if in_shift.is_empty() {
+            (Vec::new(), 0)
         } else {
-            pings::recorded_between(
+            let stored = pings::recorded_between(
                 tx,
                 &shift_ids,
                 Ts::from(first - limits.min_interval),
@@ -475,13 +471,13 @@ pub(crate) fn judge_and_store(
             )?
             .into_iter()
             .map(|(id, at)| (id.uuid(), at.get()))
-            .collect()
+            .collect();
+            let used = pings::stored_by_account_since(tx, account.id, Ts::from(today))?;
+            let room = limits
+                .daily_quota
+                .saturating_sub(u64::try_from(used).unwrap_or(0));
+            (stored, room)
         };
-        let today = day_start(now);
-        let used = pings::stored_by_account_since(tx, account.id, Ts::from(today))?;
-        let room = limits
-            .daily_quota
-            .saturating_sub(u64::try_from(used).unwrap_or(0));
         let judged: Vec<(Uuid, DateTime<Utc>)> = in_shift
             .iter()
             .map(|(id, r, _)| (*id, r.recorded_at))
@@ -529,7 +525,7 @@ pub(crate) fn judge_and_store(
         }
         let inserted = pings::insert_new(tx, &rows)?;
         if inserted > 0 {
-            detect_visits(tx, &account, user, &rows)?;
+            detect_visits(tx, account, user, &rows)?;
         }
         if inserted > 0 {
             let n = i64::try_from(inserted).unwrap_or(i64::MAX);
