@@ -137,9 +137,9 @@ pub fn queue_deliveries(
 
 /// The rule that decides which endpoints receive an event, as a filter on
 /// `webhook_endpoints`: the account's, enabled, with `event_types` unset (all
-/// types) or holding the event's type. Every path that queues a delivery
-/// goes through it, in SQL; only the spelling of "the JSON array holds the
-/// type" differs per backend.
+/// types) or holding the event's type. Every event picks its endpoints by
+/// it, in SQL (a test send or a redelivery names its endpoint instead); only
+/// the spelling of "the JSON array holds the type" differs per backend.
 #[derive(Debug, Clone, Copy)]
 pub struct SubscribedTo<'a> {
     pub account: Id<Account>,
