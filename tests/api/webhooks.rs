@@ -86,6 +86,19 @@ fn bring_jobs_forward(app: &TestApp) {
         .unwrap();
 }
 
+/// How many jobs, of any state, work on `subject` (an endpoint's id).
+fn jobs_for(app: &TestApp, subject: &str) -> i64 {
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::jobs;
+    let subject: fieldcrm_db::Id<()> = fieldcrm_db::Id::from_uuid(subject.parse().unwrap());
+    let mut conn = app.pool.get().unwrap();
+    jobs::table
+        .filter(jobs::subject_id.eq(subject))
+        .count()
+        .get_result(&mut *conn)
+        .unwrap()
+}
+
 async fn deliveries(app: &TestApp, owner: &Signed, endpoint: &str) -> Vec<Value> {
     let page: Value = app
         .call(
@@ -249,6 +262,8 @@ async fn every_path_reaches_the_enabled_endpoints_that_subscribe_and_no_others()
     assert_eq!(ids(&delivered[0]), ids(&delivered[1]), "one id per event");
     assert!(received(&other_types).await.is_empty());
     assert!(received(&switched_off).await.is_empty());
+    // Not even queued for the endpoint that is switched off.
+    assert_eq!(jobs_for(&app, &off), 0);
 
     // The account's last event picks its subscribers by the same rule.
     app.delete_account(&owner).await;
