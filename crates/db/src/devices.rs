@@ -49,18 +49,8 @@ pub fn insert(conn: &mut DbConnection, device: &Device) -> DbResult<()> {
     Ok(())
 }
 
-/// The live (not revoked) device with this token hash.
-pub fn find_live_by_hash(conn: &mut DbConnection, hash: &[u8]) -> DbResult<Option<Device>> {
-    Ok(devices::table
-        .filter(devices::token_hash.eq(hash))
-        .filter(devices::revoked_at.is_null())
-        .select(Device::as_select())
-        .first(conn)
-        .optional()?)
-}
-
-/// The live device with this token hash and its account, in one statement:
-/// all an ingest reads of them.
+/// The live (not revoked) device with this token hash, and its account: all
+/// an ingest reads of them, in one statement.
 pub fn find_live_with_account_by_hash(
     conn: &mut DbConnection,
     hash: &[u8],

@@ -141,9 +141,9 @@ pub fn queue_deliveries(
 /// it, in SQL (a test send or a redelivery names its endpoint instead); only
 /// the spelling of "the JSON array holds the type" differs per backend.
 #[derive(Debug, Clone, Copy)]
-pub struct SubscribedTo<'a> {
-    pub account: Id<Account>,
-    pub event_type: &'a str,
+pub(crate) struct SubscribedTo<'a> {
+    account: Id<Account>,
+    event_type: &'a str,
 }
 
 impl Expression for SubscribedTo<'_> {
@@ -212,13 +212,13 @@ impl QueryFragment<Sqlite> for SubscribedTo<'_> {
 /// with (`people::insert_with_event_and_deliveries`). Built by hand since
 /// diesel writes no `INSERT … SELECT` with a bound row; its text is the same
 /// on every run, so its prepared statement is kept.
-pub struct QueueDeliveries<'a> {
+pub(crate) struct QueueDeliveries<'a> {
     delivery: &'a Job,
     subscribed: SubscribedTo<'a>,
 }
 
 impl<'a> QueueDeliveries<'a> {
-    pub fn new(delivery: &'a Job, event_type: &'a str) -> DbResult<Self> {
+    pub(crate) fn new(delivery: &'a Job, event_type: &'a str) -> DbResult<Self> {
         // A delivery belongs to the account of its event, and goes to that
         // account's endpoints only.
         let account = delivery.account_id.ok_or_else(|| {

@@ -162,8 +162,9 @@ pub async fn for_setup(
     }
     let hash = device_token_hash(token);
     state
-        .db(move |conn| Ok(devices::find_live_by_hash(conn, &hash)?))
+        .db(move |conn| Ok(devices::find_live_with_account_by_hash(conn, &hash)?))
         .await?
+        .map(|(device, _)| device)
         .filter(|d| d.id == id && d.user_id == user)
         .ok_or_else(AppError::not_found)
 }
