@@ -57,10 +57,38 @@ impl Scale {
 /// such pair can be a quarter off the next, in either direction.
 pub const PAIRS: usize = 3;
 
+/// What an API figure is measured against: the database's rate for the same
+/// work, measured right after it.
+pub trait Limit {
+    /// The rate the API's figure is a ratio of.
+    fn tps(&self) -> f64;
+}
+
+impl Limit for f64 {
+    fn tps(&self) -> f64 {
+        *self
+    }
+}
+
+/// pgbench's rates for the work of a create: the insert of one customer row,
+/// which the target is a ratio of, and the create's own statement (the row,
+/// its event and the event's deliveries), run one after the other.
+#[derive(Clone, Copy, Default)]
+pub struct CreateLimits {
+    pub insert_tps: f64,
+    pub statement_tps: f64,
+}
+
+impl Limit for CreateLimits {
+    fn tps(&self) -> f64 {
+        self.insert_tps
+    }
+}
+
 /// Of pairs of (API figure, limit), the one whose ratio is the median, so the
 /// figure, the limit and the ratio reported all come from the same pair.
-pub fn median_pair(mut pairs: Vec<(Latency, f64)>) -> Option<(Latency, f64)> {
-    let ratio = |(api, limit): &(Latency, f64)| api.requests_per_sec / limit;
+pub fn median_pair<L: Limit>(mut pairs: Vec<(Latency, L)>) -> Option<(Latency, L)> {
+    let ratio = |(api, limit): &(Latency, L)| api.requests_per_sec / limit.tps();
     pairs.sort_by(|a, b| ratio(a).total_cmp(&ratio(b)));
     let middle = pairs.len() / 2;
     pairs.into_iter().nth(middle)
@@ -160,6 +188,10 @@ pub struct Limits {
     pub search_tps: f64,
     pub search_p50_ms: f64,
     pub insert_tps: f64,
+    /// The create's own statement (the customer row, its event and the
+    /// event's deliveries), from the same pair as `insert_tps`: what the
+    /// database itself can do of the work a POST create asks of it.
+    pub create_statement_tps: f64,
     /// pgbench's own CPU per insert of one customer row, in µs: the least a
     /// POST create can cost the server besides HTTP.
     pub insert_client_cpu_us: f64,
@@ -194,6 +226,28 @@ mod tests {
 
     #[test]
     fn no_pairs_have_no_median() {
-        assert!(median_pair(Vec::new()).is_none());
+        assert!(median_pair(Vec::<(Latency, f64)>::new()).is_none());
+    }
+
+    #[test]
+    fn a_creates_limits_come_from_the_pair_with_the_median_insert_ratio() {
+        let create = |api: f64, insert_tps: f64, statement_tps: f64| {
+            let (latency, _) = pair(api, insert_tps);
+            let limits = CreateLimits {
+                insert_tps,
+                statement_tps,
+            };
+            (latency, limits)
+        };
+        // Insert ratios 0.5, 0.6 and 0.4; by the statement (2.0, 0.5, 1.2) the
+        // median would be the third pair.
+        let (api, limits) = median_pair(vec![
+            create(2000.0, 4000.0, 1000.0),
+            create(1800.0, 3000.0, 3600.0),
+            create(2400.0, 6000.0, 2000.0),
+        ])
+        .expect("three pairs have a median");
+        assert_eq!(api.requests_per_sec, 2000.0);
+        assert_eq!((limits.insert_tps, limits.statement_tps), (4000.0, 1000.0));
     }
 }

@@ -18,7 +18,9 @@ use futures_util::{stream, StreamExt};
 use serde_json::{json, Value};
 
 use fieldcrm_bench::load::Latency;
-use fieldcrm_bench::{load, median_pair, report, BackendRun, Limits, Resident, Scale, PAIRS};
+use fieldcrm_bench::{
+    load, median_pair, report, BackendRun, CreateLimits, Limit, Limits, Resident, Scale, PAIRS,
+};
 use fieldcrm_db::{Backend, DatabaseUrl, DbPool, PoolOptions};
 
 const PASSWORD: &str = "bench password that is long enough";
@@ -712,7 +714,8 @@ async fn run_backend(
     run.memory_after("search", pid);
 
     let create_script = script("create.lua", load::create_script(token))?;
-    (run.create, found.insert_tps) = against_limit(
+    let create_limits;
+    (run.create, create_limits) = against_limit(
         probe.as_ref(),
         || {
             let create = costed(pid, &server.base, || {
@@ -721,8 +724,10 @@ async fn run_backend(
             eprintln!("   POST customer: {:.0} req/s", create.requests_per_sec);
             Ok(create)
         },
-        DatabaseProbe::insert_tps,
+        DatabaseProbe::create_limits,
     )?;
+    found.insert_tps = create_limits.insert_tps;
+    found.create_statement_tps = create_limits.statement_tps;
     if let Some(probe) = &probe {
         found.insert_client_cpu_us =
             load::median(&mut probe.insert_client_cpu_us.take()).unwrap_or_default();
@@ -1076,13 +1081,13 @@ async fn tracker_load(
 /// The API's figure and, on PostgreSQL, its limit: [`PAIRS`] pairs, each limit
 /// measured right after its figure, and the pair with the median ratio kept.
 /// On SQLite, the figure once.
-fn against_limit(
+fn against_limit<L: Limit + Default>(
     probe: Option<&DatabaseProbe>,
     mut api: impl FnMut() -> Result<Latency>,
-    limit: impl Fn(&DatabaseProbe) -> Result<f64>,
-) -> Result<(Latency, f64)> {
+    limit: impl Fn(&DatabaseProbe) -> Result<L>,
+) -> Result<(Latency, L)> {
     let Some(probe) = probe else {
-        return Ok((api()?, 0.0));
+        return Ok((api()?, L::default()));
     };
     let mut pairs = Vec::with_capacity(PAIRS);
     for _ in 0..PAIRS {
@@ -1108,6 +1113,7 @@ struct DatabaseProbe {
     insert: PathBuf,
     /// pgbench's own CPU per insert, one figure per run of the insert.
     insert_client_cpu_us: std::cell::RefCell<Vec<f64>>,
+    create_statement: PathBuf,
     pings: PathBuf,
     search_log: PathBuf,
     connections: u32,
@@ -1169,6 +1175,26 @@ impl DatabaseProbe {
                  VALUES (gen_random_uuid(), '{account}', 'customer', 'pgbench customer', 'pgbench customer', 'pg@bench.example', 'pgbench customer pg@bench.example', 1, now(), now());\n"
             ),
         )?;
+        // What a POST create asks of the database: the customer row, its
+        // `customer.created` event and a delivery for each subscribed
+        // endpoint, in one statement as the API writes it on PostgreSQL, with
+        // a new name each time as the API's load sends.
+        let create_statement = script(
+            "create.sql",
+            format!(
+                "\\set r random(1, 1000000000)\n\
+                 WITH person AS (INSERT INTO people (id, account_id, stage, name, sort_name, email, search_text, version, created_at, updated_at) \
+                 VALUES (gen_random_uuid(), '{account}', 'customer', 'Load Test ' || :r, 'load test ' || :r, 'lt' || :r || '@bench.example', \
+                 'load test ' || :r || chr(10) || 'lt' || :r || '@bench.example', 1, now(), now()) RETURNING id), \
+                 stored AS (INSERT INTO events (id, account_id, event_type, occurred_at, actor, data, person_id) \
+                 SELECT gen_random_uuid(), '{account}', 'customer.created', now(), 'user' || chr(58) || '{user}', '{{\"id\"' || chr(58) || '\"' || person.id || '\"}}', person.id FROM person) \
+                 INSERT INTO jobs (id, account_id, kind, subject_id, status, run_at, attempts, max_attempts, created_at, updated_at, payload) \
+                 SELECT gen_random_uuid(), '{account}', 'webhook_delivery', webhook_endpoints.id, 'queued', now(), 0, 8, now(), now(), gen_random_uuid()::text \
+                 FROM webhook_endpoints WHERE webhook_endpoints.account_id = '{account}' AND webhook_endpoints.enabled \
+                 AND (webhook_endpoints.event_types IS NULL OR webhook_endpoints.event_types::jsonb ? 'customer.created');\n",
+                user = seeded.pinging_user,
+            ),
+        )?;
         let pings = script(
             "pings.sql",
             format!(
@@ -1185,6 +1211,7 @@ impl DatabaseProbe {
             searches,
             insert,
             insert_client_cpu_us: std::cell::RefCell::default(),
+            create_statement,
             pings,
             search_log: work.join("pgbench-search"),
             connections: scale.connections,
@@ -1239,6 +1266,17 @@ impl DatabaseProbe {
 
     fn insert_tps(&self) -> Result<f64> {
         self.costed("insert", &self.insert, &self.insert_client_cpu_us)
+    }
+
+    /// The insert, then the create's own statement.
+    fn create_limits(&self) -> Result<CreateLimits> {
+        let insert_tps = self.insert_tps()?;
+        let statement_tps = self.run(&self.create_statement)?;
+        eprintln!("   pgbench create statement: {statement_tps:.0} tps");
+        Ok(CreateLimits {
+            insert_tps,
+            statement_tps,
+        })
     }
 
     fn ping_rows_per_sec(&self) -> Result<f64> {
