@@ -12,8 +12,10 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use fieldcrm_domain::tracking::Reading;
+use loose::Loose;
 use uuid::Uuid;
 
+mod loose;
 pub mod osmand;
 pub mod overland;
 pub mod owntracks;
@@ -188,16 +190,19 @@ fn number(text: &str) -> Result<f64, ()> {
 
 /// The numeric value of a JSON field: absent or `null` is `None`; a number,
 /// or a string holding one, is read; anything else is an error.
-fn json_number(value: Option<&serde_json::Value>) -> Result<Option<f64>, ()> {
+fn json_number(value: Option<&Loose<'_>>) -> Result<Option<f64>, ()> {
     match value {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::Number(n)) => {
-            n.as_f64().filter(|n| n.is_finite()).map(Some).ok_or(())
-        }
-        Some(serde_json::Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(serde_json::Value::String(s)) => number(s).map(Some),
-        Some(_) => Err(()),
+        None | Some(Loose::Null) => Ok(None),
+        Some(Loose::Number(n)) => Some(*n).filter(|n| n.is_finite()).map(Some).ok_or(()),
+        Some(Loose::Text(s)) if s.trim().is_empty() => Ok(None),
+        Some(Loose::Text(s)) => number(s).map(Some),
+        Some(Loose::Other) => Err(()),
     }
+}
+
+/// [`json_number`] of a field of a parsed JSON object.
+fn value_number(value: Option<&serde_json::Value>) -> Result<Option<f64>, ()> {
+    json_number(value.map(Loose::from).as_ref())
 }
 
 /// A time written as ISO 8601 with an offset: RFC 3339 (`Z`, `+02:00`,

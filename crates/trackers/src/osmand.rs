@@ -13,7 +13,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    json_number, label, number, parse_iso, parse_osmand_time, Answer, Fix, Parsed, Raw, Request,
+    label, number, parse_iso, parse_osmand_time, value_number, Answer, Fix, Parsed, Raw, Request,
     Skip,
 };
 
@@ -177,7 +177,7 @@ fn background_geolocation(device: Uuid, root: &Value) -> Result<Fix, Skip> {
             .ok_or(Skip::Unparseable("timestamp"))?,
     );
     let field = |object: &Value, key: &'static str| {
-        json_number(object.get(key)).map_err(|_| Skip::Unparseable(key))
+        value_number(object.get(key)).map_err(|_| Skip::Unparseable(key))
     };
     if let Some(battery) = location.get("battery") {
         raw.battery_pct = field(battery, "level")?.map(|level| level * 100.0);

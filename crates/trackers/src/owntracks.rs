@@ -7,7 +7,7 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{json_number, label, Answer, Fix, Parsed, Raw, Request, Skip};
+use crate::{label, value_number, Answer, Fix, Parsed, Raw, Request, Skip};
 
 /// `200` with an empty JSON array: no messages for the phone.
 pub const ANSWER: Answer = Answer {
@@ -66,7 +66,7 @@ fn kind(message_type: &str) -> &'static str {
 
 fn location(device: Uuid, message: &Value, device_name: Option<&str>) -> Result<Fix, Skip> {
     let field =
-        |key: &'static str| json_number(message.get(key)).map_err(|_| Skip::Unparseable(key));
+        |key: &'static str| value_number(message.get(key)).map_err(|_| Skip::Unparseable(key));
     let required = |key: &'static str| field(key)?.ok_or(Skip::Unparseable(key));
     let tst = required("tst")?;
     // The app itself refuses a location without a time (`tst` 0).

@@ -541,6 +541,59 @@ fn overland_malformed() {
     }
 }
 
+/// The batch is read as JSON is: whatever else a feature holds and of
+/// whatever shape, escapes in keys and text, and the last of a repeated key.
+#[test]
+fn overland_reads_its_fields_as_json_has_them() {
+    let feature = |properties: &str| {
+        format!(
+            r#"{{"locations":[{{"type":"Feature","geometry":{{"type":"Point","coordinates":[13.4,52.5,34.0]}},"properties":{{{properties}}}}}]}}"#
+        )
+    };
+    let fix = one(overland(
+        feature(
+            r#""motion":["driving",{"deep":[[1,{"x":null}]]}],"wifi":"","pauses":false,"altitude":{"a":1},"timestamp":"2025-12-05T10:20:00Z","speed":"7","device_id":"Anna\u0027s van""#,
+        )
+        .as_bytes(),
+    ));
+    assert_eq!(fix.reading.recorded_at, at("2025-12-05T10:20:00Z"));
+    assert_eq!(fix.reading.speed_mps, Some(7.0));
+    assert_eq!(fix.label.as_deref(), Some("Anna's van"));
+    // The last of a repeated key counts, as in any JSON object read whole.
+    let fix = one(overland(
+        feature(r#""timestamp":"2025-12-05T10:20:00Z","speed":"fast","speed":3,"timestamp":"2025-12-05T10:21:00Z""#)
+            .as_bytes(),
+    ));
+    assert_eq!(fix.reading.recorded_at, at("2025-12-05T10:21:00Z"));
+    assert_eq!(fix.reading.speed_mps, Some(3.0));
+    // An escaped key is the key it spells.
+    let fix = one(overland(
+        feature(r#""timestamp":"2025-12-05T10:20:00Z","spe\u0065d":5"#).as_bytes(),
+    ));
+    assert_eq!(fix.reading.speed_mps, Some(5.0));
+    // A field of a shape no number has is named; `current: null` is no position.
+    let parsed = overland(
+        br#"{"locations":[{"geometry":{"type":"Point","coordinates":[13.4,52.5]},"properties":{"timestamp":"2025-12-05T10:20:00Z","course":[1]}},7,null],"current":null}"#,
+    );
+    assert_eq!(
+        skipped(parsed),
+        [
+            Skip::Unparseable("course"),
+            Skip::Unparseable("properties"),
+            Skip::Unparseable("properties"),
+        ]
+    );
+    assert_eq!(
+        skipped(overland(br#"{"locations":null}"#)),
+        [Skip::Unparseable("locations")]
+    );
+    assert_eq!(skipped(overland(b"null")), [Skip::Unparseable("body")]);
+    assert_eq!(
+        skipped(overland(br#"{"locations":[]} trailing"#)),
+        [Skip::Unparseable("body")]
+    );
+}
+
 #[test]
 fn overland_answer_is_result_ok_as_json() {
     assert_eq!(overland::ANSWER.status, 200);
