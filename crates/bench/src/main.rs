@@ -1098,8 +1098,9 @@ fn against_limit<L: Limit + Default>(
 }
 
 /// pgbench on the seeded database, for the same work as the API's figures: the
-/// select by id, the customer search, the insert of one customer row, and a
-/// 1000-row insert of ping rows, with the connections the API was given. Each
+/// select by id, the customer search, the insert of one customer row and the
+/// create's own statement, and a 1000-row insert of ping rows, with the
+/// connections the API was given. Each
 /// runs right after the API's figure it is the limit of: a shared machine's
 /// speed drifts during a run, and a limit taken minutes later drifts with it.
 struct DatabaseProbe {
@@ -1178,7 +1179,9 @@ impl DatabaseProbe {
         // What a POST create asks of the database: the customer row, its
         // `customer.created` event and a delivery for each subscribed
         // endpoint, in one statement as the API writes it on PostgreSQL, with
-        // a new name each time as the API's load sends.
+        // a new name each time as the API's load sends. The actor is a user of
+        // the account, as the API's is; the account has no endpoint yet in
+        // that phase, for the API's creates and these alike.
         let create_statement = script(
             "create.sql",
             format!(

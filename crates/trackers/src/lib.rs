@@ -193,7 +193,8 @@ fn number(text: &str) -> Result<f64, ()> {
 fn json_number(value: Option<&Loose<'_>>) -> Result<Option<f64>, ()> {
     match value {
         None | Some(Loose::Null) => Ok(None),
-        Some(Loose::Number(n)) => Some(*n).filter(|n| n.is_finite()).map(Some).ok_or(()),
+        Some(Loose::Number(n)) if n.is_finite() => Ok(Some(*n)),
+        Some(Loose::Number(_)) => Err(()),
         Some(Loose::Text(s)) if s.trim().is_empty() => Ok(None),
         Some(Loose::Text(s)) => number(s).map(Some),
         Some(Loose::Other) => Err(()),
