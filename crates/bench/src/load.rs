@@ -585,12 +585,31 @@ mod tests {
 
     #[test]
     fn a_thread_that_waits_for_another_is_counted_as_switching() {
-        let pid = std::process::id();
+        use std::io::{BufRead, Write};
+        // A process of its own, whose threads all live through the count: in
+        // this one the other tests' threads end at any time, taking their
+        // switches out of the sum. The shell waits for twenty children, says
+        // so, and waits for a line before it ends.
+        let mut shell = Command::new("sh")
+            .args([
+                "-c",
+                "read go; i=0; while [ $i -lt 20 ]; do sleep 0.001; i=$((i+1)); done; echo done; read end",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = shell.id();
+        let mut stdin = shell.stdin.take().unwrap();
+        let mut stdout = std::io::BufReader::new(shell.stdout.take().unwrap());
         let before = process_switches(pid).unwrap();
-        for _ in 0..20 {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        writeln!(stdin, "go").unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "done\n");
         let after = process_switches(pid).unwrap();
+        writeln!(stdin, "end").unwrap();
+        assert!(shell.wait().unwrap().success());
         assert!(after - before >= 20.0, "{before} then {after} switches");
         // Each round trip puts both threads to sleep: not free anywhere.
         let cost = thread_switch_cpu_us().unwrap();
