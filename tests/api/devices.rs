@@ -18,6 +18,16 @@ async fn app() -> TestApp {
     spawn_app_with(|s| s.maintenance_interval_secs = 0).await
 }
 
+/// The same, with no per-person rate: fixes of the same time, or a
+/// millisecond apart, are each judged by their ids alone.
+async fn app_without_rate() -> TestApp {
+    spawn_app_with(|s| {
+        s.maintenance_interval_secs = 0;
+        s.ping_min_interval_ms = 0;
+    })
+    .await
+}
+
 pub(crate) async fn issue(app: &TestApp, by: &Signed, user_id: &str, label: &str) -> Value {
     let response = app
         .call(
@@ -289,13 +299,9 @@ fn at(text: &str) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn each_app_is_answered_in_its_shape_and_exactly_its_positions_are_stored() {
-    // One device a case, and no per-person rate, so fixes of the same time
-    // from different apps are each stored.
-    let app = spawn_app_with(|s| {
-        s.maintenance_interval_secs = 0;
-        s.ping_min_interval_ms = 0;
-    })
-    .await;
+    // One device a case, so fixes of the same time from different apps are
+    // each stored.
+    let app = app_without_rate().await;
     let owner = app.signup().await;
     let tech = app.user_with_role(&owner, "technician").await;
     let shift = clock_in(&app, &tech).await;
@@ -870,6 +876,63 @@ async fn another_accounts_device_writes_nothing_here() {
     assert_eq!(response.status(), 200);
     assert_eq!(positions_of(&app, &my_tech.user_id), 0);
     assert_eq!(positions_of(&app, &their_tech.user_id), 0);
+}
+
+#[tokio::test]
+async fn a_fix_stored_under_its_former_id_is_a_duplicate_when_the_phone_resends_it() {
+    // Only the ids can tell a resend from a new fix.
+    let app = app_without_rate().await;
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let shift = clock_in(&app, &tech).await;
+    set_shift(&app, &shift, Utc::now() - Duration::hours(1), None);
+    let device = issue(&app, &tech, &tech.user_id, "Phone").await;
+    let path = format!("/v1/ingest/osmand/{}", token(&device));
+    let fix = |t: DateTime<Utc>| format!("lat=52.52&lon=13.40&timestamp={}", t.timestamp());
+    // Whole seconds, as the form's timestamp has them.
+    let recorded = DateTime::from_timestamp(Utc::now().timestamp() - 30, 0).unwrap();
+    let response = Send::post(path.clone(), None, fix(recorded).as_bytes())
+        .to(&app)
+        .await;
+    assert_answer(response, App::OsmAnd, "first upload").await;
+    assert_eq!(positions_of(&app, &tech.user_id), 1);
+
+    // As a database from before ids began with the fix's time holds it.
+    let device_id: uuid::Uuid = device["id"].as_str().unwrap().parse().unwrap();
+    let (id, former) = (
+        fieldcrm_trackers::ping_id(device_id, recorded),
+        fieldcrm_trackers::former_ping_id(device_id, recorded),
+    );
+    {
+        use diesel::prelude::*;
+        use fieldcrm_db::schema::pings;
+        let mut conn = app.pool.get().unwrap();
+        let renamed = diesel::update(
+            pings::table
+                .filter(pings::id.eq(fieldcrm_db::Id::<fieldcrm_db::pings::Ping>::from_uuid(id))),
+        )
+        .set(
+            pings::id.eq(fieldcrm_db::Id::<fieldcrm_db::pings::Ping>::from_uuid(
+                former,
+            )),
+        )
+        .execute(&mut *conn)
+        .unwrap();
+        assert_eq!(renamed, 1, "the fix is stored under its id in time order");
+    }
+
+    // The phone resends it, beside a fix it had not sent.
+    for t in [recorded, recorded + Duration::seconds(10)] {
+        let response = Send::post(path.clone(), None, fix(t).as_bytes())
+            .to(&app)
+            .await;
+        assert_answer(response, App::OsmAnd, "resend").await;
+    }
+    assert_eq!(positions_of(&app, &tech.user_id), 2);
+    let list = devices_of(&app, &tech, &tech.user_id).await;
+    let counters = &list["data"][0]["counters"];
+    assert_eq!(counters["stored"], 2, "{list}");
+    assert_eq!(counters["duplicates"], 1, "{list}");
 }
 
 #[tokio::test]

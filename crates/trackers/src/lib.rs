@@ -39,6 +39,10 @@ pub struct Request<'a> {
 pub struct Fix {
     /// The same for every resend of this fix: see [`ping_id`].
     pub id: Uuid,
+    /// The id the same fix was stored under before ids began with the fix's
+    /// time ([`former_ping_id`]): a phone may resend a fix it sent before an
+    /// upgrade, and that resend is still a duplicate.
+    pub former_id: Uuid,
     pub reading: Reading,
     /// The name the app gives itself: shown to people, never a credential.
     pub label: Option<String>,
@@ -115,11 +119,30 @@ pub struct Answer {
 /// would turn every resend of an old fix into a new ping).
 const PING_NAMESPACE: Uuid = Uuid::from_u128(0xbb34d51a_48be_4540_851e_3804d87f7cae);
 
-/// The id of the ping a device reports for a fix time: UUIDv5 of the device's
-/// server-side id and the time in milliseconds, so a resend of the same fix
-/// (a retried request, a replayed log, the same `tst` again) is a duplicate,
-/// and two devices never collide.
+/// The id of the ping a device reports for a fix time: the time in
+/// milliseconds in the first 48 bits, as in a UUIDv7, and the rest from
+/// [`former_ping_id`] (a UUIDv8). A resend of the same fix (a retried request,
+/// a replayed log, the same `tst` again) is a duplicate, two devices never
+/// collide, and a device's pings sort by time: a batch's rows land side by
+/// side in the index that keeps a person's pings in id order, where random
+/// ids scattered them over as many pages as rows.
 pub fn ping_id(device: Uuid, recorded_at: DateTime<Utc>) -> Uuid {
+    id_in_time_order(recorded_at, former_ping_id(device, recorded_at))
+}
+
+fn id_in_time_order(recorded_at: DateTime<Utc>, former: Uuid) -> Uuid {
+    let mut bytes = *former.as_bytes();
+    // Two's complement keeps a fix before 1970 deterministic; such a fix is
+    // outside every shift anyway.
+    let millis = recorded_at.timestamp_millis().to_be_bytes();
+    bytes[..6].copy_from_slice(&millis[2..]);
+    Uuid::new_v8(bytes)
+}
+
+/// The id a device's ping had before [`ping_id`] (UUIDv5 of the device's
+/// server-side id and the time in milliseconds). Fixed forever: the ingest
+/// counts a fix stored under it as a duplicate of its resends.
+pub fn former_ping_id(device: Uuid, recorded_at: DateTime<Utc>) -> Uuid {
     let mut name = [0u8; 24];
     name[..16].copy_from_slice(device.as_bytes());
     name[16..].copy_from_slice(&recorded_at.timestamp_millis().to_be_bytes());
@@ -154,8 +177,10 @@ impl Raw {
             return Err(Skip::NoFix);
         }
         let recorded_at = self.recorded_at.ok_or(Skip::Unparseable("timestamp"))?;
+        let former_id = former_ping_id(device, recorded_at);
         Ok(Fix {
-            id: ping_id(device, recorded_at),
+            id: id_in_time_order(recorded_at, former_id),
+            former_id,
             reading: Reading {
                 recorded_at,
                 lat,
@@ -271,31 +296,53 @@ mod tests {
     fn ping_ids_repeat_for_a_resend_and_differ_by_device_and_millisecond() {
         let device = Uuid::from_u128(1);
         let t = at("2026-12-05T10:20:00.123Z");
-        assert_eq!(ping_id(device, t), ping_id(device, t));
-        assert_eq!(ping_id(device, t).get_version_num(), 5);
-        assert_ne!(ping_id(device, t), ping_id(Uuid::from_u128(2), t));
-        assert_ne!(
-            ping_id(device, t),
-            ping_id(device, t + chrono::Duration::milliseconds(1))
-        );
-        // Below a millisecond is the same fix.
-        assert_eq!(
-            ping_id(device, t),
-            ping_id(device, t + chrono::Duration::microseconds(400))
-        );
+        for id in [ping_id, former_ping_id] {
+            assert_eq!(id(device, t), id(device, t));
+            assert_ne!(id(device, t), id(Uuid::from_u128(2), t));
+            assert_ne!(
+                id(device, t),
+                id(device, t + chrono::Duration::milliseconds(1))
+            );
+            // Below a millisecond is the same fix.
+            assert_eq!(
+                id(device, t),
+                id(device, t + chrono::Duration::microseconds(400))
+            );
+        }
+        assert_eq!(ping_id(device, t).get_version_num(), 8);
+        assert_eq!(former_ping_id(device, t).get_version_num(), 5);
+    }
+
+    #[test]
+    fn ping_ids_begin_with_the_fix_time() {
+        let t = at("2026-12-05T10:20:00.123Z");
+        let id = ping_id(Uuid::from_u128(1), t);
+        let millis = u64::try_from(t.timestamp_millis()).unwrap();
+        assert_eq!(id.as_u128() >> 80, u128::from(millis));
+        // A device's ids sort as its fixes' times, whichever device and time.
+        let ids: Vec<Uuid> = (0..2000)
+            .map(|n| {
+                ping_id(
+                    Uuid::from_u128(7),
+                    t + chrono::Duration::milliseconds(n * 997),
+                )
+            })
+            .collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
     }
 
     #[test]
     fn ping_ids_are_fixed_forever() {
-        // A stored ping's id must come out the same after any upgrade.
-        let id = ping_id(
-            Uuid::parse_str("0190d0f8-7b6c-7d2e-9a4b-5c3d2e1f0a9b").unwrap(),
-            at("2026-12-05T10:20:00Z"),
-        );
-        assert_eq!(id.to_string(), PINNED_PING_ID);
+        // A stored ping's id must come out the same after any upgrade: the
+        // former id too, since stored pings keep it.
+        let device = Uuid::parse_str("0190d0f8-7b6c-7d2e-9a4b-5c3d2e1f0a9b").unwrap();
+        let t = at("2026-12-05T10:20:00Z");
+        assert_eq!(ping_id(device, t).to_string(), PINNED_PING_ID);
+        assert_eq!(former_ping_id(device, t).to_string(), PINNED_FORMER_PING_ID);
     }
 
-    const PINNED_PING_ID: &str = "cb3db3af-055c-5f88-8210-568a21352620";
+    const PINNED_PING_ID: &str = "01a245b7-c080-8f88-8210-568a21352620";
+    const PINNED_FORMER_PING_ID: &str = "cb3db3af-055c-5f88-8210-568a21352620";
 
     #[test]
     fn osmand_time_follows_traccar() {

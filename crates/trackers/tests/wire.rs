@@ -2,7 +2,9 @@
 //! source of every fixture), and what fieldcrm reads from it.
 
 use chrono::{DateTime, Utc};
-use fieldcrm_trackers::{osmand, overland, owntracks, ping_id, token, Fix, Parsed, Request, Skip};
+use fieldcrm_trackers::{
+    former_ping_id, osmand, overland, owntracks, ping_id, token, Fix, Parsed, Request, Skip,
+};
 use uuid::Uuid;
 
 const DEVICE: Uuid = Uuid::from_u128(0x0190d0f8_7b6c_7d2e_9a4b_5c3d2e1f0a9b);
@@ -63,6 +65,10 @@ fn close(actual: Option<f64>, expected: f64) {
 fn assert_berlin(fix: &Fix) {
     assert_eq!(fix.reading.recorded_at, at("2025-12-05T10:20:00Z"));
     assert_eq!(fix.id, ping_id(DEVICE, fix.reading.recorded_at));
+    assert_eq!(
+        fix.former_id,
+        former_ping_id(DEVICE, fix.reading.recorded_at)
+    );
     assert_eq!((fix.reading.lat, fix.reading.lon), (52.520008, 13.404954));
     assert!(!fix.current);
 }

@@ -22,7 +22,7 @@ use crate::caller::Caller;
 use crate::error::AppError;
 use crate::paging::PageRequest;
 use crate::state::AppState;
-use crate::time_clock::{self, IngestLimits, Ingested};
+use crate::time_clock::{self, IngestLimits, Ingested, SentReading};
 use crate::tx::Tx;
 
 /// 403 unless the caller may manage `user`'s devices: owners and admins
@@ -211,7 +211,11 @@ pub async fn ingest(
     let readings: Vec<_> = parsed
         .fixes
         .into_iter()
-        .map(|f| (f.id, f.reading))
+        .map(|f| SentReading {
+            id: f.id,
+            former_id: Some(f.former_id),
+            reading: f.reading,
+        })
         .collect();
     let (user, id) = (device.user_id, device.id);
     state

@@ -382,9 +382,10 @@ pub async fn ingest(
     let mut readings = Vec::with_capacity(batch.len());
     for item in batch {
         match item {
-            PingItem::Ping(body) => readings.push((
-                body.id,
-                Reading {
+            PingItem::Ping(body) => readings.push(SentReading {
+                id: body.id,
+                former_id: None,
+                reading: Reading {
                     recorded_at: body.recorded_at,
                     lat: body.lat,
                     lon: body.lon,
@@ -392,7 +393,7 @@ pub async fn ingest(
                     speed_mps: body.speed_mps,
                     heading_deg: body.heading_deg,
                 },
-            )),
+            }),
             PingItem::Malformed { id } => outcome.rejected.push((id, Rejection::Malformed)),
             PingItem::Other(_) => outcome.rejected.push((None, Rejection::Malformed)),
         }
@@ -407,6 +408,15 @@ pub async fn ingest(
         .await
 }
 
+/// A reading as its sender identified it.
+pub(crate) struct SentReading {
+    pub id: Uuid,
+    /// The id the same reading was stored under before, if its sender's ids
+    /// changed (a tracker's fixes): a stored ping under it is this reading.
+    pub former_id: Option<Uuid>,
+    pub reading: Reading,
+}
+
 /// The one ingest path, for pings uploaded by a signed-in person and for the
 /// positions their tracker apps send: the checks of each reading, the shift
 /// window, deduplication, the per-person rate and the account's quota, then
@@ -418,15 +428,27 @@ pub(crate) fn judge_and_store(
     account: &accounts::Account,
     user: Id<User>,
     limits: IngestLimits,
-    readings: Vec<(Uuid, Reading)>,
+    readings: Vec<SentReading>,
     mut outcome: Ingested,
     finish: impl FnOnce(&mut Tx<'_>, &Ingested) -> Result<(), AppError>,
 ) -> Result<Ingested, AppError> {
     let now = Utc::now();
     let mut valid = Vec::with_capacity(readings.len());
-    for (id, reading) in readings {
+    // A stored ping's former id, to the id it has now.
+    let mut current_ids = HashMap::new();
+    for SentReading {
+        id,
+        former_id,
+        reading,
+    } in readings
+    {
         match reading.check(now, account.ping_accuracy_limit_m) {
-            Ok(()) => valid.push((id, reading)),
+            Ok(()) => {
+                if let Some(former_id) = former_id {
+                    current_ids.insert(former_id, id);
+                }
+                valid.push((id, reading));
+            }
             Err(why) => outcome.rejected.push((Some(id.to_string()), why)),
         }
     }
@@ -470,7 +492,10 @@ pub(crate) fn judge_and_store(
                 Ts::from(last + limits.min_interval),
             )?
             .into_iter()
-            .map(|(id, at)| (id.uuid(), at.get()))
+            .map(|(id, at)| {
+                let id = id.uuid();
+                (current_ids.get(&id).copied().unwrap_or(id), at.get())
+            })
             .collect();
             let used = pings::stored_by_account_since(tx, account.id, Ts::from(today))?;
             let room = limits
