@@ -238,9 +238,10 @@ pub struct DeletionReceiptView {
 /// from its tables.
 #[derive(Serialize, ToSchema)]
 pub struct ScrubView {
-    /// `complete`, or `pending` while a reader that began before the deletion
-    /// still holds the old rows; it completes on its own when that reader ends.
-    /// Follow it at `GET /v1/deletion-receipts/{receipt_id}`.
+    /// `pending` until a background job has scrubbed the tables, right after
+    /// the deletion or, while a reader that began before it still holds the
+    /// old rows, as soon as that reader ends; then `complete`. The deletion
+    /// answers `pending`; follow it at `GET /v1/deletion-receipts/{receipt_id}`.
     #[schema(example = "complete")]
     pub status: &'static str,
     pub completed_at: Option<DateTime<Utc>>,
@@ -267,11 +268,13 @@ impl From<privacy::DeletionReceipt> for DeletionReceiptView {
 /// Delete the account and every record of it: users, tokens, API keys,
 /// customers and prospects, consent history, appointments, shifts, pings,
 /// messages, queued jobs, idempotency records and the audit trail, in one
-/// transaction; then the space they took is scrubbed (SQLite: zeroed pages and
-/// an emptied write-ahead log; PostgreSQL: VACUUM of the tables), at once, or,
-/// while a reader that began before the deletion still holds the old rows, in
-/// the background as soon as it ends: the receipt's `scrub` says which, and
-/// `GET /v1/deletion-receipts/{receipt_id}` follows it. Every token
+/// transaction; then a background job scrubs the space they took (SQLite:
+/// zeroed pages and an emptied write-ahead log; PostgreSQL: VACUUM of the
+/// tables, whose time grows with every account's rows in them, so the answer
+/// does not wait for it), right away or, while a reader that began before the
+/// deletion still holds the old rows, as soon as it ends. The answer's
+/// `scrub` is `pending`; `GET /v1/deletion-receipts/{receipt_id}` follows it
+/// to `complete`. Every token
 /// and API key of the account answers 401 from then on, and no queued message
 /// of it is sent. `confirm` not the account's name: 422 (checked first, so it
 /// says nothing of the password); wrong password: 401 `wrong_password`,
