@@ -134,6 +134,9 @@ pub struct BackendRun {
     pub export_rss_growth_kib: u64,
     pub delete_secs: f64,
     pub deleted_pings: i64,
+    /// From the deletion's request to its receipt's scrub complete (the
+    /// tables vacuumed, on PostgreSQL), as its background job does it.
+    pub scrub_secs: f64,
     /// The web app's pages, one request at a time.
     pub pages: Vec<pages::PageFigure>,
     /// Resident memory after each phase: its peak so far tells which phase

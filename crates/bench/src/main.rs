@@ -973,9 +973,26 @@ async fn run_backend(
         pings_stored(database_url)? == 0,
         "pings left after the deletion"
     );
+    // The scrub follows in a job; the receipt says when it completed.
+    let path = format!(
+        "/v1/deletion-receipts/{}",
+        receipt["receipt_id"].as_str().context("receipt id")?
+    );
+    loop {
+        let now = api.call(reqwest::Method::GET, &path, None, None).await?;
+        if now["scrub"]["status"] == "complete" {
+            break;
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "the deletion's scrub did not complete in 10 minutes: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    run.scrub_secs = started.elapsed().as_secs_f64();
     eprintln!(
-        "   delete: {} pings in {:.2} s",
-        run.deleted_pings, run.delete_secs
+        "   delete: {} pings in {:.2} s, scrubbed after {:.2} s",
+        run.deleted_pings, run.delete_secs, run.scrub_secs
     );
 
     run.memory_after("delete", pid);

@@ -409,6 +409,15 @@ pub fn markdown(
             met: Some(p.delete_secs < 10.0 * (p.deleted_pings as f64 / 1e6).max(1.0)),
         },
         Row {
+            figure: "The same deletion until its scrub completed (SQLite: the write-ahead log emptied; PostgreSQL: every table that held its rows vacuumed, every account's rows in them)",
+            sqlite: format!("{:.2} s", s.scrub_secs),
+            postgres: format!("{:.2} s", p.scrub_secs),
+            limit: "—".into(),
+            ratio: "—".into(),
+            target: "—",
+            met: None,
+        },
+        Row {
             figure: "Export of the account",
             sqlite: format!(
                 "{:.1} s, {:.0} MB",
