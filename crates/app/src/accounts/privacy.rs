@@ -55,8 +55,9 @@ pub struct DeletionReceipt {
     pub scrubbed_at: Option<Ts>,
 }
 
-/// The job that finishes a deletion's scrub once no reader from before the
-/// deletion is left. It waits for readers and never gives up.
+/// The job that scrubs a deletion, queued in the deleting transaction: right
+/// away, or once no reader from before the deletion is left. It waits for
+/// readers and never gives up.
 pub struct ScrubDeletion;
 
 impl BackgroundJob for ScrubDeletion {
@@ -155,8 +156,8 @@ fn queue_scrub(tx: &mut Tx<'_>, plan: &ScrubPlan) -> Result<(), AppError> {
     Ok(jobs::enqueue(tx, &job)?)
 }
 
-/// Tries the scrub of a deletion again; while a reader from before it is still
-/// open, looks again after a tenth of the time waited so far (1 s to 1 min).
+/// Scrubs a deletion; while a reader from before it is still open, looks
+/// again after a tenth of the time waited so far (1 s to 1 min).
 pub async fn run_scrub_job(state: &AppState, job: &Job) -> Result<Outcome, AppError> {
     let plan: ScrubPlan = match job.payload.as_deref().map(serde_json::from_str) {
         Some(Ok(plan)) => plan,
