@@ -144,3 +144,102 @@ fn sqlite_connections_enforce_foreign_keys_and_use_wal() {
         .unwrap();
     assert_eq!(mode.journal_mode, "wal");
 }
+
+/// Foreign keys whose columns lead no index, as `table(columns) -> parent`.
+/// Deleting a parent row looks its children up by those columns; without an
+/// index every such lookup reads the whole child table, every account's rows.
+fn foreign_keys_without_an_index(conn: &mut DbConnection) -> Vec<String> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Unindexed {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        key: String,
+    }
+    let sql = match conn {
+        // An index serves the key when its first columns are the key's, in
+        // any order.
+        DbConnection::Pg(_) => {
+            "SELECT c.conrelid::regclass::text || '(' ||
+                    array_to_string(ARRAY(SELECT attname FROM pg_attribute
+                        WHERE attrelid = c.conrelid AND attnum = ANY (c.conkey) ORDER BY attnum), ',')
+                    || ') -> ' || c.confrelid::regclass::text AS key
+             FROM pg_constraint c
+             WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace
+               AND NOT EXISTS (
+                   SELECT 1 FROM pg_index i
+                   WHERE i.indrelid = c.conrelid
+                     AND (i.indkey::int2[])[0:cardinality(c.conkey) - 1] @> c.conkey
+                     AND (i.indkey::int2[])[0:cardinality(c.conkey) - 1] <@ c.conkey)
+             ORDER BY 1"
+        }
+        DbConnection::Sqlite(_) => {
+            "WITH keys AS (
+                 SELECT m.name AS tbl, f.id AS fk, f.\"table\" AS parent,
+                        group_concat(f.\"from\", ',') AS cols, count(*) AS n
+                 FROM sqlite_master m, pragma_foreign_key_list(m.name) f
+                 WHERE m.type = 'table' GROUP BY m.name, f.id),
+             leading AS (
+                 SELECT m.name AS tbl, l.name AS idx, i.seqno, i.name AS col
+                 FROM sqlite_master m, pragma_index_list(m.name) l, pragma_index_info(l.name) i
+                 WHERE m.type = 'table')
+             SELECT k.tbl || '(' || k.cols || ') -> ' || k.parent AS key FROM keys k
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM leading a WHERE a.tbl = k.tbl AND k.n = (
+                     SELECT count(*) FROM leading b
+                     WHERE b.tbl = a.tbl AND b.idx = a.idx AND b.seqno < k.n
+                       AND ',' || k.cols || ',' LIKE '%,' || b.col || ',%'))
+             ORDER BY 1"
+        }
+    };
+    diesel::sql_query(sql)
+        .load::<Unindexed>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|row| row.key)
+        .collect()
+}
+
+/// Every foreign key of the migrated schema is led by an index; a key added
+/// without one is found (checked with a table made for the test).
+fn every_foreign_key_is_led_by_an_index(db: &TestDatabase) {
+    let mut conn = DbConnection::open(&DatabaseUrl::parse(db.url()).unwrap()).unwrap();
+    migrations::run_pending(&mut conn).unwrap();
+    assert_eq!(
+        foreign_keys_without_an_index(&mut conn),
+        Vec::<String>::new()
+    );
+
+    conn.batch_execute(
+        "CREATE TABLE t_child (
+             id integer NOT NULL PRIMARY KEY,
+             account_id uuid NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+             user_id uuid NOT NULL REFERENCES users(id) ON DELETE CASCADE)",
+    )
+    .unwrap();
+    conn.batch_execute("CREATE INDEX t_child_user_account_idx ON t_child (user_id, account_id)")
+        .unwrap();
+    assert_eq!(
+        foreign_keys_without_an_index(&mut conn),
+        ["t_child(account_id) -> accounts"],
+        "an index led by another column does not serve the key"
+    );
+    conn.batch_execute("CREATE INDEX t_child_account_idx ON t_child (account_id, id)")
+        .unwrap();
+    assert_eq!(
+        foreign_keys_without_an_index(&mut conn),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn every_foreign_key_is_led_by_an_index_on_sqlite() {
+    every_foreign_key_is_led_by_an_index(&TestDatabase::sqlite());
+}
+
+#[test]
+fn every_foreign_key_is_led_by_an_index_on_postgres() {
+    let Some(admin) = TestDatabase::postgres_admin_url() else {
+        return skipped("TEST_DATABASE_URL is not set: no PostgreSQL to migrate");
+    };
+    every_foreign_key_is_led_by_an_index(&TestDatabase::postgres(&admin));
+}

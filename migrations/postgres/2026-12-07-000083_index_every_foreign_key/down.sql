@@ -1,0 +1,15 @@
+DROP INDEX webhook_deliveries_account_idx;
+CREATE INDEX webhook_deliveries_account_idx ON webhook_deliveries (account_id);
+DROP INDEX jobs_account_idx;
+CREATE INDEX jobs_account_idx ON jobs (account_id);
+DROP INDEX appointments_account_id_idx;
+DROP INDEX google_oauth_states_user_idx;
+DROP INDEX google_integrations_connected_by_idx;
+DROP INDEX api_keys_created_by_idx;
+DROP INDEX devices_created_by_idx;
+DROP INDEX devices_user_idx;
+DROP INDEX calendar_feeds_account_idx;
+DROP INDEX refresh_tokens_account_idx;
+DROP INDEX reminders_account_idx;
+DROP INDEX consent_events_account_idx;
+DROP INDEX appointment_status_changes_account_idx;
