@@ -2,6 +2,7 @@
 //! size is read in constant memory.
 
 use diesel::prelude::*;
+use fieldcrm_domain::Stage;
 
 use crate::accounts::Account;
 use crate::api_keys::ApiKey;
@@ -21,6 +22,7 @@ use crate::schema::{
     webhook_deliveries, webhook_endpoints,
 };
 use crate::shifts::Shift;
+use crate::types::Stored;
 use crate::users::User;
 use crate::webhooks::{Delivery, Endpoint};
 use crate::{DbResult, Id};
@@ -52,7 +54,6 @@ macro_rules! pages_by_id {
 pages_by_id!(users_page, users, User);
 pages_by_id!(api_keys_page, api_keys, ApiKey);
 pages_by_id!(devices_page, devices, Device);
-pages_by_id!(people_page, people, Person);
 pages_by_id!(consent_page, consent_events, ConsentEvent);
 pages_by_id!(appointments_page, appointments, Appointment);
 pages_by_id!(
@@ -68,6 +69,38 @@ pages_by_id!(jobs_page, jobs, Job);
 pages_by_id!(events_page, events, Event);
 pages_by_id!(webhook_endpoints_page, webhook_endpoints, Endpoint);
 pages_by_id!(webhook_deliveries_page, webhook_deliveries, Delivery);
+
+/// People in id order. Their indexes lead with the account and then the stage,
+/// so one range per stage is read, a page at most each, and the two merged:
+/// a page costs the same wherever it is in the account, without a fourth index
+/// on a table every create writes.
+pub fn people_page(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    after: Option<Id<Person>>,
+    limit: i64,
+) -> DbResult<Vec<Person>> {
+    let mut rows = Vec::new();
+    for stage in [Stage::Customer, Stage::Prospect] {
+        let mut query = people::table
+            .filter(people::account_id.eq(account))
+            .filter(people::stage.eq(Stored(stage)))
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(people::id.gt(after));
+        }
+        rows.extend(
+            query
+                .order(people::id.asc())
+                .limit(limit)
+                .select(Person::as_select())
+                .load(conn)?,
+        );
+    }
+    rows.sort_unstable_by_key(|person: &Person| person.id.uuid());
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok(rows)
+}
 
 /// Which Google event each appointment is, in appointment order.
 pub fn google_events_page(
