@@ -1,3 +1,4 @@
+DROP INDEX shifts_user_clock_out_idx;
 DROP INDEX webhook_deliveries_account_idx;
 CREATE INDEX webhook_deliveries_account_idx ON webhook_deliveries (account_id);
 DROP INDEX jobs_account_idx;
