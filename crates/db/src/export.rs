@@ -81,7 +81,7 @@ pub fn people_page(
     limit: i64,
 ) -> DbResult<Vec<Person>> {
     let mut rows = Vec::new();
-    for stage in [Stage::Customer, Stage::Prospect] {
+    for stage in Stage::ALL {
         let mut query = people::table
             .filter(people::account_id.eq(account))
             .filter(people::stage.eq(Stored(stage)))

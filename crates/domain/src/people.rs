@@ -12,6 +12,9 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, for what reads people stage by stage (the export).
+    pub const ALL: [Stage; 2] = [Stage::Customer, Stage::Prospect];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Customer => "customer",
