@@ -94,6 +94,44 @@ pub fn median_pair<L: Limit>(mut pairs: Vec<(Latency, L)>) -> Option<(Latency, L
     pairs.into_iter().nth(middle)
 }
 
+/// A PostgreSQL URL that reaches the server over TCP on this host.
+#[derive(Debug, PartialEq)]
+pub struct PostgresOnLoopback<'a> {
+    /// `user` or `user:password`, empty when the URL names none.
+    user: &'a str,
+    /// The database and whatever follows it (`db?sslmode=...`).
+    database: &'a str,
+}
+
+impl<'a> PostgresOnLoopback<'a> {
+    pub fn of(url: &'a str) -> Option<Self> {
+        let rest = url
+            .strip_prefix("postgres://")
+            .or_else(|| url.strip_prefix("postgresql://"))?;
+        let (authority, database) = rest.split_once('/').unwrap_or((rest, ""));
+        let (user, host) = authority.rsplit_once('@').unwrap_or(("", authority));
+        let host = match host.rsplit_once(':') {
+            Some((host, port)) if !port.contains(']') => host,
+            _ => host,
+        };
+        matches!(host, "127.0.0.1" | "localhost" | "[::1]").then_some(Self { user, database })
+    }
+
+    /// The same database and user through the socket in `directory`.
+    pub fn through_socket(&self, directory: &str, port: &str) -> String {
+        let user = if self.user.is_empty() {
+            String::new()
+        } else {
+            format!("{}@", self.user)
+        };
+        format!(
+            "postgres://{user}{}:{port}/{}",
+            directory.replace('/', "%2F"),
+            self.database
+        )
+    }
+}
+
 /// Everything measured on one backend.
 #[derive(Default)]
 pub struct BackendRun {
@@ -103,6 +141,10 @@ pub struct BackendRun {
     /// GET /healthz: a request through the server's HTTP stack and its
     /// middleware with no database work, the other part of a GET's floor.
     pub healthz: Latency,
+    /// GET by id from a second server on the same PostgreSQL database that
+    /// connects through its Unix socket, as the README advises on one host;
+    /// `None` where the run reached PostgreSQL some other way.
+    pub get_by_id_through_socket: Option<Latency>,
     pub create: Latency,
     /// POST create with events on and one endpoint subscribed to them.
     pub create_with_webhook: Latency,
@@ -187,6 +229,9 @@ pub struct Limits {
     /// pgbench's own CPU per select by id, in µs: what one query costs its
     /// client, the least a GET by id can cost the server besides HTTP.
     pub select_client_cpu_us: f64,
+    /// The same through PostgreSQL's Unix socket, beside
+    /// `BackendRun::get_by_id_through_socket`.
+    pub select_client_cpu_us_through_socket: Option<f64>,
     /// The API's customer search, run by pgbench with the same terms.
     pub search_tps: f64,
     pub search_p50_ms: f64,
@@ -225,6 +270,35 @@ mod tests {
         ]);
         let (api, limit) = chosen.expect("three pairs have a median");
         assert_eq!((api.requests_per_sec, limit), (2000.0, 4000.0));
+    }
+
+    #[test]
+    fn a_loopback_url_is_taken_to_the_socket_with_its_user_and_database() {
+        let on_loopback =
+            PostgresOnLoopback::of("postgres://postgres@127.0.0.1:5432/fieldcrm_bench").unwrap();
+        assert_eq!(
+            on_loopback.through_socket("/var/run/postgresql", "5432"),
+            "postgres://postgres@%2Fvar%2Frun%2Fpostgresql:5432/fieldcrm_bench"
+        );
+        let bare = PostgresOnLoopback::of("postgresql://localhost/db?sslmode=disable").unwrap();
+        assert_eq!(
+            bare.through_socket("/tmp", "5433"),
+            "postgres://%2Ftmp:5433/db?sslmode=disable"
+        );
+        assert!(PostgresOnLoopback::of("postgres://u:p@[::1]:5432/db").is_some());
+    }
+
+    #[test]
+    fn a_url_to_another_host_or_already_to_a_socket_is_not_on_loopback() {
+        assert_eq!(
+            PostgresOnLoopback::of("postgres://u@db.example:5432/db"),
+            None
+        );
+        assert_eq!(
+            PostgresOnLoopback::of("postgres://u@%2Fvar%2Frun%2Fpostgresql/db"),
+            None
+        );
+        assert_eq!(PostgresOnLoopback::of("sqlite:///tmp/bench.db"), None);
     }
 
     #[test]

@@ -568,6 +568,39 @@ fn count(database_url: &str, sql: &str) -> Result<i64> {
     Ok(row.n)
 }
 
+/// The same PostgreSQL database through its Unix socket, when `database_url`
+/// reaches it over TCP on this host and the server has a socket here: the
+/// connection the README advises on one host, without TCP or TLS.
+fn through_unix_socket(database_url: &str) -> Result<Option<String>> {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Socket {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        directories: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        port: String,
+    }
+    let Some(on_loopback) = fieldcrm_bench::PostgresOnLoopback::of(database_url) else {
+        return Ok(None);
+    };
+    let pool = DbPool::new(&DatabaseUrl::parse(database_url)?, &PoolOptions::default())?;
+    let socket: Socket = diesel::sql_query(
+        "SELECT current_setting('unix_socket_directories') AS directories, \
+         current_setting('port') AS port",
+    )
+    .get_result(&mut *pool.get()?)?;
+    let port = socket.port;
+    let Some(directory) = socket
+        .directories
+        .split(',')
+        .map(str::trim)
+        .find(|dir| Path::new(dir).join(format!(".s.PGSQL.{port}")).exists())
+    else {
+        return Ok(None);
+    };
+    Ok(Some(on_loopback.through_socket(directory, &port)))
+}
+
 /// Settles PostgreSQL after the seed into the state of a database that has
 /// been running a while: statistics gathered and hint bits set (`VACUUM
 /// ANALYZE`, as autovacuum does), and the seed's dirty pages written out
@@ -667,6 +700,25 @@ async fn run_backend(
         "   GET /healthz: {:.0} req/s, {:.1} µs of server CPU each",
         run.healthz.requests_per_sec, run.healthz.cpu_us
     );
+
+    if let Some(probe) = &probe {
+        if let Some(socket_url) = through_unix_socket(database_url)? {
+            // A second server, started after the first is done loading, so
+            // the two connections' costs are each measured on an idle machine.
+            let (beside, _) = start(&args.server, &socket_url, &logs).await?;
+            let get = costed(beside.child.id(), &beside.base, || {
+                load::wrk(&beside.base, &get_script, c, secs)
+            })?;
+            drop(beside);
+            eprintln!(
+                "   GET by id through the Unix socket: {:.0} req/s, {:.1} µs of server CPU each",
+                get.requests_per_sec, get.cpu_us
+            );
+            run.get_by_id_through_socket = Some(get);
+            found.select_client_cpu_us_through_socket =
+                Some(probe.select_cost_through(&socket_url)?);
+        }
+    }
 
     run.memory_after("GET by id", pid);
 
@@ -1263,6 +1315,21 @@ impl DatabaseProbe {
         );
         client_cpu_us.borrow_mut().push(run.client_cpu_us);
         Ok(run.tps)
+    }
+
+    /// pgbench's own CPU per select by id when it connects through `url`.
+    fn select_cost_through(&self, url: &str) -> Result<f64> {
+        let run = load::pgbench_cost(
+            url,
+            std::slice::from_ref(&self.select),
+            self.connections,
+            self.secs,
+        )?;
+        eprintln!(
+            "   pgbench select through the Unix socket: {:.0} tps, {:.1} µs of pgbench's CPU each",
+            run.tps, run.client_cpu_us
+        );
+        Ok(run.client_cpu_us)
     }
 
     fn select_tps(&self) -> Result<f64> {

@@ -338,6 +338,17 @@ pub fn markdown(
             met: None,
         },
         Row {
+            figure: "API process CPU per GET by id, a second server connected through PostgreSQL's Unix socket (µs)",
+            sqlite: "—".into(),
+            postgres: p.get_by_id_through_socket.map_or("—".into(), |get| us(get.cpu_us)),
+            limit: limits
+                .select_client_cpu_us_through_socket
+                .map_or("—".into(), |cpu| format!("{} per select by id, pgbench's own CPU through the socket", us(cpu))),
+            ratio: "—".into(),
+            target: "—",
+            met: None,
+        },
+        Row {
             figure: "API process CPU per POST create (µs)",
             sqlite: us(s.create.cpu_us),
             postgres: us(p.create.cpu_us),
@@ -695,9 +706,9 @@ fn get_cost(p: &BackendRun, limits: &Limits, machine: &Machine) -> String {
          own work, and were measured in this run: a request through the same HTTP stack and \
          middleware with no database work, {} (`GET /healthz`), and the client's side of one \
          select, {} (pgbench's own CPU per select by id, with the same libpq and connection \
-         settings). A GET by id cannot cost less than their sum, {}, on this machine; the other \
-         {} are the API's own: routing, the token check, the hand-off to a database thread and \
-         back, reading the row and writing the JSON.\n\n\
+         settings). A GET by id cannot cost less than their sum, {}, on this machine and this \
+         connection; the other {} are the API's own: routing, the token check, the hand-off to a \
+         database thread and back, reading the row and writing the JSON.{}\n\n\
          By thread: the HTTP workers spent {} per GET (the HTTP stack, routing, the token check, \
          the JSON) and the database threads {} (the pool, the select through libpq, reading the \
          row, and the thread switches of waiting for work and for each answer), against the {} \
@@ -708,10 +719,36 @@ fn get_cost(p: &BackendRun, limits: &Limits, machine: &Machine) -> String {
         us(query),
         us(floor),
         us((get - floor).max(0.0)),
+        through_socket(p, limits, http),
         us(get - db_threads),
         us(db_threads),
         us(query),
         switching(p.get_by_id, "GET", machine),
+    )
+}
+
+/// The same split for the connection the README advises on one host, when
+/// the run measured it: what the run's own connection adds, and the floor
+/// without it.
+fn through_socket(p: &BackendRun, limits: &Limits, http: f64) -> String {
+    let (Some(get), Some(query)) = (
+        p.get_by_id_through_socket,
+        limits.select_client_cpu_us_through_socket,
+    ) else {
+        return String::new();
+    };
+    let floor = http + query;
+    format!(
+        " The run reaches PostgreSQL over TCP on loopback, where libpq's default \
+         `sslmode=prefer` encrypts every statement. Through PostgreSQL's Unix socket, which the \
+         README advises on one host, pgbench's own CPU per select by id was {} and a second \
+         server on the same database spent {} per GET by id (one load of the same length): \
+         there the floor is {}, {} the 25 µs target, and the API's own part {}.",
+        us(query),
+        us(get.cpu_us),
+        us(floor),
+        if floor <= 25.0 { "within" } else { "above" },
+        us((get.cpu_us - floor).max(0.0)),
     )
 }
 
