@@ -703,8 +703,8 @@ async fn run_backend(
 
     if let Some(probe) = &probe {
         if let Some(socket_url) = through_unix_socket(database_url)? {
-            // A second server, started after the first is done loading, so
-            // the two connections' costs are each measured on an idle machine.
+            // A second server on the same database, loaded once the first
+            // is idle, so each connection's cost is measured on its own.
             let (beside, _) = start(&args.server, &socket_url, &logs).await?;
             let get = costed(beside.child.id(), &beside.base, || {
                 load::wrk(&beside.base, &get_script, c, secs)

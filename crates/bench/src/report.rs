@@ -740,7 +740,7 @@ fn through_socket(p: &BackendRun, limits: &Limits, http: f64) -> String {
     let floor = http + query;
     format!(
         " The run reaches PostgreSQL over TCP on loopback, where libpq's default \
-         `sslmode=prefer` encrypts every statement. Through PostgreSQL's Unix socket, which the \
+         `sslmode=prefer` encrypts every statement when the server offers TLS. Through PostgreSQL's Unix socket, which the \
          README advises on one host, pgbench's own CPU per select by id was {} and a second \
          server on the same database spent {} per GET by id (one load of the same length): \
          there the floor is {}, {} the 25 µs target, and the API's own part {}.",
