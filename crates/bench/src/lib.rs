@@ -109,10 +109,11 @@ impl<'a> PostgresOnLoopback<'a> {
             .strip_prefix("postgres://")
             .or_else(|| url.strip_prefix("postgresql://"))?;
         let (authority, database) = rest.split_once('/').unwrap_or((rest, ""));
-        let (user, host) = authority.rsplit_once('@').unwrap_or(("", authority));
-        let host = match host.rsplit_once(':') {
+        let (user, host_and_port) = authority.rsplit_once('@').unwrap_or(("", authority));
+        // A port follows the last colon, unless that colon is inside `[::1]`.
+        let host = match host_and_port.rsplit_once(':') {
             Some((host, port)) if !port.contains(']') => host,
-            _ => host,
+            _ => host_and_port,
         };
         matches!(host, "127.0.0.1" | "localhost" | "[::1]").then_some(Self { user, database })
     }

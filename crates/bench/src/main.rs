@@ -571,7 +571,7 @@ fn count(database_url: &str, sql: &str) -> Result<i64> {
 /// The same PostgreSQL database through its Unix socket, when `database_url`
 /// reaches it over TCP on this host and the server has a socket here: the
 /// connection the README advises on one host, without TCP or TLS.
-fn through_unix_socket(database_url: &str) -> Result<Option<String>> {
+fn through_unix_socket(pool: &DbPool, database_url: &str) -> Result<Option<String>> {
     use diesel::prelude::*;
     #[derive(QueryableByName)]
     struct Socket {
@@ -583,7 +583,6 @@ fn through_unix_socket(database_url: &str) -> Result<Option<String>> {
     let Some(on_loopback) = fieldcrm_bench::PostgresOnLoopback::of(database_url) else {
         return Ok(None);
     };
-    let pool = DbPool::new(&DatabaseUrl::parse(database_url)?, &PoolOptions::default())?;
     let socket: Socket = diesel::sql_query(
         "SELECT current_setting('unix_socket_directories') AS directories, \
          current_setting('port') AS port",
@@ -702,7 +701,7 @@ async fn run_backend(
     );
 
     if let Some(probe) = &probe {
-        if let Some(socket_url) = through_unix_socket(database_url)? {
+        if let Some(socket_url) = through_unix_socket(&probe.pool, database_url)? {
             // A second server on the same database, loaded once the first
             // is idle, so each connection's cost is measured on its own.
             let (beside, _) = start(&args.server, &socket_url, &logs).await?;
@@ -1174,7 +1173,8 @@ fn against_limit<L: Limit + Default>(
 /// speed drifts during a run, and a limit taken minutes later drifts with it.
 struct DatabaseProbe {
     url: String,
-    /// Keeps the connection that made `bench_ids`, to drop it at the end.
+    /// Keeps the connection that made `bench_ids`, to drop it at the end;
+    /// also asks the server where its Unix socket is.
     pool: DbPool,
     select: PathBuf,
     /// pgbench's own CPU per select, one figure per run of the select.
@@ -1303,8 +1303,20 @@ impl DatabaseProbe {
         script: &PathBuf,
         client_cpu_us: &std::cell::RefCell<Vec<f64>>,
     ) -> Result<f64> {
+        let run = self.cost(&self.url, what, script)?;
+        client_cpu_us.borrow_mut().push(run.client_cpu_us);
+        Ok(run.tps)
+    }
+
+    /// pgbench's own CPU per select by id when it connects through `url`.
+    fn select_cost_through(&self, url: &str) -> Result<f64> {
+        let run = self.cost(url, "select through the Unix socket", &self.select)?;
+        Ok(run.client_cpu_us)
+    }
+
+    fn cost(&self, url: &str, what: &str, script: &PathBuf) -> Result<load::PgbenchCost> {
         let run = load::pgbench_cost(
-            &self.url,
+            url,
             std::slice::from_ref(script),
             self.connections,
             self.secs,
@@ -1313,23 +1325,7 @@ impl DatabaseProbe {
             "   pgbench {what}: {:.0} tps, {:.1} µs of pgbench's CPU each",
             run.tps, run.client_cpu_us
         );
-        client_cpu_us.borrow_mut().push(run.client_cpu_us);
-        Ok(run.tps)
-    }
-
-    /// pgbench's own CPU per select by id when it connects through `url`.
-    fn select_cost_through(&self, url: &str) -> Result<f64> {
-        let run = load::pgbench_cost(
-            url,
-            std::slice::from_ref(&self.select),
-            self.connections,
-            self.secs,
-        )?;
-        eprintln!(
-            "   pgbench select through the Unix socket: {:.0} tps, {:.1} µs of pgbench's CPU each",
-            run.tps, run.client_cpu_us
-        );
-        Ok(run.client_cpu_us)
+        Ok(run)
     }
 
     fn select_tps(&self) -> Result<f64> {

@@ -326,7 +326,7 @@ pub fn markdown(
             limit: "—".into(),
             ratio: "—".into(),
             target: "≤ 25 µs",
-            met: Some(p.get_by_id.cpu_us <= 25.0),
+            met: Some(p.get_by_id.cpu_us <= GET_CPU_TARGET_US),
         },
         Row {
             figure: "Server CPU per GET /healthz, HTTP and middleware alone (µs)",
@@ -727,6 +727,9 @@ fn get_cost(p: &BackendRun, limits: &Limits, machine: &Machine) -> String {
     )
 }
 
+/// The issue's target for the server's CPU per GET by id, in µs.
+const GET_CPU_TARGET_US: f64 = 25.0;
+
 /// The same split for the connection the README advises on one host, when
 /// the run measured it: what the run's own connection adds, and the floor
 /// without it.
@@ -743,11 +746,12 @@ fn through_socket(p: &BackendRun, limits: &Limits, http: f64) -> String {
          `sslmode=prefer` encrypts every statement when the server offers TLS. Through PostgreSQL's Unix socket, which the \
          README advises on one host, pgbench's own CPU per select by id was {} and a second \
          server on the same database spent {} per GET by id (one load of the same length): \
-         there the floor is {}, {} the 25 µs target, and the API's own part {}.",
+         there the floor is {}, {} the {} target, and the API's own part {}.",
         us(query),
         us(get.cpu_us),
         us(floor),
-        if floor <= 25.0 { "within" } else { "above" },
+        if floor <= GET_CPU_TARGET_US { "within" } else { "above" },
+        us(GET_CPU_TARGET_US),
         us((get.cpu_us - floor).max(0.0)),
     )
 }
