@@ -2,7 +2,7 @@
 //! is one statement on PostgreSQL, and no statement count grows with what
 //! other accounts hold.
 
-use fieldcrm_test_support::{spawn_app, Backend, Signed, TestApp};
+use fieldcrm_test_support::{spawn_app, spawn_app_with, Backend, Signed, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -107,4 +107,132 @@ async fn a_read_by_id_is_one_statement_and_no_count_grows_with_other_accounts() 
         alone,
         "the same requests beside three other accounts"
     );
+}
+
+/// What each tracker fix writes (its position, the person's count for the
+/// day, the shift's and the device's counters) is prepared once per
+/// connection on PostgreSQL: a statement sent unprepared is parsed and
+/// planned again for every fix.
+#[tokio::test]
+async fn a_tracker_fixs_writes_are_prepared_once_per_connection() {
+    // One connection, so the one checked here is the one every fix used.
+    let app = spawn_app_with(|s| {
+        s.database_pool_size = 1;
+        s.ping_min_interval_ms = 0;
+    })
+    .await;
+    if app.backend() != Backend::Postgres {
+        // SQLite shows no list of what a connection has prepared.
+        return;
+    }
+    let owner = app.signup().await;
+    let tech = app.user_with_role(&owner, "technician").await;
+    let shift = crate::tracking::clock(&app, &tech, "clock-in").await;
+    let clock_in: chrono::DateTime<chrono::Utc> =
+        shift["clock_in_at"].as_str().unwrap().parse().unwrap();
+    let token = crate::devices::issue(&app, &owner, &tech.user_id, "Van").await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    for n in 1..=3 {
+        let at = clock_in + chrono::Duration::milliseconds(100 * n);
+        let fix = format!(
+            "id=van&lat=30.{n}&lon=-97.{n}&timestamp={}&accuracy=5.0",
+            at.timestamp_millis()
+        );
+        let response = app
+            .client
+            .post(app.url(&format!("/v1/ingest/osmand/{token}")))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(fix)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "fix {n}");
+    }
+    let stored: Value = app
+        .call(
+            Method::GET,
+            &format!("/v1/users/{}/devices", tech.user_id),
+            &owner.access,
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["data"][0]["counters"]["stored"], 3, "{stored}");
+
+    let mut conn = app.pool.get().unwrap();
+    let fieldcrm_db::DbConnection::Pg(pg) = &mut *conn else {
+        unreachable!("the backend is PostgreSQL");
+    };
+    let prepared = prepared_statements(pg);
+    for write in [
+        "INSERT INTO pings ",
+        "INSERT INTO ping_counts ",
+        "UPDATE shifts SET trail_version ",
+        "UPDATE devices SET last_seen_at ",
+    ] {
+        let kept = prepared.iter().filter(|s| s.starts_with(write)).count();
+        assert_eq!(kept, 1, "{write}…: {prepared:#?}");
+    }
+}
+
+/// Each of the four ways a job is finished (done, retried, deferred, failed)
+/// is prepared once per connection on PostgreSQL, not parsed and planned for
+/// every job: one runs after each webhook delivery.
+#[test]
+fn each_form_of_finishing_a_job_is_prepared_once_per_connection() {
+    use fieldcrm_db::jobs::{self, Outcome};
+    use fieldcrm_db::{migrations, DatabaseUrl, DbConnection, Id, Ts};
+
+    let db = fieldcrm_test_support::TestDatabase::create();
+    let mut conn = DbConnection::open(&DatabaseUrl::parse(db.url()).unwrap()).unwrap();
+    let DbConnection::Pg(_) = &conn else {
+        // SQLite shows no list of what a connection has prepared.
+        return;
+    };
+    migrations::run_pending(&mut conn).unwrap();
+    let later = Ts::from(chrono::Utc::now() + chrono::Duration::minutes(5));
+    let outcomes = [
+        Outcome::Done,
+        Outcome::Retry(later, "503 from the receiver".into()),
+        Outcome::Defer(later),
+        Outcome::Failed("410 from the receiver".into()),
+    ];
+    for _ in 0..3 {
+        for outcome in &outcomes {
+            // No such job: nothing changes, and the statement is the same.
+            let finished = jobs::finish(&mut conn, Id::new(), Id::new(), outcome, Ts::now());
+            assert!(!finished.unwrap(), "{outcome:?}");
+        }
+    }
+    let DbConnection::Pg(pg) = &mut conn else {
+        unreachable!()
+    };
+    let prepared = prepared_statements(pg);
+    let finishing: Vec<&String> = prepared
+        .iter()
+        .filter(|s| s.starts_with("UPDATE jobs SET "))
+        .collect();
+    assert_eq!(finishing.len(), outcomes.len(), "{prepared:#?}");
+}
+
+/// What this PostgreSQL session has prepared, by statement text.
+fn prepared_statements(pg: &mut diesel::PgConnection) -> Vec<String> {
+    use diesel::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Prepared {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement: String,
+    }
+    diesel::sql_query("SELECT statement FROM pg_prepared_statements")
+        .load::<Prepared>(pg)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.statement)
+        .collect()
 }

@@ -1,6 +1,7 @@
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 
+use crate::types::sql::{DbTimestamp, DbUuid};
 use crate::url::DatabaseUrl;
 
 /// One connection type for both backends. Queries are written once against its
@@ -80,4 +81,41 @@ macro_rules! natively {
             $crate::DbConnection::Sqlite($c) => $body,
         }
     };
+}
+
+/// Marks `$statement`, a statement written out by hand whose text its type
+/// fixes, as one each connection prepares once and finds again by that type.
+/// diesel prepares afresh each time every `UPDATE` it builds (a changeset may
+/// leave fields out), every upsert and every `sql_query`, so PostgreSQL
+/// parses and plans them again for each request; the hot ones are written out.
+macro_rules! prepared_once {
+    ($statement:ty) => {
+        impl diesel::query_builder::QueryId for $statement {
+            type QueryId = Self;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl<C> diesel::RunQueryDsl<C> for $statement {}
+    };
+}
+pub(crate) use prepared_once;
+
+/// A backend that takes the binds of the statements written out by hand in
+/// this crate: both do.
+pub(crate) trait WrittenOutBinds:
+    diesel::backend::Backend
+    + diesel::sql_types::HasSqlType<DbUuid>
+    + diesel::sql_types::HasSqlType<DbTimestamp>
+    + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
+    + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
+{
+}
+
+impl<DB> WrittenOutBinds for DB where
+    DB: diesel::backend::Backend
+        + diesel::sql_types::HasSqlType<DbUuid>
+        + diesel::sql_types::HasSqlType<DbTimestamp>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>
+        + diesel::sql_types::HasSqlType<diesel::sql_types::Text>
+{
 }

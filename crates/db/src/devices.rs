@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use crate::accounts::Account;
 use crate::connection::DbConnection;
 use crate::schema::{accounts, devices};
+use crate::types::sql::{DbTimestamp, DbUuid};
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
@@ -142,15 +143,50 @@ pub fn revoke_all_of(
 
 /// Records a request of the device: when it was last seen and what it sent.
 pub fn record_use(conn: &mut DbConnection, id: Id<Device>, at: Ts, counts: Counts) -> DbResult<()> {
-    diesel::update(devices::table.find(id))
-        .set((
-            devices::last_seen_at.eq(at),
-            devices::stored.eq(devices::stored + counts.stored),
-            devices::duplicates.eq(devices::duplicates + counts.duplicates),
-            devices::outside_shift.eq(devices::outside_shift + counts.outside_shift),
-            devices::low_accuracy.eq(devices::low_accuracy + counts.low_accuracy),
-            devices::unparseable.eq(devices::unparseable + counts.unparseable),
-        ))
-        .execute(conn)?;
+    crate::natively!(conn, |c| RecordUse { id, at, counts }.execute(c))?;
     Ok(())
+}
+
+/// `record_use`'s `UPDATE`, written out so that each connection prepares it
+/// once: diesel prepares every `UPDATE` it builds afresh (a changeset may
+/// leave fields out), and this one runs with every tracker request.
+struct RecordUse {
+    id: Id<Device>,
+    at: Ts,
+    counts: Counts,
+}
+
+crate::connection::prepared_once!(RecordUse);
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for RecordUse
+where
+    DB: crate::connection::WrittenOutBinds,
+    Id<Device>: diesel::serialize::ToSql<DbUuid, DB>,
+    Ts: diesel::serialize::ToSql<DbTimestamp, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql("UPDATE devices SET last_seen_at = ");
+        out.push_bind_param::<DbTimestamp, _>(&self.at)?;
+        let counts = &self.counts;
+        for (column, added) in [
+            ("stored", &counts.stored),
+            ("duplicates", &counts.duplicates),
+            ("outside_shift", &counts.outside_shift),
+            ("low_accuracy", &counts.low_accuracy),
+            ("unparseable", &counts.unparseable),
+        ] {
+            out.push_sql(", ");
+            out.push_sql(column);
+            out.push_sql(" = ");
+            out.push_sql(column);
+            out.push_sql(" + ");
+            out.push_bind_param::<diesel::sql_types::BigInt, _>(added)?;
+        }
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<DbUuid, _>(&self.id)
+    }
 }

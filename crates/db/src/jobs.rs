@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
 use crate::schema::jobs;
+use crate::types::sql::{DbTimestamp, DbUuid};
 use crate::{DbResult, Id, Ts};
 
 /// The id of whatever row a job works on.
@@ -193,49 +194,75 @@ pub fn finish(
     outcome: &Outcome,
     now: Ts,
 ) -> DbResult<bool> {
-    let mine = jobs::table
-        .filter(jobs::id.eq(job))
-        .filter(jobs::status.eq("running"))
-        .filter(jobs::lease_id.eq(lease));
-    let no_lease = (
-        jobs::lease_id.eq(None::<LeaseId>),
-        jobs::lease_expires_at.eq(None::<Ts>),
-        jobs::updated_at.eq(now),
-    );
-    let changed = match outcome {
-        Outcome::Done => diesel::update(mine)
-            .set((
-                jobs::status.eq("done"),
-                jobs::payload.eq(None::<String>),
-                no_lease,
-            ))
-            .execute(conn)?,
-        Outcome::Retry(at, error) => diesel::update(mine)
-            .set((
-                jobs::status.eq("queued"),
-                jobs::run_at.eq(*at),
-                jobs::last_error.eq(error),
-                no_lease,
-            ))
-            .execute(conn)?,
-        Outcome::Defer(at) => diesel::update(mine)
-            .set((
-                jobs::status.eq("queued"),
-                jobs::run_at.eq(*at),
-                jobs::attempts.eq(jobs::attempts - 1),
-                no_lease,
-            ))
-            .execute(conn)?,
-        Outcome::Failed(error) => diesel::update(mine)
-            .set((
-                jobs::status.eq("failed"),
-                jobs::last_error.eq(error),
-                jobs::payload.eq(None::<String>),
-                no_lease,
-            ))
-            .execute(conn)?,
+    let finish = Finish {
+        job,
+        lease,
+        outcome,
+        now,
     };
+    let changed = crate::natively!(conn, |c| finish.execute(c))?;
     Ok(changed == 1)
+}
+
+/// `finish`'s `UPDATE`, written out so that each connection prepares each of
+/// its four forms once: diesel prepares every `UPDATE` it builds afresh (a
+/// changeset may leave fields out), and one of these runs for every job, each
+/// webhook delivery among them. The form depends on the outcome, so the
+/// prepared statement is found by its text, not by this type.
+struct Finish<'a> {
+    job: Id<Job>,
+    lease: LeaseId,
+    outcome: &'a Outcome,
+    now: Ts,
+}
+
+impl diesel::query_builder::QueryId for Finish<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<C> RunQueryDsl<C> for Finish<'_> {}
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for Finish<'_>
+where
+    DB: crate::connection::WrittenOutBinds,
+    Id<Job>: diesel::serialize::ToSql<DbUuid, DB>,
+    LeaseId: diesel::serialize::ToSql<DbUuid, DB>,
+    Ts: diesel::serialize::ToSql<DbTimestamp, DB>,
+    String: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::Text;
+        out.push_sql("UPDATE jobs SET ");
+        match self.outcome {
+            Outcome::Done => out.push_sql("status = 'done', payload = NULL"),
+            Outcome::Retry(at, error) => {
+                out.push_sql("status = 'queued', run_at = ");
+                out.push_bind_param::<DbTimestamp, _>(at)?;
+                out.push_sql(", last_error = ");
+                out.push_bind_param::<Text, _>(error)?;
+            }
+            Outcome::Defer(at) => {
+                out.push_sql("status = 'queued', run_at = ");
+                out.push_bind_param::<DbTimestamp, _>(at)?;
+                out.push_sql(", attempts = attempts - 1");
+            }
+            Outcome::Failed(error) => {
+                out.push_sql("status = 'failed', last_error = ");
+                out.push_bind_param::<Text, _>(error)?;
+                out.push_sql(", payload = NULL");
+            }
+        }
+        out.push_sql(", lease_id = NULL, lease_expires_at = NULL, updated_at = ");
+        out.push_bind_param::<DbTimestamp, _>(&self.now)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<DbUuid, _>(&self.job)?;
+        out.push_sql(" AND status = 'running' AND lease_id = ");
+        out.push_bind_param::<DbUuid, _>(&self.lease)
+    }
 }
 
 /// Cancels the queued jobs of these subjects.

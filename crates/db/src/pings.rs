@@ -6,6 +6,7 @@ use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
 use crate::schema::{ping_counts, pings};
 use crate::shifts::{self, Shift};
+use crate::types::sql::{DbTimestamp, DbUuid};
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
@@ -47,31 +48,76 @@ pub fn insert_new(conn: &mut DbConnection, batch: &[Ping]) -> DbResult<usize> {
 /// parameters whatever the batch's size, where a VALUES list has eleven per
 /// ping (11,000 for a batch of 1000) for the server to parse and plan.
 fn insert_new_as_arrays(pg: &mut diesel::PgConnection, batch: &[Ping]) -> QueryResult<usize> {
-    use diesel::sql_types::{Array, Double, Nullable};
-
-    use crate::types::sql::{DbTimestamp, DbUuid};
-
     fn column<T>(batch: &[Ping], of: impl Fn(&Ping) -> T) -> Vec<T> {
         batch.iter().map(of).collect()
     }
-    diesel::sql_query(
-        "INSERT INTO pings (user_id, id, account_id, shift_id, recorded_at, lat, lon, \
-         accuracy_m, speed_mps, heading_deg, received_at) \
-         SELECT * FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (user_id, id) DO NOTHING",
-    )
-    .bind::<Array<DbUuid>, _>(column(batch, |p| p.user_id))
-    .bind::<Array<DbUuid>, _>(column(batch, |p| p.id))
-    .bind::<Array<DbUuid>, _>(column(batch, |p| p.account_id))
-    .bind::<Array<DbUuid>, _>(column(batch, |p| p.shift_id))
-    .bind::<Array<DbTimestamp>, _>(column(batch, |p| p.recorded_at))
-    .bind::<Array<Double>, _>(column(batch, |p| p.lat))
-    .bind::<Array<Double>, _>(column(batch, |p| p.lon))
-    .bind::<Array<Nullable<Double>>, _>(column(batch, |p| p.accuracy_m))
-    .bind::<Array<Nullable<Double>>, _>(column(batch, |p| p.speed_mps))
-    .bind::<Array<Nullable<Double>>, _>(column(batch, |p| p.heading_deg))
-    .bind::<Array<DbTimestamp>, _>(column(batch, |p| p.received_at))
+    InsertAsArrays {
+        user_id: column(batch, |p| p.user_id),
+        id: column(batch, |p| p.id),
+        account_id: column(batch, |p| p.account_id),
+        shift_id: column(batch, |p| p.shift_id),
+        recorded_at: column(batch, |p| p.recorded_at),
+        lat: column(batch, |p| p.lat),
+        lon: column(batch, |p| p.lon),
+        accuracy_m: column(batch, |p| p.accuracy_m),
+        speed_mps: column(batch, |p| p.speed_mps),
+        heading_deg: column(batch, |p| p.heading_deg),
+        received_at: column(batch, |p| p.received_at),
+    }
     .execute(pg)
+}
+
+/// `insert_new_as_arrays`'s statement, built by hand so that each connection
+/// prepares it once: its text is the same for every batch, and `sql_query`
+/// would have it parsed and planned again each time.
+struct InsertAsArrays {
+    user_id: Vec<Id<User>>,
+    id: Vec<Id<Ping>>,
+    account_id: Vec<Id<Account>>,
+    shift_id: Vec<Id<Shift>>,
+    recorded_at: Vec<Ts>,
+    lat: Vec<f64>,
+    lon: Vec<f64>,
+    accuracy_m: Vec<Option<f64>>,
+    speed_mps: Vec<Option<f64>>,
+    heading_deg: Vec<Option<f64>>,
+    received_at: Vec<Ts>,
+}
+
+crate::connection::prepared_once!(InsertAsArrays);
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for InsertAsArrays {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Double, Nullable};
+        out.push_sql(
+            "INSERT INTO pings (user_id, id, account_id, shift_id, recorded_at, lat, lon, \
+             accuracy_m, speed_mps, heading_deg, received_at) SELECT * FROM unnest(",
+        );
+        out.push_bind_param::<Array<DbUuid>, _>(&self.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<DbUuid>, _>(&self.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<DbUuid>, _>(&self.account_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<DbUuid>, _>(&self.shift_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<DbTimestamp>, _>(&self.recorded_at)?;
+        for degrees in [&self.lat, &self.lon] {
+            out.push_sql(", ");
+            out.push_bind_param::<Array<Double>, _>(degrees)?;
+        }
+        for optional in [&self.accuracy_m, &self.speed_mps, &self.heading_deg] {
+            out.push_sql(", ");
+            out.push_bind_param::<Array<Nullable<Double>>, _>(optional)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Array<DbTimestamp>, _>(&self.received_at)?;
+        out.push_sql(") ON CONFLICT (user_id, id) DO NOTHING");
+        Ok(())
+    }
 }
 
 /// The id and time of the pings of these shifts recorded in `[from, to]`: what
@@ -114,22 +160,54 @@ pub fn count_stored(
     day_start: Ts,
     n: i64,
 ) -> DbResult<()> {
-    let upsert = diesel::insert_into(ping_counts::table)
-        .values((
-            ping_counts::user_id.eq(user),
-            ping_counts::day_start.eq(day_start),
-            ping_counts::account_id.eq(account),
-            ping_counts::stored.eq(n),
-        ))
-        .on_conflict((ping_counts::user_id, ping_counts::day_start))
-        .do_update()
-        .set(ping_counts::stored.eq(ping_counts::stored + n));
-    // Upserts need the backend's own connection (not the multi connection).
-    match conn {
-        DbConnection::Pg(pg) => upsert.execute(pg)?,
-        DbConnection::Sqlite(sqlite) => upsert.execute(sqlite)?,
+    let upsert = CountStored {
+        account,
+        user,
+        day_start,
+        n,
     };
+    crate::natively!(conn, |c| upsert.execute(c))?;
     Ok(())
+}
+
+/// `count_stored`'s upsert, written out so that each connection prepares it
+/// once (diesel prepares an `ON CONFLICT` it builds afresh): it runs with
+/// every batch of positions stored. Both backends take this syntax.
+struct CountStored {
+    account: Id<Account>,
+    user: Id<User>,
+    day_start: Ts,
+    n: i64,
+}
+
+crate::connection::prepared_once!(CountStored);
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for CountStored
+where
+    DB: crate::connection::WrittenOutBinds,
+    Id<Account>: diesel::serialize::ToSql<DbUuid, DB>,
+    Id<User>: diesel::serialize::ToSql<DbUuid, DB>,
+    Ts: diesel::serialize::ToSql<DbTimestamp, DB>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::BigInt;
+        out.push_sql("INSERT INTO ping_counts (user_id, day_start, account_id, stored) VALUES (");
+        out.push_bind_param::<DbUuid, _>(&self.user)?;
+        out.push_sql(", ");
+        out.push_bind_param::<DbTimestamp, _>(&self.day_start)?;
+        out.push_sql(", ");
+        out.push_bind_param::<DbUuid, _>(&self.account)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.n)?;
+        out.push_sql(
+            ") ON CONFLICT (user_id, day_start) DO UPDATE SET stored = ping_counts.stored + ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.n)
+    }
 }
 
 /// Forgets the daily counts of days before `before`.

@@ -6,7 +6,7 @@ use crate::accounts::Account;
 use crate::connection::{DbConnection, MultiBackend};
 use crate::pings::Ping;
 use crate::schema::{accounts, shifts};
-use crate::types::sql::DbTimestamp;
+use crate::types::sql::{DbTimestamp, DbUuid};
 use crate::users::User;
 use crate::{DbResult, Id, Ts};
 
@@ -171,22 +171,40 @@ pub fn record_count(
 /// Notes that positions recorded from `earliest` on were stored into the
 /// shift: run in the transaction that stores them, one statement a shift.
 pub fn note_stored(conn: &mut DbConnection, shift: Id<Shift>, earliest: Ts) -> DbResult<()> {
-    use diesel::dsl::case_when;
-    use diesel::sql_types::Nullable;
-    let earlier = shifts::uncounted_from
-        .is_null()
-        .or(shifts::uncounted_from.gt(earliest));
-    diesel::update(shifts::table.find(shift))
-        .set((
-            shifts::trail_version.eq(shifts::trail_version + 1),
-            shifts::uncounted_from.eq(case_when::<_, _, Nullable<DbTimestamp>>(
-                earlier,
-                Some(earliest),
-            )
-            .otherwise(shifts::uncounted_from)),
-        ))
-        .execute(conn)?;
+    crate::natively!(conn, |c| NoteStored { shift, earliest }.execute(c))?;
     Ok(())
+}
+
+/// `note_stored`'s `UPDATE`, written out so that each connection prepares it
+/// once (diesel prepares every `UPDATE` it builds afresh): it runs with every
+/// batch of positions stored.
+struct NoteStored {
+    shift: Id<Shift>,
+    earliest: Ts,
+}
+
+crate::connection::prepared_once!(NoteStored);
+
+impl<DB> diesel::query_builder::QueryFragment<DB> for NoteStored
+where
+    DB: crate::connection::WrittenOutBinds,
+    Id<Shift>: diesel::serialize::ToSql<DbUuid, DB>,
+    Ts: diesel::serialize::ToSql<DbTimestamp, DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "UPDATE shifts SET trail_version = trail_version + 1, \
+             uncounted_from = CASE WHEN uncounted_from IS NULL OR uncounted_from > ",
+        );
+        out.push_bind_param::<DbTimestamp, _>(&self.earliest)?;
+        out.push_sql(" THEN ");
+        out.push_bind_param::<DbTimestamp, _>(&self.earliest)?;
+        out.push_sql(" ELSE uncounted_from END WHERE id = ");
+        out.push_bind_param::<DbUuid, _>(&self.shift)
+    }
 }
 
 /// Forgets the counts of these shifts, in the transaction that deletes some of
