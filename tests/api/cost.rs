@@ -121,10 +121,6 @@ async fn a_tracker_fixs_writes_are_prepared_once_per_connection() {
         s.ping_min_interval_ms = 0;
     })
     .await;
-    if app.backend() != Backend::Postgres {
-        // SQLite shows no list of what a connection has prepared.
-        return;
-    }
     let owner = app.signup().await;
     let tech = app.user_with_role(&owner, "technician").await;
     let shift = crate::tracking::clock(&app, &tech, "clock-in").await;
@@ -151,73 +147,81 @@ async fn a_tracker_fixs_writes_are_prepared_once_per_connection() {
             .unwrap();
         assert_eq!(response.status(), 200, "fix {n}");
     }
-    let stored: Value = app
-        .call(
-            Method::GET,
-            &format!("/v1/users/{}/devices", tech.user_id),
-            &owner.access,
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(stored["data"][0]["counters"]["stored"], 3, "{stored}");
+    // The written-out statements store and count on both backends.
+    let devices = crate::devices::devices_of(&app, &owner, &tech.user_id).await;
+    assert_eq!(devices["data"][0]["counters"]["stored"], 3, "{devices}");
 
     let mut conn = app.pool.get().unwrap();
-    let fieldcrm_db::DbConnection::Pg(pg) = &mut *conn else {
-        unreachable!("the backend is PostgreSQL");
-    };
-    let prepared = prepared_statements(pg);
-    for write in [
-        "INSERT INTO pings ",
-        "INSERT INTO ping_counts ",
-        "UPDATE shifts SET trail_version ",
-        "UPDATE devices SET last_seen_at ",
-    ] {
-        let kept = prepared.iter().filter(|s| s.starts_with(write)).count();
-        assert_eq!(kept, 1, "{write}…: {prepared:#?}");
+    // SQLite shows no list of what a connection has prepared.
+    if let fieldcrm_db::DbConnection::Pg(pg) = &mut *conn {
+        let prepared = prepared_statements(pg);
+        for write in [
+            "INSERT INTO pings ",
+            "INSERT INTO ping_counts ",
+            "UPDATE shifts SET trail_version ",
+            "UPDATE devices SET last_seen_at ",
+        ] {
+            let kept = prepared.iter().filter(|s| s.starts_with(write)).count();
+            assert_eq!(kept, 1, "{write}…: {prepared:#?}");
+        }
     }
 }
 
 /// Each of the four ways a job is finished (done, retried, deferred, failed)
-/// is prepared once per connection on PostgreSQL, not parsed and planned for
-/// every job: one runs after each webhook delivery.
+/// records its outcome under its lease, and is prepared once per connection
+/// on PostgreSQL rather than parsed and planned for every job: one runs after
+/// each webhook delivery.
 #[test]
 fn each_form_of_finishing_a_job_is_prepared_once_per_connection() {
-    use fieldcrm_db::jobs::{self, Outcome};
+    use fieldcrm_db::jobs::{self, Job, Outcome};
     use fieldcrm_db::{migrations, DatabaseUrl, DbConnection, Id, Ts};
 
     let db = fieldcrm_test_support::TestDatabase::create();
     let mut conn = DbConnection::open(&DatabaseUrl::parse(db.url()).unwrap()).unwrap();
-    let DbConnection::Pg(_) = &conn else {
-        // SQLite shows no list of what a connection has prepared.
-        return;
-    };
     migrations::run_pending(&mut conn).unwrap();
     let later = Ts::from(chrono::Utc::now() + chrono::Duration::minutes(5));
     let outcomes = [
-        Outcome::Done,
-        Outcome::Retry(later, "503 from the receiver".into()),
-        Outcome::Defer(later),
-        Outcome::Failed("410 from the receiver".into()),
+        (Outcome::Done, "done"),
+        (
+            Outcome::Retry(later, "503 from the receiver".into()),
+            "queued",
+        ),
+        (Outcome::Defer(later), "queued"),
+        (Outcome::Failed("410 from the receiver".into()), "failed"),
     ];
     for _ in 0..3 {
-        for outcome in &outcomes {
-            // No such job: nothing changes, and the statement is the same.
-            let finished = jobs::finish(&mut conn, Id::new(), Id::new(), outcome, Ts::now());
-            assert!(!finished.unwrap(), "{outcome:?}");
+        for (outcome, status) in &outcomes {
+            let job = Job::new(None, "test_finish", None, Ts::now(), 3);
+            jobs::enqueue(&mut conn, &job).unwrap();
+            let lease = Id::new();
+            let until = Ts::from(chrono::Utc::now() + chrono::Duration::minutes(1));
+            let claimed = jobs::claim(&mut conn, Ts::now(), lease, until, 1).unwrap();
+            assert_eq!(claimed.len(), 1);
+            // Under another lease the job is not this worker's to finish.
+            assert!(!jobs::finish(&mut conn, job.id, Id::new(), outcome, Ts::now()).unwrap());
+            assert!(jobs::finish(&mut conn, job.id, lease, outcome, Ts::now()).unwrap());
+            let (now_status, lease_left) = fieldcrm_db::natively!(&mut conn, |c| {
+                use diesel::prelude::*;
+                use fieldcrm_db::schema::jobs as table;
+                table::table
+                    .find(job.id)
+                    .select((table::status, table::lease_id))
+                    .first::<(String, Option<jobs::LeaseId>)>(c)
+                    .unwrap()
+            });
+            assert_eq!(now_status, *status, "{outcome:?}");
+            assert_eq!(lease_left, None, "{outcome:?}");
         }
     }
-    let DbConnection::Pg(pg) = &mut conn else {
-        unreachable!()
-    };
-    let prepared = prepared_statements(pg);
-    let finishing: Vec<&String> = prepared
-        .iter()
-        .filter(|s| s.starts_with("UPDATE jobs SET "))
-        .collect();
-    assert_eq!(finishing.len(), outcomes.len(), "{prepared:#?}");
+    // SQLite shows no list of what a connection has prepared.
+    if let DbConnection::Pg(pg) = &mut conn {
+        let prepared = prepared_statements(pg);
+        let finishing = prepared
+            .iter()
+            .filter(|s| s.starts_with("UPDATE jobs SET status"))
+            .count();
+        assert_eq!(finishing, outcomes.len(), "{prepared:#?}");
+    }
 }
 
 /// What this PostgreSQL session has prepared, by statement text.

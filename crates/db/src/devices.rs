@@ -148,8 +148,7 @@ pub fn record_use(conn: &mut DbConnection, id: Id<Device>, at: Ts, counts: Count
 }
 
 /// `record_use`'s `UPDATE`, written out so that each connection prepares it
-/// once: diesel prepares every `UPDATE` it builds afresh (a changeset may
-/// leave fields out), and this one runs with every tracker request.
+/// once (`prepared_once!`): it runs with every tracker request.
 struct RecordUse {
     id: Id<Device>,
     at: Ts,

@@ -205,10 +205,9 @@ pub fn finish(
 }
 
 /// `finish`'s `UPDATE`, written out so that each connection prepares each of
-/// its four forms once: diesel prepares every `UPDATE` it builds afresh (a
-/// changeset may leave fields out), and one of these runs for every job, each
-/// webhook delivery among them. The form depends on the outcome, so the
-/// prepared statement is found by its text, not by this type.
+/// its four forms once (as `prepared_once!` says why): one runs for every
+/// job, each webhook delivery among them. The form depends on the outcome,
+/// so the prepared statement is found by its text, not by this type.
 struct Finish<'a> {
     job: Id<Job>,
     lease: LeaseId,

@@ -67,9 +67,8 @@ fn insert_new_as_arrays(pg: &mut diesel::PgConnection, batch: &[Ping]) -> QueryR
     .execute(pg)
 }
 
-/// `insert_new_as_arrays`'s statement, built by hand so that each connection
-/// prepares it once: its text is the same for every batch, and `sql_query`
-/// would have it parsed and planned again each time.
+/// `insert_new_as_arrays`'s statement, written out so that each connection
+/// prepares it once (`prepared_once!`): its text is the same for every batch.
 struct InsertAsArrays {
     user_id: Vec<Id<User>>,
     id: Vec<Id<Ping>>,
@@ -171,8 +170,8 @@ pub fn count_stored(
 }
 
 /// `count_stored`'s upsert, written out so that each connection prepares it
-/// once (diesel prepares an `ON CONFLICT` it builds afresh): it runs with
-/// every batch of positions stored. Both backends take this syntax.
+/// once (`prepared_once!`): it runs with every batch of positions stored.
+/// Both backends take this syntax.
 struct CountStored {
     account: Id<Account>,
     user: Id<User>,

@@ -176,8 +176,7 @@ pub fn note_stored(conn: &mut DbConnection, shift: Id<Shift>, earliest: Ts) -> D
 }
 
 /// `note_stored`'s `UPDATE`, written out so that each connection prepares it
-/// once (diesel prepares every `UPDATE` it builds afresh): it runs with every
-/// batch of positions stored.
+/// once (`prepared_once!`): it runs with every batch of positions stored.
 struct NoteStored {
     shift: Id<Shift>,
     earliest: Ts,
