@@ -224,6 +224,60 @@ fn each_form_of_finishing_a_job_is_prepared_once_per_connection() {
     }
 }
 
+/// A webhook delivery reads its endpoint and its event in one statement and
+/// logs its attempt in the statement that records its job's outcome (on
+/// SQLite, which has no writes in a `WITH`, a transaction of the two): one
+/// round trip each way to PostgreSQL beside the batch's claim.
+#[tokio::test]
+async fn a_webhook_delivery_is_one_read_and_one_write() {
+    // One connection, so the one checked here is the one every delivery used.
+    let app = spawn_app_with(|s| s.database_pool_size = 1).await;
+    let owner = app.signup().await;
+    let server = crate::webhooks::receiver(200).await;
+    let (endpoint, _) = crate::webhooks::endpoint(
+        &app,
+        &owner,
+        json!({"url": server.uri(), "event_types": ["customer.created"]}),
+    )
+    .await;
+    for name in ["Ana Hook", "Ben Hook", "Cy Hook"] {
+        app.create_customer(&owner, json!({"name": name})).await;
+    }
+
+    let sent = || app.pool.statements_run() - app.pool.checks_run();
+    let before = sent();
+    let ran = fieldcrm_app::run_due_jobs(&app.state).await.unwrap();
+    let statements = sent() - before;
+
+    assert_eq!(ran, 3);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    let log = crate::webhooks::deliveries(&app, &owner, &endpoint).await;
+    assert_eq!(log.len(), 3, "{log:#?}");
+    assert!(log.iter().all(|d| d["status_code"] == 200), "{log:#?}");
+    assert_eq!(app.jobs_due_soon(), 0, "every job finished");
+    // The claim is two statements (due jobs, then lapsed leases for the
+    // places left); then each delivery's read and its write.
+    let per_delivery = match app.backend() {
+        Backend::Postgres => 2,
+        Backend::Sqlite => 1 + 4,
+    };
+    assert_eq!(
+        statements,
+        2 + 3 * per_delivery,
+        "statements for three deliveries"
+    );
+
+    let mut conn = app.pool.get().unwrap();
+    if let fieldcrm_db::DbConnection::Pg(pg) = &mut *conn {
+        let prepared = prepared_statements(pg);
+        let recording = prepared
+            .iter()
+            .filter(|s| s.starts_with("WITH recorded AS (INSERT INTO \"webhook_deliveries\""))
+            .count();
+        assert_eq!(recording, 1, "{prepared:#?}");
+    }
+}
+
 /// What this PostgreSQL session has prepared, by statement text.
 fn prepared_statements(pg: &mut diesel::PgConnection) -> Vec<String> {
     use diesel::RunQueryDsl;

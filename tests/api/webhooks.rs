@@ -13,7 +13,7 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 /// A receiver on loopback that answers `status`.
-async fn receiver(status: u16) -> MockServer {
+pub(crate) async fn receiver(status: u16) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(status))
@@ -39,7 +39,7 @@ async fn first_then_ok(first: ResponseTemplate) -> MockServer {
     server
 }
 
-async fn endpoint(app: &TestApp, owner: &Signed, body: Value) -> (String, String) {
+pub(crate) async fn endpoint(app: &TestApp, owner: &Signed, body: Value) -> (String, String) {
     let response = app
         .call(
             Method::POST,
@@ -99,7 +99,7 @@ fn jobs_for(app: &TestApp, subject: &str) -> i64 {
         .unwrap()
 }
 
-async fn deliveries(app: &TestApp, owner: &Signed, endpoint: &str) -> Vec<Value> {
+pub(crate) async fn deliveries(app: &TestApp, owner: &Signed, endpoint: &str) -> Vec<Value> {
     let page: Value = app
         .call(
             Method::GET,

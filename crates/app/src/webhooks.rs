@@ -428,10 +428,9 @@ pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Finish, App
     let full_object = state.full_object;
     let found = state
         .db(move |conn| {
-            let Some(endpoint) = webhooks::find(conn, account, endpoint_id)? else {
-                return Ok(None);
-            };
-            let Some(event) = events::find(conn, account, event_id)? else {
+            let Some((endpoint, event)) =
+                webhooks::endpoint_and_event(conn, account, endpoint_id, event_id)?
+            else {
                 return Ok(None);
             };
             let payload = PayloadKind::parse(&endpoint.payload).unwrap_or(PayloadKind::Thin);
@@ -482,11 +481,12 @@ pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Finish, App
         endpoint.failing_since,
         endpoint.disabled_reason.clone(),
     );
+    if health == before {
+        return Ok(Finish::recording_delivery(outcome, delivery));
+    }
     Ok(Finish::recorded_with(outcome, move |conn| {
         webhooks::record_delivery(conn, &delivery)?;
-        if (health.0, health.1, health.2.clone()) != before {
-            webhooks::set_health(conn, endpoint.id, health.0, health.1, health.2.as_deref())?;
-        }
+        webhooks::set_health(conn, endpoint.id, health.0, health.1, health.2.as_deref())?;
         Ok(())
     }))
 }

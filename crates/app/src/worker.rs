@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep_until, Instant};
 
 use fieldcrm_db::jobs::{self, Job, LeaseId, Outcome};
+use fieldcrm_db::webhooks::{self, Delivery};
 use fieldcrm_db::{Id, Ts};
 
 use crate::error::{AppError, AppResult};
@@ -40,12 +41,21 @@ pub fn plain<'a>(run: impl Future<Output = AppResult<Outcome>> + Send + 'a) -> R
     Box::pin(async move { run.await.map(Finish::from) })
 }
 
-/// Writes to commit in the transaction that records a job's outcome.
-pub type Record = Box<dyn FnOnce(&mut Tx<'_>) -> AppResult<()> + Send>;
+/// Writes of a job's run, committed in the transaction that records its
+/// outcome.
+pub type Writes = Box<dyn FnOnce(&mut Tx<'_>) -> AppResult<()> + Send>;
+
+/// What a job's run writes with its outcome.
+pub enum Record {
+    Writes(Writes),
+    /// A webhook delivery's log row, written by the statement that records
+    /// the outcome: one round trip per delivery.
+    Delivery(Delivery),
+}
 
 /// How a job's run ended: its outcome, and what to write with it. Writing both
-/// in one transaction saves a commit per job, and a job whose record could not
-/// be written is not recorded as done.
+/// at once saves a commit per job, and a job whose record could not be written
+/// is not recorded as done.
 pub struct Finish {
     outcome: Outcome,
     record: Option<Record>,
@@ -58,7 +68,14 @@ impl Finish {
     ) -> Self {
         Self {
             outcome,
-            record: Some(Box::new(record)),
+            record: Some(Record::Writes(Box::new(record))),
+        }
+    }
+
+    pub fn recording_delivery(outcome: Outcome, delivery: Delivery) -> Self {
+        Self {
+            outcome,
+            record: Some(Record::Delivery(delivery)),
         }
     }
 }
@@ -223,10 +240,18 @@ async fn commit(
     let id = job.id;
     state
         .db(move |conn| match record {
-            Some(record) => conn.write_transaction(|conn| {
+            Some(Record::Writes(record)) => conn.write_transaction(|conn| {
                 record(conn)?;
                 Ok(jobs::finish(conn, id, lease, &outcome, Ts::now())?)
             }),
+            Some(Record::Delivery(delivery)) => Ok(webhooks::record_delivery_and_finish(
+                conn,
+                &delivery,
+                id,
+                lease,
+                &outcome,
+                Ts::now(),
+            )?),
             None => Ok(jobs::finish(conn, id, lease, &outcome, Ts::now())?),
         })
         .await

@@ -207,12 +207,13 @@ pub fn finish(
 /// `finish`'s `UPDATE`, written out so that each connection prepares each of
 /// its four forms once (as `prepared_once!` says why): one runs for every
 /// job, each webhook delivery among them. The form depends on the outcome,
-/// so the prepared statement is found by its text, not by this type.
-struct Finish<'a> {
-    job: Id<Job>,
-    lease: LeaseId,
-    outcome: &'a Outcome,
-    now: Ts,
+/// so the prepared statement is found by its text, not by this type. A larger
+/// statement can end with it (`webhooks::record_delivery_and_finish`).
+pub(crate) struct Finish<'a> {
+    pub(crate) job: Id<Job>,
+    pub(crate) lease: LeaseId,
+    pub(crate) outcome: &'a Outcome,
+    pub(crate) now: Ts,
 }
 
 impl diesel::query_builder::QueryId for Finish<'_> {

@@ -85,6 +85,25 @@ pub fn find(
         .optional()?)
 }
 
+/// The endpoint and the event a delivery job names, in one statement; `None`
+/// when either is gone.
+pub fn endpoint_and_event(
+    conn: &mut DbConnection,
+    account: Id<Account>,
+    endpoint: Id<Endpoint>,
+    event: Id<Event>,
+) -> DbResult<Option<(Endpoint, Event)>> {
+    use crate::schema::events;
+    Ok(crate::natively!(conn, |c| webhook_endpoints::table
+        .inner_join(events::table.on(events::account_id.eq(webhook_endpoints::account_id)))
+        .filter(webhook_endpoints::account_id.eq(account))
+        .filter(webhook_endpoints::id.eq(endpoint))
+        .filter(events::id.eq(event))
+        .select((Endpoint::as_select(), Event::as_select()))
+        .first(c)
+        .optional())?)
+}
+
 /// Oldest first, after `after`.
 pub fn list(
     conn: &mut DbConnection,
@@ -346,6 +365,65 @@ pub fn record_delivery(conn: &mut DbConnection, delivery: &Delivery) -> DbResult
         .values(delivery)
         .execute(conn)?;
     Ok(())
+}
+
+/// Records a delivery attempt and its job's outcome under its lease
+/// (`jobs::finish`). On PostgreSQL that is one statement, the delivery's
+/// `INSERT` in a `WITH`: one round trip where a transaction takes four.
+/// SQLite, which has no writes in a `WITH`, runs the two in one transaction.
+/// The attempt was made, so it is recorded even when the lease was lost
+/// meanwhile; false then.
+pub fn record_delivery_and_finish(
+    conn: &mut DbConnection,
+    delivery: &Delivery,
+    job: Id<Job>,
+    lease: jobs::LeaseId,
+    outcome: &jobs::Outcome,
+    now: Ts,
+) -> DbResult<bool> {
+    let finish = jobs::Finish {
+        job,
+        lease,
+        outcome,
+        now,
+    };
+    let changed = if let DbConnection::Pg(pg) = conn {
+        RecordAndFinish {
+            record: diesel::insert_into(webhook_deliveries::table).values(delivery),
+            finish,
+        }
+        .execute(pg)?
+    } else {
+        conn.write_transaction(|conn| -> DbResult<usize> {
+            record_delivery(conn, delivery)?;
+            Ok(crate::natively!(conn, |c| finish.execute(c))?)
+        })?
+    };
+    Ok(changed == 1)
+}
+
+/// `WITH recorded AS (<the delivery's INSERT>) <the job's finish>`. Its text
+/// depends on the outcome, as the finish's does, so its prepared statement is
+/// found by its text.
+struct RecordAndFinish<'a, Insert> {
+    record: Insert,
+    finish: jobs::Finish<'a>,
+}
+
+impl<Insert> QueryId for RecordAndFinish<'_, Insert> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Insert> RunQueryDsl<diesel::PgConnection> for RecordAndFinish<'_, Insert> {}
+
+impl<Insert: QueryFragment<Pg>> QueryFragment<Pg> for RecordAndFinish<'_, Insert> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH recorded AS (");
+        self.record.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.finish.walk_ast(out)
+    }
 }
 
 pub fn find_delivery(
