@@ -481,6 +481,8 @@ pub async fn run_delivery_job(state: &AppState, job: &Job) -> Result<Finish, App
         endpoint.failing_since,
         endpoint.disabled_reason.clone(),
     );
+    // Most attempts leave the endpoint's health as it was: their log row is
+    // written by the statement that finishes the job.
     if health == before {
         return Ok(Finish::recording_delivery(outcome, delivery));
     }
