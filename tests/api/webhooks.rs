@@ -114,6 +114,18 @@ pub(crate) async fn deliveries(app: &TestApp, owner: &Signed, endpoint: &str) ->
     page["data"].as_array().unwrap().clone()
 }
 
+/// Each logged attempt's number and the receiver's status, as listed.
+fn attempts_and_statuses(log: &[Value]) -> Vec<(i64, i64)> {
+    log.iter()
+        .map(|d| {
+            (
+                d["attempt"].as_i64().unwrap(),
+                d["status_code"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 async fn endpoint_view(app: &TestApp, owner: &Signed, endpoint: &str) -> Value {
     app.call(
         Method::GET,
@@ -308,16 +320,11 @@ async fn a_failed_delivery_is_tried_again_with_the_same_id() {
     assert_eq!(requests.len(), 2);
     assert_eq!(webhook_id(&requests[0]), webhook_id(&requests[1]));
     let log = deliveries(&app, &owner, &id).await;
-    let statuses: Vec<(i64, i64)> = log
-        .iter()
-        .map(|d| {
-            (
-                d["attempt"].as_i64().unwrap(),
-                d["status_code"].as_i64().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(statuses, [(2, 200), (1, 500)], "newest first");
+    assert_eq!(
+        attempts_and_statuses(&log),
+        [(2, 200), (1, 500)],
+        "newest first"
+    );
     assert!(log[0]["error"].is_null() && log[1]["error"].is_string());
     assert!(endpoint_view(&app, &owner, &id).await["failing_since"].is_null());
 
@@ -338,6 +345,54 @@ async fn a_failed_delivery_is_tried_again_with_the_same_id() {
     let requests = received(&server).await;
     assert_eq!(requests.len(), 3);
     assert_eq!(webhook_id(&requests[2]), webhook_id(&requests[0]));
+}
+
+/// Every attempt of a delivery that keeps failing is logged, retried while
+/// attempts are left and then failed for good, with the endpoint failing
+/// since the first: after the first failure each attempt leaves the
+/// endpoint's health as it was, so its log row is written by the statement
+/// that finishes the job (a retry, then the last attempt's failure).
+#[tokio::test]
+async fn a_delivery_that_keeps_failing_logs_every_attempt_and_then_fails() {
+    use diesel::prelude::*;
+    use fieldcrm_db::schema::jobs;
+
+    let app = spawn_app().await;
+    let owner = app.signup().await;
+    let server = receiver(500).await;
+    let (id, _) = endpoint(
+        &app,
+        &owner,
+        json!({"url": server.uri(), "event_types": ["customer.created"]}),
+    )
+    .await;
+    create_customer(&app, &owner, "Di Failing").await;
+    app.run_jobs().await;
+    let first = endpoint_view(&app, &owner, &id).await["failing_since"].clone();
+    assert!(first.is_string(), "{first}");
+    let attempts = fieldcrm_webhooks::MAX_ATTEMPTS as usize;
+    for _ in 1..attempts {
+        bring_jobs_forward(&app);
+        app.run_jobs().await;
+    }
+
+    assert_eq!(received(&server).await.len(), attempts);
+    let log = deliveries(&app, &owner, &id).await;
+    let expected: Vec<(i64, i64)> = (1..=attempts as i64).rev().map(|n| (n, 500)).collect();
+    assert_eq!(attempts_and_statuses(&log), expected, "newest first");
+    let subject: fieldcrm_db::Id<()> = fieldcrm_db::Id::from_uuid(id.parse().unwrap());
+    let (status, lease): (String, Option<fieldcrm_db::jobs::LeaseId>) = jobs::table
+        .filter(jobs::subject_id.eq(subject))
+        .select((jobs::status, jobs::lease_id))
+        .first(&mut *app.pool.get().unwrap())
+        .unwrap();
+    assert_eq!((status.as_str(), lease), ("failed", None));
+    let view = endpoint_view(&app, &owner, &id).await;
+    assert_eq!(
+        view["failing_since"], first,
+        "failing since the first attempt"
+    );
+    assert_eq!(view["enabled"], true);
 }
 
 #[tokio::test]
